@@ -1,0 +1,94 @@
+namespace HvIommu.Model.Memory;
+
+/// <summary>
+/// The host's stage-2 (GPA → HPA) translation for the child partition, owned by the hypervisor (brief §4).
+/// By default every guest frame is backed by host frame <c>GPA + HostOffset</c>; the host may move a frame
+/// (<see cref="Remap"/>), which bumps <see cref="Version"/>. Nested IOTLB entries derived from the old
+/// backing must then be invalidated by the host (hazard H14). Lookups are lock-free.
+/// </summary>
+public sealed class Stage2
+{
+    /// <summary>Default distance between a guest frame and its host backing (64 GiB): keeps HPAs visibly different from GPAs in traces.</summary>
+    public const ulong DefaultHostOffset = 0x10_0000_0000;
+
+    private const ulong Unmapped = ulong.MaxValue;
+    private readonly ulong[] _hpaFrameByGfn;
+    private readonly Dictionary<ulong, ulong> _gfnByMovedHpaFrame = new();
+    private readonly object _lock = new();
+    private long _version;
+
+    public Stage2(ulong guestSizeBytes, ulong hostOffset = DefaultHostOffset)
+    {
+        if ((hostOffset & GuestMemory.PageMask) != 0)
+            throw new ArgumentException($"host offset 0x{hostOffset:x} is not 4 KiB aligned", nameof(hostOffset));
+        HostOffset = hostOffset;
+        var frames = guestSizeBytes >> GuestMemory.PageShift;
+        _hpaFrameByGfn = new ulong[frames];
+        for (ulong gfn = 0; gfn < frames; gfn++)
+            _hpaFrameByGfn[gfn] = gfn + (hostOffset >> GuestMemory.PageShift);
+    }
+
+    public ulong HostOffset { get; }
+
+    /// <summary>Bumped by every change; nested caches may record it.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>GPA → HPA; false when the GPA is outside the partition or unmapped by the host.</summary>
+    public bool TryTranslate(ulong gpa, out ulong hpa)
+    {
+        var gfn = gpa >> GuestMemory.PageShift;
+        if (gfn >= (ulong)_hpaFrameByGfn.Length)
+        {
+            hpa = 0;
+            return false;
+        }
+        var hfn = Volatile.Read(ref _hpaFrameByGfn[gfn]);
+        hpa = (hfn << GuestMemory.PageShift) | (gpa & GuestMemory.PageMask);
+        return hfn != Unmapped;
+    }
+
+    /// <summary>HPA → GPA, for the DMA engine to find guest memory behind a host address. False when the
+    /// host frame backs no guest frame any more (for example after <see cref="Remap"/> moved it).</summary>
+    public bool TryReverse(ulong hpa, out ulong gpa)
+    {
+        var hfn = hpa >> GuestMemory.PageShift;
+        var defaultGfn = hfn - (HostOffset >> GuestMemory.PageShift);
+        if (hfn >= HostOffset >> GuestMemory.PageShift && defaultGfn < (ulong)_hpaFrameByGfn.Length
+            && Volatile.Read(ref _hpaFrameByGfn[defaultGfn]) == hfn)
+        {
+            gpa = (defaultGfn << GuestMemory.PageShift) | (hpa & GuestMemory.PageMask);
+            return true;
+        }
+        lock (_lock)
+        {
+            if (_gfnByMovedHpaFrame.TryGetValue(hfn, out var gfn) && _hpaFrameByGfn[gfn] == hfn)
+            {
+                gpa = (gfn << GuestMemory.PageShift) | (hpa & GuestMemory.PageMask);
+                return true;
+            }
+        }
+        gpa = 0;
+        return false;
+    }
+
+    /// <summary>The host moves guest frame <paramref name="gpa"/> to host frame <paramref name="newHpa"/>
+    /// (page migration, compaction). Returns the old HPA.</summary>
+    public ulong Remap(ulong gpa, ulong newHpa)
+    {
+        if ((gpa & GuestMemory.PageMask) != 0 || (newHpa & GuestMemory.PageMask) != 0)
+            throw new ArgumentException("stage-2 remap takes 4 KiB aligned addresses");
+        var gfn = gpa >> GuestMemory.PageShift;
+        if (gfn >= (ulong)_hpaFrameByGfn.Length)
+            throw new GuestPhysicalAddressException(gpa, (ulong)_hpaFrameByGfn.Length << GuestMemory.PageShift);
+        lock (_lock)
+        {
+            var old = _hpaFrameByGfn[gfn];
+            _gfnByMovedHpaFrame.Remove(old);
+            var hfn = newHpa >> GuestMemory.PageShift;
+            _gfnByMovedHpaFrame[hfn] = gfn;
+            Volatile.Write(ref _hpaFrameByGfn[gfn], hfn);
+            Interlocked.Increment(ref _version);
+            return old << GuestMemory.PageShift;
+        }
+    }
+}
