@@ -120,7 +120,8 @@ public static class Pte
         Add(PteFlags.Dirty, "D");
         Add(PteFlags.PageSize, level == 0 ? "PAT" : "PS");
         Add(PteFlags.Global, "G");
-        if (level > 0)
+        // Bit 12 is PAT only on a large leaf; in a table pointer or a 4 KiB leaf it is an address bit.
+        if (level is 1 or 2 && (entry & (ulong)PteFlags.PageSize) != 0)
             Add(PteFlags.LargePat, "PAT");
         Add(PteFlags.NoExecute, "XD");
         return names.Count == 0 ? "-" : string.Join(' ', names);
