@@ -6,6 +6,7 @@ public static class CommandLine
     /// <summary>Every sub-command, in the order the help lists them.</summary>
     public static IReadOnlyList<ICommand> Commands { get; } = new ICommand[]
     {
+        new PageTableCommand(),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using HvIommu.Model.PageTables;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Actors.Cli;
+
+/// <summary>Prints a nested walk (brief §4) of the <c>pagetable</c> command as text lines or one JSON object.</summary>
+public static class PageTableReport
+{
+    /// <summary>x86 names of the generic_pt levels 0..4 (brief §3).</summary>
+    public static string LevelName(int level) => level switch
+    {
+        0 => "PTE",
+        1 => "PDE",
+        2 => "PDPTE",
+        3 => "PML4E",
+        4 => "PML5E",
+        _ => $"L{level}",
+    };
+
+    public static void WriteText(TextWriter w, WalkResult result, ulong iova)
+    {
+        foreach (var step in result.Chain)
+            w.WriteLine($"{LevelName(step.Level),-5}  table 0x{step.TableGpa:x}  index {step.Index,3}  entry 0x{step.Entry:x16}  {Pte.DescribeFlags(step.Entry, step.Level)}");
+        if (result.Ok)
+            w.WriteLine($"IOVA 0x{iova:x} -> GPA 0x{result.Gpa:x} -> HPA 0x{result.Hpa:x}  size {result.Size.Name()}  {(result.Writable ? "rw" : "r")}  ({result.MemoryReferences} memory references)");
+        else
+            w.WriteLine($"IOVA 0x{iova:x} fault {result.Fault}: {Reason(result)}");
+    }
+
+    public static void WriteJson(TextWriter w, WalkResult result)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray("levels");
+            foreach (var step in result.Chain)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("level", step.Level);
+                json.WriteNumber("index", step.Index);
+                json.WriteString("tableGpa", $"0x{step.TableGpa:x}");
+                json.WriteString("entry", $"0x{step.Entry:x16}");
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            WriteResult(json, result);
+            json.WriteEndObject();
+        }
+        w.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteResult(Utf8JsonWriter json, WalkResult result)
+    {
+        json.WriteStartObject("result");
+        json.WriteBoolean("ok", result.Ok);
+        if (result.Ok)
+        {
+            json.WriteString("gpa", $"0x{result.Gpa:x}");
+            json.WriteString("hpa", $"0x{result.Hpa:x}");
+            json.WriteString("pageSize", result.Size.Name());
+            json.WriteBoolean("writable", result.Writable);
+        }
+        else
+        {
+            json.WriteString("fault", result.Fault.ToString());
+        }
+        json.WriteEndObject();
+    }
+
+    private static string Reason(WalkResult result)
+    {
+        var last = result.Chain.IsEmpty ? (WalkStep?)null : result.Chain[^1];
+        return result.Fault switch
+        {
+            WalkFault.OutsideAperture => "the IOVA is above the table's width",
+            WalkFault.NotPresent => $"{LevelName(last!.Value.Level)} index {last.Value.Index} is not present",
+            WalkFault.WriteToReadOnly => "a write through an entry with R/W clear",
+            WalkFault.Stage2Fault => "a GPA on the walk has no stage-2 backing",
+            _ => result.Fault.ToString(),
+        };
+    }
+}

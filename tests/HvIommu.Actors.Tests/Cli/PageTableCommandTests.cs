@@ -1,0 +1,87 @@
+using System.Text.Json;
+using HvIommu.Actors.Cli;
+
+namespace HvIommu.Actors.Tests.Cli;
+
+/// <summary>The <c>pagetable</c> command: hand-computed entries in JSON and text, and usage errors (exit 2).</summary>
+public sealed class PageTableCommandTests
+{
+    /// <summary>The command's table frames start at 4 GiB − 16 MiB.</summary>
+    private const ulong Root = 0xFF00_0000;
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var code = CommandLine.Run(["pagetable", .. args], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData("4", "0x201000=0x1000000,4K,rw", "0x201234", "4K", true, "0x1000067", new[] { 0, 0, 1, 1 })]
+    [InlineData("4", "0x201000=0x1000000,4K,r", "0x201234", "4K", false, "0x1000025", new[] { 0, 0, 1, 1 })]
+    [InlineData("4", "0x40200000=0x1000000,2M,rw", "0x40201234", "2M", true, "0x10000e7", new[] { 0, 1, 1 })]
+    [InlineData("4", "0x80000000=0x40000000,1G,r", "0x80001234", "1G", false, "0x400000a5", new[] { 0, 2 })]
+    [InlineData("5", "0x201000=0x1000000,4K,rw", "0x201234", "4K", true, "0x1000067", new[] { 0, 0, 0, 1, 1 })]
+    [InlineData("5", "0x1000000200000=0x1000000,2M,r", "0x1000000200010", "2M", false, "0x10000a5", new[] { 1, 0, 0, 1 })]
+    public void Json_output_carries_the_hand_computed_entries(string levels, string map, string walk, string size, bool writable, string leaf, int[] indices)
+    {
+        var (code, stdout, _) = Run("--levels", levels, "--map", map, "--walk", walk, "--json");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(stdout);
+        var steps = doc.RootElement.GetProperty("levels").EnumerateArray().ToList();
+        Assert.Equal(indices.Length, steps.Count);
+        for (var i = 0; i < steps.Count; i++)
+        {
+            Assert.Equal(int.Parse(levels) - 1 - i, steps[i].GetProperty("level").GetInt32());
+            Assert.Equal(indices[i], steps[i].GetProperty("index").GetInt32());
+            Assert.Equal($"0x{Root + ((ulong)i << 12):x}", steps[i].GetProperty("tableGpa").GetString());
+            var expected = i == steps.Count - 1 ? Convert.ToUInt64(leaf, 16) : (Root + ((ulong)(i + 1) << 12)) | 0x27;
+            Assert.Equal($"0x{expected:x16}", steps[i].GetProperty("entry").GetString());
+        }
+        var result = doc.RootElement.GetProperty("result");
+        Assert.True(result.GetProperty("ok").GetBoolean());
+        Assert.Equal(size, result.GetProperty("pageSize").GetString());
+        Assert.Equal(writable, result.GetProperty("writable").GetBoolean());
+    }
+
+    [Fact]
+    public void Text_output_lists_each_level_and_the_translation()
+    {
+        var (code, stdout, _) = Run("--map", "0x200000=0x1000000,2M,rw", "--walk", "0x201234");
+        Assert.Equal(0, code);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("PML4E  table 0xff000000  index   0  entry 0x00000000ff001027  P RW U A", lines[0]);
+        Assert.StartsWith("PDPTE  table 0xff001000  index   0  entry 0x00000000ff002027", lines[1]);
+        Assert.StartsWith("PDE    table 0xff002000  index   1  entry 0x00000000010000e7  P RW U A D PS", lines[2]);
+        Assert.Contains("GPA 0x1001234 -> HPA 0x1001001234  size 2M  rw  (19 memory references)", lines[3]);
+    }
+
+    [Fact]
+    public void Unmapped_walk_reports_the_fault_and_the_level()
+    {
+        var (code, stdout, _) = Run("--map", "0x1000=0x5000,4K,rw", "--unmap", "0x1000,4K", "--walk", "0x1000", "--write");
+        Assert.Equal(0, code);
+        Assert.Contains("fault NotPresent: PTE index 1 is not present", stdout);
+        var (_, json, _) = Run("--map", "0x1000=0x5000,4K,r", "--walk", "0x1000", "--write", "--json");
+        Assert.Equal("WriteToReadOnly", JsonDocument.Parse(json).RootElement.GetProperty("result").GetProperty("fault").GetString());
+    }
+
+    [Theory]
+    [InlineData("--levels 4 --map 0x1000=0x5000,4K,rw", "--walk IOVA is required")]
+    [InlineData("--map 0x1000=0x5000,8K,rw --walk 0", "SIZE '8K' is not 4K, 2M or 1G")]
+    [InlineData("--map 0x1000=0x5000,2M,rw --walk 0", "must both be 2M-aligned")]
+    [InlineData("--map 0x1000=0x5000,4K,rw --map 0x1000=0x6000,4K,r --walk 0", "--map '0x1000=0x6000,4K,r' failed: IOVA 0x1000 overlaps")]
+    [InlineData("--levels 3 --walk 0", "--levels '3' is not a whole number in [4, 5]")]
+    [InlineData("--map 0x1000=0xZZ,4K,rw --walk 0", "--map GPA '0xZZ' is not a number")]
+    [InlineData("--map 0x1000=0x5000,4K,x --walk 0", "PERMS 'x' is not r or rw")]
+    [InlineData("--map 0x1000000000000=0,4K,r --walk 0", "inside the table's width")]
+    [InlineData("--unmap 0x1000 --walk 0", "--unmap '0x1000' is not IOVA,SIZE")]
+    [InlineData("--walk 12q", "--walk '12q' is not a number")]
+    public void Bad_arguments_exit_2_naming_the_argument(string args, string message)
+    {
+        var (code, _, stderr) = Run(args.Split(' '));
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr);
+    }
+}
