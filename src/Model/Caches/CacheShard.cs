@@ -1,0 +1,131 @@
+using HvIommu.Model.Randomness;
+
+namespace HvIommu.Model.Caches;
+
+/// <summary>
+/// One set of a <see cref="ShardedCache{TKey,TValue}"/>: a dictionary from key to slot plus dense key/value
+/// arrays, so a random victim is one draw and a removal is a swap with the last slot. Every access holds
+/// the shard's lock; counters are bumped with <see cref="Interlocked"/> so a snapshot may be taken at any time.
+/// </summary>
+internal sealed class CacheShard<TKey, TValue>
+    where TKey : struct, IEquatable<TKey>
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<TKey, int> _slotByKey;
+    private readonly TKey[] _keys;
+    private readonly TValue[] _values;
+    private readonly SeededRandom _random;
+    private int _count;
+
+    public long Hits, Misses, Fills, Evictions, Invalidated;
+
+    public CacheShard(int capacity, SeededRandom random)
+    {
+        Capacity = capacity;
+        _slotByKey = new Dictionary<TKey, int>(capacity);
+        _keys = new TKey[capacity];
+        _values = new TValue[capacity];
+        _random = random;
+    }
+
+    public int Capacity { get; }
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>
+    /// Looks up, counting a hit when found. A miss is not counted here: a logical lookup may probe several
+    /// keys (one per page size or level) and its owner counts one miss when all of them fail.
+    /// </summary>
+    public bool TryGet(in TKey key, out TValue value)
+    {
+        lock (_lock)
+        {
+            if (_slotByKey.TryGetValue(key, out var slot))
+            {
+                value = _values[slot];
+                Interlocked.Increment(ref Hits);
+                return true;
+            }
+        }
+        value = default!;
+        return false;
+    }
+
+    /// <summary>Inserts or replaces; when the shard is full a victim chosen by the shard's seeded random leaves.</summary>
+    public void Set(in TKey key, TValue value)
+    {
+        Interlocked.Increment(ref Fills);
+        if (Capacity == 0)
+            return;
+        lock (_lock)
+        {
+            if (_slotByKey.TryGetValue(key, out var existing))
+            {
+                _values[existing] = value;
+                return;
+            }
+            if (_count == Capacity)
+            {
+                RemoveAt(_random.Next(_count));
+                Interlocked.Increment(ref Evictions);
+            }
+            var slot = _count;
+            _keys[slot] = key;
+            _values[slot] = value;
+            _slotByKey.Add(key, slot);
+            Volatile.Write(ref _count, slot + 1);
+        }
+    }
+
+    public bool Remove(in TKey key)
+    {
+        lock (_lock)
+        {
+            if (!_slotByKey.TryGetValue(key, out var slot))
+                return false;
+            RemoveAt(slot);
+        }
+        Interlocked.Increment(ref Invalidated);
+        return true;
+    }
+
+    /// <summary>Removes every entry the predicate selects; returns how many.</summary>
+    public int RemoveWhere<TState>(TState state, Func<TState, TKey, TValue, bool> predicate)
+    {
+        var removed = 0;
+        lock (_lock)
+        {
+            // Downward, so the entry swapped into slot i has already been examined and kept.
+            for (var i = _count - 1; i >= 0; i--)
+            {
+                if (predicate(state, _keys[i], _values[i]))
+                {
+                    RemoveAt(i);
+                    removed++;
+                }
+            }
+        }
+        if (removed > 0)
+            Interlocked.Add(ref Invalidated, removed);
+        return removed;
+    }
+
+    public CacheStats Stats() => new(
+        Interlocked.Read(ref Hits), Interlocked.Read(ref Misses), Interlocked.Read(ref Fills),
+        Interlocked.Read(ref Evictions), Interlocked.Read(ref Invalidated));
+
+    private void RemoveAt(int slot)
+    {
+        _slotByKey.Remove(_keys[slot]);
+        var last = _count - 1;
+        if (slot != last)
+        {
+            _keys[slot] = _keys[last];
+            _values[slot] = _values[last];
+            _slotByKey[_keys[slot]] = slot;
+        }
+        _keys[last] = default;
+        _values[last] = default!;
+        Volatile.Write(ref _count, last);
+    }
+}

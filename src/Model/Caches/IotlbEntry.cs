@@ -1,0 +1,36 @@
+using HvIommu.Model.PageTables;
+
+namespace HvIommu.Model.Caches;
+
+/// <summary>
+/// One combined (stage-1 + stage-2) IOTLB entry (brief §4): the page's HPA and GPA bases, its size and write
+/// permission. <see cref="FrameGeneration"/> is shadow metadata for the oracle — the generation of the guest
+/// frame when the entry was filled — so a later hit on a reused frame is recognisable as stale (H1–H3).
+/// <see cref="FillSerial"/> is assigned by the cache: the order in which entries were filled.
+/// </summary>
+public readonly record struct IotlbEntry(
+    ulong Hpa,
+    ulong Gpa,
+    PageSize Size,
+    bool Writable,
+    uint FrameGeneration,
+    long FillSerial = 0) : ITranslationEntry
+{
+    /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
+    public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));
+}
+
+/// <summary>
+/// One entry of an endpoint's device TLB (ATS address translation cache, brief §4): what the IOMMU answered
+/// to a translation request, kept by the device until invalidated (H4, H9).
+/// </summary>
+public readonly record struct DeviceTlbEntry(
+    ulong Hpa,
+    ulong Gpa,
+    PageSize Size,
+    bool Writable,
+    uint FrameGeneration) : ITranslationEntry
+{
+    /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
+    public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));
+}
