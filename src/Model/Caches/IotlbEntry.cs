@@ -7,6 +7,7 @@ namespace HvIommu.Model.Caches;
 /// permission. <see cref="FrameGeneration"/> is shadow metadata for the oracle — the generation of the guest
 /// frame when the entry was filled — so a later hit on a reused frame is recognisable as stale (H1–H3).
 /// <see cref="FillSerial"/> is assigned by the cache: the order in which entries were filled.
+/// <see cref="MappingSerial"/> is shadow metadata too: the oracle's serial of the mapping the entry was made from.
 /// </summary>
 public readonly record struct IotlbEntry(
     ulong Hpa,
@@ -14,7 +15,8 @@ public readonly record struct IotlbEntry(
     PageSize Size,
     bool Writable,
     uint FrameGeneration,
-    long FillSerial = 0) : ITranslationEntry
+    long FillSerial = 0,
+    long MappingSerial = 0) : ITranslationEntry
 {
     /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
     public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));
@@ -29,7 +31,8 @@ public readonly record struct DeviceTlbEntry(
     ulong Gpa,
     PageSize Size,
     bool Writable,
-    uint FrameGeneration) : ITranslationEntry
+    uint FrameGeneration,
+    long MappingSerial = 0) : ITranslationEntry
 {
     /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
     public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));

@@ -1,0 +1,259 @@
+using System.Collections.Immutable;
+using Akka.Configuration;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Actors.Configuration;
+
+/// <summary>
+/// Turns the merged <c>hviommu</c> tree into <see cref="SimSettings"/>, checking every value's type and
+/// range and the topology's cross references (a device naming a missing domain, duplicate names, more
+/// domains than the host allows, 5-level tables without the capability). Problems are collected.
+/// </summary>
+internal static class SettingsReader
+{
+    private const string Root = "hviommu.";
+
+    public static SimSettings Read(HoconReader r)
+    {
+        var iommu = ReadIommu(r);
+        var driver = ReadDriver(r);
+        var domains = ReadDomains(r, out var groups);
+        var devices = ReadDevices(r, groups);
+        var settings = new SimSettings(
+            Seed: r.ULong(Root + "seed"),
+            Mode: r.Choice(Root + "mode", Words(("stress", RunMode.Stress), ("deterministic", RunMode.Deterministic)), RunMode.Stress),
+            Expect: r.Choice(Root + "expect", Words(("clean", Expectation.Clean), ("violation", Expectation.Violation)), Expectation.Clean),
+            ExpectKind: NullIfEmpty(r.String(Root + "expect-kind")),
+            Name: r.String(Root + "name"),
+            Hazard: r.String(Root + "hazard"),
+            Description: r.String(Root + "description"),
+            Run: ReadRun(r),
+            Vm: new VmSettings(r.Int(Root + "vm.memory-mib", 4, 65536, 256), r.Int(Root + "vm.vcpus", 1, 1024, 1)),
+            Iommu: iommu,
+            Driver: driver,
+            Hypervisor: ReadHypervisor(r),
+            Domains: domains,
+            Devices: devices,
+            Workload: ReadWorkload(r),
+            Faults: ReadFaults(r));
+        CrossCheck(r, settings);
+        return settings;
+    }
+
+    private static RunSettings ReadRun(HoconReader r) => new(
+        Ops: r.Long(Root + "run.ops", 0, long.MaxValue, 1),
+        Duration: r.Duration(Root + "run.duration", TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(7), TimeSpan.FromSeconds(60)),
+        HangTimeout: r.Duration(Root + "run.hang-timeout", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1), TimeSpan.FromSeconds(10)),
+        ProgressInterval: r.Duration(Root + "run.progress-interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1), TimeSpan.FromSeconds(1)),
+        MaxViolationsKept: r.Int(Root + "run.max-violations-kept", 1, 1_000_000, 100),
+        StopOnFirstViolation: r.Bool(Root + "run.stop-on-first-violation", true),
+        LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"));
+
+    private static IommuSettings ReadIommu(HoconReader r)
+    {
+        ulong caps = 0;
+        var capNames = Words(("present", IommuCapabilities.Present), ("s2", IommuCapabilities.S2), ("s1", IommuCapabilities.S1),
+            ("s1-5lvl", IommuCapabilities.S1FiveLevel), ("pasid", IommuCapabilities.Pasid), ("ats", IommuCapabilities.Ats), ("pri", IommuCapabilities.Pri));
+        foreach (var word in r.StringList(Root + "iommu.capabilities"))
+        {
+            var match = capNames.FirstOrDefault(kv => HoconReader.Normalize(kv.Key) == HoconReader.Normalize(word));
+            if (match.Key is null)
+                r.Problem(Root + "iommu.capabilities", word, "unknown capability; allowed: " + string.Join(", ", capNames.Keys));
+            else
+                caps |= (ulong)match.Value;
+        }
+        ulong sizes = 0;
+        foreach (var word in r.StringList(Root + "iommu.page-sizes"))
+        {
+            switch (word.ToUpperInvariant())
+            {
+                case "4K": sizes |= 1UL << 12; break;
+                case "2M": sizes |= 1UL << 21; break;
+                case "1G": sizes |= 1UL << 30; break;
+                default: r.Problem(Root + "iommu.page-sizes", word, "unknown page size; allowed: 4K, 2M, 1G"); break;
+            }
+        }
+        return new IommuSettings(
+            CapabilityBits: caps,
+            MaxIovaWidth: r.Int(Root + "iommu.max-iova-width", 32, 57, 48),
+            MaxPasidWidth: r.Int(Root + "iommu.max-pasid-width", 0, 20),
+            PageSizeBitmap: sizes,
+            MaxDomains: r.Int(Root + "iommu.max-domains", 2, 1 << 20, 4096),
+            IotlbEntries: r.Int(Root + "iommu.iotlb-entries", 1, 1 << 24, 4096),
+            WalkCacheEntries: r.Int(Root + "iommu.walk-cache-entries", 1, 1 << 24, 1024),
+            AtcEntries: r.Int(Root + "iommu.atc-entries", 1, 1 << 20, 64));
+    }
+
+    private static DriverSettings ReadDriver(HoconReader r) => new(
+        DmaMode: r.Choice(Root + "driver.dma-mode", Words(("strict", DmaMode.Strict), ("lazy", DmaMode.Lazy)), DmaMode.Strict),
+        PageTableLevels: r.Int(Root + "driver.page-table-levels", 4, 5, 4),
+        Flush: r.Choice(Root + "driver.flush", Words(("domain", FlushKind.Domain), ("list", FlushKind.List)), FlushKind.Domain),
+        FlushQueueEntries: r.Int(Root + "driver.flush-queue.entries", 2, 1 << 16, 256),
+        FlushQueueTimeout: r.Duration(Root + "driver.flush-queue.timeout", TimeSpan.FromMilliseconds(0.001), TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(10)),
+        OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", Words(("log", FlushFailurePolicy.Log), ("fallback", FlushFailurePolicy.Fallback)), FlushFailurePolicy.Fallback));
+
+    private static HypervisorSettings ReadHypervisor(HoconReader r)
+    {
+        const string f = Root + "hypervisor.flush.";
+        const string l = Root + "hypervisor.latency.";
+        var flush = new FlushHandlerSettings(
+            Order: r.Choice(f + "order", Words(("iotlb-first", FlushOrder.IotlbFirst), ("devtlb-first", FlushOrder.DevTlbFirst)), FlushOrder.IotlbFirst),
+            AwaitAtcCompletions: r.Bool(f + "await-atc-completions", true),
+            DrainDma: r.Bool(f + "drain-dma", true),
+            InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true));
+        long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
+        var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
+            Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"));
+        return new HypervisorSettings(flush, latency);
+    }
+
+    private static WorkloadSettings ReadWorkload(HoconReader r) => new(
+        BufferPages: r.Int(Root + "workload.buffer-pages", 1, 4096, 1),
+        DmaPerOp: r.Int(Root + "workload.dma-per-op", 1, 1_000_000, 1),
+        DmaBytes: r.Int(Root + "workload.dma-bytes", 1, 4096, 64),
+        WriteFraction: r.Double(Root + "workload.write-fraction", 0, 1, 0.5),
+        OutstandingPerVcpu: r.Int(Root + "workload.outstanding-per-vcpu", 1, 1024, 1));
+
+    private static ImmutableArray<DomainSpec> ReadDomains(HoconReader r, out Dictionary<string, List<string>> groups)
+    {
+        groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var result = ImmutableArray.CreateBuilder<DomainSpec>();
+        var list = r.List(Root + "domains");
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (!list[i].IsObject())
+            {
+                r.Problem(Root + $"domains[{i}]", HoconReader.Render(list[i]), "expected an object { name = …, count = … }");
+                continue;
+            }
+            var e = r.Element(Root + "domains", i, list[i], ConfigurationFactory.ParseString("count = 1"));
+            CheckKeys(e, list[i], "name", "count");
+            var name = e.String("name");
+            var count = e.Int("count", 1, 1 << 20, 1);
+            if (!ValidName(e, name))
+                continue;
+            var members = Expand(name, count);
+            if (groups.ContainsKey(name))
+                e.Problem("name", name, "duplicate domain name");
+            groups[name] = members;
+            result.AddRange(members.Select(m => new DomainSpec(m)));
+        }
+        foreach (var dup in result.GroupBy(d => d.Name).Where(g => g.Count() > 1))
+            r.Problem(Root + "domains", dup.Key, "duplicate domain name (after expanding counts)");
+        return result.ToImmutable();
+    }
+
+    private static ImmutableArray<DeviceSpec> ReadDevices(HoconReader r, Dictionary<string, List<string>> groups)
+    {
+        var defaults = r.Merged.GetConfig(Root + "device-defaults");
+        var all = groups.Values.SelectMany(m => m).ToHashSet(StringComparer.Ordinal);
+        var result = ImmutableArray.CreateBuilder<DeviceSpec>();
+        var list = r.List(Root + "devices");
+        var deviceIndex = 0;
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (!list[i].IsObject())
+            {
+                r.Problem(Root + $"devices[{i}]", HoconReader.Render(list[i]), "expected an object { name = …, domain = … }");
+                continue;
+            }
+            var e = r.Element(Root + "devices", i, list[i], defaults);
+            CheckKeys(e, list[i], "name", "domain", "count", "ats", "in-flight", "behaviour", "replay-probability");
+            var name = e.String("name");
+            var domain = e.String("domain");
+            var count = e.Int("count", 1, 1 << 20, 1);
+            var ats = e.Bool("ats");
+            var inFlight = e.Int("in-flight", 1, 4096, 1);
+            var behaviour = e.Choice("behaviour", Words(("well-behaved", DeviceBehaviour.WellBehaved), ("stale-replay", DeviceBehaviour.StaleReplay)), DeviceBehaviour.WellBehaved);
+            var replay = e.Double("replay-probability", 0, 1);
+            if (!ValidName(e, name))
+                continue;
+            List<string> targets;
+            if (groups.TryGetValue(domain, out var members))
+                targets = members;
+            else if (all.Contains(domain))
+                targets = [domain];
+            else
+            {
+                e.Problem("domain", domain, groups.Count == 0
+                    ? "names a domain, but hviommu.domains is empty"
+                    : "no such domain; defined: " + string.Join(", ", groups.Keys));
+                continue;
+            }
+            foreach (var member in Expand(name, count))
+                result.Add(new DeviceSpec(member, targets[deviceIndex++ % targets.Count], ats, inFlight, behaviour, replay));
+        }
+        foreach (var dup in result.GroupBy(d => d.Name).Where(g => g.Count() > 1))
+            r.Problem(Root + "devices", dup.Key, "duplicate device name (after expanding counts)");
+        return result.ToImmutable();
+    }
+
+    private static ImmutableArray<FaultSpec> ReadFaults(HoconReader r)
+    {
+        var result = ImmutableArray.CreateBuilder<FaultSpec>();
+        var list = r.List(Root + "faults");
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (!list[i].IsObject())
+            {
+                r.Problem(Root + $"faults[{i}]", HoconReader.Render(list[i]), "expected an object { call = …, probability = …, status = … }");
+                continue;
+            }
+            var e = r.Element(Root + "faults", i, list[i], null);
+            CheckKeys(e, list[i], "call", "probability", "status");
+            var callName = e.String("call");
+            var probability = e.Double("probability", 0, 1);
+            var statusName = e.String("status");
+            var callOk = HypercallCodeExtensions.TryParse(callName, out var call);
+            if (!callOk)
+                e.Problem("call", callName, "unknown hypercall; allowed: " + string.Join(", ", Enum.GetNames<HypercallCode>()));
+            if (!HvStatusExtensions.TryParse(statusName, out var status))
+                e.Problem("status", statusName, "unknown HV_STATUS; allowed: " + string.Join(", ", Enum.GetNames<HvStatus>()));
+            else if (status == HvStatus.Success)
+                e.Problem("status", statusName, "an injected fault must be a failure status, not Success");
+            if (callOk)
+                result.Add(new FaultSpec(call, probability, status));
+        }
+        return result.ToImmutable();
+    }
+
+    private static void CrossCheck(HoconReader r, SimSettings s)
+    {
+        var caps = (IommuCapabilities)s.Iommu.CapabilityBits;
+        if (s.Driver.PageTableLevels == 5 && !caps.HasFlag(IommuCapabilities.S1FiveLevel))
+            r.Problem(Root + "driver.page-table-levels", "5", "5-level tables need the s1-5lvl capability in hviommu.iommu.capabilities (H15)");
+        if (s.Domains.Length + 2 > s.Iommu.MaxDomains)
+            r.Problem(Root + "domains", s.Domains.Length.ToString(), $"{s.Domains.Length} paging domains plus identity and blocking exceed hviommu.iommu.max-domains = {s.Iommu.MaxDomains}");
+        if (s.Devices.Length == 0)
+            r.Problem(Root + "devices", "[]", "a topology needs at least one device");
+        if (s.Expect == Expectation.Clean && s.ExpectKind is not null)
+            r.Problem(Root + "expect-kind", s.ExpectKind, "only meaningful with expect = violation");
+        if (s.ExpectKind is not null && !Enum.TryParse<HvIommu.Model.Oracle.ViolationKind>(s.ExpectKind, false, out _))
+            r.Problem(Root + "expect-kind", s.ExpectKind, "unknown violation kind; allowed: " + string.Join(", ", Enum.GetNames<HvIommu.Model.Oracle.ViolationKind>()));
+        if ((s.Iommu.PageSizeBitmap & (1UL << 12)) == 0)
+            r.Problem(Root + "iommu.page-sizes", "", "the driver needs 4K pages (later revisions refuse a hypervisor without them)");
+    }
+
+    private static void CheckKeys(HoconReader e, Akka.Configuration.Hocon.HoconValue element, params string[] allowed)
+    {
+        foreach (var key in element.GetObject().Items.Keys)
+            if (!allowed.Contains(key))
+                e.Problem(key, "", "unknown key; allowed: " + string.Join(", ", allowed));
+    }
+
+    private static bool ValidName(HoconReader e, string name)
+    {
+        if (name.Length > 0 && name.All(c => char.IsLetterOrDigit(c) || c is '-' or '_'))
+            return true;
+        e.Problem("name", name, "expected a non-empty name of letters, digits, '-' or '_'");
+        return false;
+    }
+
+    private static List<string> Expand(string name, int count) =>
+        count == 1 ? [name] : Enumerable.Range(0, count).Select(i => name + i).ToList();
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static Dictionary<string, T> Words<T>(params (string Word, T Value)[] words) => words.ToDictionary(w => w.Word, w => w.Value);
+}

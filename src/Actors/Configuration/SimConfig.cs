@@ -1,0 +1,118 @@
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Actors.Configuration;
+
+/// <summary>A configuration ready to run: the merged HOCON (for Akka and the report) and the typed settings.</summary>
+public sealed record LoadedConfig(string File, Config Merged, SimSettings Settings);
+
+/// <summary>
+/// Loads a topology or scenario: the embedded <c>reference.conf</c> documents and defaults every key;
+/// <c>--config FILE</c> (or the embedded <c>default.conf</c>) overlays it. Every problem — malformed
+/// HOCON, unknown key, wrong type, out-of-range value, broken cross reference — is reported together.
+/// </summary>
+public static class SimConfig
+{
+    public const string DefaultConfigName = "default.conf";
+
+    public static Config Reference { get; } = ConfigurationFactory.ParseString(ReadResource("reference.conf"));
+
+    public static string DefaultText => ReadResource(DefaultConfigName);
+
+    /// <summary>Loads <paramref name="path"/>, or the embedded default topology when null.</summary>
+    /// <param name="overrides">HOCON lines applied on top (from command-line options such as --seed).</param>
+    /// <exception cref="ConfigException">Anything is wrong; all problems are listed.</exception>
+    public static LoadedConfig Load(string? path, IEnumerable<string>? overrides = null)
+    {
+        string text, file;
+        if (path is null)
+        {
+            text = DefaultText;
+            file = DefaultConfigName + " (embedded)";
+        }
+        else
+        {
+            file = path;
+            if (!System.IO.File.Exists(path))
+                throw new ConfigException([new ConfigProblem(path, "--config", path, "no such file")]);
+            text = System.IO.File.ReadAllText(path);
+        }
+        return Parse(text, file, overrides);
+    }
+
+    /// <summary>Loads configuration text as if it were a file named <paramref name="file"/>.</summary>
+    public static LoadedConfig Parse(string text, string file, IEnumerable<string>? overrides = null)
+    {
+        var overlay = ParseOrThrow(text, file);
+        foreach (var line in overrides ?? [])
+            overlay = ParseOrThrow(line, "command line").WithFallback(overlay);
+        var problems = new List<ConfigProblem>();
+        CheckUnknownKeys(overlay, file, problems);
+        var merged = overlay.WithFallback(Reference);
+        var reader = new HoconReader(merged, overlay, file, problems);
+        var settings = SettingsReader.Read(reader);
+        if (problems.Count > 0)
+            throw new ConfigException(problems);
+        return new LoadedConfig(file, merged, settings);
+    }
+
+    private static Config ParseOrThrow(string text, string file)
+    {
+        try
+        {
+            var config = ConfigurationFactory.ParseString(text);
+            // Akka's parser is lazy about some errors; touching the tree surfaces them here.
+            _ = config.Root.ToString();
+            return config;
+        }
+        catch (Exception e) when (e is not ConfigException)
+        {
+            throw new ConfigException([new ConfigProblem(file, "(file)", "", "malformed HOCON: " + e.Message)]);
+        }
+    }
+
+    private static void CheckUnknownKeys(Config overlay, string file, List<ConfigProblem> problems)
+    {
+        if (!overlay.Root.IsObject())
+            return;
+        foreach (var (key, value) in overlay.Root.GetObject().Items)
+        {
+            if (key is "akka")
+                continue;
+            if (key != "hviommu")
+            {
+                problems.Add(new ConfigProblem(file, key, "", "unknown top-level section; allowed: hviommu, akka"));
+                continue;
+            }
+            CompareTo(Reference.GetValue("hviommu"), value, "hviommu", file, problems);
+        }
+    }
+
+    private static void CompareTo(HoconValue reference, HoconValue given, string path, string file, List<ConfigProblem> problems)
+    {
+        if (!given.IsObject() || !reference.IsObject())
+            return;
+        var known = reference.GetObject().Items;
+        foreach (var (key, value) in given.GetObject().Items)
+        {
+            if (!known.TryGetValue(key, out var refValue))
+            {
+                problems.Add(new ConfigProblem(file, $"{path}.{key}", "", "unknown key; allowed here: " + string.Join(", ", known.Keys)));
+                continue;
+            }
+            if (refValue.IsObject() && !value.IsObject())
+                problems.Add(new ConfigProblem(file, $"{path}.{key}", HoconReader.Render(value), "expected a section { … }"));
+            else
+                CompareTo(refValue, value, $"{path}.{key}", file, problems);
+        }
+    }
+
+    private static string ReadResource(string name)
+    {
+        using var stream = typeof(SimConfig).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"embedded resource {name} is missing from the build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

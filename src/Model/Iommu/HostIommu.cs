@@ -1,0 +1,232 @@
+using HvIommu.Model.Caches;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Memory;
+using HvIommu.Model.Randomness;
+using HvIommu.Model.Settings;
+using System.Runtime.CompilerServices;
+
+namespace HvIommu.Model.Iommu;
+
+/// <summary>
+/// The hypervisor's side of the pvIOMMU (brief §2): the device-domain table, device attachments, and the
+/// IOMMU hardware caches (IOTLB, paging-structure cache). Each hypercall is a method returning the
+/// <see cref="HvStatus"/> a guest would see; which call returns which status is [UNKNOWN] in the brief, so
+/// this follows its plausible mapping (§2.3). Domain-table changes take a lock; devices read their
+/// <see cref="DomainView"/> lock-free.
+/// </summary>
+public sealed class HostIommu
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<uint, HostDomain> _domains = new();
+    private readonly Dictionary<ulong, DeviceSlot> _devices = new();
+    private readonly GuestMemory _memory;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, StrongBox<long>> _epochs = new();
+
+    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random)
+    {
+        _memory = memory;
+        Stage2 = stage2;
+        Settings = settings;
+        Iotlb = new Iotlb(settings.IotlbEntries, random.Derive("iotlb"));
+        WalkCache = new PagingStructureCache(settings.WalkCacheEntries, random.Derive("walk-cache"));
+    }
+
+    public IommuSettings Settings { get; }
+    public Stage2 Stage2 { get; }
+    public Iotlb Iotlb { get; }
+    public PagingStructureCache WalkCache { get; }
+    public IommuCapabilities Capabilities => (IommuCapabilities)Settings.CapabilityBits;
+
+    /// <summary>Device domains that exist in the hypervisor now (the H16 baseline check).</summary>
+    public int DomainCount
+    {
+        get
+        {
+            lock (_lock)
+                return _domains.Count;
+        }
+    }
+
+    /// <summary>Registers an assigned endpoint (done by the host when the VM starts, not by a hypercall).</summary>
+    public void AddDevice(DeviceSlot device)
+    {
+        lock (_lock)
+            _devices.Add(device.LogicalDeviceId, device);
+    }
+
+    /// <summary>HVCALL_GET_IOMMU_CAPABILITIES.</summary>
+    public HvStatus GetCapabilities(GetIommuCapabilitiesInput input, out GetIommuCapabilitiesOutput? output)
+    {
+        output = null;
+        if (input.PartitionId != HvInputDeviceDomain.PartitionIdSelf)
+            return HvStatus.InvalidPartitionId;
+        if (!Capabilities.HasFlag(IommuCapabilities.Present))
+            return HvStatus.InvalidHypercallCode;
+        output = new GetIommuCapabilitiesOutput(32, (byte)Settings.MaxIovaWidth, (byte)Settings.MaxPasidWidth, Capabilities, Settings.PageSizeBitmap);
+        return HvStatus.Success;
+    }
+
+    /// <summary>HVCALL_GET_LOGICAL_DEVICE_PROPERTY with HV_LOGICAL_DEVICE_PROPERTY_PVIOMMU.</summary>
+    public HvStatus GetLogicalDeviceProperty(GetLogicalDevicePropertyInput input, out GetLogicalDevicePropertyOutput? output)
+    {
+        output = null;
+        if (input.PartitionId != HvInputDeviceDomain.PartitionIdSelf)
+            return HvStatus.InvalidPartitionId;
+        if (input.PropertyCode != LogicalDeviceProperty.PvIommu)
+            return HvStatus.InvalidParameter;
+        lock (_lock)
+        {
+            if (!_devices.TryGetValue(input.LogicalDeviceId, out var device))
+                return HvStatus.InvalidDeviceId;
+            output = new GetLogicalDevicePropertyOutput(device.IommuEnabled ? DeviceIommuFlags.Enabled : DeviceIommuFlags.None);
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>HVCALL_CREATE_DEVICE_DOMAIN with a guest-chosen id.</summary>
+    public HvStatus CreateDomain(CreateDeviceDomainInput input)
+    {
+        var status = CheckIdentity(input.Domain);
+        if (status != HvStatus.Success)
+            return status;
+        lock (_lock)
+        {
+            if (_domains.ContainsKey(input.Domain.DomainId.Id))
+                return HvStatus.InvalidParameter;
+            if (_domains.Count >= Settings.MaxDomains)
+                return HvStatus.InsufficientDeviceDomains;
+            _domains.Add(input.Domain.DomainId.Id, new HostDomain(input.Domain.DomainId.Id));
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>HVCALL_CONFIGURE_DEVICE_DOMAIN: identity, blocked or paging with a stage-1 root.</summary>
+    public HvStatus ConfigureDomain(ConfigureDeviceDomainInput input)
+    {
+        var status = CheckIdentity(input.Domain);
+        if (status != HvStatus.Success)
+            return status;
+        var s = input.Settings;
+        var fiveLevel = s.FirstStagePagingMode == FirstStagePagingMode.FiveLevel;
+        if (s.TranslationEnabled && !s.Blocked)
+        {
+            if ((s.PageTableRoot & GuestMemory.PageMask) != 0 || !_memory.Contains(s.PageTableRoot))
+                return HvStatus.InvalidParameter;
+            if (fiveLevel && !Capabilities.HasFlag(IommuCapabilities.S1FiveLevel))
+                return HvStatus.InvalidParameter;
+        }
+        lock (_lock)
+        {
+            if (!_domains.TryGetValue(input.Domain.DomainId.Id, out var domain))
+                return HvStatus.InvalidParameter;
+            domain.View = new DomainView(domain.Id, s.TranslationEnabled, s.Blocked, fiveLevel ? 5 : 4, s.PageTableRoot);
+            foreach (var device in domain.Devices)
+                device.SetView(domain.View);
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>HVCALL_ATTACH_DEVICE_DOMAIN. Attaching a device that is in another domain replaces it (later
+    /// revisions use attach as "replace", §1.10); the same domain again gives DEVICE_ALREADY_IN_DOMAIN.</summary>
+    public HvStatus Attach(AttachDeviceDomainInput input)
+    {
+        var status = CheckIdentity(input.Domain);
+        if (status != HvStatus.Success)
+            return status;
+        lock (_lock)
+        {
+            if (!_devices.TryGetValue(input.DeviceId, out var device))
+                return HvStatus.InvalidDeviceId;
+            if (!_domains.TryGetValue(input.Domain.DomainId.Id, out var domain))
+                return HvStatus.InvalidParameter;
+            if (domain.View is null)
+                return HvStatus.InvalidDeviceState;
+            if (domain.Devices.Contains(device))
+                return HvStatus.DeviceAlreadyInDomain;
+            foreach (var other in _domains.Values)
+                other.Devices.Remove(device);
+            domain.Devices.Add(device);
+            device.SetView(domain.View);
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>HVCALL_DETACH_DEVICE_DOMAIN (RFC only): the device leaves whatever domain it is in.</summary>
+    public HvStatus Detach(DetachDeviceDomainInput input)
+    {
+        if (input.PartitionId != HvInputDeviceDomain.PartitionIdSelf)
+            return HvStatus.InvalidPartitionId;
+        lock (_lock)
+        {
+            if (!_devices.TryGetValue(input.DeviceId, out var device))
+                return HvStatus.InvalidDeviceId;
+            var from = _domains.Values.FirstOrDefault(d => d.Devices.Contains(device));
+            if (from is null)
+                return HvStatus.InvalidDeviceState;
+            from.Devices.Remove(device);
+            device.SetView(DomainView.Detached);
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>HVCALL_DELETE_DEVICE_DOMAIN. Refused while devices are attached (a careful host; [UNKNOWN]).</summary>
+    public HvStatus DeleteDomain(DeleteDeviceDomainInput input)
+    {
+        var status = CheckIdentity(input.Domain);
+        if (status != HvStatus.Success)
+            return status;
+        lock (_lock)
+        {
+            if (!_domains.TryGetValue(input.Domain.DomainId.Id, out var domain))
+                return HvStatus.InvalidParameter;
+            if (domain.Devices.Count > 0)
+                return HvStatus.InvalidDeviceState;
+            _domains.Remove(domain.Id);
+            return HvStatus.Success;
+        }
+    }
+
+    /// <summary>
+    /// The domain's invalidation epoch. A flush bumps it before invalidating; a translation that began
+    /// before the bump must not leave its fill in the caches (real IOMMUs order in-flight walks before an
+    /// invalidation's completion), so the translator re-checks it after filling.
+    /// </summary>
+    public long Epoch(uint domainId) => Volatile.Read(ref EpochBox(domainId).Value);
+
+    public void BumpEpoch(uint domainId) => Interlocked.Increment(ref EpochBox(domainId).Value);
+
+    private StrongBox<long> EpochBox(uint domainId) => _epochs.GetOrAdd(domainId, static _ => new StrongBox<long>());
+
+    /// <summary>Checks the domain named by a flush exists; the flush itself is the flush handler's work.</summary>
+    public HvStatus CheckFlushTarget(HvInputDeviceDomain target)
+    {
+        var status = CheckIdentity(target);
+        if (status != HvStatus.Success)
+            return status;
+        lock (_lock)
+            return _domains.ContainsKey(target.DomainId.Id) ? HvStatus.Success : HvStatus.InvalidParameter;
+    }
+
+    /// <summary>The devices attached to a domain now (the flush handler invalidates their ATCs and drains them).</summary>
+    public IReadOnlyList<DeviceSlot> DevicesIn(uint domainId)
+    {
+        lock (_lock)
+            return _domains.TryGetValue(domainId, out var d) ? d.Devices.ToArray() : Array.Empty<DeviceSlot>();
+    }
+
+    private static HvStatus CheckIdentity(HvInputDeviceDomain d)
+    {
+        if (d.PartitionId != HvInputDeviceDomain.PartitionIdSelf)
+            return HvStatus.InvalidPartitionId;
+        if (d.DomainId.Type != DeviceDomainType.S1 || !d.DomainId.IsGuestAllocatable)
+            return HvStatus.InvalidParameter;
+        return HvStatus.Success;
+    }
+
+    private sealed class HostDomain(uint id)
+    {
+        public uint Id { get; } = id;
+        public DomainView? View { get; set; }
+        public HashSet<DeviceSlot> Devices { get; } = new();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using HvIommu.Model.Caches;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Memory;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.PageTables;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Model.Iommu;
+
+/// <summary>
+/// Translates one DMA address as the IOMMU hardware does (brief §4): the device's ATC if it has ATS,
+/// then the IOTLB tagged by domain, then the paging-structure cache and a nested walk, filling the caches
+/// on the way back. Each translation carries the shadow data the oracle needs (frame generation, mapping
+/// serial), and every walk's table pages are shown to the oracle (H1).
+/// </summary>
+public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, DmaOracle oracle, ulong apertureMax)
+{
+    private long _walks;
+    private long _walkReferences;
+
+    public long Walks => Interlocked.Read(ref _walks);
+    public long WalkReferences => Interlocked.Read(ref _walkReferences);
+
+    public DmaTranslation Translate(DeviceSlot device, ulong iova, AccessKind access, in AccessContext ctx)
+    {
+        var view = device.View;
+        if (view.Blocked)
+            return DmaTranslation.Faulted(WalkFault.Blocked, TranslationSource.None, view.DomainId, iova);
+        if (!view.TranslationEnabled)
+            return Identity(view, iova);
+        if (device.Atc is { } atc)
+        {
+            if (atc.TryLookup(iova, out var a))
+                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.MappingSerial), access);
+            var epoch = host.Epoch(view.DomainId);
+            var t = TranslateInIommu(view, iova, access, ctx);
+            if (t.Ok)
+            {
+                atc.Fill(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.MappingSerial));
+                if (host.Epoch(view.DomainId) != epoch)
+                    atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
+            }
+            return t;
+        }
+        return TranslateInIommu(view, iova, access, ctx);
+    }
+
+    private DmaTranslation TranslateInIommu(DomainView view, ulong iova, AccessKind access, in AccessContext ctx)
+    {
+        if (host.Iotlb.TryLookup(view.DomainId, iova, out var e))
+            return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Iotlb, view.DomainId, iova, e.Translate(iova), e.Gpa | InPage(iova, e.Size), e.Size, e.Writable, e.FrameGeneration, e.MappingSerial), access);
+
+        var epoch = host.Epoch(view.DomainId);
+        var walk = host.WalkCache.TryLookupDeepest(view.DomainId, iova, Math.Min(view.Levels - 1, PagingStructureCache.MaxLevel), out var level, out var tableGpa)
+            ? NestedWalker.WalkFrom(memory, host.Stage2, level - 1, tableGpa, apertureMax, iova, access)
+            : NestedWalker.Walk(memory, host.Stage2, view.RootGpa, view.Levels, apertureMax, iova, access);
+        Interlocked.Increment(ref _walks);
+        Interlocked.Add(ref _walkReferences, walk.MemoryReferences);
+
+        var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova);
+        oracle.CheckWalk(walk.Chain, probe, ctx);
+        FillWalkCache(view, iova, walk.Chain);
+        if (host.Epoch(view.DomainId) != epoch)
+            host.WalkCache.InvalidateDomain(view.DomainId);
+        if (!walk.Ok)
+            return probe;
+
+        var pageGpa = PageBase(walk.Gpa, walk.Size);
+        var record = oracle.FindLive(view.DomainId, iova);
+        var backed = record is not null && record.Gpa == pageGpa;
+        var generation = backed ? record!.FrameGeneration : frames.GenerationOf(walk.Gpa & ~GuestMemory.PageMask);
+        var serial = backed ? record!.Serial : 0;
+        host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, MappingSerial: serial));
+        if (host.Epoch(view.DomainId) != epoch)
+            host.Iotlb.InvalidatePages(view.DomainId, [FlushVa.FromRange(PageBase(iova, walk.Size), PageBase(iova, walk.Size) + walk.Size.Bytes() - 1)]);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, serial);
+    }
+
+    private void FillWalkCache(DomainView view, ulong iova, ImmutableArray<WalkStep> chain)
+    {
+        // Each non-leaf entry read points to the next table; cache the pointers (levels 1..top).
+        for (var i = 0; i + 1 < chain.Length; i++)
+        {
+            var step = chain[i];
+            if (step.Level >= 1 && step.Level <= PagingStructureCache.MaxLevel)
+                host.WalkCache.Fill(view.DomainId, step.Level, iova, chain[i + 1].TableGpa);
+        }
+    }
+
+    private DmaTranslation Identity(DomainView view, ulong iova)
+    {
+        if (!host.Stage2.TryTranslate(iova, out var hpa))
+            return DmaTranslation.Faulted(WalkFault.Stage2Fault, TranslationSource.Identity, view.DomainId, iova);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Identity, view.DomainId, iova, hpa, iova, PageSize.Size4K, true, frames.GenerationOf(iova & ~GuestMemory.PageMask), 0);
+    }
+
+    private static DmaTranslation Check(DmaTranslation t, AccessKind access) =>
+        access == AccessKind.Write && !t.Writable ? t with { Ok = false, Fault = WalkFault.WriteToReadOnly } : t;
+
+    private static ulong PageBase(ulong address, PageSize size) => address & ~(size.Bytes() - 1);
+
+    private static ulong InPage(ulong iova, PageSize size) => iova & (size.Bytes() - 1);
+}

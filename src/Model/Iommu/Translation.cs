@@ -1,0 +1,29 @@
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Model.Iommu;
+
+/// <summary>Where a DMA's translation came from (brief §4): the device's ATC, the IOMMU's IOTLB, a nested walk,
+/// or the identity domain's stage-2-only path.</summary>
+public enum TranslationSource : byte { None, Atc, Iotlb, Walk, Identity }
+
+/// <summary>
+/// The translation a DMA transaction carries from its translate step to its later access step. Besides the
+/// architectural result it carries shadow data for the oracle: the generation of the target frame and the
+/// serial of the mapping the translation was made from (0 when no live mapping backs it).
+/// </summary>
+public readonly record struct DmaTranslation(
+    bool Ok,
+    WalkFault Fault,
+    TranslationSource Source,
+    uint Domain,
+    ulong Iova,
+    ulong Hpa,
+    ulong Gpa,
+    HvIommu.Model.PageTables.PageSize Size,
+    bool Writable,
+    uint FrameGeneration,
+    long MappingSerial)
+{
+    public static DmaTranslation Faulted(WalkFault fault, TranslationSource source, uint domain, ulong iova) =>
+        new(false, fault, source, domain, iova, 0, 0, HvIommu.Model.PageTables.PageSize.Size4K, false, 0, 0);
+}

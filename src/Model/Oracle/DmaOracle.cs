@@ -1,0 +1,249 @@
+using System.Collections.Immutable;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
+using HvIommu.Model.Memory;
+using HvIommu.Model.PageTables;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Model.Oracle;
+
+/// <summary>
+/// The ground truth of which mappings are live, checked at the moment of every DMA access and every walk
+/// (DESIGN.md §2). It observes: the driver tells it about maps, unmaps and frees, the flush handler about
+/// flushes, the devices about accesses; it never changes the system. Thread-safe: stress mode calls it
+/// from every core at once.
+/// </summary>
+public sealed class DmaOracle
+{
+    private readonly FrameAllocator _frames;
+    private readonly Stage2 _stage2;
+    private readonly ViolationLog _log;
+    private readonly string _scenarioHazard;
+    private readonly MappingRegistry _registry = new();
+    private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
+
+    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, string scenarioHazard = "")
+    {
+        _frames = frames;
+        _stage2 = stage2;
+        _log = log;
+        _scenarioHazard = scenarioHazard;
+    }
+
+    public ViolationLog Log => _log;
+
+    public long MappingsRegistered => _registry.Count;
+
+    /// <summary>dma_map is about to write a leaf: the mapping exists from now on (state Mapping).</summary>
+    public MappingRecord Register(uint domain, ulong iova, ulong gpa, PageSize size, bool writable, int vcpu, long nowNs)
+    {
+        var record = new MappingRecord(_registry.NextSerial(), domain, iova, gpa, size, writable, _frames.GenerationOf(gpa), vcpu, nowNs);
+        _registry.Add(record);
+        return record;
+    }
+
+    /// <summary>The leaf is written.</summary>
+    public void Mapped(MappingRecord record) => record.MarkMapped();
+
+    /// <summary>dma_unmap is about to clear the leaf.</summary>
+    public void UnmapStarting(MappingRecord record, long nowNs, bool queued) => record.MarkUnmapped(long.MaxValue, nowNs, queued);
+
+    /// <summary>The leaf is cleared (and the CPU has fenced, as queue_iova's smp_mb does, brief §5.3): from now
+    /// on only a flush that starts after this moment covers the mapping.</summary>
+    public void UnmapDone(MappingRecord record, long nowNs)
+    {
+        Interlocked.MemoryBarrier();
+        var track = Track(record.Domain);
+        lock (track)
+        {
+            record.MarkUnmapped(track.Started, nowNs, record.Queued);
+            track.Pending.Add(record);
+        }
+        _registry.RemoveLive(record);
+    }
+
+    public MappingRecord? FindLive(uint domain, ulong iova) => _registry.FindLive(domain, iova);
+
+    public MappingRecord? BySerial(long serial) => _registry.BySerial(serial);
+
+    /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number.</summary>
+    public long FlushStarted(uint domain)
+    {
+        var track = Track(domain);
+        lock (track)
+            return ++track.Started;
+    }
+
+    /// <summary>Flush number <paramref name="seq"/> has completed: every mapping unmapped before it started and
+    /// covered by <paramref name="blocks"/> (all, when null) is now flushed.</summary>
+    public void FlushCompleted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, long nowNs)
+    {
+        var track = Track(domain);
+        lock (track)
+        {
+            track.Pending.RemoveAll(r =>
+            {
+                if (r.UnmapFlushSeq >= seq || (blocks is { } b && !Covers(b, r)))
+                    return false;
+                r.MarkFlushed(seq, nowNs);
+                return true;
+            });
+        }
+    }
+
+    /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
+    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx)
+    {
+        if (ctx.DeviceBlocked)
+            return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
+                $"DMA by {ctx.Device} got through while the device is in the blocking domain",
+                "The blocking domain must reject every DMA (§1.4); a translation cached before the device was blocked (ATC, IOTLB) was still used, H9.");
+        if (t.Source == TranslationSource.Identity)
+            return CheckIdentity(t, ctx);
+        if (!_stage2.TryReverse(t.Hpa, out var gpa))
+            return Report(ViolationKind.IsolationBreach, t, ctx, BySerial(t.MappingSerial), 0,
+                $"DMA to HPA 0x{t.Hpa:x}, which no longer backs any guest frame",
+                "The host changed stage 2 for this GPA but a nested translation derived from the old backing survived (H14, §4): the host must invalidate IOTLB entries tagged with the guest's domain ids when it changes stage 2.");
+        var frame = gpa & ~GuestMemory.PageMask;
+        var info = _frames.GetInfo(frame);
+        var record = BySerial(t.MappingSerial);
+        if (info.Generation != t.FrameGeneration)
+        {
+            if (record is { Queued: true, State: MappingState.Unmapped })
+                return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, frame,
+                    $"DMA through a stale {t.Source} entry reached frame 0x{frame:x} after its buffer was returned, inside the flush-queue window",
+                    "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3.");
+            return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, frame,
+                $"DMA through a {t.Source} translation reached frame 0x{frame:x}, which was {(info.Owner == FrameOwner.Free ? "freed" : $"reused as {info.Owner}")} after the translation was made",
+                ExplainFreed(record, t));
+        }
+        if (record is { State: MappingState.Flushed })
+            return Report(ViolationKind.StaleTranslationAfterFlush, t, ctx, record, frame,
+                $"DMA used a {t.Source} translation of {record} after flush #{record.FlushedBySeq} had completed",
+                ExplainStale(t));
+        if (record is not null && record.Domain != ctx.DeviceDomain)
+            return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
+                $"DMA by {ctx.Device} (now in domain {ctx.DeviceDomain}) used {record}",
+                "A translation of the device's previous domain outlived the domain switch (H9, §1.6): the old domain must be flushed, and ATS disabled, before the device moves.");
+        if (record is null && info.Owner != FrameOwner.DmaBuffer)
+            return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
+                $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
+                "The walk followed a leaf no dma_map wrote; with a freed table page still cached (H1) or a racing table install (H6) the IOMMU translates through garbage.");
+        return null;
+    }
+
+    /// <summary>Checks the table pages a walk read: each must still be a page table of the walked domain (H1).</summary>
+    public Violation? CheckWalk(ImmutableArray<WalkStep> chain, in DmaTranslation t, in AccessContext ctx)
+    {
+        foreach (var step in chain)
+        {
+            var info = _frames.GetInfo(step.TableGpa);
+            if (info.Owner == FrameOwner.PageTable && info.OwnerId == (int)t.Domain)
+                continue;
+            return Report(ViolationKind.WalkThroughFreedTable, t, ctx, null, step.TableGpa,
+                $"the walk of IOVA 0x{t.Iova:x} read a level-{step.Level} table at GPA 0x{step.TableGpa:x}, which is now {(info.Owner == FrameOwner.Free ? "free" : $"a {info.Owner} page")}",
+                "A page-table page was freed while the IOMMU could still reach it through a cached pointer (H1, §3.1): generic_pt frees unlinked tables only in iotlb_sync after the flush, and the flush must drop the walk caches.");
+        }
+        return null;
+    }
+
+    /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6).</summary>
+    public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, long descriptorMappingSerial)
+    {
+        if (ctx.Replay)
+            return null;
+        var record = BySerial(descriptorMappingSerial);
+        if (record is null || record.State != MappingState.Mapped)
+            return null;
+        return Report(ViolationKind.LostMapping, t, ctx, record, 0,
+            $"DMA to IOVA 0x{t.Iova:x} faulted ({t.Fault}) although {record} is live",
+            "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1).");
+    }
+
+    /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16).</summary>
+    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs)
+    {
+        var ctx = new AccessContext("", "", 0, false, false, 0, nowNs);
+        var none = DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0);
+        if (liveHostDomains > baselineHostDomains)
+            Report(ViolationKind.LeakedDomain, none, ctx, null, 0,
+                $"{liveHostDomains - baselineHostDomains} device domain(s) still exist in the hypervisor after teardown (baseline {baselineHostDomains})",
+                "An error or teardown path skipped HVCALL_DELETE_DEVICE_DOMAIN (H16, §1.9: the RFC's init error path jumps past the static-domain cleanup).");
+        if (tablePagesLeft > 0)
+            Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
+                $"{tablePagesLeft} page-table page(s) are still allocated after teardown",
+                "A freelist was never released after its flush, or a domain was freed without pt_iommu_deinit (H16).");
+    }
+
+    /// <summary>A hypercall did not complete within the hang timeout.</summary>
+    public void ReportHung(string vcpu, HypercallCode code, uint domain, long nowNs) =>
+        Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
+            new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
+            $"{code.LinuxName()} issued by {vcpu} never completed",
+            "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4).");
+
+    private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
+    {
+        var info = _frames.GetInfo(t.Gpa & ~GuestMemory.PageMask);
+        if (info.Owner != FrameOwner.PageTable)
+            return null;
+        return Report(ViolationKind.IsolationBreach, t, ctx, null, t.Gpa & ~GuestMemory.PageMask,
+            $"DMA by {ctx.Device} through the identity domain reached page-table page 0x{t.Gpa:x}",
+            "A device left with raw-GPA (identity) DMA can reach the guest's I/O page tables (H11, §1.9 init ordering).");
+    }
+
+    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation)
+    {
+        var hazard = _scenarioHazard.Length > 0 ? _scenarioHazard : kind.DefaultHazard();
+        var v = new Violation(kind, hazard, ctx.Step, ctx.SimTimeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
+            description, record is null ? explanation : $"{explanation} History: {History(record)}");
+        return _log.Record(v) || kind == ViolationKind.LazyWindowStaleAccess ? v : null;
+    }
+
+    private static string History(MappingRecord r) => r.State switch
+    {
+        MappingState.Flushed => $"{r} mapped at {r.MapTimeNs} ns, unmapped at {r.UnmapTimeNs} ns, flushed by flush #{r.FlushedBySeq} at {r.FlushTimeNs} ns.",
+        MappingState.Unmapped => $"{r} mapped at {r.MapTimeNs} ns, unmapped at {r.UnmapTimeNs} ns, no covering flush has completed yet{(r.Queued ? " (queued in a flush queue)" : "")}.",
+        _ => $"{r} mapped at {r.MapTimeNs} ns and still live.",
+    };
+
+    private static string ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
+    {
+        MappingState.Unmapped => $"The buffer was freed before a flush covering its unmap completed, while the {t.Source} still held the translation (H2/H8: free must follow a completed flush, §5.2).",
+        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated before the flush was still in flight or cached in the {t.Source} (H5: the flush must drain translated DMA and await ATC completions, §2.4).",
+        _ => $"The frame changed owner under a live translation from the {t.Source}.",
+    };
+
+    private static string ExplainStale(in DmaTranslation t) => t.Source switch
+    {
+        TranslationSource.Atc => "The device's ATC still held the entry after the flush returned: the device TLB was invalidated before the IOTLB and refilled from it, or its completion was not awaited (H4/H5, §4 rules).",
+        TranslationSource.Iotlb => "The IOTLB still held the entry after the flush returned: the flush did not cover this IOVA (H7 wrong range) or failed and was ignored (H8).",
+        _ => "A DMA translated before the flush was still in flight when the flush returned (H5: drain).",
+    };
+
+    private static bool Covers(ImmutableArray<FlushVa> blocks, MappingRecord r)
+    {
+        var first = r.Iova >> FlushVa.HvPageShift;
+        var last = (r.Iova + r.Size.Bytes() - 1) >> FlushVa.HvPageShift;
+        foreach (var b in blocks)
+            if (b.PageNumber <= first && last <= b.LastPageNumber)
+                return true;
+        return false;
+    }
+
+    private DomainFlushTrack Track(uint domain)
+    {
+        lock (_tracks)
+        {
+            if (!_tracks.TryGetValue(domain, out var t))
+                _tracks[domain] = t = new DomainFlushTrack();
+            return t;
+        }
+    }
+
+    private sealed class DomainFlushTrack
+    {
+        public long Started;
+        public readonly List<MappingRecord> Pending = new();
+    }
+}

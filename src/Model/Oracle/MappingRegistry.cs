@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using HvIommu.Model.PageTables;
+
+namespace HvIommu.Model.Oracle;
+
+/// <summary>
+/// Every mapping of the run by serial, and the live ones of each domain by IOVA. Serials index a chunked
+/// array so that an access finds its mapping in O(1) without locking.
+/// </summary>
+internal sealed class MappingRegistry
+{
+    private const int ChunkBits = 14;
+    private const int ChunkSize = 1 << ChunkBits;
+    private MappingRecord?[]?[] _chunks = new MappingRecord?[]?[64];
+    private readonly object _grow = new();
+    private long _nextSerial;
+    private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _live = new();
+
+    public long Count => Interlocked.Read(ref _nextSerial);
+
+    public long NextSerial() => Interlocked.Increment(ref _nextSerial);
+
+    public void Add(MappingRecord record)
+    {
+        var chunkIndex = (int)(record.Serial >> ChunkBits);
+        var chunks = Volatile.Read(ref _chunks);
+        if (chunkIndex >= chunks.Length || chunks[chunkIndex] is null)
+            chunks = Grow(chunkIndex);
+        chunks[chunkIndex]![record.Serial & (ChunkSize - 1)] = record;
+        _live[(record.Domain, Key(record.Iova, record.Size))] = record;
+    }
+
+    public MappingRecord? BySerial(long serial)
+    {
+        if (serial <= 0)
+            return null;
+        var chunks = Volatile.Read(ref _chunks);
+        var chunkIndex = (int)(serial >> ChunkBits);
+        return chunkIndex < chunks.Length ? chunks[chunkIndex]?[serial & (ChunkSize - 1)] : null;
+    }
+
+    /// <summary>The live mapping covering <paramref name="iova"/> in <paramref name="domain"/>, at any page size.</summary>
+    public MappingRecord? FindLive(uint domain, ulong iova)
+    {
+        for (var size = PageSize.Size4K; size <= PageSize.Size1G; size++)
+            if (_live.TryGetValue((domain, Key(iova, size)), out var r))
+                return r;
+        return null;
+    }
+
+    public void RemoveLive(MappingRecord record) =>
+        _live.TryRemove(new KeyValuePair<(uint, ulong), MappingRecord>((record.Domain, Key(record.Iova, record.Size)), record));
+
+    public int LiveCount(uint domain) => _live.Keys.Count(k => k.Domain == domain);
+
+    private static ulong Key(ulong iova, PageSize size) => ((iova >> size.Shift()) << 2) | (ulong)size;
+
+    private MappingRecord?[]?[] Grow(int chunkIndex)
+    {
+        lock (_grow)
+        {
+            var chunks = _chunks;
+            if (chunkIndex >= chunks.Length)
+            {
+                var bigger = new MappingRecord?[]?[Math.Max(chunks.Length * 2, chunkIndex + 1)];
+                Array.Copy(chunks, bigger, chunks.Length);
+                chunks = bigger;
+            }
+            chunks[chunkIndex] ??= new MappingRecord?[ChunkSize];
+            Volatile.Write(ref _chunks, chunks);
+            return chunks;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace HvIommu.Model.Oracle;
+
+/// <summary>What the oracle found wrong (DESIGN.md §2, "What the oracle calls a violation"). Names are fixed:
+/// reports, scenario files (<c>expect-kind</c>) and users rely on them.</summary>
+public enum ViolationKind
+{
+    /// <summary>A DMA reached a frame that was freed, or reused by a new owner, since its translation was made (H2, H3, H5).</summary>
+    DmaToFreedFrame,
+    /// <summary>A DMA used a translation whose unmap had already been flushed: a cache or in-flight DMA outlived the flush (H4, H5, H7, H8, H14).</summary>
+    StaleTranslationAfterFlush,
+    /// <summary>A DMA reached memory outside its device's current domain, or a blocked device's DMA got through (H9, H11, H14).</summary>
+    IsolationBreach,
+    /// <summary>A device's DMA to an IOVA whose mapping is live faulted: the mapping was lost (H6).</summary>
+    LostMapping,
+    /// <summary>An IOMMU walk read a page-table page that had been freed (H1).</summary>
+    WalkThroughFreedTable,
+    /// <summary>A device domain still existed in the hypervisor after teardown (H10, H16).</summary>
+    LeakedDomain,
+    /// <summary>A page-table page was still allocated after teardown (H16).</summary>
+    LeakedTablePage,
+    /// <summary>A hypercall never completed (H5: a flush waiting on a completion that never comes).</summary>
+    HypercallHung,
+    /// <summary>A stale access inside lazy mode's flush-queue window: the accepted trade-off of H3, counted and
+    /// a violation only when <c>run.lazy-window-is-violation</c> asks.</summary>
+    LazyWindowStaleAccess,
+}
+
+public static class ViolationKindExtensions
+{
+    /// <summary>The hazard a kind most often stands for, when the scenario names none.</summary>
+    public static string DefaultHazard(this ViolationKind kind) => kind switch
+    {
+        ViolationKind.DmaToFreedFrame => "H2",
+        ViolationKind.StaleTranslationAfterFlush => "H5",
+        ViolationKind.IsolationBreach => "H9",
+        ViolationKind.LostMapping => "H6",
+        ViolationKind.WalkThroughFreedTable => "H1",
+        ViolationKind.LeakedDomain => "H16",
+        ViolationKind.LeakedTablePage => "H16",
+        ViolationKind.HypercallHung => "H5",
+        ViolationKind.LazyWindowStaleAccess => "H3",
+        _ => "",
+    };
+}

@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+
+namespace HvIommu.Model.Oracle;
+
+/// <summary>
+/// Where the oracle puts what it finds: every violation is counted by kind, the first
+/// <see cref="MaxKept"/> are kept whole. Thread-safe; the lazy window (H3) is counted apart and becomes a
+/// violation only when the run asks.
+/// </summary>
+public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
+{
+    private readonly ConcurrentQueue<Violation> _kept = new();
+    private readonly long[] _counts = new long[Enum.GetValues<ViolationKind>().Length];
+    private int _keptCount;
+    private long _total;
+
+    public int MaxKept { get; } = maxKept;
+    public bool LazyWindowIsViolation { get; } = lazyWindowIsViolation;
+
+    /// <summary>Violations (not counting tolerated lazy-window accesses).</summary>
+    public long Total => Interlocked.Read(ref _total);
+
+    public long Count(ViolationKind kind) => Interlocked.Read(ref _counts[(int)kind]);
+
+    /// <summary>The kept violations, in the order they were recorded.</summary>
+    public IReadOnlyList<Violation> Kept => _kept.ToArray();
+
+    public bool IsViolation(ViolationKind kind) => kind != ViolationKind.LazyWindowStaleAccess || LazyWindowIsViolation;
+
+    /// <summary>Records a finding; returns true when it counts as a violation.</summary>
+    public bool Record(Violation v)
+    {
+        Interlocked.Increment(ref _counts[(int)v.Kind]);
+        if (!IsViolation(v.Kind))
+            return false;
+        Interlocked.Increment(ref _total);
+        if (Interlocked.Increment(ref _keptCount) <= MaxKept)
+            _kept.Enqueue(v);
+        return true;
+    }
+}

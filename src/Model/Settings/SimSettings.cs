@@ -1,0 +1,117 @@
+using System.Collections.Immutable;
+using HvIommu.Model.Hypercalls;
+
+namespace HvIommu.Model.Settings;
+
+/// <summary>Whether a run is a stress run on all cores or a seed-exact deterministic run (DESIGN.md §2).</summary>
+public enum RunMode { Stress, Deterministic }
+
+/// <summary>The outcome a topology or scenario expects (DESIGN.md §3).</summary>
+public enum Expectation { Clean, Violation }
+
+/// <summary>
+/// Everything one run is made of, read once from HOCON (config/reference.conf documents each key).
+/// Pure data: the model and the actors take what they need from it.
+/// </summary>
+public sealed record SimSettings(
+    ulong Seed,
+    RunMode Mode,
+    Expectation Expect,
+    string? ExpectKind,
+    string Name,
+    string Hazard,
+    string Description,
+    RunSettings Run,
+    VmSettings Vm,
+    IommuSettings Iommu,
+    DriverSettings Driver,
+    HypervisorSettings Hypervisor,
+    ImmutableArray<DomainSpec> Domains,
+    ImmutableArray<DeviceSpec> Devices,
+    WorkloadSettings Workload,
+    ImmutableArray<FaultSpec> Faults);
+
+public sealed record RunSettings(
+    long Ops,
+    TimeSpan Duration,
+    TimeSpan HangTimeout,
+    TimeSpan ProgressInterval,
+    int MaxViolationsKept,
+    bool StopOnFirstViolation,
+    bool LazyWindowIsViolation);
+
+public sealed record VmSettings(int MemoryMib, int Vcpus);
+
+/// <summary>What HVCALL_GET_IOMMU_CAPABILITIES reports and the host IOMMU's cache sizes (brief §1.8, §4).</summary>
+public sealed record IommuSettings(
+    ulong CapabilityBits,
+    int MaxIovaWidth,
+    int MaxPasidWidth,
+    ulong PageSizeBitmap,
+    int MaxDomains,
+    int IotlbEntries,
+    int WalkCacheEntries,
+    int AtcEntries);
+
+/// <summary>dma-iommu mode (brief §5.1).</summary>
+public enum DmaMode { Strict, Lazy }
+
+/// <summary>Which flush hypercall the driver's iotlb_sync uses (brief §1.7, §1.10).</summary>
+public enum FlushKind { Domain, List }
+
+/// <summary>What the driver does when a flush hypercall fails (hazard H8).</summary>
+public enum FlushFailurePolicy { Log, Fallback }
+
+public sealed record DriverSettings(
+    DmaMode DmaMode,
+    int PageTableLevels,
+    FlushKind Flush,
+    int FlushQueueEntries,
+    TimeSpan FlushQueueTimeout,
+    FlushFailurePolicy OnFlushFailure);
+
+/// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
+public enum FlushOrder { IotlbFirst, DevTlbFirst }
+
+public sealed record FlushHandlerSettings(
+    FlushOrder Order,
+    bool AwaitAtcCompletions,
+    bool DrainDma,
+    bool InvalidateWalkCache);
+
+/// <summary>Modelled costs in simulated nanoseconds (brief §7).</summary>
+public sealed record LatencySettings(
+    long VmExitNs,
+    long FlushDomainNs,
+    long FlushListNs,
+    long AtcInvalidateNs,
+    long IotlbHitNs,
+    long WalkReferenceNs,
+    long DmaTransferNs);
+
+public sealed record HypervisorSettings(FlushHandlerSettings Flush, LatencySettings Latency);
+
+/// <summary>One paging domain of the topology (a guest default DMA domain).</summary>
+public sealed record DomainSpec(string Name);
+
+/// <summary>How a device's DMA engine behaves.</summary>
+public enum DeviceBehaviour { WellBehaved, StaleReplay }
+
+/// <summary>One assigned PCI device of the topology.</summary>
+public sealed record DeviceSpec(
+    string Name,
+    string Domain,
+    bool Ats,
+    int InFlight,
+    DeviceBehaviour Behaviour,
+    double ReplayProbability);
+
+public sealed record WorkloadSettings(
+    int BufferPages,
+    int DmaPerOp,
+    int DmaBytes,
+    double WriteFraction,
+    int OutstandingPerVcpu);
+
+/// <summary>An injected hypercall failure (brief §2.3, hazard H8): a named call fails with a named status.</summary>
+public sealed record FaultSpec(HypercallCode Call, double Probability, HvStatus Status);
