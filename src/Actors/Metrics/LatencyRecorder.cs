@@ -1,0 +1,67 @@
+using HdrHistogram;
+using HvIommu.Actors.Reporting;
+
+namespace HvIommu.Actors.Metrics;
+
+/// <summary>
+/// A latency histogram in nanoseconds (1 ns to 1 hour, 3 significant digits) for one operation —
+/// a map, an unmap, a FLUSH_DEVICE_DOMAIN hypercall, a DMA transaction — recorded from many actor
+/// threads at once. Recording goes through HdrHistogram's <see cref="Recorder"/> (wait-free for
+/// writers); <see cref="Summarize"/> folds what was recorded since the last call into a running total.
+/// </summary>
+public sealed class LatencyRecorder
+{
+    /// <summary>The largest latency tracked: one hour. Larger values are clamped to it.</summary>
+    public const long HighestTrackableNs = 3_600_000_000_000;
+
+    private const int SignificantDigits = 3;
+
+    private readonly Recorder _recorder = new(1, HighestTrackableNs, SignificantDigits,
+        (id, lowest, highest, digits) => new LongHistogram(id, lowest, highest, digits));
+    private readonly LongHistogram _total = new(1, HighestTrackableNs, SignificantDigits);
+    private readonly Lock _gate = new();
+    private HistogramBase? _spare;
+    private long _min = long.MaxValue;
+    private long _max = long.MinValue;
+
+    /// <summary>Records one latency; values below 1 ns count as 1 ns, above an hour as an hour.</summary>
+    public void Record(long ns)
+    {
+        var value = Math.Clamp(ns, 1, HighestTrackableNs);
+        _recorder.RecordValue(value);
+        // Exact extremes (the histogram only knows them to 3 digits); the write is rare once warmed up.
+        Extend(ref _min, value, downwards: true);
+        Extend(ref _max, value, downwards: false);
+    }
+
+    /// <summary>Count, exact min and max, percentiles (to 3 significant digits) and mean of everything recorded so far.</summary>
+    public LatencySummary Summarize()
+    {
+        lock (_gate)
+        {
+            var interval = _recorder.GetIntervalHistogram(_spare);
+            _total.Add(interval);
+            _spare = interval;
+            if (_total.TotalCount == 0)
+                return LatencySummary.Empty;
+            var min = Volatile.Read(ref _min);
+            var max = Volatile.Read(ref _max);
+            // A percentile is reported as the top of its bucket, which can lie above the exact maximum.
+            long At(double percentile) => Math.Clamp(_total.GetValueAtPercentile(percentile), min, max);
+            return new LatencySummary(_total.TotalCount, min, At(50), At(90), At(99), At(99.9), max, _total.GetMean());
+        }
+    }
+
+    /// <summary>Moves <paramref name="slot"/> to <paramref name="value"/> while that extends it (down for the minimum, up for the maximum).</summary>
+    private static void Extend(ref long slot, long value, bool downwards)
+    {
+        var seen = Volatile.Read(ref slot);
+        while (downwards ? value < seen : value > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref slot, value, seen);
+            if (previous == seen)
+                return;
+            seen = previous;
+        }
+    }
+}

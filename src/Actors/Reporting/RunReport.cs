@@ -1,0 +1,52 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace HvIommu.Actors.Reporting;
+
+/// <summary>
+/// The report of one run (<c>--report FILE.json</c>, DESIGN.md §3, <c>schemaVersion: 1</c>): the seed
+/// and mode that reproduce it, the resolved configuration, the run's statistics, every IOMMU
+/// violation the oracle found, and whether the outcome matched the configuration's expectation.
+/// </summary>
+public sealed record RunReport(
+    ulong Seed,
+    RunMode Mode,
+    ReportConfig Config,
+    RunStats Stats,
+    IReadOnlyList<ViolationRecord> Violations,
+    ExpectedOutcome Expected,
+    string? ExpectedKind,
+    bool OutcomeMatched,
+    IReadOnlyList<string> Artifacts)
+{
+    /// <summary>The schema version this simulator writes and reads.</summary>
+    public const int CurrentSchemaVersion = 1;
+
+    [JsonPropertyOrder(-1)]
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    /// <summary>The hash of the causal trace; deterministic mode only, omitted from the JSON otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceHash { get; init; }
+}
+
+/// <summary>How the run scheduled its actors (DESIGN.md §2, "Two ways to run the same actors").</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RunMode>))]
+public enum RunMode
+{
+    /// <summary>Default Akka dispatchers on all cores; real, non-deterministic races.</summary>
+    [JsonStringEnumMemberName("stress")] Stress,
+    /// <summary>One seeded single-threaded dispatcher and virtual time; same seed, same interleaving.</summary>
+    [JsonStringEnumMemberName("deterministic")] Deterministic,
+}
+
+/// <summary>What the configuration expects the run to find (<c>expect = clean | violation</c>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ExpectedOutcome>))]
+public enum ExpectedOutcome
+{
+    [JsonStringEnumMemberName("clean")] Clean,
+    [JsonStringEnumMemberName("violation")] Violation,
+}
+
+/// <summary>The configuration a run used: the overlay file given and the fully resolved HOCON as JSON.</summary>
+public sealed record ReportConfig(string File, JsonElement Resolved);

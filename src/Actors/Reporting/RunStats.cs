@@ -1,0 +1,47 @@
+namespace HvIommu.Actors.Reporting;
+
+/// <summary>
+/// The counts and timings of one run: messages, DMA transactions, maps and unmaps, hypercalls by
+/// name (e.g. <c>FlushDeviceDomain</c>), VM exits, IOTLB and device ATC hits, wall and simulated time,
+/// and latency percentiles per operation.
+/// </summary>
+public sealed record RunStats(
+    long MessagesDelivered,
+    long DmaTransactions,
+    long Maps,
+    long Unmaps,
+    IReadOnlyDictionary<string, long> Hypercalls,
+    long VmExits,
+    CacheStats Iotlb,
+    CacheStats Atc,
+    double WallSeconds,
+    long SimulatedNs,
+    long Steps,
+    IReadOnlyDictionary<string, LatencySummary> Latencies)
+{
+    /// <summary>VM exits per unmap, the cost the pvIOMMU's batched flushes try to lower; 0 with no unmaps.</summary>
+    public double VmExitsPerUnmap => Unmaps == 0 ? 0 : (double)VmExits / Unmaps;
+}
+
+/// <summary>Hits and misses of one IOMMU translation cache (the IOTLB, or a device's ATC under ATS).</summary>
+public sealed record CacheStats(long Hits, long Misses)
+{
+    /// <summary>Hits over lookups, or null when there were no lookups.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? HitRate => Hits + Misses == 0 ? null : (double)Hits / (Hits + Misses);
+}
+
+/// <summary>Latency percentiles of one operation (map, unmap, flush, DMA, …) in nanoseconds.</summary>
+public sealed record LatencySummary(
+    long Count,
+    long MinNs,
+    long P50Ns,
+    long P90Ns,
+    long P99Ns,
+    long P999Ns,
+    long MaxNs,
+    double MeanNs)
+{
+    /// <summary>The summary of an operation that never happened.</summary>
+    public static LatencySummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
+}

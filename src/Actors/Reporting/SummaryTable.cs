@@ -1,0 +1,125 @@
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace HvIommu.Actors.Reporting;
+
+/// <summary>
+/// The end-of-run summary for people: run parameters, counts (maps, unmaps, DMA, hypercalls, VM exits
+/// per unmap, IOTLB and ATC hit rates), latency percentiles per operation, and every violation with
+/// its hazard, meaning and the command that reproduces it. Tables on a terminal; the same layout with
+/// ASCII borders and no colour for files and pipes.
+/// </summary>
+public static class SummaryTable
+{
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    /// <summary>Renders as plain text (no ANSI, no colour, ASCII borders, no wrapping) to <paramref name="writer"/>.</summary>
+    public static void Render(RunReport report, TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(writer),
+        });
+        // Wide enough that nothing wraps: the text may be grepped or pasted from a log.
+        console.Profile.Width = 240;
+        Render(report, console, TableBorder.Ascii);
+    }
+
+    /// <summary>Renders to a Spectre console (<see cref="AnsiConsole.Console"/> for the terminal).</summary>
+    public static void Render(RunReport report, IAnsiConsole console) => Render(report, console, TableBorder.Rounded);
+
+    private static void Render(RunReport report, IAnsiConsole console, TableBorder border)
+    {
+        console.Write(Parameters(report));
+        console.Write(Counts(report.Stats).Border(border));
+        if (report.Stats.Latencies.Count > 0)
+            console.Write(Latencies(report.Stats.Latencies).Border(border));
+        Violations(report.Violations, console);
+        foreach (var artifact in report.Artifacts)
+            console.Write(new Text($"artifact: {artifact}\n"));
+    }
+
+    private static Grid Parameters(RunReport r)
+    {
+        var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
+        void Row(string name, string value) => grid.AddRow(new Text(name), new Text(value));
+        Row("seed", r.Seed.ToString(C));
+        Row("mode", r.Mode == RunMode.Stress ? "stress" : "deterministic");
+        Row("config", r.Config.File);
+        var expected = r.Expected == ExpectedOutcome.Clean ? "clean" : "violation" + (r.ExpectedKind is null ? "" : $" ({r.ExpectedKind})");
+        Row("expected", expected);
+        Row("outcome", r.OutcomeMatched ? "matched" : "DID NOT MATCH");
+        if (r.TraceHash is not null)
+            Row("trace hash", r.TraceHash);
+        return grid;
+    }
+
+    private static Table Counts(RunStats s)
+    {
+        var table = new Table().Title("counts").AddColumn("what").AddColumn(new TableColumn("count").RightAligned());
+        void Row(string name, string value) => table.AddRow(new Text(name), new Text(value));
+        Row("maps", N(s.Maps));
+        Row("unmaps", N(s.Unmaps));
+        Row("DMA transactions", N(s.DmaTransactions));
+        Row("messages delivered", N(s.MessagesDelivered));
+        foreach (var (name, count) in s.Hypercalls)
+            Row($"hypercall {name}", N(count));
+        Row("VM exits", N(s.VmExits));
+        Row("VM exits per unmap", s.VmExitsPerUnmap.ToString("F2", C));
+        Row("IOTLB hit rate", HitRate(s.Iotlb));
+        Row("ATC hit rate", HitRate(s.Atc));
+        Row("steps", N(s.Steps));
+        Row("simulated time", $"{N(s.SimulatedNs)} ns");
+        Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");
+        return table;
+    }
+
+    private static Table Latencies(IReadOnlyDictionary<string, LatencySummary> latencies)
+    {
+        var table = new Table().Title("latency (ns)").AddColumn("operation");
+        foreach (var h in new[] { "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean" })
+            table.AddColumn(new TableColumn(h).RightAligned());
+        foreach (var (name, l) in latencies)
+        {
+            IRenderable[] cells = [.. new[] { name, N(l.Count), N(l.MinNs), N(l.P50Ns), N(l.P90Ns), N(l.P99Ns), N(l.P999Ns), N(l.MaxNs), l.MeanNs.ToString("N0", C) }
+                .Select(v => new Text(v))];
+            table.AddRow(cells);
+        }
+        return table;
+    }
+
+    private static void Violations(IReadOnlyList<ViolationRecord> violations, IAnsiConsole console)
+    {
+        console.Write(new Text(violations.Count == 1 ? "1 violation\n" : $"{N(violations.Count)} violations\n", new Style(decoration: Decoration.Bold)));
+        var number = 0;
+        foreach (var v in violations)
+        {
+            number++;
+            console.Write(new Text($"{number}. {v.Kind} [{v.Hazard}] at step {N(v.Step)}, {N(v.SimTimeNs)} ns{Where(v)}\n", new Style(decoration: Decoration.Bold)));
+            console.Write(new Text($"   {v.Description}\n   why: {v.Explanation}\n"));
+            // Written around Spectre so a long command is never broken by wrapping: it must paste as one line.
+            console.Profile.Out.Writer.WriteLine($"   reproduce: {v.Reproduce}");
+        }
+    }
+
+    private static string Where(ViolationRecord v)
+    {
+        var parts = new List<string>();
+        if (v.Vcpu is not null) parts.Add(v.Vcpu);
+        if (v.Device is not null) parts.Add(v.Device);
+        if (v.Domain is { } d) parts.Add($"domain {d.ToString(C)}");
+        if (v.Iova is not null) parts.Add($"iova {v.Iova}");
+        if (v.Frame is not null) parts.Add($"frame {v.Frame}");
+        return parts.Count == 0 ? "" : ", " + string.Join(", ", parts);
+    }
+
+    private static string HitRate(CacheStats c) => c.HitRate is { } rate
+        ? $"{rate.ToString("P1", C)} ({N(c.Hits)} of {N(c.Hits + c.Misses)})"
+        : "no lookups";
+
+    private static string N(long value) => value.ToString("N0", C);
+}
