@@ -46,12 +46,15 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
         var v = Value(path);
         if (v is null)
             return null;
-        if (v.IsObject() || v.IsArray())
+        if (v.IsObject() || IsList(v))
         {
-            Problem(path, Render(v), "expected a single value, got " + (v.IsArray() ? "a list" : "an object"));
+            Problem(path, Render(v), "expected a single value, got " + (IsList(v) ? "a list" : "an object"));
             return null;
         }
-        return v.GetString();
+        var text = v.GetString();
+        if (text is null)
+            Problem(path, "", "has no value after '='");
+        return text;
     }
 
     public string String(string path, string fallback = "") => Scalar(path) ?? fallback;
@@ -145,12 +148,12 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
         var v = Value(path);
         if (v is null)
             return Array.Empty<HoconValue>();
-        if (!v.IsArray())
+        if (!IsList(v))
         {
             Problem(path, Render(v), "expected a list [ … ]");
             return Array.Empty<HoconValue>();
         }
-        return v.GetArray();
+        return ListItems(v);
     }
 
     public IReadOnlyList<string> StringList(string path)
@@ -158,7 +161,7 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
         var result = new List<string>();
         foreach (var item in List(path))
         {
-            if (item.IsObject() || item.IsArray())
+            if (item.IsObject() || IsList(item))
                 Problem(path, Render(item), "expected a list of words");
             else
                 result.Add(item.GetString());
@@ -168,8 +171,27 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
 
     public static string Normalize(string s) => s.Replace("-", "").Replace("_", "").ToLowerInvariant();
 
+    /// <summary>
+    /// True for a list. Akka's <c>IsArray()</c> is false for an empty list written <c>[]</c>, which it
+    /// keeps as a value holding one empty <see cref="HoconArray"/>; and a list followed by blanks on its
+    /// line (<c>b = [1, 2] }</c>) comes as the array concatenated with a blank literal.
+    /// </summary>
+    public static bool IsList(HoconValue v) =>
+        v.Values.Any(e => e is HoconArray)
+        && v.Values.All(e => e is HoconArray || (e.IsString() && string.IsNullOrWhiteSpace(e.GetString())));
+
+    /// <summary>
+    /// A list's elements. Akka's parser reads <c>[ ]</c> (blanks inside) as a list of one element that
+    /// has no value at all; such phantom elements are dropped.
+    /// </summary>
+    public static IList<HoconValue> ListItems(HoconValue list) => list.GetArray().Where(item => item.Values.Count > 0).ToList();
+
     public static string Render(HoconValue v)
     {
+        if (IsList(v) && ListItems(v).Count == 0)
+            return "[]";
+        if (v.Values.Count == 0)
+            return "";
         var text = v.ToString().ReplaceLineEndings(" ").Trim();
         return text.Length > 80 ? text[..77] + "..." : text;
     }

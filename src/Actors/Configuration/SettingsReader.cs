@@ -22,8 +22,8 @@ internal static class SettingsReader
         var devices = ReadDevices(r, groups);
         var settings = new SimSettings(
             Seed: r.ULong(Root + "seed"),
-            Mode: r.Choice(Root + "mode", Words(("stress", RunMode.Stress), ("deterministic", RunMode.Deterministic)), RunMode.Stress),
-            Expect: r.Choice(Root + "expect", Words(("clean", Expectation.Clean), ("violation", Expectation.Violation)), Expectation.Clean),
+            Mode: r.Choice(Root + "mode", ConfigWords.Mode, RunMode.Stress),
+            Expect: r.Choice(Root + "expect", ConfigWords.Expect, Expectation.Clean),
             ExpectKind: NullIfEmpty(r.String(Root + "expect-kind")),
             Name: r.String(Root + "name"),
             Hazard: r.String(Root + "hazard"),
@@ -53,8 +53,7 @@ internal static class SettingsReader
     private static IommuSettings ReadIommu(HoconReader r)
     {
         ulong caps = 0;
-        var capNames = Words(("present", IommuCapabilities.Present), ("s2", IommuCapabilities.S2), ("s1", IommuCapabilities.S1),
-            ("s1-5lvl", IommuCapabilities.S1FiveLevel), ("pasid", IommuCapabilities.Pasid), ("ats", IommuCapabilities.Ats), ("pri", IommuCapabilities.Pri));
+        var capNames = ConfigWords.Capabilities;
         foreach (var word in r.StringList(Root + "iommu.capabilities"))
         {
             var match = capNames.FirstOrDefault(kv => HoconReader.Normalize(kv.Key) == HoconReader.Normalize(word));
@@ -66,13 +65,11 @@ internal static class SettingsReader
         ulong sizes = 0;
         foreach (var word in r.StringList(Root + "iommu.page-sizes"))
         {
-            switch (word.ToUpperInvariant())
-            {
-                case "4K": sizes |= 1UL << 12; break;
-                case "2M": sizes |= 1UL << 21; break;
-                case "1G": sizes |= 1UL << 30; break;
-                default: r.Problem(Root + "iommu.page-sizes", word, "unknown page size; allowed: 4K, 2M, 1G"); break;
-            }
+            var match = ConfigWords.PageSizes.FirstOrDefault(kv => kv.Key.Equals(word, StringComparison.OrdinalIgnoreCase));
+            if (match.Key is null)
+                r.Problem(Root + "iommu.page-sizes", word, "unknown page size; allowed: " + string.Join(", ", ConfigWords.PageSizes.Keys));
+            else
+                sizes |= match.Value;
         }
         return new IommuSettings(
             CapabilityBits: caps,
@@ -86,19 +83,19 @@ internal static class SettingsReader
     }
 
     private static DriverSettings ReadDriver(HoconReader r) => new(
-        DmaMode: r.Choice(Root + "driver.dma-mode", Words(("strict", DmaMode.Strict), ("lazy", DmaMode.Lazy)), DmaMode.Strict),
+        DmaMode: r.Choice(Root + "driver.dma-mode", ConfigWords.DmaMode, DmaMode.Strict),
         PageTableLevels: r.Int(Root + "driver.page-table-levels", 4, 5, 4),
-        Flush: r.Choice(Root + "driver.flush", Words(("domain", FlushKind.Domain), ("list", FlushKind.List)), FlushKind.Domain),
+        Flush: r.Choice(Root + "driver.flush", ConfigWords.Flush, FlushKind.Domain),
         FlushQueueEntries: r.Int(Root + "driver.flush-queue.entries", 2, 1 << 16, 256),
         FlushQueueTimeout: r.Duration(Root + "driver.flush-queue.timeout", TimeSpan.FromMilliseconds(0.001), TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(10)),
-        OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", Words(("log", FlushFailurePolicy.Log), ("fallback", FlushFailurePolicy.Fallback)), FlushFailurePolicy.Fallback));
+        OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", ConfigWords.OnFlushFailure, FlushFailurePolicy.Fallback));
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
     {
         const string f = Root + "hypervisor.flush.";
         const string l = Root + "hypervisor.latency.";
         var flush = new FlushHandlerSettings(
-            Order: r.Choice(f + "order", Words(("iotlb-first", FlushOrder.IotlbFirst), ("devtlb-first", FlushOrder.DevTlbFirst)), FlushOrder.IotlbFirst),
+            Order: r.Choice(f + "order", ConfigWords.FlushOrder, FlushOrder.IotlbFirst),
             AwaitAtcCompletions: r.Bool(f + "await-atc-completions", true),
             DrainDma: r.Bool(f + "drain-dma", true),
             InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true));
@@ -165,7 +162,7 @@ internal static class SettingsReader
             var count = e.Int("count", 1, 1 << 20, 1);
             var ats = e.Bool("ats");
             var inFlight = e.Int("in-flight", 1, 4096, 1);
-            var behaviour = e.Choice("behaviour", Words(("well-behaved", DeviceBehaviour.WellBehaved), ("stale-replay", DeviceBehaviour.StaleReplay)), DeviceBehaviour.WellBehaved);
+            var behaviour = e.Choice("behaviour", ConfigWords.Behaviour, DeviceBehaviour.WellBehaved);
             var replay = e.Double("replay-probability", 0, 1);
             if (!ValidName(e, name))
                 continue;
@@ -225,7 +222,8 @@ internal static class SettingsReader
             r.Problem(Root + "driver.page-table-levels", "5", "5-level tables need the s1-5lvl capability in hviommu.iommu.capabilities (H15)");
         if (s.Domains.Length + 2 > s.Iommu.MaxDomains)
             r.Problem(Root + "domains", s.Domains.Length.ToString(), $"{s.Domains.Length} paging domains plus identity and blocking exceed hviommu.iommu.max-domains = {s.Iommu.MaxDomains}");
-        if (s.Devices.Length == 0)
+        // Only when the list itself is empty: entries rejected above already have their own problem.
+        if (s.Devices.Length == 0 && !r.Problems.Any(p => p.Key.StartsWith(Root + "devices", StringComparison.Ordinal)))
             r.Problem(Root + "devices", "[]", "a topology needs at least one device");
         if (s.Expect == Expectation.Clean && s.ExpectKind is not null)
             r.Problem(Root + "expect-kind", s.ExpectKind, "only meaningful with expect = violation");
@@ -237,9 +235,9 @@ internal static class SettingsReader
 
     private static void CheckKeys(HoconReader e, Akka.Configuration.Hocon.HoconValue element, params string[] allowed)
     {
-        foreach (var key in element.GetObject().Items.Keys)
+        foreach (var (key, value) in element.GetObject().Items)
             if (!allowed.Contains(key))
-                e.Problem(key, "", "unknown key; allowed: " + string.Join(", ", allowed));
+                e.Problem(key, HoconReader.Render(value), "unknown key; allowed: " + string.Join(", ", allowed));
     }
 
     private static bool ValidName(HoconReader e, string name)
@@ -254,6 +252,4 @@ internal static class SettingsReader
         count == 1 ? [name] : Enumerable.Range(0, count).Select(i => name + i).ToList();
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
-
-    private static Dictionary<string, T> Words<T>(params (string Word, T Value)[] words) => words.ToDictionary(w => w.Word, w => w.Value);
 }

@@ -68,8 +68,29 @@ public static class SimConfig
         }
         catch (Exception e) when (e is not ConfigException)
         {
-            throw new ConfigException([new ConfigProblem(file, "(file)", "", "malformed HOCON: " + e.Message)]);
+            throw new ConfigException([new ConfigProblem(file, "(file)", "", "malformed HOCON: " + DescribeSyntaxError(text, e.Message))]);
         }
+    }
+
+    /// <summary>
+    /// Akka's parser reports "Unknown token at position N:" followed by the text around it over several
+    /// lines; a problem is one line, so the offset becomes a line and column and the offending line is quoted.
+    /// </summary>
+    internal static string DescribeSyntaxError(string text, string message)
+    {
+        var first = message.ReplaceLineEndings("\n").Split("\n")[0].Trim().TrimEnd(':');
+        var match = System.Text.RegularExpressions.Regex.Match(first, @"^(.*) at position (\d+)$");
+        if (!match.Success || !int.TryParse(match.Groups[2].Value, out var position) || position > text.Length)
+            return first;
+        var before = text[..position];
+        var line = before.Count(c => c == '\n') + 1;
+        var lineStart = before.LastIndexOf('\n') + 1;
+        var lineEnd = text.IndexOf('\n', position);
+        var lineText = text[lineStart..(lineEnd < 0 ? text.Length : lineEnd)].Trim();
+        var hint = position < text.Length && text[position] == ',' && text[..position].TrimEnd().EndsWith('}')
+            ? " (Akka's HOCON parser takes no ',' after a closing '}'; end the line there instead)"
+            : "";
+        return $"{match.Groups[1].Value.ToLowerInvariant()} at line {line}, column {position - lineStart + 1}: '{lineText}'{hint}";
     }
 
     private static void CheckUnknownKeys(Config overlay, string file, List<ConfigProblem> problems)
@@ -82,7 +103,7 @@ public static class SimConfig
                 continue;
             if (key != "hviommu")
             {
-                problems.Add(new ConfigProblem(file, key, "", "unknown top-level section; allowed: hviommu, akka"));
+                problems.Add(new ConfigProblem(file, key, HoconReader.Render(value), "unknown top-level section; allowed: hviommu, akka"));
                 continue;
             }
             CompareTo(Reference.GetValue("hviommu"), value, "hviommu", file, problems);
@@ -98,7 +119,7 @@ public static class SimConfig
         {
             if (!known.TryGetValue(key, out var refValue))
             {
-                problems.Add(new ConfigProblem(file, $"{path}.{key}", "", "unknown key; allowed here: " + string.Join(", ", known.Keys)));
+                problems.Add(new ConfigProblem(file, $"{path}.{key}", HoconReader.Render(value), "unknown key; allowed here: " + string.Join(", ", known.Keys)));
                 continue;
             }
             if (refValue.IsObject() && !value.IsObject())

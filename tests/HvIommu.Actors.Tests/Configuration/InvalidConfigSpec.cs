@@ -1,0 +1,217 @@
+using HvIommu.Actors.Configuration;
+
+namespace HvIommu.Actors.Tests.Configuration;
+
+/// <summary>
+/// The friendly error for bad configuration: every problem names the file, the key path, the value
+/// and what is allowed, and all problems of a file are reported together.
+/// </summary>
+public sealed class InvalidConfigSpec
+{
+    private const string File = "bad.conf";
+
+    private static IReadOnlyList<ConfigProblem> Problems(string text)
+    {
+        var e = Assert.Throws<ConfigException>(() => SimConfig.Parse(text, File));
+        Assert.NotEmpty(e.Problems);
+        return e.Problems;
+    }
+
+    /// <summary>The one problem of <paramref name="text"/>, checked field by field.</summary>
+    private static ConfigProblem Single(string text, string key, string value, string allowed, string file = File)
+    {
+        var problem = Assert.Single(Problems(text));
+        AssertProblem(problem, key, value, allowed, file);
+        return problem;
+    }
+
+    private static void AssertProblem(ConfigProblem p, string key, string value, string allowed, string file = File)
+    {
+        Assert.Equal(file, p.File);
+        Assert.Equal(key, p.Key);
+        Assert.Equal(value, p.Value);
+        Assert.Contains(allowed, p.Message);
+        Assert.Contains($"{file}: {key}", p.ToString());
+    }
+
+    [Fact]
+    public void Malformed_hocon_names_the_file_line_and_column()
+    {
+        var p = Single("hviommu {\n  vm {\n    vcpus = 4\n  }, run { ops = 1 }\n}\n", "(file)", "", "malformed HOCON");
+        Assert.Contains("line 4, column 4", p.Message);
+        Assert.Contains("'}, run { ops = 1 }'", p.Message);
+        Assert.DoesNotContain('\n', p.ToString());
+    }
+
+    [Fact]
+    public void An_unresolved_substitution_is_malformed_hocon() =>
+        Single("hviommu.seed = ${nowhere}", "(file)", "", "malformed HOCON: Unresolved substitution: nowhere");
+
+    [Fact]
+    public void Unknown_top_level_section() =>
+        Single("colour = red", "colour", "red", "unknown top-level section; allowed: hviommu, akka");
+
+    [Fact]
+    public void Unknown_key_in_hviommu() =>
+        Single("hviommu.colour = red", "hviommu.colour", "red", "allowed here: seed, mode, expect");
+
+    [Fact]
+    public void Unknown_nested_key_lists_the_keys_of_its_section() =>
+        Single("hviommu.driver.dma-mod = lazy", "hviommu.driver.dma-mod", "lazy",
+            "unknown key; allowed here: dma-mode, page-table-levels, flush, flush-queue, on-flush-failure");
+
+    [Fact]
+    public void Unknown_key_inside_a_device_entry() =>
+        Single("hviommu.devices = [ { name = nic, domain = dom, colour = red } ]", "hviommu.devices[0].colour", "red",
+            "unknown key; allowed: name, domain, count, ats, in-flight, behaviour, replay-probability");
+
+    [Fact]
+    public void A_list_where_a_number_goes() =>
+        Single("hviommu.vm.vcpus = [1, 2]", "hviommu.vm.vcpus", "[1,2]", "expected a single value, got a list");
+
+    [Fact]
+    public void A_word_where_a_number_goes() =>
+        Single("hviommu.vm.vcpus = many", "hviommu.vm.vcpus", "many", "expected a whole number from 1 to 1024");
+
+    [Fact]
+    public void A_section_where_a_value_goes_and_a_value_where_a_section_goes()
+    {
+        Single("hviommu.vm.vcpus { n = 1 }", "hviommu.vm.vcpus", "n : 1", "expected a single value, got an object");
+        var problems = Problems("hviommu.driver = lazy");
+        AssertProblem(problems[0], "hviommu.driver", "lazy", "expected a section { … }");
+    }
+
+    [Fact]
+    public void A_key_with_nothing_after_the_equals_sign() =>
+        Single("hviommu.vm.vcpus = ", "hviommu.vm.vcpus", "", "has no value after '='");
+
+    [Fact]
+    public void Zero_vcpus_is_out_of_range() =>
+        Single("hviommu.vm.vcpus = 0", "hviommu.vm.vcpus", "0", "expected a whole number from 1 to 1024");
+
+    [Fact]
+    public void A_replay_probability_above_one_is_out_of_range() =>
+        Single("hviommu.devices = [ { name = nic, domain = dom, replay-probability = 2 } ]",
+            "hviommu.devices[0].replay-probability", "2", "expected a number from 0 to 1");
+
+    [Fact]
+    public void A_bad_enum_word_lists_the_allowed_words() =>
+        Single("hviommu.driver.dma-mode = sloppy", "hviommu.driver.dma-mode", "sloppy", "expected one of: strict, lazy");
+
+    [Theory]
+    [InlineData("10 parsecs")]
+    [InlineData("soon")]
+    [InlineData("0ms")]
+    public void A_bad_duration(string value) =>
+        Single($"hviommu.run.duration = \"{value}\"", "hviommu.run.duration", value, "expected a duration from 1ms to 604800s (e.g. 10ms, 2s, 1m)");
+
+    [Fact]
+    public void A_device_naming_a_missing_domain_lists_the_defined_ones() =>
+        Single("hviommu { domains = [ { name = net }, { name = disk } ]\n devices = [ { name = nic, domain = storage } ] }",
+            "hviommu.devices[0].domain", "storage", "no such domain; defined: net, disk");
+
+    [Fact]
+    public void Duplicate_device_names() =>
+        Single("hviommu.devices = [ { name = a, domain = dom }, { name = a, domain = dom } ]",
+            "hviommu.devices", "a", "duplicate device name");
+
+    [Fact]
+    public void Duplicate_device_names_after_count_expansion() =>
+        Single("hviommu.devices = [ { name = n, domain = dom, count = 3 }, { name = n2, domain = dom } ]",
+            "hviommu.devices", "n2", "duplicate device name (after expanding counts)");
+
+    [Fact]
+    public void Duplicate_domain_names_after_count_expansion()
+    {
+        var problems = Problems("hviommu { domains = [ { name = d, count = 2 }, { name = d1 } ]\n devices = [ { name = x, domain = d0 } ] }");
+        AssertProblem(Assert.Single(problems), "hviommu.domains", "d1", "duplicate domain name (after expanding counts)");
+    }
+
+    [Fact]
+    public void More_domains_than_the_host_allows() =>
+        Single("hviommu { iommu.max-domains = 4\n domains = [ { name = d, count = 3 } ]\n devices = [ { name = x, domain = d } ] }",
+            "hviommu.domains", "3", "3 paging domains plus identity and blocking exceed hviommu.iommu.max-domains = 4");
+
+    [Fact]
+    public void Five_level_tables_need_the_capability() =>
+        Single("hviommu.driver.page-table-levels = 5", "hviommu.driver.page-table-levels", "5",
+            "5-level tables need the s1-5lvl capability in hviommu.iommu.capabilities (H15)");
+
+    [Fact]
+    public void Five_level_tables_with_the_capability_are_fine() =>
+        Assert.Equal(5, SimConfig.Parse("hviommu { driver.page-table-levels = 5\n iommu.capabilities = [present, s1, s1-5lvl] }", File)
+            .Settings.Driver.PageTableLevels);
+
+    [Fact]
+    public void An_unknown_hypercall_in_faults() =>
+        Single("hviommu.faults = [ { call = FlushEverything, probability = 0.1, status = OperationDenied } ]",
+            "hviommu.faults[0].call", "FlushEverything", "unknown hypercall; allowed: ");
+
+    [Fact]
+    public void An_unknown_status_in_faults_lists_the_hv_status_names()
+    {
+        var p = Single("hviommu.faults = [ { call = FlushDeviceDomain, probability = 0.1, status = Oops } ]",
+            "hviommu.faults[0].status", "Oops", "unknown HV_STATUS; allowed: Success, InvalidHypercallCode");
+        Assert.Contains("OperationDenied", p.Message);
+    }
+
+    [Fact]
+    public void A_fault_cannot_inject_success() =>
+        Single("hviommu.faults = [ { call = FlushDeviceDomain, probability = 0.1, status = Success } ]",
+            "hviommu.faults[0].status", "Success", "must be a failure status");
+
+    [Fact]
+    public void An_unknown_capability_and_page_size()
+    {
+        var problems = Problems("hviommu.iommu { capabilities = [present, s1, teleport]\n page-sizes = [4K, 3M] }");
+        Assert.Equal(2, problems.Count);
+        AssertProblem(problems[0], "hviommu.iommu.capabilities", "teleport", "unknown capability; allowed: present, s2, s1, s1-5lvl, pasid, ats, pri");
+        AssertProblem(problems[1], "hviommu.iommu.page-sizes", "3M", "unknown page size; allowed: 4K, 2M, 1G");
+    }
+
+    [Fact]
+    public void Every_problem_of_a_file_is_reported_together()
+    {
+        const string text = """
+            hviommu {
+              vm { vcpus = 0 }
+              driver { dma-mode = sloppy }
+              run { duration = forever }
+              devices = [ { name = nic, domain = nowhere, colour = red } ]
+            }
+            """;
+        var problems = Problems(text);
+        Assert.True(problems.Count >= 3, string.Join(Environment.NewLine, problems));
+        Assert.All(problems, p => Assert.Equal(File, p.File));
+        Assert.Equal(
+            ["hviommu.devices[0].colour", "hviommu.devices[0].domain", "hviommu.driver.dma-mode", "hviommu.run.duration", "hviommu.vm.vcpus"],
+            problems.Select(p => p.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_problem_with_a_default_names_reference_conf()
+    {
+        // The overlay only lowers the limit; the single reference domain and the two static ones exceed it.
+        var p = Single("hviommu.iommu.max-domains = 2", "hviommu.domains", "1", "exceed hviommu.iommu.max-domains = 2", "reference.conf");
+        Assert.StartsWith("reference.conf: hviommu.domains = 1:", p.ToString());
+    }
+
+    [Fact]
+    public void A_missing_file_is_named()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"hviommu-missing-{Environment.ProcessId}.conf");
+        var e = Assert.Throws<ConfigException>(() => SimConfig.Load(path));
+        AssertProblem(Assert.Single(e.Problems), "--config", path, "no such file", path);
+    }
+
+    [Theory]
+    [InlineData("hviommu.faults = []")]
+    [InlineData("hviommu.faults = [ ]")]
+    [InlineData("hviommu.faults = [\n]")]
+    public void An_empty_list_is_empty(string text) =>
+        Assert.Empty(SimConfig.Parse(text, File).Settings.Faults);
+
+    [Fact]
+    public void An_empty_device_list_is_refused() =>
+        Single("hviommu.devices = []", "hviommu.devices", "[]", "a topology needs at least one device");
+}
