@@ -1,3 +1,5 @@
+using HvIommu.Actors.Configuration;
+
 namespace HvIommu.Actors.Cli;
 
 /// <summary>Entry point: picks the sub-command, maps errors to the exit codes of DESIGN.md §3.</summary>
@@ -6,6 +8,7 @@ public static class CommandLine
     /// <summary>Every sub-command, in the order the help lists them.</summary>
     public static IReadOnlyList<ICommand> Commands { get; } = new ICommand[]
     {
+        new ValidateCommand(),
         new PageTableCommand(),
     };
 
@@ -37,6 +40,12 @@ public static class CommandLine
             stderr.WriteLine($"error: {e.Message}");
             stderr.WriteLine();
             stderr.WriteLine(command.Usage);
+            return ExitCodes.BadInput;
+        }
+        catch (ConfigException e)
+        {
+            foreach (var problem in e.Problems)
+                stderr.WriteLine($"error: {problem}");
             return ExitCodes.BadInput;
         }
     }

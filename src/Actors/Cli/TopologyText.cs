@@ -1,0 +1,109 @@
+using System.Globalization;
+using HvIommu.Actors.Configuration;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Actors.Cli;
+
+/// <summary>
+/// The resolved topology as readable text: one labelled line per section, then the domain list and the
+/// device table. Large topologies are summarised (devices per domain, the first
+/// <see cref="DevicesListed"/> devices, then how many more) so the output stays a screenful.
+/// </summary>
+internal static class TopologyText
+{
+    public const int DevicesListed = 16;
+    public const int DomainsListed = 16;
+
+    public static void Write(TextWriter w, LoadedConfig loaded)
+    {
+        var s = loaded.Settings;
+        void Line(string label, string text) => w.WriteLine($"{label,-12}{text}");
+
+        Line("config", loaded.File);
+        Line("seed", s.Seed.ToString(CultureInfo.InvariantCulture));
+        Line("mode", ConfigWords.Name(ConfigWords.Mode, s.Mode));
+        Line("expect", s.Expect == Expectation.Violation ? $"violation ({s.ExpectKind ?? "any kind"})" : "clean");
+        if (s.Name.Length > 0 || s.Hazard.Length > 0)
+            Line("scenario", string.Join("  ", new[] { s.Name, s.Hazard.Length > 0 ? $"hazard {s.Hazard}" : "" }.Where(t => t.Length > 0)));
+        if (s.Description.Length > 0)
+            Line("description", s.Description);
+        Line("run", $"{s.Run.Ops} ops, duration {Show(s.Run.Duration)}, hang timeout {Show(s.Run.HangTimeout)}, "
+            + $"progress every {Show(s.Run.ProgressInterval)}, keep {s.Run.MaxViolationsKept} violations, "
+            + $"stop on first violation {OnOff(s.Run.StopOnFirstViolation)}, lazy window is violation {OnOff(s.Run.LazyWindowIsViolation)}");
+        Line("vm", $"{s.Vm.MemoryMib} MiB, {s.Vm.Vcpus} vCPUs");
+        WriteIommu(Line, s.Iommu);
+        WriteDriver(Line, s.Driver);
+        WriteHypervisor(Line, s.Hypervisor);
+        Line("workload", $"buffers of {s.Workload.BufferPages} pages, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
+            + $"write fraction {Num(s.Workload.WriteFraction)}, {s.Workload.OutstandingPerVcpu} outstanding per vCPU");
+        Line("faults", s.Faults.IsEmpty
+            ? "none"
+            : string.Join("; ", s.Faults.Select(f => $"{f.Call} fails with {f.Status} at probability {Num(f.Probability)}")));
+        WriteDomains(Line, s);
+        WriteDevices(w, Line, s);
+    }
+
+    private static void WriteIommu(Action<string, string> line, IommuSettings i)
+    {
+        var caps = ConfigWords.Capabilities.Where(c => (i.CapabilityBits & (ulong)c.Value) != 0).Select(c => c.Key);
+        line("iommu", $"capabilities {string.Join(", ", caps)}; IOVA width {i.MaxIovaWidth}, PASID width {i.MaxPasidWidth}, "
+            + $"max domains {i.MaxDomains}");
+        line("page sizes", string.Join(", ", ConfigWords.BitNames(ConfigWords.PageSizes, i.PageSizeBitmap)));
+        line("caches", $"IOTLB {i.IotlbEntries}, walk cache {i.WalkCacheEntries}, ATC {i.AtcEntries} entries");
+    }
+
+    private static void WriteDriver(Action<string, string> line, DriverSettings d) =>
+        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {d.PageTableLevels}-level tables, "
+            + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
+            + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
+
+    private static void WriteHypervisor(Action<string, string> line, HypervisorSettings h)
+    {
+        var f = h.Flush;
+        line("flush", $"order {ConfigWords.Name(ConfigWords.FlushOrder, f.Order)}, await ATC completions {OnOff(f.AwaitAtcCompletions)}, "
+            + $"drain DMA {OnOff(f.DrainDma)}, invalidate walk cache {OnOff(f.InvalidateWalkCache)}");
+        var l = h.Latency;
+        line("latency", $"VM exit {l.VmExitNs} ns, flush domain {l.FlushDomainNs} ns, flush list {l.FlushListNs} ns, "
+            + $"ATC invalidate {l.AtcInvalidateNs} ns, IOTLB hit {l.IotlbHitNs} ns, walk reference {l.WalkReferenceNs} ns, "
+            + $"DMA transfer {l.DmaTransferNs} ns");
+    }
+
+    private static void WriteDomains(Action<string, string> line, SimSettings s)
+    {
+        var names = s.Domains.Select(d => d.Name).ToList();
+        line("domains", $"{names.Count}: {FirstThenMore(names, DomainsListed)}");
+    }
+
+    private static void WriteDevices(TextWriter w, Action<string, string> line, SimSettings s)
+    {
+        var ats = s.Devices.Count(d => d.Ats);
+        line("devices", $"{s.Devices.Length} ({ats} with ATS)");
+        if (s.Devices.Length > DevicesListed)
+        {
+            var perDomain = s.Devices.GroupBy(d => d.Domain).Select(g => $"{g.Key} {g.Count()}").ToList();
+            line("per domain", FirstThenMore(perDomain, DomainsListed));
+        }
+        var shown = s.Devices.Take(DevicesListed).ToList();
+        var nameWidth = Math.Max("name".Length, shown.Max(d => d.Name.Length));
+        var domainWidth = Math.Max("domain".Length, shown.Max(d => d.Domain.Length));
+        w.WriteLine($"  {"name".PadRight(nameWidth)}  {"domain".PadRight(domainWidth)}  ats  in-flight  {"behaviour",-12}  replay");
+        foreach (var d in shown)
+            w.WriteLine($"  {d.Name.PadRight(nameWidth)}  {d.Domain.PadRight(domainWidth)}  {OnOff(d.Ats),-3}  {d.InFlight,9}  "
+                + $"{ConfigWords.Name(ConfigWords.Behaviour, d.Behaviour),-12}  {Num(d.ReplayProbability)}");
+        if (s.Devices.Length > shown.Count)
+            w.WriteLine($"  … {s.Devices.Length - shown.Count} more");
+    }
+
+    private static string FirstThenMore(IReadOnlyList<string> items, int first) =>
+        items.Count <= first
+            ? string.Join(", ", items)
+            : string.Join(", ", items.Take(first)) + $", … {items.Count - first} more";
+
+    private static string OnOff(bool b) => b ? "on" : "off";
+
+    private static string Num(double d) => d.ToString("0.###", CultureInfo.InvariantCulture);
+
+    private static string Show(TimeSpan t) => t.TotalMilliseconds < 1000
+        ? $"{t.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)}ms"
+        : $"{t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)}s";
+}
