@@ -8,8 +8,10 @@ public static class CommandLine
     /// <summary>Every sub-command, in the order the help lists them.</summary>
     public static IReadOnlyList<ICommand> Commands { get; } = new ICommand[]
     {
+        new RunCommand(),
         new ValidateCommand(),
         new PageTableCommand(),
+        new BenchCommand(),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

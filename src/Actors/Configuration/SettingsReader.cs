@@ -48,7 +48,8 @@ internal static class SettingsReader
         ProgressInterval: r.Duration(Root + "run.progress-interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1), TimeSpan.FromSeconds(1)),
         MaxViolationsKept: r.Int(Root + "run.max-violations-kept", 1, 1_000_000, 100),
         StopOnFirstViolation: r.Bool(Root + "run.stop-on-first-violation", true),
-        LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"));
+        LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"),
+        Dispatcher: r.String(Root + "run.dispatcher", "hviommu.stress-dispatcher"));
 
     private static IommuSettings ReadIommu(HoconReader r)
     {

@@ -49,6 +49,7 @@ public static class SimLogging
           log-config-on-start = off
           log-dead-letters = {{(verbose ? 10 : 0)}}
           log-dead-letters-during-shutdown = off
+          coordinated-shutdown.log-info = off
         }
         """;
 }

@@ -38,7 +38,8 @@ public sealed record RunSettings(
     TimeSpan ProgressInterval,
     int MaxViolationsKept,
     bool StopOnFirstViolation,
-    bool LazyWindowIsViolation);
+    bool LazyWindowIsViolation,
+    string Dispatcher);
 
 public sealed record VmSettings(int MemoryMib, int Vcpus);
 

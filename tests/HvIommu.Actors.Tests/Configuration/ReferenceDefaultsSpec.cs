@@ -31,7 +31,8 @@ public sealed class ReferenceDefaultsSpec
             ProgressInterval: TimeSpan.FromSeconds(1),
             MaxViolationsKept: 100,
             StopOnFirstViolation: true,
-            LazyWindowIsViolation: false), Defaults.Run);
+            LazyWindowIsViolation: false,
+            Dispatcher: "hviommu.stress-dispatcher"), Defaults.Run);
 
     [Fact]
     public void Vm_defaults() => Assert.Equal(new VmSettings(MemoryMib: 256, Vcpus: 4), Defaults.Vm);

@@ -1,0 +1,18 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using HvIommu.Model.Hypercalls;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>Messages of the IOMMU flush handler (brief §2.4, §5.5).</summary>
+public interface IFlushHandlerMessage;
+
+/// <summary>Execute HVCALL_FLUSH_DEVICE_DOMAIN (<paramref name="Blocks"/> null) or _LIST (the blocks), then
+/// complete the hypercall to <paramref name="ReplyTo"/>.</summary>
+public sealed record ExecuteFlush(uint Domain, ImmutableArray<FlushVa>? Blocks, HypercallCode Code, IActorRef ReplyTo) : IFlushHandlerMessage;
+
+/// <summary>A device finished an ATS invalidation request (the invalidation completion message).</summary>
+public sealed record AtcInvalidationCompleted(long FlushId, string Device) : IFlushHandlerMessage;
+
+/// <summary>A device finished every DMA it had translated before the drain request.</summary>
+public sealed record DmaDrained(long FlushId, string Device) : IFlushHandlerMessage;

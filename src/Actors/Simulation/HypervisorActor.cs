@@ -1,0 +1,111 @@
+using Akka.Actor;
+using Akka.Event;
+using HvIommu.Actors.Metrics;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Randomness;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// The Hyper-V hypervisor's pvIOMMU hypercall handlers (brief §2): each hypercall is a VM exit of the
+/// calling vCPU, serviced against the host IOMMU model, answered with an HV_STATUS. Flushes are handed to
+/// the flush handler, which completes them. Configured hypercall failures are injected here (H8, H16).
+/// </summary>
+internal sealed class HypervisorActor : ReceiveActor
+{
+    private readonly SimWorld _world;
+    private readonly IActorRef _flushHandler;
+    private readonly SeededRandom _faults;
+    private readonly MessageTally _tally;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public HypervisorActor(SimWorld world, IActorRef flushHandler)
+    {
+        _world = world;
+        _flushHandler = flushHandler;
+        _faults = world.Random.Derive("hypervisor/faults");
+        _tally = new MessageTally(world.Counters);
+        Receive<Hypercall>(Handle);
+    }
+
+    public static Props Props(SimWorld world, IActorRef flushHandler, string dispatcher) =>
+        Akka.Actor.Props.Create(() => new HypervisorActor(world, flushHandler)).WithDispatcher(dispatcher);
+
+    protected override void PostStop() => _tally.Publish();
+
+    private void Handle(Hypercall call)
+    {
+        _tally.Message();
+        var code = call.Input.Code;
+        _world.Counters.AddHypercall(_world.Counters.HypercallId((ushort)code));
+        _world.AddModelledNs(_world.Settings.Hypervisor.Latency.VmExitNs);
+        if (InjectedFault(code) is { } injected)
+        {
+            _log.Debug("Injected {Status} into {Hypercall} from vCPU {Vcpu}", injected.LinuxName(), code.LinuxName(), call.Vcpu);
+            call.ReplyTo.Tell(new HypercallCompleted(code, injected));
+            return;
+        }
+        var host = _world.Host;
+        switch (call.Input)
+        {
+            case GetIommuCapabilitiesInput i:
+                Reply(call, host.GetCapabilities(i, out var caps), caps);
+                break;
+            case GetLogicalDevicePropertyInput i:
+                Reply(call, host.GetLogicalDeviceProperty(i, out var prop), prop);
+                break;
+            case CreateDeviceDomainInput i:
+                Reply(call, host.CreateDomain(i));
+                break;
+            case ConfigureDeviceDomainInput i:
+                Reply(call, host.ConfigureDomain(i));
+                break;
+            case AttachDeviceDomainInput i:
+                Reply(call, host.Attach(i));
+                break;
+            case DetachDeviceDomainInput i:
+                Reply(call, host.Detach(i));
+                break;
+            case DeleteDeviceDomainInput i:
+                Reply(call, host.DeleteDomain(i));
+                break;
+            case FlushDeviceDomainInput i:
+                Flush(call, i.Domain, null);
+                break;
+            case FlushDeviceDomainListInput i:
+                foreach (var entry in i.IovaList)
+                {
+                    if (!entry.IsValid(out _))
+                    {
+                        Reply(call, HvStatus.InvalidParameter);
+                        return;
+                    }
+                }
+                Flush(call, i.Domain, i.IovaList);
+                break;
+            default:
+                Reply(call, HvStatus.InvalidHypercallCode);
+                break;
+        }
+    }
+
+    private void Flush(Hypercall call, HvInputDeviceDomain domain, System.Collections.Immutable.ImmutableArray<FlushVa>? blocks)
+    {
+        var status = _world.Host.CheckFlushTarget(domain);
+        if (status != HvStatus.Success)
+            Reply(call, status);
+        else
+            _flushHandler.Tell(new ExecuteFlush(domain.DomainId.Id, blocks, call.Input.Code, call.ReplyTo));
+    }
+
+    private HvStatus? InjectedFault(HypercallCode code)
+    {
+        foreach (var fault in _world.Settings.Faults)
+            if (fault.Call == code && _faults.Chance(fault.Probability))
+                return fault.Status;
+        return null;
+    }
+
+    private static void Reply(Hypercall call, HvStatus status, object? output = null) =>
+        call.ReplyTo.Tell(new HypercallCompleted(call.Input.Code, status, status == HvStatus.Success ? output : null));
+}

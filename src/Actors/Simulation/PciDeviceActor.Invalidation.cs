@@ -1,0 +1,122 @@
+using Akka.Actor;
+using HvIommu.Model.Iommu;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.Settings;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>The device's answers to the IOMMU (ATS invalidation, drain), its replays and its quiescing.</summary>
+internal sealed partial class PciDeviceActor
+{
+    /// <summary>ATS invalidation request: drop the entries now; the completion waits for DMA that used them (PCIe ATS).</summary>
+    private void InvalidateAtc(InvalidateAtc m)
+    {
+        Tick();
+        if (_slot.Atc is { } atc)
+        {
+            if (m.Blocks is { } blocks)
+                atc.InvalidatePages(blocks.AsSpan());
+            else
+                atc.InvalidateAll();
+        }
+        var users = _inFlight.Values.Where(t => t.Translation.Source == TranslationSource.Atc).Select(t => t.Id).ToHashSet();
+        Await(new Waiter(m.FlushId, m.ReplyTo, users, Drain: false));
+    }
+
+    /// <summary>Drain: answer once every transaction translated before this request has moved its data.</summary>
+    private void Drain(DrainDma m)
+    {
+        Tick();
+        Await(new Waiter(m.FlushId, m.ReplyTo, _inFlight.Keys.ToHashSet(), Drain: true));
+    }
+
+    private void ReleaseWaiters(long transactionId)
+    {
+        for (var i = _waiters.Count - 1; i >= 0; i--)
+        {
+            var w = _waiters[i];
+            if (w.Transactions.Remove(transactionId) && w.Transactions.Count == 0)
+                Answer(w);
+        }
+    }
+
+    private void Await(Waiter w)
+    {
+        if (w.Transactions.Count == 0)
+            Answer(w);
+        else
+            _waiters.Add(w);
+    }
+
+    private void Answer(Waiter w)
+    {
+        _waiters.Remove(w);
+        w.ReplyTo.Tell(w.Drain ? new DmaDrained(w.FlushId, _spec.Name) : new AtcInvalidationCompleted(w.FlushId, _spec.Name));
+    }
+
+    /// <summary>A misbehaving device re-issues a completed descriptor later: sometimes while the driver is still
+    /// unmapping (H5's window), sometimes after the flush (stale caches: H4, H7, H8).</summary>
+    private void MaybeScheduleReplay(DmaDescriptor d)
+    {
+        if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || !_random.Chance(_spec.ReplayProbability))
+            return;
+        var page = _random.Next(d.Pages);
+        var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page].Serial)
+        {
+            DueStep = _step + _random.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
+        };
+        _delayedReplays.Add(tx);
+    }
+
+    private void ReleaseDueReplays()
+    {
+        for (var i = _delayedReplays.Count - 1; i >= 0; i--)
+        {
+            if (_delayedReplays[i].DueStep > _step)
+                continue;
+            _pending.Enqueue(_delayedReplays[i]);
+            _delayedReplays.RemoveAt(i);
+        }
+    }
+
+    private void StartQuiesce(Quiesce m)
+    {
+        Tick();
+        _quiesceReplyTo = m.ReplyTo;
+        _delayedReplays.Clear();
+        CheckQuiesced();
+    }
+
+    private void CheckQuiesced()
+    {
+        if (_quiesceReplyTo is null || _quiesced || _pending.Count > 0 || _inFlight.Count > 0)
+            return;
+        _quiesced = true;
+        _quiesceReplyTo.Tell(new DeviceQuiesced(_spec.Name));
+    }
+
+    private sealed class DescriptorState(DmaDescriptor descriptor, IActorRef replyTo)
+    {
+        public DmaDescriptor Descriptor { get; } = descriptor;
+        public IActorRef ReplyTo { get; } = replyTo;
+        public int Remaining { get; set; } = descriptor.Transactions;
+        public int Faults { get; set; }
+    }
+
+    private sealed class Transaction(DescriptorState? descriptor, ulong iova, AccessKind access, bool replay, long mappingSerial)
+    {
+        public DescriptorState? Descriptor { get; } = descriptor;
+        public ulong Iova { get; } = iova;
+        public AccessKind Access { get; } = access;
+        public bool Replay { get; } = replay;
+        public long MappingSerial { get; } = mappingSerial;
+        public int Bytes => Descriptor?.Descriptor.Bytes ?? 64;
+        public long Id { get; set; }
+        public long DueStep { get; init; }
+        public long IssuedNs { get; set; }
+        public DmaTranslation Translation { get; set; }
+    }
+
+    private sealed record Waiter(long FlushId, IActorRef ReplyTo, HashSet<long> Transactions, bool Drain);
+}

@@ -1,0 +1,172 @@
+using Akka.Actor;
+using HvIommu.Actors.Metrics;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.Randomness;
+using HvIommu.Model.Settings;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// An assigned PCI device's DMA engine (DESIGN.md §2): each transaction is translated (ATC → IOTLB →
+/// nested walk) when it is issued and moves its data in a later step, so an unmap and a flush can fall
+/// between translation and access — exactly the window a flush must close by draining (H5). With ATS it
+/// answers invalidation requests once the DMA that used the ATC has finished. A misbehaving device replays
+/// old descriptors after completion, which the IOMMU must stop once the flush has completed.
+/// </summary>
+internal sealed partial class PciDeviceActor : ReceiveActor
+{
+    private readonly SimWorld _world;
+    private readonly DeviceSlot _slot;
+    private readonly DeviceSpec _spec;
+    private readonly SeededRandom _random;
+    private readonly MessageTally _tally;
+    private readonly Queue<Transaction> _pending = new();
+    private readonly List<Transaction> _delayedReplays = new();
+    private readonly Dictionary<long, Transaction> _inFlight = new();
+    private readonly List<Waiter> _waiters = new();
+    private readonly byte[] _buffer = new byte[4096];
+    private long _nextTransactionId;
+    private long _step;
+    private IActorRef? _quiesceReplyTo;
+    private bool _quiesced;
+
+    public PciDeviceActor(SimWorld world, int index)
+    {
+        _world = world;
+        _slot = world.Devices[index];
+        _spec = world.Settings.Devices[index];
+        _random = world.Random.Derive("device-engine/" + _spec.Name);
+        _tally = new MessageTally(world.Counters);
+        Array.Fill(_buffer, (byte)0xA5);
+        Receive<ProgramDma>(Program);
+        Receive<TransferDue>(Transfer);
+        Receive<InvalidateAtc>(InvalidateAtc);
+        Receive<DrainDma>(Drain);
+        Receive<Quiesce>(StartQuiesce);
+    }
+
+    public static Props Props(SimWorld world, int index, string dispatcher) =>
+        Akka.Actor.Props.Create(() => new PciDeviceActor(world, index)).WithDispatcher(dispatcher);
+
+    protected override void PostStop() => _tally.Publish();
+
+    private void Program(ProgramDma m)
+    {
+        Tick();
+        var d = m.Descriptor;
+        var state = new DescriptorState(d, m.ReplyTo);
+        for (var i = 0; i < d.Transactions; i++)
+        {
+            var page = i % d.Pages;
+            var offset = (ulong)_random.Next(64) << 6;
+            var access = _random.Chance(d.WriteFraction) ? AccessKind.Write : AccessKind.Read;
+            _pending.Enqueue(new Transaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page].Serial));
+        }
+        Pump();
+    }
+
+    private void Pump()
+    {
+        ReleaseDueReplays();
+        while (_inFlight.Count < _spec.InFlight && _pending.TryDequeue(out var tx))
+            Issue(tx);
+        CheckQuiesced();
+    }
+
+    /// <summary>The translation phase: happens now; the data phase comes with a later message.</summary>
+    private void Issue(Transaction tx)
+    {
+        var view = _slot.View;
+        var ctx = AccessFor(view, tx.Replay);
+        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx);
+        CountSource(t.Source);
+        if (!t.Ok)
+        {
+            if (!tx.Replay)
+                _world.Oracle.CheckFault(t, ctx, tx.MappingSerial);
+            Finish(tx, faulted: true);
+            return;
+        }
+        tx.Translation = t;
+        tx.Id = ++_nextTransactionId;
+        tx.IssuedNs = _world.Clock.NowNs;
+        _inFlight.Add(tx.Id, tx);
+        Self.Tell(new TransferDue(tx.Id));
+    }
+
+    /// <summary>The data phase: the oracle judges the access at the moment it touches memory.</summary>
+    private void Transfer(TransferDue m)
+    {
+        Tick();
+        if (!_inFlight.Remove(m.TransactionId, out var tx))
+            return;
+        var view = _slot.View;
+        var ctx = AccessFor(view, tx.Replay);
+        if (_world.Oracle.CheckAccess(tx.Translation, ctx) is { } violation && _world.Violations.IsViolation(violation.Kind)
+            && _world.Settings.Run.StopOnFirstViolation)
+            _world.Budget.Stop();
+        Move(tx);
+        _world.AddModelledNs(_world.Settings.Hypervisor.Latency.DmaTransferNs);
+        _world.DmaLatency.Record(Math.Max(1, _world.Clock.NowNs - tx.IssuedNs));
+        Finish(tx, faulted: false);
+        if (_waiters.Count > 0)
+            ReleaseWaiters(tx.Id);
+        Pump();
+    }
+
+    private void Move(Transaction tx)
+    {
+        if (!_world.Stage2.TryReverse(tx.Translation.Hpa, out var gpa))
+            return;
+        var length = (int)Math.Min((ulong)tx.Bytes, 4096 - (gpa & 0xFFF));
+        if (tx.Access == AccessKind.Write)
+            _world.Memory.Write(gpa, _buffer.AsSpan(0, length));
+        else
+            _world.Memory.Read(gpa, _buffer.AsSpan(0, length));
+        _tally.Dma(length);
+    }
+
+    private void Finish(Transaction tx, bool faulted)
+    {
+        if (tx.Descriptor is not { } d)
+            return;
+        if (faulted)
+            d.Faults++;
+        if (--d.Remaining > 0)
+            return;
+        d.ReplyTo.Tell(new DmaCompleted(d.Descriptor.Id, d.Faults));
+        MaybeScheduleReplay(d.Descriptor);
+    }
+
+    private AccessContext AccessFor(DomainView view, bool replay) =>
+        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _world.Counters.Get(SimCounter.MessagesDelivered), _world.Clock.NowNs);
+
+    private void CountSource(TranslationSource source)
+    {
+        switch (source)
+        {
+            case TranslationSource.Atc:
+                _world.Counters.Add(SimCounter.AtcHits);
+                break;
+            case TranslationSource.Iotlb:
+                _world.Counters.Add(SimCounter.IotlbHits);
+                if (_slot.Atc is not null)
+                    _world.Counters.Add(SimCounter.AtcMisses);
+                break;
+            case TranslationSource.Walk:
+                _world.Counters.Add(SimCounter.IotlbMisses);
+                if (_slot.Atc is not null)
+                    _world.Counters.Add(SimCounter.AtcMisses);
+                break;
+        }
+    }
+
+    private void Tick()
+    {
+        _step++;
+        _tally.Message();
+    }
+}

@@ -1,0 +1,36 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Oracle;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>Messages of a PCI device's DMA engine.</summary>
+public interface IPciDeviceMessage;
+
+/// <summary>
+/// A DMA descriptor the driver wrote to the device: <paramref name="Transactions"/> transfers over the
+/// buffer at <paramref name="Iova"/> (<paramref name="Pages"/> pages). <paramref name="Mappings"/> are the
+/// oracle's records of the buffer's pages, so a fault on a live one is recognised as a lost mapping.
+/// </summary>
+public sealed record DmaDescriptor(long Id, ulong Iova, int Pages, int Transactions, int Bytes, double WriteFraction, ImmutableArray<MappingRecord> Mappings);
+
+/// <summary>The driver programs the device; <see cref="DmaCompleted"/> goes to <paramref name="ReplyTo"/>.</summary>
+public sealed record ProgramDma(DmaDescriptor Descriptor, IActorRef ReplyTo) : IPciDeviceMessage;
+
+/// <summary>The device completed a descriptor (its completion interrupt).</summary>
+public sealed record DmaCompleted(long DescriptorId, int Faults);
+
+/// <summary>ATS invalidation request from the IOMMU: drop these blocks (all, when null) and answer with a completion.</summary>
+public sealed record InvalidateAtc(long FlushId, ImmutableArray<FlushVa>? Blocks, IActorRef ReplyTo) : IPciDeviceMessage;
+
+/// <summary>Finish every DMA translated so far, then answer <see cref="DmaDrained"/>.</summary>
+public sealed record DrainDma(long FlushId, IActorRef ReplyTo) : IPciDeviceMessage;
+
+/// <summary>Stop starting replays; answer <see cref="DeviceQuiesced"/> once nothing is pending or in flight.</summary>
+public sealed record Quiesce(IActorRef ReplyTo) : IPciDeviceMessage;
+
+public sealed record DeviceQuiesced(string Device);
+
+/// <summary>Self-message: the data phase of an in-flight transaction is due (translation happened earlier).</summary>
+internal sealed record TransferDue(long TransactionId);

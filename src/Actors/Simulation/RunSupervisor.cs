@@ -1,0 +1,86 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>How a run ended, as the supervisor saw it.</summary>
+public sealed record RunOutcome(bool InitSucceeded, string InitDetail, string TeardownDetail, string? SimulatorFailure);
+
+/// <summary>
+/// The root of one run (DESIGN.md §2): creates every simulation actor under itself on the configured
+/// dispatcher, then sequences the run — guest init on vCPU 0, the workload on every vCPU, device
+/// quiescing, teardown — and reports the outcome. Any actor crashing is a simulator failure (exit 3).
+/// </summary>
+internal sealed class RunSupervisor : ReceiveActor
+{
+    private readonly SimWorld _world;
+    private readonly string _dispatcher;
+    private readonly TaskCompletionSource<RunOutcome> _done;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ImmutableArray<IActorRef> _devices;
+    private ImmutableArray<IActorRef> _vcpus;
+    private int _idle;
+    private int _quiesced;
+    private GuestInitCompleted? _init;
+
+    public RunSupervisor(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done)
+    {
+        _world = world;
+        _dispatcher = dispatcher;
+        _done = done;
+        Receive<GuestInitCompleted>(InitCompleted);
+        Receive<VcpuIdle>(_ => VcpuIdle());
+        Receive<DeviceQuiesced>(_ => DeviceQuiesced());
+        Receive<GuestTeardownCompleted>(m => _done.TrySetResult(new RunOutcome(_init?.Succeeded ?? false, _init?.Detail ?? "", m.Detail, null)));
+    }
+
+    public static Props Props(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done) =>
+        Akka.Actor.Props.Create(() => new RunSupervisor(world, dispatcher, done)).WithDispatcher(dispatcher);
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, TimeSpan.Zero, e =>
+    {
+        _log.Error(e, "Simulation actor failed");
+        _world.Budget.Stop();
+        _done.TrySetResult(new RunOutcome(_init?.Succeeded ?? false, _init?.Detail ?? "", "", $"{e.GetType().Name}: {e.Message}"));
+        return Directive.Stop;
+    });
+
+    protected override void PreStart()
+    {
+        _devices = Enumerable.Range(0, _world.Devices.Length)
+            .Select(i => Context.ActorOf(PciDeviceActor.Props(_world, i, _dispatcher), "device-" + _world.Devices[i].Name))
+            .ToImmutableArray();
+        var byName = _world.Devices.Select((d, i) => (d.Name, Ref: _devices[i])).ToDictionary(x => x.Name, x => x.Ref);
+        var flushHandler = Context.ActorOf(FlushHandlerActor.Props(_world, byName, _dispatcher), "flush-handler");
+        var hypervisor = Context.ActorOf(HypervisorActor.Props(_world, flushHandler, _dispatcher), "hypervisor");
+        _vcpus = Enumerable.Range(0, _world.Settings.Vm.Vcpus)
+            .Select(i => Context.ActorOf(VcpuActor.Props(_world, i, hypervisor, _devices, _dispatcher), "vcpu" + i))
+            .ToImmutableArray();
+        _vcpus[0].Tell(new InitializeGuest(Self));
+    }
+
+    private void InitCompleted(GuestInitCompleted m)
+    {
+        _init = m;
+        if (m.Succeeded)
+            foreach (var v in _vcpus)
+                v.Tell(new StartWorkload(Self));
+        else
+            _vcpus[0].Tell(new TeardownGuest(Self));
+    }
+
+    private void VcpuIdle()
+    {
+        if (++_idle < _vcpus.Length)
+            return;
+        foreach (var d in _devices)
+            d.Tell(new Quiesce(Self));
+    }
+
+    private void DeviceQuiesced()
+    {
+        if (++_quiesced == _devices.Length)
+            _vcpus[0].Tell(new TeardownGuest(Self));
+    }
+}

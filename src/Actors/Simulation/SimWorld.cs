@@ -1,0 +1,145 @@
+using System.Collections.Immutable;
+using HvIommu.Actors.Metrics;
+using HvIommu.Model.Caches;
+using HvIommu.Model.Driver;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
+using HvIommu.Model.Memory;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.Randomness;
+using HvIommu.Model.Settings;
+using HvIommu.Model.Time;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// The shared state of one simulated VM, as in the real machine: guest memory and its allocator, the
+/// host's stage 2 and IOMMU, the guest driver's domains, the oracle, and the run's counters. The actors
+/// are the concurrent agents over it; everything here is thread-safe. Built from settings and the seed
+/// alone, so the same seed builds the same world.
+/// </summary>
+public sealed class SimWorld
+{
+    /// <summary>The first guest frame the allocator hands out; below it lies what the guest kernel keeps.</summary>
+    public const ulong AllocatorBaseGpa = 0x10_0000;
+
+    /// <summary>Ids of the static domains: the driver's IDA starts at HV_DEVICE_DOMAIN_ID_DEFAULT + 1 (brief §1.3).</summary>
+    public const uint IdentityDomainId = 1;
+    public const uint BlockingDomainId = 2;
+
+    public SimWorld(SimSettings settings, ISimClock clock)
+    {
+        Settings = settings;
+        Clock = clock;
+        Random = new SeededRandom(settings.Seed);
+        Memory = new GuestMemory((ulong)settings.Vm.MemoryMib << 20);
+        Frames = new FrameAllocator(Memory, AllocatorBaseGpa, (Memory.SizeBytes - AllocatorBaseGpa) >> GuestMemory.PageShift);
+        Stage2 = new Stage2(Memory.SizeBytes);
+        Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"));
+        Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard);
+        IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
+        Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));
+        Budget = new OperationBudget(settings.Run.Ops);
+        Domains = settings.Domains
+            .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries))
+            .ToImmutableArray();
+        DomainByName = Domains.ToImmutableDictionary(d => d.Name);
+        Devices = settings.Devices.Select(CreateDevice).ToImmutableArray();
+        foreach (var device in Devices)
+            Host.AddDevice(device);
+        DomainOfDevice = settings.Devices.Select(d => DomainByName[d.Domain]).ToImmutableArray();
+        Managed = new bool[Devices.Length];
+    }
+
+    public SimSettings Settings { get; }
+    public ISimClock Clock { get; }
+    public SeededRandom Random { get; }
+    public GuestMemory Memory { get; }
+    public FrameAllocator Frames { get; }
+    public Stage2 Stage2 { get; }
+    public HostIommu Host { get; }
+    public ViolationLog Violations { get; }
+    public DmaOracle Oracle { get; }
+    public IommuTranslator Translator { get; }
+    public SimCounters Counters { get; }
+    public OperationBudget Budget { get; }
+
+    /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
+    public int IovaWidth { get; }
+
+    public ImmutableArray<GuestDomain> Domains { get; }
+    public ImmutableDictionary<string, GuestDomain> DomainByName { get; }
+
+    /// <summary>The assigned devices, in topology order; <see cref="DomainOfDevice"/> is parallel to it.</summary>
+    public ImmutableArray<DeviceSlot> Devices { get; }
+    public ImmutableArray<GuestDomain> DomainOfDevice { get; }
+
+    /// <summary>Devices the pvIOMMU manages (HV_DEVICE_IOMMU_ENABLED, brief §1.6), set by the driver's probe.</summary>
+    public bool[] Managed { get; private set; } = [];
+
+    public LatencyRecorder MapLatency { get; } = new();
+    public LatencyRecorder UnmapLatency { get; } = new();
+    public LatencyRecorder FlushLatency { get; } = new();
+    public LatencyRecorder DmaLatency { get; } = new();
+
+    private long _modelledNs;
+
+    /// <summary>Sum of the modelled costs (VM exits, flush handling, walks, transfers) in simulated ns.</summary>
+    public long ModelledNs => Interlocked.Read(ref _modelledNs);
+
+    public void AddModelledNs(long ns) => Interlocked.Add(ref _modelledNs, ns);
+
+    public IReadOnlyDictionary<string, LatencyRecorder> Latencies => new Dictionary<string, LatencyRecorder>
+    {
+        ["map"] = MapLatency,
+        ["unmap"] = UnmapLatency,
+        ["flushHypercall"] = FlushLatency,
+        ["dma"] = DmaLatency,
+    };
+
+    /// <summary>Cache statistics of every device's ATC, summed.</summary>
+    public CacheStats AtcStats => Devices.Where(d => d.Atc is not null).Aggregate(CacheStats.Empty, (s, d) => s.Add(d.Atc!.Stats));
+
+    private DeviceSlot CreateDevice(DeviceSpec spec, int index)
+    {
+        // Each device gets a VMBus instance GUID drawn from the seed; its logical id is built as
+        // hv_build_logical_dev_id does (brief §1.1). Redraw on the (unlikely) H13 collision.
+        var random = Random.Derive("device/" + spec.Name);
+        ulong id;
+        Span<byte> bytes = stackalloc byte[16];
+        do
+        {
+            for (var i = 0; i < 16; i += 8)
+                BitConverter.TryWriteBytes(bytes[i..], random.NextUInt64());
+            id = LogicalDeviceId.BuildLogicalDeviceId(new Guid(bytes), 0);
+        }
+        while (_usedIds.Contains(id));
+        _usedIds.Add(id);
+        var ats = spec.Ats && ((IommuCapabilities)Settings.Iommu.CapabilityBits).HasFlag(IommuCapabilities.Ats);
+        var atc = ats ? new DeviceTlb(Settings.Iommu.AtcEntries, random.Derive("atc")) : null;
+        return new DeviceSlot(spec.Name, id, iommuEnabled: true, atc);
+    }
+
+    private readonly HashSet<ulong> _usedIds = new();
+}
+
+/// <summary>How many guest operations may still start; stops early on request (duration, first violation).</summary>
+public sealed class OperationBudget(long total)
+{
+    private long _started;
+    private long _completed;
+    private int _stopped;
+
+    public long Total { get; } = total;
+    public long Started => Math.Min(Interlocked.Read(ref _started), Total);
+    public long Completed => Interlocked.Read(ref _completed);
+    public bool Stopped => Volatile.Read(ref _stopped) != 0;
+
+    public bool TryTake() => !Stopped && Interlocked.Increment(ref _started) <= Total;
+
+    public void Complete() => Interlocked.Increment(ref _completed);
+
+    public void Stop() => Volatile.Write(ref _stopped, 1);
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Logging;
+using HvIommu.Actors.Reporting;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>What a finished run hands back to the command line: its report and its exit code.</summary>
+public sealed record RunResult(RunReport Report, int ExitCode, RunOutcome Outcome, string? Failure);
+
+/// <summary>
+/// Runs one topology in stress mode (DESIGN.md §2): the simulation actors on Akka's thread-pool dispatcher
+/// on all cores, until the operation budget or the duration is spent, then drain and teardown. The
+/// wall clock here drives only progress output, the duration limit and the hang watchdog — the command
+/// line's business, outside the simulation.
+/// </summary>
+public static class StressRunner
+{
+    public static RunResult Run(LoadedConfig config, string reproduceCommand, IRunProgress? progress, bool verbose)
+    {
+        var settings = config.Settings;
+        var world = new SimWorld(settings, new MonotonicClock());
+        var akkaConfig = ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged);
+        using var system = ActorSystem.Create("hviommu", akkaConfig);
+        var done = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var wall = Stopwatch.StartNew();
+        system.ActorOf(RunSupervisor.Props(world, settings.Run.Dispatcher, done), "run");
+
+        progress?.Start($"{(settings.Name.Length > 0 ? settings.Name : config.File)} — seed {settings.Seed}, stress");
+        var deadline = settings.Run.Duration + settings.Run.HangTimeout + settings.Run.HangTimeout + TimeSpan.FromSeconds(30);
+        string? failure = null;
+        while (!done.Task.Wait(settings.Run.ProgressInterval))
+        {
+            if (wall.Elapsed >= settings.Run.Duration)
+                world.Budget.Stop();
+            if (wall.Elapsed >= deadline)
+            {
+                failure = $"the run did not finish within {deadline.TotalSeconds:0} s: an actor is stuck (hang detected)";
+                break;
+            }
+            progress?.Update(Snapshot(world, wall.Elapsed.TotalSeconds));
+        }
+        progress?.Update(Snapshot(world, wall.Elapsed.TotalSeconds));
+        progress?.Stop();
+        var outcome = done.Task.IsCompleted ? done.Task.Result : new RunOutcome(false, "", "", failure);
+        failure ??= outcome.SimulatorFailure;
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        wall.Stop();
+
+        var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress);
+        var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
+        return new RunResult(report, exit, outcome, failure);
+    }
+
+    private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
+    {
+        var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
+        return new ProgressSnapshot(world.Budget.Completed, world.Budget.Total, seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
+    }
+}
+
+/// <summary>Turns a finished world into the report of DESIGN.md §3.</summary>
+internal static class ReportBuilder
+{
+    public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, string reproduce, Reporting.RunMode mode)
+    {
+        var s = world.Settings;
+        var c = world.Counters.Snapshot();
+        var atc = world.AtcStats;
+        var iotlb = world.Host.Iotlb.Stats;
+        var stats = new RunStats(
+            c.MessagesDelivered, c.DmaTransactions, c.Maps, c.Unmaps,
+            c.HypercallsByName().Where(kv => kv.Value > 0).ToDictionary(kv => kv.Key, kv => kv.Value),
+            c.VmExits,
+            new Reporting.CacheStats(iotlb.Hits, iotlb.Misses),
+            new Reporting.CacheStats(atc.Hits, atc.Misses),
+            wallSeconds, world.ModelledNs, c.Steps,
+            world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()));
+        var violations = world.Violations.Kept
+            .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
+                v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
+                v.Description, v.Explanation, reproduce))
+            .ToList();
+        var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
+        var matched = s.Expect == Expectation.Clean
+            ? world.Violations.Total == 0
+            : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
+        return new RunReport(s.Seed, mode, new ReportConfig(config.File, HoconJson.ToJson(config.Merged)), stats, violations,
+            s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, []);
+    }
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}

@@ -1,0 +1,32 @@
+using Akka.Actor;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>Messages of a vCPU running the guest driver.</summary>
+public interface IVcpuMessage;
+
+/// <summary>Run the driver's init (hv_iommu_init and the default-domain attach, brief §1.3–§1.6); answer <see cref="GuestInitCompleted"/>.</summary>
+public sealed record InitializeGuest(IActorRef ReplyTo) : IVcpuMessage;
+
+public sealed record GuestInitCompleted(bool Succeeded, string Detail);
+
+/// <summary>Start the workload: keep the configured number of operations outstanding while the budget lasts.</summary>
+public sealed record StartWorkload(IActorRef ReplyTo) : IVcpuMessage;
+
+/// <summary>The vCPU has no operation outstanding and will start none.</summary>
+public sealed record VcpuIdle(int Vcpu);
+
+/// <summary>Tear the guest down (release devices to blocking, drain flush queues, free domains); answer <see cref="GuestTeardownCompleted"/>.</summary>
+public sealed record TeardownGuest(IActorRef ReplyTo) : IVcpuMessage;
+
+public sealed record GuestTeardownCompleted(string Detail);
+
+/// <summary>Self-message: start one more operation if the budget allows.</summary>
+internal sealed class StartNextOperation
+{
+    public static readonly StartNextOperation Instance = new();
+    private StartNextOperation() { }
+}
+
+/// <summary>Timer: the lazy flush-queue timeout of a domain fired (fq_flush_timeout, brief §5.3).</summary>
+internal sealed record FlushQueueTimerFired(uint Domain);

@@ -1,0 +1,42 @@
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.PageTables;
+
+namespace HvIommu.Model.Driver;
+
+/// <summary>
+/// The guest's side of one paging domain (struct hv_iommu_domain, brief §1.2, with the dma-iommu cookie
+/// of §5): its hypervisor identity, its stage-1 table in guest memory, its IOVA allocator and, in lazy
+/// mode, the shared flush-queue counters and one flush queue per vCPU. Shared by every vCPU that maps
+/// for a device of the domain.
+/// </summary>
+public sealed class GuestDomain
+{
+    public GuestDomain(string name, uint id, int vcpus, int flushQueueEntries)
+    {
+        Name = name;
+        Id = id;
+        Identity = HvInputDeviceDomain.Self(DeviceDomainId.S1(id));
+        Fq = new FlushQueueDomain();
+        Queues = Enumerable.Range(0, vcpus).Select(_ => new FlushQueue(Fq, flushQueueEntries)).ToArray();
+    }
+
+    public string Name { get; }
+
+    /// <summary>The guest-chosen device-domain id (from the driver's IDA, brief §1.3 step 4).</summary>
+    public uint Id { get; }
+
+    public HvInputDeviceDomain Identity { get; }
+
+    /// <summary>Null until the domain is allocated (hv_iommu_domain_alloc_paging), and after it is freed.</summary>
+    public StageOnePageTable? Table { get; set; }
+
+    public IovaAllocator Iova { get; } = new();
+
+    public FlushQueueDomain Fq { get; }
+
+    /// <summary>One flush queue per vCPU (the per-CPU iova_fq of §5.3).</summary>
+    public FlushQueue[] Queues { get; }
+
+    /// <summary>True once CREATE succeeded in the hypervisor and until DELETE.</summary>
+    public bool CreatedInHypervisor { get; set; }
+}
