@@ -101,7 +101,9 @@ public sealed class IovaAllocatorTests
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
-    public void Non_positive_sizes_are_refused(int pages)
+    [InlineData((1 << 30) + 1)]
+    [InlineData(int.MaxValue)]
+    public void Sizes_outside_one_to_two_to_the_thirty_pages_are_refused(int pages)
     {
         var allocator = new IovaAllocator(limit: 1UL << 50);
         Assert.Throws<ArgumentOutOfRangeException>(() => allocator.TryAllocate(pages, out _));
