@@ -76,11 +76,12 @@ public sealed class IovaAllocator
     {
         if (pages <= 0)
             throw new ArgumentOutOfRangeException(nameof(pages), pages, "must be positive");
+        // Checked before the loop: above 2^30 the int shift wraps and (1 << order) never reaches pages.
+        if (pages > 1 << MaxOrder)
+            throw new ArgumentOutOfRangeException(nameof(pages), pages, $"too large for one IOVA range (at most 2^{MaxOrder} pages)");
         var order = 0;
         while ((1 << order) < pages)
             order++;
-        if (order > MaxOrder)
-            throw new ArgumentOutOfRangeException(nameof(pages), pages, "too large for one IOVA range");
         return order;
     }
 }

@@ -69,7 +69,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         var pageGpa = PageBase(walk.Gpa, walk.Size);
         var record = oracle.FindLive(view.DomainId, iova);
         var backed = record is not null && record.Gpa == pageGpa;
-        var generation = backed ? record!.FrameGeneration : frames.GenerationOf(walk.Gpa & ~GuestMemory.PageMask);
+        var generation = backed ? record!.FrameGeneration : frames.GenerationOf(pageGpa);
         var serial = backed ? record!.Serial : 0;
         host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, MappingSerial: serial));
         if (host.Epoch(view.DomainId) != epoch)

@@ -107,14 +107,18 @@ public sealed class DmaOracle
         var frame = gpa & ~GuestMemory.PageMask;
         var info = _frames.GetInfo(frame);
         var record = BySerial(t.MappingSerial);
-        if (info.Generation != t.FrameGeneration)
+        // A translation captures the generation of its page's first frame (a 2 MiB or 1 GiB buffer is
+        // registered by its head), so judge reuse by that frame, whichever 4 KiB the DMA touches.
+        var head = gpa & ~(t.Size.Bytes() - 1);
+        var headInfo = head == frame ? info : _frames.GetInfo(head);
+        if (headInfo.Generation != t.FrameGeneration)
         {
             if (record is { Queued: true, State: MappingState.Unmapped })
-                return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, frame,
-                    $"DMA through a stale {t.Source} entry reached frame 0x{frame:x} after its buffer was returned, inside the flush-queue window",
+                return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, head,
+                    $"DMA through a stale {t.Source} entry reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window",
                     "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3.");
-            return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, frame,
-                $"DMA through a {t.Source} translation reached frame 0x{frame:x}, which was {(info.Owner == FrameOwner.Free ? "freed" : $"reused as {info.Owner}")} after the translation was made",
+            return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, head,
+                $"DMA through a {t.Source} translation reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
                 ExplainFreed(record, t));
         }
         if (record is { State: MappingState.Flushed })
