@@ -8,13 +8,18 @@ namespace HvIommu.Model.Caches;
 /// the shard's lock; counters are bumped with <see cref="Interlocked"/> so a snapshot may be taken at any time.
 /// </summary>
 internal sealed class CacheShard<TKey, TValue>
-    where TKey : struct, IEquatable<TKey>
+    where TKey : struct, IEquatable<TKey>, IDomainKey
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<TKey, int> _slotByKey;
     private readonly TKey[] _keys;
     private readonly TValue[] _values;
     private readonly SeededRandom _random;
+    // Each domain's slots form a doubly linked list, so a domain invalidation visits only that domain's
+    // entries instead of scanning the shard (a flush per unmap would otherwise cost a full cache scan).
+    private readonly int[] _next;
+    private readonly int[] _prev;
+    private readonly Dictionary<uint, int> _headByDomain = new();
     private int _count;
 
     public long Hits, Misses, Fills, Evictions, Invalidated;
@@ -25,6 +30,8 @@ internal sealed class CacheShard<TKey, TValue>
         _slotByKey = new Dictionary<TKey, int>(capacity);
         _keys = new TKey[capacity];
         _values = new TValue[capacity];
+        _next = new int[capacity];
+        _prev = new int[capacity];
         _random = random;
     }
 
@@ -73,6 +80,7 @@ internal sealed class CacheShard<TKey, TValue>
             _keys[slot] = key;
             _values[slot] = value;
             _slotByKey.Add(key, slot);
+            Link(slot);
             Volatile.Write(ref _count, slot + 1);
         }
     }
@@ -110,12 +118,30 @@ internal sealed class CacheShard<TKey, TValue>
         return removed;
     }
 
+    /// <summary>Removes every entry of one domain, visiting only that domain's entries.</summary>
+    public int RemoveDomain(uint domain)
+    {
+        var removed = 0;
+        lock (_lock)
+        {
+            while (_headByDomain.TryGetValue(domain, out var slot))
+            {
+                RemoveAt(slot);
+                removed++;
+            }
+        }
+        if (removed > 0)
+            Interlocked.Add(ref Invalidated, removed);
+        return removed;
+    }
+
     public CacheStats Stats() => new(
         Interlocked.Read(ref Hits), Interlocked.Read(ref Misses), Interlocked.Read(ref Fills),
         Interlocked.Read(ref Evictions), Interlocked.Read(ref Invalidated));
 
     private void RemoveAt(int slot)
     {
+        Unlink(slot);
         _slotByKey.Remove(_keys[slot]);
         var last = _count - 1;
         if (slot != last)
@@ -123,9 +149,48 @@ internal sealed class CacheShard<TKey, TValue>
             _keys[slot] = _keys[last];
             _values[slot] = _values[last];
             _slotByKey[_keys[slot]] = slot;
+            Move(last, slot);
         }
         _keys[last] = default;
         _values[last] = default!;
         Volatile.Write(ref _count, last);
+    }
+
+    private void Link(int slot)
+    {
+        var domain = _keys[slot].Domain;
+        var head = _headByDomain.TryGetValue(domain, out var h) ? h : -1;
+        _next[slot] = head;
+        _prev[slot] = -1;
+        if (head >= 0)
+            _prev[head] = slot;
+        _headByDomain[domain] = slot;
+    }
+
+    private void Unlink(int slot)
+    {
+        var (prev, next) = (_prev[slot], _next[slot]);
+        if (prev >= 0)
+            _next[prev] = next;
+        else if (next >= 0)
+            _headByDomain[_keys[slot].Domain] = next;
+        else
+            _headByDomain.Remove(_keys[slot].Domain);
+        if (next >= 0)
+            _prev[next] = prev;
+    }
+
+    /// <summary>The entry at <paramref name="from"/> now lives at <paramref name="to"/>: re-point its neighbours.</summary>
+    private void Move(int from, int to)
+    {
+        var (prev, next) = (_prev[from], _next[from]);
+        _prev[to] = prev;
+        _next[to] = next;
+        if (prev >= 0)
+            _next[prev] = to;
+        else
+            _headByDomain[_keys[to].Domain] = to;
+        if (next >= 0)
+            _prev[next] = to;
     }
 }

@@ -53,7 +53,7 @@ public sealed class PagingStructureCache
         _cache.Set(WalkKey.For(domain, level, iova), tableGpa);
     }
 
-    public int InvalidateDomain(uint domain) => _cache.RemoveWhere(domain, static (d, key, _) => key.Domain == d);
+    public int InvalidateDomain(uint domain) => _cache.RemoveDomain(domain);
 
     public int InvalidateAll() => _cache.Clear();
 
@@ -63,9 +63,9 @@ public sealed class PagingStructureCache
             throw new ArgumentOutOfRangeException(name, level, $"walk-cache entries sit at levels 1..{MaxLevel}");
     }
 
-    private readonly struct WalkKey(uint domain, int level, ulong prefix) : IEquatable<WalkKey>
+    private readonly struct WalkKey(uint domain, int level, ulong prefix) : IEquatable<WalkKey>, IDomainKey
     {
-        public readonly uint Domain = domain;
+        public uint Domain { get; } = domain;
         private readonly int _level = level;
         private readonly ulong _prefix = prefix;
 

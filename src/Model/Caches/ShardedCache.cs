@@ -16,7 +16,7 @@ namespace HvIommu.Model.Caches;
 /// </para>
 /// </summary>
 internal sealed class ShardedCache<TKey, TValue>
-    where TKey : struct, IEquatable<TKey>
+    where TKey : struct, IEquatable<TKey>, IDomainKey
 {
     private const int MaxShards = 32;
     private readonly CacheShard<TKey, TValue>[] _shards;
@@ -70,6 +70,14 @@ internal sealed class ShardedCache<TKey, TValue>
         var removed = 0;
         foreach (var shard in _shards)
             removed += shard.RemoveWhere(state, predicate);
+        return removed;
+    }
+
+    public int RemoveDomain(uint domain)
+    {
+        var removed = 0;
+        foreach (var shard in _shards)
+            removed += shard.RemoveDomain(domain);
         return removed;
     }
 

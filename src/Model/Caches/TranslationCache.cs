@@ -46,8 +46,7 @@ internal sealed class TranslationCache<TEntry>
         _cache.Set(new TranslationKey(domain, entry.Size, iova >> entry.Size.Shift()), entry);
     }
 
-    public int InvalidateDomain(uint domain) =>
-        _cache.RemoveWhere(domain, static (d, key, _) => key.Domain == d);
+    public int InvalidateDomain(uint domain) => _cache.RemoveDomain(domain);
 
     public int InvalidateAll() => _cache.Clear();
 

@@ -6,9 +6,9 @@ namespace HvIommu.Model.Caches;
 /// Tag of a cached translation: domain id, page size and the IOVA page number at that size (IOVA &gt;&gt; shift).
 /// A 2 MiB entry and a 4 KiB entry for the same IOVA have different tags, as in hardware.
 /// </summary>
-internal readonly struct TranslationKey(uint domain, PageSize size, ulong pageNumber) : IEquatable<TranslationKey>
+internal readonly struct TranslationKey(uint domain, PageSize size, ulong pageNumber) : IEquatable<TranslationKey>, IDomainKey
 {
-    public readonly uint Domain = domain;
+    public uint Domain { get; } = domain;
     public readonly PageSize Size = size;
     public readonly ulong PageNumber = pageNumber;
 
