@@ -87,6 +87,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
         if (_knobs.DrainDma)
             foreach (var device in _world.Host.DevicesIn(run.Request.Domain))
             {
+                // Only DMA translated before the invalidation above needs draining; an idle device has none.
+                if (device.InFlight == 0)
+                    continue;
                 _devices[device.Name].Tell(new DrainDma(run.Id, Self));
                 run.Awaiting.Add(device.Name);
             }

@@ -3,36 +3,40 @@ using HvIommu.Actors.Metrics;
 namespace HvIommu.Actors.Simulation;
 
 /// <summary>
-/// Counts delivered messages locally and publishes them in batches, so that millions of messages a
-/// second across cores do not all contend on one shared counter's cache line.
+/// One actor's counts (messages, DMA, cache hits …) kept locally and published to the shared
+/// <see cref="SimCounters"/> in batches, so that millions of events a second across cores do not all
+/// contend on shared cache lines. Not thread-safe: each actor owns its tally.
 /// </summary>
 internal sealed class MessageTally(SimCounters counters)
 {
     private const int Batch = 256;
-    private long _local;
-    private long _dma;
+    private readonly long[] _local = new long[Enum.GetValues<SimCounter>().Length];
+    private int _events;
 
-    public void Message()
-    {
-        if (++_local >= Batch)
-            Publish();
-    }
+    public void Message() => Add(SimCounter.MessagesDelivered);
 
     public void Dma(long bytes)
     {
-        _dma++;
-        counters.Add(SimCounter.DmaBytes, bytes);
-        if (_dma >= Batch)
+        _local[(int)SimCounter.DmaBytes] += bytes;
+        Add(SimCounter.DmaTransactions);
+    }
+
+    public void Add(SimCounter counter)
+    {
+        _local[(int)counter]++;
+        if (++_events >= Batch)
             Publish();
     }
 
     public void Publish()
     {
-        if (_local > 0)
-            counters.Add(SimCounter.MessagesDelivered, _local);
-        if (_dma > 0)
-            counters.Add(SimCounter.DmaTransactions, _dma);
-        _local = 0;
-        _dma = 0;
+        for (var i = 0; i < _local.Length; i++)
+        {
+            if (_local[i] == 0)
+                continue;
+            counters.Add((SimCounter)i, _local[i]);
+            _local[i] = 0;
+        }
+        _events = 0;
     }
 }

@@ -37,11 +37,12 @@ public sealed class SimWorld
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"));
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
-        Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
         IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));
         Budget = new OperationBudget(settings.Run.Ops);
+        Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
             .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries))
             .ToImmutableArray();
@@ -65,6 +66,7 @@ public sealed class SimWorld
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }
+    public HypercallWatchdog Watchdog { get; }
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }

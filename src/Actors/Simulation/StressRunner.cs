@@ -33,8 +33,16 @@ public static class StressRunner
         progress?.Start($"{(settings.Name.Length > 0 ? settings.Name : config.File)} — seed {settings.Seed}, stress");
         var deadline = settings.Run.Duration + settings.Run.HangTimeout + settings.Run.HangTimeout + TimeSpan.FromSeconds(30);
         string? failure = null;
-        while (!done.Task.Wait(settings.Run.ProgressInterval))
+        string? hung = null;
+        var tick = TimeSpan.FromTicks(Math.Min(settings.Run.ProgressInterval.Ticks, Math.Max(TimeSpan.TicksPerMillisecond, settings.Run.HangTimeout.Ticks / 4)));
+        var lastProgress = TimeSpan.Zero;
+        while (!done.Task.Wait(tick))
         {
+            if (ReportHungHypercalls(world) is { } stuck)
+            {
+                hung = stuck;
+                break;
+            }
             if (wall.Elapsed >= settings.Run.Duration)
                 world.Budget.Stop();
             if (wall.Elapsed >= deadline)
@@ -42,11 +50,15 @@ public static class StressRunner
                 failure = $"the run did not finish within {deadline.TotalSeconds:0} s: an actor is stuck (hang detected)";
                 break;
             }
-            progress?.Update(Snapshot(world, wall.Elapsed.TotalSeconds));
+            if (wall.Elapsed - lastProgress >= settings.Run.ProgressInterval)
+            {
+                lastProgress = wall.Elapsed;
+                progress?.Update(Snapshot(world, wall.Elapsed.TotalSeconds));
+            }
         }
         progress?.Update(Snapshot(world, wall.Elapsed.TotalSeconds));
         progress?.Stop();
-        var outcome = done.Task.IsCompleted ? done.Task.Result : new RunOutcome(false, "", "", failure);
+        var outcome = done.Task.IsCompleted ? done.Task.Result : new RunOutcome(true, "", hung ?? "", hung is null ? failure : null);
         failure ??= outcome.SimulatorFailure;
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         wall.Stop();
@@ -54,6 +66,26 @@ public static class StressRunner
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress);
         var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
         return new RunResult(report, exit, outcome, failure);
+    }
+
+    /// <summary>Reports every hypercall outstanding past the hang timeout; returns what is stuck, or null.</summary>
+    private static string? ReportHungHypercalls(SimWorld world)
+    {
+        var overdue = world.Watchdog.Overdue(world.Clock.NowNs, (long)world.Settings.Run.HangTimeout.TotalNanoseconds);
+        foreach (var (vcpu, input) in overdue)
+        {
+            var domain = input switch
+            {
+                HvIommu.Model.Hypercalls.FlushDeviceDomainInput f => f.Domain.DomainId.Id,
+                HvIommu.Model.Hypercalls.FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
+                _ => 0u,
+            };
+            world.Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, world.Clock.NowNs);
+        }
+        if (overdue.Count == 0)
+            return null;
+        world.Budget.Stop();
+        return $"stopped: {string.Join(", ", overdue.Select(o => $"vcpu{o.Vcpu} stuck in {o.Input.Code}"))}";
     }
 
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)

@@ -16,16 +16,7 @@ internal sealed partial class VcpuActor
 
     private async Task InitializeAsync(InitializeGuest m)
     {
-        string? result;
-        try
-        {
-            result = await TryInitializeAsync();
-        }
-        catch (VcpuHungException)
-        {
-            m.ReplyTo.Tell(new GuestInitCompleted(false, "a hypercall never completed during init"));
-            throw;
-        }
+        var result = await TryInitializeAsync();
         if (result is not null)
         {
             _log.Error("{Vcpu}: pvIOMMU init failed: {Reason}", Name, result);
@@ -114,19 +105,6 @@ internal sealed partial class VcpuActor
     /// the static domains, and let the oracle count what is left (H10, H16).
     /// </summary>
     private async Task TeardownAsync(TeardownGuest m)
-    {
-        try
-        {
-            await TeardownStepsAsync(m);
-        }
-        catch (VcpuHungException)
-        {
-            m.ReplyTo.Tell(new GuestTeardownCompleted("a hypercall never completed during teardown"));
-            throw;
-        }
-    }
-
-    private async Task TeardownStepsAsync(TeardownGuest m)
     {
         Timers.CancelAll();
         foreach (var domain in _world.Domains.Where(d => d.Table is not null))

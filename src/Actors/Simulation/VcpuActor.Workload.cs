@@ -59,7 +59,7 @@ internal sealed partial class VcpuActor
         for (var i = 0; i < frames.Length; i++)
         {
             var pageIova = iova + ((ulong)i << GuestMemory.PageShift);
-            var record = _world.Oracle.Register(domain.Id, pageIova, frames[i], PageSize.Size4K, writable: true, _index, _world.Clock.NowNs);
+            var record = _world.Oracle.Register(domain.Id, pageIova, frames[i], PageSize.Size4K, writable: true, _index, t0);
             var status = table.Map(pageIova, frames[i], PageSize.Size4K, writable: true);
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"map of IOVA 0x{pageIova:x} in domain {domain.Name} failed: {status}");
@@ -86,7 +86,7 @@ internal sealed partial class VcpuActor
         var bytes = IovaAllocator.RangeBytes(op.Descriptor.Pages);
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         foreach (var r in op.Descriptor.Mappings)
-            _world.Oracle.UnmapDone(r, _world.Clock.NowNs);
+            _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
         if (lazy)
         {

@@ -21,7 +21,6 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
     private readonly SeededRandom _random;
     private readonly MessageTally _tally;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private bool _hung;
 
     public VcpuActor(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices)
     {
@@ -32,12 +31,12 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
         _random = world.Random.Derive("vcpu/" + index);
         _tally = new MessageTally(world.Counters);
         Name = "vcpu" + index;
-        ReceiveAsync<InitializeGuest>(m => Guarded(() => InitializeAsync(m)));
+        ReceiveAsync<InitializeGuest>(m => Counted(() => InitializeAsync(m)));
         Receive<StartWorkload>(StartWorkload);
-        Receive<StartNextOperation>(_ => GuardedSync(StartOperation));
-        ReceiveAsync<DmaCompleted>(m => Guarded(() => CompleteOperationAsync(m)));
-        ReceiveAsync<FlushQueueTimerFired>(m => Guarded(() => FlushQueueTimeoutAsync(m)));
-        ReceiveAsync<TeardownGuest>(m => Guarded(() => TeardownAsync(m)));
+        Receive<StartNextOperation>(_ => CountedSync(StartOperation));
+        ReceiveAsync<DmaCompleted>(m => Counted(() => CompleteOperationAsync(m)));
+        ReceiveAsync<FlushQueueTimerFired>(m => Counted(() => FlushQueueTimeoutAsync(m)));
+        ReceiveAsync<TeardownGuest>(m => Counted(() => TeardownAsync(m)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -50,53 +49,27 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
     protected override void PostStop() => _tally.Publish();
 
     /// <summary>
-    /// A hypercall: trap, wait for the status. A call that does not return within the hang timeout is
-    /// reported as HypercallHung and leaves this vCPU stuck, as a real vCPU would be.
+    /// A hypercall: trap, wait for the status. The vCPU publishes that it is blocked so the run's
+    /// watchdog — like the kernel's soft-lockup detector — can report a call that never returns
+    /// (HypercallHung); the wait itself has no timeout, which keeps timers out of the hot path.
     /// </summary>
     private async Task<HypercallCompleted> HypercallAsync(IHypercallInput input)
     {
-        try
-        {
-            return await _hypervisor.Ask<HypercallCompleted>(replyTo => new Hypercall(input, _index, replyTo), _world.Settings.Run.HangTimeout, CancellationToken.None);
-        }
-        catch (AskTimeoutException)
-        {
-            var domain = input switch
-            {
-                FlushDeviceDomainInput f => f.Domain.DomainId.Id,
-                FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
-                _ => 0u,
-            };
-            _world.Oracle.ReportHung(Name, input.Code, domain, _world.Clock.NowNs);
-            _world.Budget.Stop();
-            throw new VcpuHungException();
-        }
+        _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
+        var reply = await _hypervisor.Ask<HypercallCompleted>(replyTo => new Hypercall(input, _index, replyTo), null, CancellationToken.None);
+        _world.Watchdog.Resumed(_index);
+        return reply;
     }
 
-    /// <summary>Runs one handler; a hung hypercall parks the vCPU for good (it answers nothing more).</summary>
-    private void GuardedSync(Action handler)
+    private void CountedSync(Action handler)
     {
         _tally.Message();
-        if (!_hung)
-            handler();
+        handler();
     }
 
-    private async Task Guarded(Func<Task> handler)
+    private Task Counted(Func<Task> handler)
     {
         _tally.Message();
-        if (_hung)
-            return;
-        try
-        {
-            await handler();
-        }
-        catch (VcpuHungException)
-        {
-            _hung = true;
-            _log.Warning("{Vcpu} is stuck in a hypercall that never completed", Name);
-            ReportIdleIfDone(force: true);
-        }
+        return handler();
     }
-
-    private sealed class VcpuHungException : Exception;
 }

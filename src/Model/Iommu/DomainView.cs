@@ -31,5 +31,15 @@ public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEna
 
     public DomainView View => Volatile.Read(ref _view);
 
+    private int _inFlight;
+
+    /// <summary>DMA transactions translated (or being translated) whose data has not moved yet. A flush
+    /// that reads zero after invalidating its caches has nothing of this device to drain.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void TranslationStarted() => Interlocked.Increment(ref _inFlight);
+
+    public void TransferFinished() => Interlocked.Decrement(ref _inFlight);
+
     internal void SetView(DomainView view) => Volatile.Write(ref _view, view);
 }

@@ -144,8 +144,10 @@ public sealed class HostIommu
             if (domain.Devices.Contains(device))
                 return HvStatus.DeviceAlreadyInDomain;
             foreach (var other in _domains.Values)
-                other.Devices.Remove(device);
+                if (other.Devices.Remove(device))
+                    other.Refresh();
             domain.Devices.Add(device);
+            domain.Refresh();
             device.SetView(domain.View);
             return HvStatus.Success;
         }
@@ -164,6 +166,7 @@ public sealed class HostIommu
             if (from is null)
                 return HvStatus.InvalidDeviceState;
             from.Devices.Remove(device);
+            from.Refresh();
             device.SetView(DomainView.Detached);
             return HvStatus.Success;
         }
@@ -211,7 +214,7 @@ public sealed class HostIommu
     public IReadOnlyList<DeviceSlot> DevicesIn(uint domainId)
     {
         lock (_lock)
-            return _domains.TryGetValue(domainId, out var d) ? d.Devices.ToArray() : Array.Empty<DeviceSlot>();
+            return _domains.TryGetValue(domainId, out var d) ? d.Attached : Array.Empty<DeviceSlot>();
     }
 
     private static HvStatus CheckIdentity(HvInputDeviceDomain d)
@@ -228,5 +231,10 @@ public sealed class HostIommu
         public uint Id { get; } = id;
         public DomainView? View { get; set; }
         public HashSet<DeviceSlot> Devices { get; } = new();
+
+        /// <summary>A copy of <see cref="Devices"/> handed to flushes without allocating per flush.</summary>
+        public DeviceSlot[] Attached { get; private set; } = [];
+
+        public void Refresh() => Attached = Devices.ToArray();
     }
 }

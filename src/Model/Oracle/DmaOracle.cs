@@ -22,8 +22,12 @@ public sealed class DmaOracle
     private readonly MappingRegistry _registry = new();
     private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
 
-    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, string scenarioHazard = "")
+    private readonly Time.ISimClock? _clock;
+
+    /// <param name="clock">Read only when a finding is reported without a time (hot paths pass 0 to avoid reading it).</param>
+    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, string scenarioHazard = "", Time.ISimClock? clock = null)
     {
+        _clock = clock;
         _frames = frames;
         _stage2 = stage2;
         _log = log;
@@ -199,7 +203,8 @@ public sealed class DmaOracle
     private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation)
     {
         var hazard = _scenarioHazard.Length > 0 ? _scenarioHazard : kind.DefaultHazard();
-        var v = new Violation(kind, hazard, ctx.Step, ctx.SimTimeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
+        var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
+        var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
             description, record is null ? explanation : $"{explanation} History: {History(record)}");
         return _log.Record(v) || kind == ViolationKind.LazyWindowStaleAccess ? v : null;
     }
