@@ -21,6 +21,10 @@ public sealed record RunStats(
 {
     /// <summary>VM exits per unmap, the cost the pvIOMMU's batched flushes try to lower; 0 with no unmaps.</summary>
     public double VmExitsPerUnmap => Unmaps == 0 ? 0 : (double)VmExits / Unmaps;
+
+    /// <summary>Everything the oracle found, by kind, counted whole (the report keeps only the first
+    /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
+    public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
 }
 
 /// <summary>Hits and misses of one IOMMU translation cache (the IOTLB, or a device's ATC under ATS).</summary>

@@ -68,6 +68,8 @@ public static class SummaryTable
         Row("messages delivered", N(s.MessagesDelivered));
         foreach (var (name, count) in s.Hypercalls)
             Row($"hypercall {name}", N(count));
+        foreach (var (kind, count) in s.Findings)
+            Row($"found {kind}", N(count));
         Row("VM exits", N(s.VmExits));
         Row("VM exits per unmap", s.VmExitsPerUnmap.ToString("F2", C));
         Row("IOTLB hit rate", HitRate(s.Iotlb));

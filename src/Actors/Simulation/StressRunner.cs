@@ -111,7 +111,10 @@ internal static class ReportBuilder
             new Reporting.CacheStats(iotlb.Hits, iotlb.Misses),
             new Reporting.CacheStats(atc.Hits, atc.Misses),
             wallSeconds, world.ModelledNs, c.Steps,
-            world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()));
+            world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
+        {
+            Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+        };
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
                 v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
