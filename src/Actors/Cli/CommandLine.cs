@@ -10,6 +10,7 @@ public static class CommandLine
     {
         new RunCommand(),
         new ValidateCommand(),
+        new ScenariosCommand(),
         new PageTableCommand(),
         new BenchCommand(),
     };

@@ -13,6 +13,7 @@ internal sealed partial class PciDeviceActor
     private void InvalidateAtc(InvalidateAtc m)
     {
         Tick();
+        ReleaseHeldReplays(all: true);
         if (_slot.Atc is { } atc)
         {
             if (m.Blocks is { } blocks)
@@ -28,6 +29,7 @@ internal sealed partial class PciDeviceActor
     private void Drain(DrainDma m)
     {
         Tick();
+        ReleaseHeldReplays(all: true);
         Await(new Waiter(m.FlushId, m.ReplyTo, _inFlight.Keys.ToHashSet(), Drain: true));
     }
 
@@ -80,11 +82,44 @@ internal sealed partial class PciDeviceActor
         }
     }
 
+    /// <summary>
+    /// A replayed write, once translated, is held back for a few device steps before its data phase, as a
+    /// posted write queued behind the device's other traffic would be. This keeps a translated transaction
+    /// in flight across an unmap and its flush — the window H5 is about — instead of moving its data in
+    /// the very next mailbox step. An ATS invalidation request, a drain request and quiescing force every
+    /// held write out (PCIe orders the invalidation completion and the drain after them), so a correct
+    /// flush handler still waits for them. Held writes do not take an in-flight slot from programmed DMA.
+    /// </summary>
+    private bool HoldReplay(Transaction tx)
+    {
+        if (!tx.Replay)
+            return false;
+        var hold = _random.Next(2 * _spec.InFlight + 1);
+        if (hold == 0)
+            return false;
+        tx.ReleaseStep = _step + hold;
+        _heldReplays.Add(tx);
+        return true;
+    }
+
+    private void ReleaseHeldReplays(bool all)
+    {
+        for (var i = _heldReplays.Count - 1; i >= 0; i--)
+        {
+            var tx = _heldReplays[i];
+            if (!all && tx.ReleaseStep > _step)
+                continue;
+            _heldReplays.RemoveAt(i);
+            Self.Tell(new TransferDue(tx.Id));
+        }
+    }
+
     private void StartQuiesce(Quiesce m)
     {
         Tick();
         _quiesceReplyTo = m.ReplyTo;
         _delayedReplays.Clear();
+        ReleaseHeldReplays(all: true);
         CheckQuiesced();
     }
 
@@ -114,6 +149,7 @@ internal sealed partial class PciDeviceActor
         public int Bytes => Descriptor?.Descriptor.Bytes ?? 64;
         public long Id { get; set; }
         public long DueStep { get; init; }
+        public long ReleaseStep { get; set; }
         public long IssuedNs { get; set; }
         public DmaTranslation Translation { get; set; }
     }

@@ -25,6 +25,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private readonly MessageTally _tally;
     private readonly Queue<Transaction> _pending = new();
     private readonly List<Transaction> _delayedReplays = new();
+    private readonly List<Transaction> _heldReplays = new();
     private readonly Dictionary<long, Transaction> _inFlight = new();
     private readonly List<Waiter> _waiters = new();
     private readonly byte[] _buffer = new byte[4096];
@@ -76,7 +77,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private void Pump()
     {
         ReleaseDueReplays();
-        while (_inFlight.Count < _spec.InFlight && _pending.TryDequeue(out var tx))
+        while (_inFlight.Count - _heldReplays.Count < _spec.InFlight && _pending.TryDequeue(out var tx))
             Issue(tx);
         CheckQuiesced();
     }
@@ -91,6 +92,9 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         _slot.TranslationStarted();
         var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx);
         CountSource(t.Source);
+        // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
+        if (_world.Settings.Run.StopOnFirstViolation && _world.Violations.Total > 0)
+            _world.Budget.Stop();
         if (!t.Ok)
         {
             _slot.TransferFinished();
@@ -104,7 +108,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // Latency is sampled (one transaction in eight): reading the clock is a large share of a DMA's cost.
         tx.IssuedNs = (tx.Id & 7) == 0 ? _world.Clock.NowNs : 0;
         _inFlight.Add(tx.Id, tx);
-        Self.Tell(new TransferDue(tx.Id));
+        if (!HoldReplay(tx))
+            Self.Tell(new TransferDue(tx.Id));
     }
 
     /// <summary>The data phase: the oracle judges the access at the moment it touches memory.</summary>
@@ -181,5 +186,6 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     {
         _step++;
         _tally.Message();
+        ReleaseHeldReplays(all: false);
     }
 }

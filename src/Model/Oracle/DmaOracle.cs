@@ -218,8 +218,9 @@ public sealed class DmaOracle
 
     private static string ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
     {
-        MappingState.Unmapped => $"The buffer was freed before a flush covering its unmap completed, while the {t.Source} still held the translation (H2/H8: free must follow a completed flush, §5.2).",
-        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated before the flush was still in flight or cached in the {t.Source} (H5: the flush must drain translated DMA and await ATC completions, §2.4).",
+        MappingState.Unmapped => $"The buffer was freed before any flush covering its unmap had completed, while the {t.Source} still held the translation: the free came too early — the flush failed and was ignored (H8, §2.3), or the free did not wait for it (H2, §5.2 step 3).",
+        MappingState.Flushed when t.Source == TranslationSource.Atc => "The flush completed and the buffer was freed while the device's ATC still held the translation: either the device TLB was invalidated before the IOTLB and refilled from it (H4: the IOTLB invalidation came too late, §4 rules), or the flush returned before the ATS invalidation completion came (H5, §2.4 (b)).",
+        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated from the {t.Source} before the flush was still in flight: the drain of translated DMA never came before the flush returned (H5, §2.4 (c)).",
         _ => $"The frame changed owner under a live translation from the {t.Source}.",
     };
 
