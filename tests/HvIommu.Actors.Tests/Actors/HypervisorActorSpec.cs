@@ -134,6 +134,16 @@ public sealed class HypervisorActorSpec : ActorSpec
     }
 
     [Fact]
+    public void A_call_code_outside_the_abi_is_InvalidHypercallCode_and_still_a_vm_exit()
+    {
+        // A guest can trap with any 16-bit call code (brief §2.1); the hypervisor answers, it does not fail.
+        Assert.Equal(HvStatus.InvalidHypercallCode, Status(new UnservicedInput((HypercallCode)0x0FFF)));
+
+        Assert.Equal(HvStatus.Success, Status(new GetIommuCapabilitiesInput()));
+        Assert.Equal(2, _world.Counters.Snapshot().VmExits);
+    }
+
+    [Fact]
     public void A_flush_is_handed_to_the_flush_handler_with_its_domain_and_the_callers_ReplyTo()
     {
         Assert.Equal(HvStatus.Success, Status(new CreateDeviceDomainInput(Domain3)));
