@@ -37,7 +37,11 @@ internal sealed class HypervisorActor : ReceiveActor
     {
         _tally.Message();
         var code = call.Input.Code;
-        _world.Counters.AddHypercall(_world.Counters.HypercallId((ushort)code));
+        // A guest can trap with any call code (brief §2.1); only the ABI's codes have a counter of their own.
+        if (Enum.IsDefined(code))
+            _world.Counters.AddHypercall(_world.Counters.HypercallId((ushort)code));
+        else
+            _world.Counters.Add(SimCounter.VmExits);
         _world.AddModelledNs(_world.Settings.Hypervisor.Latency.VmExitNs);
         if (InjectedFault(code) is { } injected)
         {
