@@ -6,7 +6,7 @@ namespace HvIommu.Actors.Metrics;
 /// <summary>
 /// A latency histogram in nanoseconds (1 ns to 1 hour, 3 significant digits) for one operation —
 /// a map, an unmap, a FLUSH_DEVICE_DOMAIN hypercall, a DMA transaction — recorded from many actor
-/// threads at once. Recording goes through HdrHistogram's <see cref="Recorder"/> (wait-free for
+/// threads at once. Recording goes through HdrHistogram's <see cref="Recorder"/> over concurrent histograms (safe for many writers; wait-free for
 /// writers); <see cref="Summarize"/> folds what was recorded since the last call into a running total.
 /// </summary>
 public sealed class LatencyRecorder
@@ -17,7 +17,7 @@ public sealed class LatencyRecorder
     private const int SignificantDigits = 3;
 
     private readonly Recorder _recorder = new(1, HighestTrackableNs, SignificantDigits,
-        (id, lowest, highest, digits) => new LongHistogram(id, lowest, highest, digits));
+        (id, lowest, highest, digits) => new LongConcurrentHistogram(id, lowest, highest, digits));
     private readonly LongHistogram _total = new(1, HighestTrackableNs, SignificantDigits);
     private readonly Lock _gate = new();
     private HistogramBase? _spare;

@@ -16,6 +16,7 @@ public sealed class HypercallWatchdog(int vcpus)
     public void Blocked(int vcpu, IHypercallInput input, long nowNs)
     {
         Volatile.Write(ref _input[vcpu], input);
+        _reported[vcpu] = false;
         Volatile.Write(ref _sinceNs[vcpu], nowNs + 1);
     }
 

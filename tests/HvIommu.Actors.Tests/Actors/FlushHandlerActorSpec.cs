@@ -52,8 +52,23 @@ public sealed class FlushHandlerActorSpec : ActorSpec
         (_dom, _idle) = (dom.Id, idle.Id);
         _world.Host.Iotlb.Fill(_dom, Iova, new IotlbEntry(0x1234_5000, 0x5000, PageSize.Size4K, true, 0));
         _world.Host.WalkCache.Fill(_dom, 1, Iova, SimWorld.AllocatorBaseGpa);
+        // The probes stand for devices with DMA in flight; an idle device is not drained (see the last test).
+        foreach (var device in _world.Devices)
+            device.TranslationStarted();
         var devices = new Dictionary<string, IActorRef> { ["gpu"] = _gpu, ["nic"] = _nic };
         _handler = Sys.ActorOf(FlushHandlerActor.Props(_world, devices, Dispatcher));
+    }
+
+    [Fact]
+    public void A_device_with_no_dma_in_flight_is_not_drained()
+    {
+        Start();
+        _world.Devices.Single(d => d.Name == "nic").TransferFinished();
+        Flush(_vcpu);
+        Complete(_gpu.ExpectMsg<InvalidateAtc>());
+        Complete(_gpu.ExpectMsg<DrainDma>(), "gpu");
+        AssertSuccess(_vcpu);
+        _nic.ExpectNoMsg(TimeSpan.Zero);
     }
 
     private void Flush(IActorRef replyTo, ImmutableArray<FlushVa>? blocks = null) =>
