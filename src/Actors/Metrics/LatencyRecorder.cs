@@ -6,8 +6,9 @@ namespace HvIommu.Actors.Metrics;
 /// <summary>
 /// A latency histogram in nanoseconds (1 ns to 1 hour, 3 significant digits) for one operation —
 /// a map, an unmap, a FLUSH_DEVICE_DOMAIN hypercall, a DMA transaction — recorded from many actor
-/// threads at once. Recording goes through HdrHistogram's <see cref="Recorder"/> over concurrent histograms (safe for many writers; wait-free for
-/// writers); <see cref="Summarize"/> folds what was recorded since the last call into a running total.
+/// threads at once. Recording goes through HdrHistogram's <see cref="Recorder"/> over concurrent
+/// histograms (a plain LongHistogram loses counts when writers race); <see cref="Summarize"/> folds
+/// what was recorded since the last call into a running total.
 /// </summary>
 public sealed class LatencyRecorder
 {
