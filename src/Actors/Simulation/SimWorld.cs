@@ -43,7 +43,8 @@ public sealed class SimWorld
         Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));
         Budget = new OperationBudget(settings.Run.Ops);
         Domains = settings.Domains
-            .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries))
+            .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries,
+                settings.Driver.Hazards.BrokenFlushQueueCounter))
             .ToImmutableArray();
         DomainByName = Domains.ToImmutableDictionary(d => d.Name);
         Devices = settings.Devices.Select(CreateDevice).ToImmutableArray();

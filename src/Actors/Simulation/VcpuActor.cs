@@ -35,6 +35,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
         ReceiveAsync<InitializeGuest>(m => Guarded(() => InitializeAsync(m)));
         Receive<StartWorkload>(StartWorkload);
         Receive<StartNextOperation>(_ => GuardedSync(StartOperation));
+        Receive<ContinueMap>(m => GuardedSync(() => ContinueStepwiseMap(m)));
         ReceiveAsync<DmaCompleted>(m => Guarded(() => CompleteOperationAsync(m)));
         ReceiveAsync<FlushQueueTimerFired>(m => Guarded(() => FlushQueueTimeoutAsync(m)));
         ReceiveAsync<TeardownGuest>(m => Guarded(() => TeardownAsync(m)));
