@@ -15,6 +15,8 @@ internal static class ConfigWords
     public static readonly IReadOnlyDictionary<string, FlushKind> Flush = Words(("domain", FlushKind.Domain), ("list", FlushKind.List));
     public static readonly IReadOnlyDictionary<string, FlushFailurePolicy> OnFlushFailure = Words(("log", FlushFailurePolicy.Log), ("fallback", FlushFailurePolicy.Fallback));
     public static readonly IReadOnlyDictionary<string, FlushOrder> FlushOrder = Words(("iotlb-first", Model.Settings.FlushOrder.IotlbFirst), ("devtlb-first", Model.Settings.FlushOrder.DevTlbFirst));
+    public static readonly IReadOnlyDictionary<string, FlushRangeMode> FlushRange = Words(
+        ("exact", FlushRangeMode.Exact), ("empty", FlushRangeMode.Empty), ("off-by-one", FlushRangeMode.OffByOne), ("overflow", FlushRangeMode.Overflow));
     public static readonly IReadOnlyDictionary<string, DeviceBehaviour> Behaviour = Words(("well-behaved", DeviceBehaviour.WellBehaved), ("stale-replay", DeviceBehaviour.StaleReplay));
 
     /// <summary>Capability bits of HVCALL_GET_IOMMU_CAPABILITIES (brief §1.8), in bit order.</summary>

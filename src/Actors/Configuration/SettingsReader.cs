@@ -89,7 +89,19 @@ internal static class SettingsReader
         Flush: r.Choice(Root + "driver.flush", ConfigWords.Flush, FlushKind.Domain),
         FlushQueueEntries: r.Int(Root + "driver.flush-queue.entries", 2, 1 << 16, 256),
         FlushQueueTimeout: r.Duration(Root + "driver.flush-queue.timeout", TimeSpan.FromMilliseconds(0.001), TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(10)),
-        OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", ConfigWords.OnFlushFailure, FlushFailurePolicy.Fallback));
+        OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", ConfigWords.OnFlushFailure, FlushFailurePolicy.Fallback),
+        Hazards: ReadDriverHazards(r));
+
+    private static DriverHazards ReadDriverHazards(HoconReader r)
+    {
+        const string h = Root + "driver.hazards.";
+        return new DriverHazards(
+            FreeTablesBeforeFlush: r.Bool(h + "free-tables-before-flush"),
+            FreeIovaBeforeFlush: r.Bool(h + "free-iova-before-flush"),
+            BrokenFlushQueueCounter: r.Bool(h + "broken-flush-queue-counter"),
+            RacyTableInstall: r.Bool(h + "racy-table-install"),
+            FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact));
+    }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
     {

@@ -44,7 +44,8 @@ public sealed class SimWorld
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
-            .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries))
+            .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries,
+                settings.Driver.Hazards.BrokenFlushQueueCounter))
             .ToImmutableArray();
         DomainByName = Domains.ToImmutableDictionary(d => d.Name);
         Devices = settings.Devices.Select(CreateDevice).ToImmutableArray();

@@ -73,7 +73,7 @@ internal sealed partial class VcpuActor
         _created.Add(domain.Identity);
         domain.CreatedInHypervisor = true;
         var levels = _world.Settings.Driver.PageTableLevels;
-        domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth);
+        domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
         var mode = levels == 5 ? FirstStagePagingMode.FiveLevel : FirstStagePagingMode.FourLevel;
         var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)));
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();

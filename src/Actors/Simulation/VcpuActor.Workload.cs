@@ -45,7 +45,6 @@ internal sealed partial class VcpuActor
         var w = _world.Settings.Workload;
         var deviceIndex = PickDevice();
         var domain = _world.DomainOfDevice[deviceIndex];
-        var table = domain.Table!;
         var t0 = _world.Clock.NowNs;
         var frames = new ulong[w.BufferPages];
         for (var i = 0; i < frames.Length; i++)
@@ -55,22 +54,45 @@ internal sealed partial class VcpuActor
         }
         if (!domain.Iova.TryAllocate(w.BufferPages, out var iova))
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
-        var records = ImmutableArray.CreateBuilder<MappingRecord>(frames.Length);
+        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, frames, t0);
+        if (_world.Settings.Driver.Hazards.RacyTableInstall)
+        {
+            // H6: the map runs level by level, preemptible between levels (VcpuActor.StepwiseMap.cs).
+            BeginStepwiseMap(map);
+            return;
+        }
         for (var i = 0; i < frames.Length; i++)
         {
-            var pageIova = iova + ((ulong)i << GuestMemory.PageShift);
-            var record = _world.Oracle.Register(domain.Id, pageIova, frames[i], PageSize.Size4K, writable: true, _index, t0);
-            var status = table.Map(pageIova, frames[i], PageSize.Size4K, writable: true);
-            if (status != MapStatus.Mapped)
-                throw new InvalidOperationException($"map of IOVA 0x{pageIova:x} in domain {domain.Name} failed: {status}");
+            var record = RegisterPage(map, i);
+            CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, frames[i], PageSize.Size4K, writable: true));
             _world.Oracle.Mapped(record);
-            records.Add(record);
+            map.Records.Add(record);
         }
-        _world.Counters.Add(SimCounter.Maps, frames.Length);
-        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
-        var descriptor = new DmaDescriptor(++_nextDescriptor, iova, w.BufferPages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, records.MoveToImmutable());
-        _operations.Add(descriptor.Id, new Operation(descriptor, domain, frames));
-        _devices[deviceIndex].Tell(new ProgramDma(descriptor, Self));
+        ProgramDevice(map);
+    }
+
+    /// <summary>The oracle learns of the mapping before its leaf is written.</summary>
+    private MappingRecord RegisterPage(MapInProgress map, int page)
+    {
+        var pageIova = map.Iova + ((ulong)page << GuestMemory.PageShift);
+        return _world.Oracle.Register(map.Domain.Id, pageIova, map.Frames[page], PageSize.Size4K, writable: true, _index, map.StartNs);
+    }
+
+    private static void CheckMapped(MapInProgress map, int page, MapStatus status)
+    {
+        if (status != MapStatus.Mapped)
+            throw new InvalidOperationException($"map of IOVA 0x{map.Iova + ((ulong)page << GuestMemory.PageShift):x} in domain {map.Domain.Name} failed: {status}");
+    }
+
+    /// <summary>dma_map returned: hand the buffer to the device.</summary>
+    private void ProgramDevice(MapInProgress map)
+    {
+        var w = _world.Settings.Workload;
+        _world.Counters.Add(SimCounter.Maps, map.Frames.Length);
+        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - map.StartNs));
+        var descriptor = new DmaDescriptor(map.Id, map.Iova, w.BufferPages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, map.Records.MoveToImmutable());
+        _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames));
+        _devices[map.DeviceIndex].Tell(new ProgramDma(descriptor, Self));
     }
 
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
@@ -93,27 +115,50 @@ internal sealed partial class VcpuActor
             // §5.2 step 5: the buffer goes back to its owner as soon as dma_unmap returns; the IOVA and the
             // table pages wait in the flush queue.
             FreeFrames(op.Frames);
-            await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray());
+            await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Descriptor.Mappings);
         }
         else
         {
-            // §5.2 step 3: flush, then free the table pages, then the IOVA; the caller then frees the buffer.
-            await IotlbSyncAsync(op.Domain, gather);
-            FreeFrames(gather.FreeList);
-            op.Domain.Iova.Free(op.Descriptor.Iova, op.Descriptor.Pages);
-            FreeFrames(op.Frames);
+            await StrictSyncAndFreeAsync(op, gather);
         }
         _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
         _world.Budget.Complete();
         Self.Tell(StartNextOperation.Instance);
     }
 
-    /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the gather's range.</summary>
+    /// <summary>
+    /// §5.2 step 3: flush, then free the table pages, then the IOVA; the caller then frees the buffer. The
+    /// hazard knobs move frees before the flush: the table pages (H1), the IOVA and the buffer (H2).
+    /// </summary>
+    private async Task StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
+    {
+        var hazards = _world.Settings.Driver.Hazards;
+        if (hazards.FreeIovaBeforeFlush)
+            FreeIovaAndBuffer(op);
+        if (hazards.FreeTablesBeforeFlush)
+            FreeFrames(gather.FreeList);
+        await IotlbSyncAsync(op.Domain, gather);
+        if (!hazards.FreeTablesBeforeFlush)
+            FreeFrames(gather.FreeList);
+        if (!hazards.FreeIovaBeforeFlush)
+            FreeIovaAndBuffer(op);
+    }
+
+    /// <summary>free_iova_fast, then dma_unmap returns and the caller frees its buffer.</summary>
+    private void FreeIovaAndBuffer(Operation op)
+    {
+        op.Domain.Iova.Free(op.Descriptor.Iova, op.Descriptor.Pages);
+        FreeFrames(op.Frames);
+    }
+
+    /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
+    /// <see cref="FlushRange"/> computes from the gather (exact, or wrong on purpose: H7).</summary>
     private async Task IotlbSyncAsync(GuestDomain domain, IotlbGather gather)
     {
-        IHypercallInput input = _world.Settings.Driver.Flush == FlushKind.List && !gather.IsEmpty
-            ? new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.None, [FlushVa.FromRange(gather.Start, gather.End)])
-            : new FlushDeviceDomainInput(domain.Identity);
+        IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
+        if (_world.Settings.Driver.Flush == FlushKind.List
+            && FlushRange.Blocks(_world.Settings.Driver.Hazards.FlushRange, gather.Start, gather.End, (1UL << _world.IovaWidth) - 1) is { } blocks)
+            input = new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.None, blocks);
         await FlushAsync(domain, input);
     }
 
@@ -137,11 +182,11 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>queue_iova (brief §5.3): reap, flush inline while full, append, arm the timer.</summary>
-    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList)
+    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, ImmutableArray<MappingRecord> mappings)
     {
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
-        while (!queue.TryEnqueue(iova >> GuestMemory.PageShift, pages, freeList, null, released))
+        while (!queue.TryEnqueue(iova >> GuestMemory.PageShift, pages, freeList, mappings, released))
         {
             Release(domain, released);
             await FlushQueueFlushAsync(domain);
@@ -185,6 +230,9 @@ internal sealed partial class VcpuActor
         {
             FreeFrames(e.FreeList);
             domain.Iova.Free(e.IovaPfn << GuestMemory.PageShift, e.Pages);
+            if (e.Payload is ImmutableArray<MappingRecord> mappings)
+                foreach (var r in mappings)
+                    _world.Oracle.FlushQueueReleased(r);
         }
         released.Clear();
     }
@@ -207,11 +255,28 @@ internal sealed partial class VcpuActor
 
     private void ReportIdleIfDone(bool force)
     {
-        if (_idleReported || !_workloadStarted || (!force && _operations.Count > 0))
+        if (_idleReported || !_workloadStarted || (!force && (_operations.Count > 0 || _stepwiseMaps.Count > 0)))
             return;
         _idleReported = true;
         _supervisor.Tell(new VcpuIdle(_index));
     }
 
     private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, ulong[] Frames);
+
+    /// <summary>A dma_map between IOVA allocation and programming the device.</summary>
+    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, ulong[] frames, long startNs)
+    {
+        public long Id { get; } = id;
+        public int DeviceIndex { get; } = deviceIndex;
+        public GuestDomain Domain { get; } = domain;
+        public ulong Iova { get; } = iova;
+        public ulong[] Frames { get; } = frames;
+        public long StartNs { get; } = startNs;
+        public ImmutableArray<MappingRecord>.Builder Records { get; } = ImmutableArray.CreateBuilder<MappingRecord>(frames.Length);
+
+        /// <summary>Stepwise map only: the page being mapped, its record and its map in progress.</summary>
+        public int Page { get; set; }
+        public MappingRecord? Record { get; set; }
+        public MapOperation? Operation { get; set; }
+    }
 }

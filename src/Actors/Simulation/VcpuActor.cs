@@ -34,6 +34,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
         ReceiveAsync<InitializeGuest>(m => Counted(() => InitializeAsync(m)));
         Receive<StartWorkload>(StartWorkload);
         Receive<StartNextOperation>(_ => CountedSync(StartOperation));
+        Receive<ContinueMap>(m => CountedSync(() => ContinueStepwiseMap(m)));
         ReceiveAsync<DmaCompleted>(m => Counted(() => CompleteOperationAsync(m)));
         ReceiveAsync<FlushQueueTimerFired>(m => Counted(() => FlushQueueTimeoutAsync(m)));
         ReceiveAsync<TeardownGuest>(m => Counted(() => TeardownAsync(m)));

@@ -30,3 +30,6 @@ internal sealed class StartNextOperation
 
 /// <summary>Timer: the lazy flush-queue timeout of a domain fired (fq_flush_timeout, brief §5.3).</summary>
 internal sealed record FlushQueueTimerFired(uint Domain);
+
+/// <summary>Self-message: the preemption point between two levels of a stepwise map (racy-table-install, H6).</summary>
+internal sealed record ContinueMap(long DescriptorId);

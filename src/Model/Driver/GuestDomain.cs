@@ -11,13 +11,14 @@ namespace HvIommu.Model.Driver;
 /// </summary>
 public sealed class GuestDomain
 {
-    public GuestDomain(string name, uint id, int vcpus, int flushQueueEntries)
+    /// <param name="brokenCounterRule">Hazard H2: the flush queues reap one flush early (<see cref="FlushQueue.BrokenCounterRule"/>).</param>
+    public GuestDomain(string name, uint id, int vcpus, int flushQueueEntries, bool brokenCounterRule = false)
     {
         Name = name;
         Id = id;
         Identity = HvInputDeviceDomain.Self(DeviceDomainId.S1(id));
         Fq = new FlushQueueDomain();
-        Queues = Enumerable.Range(0, vcpus).Select(_ => new FlushQueue(Fq, flushQueueEntries)).ToArray();
+        Queues = Enumerable.Range(0, vcpus).Select(_ => new FlushQueue(Fq, flushQueueEntries, brokenCounterRule)).ToArray();
     }
 
     public string Name { get; }

@@ -66,6 +66,11 @@ public sealed class DmaOracle
         _registry.RemoveLive(record);
     }
 
+    /// <summary>fq_ring_free released the queued unmap's IOVA and table pages: its flush-queue window is over, so
+    /// a stale use of it from now on is no longer H3's accepted trade-off (a correct queue releases only after a
+    /// covering flush, so this matters only when the queue is broken, H2).</summary>
+    public void FlushQueueReleased(MappingRecord record) => record.MarkReleased();
+
     public MappingRecord? FindLive(uint domain, ulong iova) => _registry.FindLive(domain, iova);
 
     public MappingRecord? BySerial(long serial) => _registry.BySerial(serial);

@@ -22,6 +22,7 @@ public enum MappingState
 public sealed class MappingRecord
 {
     private int _state;
+    private bool _queued;
 
     public MappingRecord(long serial, uint domain, ulong iova, ulong gpa, PageSize size, bool writable, uint frameGeneration, int vcpu, long mapTimeNs)
     {
@@ -52,8 +53,13 @@ public sealed class MappingRecord
     /// <summary>Flushes of the domain started before the unmap; a flush numbered above this one covers it.</summary>
     public long UnmapFlushSeq { get; private set; }
     public long UnmapTimeNs { get; private set; }
-    /// <summary>Lazy mode: the unmap went to a flush queue (its stale window is H3's accepted trade-off).</summary>
-    public bool Queued { get; private set; }
+    /// <summary>Lazy mode: the unmap went to a flush queue and is still in it (its stale window is H3's accepted
+    /// trade-off); false again once the queue released its IOVA.</summary>
+    public bool Queued
+    {
+        get => Volatile.Read(ref _queued);
+        private set => Volatile.Write(ref _queued, value);
+    }
     public long FlushTimeNs { get; private set; }
     /// <summary>Which flush made it <see cref="MappingState.Flushed"/>.</summary>
     public long FlushedBySeq { get; private set; }
@@ -67,6 +73,8 @@ public sealed class MappingRecord
         Queued = queued;
         Volatile.Write(ref _state, (int)MappingState.Unmapped);
     }
+
+    internal void MarkReleased() => Queued = false;
 
     internal void MarkFlushed(long flushSeq, long timeNs)
     {

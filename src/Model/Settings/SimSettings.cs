@@ -69,7 +69,8 @@ public sealed record DriverSettings(
     FlushKind Flush,
     int FlushQueueEntries,
     TimeSpan FlushQueueTimeout,
-    FlushFailurePolicy OnFlushFailure);
+    FlushFailurePolicy OnFlushFailure,
+    DriverHazards Hazards);
 
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }

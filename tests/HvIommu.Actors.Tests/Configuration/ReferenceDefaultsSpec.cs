@@ -59,7 +59,17 @@ public sealed class ReferenceDefaultsSpec
             Flush: FlushKind.Domain,
             FlushQueueEntries: 256,
             FlushQueueTimeout: TimeSpan.FromMilliseconds(10),
-            OnFlushFailure: FlushFailurePolicy.Fallback), Defaults.Driver);
+            OnFlushFailure: FlushFailurePolicy.Fallback,
+            Hazards: DriverHazards.None), Defaults.Driver);
+
+    [Fact]
+    public void Driver_hazards_are_all_off_by_default() =>
+        Assert.Equal(new DriverHazards(
+            FreeTablesBeforeFlush: false,
+            FreeIovaBeforeFlush: false,
+            BrokenFlushQueueCounter: false,
+            RacyTableInstall: false,
+            FlushRange: FlushRangeMode.Exact), Defaults.Driver.Hazards);
 
     [Fact]
     public void Hypervisor_defaults()

@@ -1,0 +1,53 @@
+using Akka.Actor;
+using HvIommu.Model.PageTables;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// The map path with <c>racy-table-install</c> (hazard H6, brief §3.1): generic_pt's map_pages is lock-free
+/// and preemptible, so each page's map runs as its <see cref="MapOperation"/> steps, one level per message,
+/// with a <see cref="ContinueMap"/> to self in between. Other vCPUs' maps (and this vCPU's other outstanding
+/// maps) run in those gaps, so two of them can read the same empty slot before either stores its table.
+/// The correct driver keeps the single-call <see cref="StageOnePageTable.Map(ulong, ulong, PageSize, bool)"/>.
+/// </summary>
+internal sealed partial class VcpuActor
+{
+    private readonly Dictionary<long, MapInProgress> _stepwiseMaps = new();
+
+    private void BeginStepwiseMap(MapInProgress map)
+    {
+        _stepwiseMaps.Add(map.Id, map);
+        StepMap(map);
+    }
+
+    private void ContinueStepwiseMap(ContinueMap m)
+    {
+        if (_stepwiseMaps.TryGetValue(m.DescriptorId, out var map))
+            StepMap(map);
+    }
+
+    /// <summary>One level of one page's map, then a preemption point; programs the device after the last page.</summary>
+    private void StepMap(MapInProgress map)
+    {
+        if (map.Operation is null)
+        {
+            map.Record = RegisterPage(map, map.Page);
+            map.Operation = map.Domain.Table!.BeginMap(map.Record.Iova, map.Frames[map.Page], PageSize.Size4K, writable: true);
+        }
+        if (map.Operation.Step())
+        {
+            CheckMapped(map, map.Page, map.Operation.Status);
+            _world.Oracle.Mapped(map.Record!);
+            map.Records.Add(map.Record!);
+            map.Operation = null;
+            map.Record = null;
+            if (++map.Page == map.Frames.Length)
+            {
+                _stepwiseMaps.Remove(map.Id);
+                ProgramDevice(map);
+                return;
+            }
+        }
+        Self.Tell(new ContinueMap(map.Id));
+    }
+}

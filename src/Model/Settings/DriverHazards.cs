@@ -1,0 +1,37 @@
+namespace HvIommu.Model.Settings;
+
+/// <summary>
+/// How the driver computes the HVCALL_FLUSH_DEVICE_DOMAIN_LIST block from the unmap's gather (hazard H7,
+/// brief §1.10, §2.2); see <see cref="Driver.FlushRange"/>.
+/// </summary>
+public enum FlushRangeMode
+{
+    /// <summary>The one aligned block covering [gather.start, gather.end] (v2 and later).</summary>
+    Exact,
+    /// <summary>The gather's range is lost (iommupt fix b48ca9206138) and the block is built from an empty gather.</summary>
+    Empty,
+    /// <summary>The inclusive end taken as exclusive: the range ends one 4 KiB page short.</summary>
+    OffByOne,
+    /// <summary>The exclusive end <c>end + 1</c> wraps at the top of the IOVA space, leaving nothing to flush.</summary>
+    Overflow,
+}
+
+/// <summary>
+/// Deliberately wrong behaviours of the guest driver's map and unmap paths (STYLE.md practice 9), each
+/// named by its hazard in the brief (§6) and off by default: <c>hviommu.driver.hazards</c>.
+/// </summary>
+/// <param name="FreeTablesBeforeFlush">H1: strict unmap frees the gather's table pages before the flush hypercall.</param>
+/// <param name="FreeIovaBeforeFlush">H2: strict unmap frees the IOVA, and the buffer goes back, before the flush.</param>
+/// <param name="BrokenFlushQueueCounter">H2: lazy flush queues reap entries one flush early (counter ≤ finish).</param>
+/// <param name="RacyTableInstall">H6: intermediate tables installed by plain load and store, with preemption between levels.</param>
+/// <param name="FlushRange">H7: the range computation of the list flush.</param>
+public sealed record DriverHazards(
+    bool FreeTablesBeforeFlush,
+    bool FreeIovaBeforeFlush,
+    bool BrokenFlushQueueCounter,
+    bool RacyTableInstall,
+    FlushRangeMode FlushRange)
+{
+    /// <summary>The correct driver: every hazard off.</summary>
+    public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);
+}
