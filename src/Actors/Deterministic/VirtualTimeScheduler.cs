@@ -21,6 +21,7 @@ public sealed class VirtualTimeScheduler : SchedulerBase, ISimClock, IDisposable
     private readonly Lazy<HashedWheelTimerScheduler> _wallClock;
     private long _nowNs;
     private long _sequence;
+    private int _disposed;
 
     public VirtualTimeScheduler(Config scheduler, ILoggingAdapter log) : base(scheduler, log)
     {
@@ -94,9 +95,10 @@ public sealed class VirtualTimeScheduler : SchedulerBase, ISimClock, IDisposable
         }
     }
 
+    // The ActorSystem disposes its scheduler on termination and DeterministicSystem does too: idempotent.
     public void Dispose()
     {
-        if (_wallClock.IsValueCreated)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _wallClock.IsValueCreated)
             _wallClock.Value.Dispose();
     }
 
