@@ -1,0 +1,127 @@
+using System.Runtime.CompilerServices;
+using Akka.Actor;
+using Akka.Configuration;
+using HvIommu.Model.Time;
+
+namespace HvIommu.Actors.Deterministic;
+
+/// <summary>
+/// One ActorSystem set up for deterministic runs and reused across many schedules (creating a system per
+/// schedule costs milliseconds): the virtual-time scheduler, the deterministic dispatcher and mailbox, and a
+/// long-lived root on that dispatcher. Per schedule: <see cref="Reset"/>, <see cref="StartRun"/>,
+/// <see cref="DriveUntil"/>, <see cref="StopRun"/>. All calls come from one thread, which drives.
+/// </summary>
+public sealed class DeterministicSystem : IDisposable
+{
+    /// <summary>The dispatcher every actor of a deterministic run must use (set it on every child's Props).</summary>
+    public const string DispatcherId = "hviommu.deterministic.dispatcher";
+
+    public const string DefaultRunName = "run";
+
+    private const long StartupSteps = 10_000;
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly IActorRef _host;
+    private IActorRef? _run;
+
+    private DeterministicSystem(ActorSystem system)
+    {
+        System = system;
+        Scheduler = (VirtualTimeScheduler)system.Scheduler;
+        // A top-level actor is started by the /user guardian on its own dispatcher: its Create arrives from
+        // another thread, so wait for it here, once, before any schedule.
+        var started = new StrongBox<bool>();
+        _host = system.ActorOf(Props.Create(() => new DeterministicHost(started)).WithDispatcher(DispatcherId), "deterministic");
+        while (!started.Value)
+        {
+            Driver.DriveToQuiescence(StartupSteps);
+            if (!started.Value && !Driver.AwaitForeignWork(StartupTimeout))
+                throw new InvalidOperationException($"The deterministic host did not start within {StartupTimeout}.");
+        }
+    }
+
+    /// <summary>
+    /// The HOCON that installs the virtual scheduler and defines the deterministic dispatcher. Throughput 1
+    /// alone lets a mailbox run deliver two user messages; a positive <c>throughput-deadline-time</c> makes it
+    /// exactly one (Akka compares the deadline with its absolute monotonic clock, so any value stops the loop).
+    /// </summary>
+    public static Config Configuration { get; } = ConfigurationFactory.ParseString($$"""
+        akka.scheduler.implementation = "{{typeof(VirtualTimeScheduler).FullName}}, HvIommu.Actors"
+        {{DispatcherId}} {
+          type = Dispatcher
+          executor = "{{typeof(DeterministicExecutorConfigurator).FullName}}, HvIommu.Actors"
+          throughput = 1
+          throughput-deadline-time = 1ms
+          mailbox-type = "{{typeof(DeterministicMailboxType).FullName}}, HvIommu.Actors"
+        }
+        """);
+
+    public ActorSystem System { get; }
+
+    public VirtualTimeScheduler Scheduler { get; }
+
+    public SimulationDriver Driver => Scheduler.Driver;
+
+    /// <summary>Virtual time of the current schedule.</summary>
+    public ISimClock Clock => Scheduler;
+
+    /// <summary>The current schedule's root actor, or null between runs.</summary>
+    public IActorRef? Run => _run;
+
+    /// <summary>Creates the system; <paramref name="overlay"/> (e.g. logging) falls back to <see cref="Configuration"/>.</summary>
+    public static DeterministicSystem Create(string name = "hviommu-deterministic", Config? overlay = null)
+    {
+        var config = overlay is null ? Configuration : overlay.WithFallback(Configuration);
+        return new DeterministicSystem(ActorSystem.Create(name, config));
+    }
+
+    /// <summary>Starts a new schedule (stopping the previous run first if one is alive).</summary>
+    public void Reset(ulong seed, IScheduleStrategy strategy)
+    {
+        if (_run is not null)
+        {
+            var stopped = StopRun();
+            if (!stopped.Quiescent)
+                throw new InvalidOperationException($"The previous run did not stop: {stopped}");
+        }
+        Driver.Reset(seed, strategy);
+    }
+
+    /// <summary>
+    /// Creates this schedule's root actor under the long-lived root, on the deterministic dispatcher. The
+    /// creation is part of the schedule (its steps are chosen and recorded like any other).
+    /// </summary>
+    public IActorRef StartRun(Props props, string name = DefaultRunName)
+    {
+        ArgumentNullException.ThrowIfNull(props);
+        if (_run is not null)
+            throw new InvalidOperationException("A run is already alive; stop it first.");
+        var created = new StrongBox<IActorRef?>();
+        _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created));
+        var result = Driver.DriveUntil(() => created.Value is not null, StartupSteps);
+        return _run = created.Value ?? throw new InvalidOperationException($"The run's root was not created: {result}");
+    }
+
+    public DriveResult DriveUntil(Func<bool>? done, long maxSteps) => Driver.DriveUntil(done, maxSteps);
+
+    /// <summary>
+    /// Stops the run's root with a PoisonPill and drives until nothing is left to run. The teardown is not
+    /// part of the schedule: it is neither recorded nor traced (see <see cref="SimulationDriver.DriveToQuiescence"/>).
+    /// </summary>
+    public DriveResult StopRun(long maxSteps = 10_000_000)
+    {
+        if (_run is null)
+            return Driver.DriveToQuiescence(maxSteps);
+        _run.Tell(PoisonPill.Instance, ActorRefs.NoSender);
+        _run = null;
+        return Driver.DriveToQuiescence(maxSteps);
+    }
+
+    /// <summary>Hands pending work to the thread pool, then terminates the system.</summary>
+    public void Dispose()
+    {
+        Driver.Release();
+        System.Terminate().Wait(TimeSpan.FromSeconds(30));
+        Scheduler.Dispose();
+    }
+}

@@ -1,0 +1,344 @@
+using System.Collections.Concurrent;
+using Akka.Dispatch;
+
+namespace HvIommu.Actors.Deterministic;
+
+/// <summary>
+/// Runs every actor of the deterministic dispatcher on one thread, one mailbox run (at most one user message)
+/// per step. Each step asks the <see cref="IScheduleStrategy"/> to pick among the ready actors, ordered by
+/// first-seen ordinal, and the virtual timer queue (ordinal 0), records the pick, and runs it inline; this is
+/// the simulator's "one seed, one interleaving". Work that arrives from any other thread while driving
+/// (a continuation on the thread pool, <c>PipeTo</c>, <c>Task.Run</c>) trips the guard: the run is no longer
+/// a function of its schedule.
+/// </summary>
+public sealed class SimulationDriver
+{
+    private const int TimerOrdinal = 0;
+
+    private readonly VirtualTimeScheduler _time;
+    private readonly ConcurrentQueue<IRunnable> _foreign = new();
+    private readonly Dictionary<Mailbox, ActorIdentity> _otherMailboxes = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Type, ulong> _typeHashes = new();
+    private readonly List<int> _choices = new();
+
+    // Pending runnables sorted by ordinal: _runs[i] has ordinal _candidates[i + 1]; _candidates[0] is the
+    // timer queue, so the strategy's candidate span is a slice of _candidates with no copying.
+    private IRunnable[] _runs = new IRunnable[16];
+    private int[] _candidates = new int[17];
+    private int _count;
+
+    private IScheduleStrategy _strategy = new UniformRandomStrategy(0);
+    private long _epoch;
+    private int _nextOrdinal = 1;
+    private int _ownerThreadId = Environment.CurrentManagedThreadId;
+    private volatile bool _driving;
+    private volatile bool _released;
+    private bool _cleanup;
+    private long _guardTrips;
+    private string? _guardActor;
+
+    internal SimulationDriver(VirtualTimeScheduler time) => _time = time;
+
+    /// <summary>Virtual time added for every mailbox run, so the clock moves even without timers.</summary>
+    public long QuantumNs { get; set; } = 100;
+
+    /// <summary>The fingerprint of the deliveries of the current schedule.</summary>
+    public TraceHash Trace { get; } = new();
+
+    /// <summary>
+    /// Called on the driving thread with the receiver's path and the message for every delivered user message
+    /// (for tests and causal traces); null for speed.
+    /// </summary>
+    public Action<string, object>? DeliveryObserver { get; set; }
+
+    public ulong Seed { get; private set; }
+
+    public IScheduleStrategy Strategy => _strategy;
+
+    /// <summary>Steps taken in the current schedule.</summary>
+    public long Steps => _choices.Count;
+
+    /// <summary>The ordinal chosen at each step of the current schedule (0 = fire the next timer).</summary>
+    public IReadOnlyList<int> Choices => _choices;
+
+    public long GuardTrips => Interlocked.Read(ref _guardTrips);
+
+    /// <summary>The actor (or runnable type) of the first guard trip, if any.</summary>
+    public string? GuardActor => Volatile.Read(ref _guardActor);
+
+    public int PendingCount => _count + _foreign.Count;
+
+    public bool IsDriving => _driving;
+
+    /// <summary>The current schedule as a file that <see cref="ReplayStrategy"/> can follow.</summary>
+    public ScheduleFile Record() => new(Seed, _strategy.Description, _choices.ToArray());
+
+    /// <summary>
+    /// Starts a new schedule: virtual time 0, no timers, ordinals from 1, no choices, trace and guard cleared.
+    /// Pending work must have been driven to quiescence first.
+    /// </summary>
+    public void Reset(ulong seed, IScheduleStrategy strategy)
+    {
+        ArgumentNullException.ThrowIfNull(strategy);
+        if (_driving)
+            throw new InvalidOperationException("Reset while driving.");
+        if (_count > 0 || !_foreign.IsEmpty)
+            throw new InvalidOperationException(
+                $"Reset with {PendingCount} pending mailbox runs (first: {Describe(0)}); stop the run and drive to quiescence first.");
+        _epoch++;
+        _nextOrdinal = 1;
+        _otherMailboxes.Clear();
+        _choices.Clear();
+        Trace.Reset();
+        Interlocked.Exchange(ref _guardTrips, 0);
+        Volatile.Write(ref _guardActor, null);
+        _time.Reset();
+        _strategy = strategy;
+        Seed = seed;
+    }
+
+    /// <summary>
+    /// Drives until <paramref name="done"/> holds, nothing is left to run (no pending mailbox, no timer),
+    /// <paramref name="maxSteps"/> steps were taken, or a replayed schedule diverged. The calling thread
+    /// becomes the driving thread.
+    /// </summary>
+    public DriveResult DriveUntil(Func<bool>? done, long maxSteps) => Drive(done, maxSteps, cleanup: false);
+
+    /// <summary>
+    /// Drives until nothing is left to run, outside the schedule: each step runs the lowest-ordinal ready
+    /// actor (a timer only when no actor is ready), and neither choices nor deliveries are recorded. Used to
+    /// stop a run after its schedule is over, so a replay need not cover the teardown.
+    /// </summary>
+    public DriveResult DriveToQuiescence(long maxSteps) => Drive(null, maxSteps, cleanup: true);
+
+    /// <summary>
+    /// Waits (spinning, then yielding) until work arrives from another thread, e.g. the /user guardian
+    /// starting a top-level actor; false on timeout. Not for use in a deterministic run.
+    /// </summary>
+    public bool AwaitForeignWork(TimeSpan timeout) => SpinWait.SpinUntil(() => !_foreign.IsEmpty, timeout);
+
+    private DriveResult Drive(Func<bool>? done, long maxSteps, bool cleanup)
+    {
+        if (_driving)
+            throw new InvalidOperationException("The driver is already driving.");
+        if (_released)
+            throw new InvalidOperationException("The driver was released to the thread pool (system terminating).");
+        _ownerThreadId = Environment.CurrentManagedThreadId;
+        _driving = true;
+        _cleanup = cleanup;
+        long steps = 0;
+        bool isDone = false, timedOut = false;
+        long? diverged = null;
+        try
+        {
+            while (true)
+            {
+                if (done is not null && done())
+                {
+                    isDone = true;
+                    break;
+                }
+                if (steps >= maxSteps)
+                {
+                    timedOut = true;
+                    break;
+                }
+                var outcome = Step();
+                if (outcome == StepOutcome.Quiescent)
+                    break;
+                if (outcome == StepOutcome.Diverged)
+                {
+                    diverged = _choices.Count;
+                    break;
+                }
+                steps++;
+            }
+        }
+        finally
+        {
+            _driving = false;
+            _cleanup = false;
+        }
+        var quiescent = _count == 0 && _foreign.IsEmpty && !_time.HasTimers;
+        return new DriveResult(steps, isDone, quiescent, timedOut && !quiescent, GuardTrips, GuardActor, diverged);
+    }
+
+    /// <summary>Akka's entry point (through the executor): an actor's mailbox has work.</summary>
+    internal void Enqueue(IRunnable run)
+    {
+        if (_released)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
+            return;
+        }
+        if (Environment.CurrentManagedThreadId == _ownerThreadId)
+        {
+            AddPending(run);
+            return;
+        }
+        if (_driving)
+        {
+            Interlocked.Increment(ref _guardTrips);
+            Interlocked.CompareExchange(ref _guardActor, ActorIdentity.Describe(run), null);
+        }
+        _foreign.Enqueue(run);
+    }
+
+    /// <summary>A user message leaves a deterministic mailbox to be delivered.</summary>
+    internal void OnDequeued(DeterministicMessageQueue queue, object message)
+    {
+        if (_released || _cleanup)
+            return;
+        var identity = queue.Identity ??= NewIdentity(queue);
+        var type = message.GetType();
+        if (!_typeHashes.TryGetValue(type, out var typeHash))
+            _typeHashes[type] = typeHash = TraceHash.Of(StableTypeName(type));
+        Trace.Add(identity.PathHash, typeHash);
+        DeliveryObserver?.Invoke(identity.Path, message);
+    }
+
+    /// <summary>
+    /// Stops controlling: pending and future work goes to the thread pool, so the ActorSystem can shut down
+    /// without waiting for timeouts. Irreversible.
+    /// </summary>
+    internal void Release()
+    {
+        _released = true;
+        for (var i = 0; i < _count; i++)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_runs[i], preferLocal: false);
+            _runs[i] = null!;
+        }
+        _count = 0;
+        while (_foreign.TryDequeue(out var run))
+            ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
+    }
+
+    internal bool IsReleased => _released;
+
+    /// <summary>True when the calling thread is the one whose timers and mailbox runs are virtual.</summary>
+    internal bool OnDrivingThread => !_released && Environment.CurrentManagedThreadId == _ownerThreadId;
+
+    /// <summary>The path of the actor a pending runnable at <paramref name="index"/> belongs to (for traces).</summary>
+    public string Describe(int index) =>
+        index < _count ? IdentityOf(_runs[index]).Path : "(none)";
+
+    /// <summary>The paths of the pending actors in candidate order (ordinal ascending).</summary>
+    public IReadOnlyList<string> PendingActors()
+    {
+        var result = new string[_count];
+        for (var i = 0; i < _count; i++)
+            result[i] = IdentityOf(_runs[i]).Path;
+        return result;
+    }
+
+    private StepOutcome Step()
+    {
+        while (_foreign.TryDequeue(out var run))
+            AddPending(run);
+        var timer = _time.HasTimers;
+        var n = _count;
+        if (n == 0 && !timer)
+            return StepOutcome.Quiescent;
+        var candidates = timer ? _candidates.AsSpan(0, n + 1) : _candidates.AsSpan(1, n);
+        int index;
+        if (_cleanup)
+        {
+            index = timer && n > 0 ? 1 : 0;
+        }
+        else
+        {
+            index = _strategy.Choose(candidates, _choices.Count);
+            if ((uint)index >= (uint)candidates.Length)
+                return StepOutcome.Diverged;
+        }
+        var ordinal = candidates[index];
+        if (!_cleanup)
+            _choices.Add(ordinal);
+        if (ordinal == TimerOrdinal)
+        {
+            _time.FireNext();
+            return StepOutcome.Ran;
+        }
+        var position = timer ? index - 1 : index;
+        var chosen = _runs[position];
+        RemoveAt(position);
+        _time.Advance(QuantumNs);
+        chosen.Run();
+        return StepOutcome.Ran;
+    }
+
+    private void AddPending(IRunnable run)
+    {
+        var ordinal = IdentityOf(run).Ordinal;
+        if (_count == _runs.Length)
+        {
+            Array.Resize(ref _runs, _count * 2);
+            Array.Resize(ref _candidates, _count * 2 + 1);
+        }
+        // Newly seen actors have the highest ordinal: the common case appends.
+        var position = _count;
+        while (position > 0 && _candidates[position] > ordinal)
+            position--;
+        if (position < _count)
+        {
+            Array.Copy(_runs, position, _runs, position + 1, _count - position);
+            Array.Copy(_candidates, position + 1, _candidates, position + 2, _count - position);
+        }
+        _runs[position] = run;
+        _candidates[position + 1] = ordinal;
+        _count++;
+    }
+
+    private void RemoveAt(int position)
+    {
+        _count--;
+        if (position < _count)
+        {
+            Array.Copy(_runs, position + 1, _runs, position, _count - position);
+            Array.Copy(_candidates, position + 2, _candidates, position + 1, _count - position);
+        }
+        _runs[_count] = null!;
+    }
+
+    private ActorIdentity IdentityOf(IRunnable run)
+    {
+        ActorIdentity identity;
+        if (run is Mailbox mailbox)
+        {
+            if (mailbox.MessageQueue is DeterministicMessageQueue queue)
+                identity = queue.Identity ??= NewIdentity(queue);
+            else if (!_otherMailboxes.TryGetValue(mailbox, out identity!))
+                _otherMailboxes[mailbox] = identity = new ActorIdentity(ActorIdentity.Describe(run));
+        }
+        else
+        {
+            identity = new ActorIdentity(ActorIdentity.Describe(run));
+        }
+        if (identity.Epoch != _epoch)
+        {
+            identity.Epoch = _epoch;
+            identity.Ordinal = _nextOrdinal++;
+        }
+        return identity;
+    }
+
+    private static ActorIdentity NewIdentity(DeterministicMessageQueue queue) =>
+        new(queue.Owner?.Path.ToStringWithoutAddress() ?? "(no owner)");
+
+    /// <summary>A type's name without assembly versions: namespace, name and generic arguments.</summary>
+    internal static string StableTypeName(Type type)
+    {
+        if (!type.IsGenericType)
+            return type.FullName ?? type.Name;
+        var arguments = string.Join(",", type.GetGenericArguments().Select(StableTypeName));
+        return $"{type.Namespace}.{type.Name}[{arguments}]";
+    }
+
+    private enum StepOutcome
+    {
+        Ran,
+        Quiescent,
+        Diverged,
+    }
+}
