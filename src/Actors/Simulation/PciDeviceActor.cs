@@ -46,6 +46,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Receive<InvalidateAtc>(InvalidateAtc);
         Receive<DrainDma>(Drain);
         Receive<Quiesce>(StartQuiesce);
+        Receive<SetRawGpaRing>(SetRing);
+        Receive<ReplayRecent>(ReplayRecentDescriptors);
     }
 
     public static Props Props(SimWorld world, int index, string dispatcher) =>
@@ -65,6 +67,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             var access = _random.Chance(d.WriteFraction) ? AccessKind.Write : AccessKind.Read;
             _pending.Enqueue(new Transaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page].Serial));
         }
+        EnqueueRingAccess(state);
         Pump();
     }
 
@@ -81,7 +84,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     {
         var view = _slot.View;
         var ctx = AccessFor(view, tx.Replay);
-        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx);
+        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
         CountSource(t.Source);
         if (!t.Ok)
         {
@@ -91,6 +94,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             return;
         }
         tx.Translation = t;
+        tx.View = view;
         tx.Id = ++_nextTransactionId;
         tx.IssuedNs = _world.Clock.NowNs;
         _inFlight.Add(tx.Id, tx);
@@ -103,8 +107,9 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Tick();
         if (!_inFlight.Remove(m.TransactionId, out var tx))
             return;
-        var view = _slot.View;
-        var ctx = AccessFor(view, tx.Replay);
+        // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
+        // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
+        var ctx = AccessFor(tx.View!, tx.Replay);
         if (_world.Oracle.CheckAccess(tx.Translation, ctx) is { } violation && _world.Violations.IsViolation(violation.Kind)
             && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
@@ -138,11 +143,12 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         if (--d.Remaining > 0)
             return;
         d.ReplyTo.Tell(new DmaCompleted(d.Descriptor.Id, d.Faults));
+        Remember(d.Descriptor);
         MaybeScheduleReplay(d.Descriptor);
     }
 
     private AccessContext AccessFor(DomainView view, bool replay) =>
-        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _world.Counters.Get(SimCounter.MessagesDelivered), _world.Clock.NowNs);
+        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _world.Counters.Get(SimCounter.MessagesDelivered), _world.Clock.NowNs, view.AttachedNowhere);
 
     private void CountSource(TranslationSource source)
     {

@@ -22,9 +22,10 @@ public sealed class HostIommu
     private readonly GuestMemory _memory;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, StrongBox<long>> _epochs = new();
 
-    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random)
+    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random, HostBehaviourSettings? behaviour = null)
     {
         _memory = memory;
+        Behaviour = behaviour ?? HostBehaviourSettings.Safe;
         Stage2 = stage2;
         Settings = settings;
         Iotlb = new Iotlb(settings.IotlbEntries, random.Derive("iotlb"));
@@ -32,6 +33,9 @@ public sealed class HostIommu
     }
 
     public IommuSettings Settings { get; }
+
+    /// <summary>The [UNKNOWN] host behaviour this run assumes (brief §8 q3, q4).</summary>
+    public HostBehaviourSettings Behaviour { get; }
     public Stage2 Stage2 { get; }
     public Iotlb Iotlb { get; }
     public PagingStructureCache WalkCache { get; }
@@ -164,12 +168,22 @@ public sealed class HostIommu
             if (from is null)
                 return HvStatus.InvalidDeviceState;
             from.Devices.Remove(device);
-            device.SetView(DomainView.Detached);
+            device.SetView(DetachedView(from));
             return HvStatus.Success;
         }
     }
 
-    /// <summary>HVCALL_DELETE_DEVICE_DOMAIN. Refused while devices are attached (a careful host; [UNKNOWN]).</summary>
+    /// <summary>What a detached device gets (§8 q3): blocked, pass-through, or its last domain's tables —
+    /// the last without membership, so flushes of that domain no longer reach the device (H9).</summary>
+    private DomainView DetachedView(HostDomain from) => Behaviour.DetachedTranslation switch
+    {
+        DetachedTranslation.Identity => DomainView.DetachedIdentity,
+        DetachedTranslation.LastDomain when from.View is { } last => last with { AttachedNowhere = true },
+        _ => DomainView.Detached,
+    };
+
+    /// <summary>HVCALL_DELETE_DEVICE_DOMAIN. Refused while devices are attached (a careful host; [UNKNOWN]).
+    /// Whether it drops the domain's IOTLB and walk-cache entries is [UNKNOWN] too (§8 q4, H10).</summary>
     public HvStatus DeleteDomain(DeleteDeviceDomainInput input)
     {
         var status = CheckIdentity(input.Domain);
@@ -182,8 +196,14 @@ public sealed class HostIommu
             if (domain.Devices.Count > 0)
                 return HvStatus.InvalidDeviceState;
             _domains.Remove(domain.Id);
-            return HvStatus.Success;
         }
+        if (Behaviour.DeleteInvalidatesCaches)
+        {
+            BumpEpoch(input.Domain.DomainId.Id);
+            Iotlb.InvalidateDomain(input.Domain.DomainId.Id);
+            WalkCache.InvalidateDomain(input.Domain.DomainId.Id);
+        }
+        return HvStatus.Success;
     }
 
     /// <summary>
