@@ -17,6 +17,16 @@ internal static class ConfigWords
     public static readonly IReadOnlyDictionary<string, FlushOrder> FlushOrder = Words(("iotlb-first", Model.Settings.FlushOrder.IotlbFirst), ("devtlb-first", Model.Settings.FlushOrder.DevTlbFirst));
     public static readonly IReadOnlyDictionary<string, FlushRangeMode> FlushRange = Words(
         ("exact", FlushRangeMode.Exact), ("empty", FlushRangeMode.Empty), ("off-by-one", FlushRangeMode.OffByOne), ("overflow", FlushRangeMode.Overflow));
+    public static readonly IReadOnlyDictionary<string, InitUnwinding> InitUnwinding = Words(("fixed", Model.Settings.InitUnwinding.Fixed), ("rfc-v1", Model.Settings.InitUnwinding.RfcV1));
+    public static readonly IReadOnlyDictionary<string, InitStep> InitStep = Words(
+        ("none", Model.Settings.InitStep.None), ("get-capabilities", Model.Settings.InitStep.GetCapabilities),
+        ("create-identity", Model.Settings.InitStep.CreateIdentity), ("configure-identity", Model.Settings.InitStep.ConfigureIdentity),
+        ("create-blocking", Model.Settings.InitStep.CreateBlocking), ("configure-blocking", Model.Settings.InitStep.ConfigureBlocking),
+        ("sysfs-add", Model.Settings.InitStep.SysfsAdd), ("register", Model.Settings.InitStep.Register));
+    public static readonly IReadOnlyDictionary<string, DomainSwitchMode> DomainSwitch = Words(
+        ("none", DomainSwitchMode.None), ("attach-replace", DomainSwitchMode.AttachReplace), ("detach-attach", DomainSwitchMode.DetachAttach));
+    public static readonly IReadOnlyDictionary<string, DetachedTranslation> DetachedTranslation = Words(
+        ("blocked", Model.Settings.DetachedTranslation.Blocked), ("identity", Model.Settings.DetachedTranslation.Identity), ("last-domain", Model.Settings.DetachedTranslation.LastDomain));
     public static readonly IReadOnlyDictionary<string, DeviceBehaviour> Behaviour = Words(("well-behaved", DeviceBehaviour.WellBehaved), ("stale-replay", DeviceBehaviour.StaleReplay));
 
     /// <summary>Capability bits of HVCALL_GET_IOMMU_CAPABILITIES (brief §1.8), in bit order.</summary>

@@ -36,7 +36,8 @@ internal static class SettingsReader
             Domains: domains,
             Devices: devices,
             Workload: ReadWorkload(r),
-            Faults: ReadFaults(r));
+            Faults: ReadFaults(r),
+            Lifecycle: ReadLifecycle(r));
         CrossCheck(r, settings);
         return settings;
     }
@@ -115,7 +116,26 @@ internal static class SettingsReader
         long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
         var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
             Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"));
-        return new HypervisorSettings(flush, latency);
+        const string b = Root + "hypervisor.behaviour.";
+        var behaviour = new HostBehaviourSettings(
+            DetachedTranslation: r.Choice(b + "detached-translation", ConfigWords.DetachedTranslation, DetachedTranslation.Blocked),
+            DeleteInvalidatesCaches: r.Bool(b + "delete-invalidates-caches", true),
+            FlushCoversDepartedDevices: r.Bool(b + "flush-covers-departed-devices", true));
+        return new HypervisorSettings(flush, latency, behaviour);
+    }
+
+    private static LifecycleSettings ReadLifecycle(HoconReader r)
+    {
+        const string l = Root + "lifecycle.";
+        return new LifecycleSettings(
+            InitUnwinding: r.Choice(l + "init-unwinding", ConfigWords.InitUnwinding, InitUnwinding.Fixed),
+            FailInitStep: r.Choice(l + "fail-init-step", ConfigWords.InitStep, InitStep.None),
+            DomainSwitch: r.Choice(l + "domain-switch", ConfigWords.DomainSwitch, DomainSwitchMode.None),
+            DomainSwitchEveryOps: r.Int(l + "domain-switch-every", 1, 1_000_000, 8),
+            DomainSwitchTo: r.String(l + "domain-switch-to"),
+            DisableAtsBeforeBlock: r.Bool(l + "disable-ats-before-block", true),
+            FreeDomainBeforeDetach: r.Bool(l + "free-domain-before-detach"),
+            EarlyDmaDevice: r.String(l + "early-dma-device"));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(
@@ -242,6 +262,13 @@ internal static class SettingsReader
             r.Problem(Root + "expect-kind", s.ExpectKind, "only meaningful with expect = violation");
         if (s.ExpectKind is not null && !Enum.TryParse<HvIommu.Model.Oracle.ViolationKind>(s.ExpectKind, false, out _))
             r.Problem(Root + "expect-kind", s.ExpectKind, "unknown violation kind; allowed: " + string.Join(", ", Enum.GetNames<HvIommu.Model.Oracle.ViolationKind>()));
+        var life = s.Lifecycle;
+        if (life.EarlyDmaDevice.Length > 0 && s.Devices.Length > 0 && !s.Devices.Any(d => d.Name == life.EarlyDmaDevice))
+            r.Problem(Root + "lifecycle.early-dma-device", life.EarlyDmaDevice, "no such device; defined: " + string.Join(", ", s.Devices.Select(d => d.Name)));
+        if (life.DomainSwitchTo.Length > 0 && life.DomainSwitchTo != "blocking" && s.Domains.Length > 0 && !s.Domains.Any(d => d.Name == life.DomainSwitchTo))
+            r.Problem(Root + "lifecycle.domain-switch-to", life.DomainSwitchTo, "expected \"blocking\", \"\" or a domain; defined: " + string.Join(", ", s.Domains.Select(d => d.Name)));
+        else if (life.DomainSwitch != DomainSwitchMode.None && life.DomainSwitchTo.Length == 0 && s.Domains.Length < 2)
+            r.Problem(Root + "lifecycle.domain-switch", ConfigWords.Name(ConfigWords.DomainSwitch, life.DomainSwitch), "a domain switch needs a second paging domain, or domain-switch-to = blocking (H9)");
         if ((s.Iommu.PageSizeBitmap & (1UL << 12)) == 0)
             r.Problem(Root + "iommu.page-sizes", "", "the driver needs 4K pages (later revisions refuse a hypervisor without them)");
     }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Simulation;
@@ -42,7 +43,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private void Start(ExecuteFlush m)
     {
         _tally.Message();
-        var run = new FlushRun(++_nextFlushId, m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs);
+        var run = new FlushRun(++_nextFlushId, m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, _world.Host.DevicesToFlush(m.Domain));
         _runs.Add(run.Id, run);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
@@ -66,7 +67,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
 
     private void StartAtcInvalidation(FlushRun run)
     {
-        foreach (var device in _world.Host.DevicesIn(run.Request.Domain))
+        foreach (var device in run.Devices)
         {
             if (device.Atc is null)
                 continue;
@@ -85,7 +86,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
             InvalidateIommuCaches(run);
         run.Draining = true;
         if (_knobs.DrainDma)
-            foreach (var device in _world.Host.DevicesIn(run.Request.Domain))
+            foreach (var device in run.Devices)
             {
                 // Only DMA translated before the invalidation above needs draining; an idle device has none.
                 if (device.InFlight == 0)
@@ -118,8 +119,11 @@ internal sealed class FlushHandlerActor : ReceiveActor
         run.Request.ReplyTo.Tell(new HypercallCompleted(run.Request.Code, HvStatus.Success));
     }
 
-    private sealed class FlushRun(long id, ExecuteFlush request, long oracleSeq, long startNs)
+    private sealed class FlushRun(long id, ExecuteFlush request, long oracleSeq, long startNs, IReadOnlyList<DeviceSlot> devices)
     {
+        /// <summary>The devices this flush reaches, fixed when it starts.</summary>
+        public IReadOnlyList<DeviceSlot> Devices { get; } = devices;
+
         public long Id { get; } = id;
         public ExecuteFlush Request { get; } = request;
         public long OracleSeq { get; } = oracleSeq;

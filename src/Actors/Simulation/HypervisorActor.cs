@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Metrics;
+using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;
 
@@ -18,6 +19,7 @@ internal sealed class HypervisorActor : ReceiveActor
     private readonly SeededRandom _faults;
     private readonly MessageTally _tally;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<HypercallCode, int> _occurrences = new();
 
     public HypervisorActor(SimWorld world, IActorRef flushHandler)
     {
@@ -104,6 +106,13 @@ internal sealed class HypervisorActor : ReceiveActor
 
     private HvStatus? InjectedFault(HypercallCode code)
     {
+        // lifecycle.fail-init-step: the n-th call of one code fails, deterministically (H16).
+        if (InitUnwindPlan.HypercallOf(_world.Settings.Lifecycle.FailInitStep) is { } point && point.Call == code)
+        {
+            var seen = _occurrences[code] = _occurrences.GetValueOrDefault(code) + 1;
+            if (seen == point.Occurrence)
+                return InitUnwindPlan.FaultStatus(code);
+        }
         foreach (var fault in _world.Settings.Faults)
             if (fault.Call == code && _faults.Chance(fault.Probability))
                 return fault.Status;

@@ -152,6 +152,7 @@ internal sealed partial class PciDeviceActor
         public long ReleaseStep { get; set; }
         public long IssuedNs { get; set; }
         public DmaTranslation Translation { get; set; }
+        public DomainView? View { get; set; }
     }
 
     private sealed record Waiter(long FlushId, IActorRef ReplyTo, HashSet<long> Transactions, bool Drain);

@@ -48,6 +48,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Receive<InvalidateAtc>(InvalidateAtc);
         Receive<DrainDma>(Drain);
         Receive<Quiesce>(StartQuiesce);
+        Receive<SetRawGpaRing>(SetRing);
+        Receive<ReplayRecent>(ReplayRecentDescriptors);
     }
 
     public static Props Props(SimWorld world, int index, string dispatcher) =>
@@ -71,6 +73,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             var access = _random.Chance(d.WriteFraction) ? AccessKind.Write : AccessKind.Read;
             _pending.Enqueue(new Transaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page].Serial));
         }
+        EnqueueRingAccess(state);
         Pump();
     }
 
@@ -85,12 +88,13 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     /// <summary>The translation phase: happens now; the data phase comes with a later message.</summary>
     private void Issue(Transaction tx)
     {
+        // Published before the domain view is read and the translation made, so a flush that finds the
+        // device idle after invalidating the caches (and after a domain switch) knows any later translation
+        // sees the new state and needs no drain.
+        _slot.TranslationStarted();
         var view = _slot.View;
         var ctx = AccessFor(view, tx.Replay);
-        // Published before translating, so a flush that finds the device idle after invalidating the
-        // caches knows any later translation sees the invalidated state (and needs no drain).
-        _slot.TranslationStarted();
-        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx);
+        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
         CountSource(t.Source);
         // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
         if (_world.Settings.Run.StopOnFirstViolation && _world.Violations.Total > 0)
@@ -104,6 +108,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             return;
         }
         tx.Translation = t;
+        tx.View = view;
         tx.Id = ++_nextTransactionId;
         // Latency is sampled (one transaction in eight): reading the clock is a large share of a DMA's cost.
         tx.IssuedNs = (tx.Id & 7) == 0 ? _world.Clock.NowNs : 0;
@@ -118,8 +123,9 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Tick();
         if (!_inFlight.Remove(m.TransactionId, out var tx))
             return;
-        var view = _slot.View;
-        var ctx = AccessFor(view, tx.Replay);
+        // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
+        // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
+        var ctx = AccessFor(tx.View!, tx.Replay);
         if (_world.Oracle.CheckAccess(tx.Translation, ctx) is { } violation && _world.Violations.IsViolation(violation.Kind)
             && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
@@ -155,12 +161,13 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         if (--d.Remaining > 0)
             return;
         d.ReplyTo.Tell(new DmaCompleted(d.Descriptor.Id, d.Faults));
+        Remember(d.Descriptor);
         MaybeScheduleReplay(d.Descriptor);
     }
 
     /// <summary>The oracle's view of this access; it reads the clock itself only if it reports something.</summary>
     private AccessContext AccessFor(DomainView view, bool replay) =>
-        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _step, 0);
+        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _step, 0, view.AttachedNowhere);
 
     private void CountSource(TranslationSource source)
     {

@@ -34,3 +34,12 @@ public sealed record DeviceQuiesced(string Device);
 
 /// <summary>Self-message: the data phase of an in-flight transaction is due (translation happened earlier).</summary>
 internal sealed record TransferDue(long TransactionId);
+
+/// <summary>The device's driver was bound before hv_iommu_init and gave it a ring at a raw GPA (dma-direct);
+/// the device touches it with every descriptor from now on (H11, brief §1.9 init ordering).</summary>
+public sealed record SetRawGpaRing(DmaDescriptor Ring) : IPciDeviceMessage;
+
+/// <summary>The fault driver's prod: a stale-replay device re-issues its recent descriptors now (one write
+/// each); <see cref="DmaCompleted"/> goes to <paramref name="ReplyTo"/> once they are done. A well-behaved
+/// device answers at once. Used at teardown to put DMA where a wrong order leaves a window (H10).</summary>
+public sealed record ReplayRecent(IActorRef ReplyTo) : IPciDeviceMessage;

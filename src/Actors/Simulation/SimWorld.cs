@@ -35,7 +35,7 @@ public sealed class SimWorld
         Memory = new GuestMemory((ulong)settings.Vm.MemoryMib << 20);
         Frames = new FrameAllocator(Memory, AllocatorBaseGpa, (Memory.SizeBytes - AllocatorBaseGpa) >> GuestMemory.PageShift);
         Stage2 = new Stage2(Memory.SizeBytes);
-        Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"));
+        Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
         Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
         IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);

@@ -4,6 +4,7 @@ using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
+using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -14,20 +15,27 @@ internal sealed partial class VcpuActor
     private static readonly HvInputDeviceDomain BlockingDomain = HvInputDeviceDomain.Self(DeviceDomainId.S1(SimWorld.BlockingDomainId));
     private readonly List<HvInputDeviceDomain> _created = new();
 
+    private InitStep _initStep;
+    private bool _initFailed;
+
     private async Task InitializeAsync(InitializeGuest m)
     {
+        ProgramEarlyDmaDevice();
         var result = await TryInitializeAsync();
         if (result is not null)
         {
-            _log.Error("{Vcpu}: pvIOMMU init failed: {Reason}", Name, result);
-            await UnwindAsync();
+            _initFailed = true;
+            var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
+            _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
+            await UnwindAsync(plan);
         }
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
 
-    /// <summary>Returns null on success, else what failed.</summary>
+    /// <summary>Returns null on success, else what failed; <see cref="_initStep"/> names the step (§1.3).</summary>
     private async Task<string?> TryInitializeAsync()
     {
+        _initStep = InitStep.GetCapabilities;
         var caps = await HypercallAsync(new GetIommuCapabilitiesInput());
         if (caps.Status != HvStatus.Success || caps.Output is not GetIommuCapabilitiesOutput output)
             return $"HVCALL_GET_IOMMU_CAPABILITIES returned {caps.Status.LinuxName()} (-ENODEV)";
@@ -35,12 +43,21 @@ internal sealed partial class VcpuActor
             return "the hypervisor reports no pvIOMMU with stage-1 support (-ENODEV)";
 
         // hv_initialize_static_domains (§1.4): identity = translation off; blocking = translation on + blocked.
-        if (await CreateAndConfigureAsync(IdentityDomain, new DeviceDomainSettings(false, false, FirstStagePagingMode.FourLevel, 0)) is { } e1)
+        if (await CreateAndConfigureAsync(IdentityDomain, new DeviceDomainSettings(false, false, FirstStagePagingMode.FourLevel, 0), InitStep.CreateIdentity) is { } e1)
             return "identity domain: " + e1;
-        if (await CreateAndConfigureAsync(BlockingDomain, new DeviceDomainSettings(true, true, FirstStagePagingMode.FourLevel, 0)) is { } e2)
+        if (await CreateAndConfigureAsync(BlockingDomain, new DeviceDomainSettings(true, true, FirstStagePagingMode.FourLevel, 0), InitStep.CreateBlocking) is { } e2)
             return "blocking domain: " + e2;
 
+        // iommu_device_sysfs_add and iommu_device_register: guest-side fault points (H16).
+        foreach (var step in new[] { InitStep.SysfsAdd, InitStep.Register })
+        {
+            _initStep = step;
+            if (_world.Settings.Lifecycle.FailInitStep == step)
+                return (step == InitStep.SysfsAdd ? "iommu_device_sysfs_add" : "iommu_device_register") + " failed (injected, lifecycle.fail-init-step)";
+        }
+
         // probe_device (§1.6): is the endpoint managed by the pvIOMMU?
+        _initStep = InitStep.Probe;
         for (var i = 0; i < _world.Devices.Length; i++)
         {
             var device = _world.Devices[i];
@@ -65,6 +82,19 @@ internal sealed partial class VcpuActor
         return null;
     }
 
+    /// <summary>H11: the device's driver was bound before hv_iommu_init and got a raw-GPA (dma-direct) ring.</summary>
+    private void ProgramEarlyDmaDevice()
+    {
+        var name = _world.Settings.Lifecycle.EarlyDmaDevice;
+        var index = _world.Devices.IndexOf(_world.Devices.FirstOrDefault(d => d.Name == name)!);
+        if (name.Length == 0 || index < 0)
+            return;
+        var gpa = _world.Frames.Allocate(FrameOwner.DmaBuffer, _index);
+        var record = _world.Oracle.RegisterDirect(gpa, _index, _world.Clock.NowNs);
+        _devices[index].Tell(new SetRawGpaRing(new DmaDescriptor(-1, gpa, 1, 1, 64, 1.0, [record])));
+        _log.Info("{Vcpu}: {Device} was bound before hv_iommu_init and uses a raw-GPA ring at 0x{Gpa:x} (H11)", Name, name, gpa);
+    }
+
     private async Task<string?> AllocatePagingDomainAsync(GuestDomain domain)
     {
         var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity));
@@ -79,23 +109,53 @@ internal sealed partial class VcpuActor
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
-    private async Task<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings)
+    private async Task<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
     {
+        _initStep = createStep;
         var create = await HypercallAsync(new CreateDeviceDomainInput(domain));
         if (create.Status != HvStatus.Success)
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
-        _created.Add(domain);
+        _initStep = createStep + 1;
         var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings));
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
-    /// <summary>The fixed error path (later revisions, §1.9): delete what was created, newest first, and free the tables.</summary>
-    private async Task UnwindAsync()
+    /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
+    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged.</summary>
+    private async Task UnwindAsync(IEnumerable<InitCleanup> plan)
     {
-        foreach (var domain in _world.Domains)
-            FreeTable(domain);
+        foreach (var step in plan)
+        {
+            switch (step)
+            {
+                case InitCleanup.DeleteBlocking:
+                    await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain));
+                    break;
+                case InitCleanup.DeleteIdentity:
+                    await HypercallAsync(new DeleteDeviceDomainInput(IdentityDomain));
+                    break;
+                case InitCleanup.FreePagingDomains:
+                    await FreePagingDomainsAsync();
+                    break;
+                default:
+                    _log.Debug("{Vcpu}: init unwinding: {Step}", Name, step);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5).</summary>
+    private async Task FreePagingDomainsAsync()
+    {
         for (var i = _created.Count - 1; i >= 0; i--)
-            await HypercallAsync(new DeleteDeviceDomainInput(_created[i]));
+        {
+            var domain = _world.Domains.First(d => d.Identity == _created[i]);
+            FreeTable(domain);
+            var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity))).Status;
+            if (status != HvStatus.Success)
+                _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
+            domain.CreatedInHypervisor = false;
+        }
         _created.Clear();
     }
 
@@ -107,23 +167,57 @@ internal sealed partial class VcpuActor
     private async Task TeardownAsync(TeardownGuest m)
     {
         Timers.CancelAll();
-        foreach (var domain in _world.Domains.Where(d => d.Table is not null))
+        // After a failed init there is no driver to tear down: what the error path left is what leaks (H16).
+        if (!_initFailed)
         {
-            await FlushQueueFlushAsync(domain);
-            ReapAll(domain);
+            foreach (var domain in _world.Domains.Where(d => d.Table is not null))
+            {
+                await FlushQueueFlushAsync(domain);
+                ReapAll(domain);
+            }
+            if (_world.Settings.Lifecycle.FreeDomainBeforeDetach)
+            {
+                // H10: pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
+                await FreePagingDomainsAsync();
+                await ProdDevicesAsync();
+                await ReleaseDevicesAsync();
+            }
+            else
+            {
+                await ReleaseDevicesAsync();
+                await ProdDevicesAsync();
+                await FreePagingDomainsAsync();
+            }
+            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
         }
-        for (var i = 0; i < _world.Devices.Length; i++)
-        {
-            if (_world.Devices[i].View.DomainId != DeviceDomainId.Null)
-                await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, _world.Devices[i].LogicalDeviceId));
-        }
-        foreach (var domain in _world.Domains.Where(d => d.Table is not null))
-            await FlushAsync(domain, new FlushDeviceDomainInput(domain.Identity));
-        await UnwindAsync();
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
         _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
+    }
+
+    /// <summary>release_device for every device (the RFC's detach, which flushes the old domain, §1.6);
+    /// later revisions disable ATS first (§1.10).</summary>
+    private async Task ReleaseDevicesAsync()
+    {
+        for (var i = 0; i < _world.Devices.Length; i++)
+        {
+            var device = _world.Devices[i];
+            if (device.View.AttachedNowhere)
+                continue;
+            if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
+                device.DisableAts();
+            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+        }
+        foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
+            await HypercallAsync(new FlushDeviceDomainInput(domain.Identity));
+    }
+
+    /// <summary>The fault driver: misbehaving devices replay their recent descriptors now (H10's window).</summary>
+    private async Task ProdDevicesAsync()
+    {
+        foreach (var device in _devices)
+            await device.Ask<DmaCompleted>((IActorRef r) => new ReplayRecent(r), _world.Settings.Run.HangTimeout, CancellationToken.None);
     }
 
     private void FreeTable(GuestDomain domain)

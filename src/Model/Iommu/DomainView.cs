@@ -8,10 +8,15 @@ namespace HvIommu.Model.Iommu;
 /// whether stage 1 is on (off = identity, stage 2 only), whether all DMA is blocked, and the stage-1 root.
 /// Immutable: the hypervisor swaps a device's view atomically, the device reads it once per translation.
 /// </summary>
-public sealed record DomainView(uint DomainId, bool TranslationEnabled, bool Blocked, int Levels, ulong RootGpa)
+/// <param name="AttachedNowhere">The device is in no domain (never attached, or after DETACH): the guest can
+/// neither flush nor drain what it does, so any DMA that gets through is outside the guest's control (H9).</param>
+public sealed record DomainView(uint DomainId, bool TranslationEnabled, bool Blocked, int Levels, ulong RootGpa, bool AttachedNowhere = false)
 {
     /// <summary>A device attached nowhere: every DMA faults ([UNKNOWN] in the brief, §8 q3; blocked is the safe guess).</summary>
-    public static DomainView Detached { get; } = new(DeviceDomainId.Null, false, true, 4, 0);
+    public static DomainView Detached { get; } = new(DeviceDomainId.Null, false, true, 4, 0, AttachedNowhere: true);
+
+    /// <summary>A detached device passed through (hypervisor.behaviour.detached-translation = identity, §8 q3).</summary>
+    public static DomainView DetachedIdentity { get; } = new(DeviceDomainId.Null, false, false, 4, 0, AttachedNowhere: true);
 }
 
 /// <summary>
@@ -40,6 +45,23 @@ public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEna
     public void TranslationStarted() => Interlocked.Increment(ref _inFlight);
 
     public void TransferFinished() => Interlocked.Decrement(ref _inFlight);
+
+    private volatile bool _atsEnabled = atc is not null;
+
+    /// <summary>ATS is enabled in the device's config space: its ATC may serve translations on its own, even
+    /// while the IOMMU blocks the device (why later revisions disable ATS before blocking, brief §4, H9).
+    /// The RFC enables it at probe and never disables it.</summary>
+    public bool AtsEnabled => _atsEnabled;
+
+    /// <summary>pci_disable_ats: the ATC is invalidated and stops serving translations.</summary>
+    public void DisableAts()
+    {
+        _atsEnabled = false;
+        Atc?.InvalidateAll();
+    }
+
+    /// <summary>pci_enable_ats (a device without an ATC stays without ATS).</summary>
+    public void EnableAts() => _atsEnabled = Atc is not null;
 
     internal void SetView(DomainView view) => Volatile.Write(ref _view, view);
 }

@@ -22,9 +22,10 @@ public sealed class HostIommu
     private readonly GuestMemory _memory;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, StrongBox<long>> _epochs = new();
 
-    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random)
+    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random, HostBehaviourSettings? behaviour = null)
     {
         _memory = memory;
+        Behaviour = behaviour ?? HostBehaviourSettings.Safe;
         Stage2 = stage2;
         Settings = settings;
         Iotlb = new Iotlb(settings.IotlbEntries, random.Derive("iotlb"));
@@ -32,6 +33,9 @@ public sealed class HostIommu
     }
 
     public IommuSettings Settings { get; }
+
+    /// <summary>The [UNKNOWN] host behaviour this run assumes (brief §8 q3, q4).</summary>
+    public HostBehaviourSettings Behaviour { get; }
     public Stage2 Stage2 { get; }
     public Iotlb Iotlb { get; }
     public PagingStructureCache WalkCache { get; }
@@ -145,7 +149,7 @@ public sealed class HostIommu
                 return HvStatus.DeviceAlreadyInDomain;
             foreach (var other in _domains.Values)
                 if (other.Devices.Remove(device))
-                    other.Refresh();
+                    Depart(other, device);
             domain.Devices.Add(device);
             domain.Refresh();
             device.SetView(domain.View);
@@ -166,13 +170,23 @@ public sealed class HostIommu
             if (from is null)
                 return HvStatus.InvalidDeviceState;
             from.Devices.Remove(device);
-            from.Refresh();
-            device.SetView(DomainView.Detached);
+            Depart(from, device);
+            device.SetView(DetachedView(from));
             return HvStatus.Success;
         }
     }
 
-    /// <summary>HVCALL_DELETE_DEVICE_DOMAIN. Refused while devices are attached (a careful host; [UNKNOWN]).</summary>
+    /// <summary>What a detached device gets (§8 q3): blocked, pass-through, or its last domain's tables —
+    /// the last without membership, so flushes of that domain no longer reach the device (H9).</summary>
+    private DomainView DetachedView(HostDomain from) => Behaviour.DetachedTranslation switch
+    {
+        DetachedTranslation.Identity => DomainView.DetachedIdentity,
+        DetachedTranslation.LastDomain when from.View is { } last => last with { AttachedNowhere = true },
+        _ => DomainView.Detached,
+    };
+
+    /// <summary>HVCALL_DELETE_DEVICE_DOMAIN. Refused while devices are attached (a careful host; [UNKNOWN]).
+    /// Whether it drops the domain's IOTLB and walk-cache entries is [UNKNOWN] too (§8 q4, H10).</summary>
     public HvStatus DeleteDomain(DeleteDeviceDomainInput input)
     {
         var status = CheckIdentity(input.Domain);
@@ -185,8 +199,14 @@ public sealed class HostIommu
             if (domain.Devices.Count > 0)
                 return HvStatus.InvalidDeviceState;
             _domains.Remove(domain.Id);
-            return HvStatus.Success;
         }
+        if (Behaviour.DeleteInvalidatesCaches)
+        {
+            BumpEpoch(input.Domain.DomainId.Id);
+            Iotlb.InvalidateDomain(input.Domain.DomainId.Id);
+            WalkCache.InvalidateDomain(input.Domain.DomainId.Id);
+        }
+        return HvStatus.Success;
     }
 
     /// <summary>
@@ -210,11 +230,34 @@ public sealed class HostIommu
             return _domains.ContainsKey(target.DomainId.Id) ? HvStatus.Success : HvStatus.InvalidParameter;
     }
 
-    /// <summary>The devices attached to a domain now (the flush handler invalidates their ATCs and drains them).</summary>
+    /// <summary>The devices attached to a domain now.</summary>
     public IReadOnlyList<DeviceSlot> DevicesIn(uint domainId)
     {
         lock (_lock)
             return _domains.TryGetValue(domainId, out var d) ? d.Attached : Array.Empty<DeviceSlot>();
+    }
+
+    /// <summary>The devices a flush of the domain must reach (invalidate ATCs, drain): those attached now and,
+    /// when the host does so (§8 q2), those that left since the last flush. Taking them clears the departed.</summary>
+    public IReadOnlyList<DeviceSlot> DevicesToFlush(uint domainId)
+    {
+        lock (_lock)
+        {
+            if (!_domains.TryGetValue(domainId, out var d))
+                return Array.Empty<DeviceSlot>();
+            if (d.Departed.Count == 0)
+                return d.Attached;
+            var all = d.Attached.Union(d.Departed).ToArray();
+            d.Departed.Clear();
+            return all;
+        }
+    }
+
+    private void Depart(HostDomain from, DeviceSlot device)
+    {
+        from.Refresh();
+        if (Behaviour.FlushCoversDepartedDevices)
+            from.Departed.Add(device);
     }
 
     private static HvStatus CheckIdentity(HvInputDeviceDomain d)
@@ -234,6 +277,9 @@ public sealed class HostIommu
 
         /// <summary>A copy of <see cref="Devices"/> handed to flushes without allocating per flush.</summary>
         public DeviceSlot[] Attached { get; private set; } = [];
+
+        /// <summary>Devices that left since the last flush (see <see cref="DevicesToFlush"/>).</summary>
+        public HashSet<DeviceSlot> Departed { get; } = new();
 
         public void Refresh() => Attached = Devices.ToArray();
     }

@@ -22,14 +22,22 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
     public long Walks => Interlocked.Read(ref _walks);
     public long WalkReferences => Interlocked.Read(ref _walkReferences);
 
-    public DmaTranslation Translate(DeviceSlot device, ulong iova, AccessKind access, in AccessContext ctx)
+    /// <param name="view">The device's view as the caller read it (so that its verdict and this translation agree);
+    /// null reads it now.</param>
+    public DmaTranslation Translate(DeviceSlot device, ulong iova, AccessKind access, in AccessContext ctx, DomainView? view = null)
     {
-        var view = device.View;
+        view ??= device.View;
         if (view.Blocked)
+        {
+            // The IOMMU rejects the device's untranslated requests; but with ATS still enabled the device
+            // serves translations from its own ATC (why later revisions disable ATS before blocking, H9).
+            if (device.AtsEnabled && device.Atc is { } cached && cached.TryLookup(iova, out var hit))
+                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, hit.Translate(iova), hit.Gpa | InPage(iova, hit.Size), hit.Size, hit.Writable, hit.FrameGeneration, hit.MappingSerial), access);
             return DmaTranslation.Faulted(WalkFault.Blocked, TranslationSource.None, view.DomainId, iova);
+        }
         if (!view.TranslationEnabled)
             return Identity(view, iova);
-        if (device.Atc is { } atc)
+        if (device.AtsEnabled && device.Atc is { } atc)
         {
             if (atc.TryLookup(iova, out var a))
                 return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.MappingSerial), access);

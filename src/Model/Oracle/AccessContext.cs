@@ -1,6 +1,7 @@
 namespace HvIommu.Model.Oracle;
 
 /// <summary>Who is accessing, and when: the device, its current domain, the step and the simulated time.</summary>
+/// <param name="DeviceDetached">The device is attached to no domain (after DETACH, brief §8 q3).</param>
 /// <param name="Replay">The transaction replays an old descriptor (a misbehaving device), rather than one
 /// the driver programmed and has not yet seen complete.</param>
 public readonly record struct AccessContext(
@@ -10,4 +11,5 @@ public readonly record struct AccessContext(
     bool DeviceBlocked,
     bool Replay,
     long Step,
-    long SimTimeNs);
+    long SimTimeNs,
+    bool DeviceDetached = false);

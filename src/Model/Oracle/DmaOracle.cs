@@ -38,6 +38,15 @@ public sealed class DmaOracle
 
     public long MappingsRegistered => _registry.Count;
 
+    /// <summary>A dma-direct mapping (no IOMMU yet): the device was given the buffer's raw GPA (H11). Registered
+    /// under domain <see cref="DeviceDomainId.Default"/> and live from now on.</summary>
+    public MappingRecord RegisterDirect(ulong gpa, int vcpu, long nowNs)
+    {
+        var record = Register(DeviceDomainId.Default, gpa, gpa, PageSize.Size4K, writable: true, vcpu, nowNs);
+        record.MarkMapped();
+        return record;
+    }
+
     /// <summary>dma_map is about to write a leaf: the mapping exists from now on (state Mapping).</summary>
     public MappingRecord Register(uint domain, ulong iova, ulong gpa, PageSize size, bool writable, int vcpu, long nowNs)
     {
@@ -107,6 +116,10 @@ public sealed class DmaOracle
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
                 $"DMA by {ctx.Device} got through while the device is in the blocking domain",
                 "The blocking domain must reject every DMA (§1.4); a translation cached before the device was blocked (ATC, IOTLB) was still used, H9.");
+        if (ctx.DeviceDetached)
+            return Report(ViolationKind.IsolationBreach, t, ctx, BySerial(t.MappingSerial), 0,
+                $"DMA by {ctx.Device} got through ({t.Source}) while the device was attached to no domain",
+                "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5).");
         if (t.Source == TranslationSource.Identity)
             return CheckIdentity(t, ctx);
         if (!_stage2.TryReverse(t.Hpa, out var gpa))
@@ -167,6 +180,13 @@ public sealed class DmaOracle
             return null;
         var record = BySerial(descriptorMappingSerial);
         if (record is null || record.State != MappingState.Mapped)
+            return null;
+        if (record.Domain == DeviceDomainId.Default)
+            return Report(ViolationKind.LostMapping, t, ctx, record, 0,
+                $"DMA to raw GPA 0x{t.Iova:x}, handed out before the pvIOMMU existed, faulted ({t.Fault}) once the device was attached to domain {ctx.DeviceDomain}",
+                "The device was bound and given a dma-direct (raw-GPA) address before hv_iommu_init; after its paging domain was attached that address is an IOVA nobody mapped (H11, §1.9 init ordering: \"late IOMMU probe at driver bind\").");
+        // A device moved to another domain (H9) faults on its old domain's IOVAs: expected, not a lost mapping.
+        if (record.Domain != ctx.DeviceDomain)
             return null;
         return Report(ViolationKind.LostMapping, t, ctx, record, 0,
             $"DMA to IOVA 0x{t.Iova:x} faulted ({t.Fault}) although {record} is live",

@@ -29,7 +29,8 @@ public sealed record SimSettings(
     ImmutableArray<DomainSpec> Domains,
     ImmutableArray<DeviceSpec> Devices,
     WorkloadSettings Workload,
-    ImmutableArray<FaultSpec> Faults);
+    ImmutableArray<FaultSpec> Faults,
+    LifecycleSettings Lifecycle);
 
 public sealed record RunSettings(
     long Ops,
@@ -91,7 +92,7 @@ public sealed record LatencySettings(
     long WalkReferenceNs,
     long DmaTransferNs);
 
-public sealed record HypervisorSettings(FlushHandlerSettings Flush, LatencySettings Latency);
+public sealed record HypervisorSettings(FlushHandlerSettings Flush, LatencySettings Latency, HostBehaviourSettings Behaviour);
 
 /// <summary>One paging domain of the topology (a guest default DMA domain).</summary>
 public sealed record DomainSpec(string Name);

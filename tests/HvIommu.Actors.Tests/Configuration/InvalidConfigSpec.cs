@@ -214,4 +214,19 @@ public sealed class InvalidConfigSpec
     [Fact]
     public void An_empty_device_list_is_refused() =>
         Single("hviommu.devices = []", "hviommu.devices", "[]", "a topology needs at least one device");
+
+    [Theory]
+    [InlineData("hviommu.lifecycle.init-unwinding = rfc-v2", "hviommu.lifecycle.init-unwinding", "rfc-v2", "expected one of: fixed, rfc-v1")]
+    [InlineData("hviommu.lifecycle.fail-init-step = attach", "hviommu.lifecycle.fail-init-step", "attach", "expected one of: none, get-capabilities, create-identity")]
+    [InlineData("hviommu.lifecycle.domain-switch = swap", "hviommu.lifecycle.domain-switch", "swap", "expected one of: none, attach-replace, detach-attach")]
+    [InlineData("hviommu.lifecycle.domain-switch-every = 0", "hviommu.lifecycle.domain-switch-every", "0", "expected a whole number from 1")]
+    [InlineData("hviommu.lifecycle.domain-switch-to = nowhere", "hviommu.lifecycle.domain-switch-to", "nowhere", "expected \"blocking\", \"\" or a domain; defined: dom")]
+    [InlineData("hviommu.lifecycle.domain-switch = attach-replace", "hviommu.lifecycle.domain-switch", "attach-replace", "needs a second paging domain")]
+    [InlineData("hviommu.lifecycle.disable-ats-before-block = maybe", "hviommu.lifecycle.disable-ats-before-block", "maybe", "on")]
+    [InlineData("hviommu.lifecycle.free-domain-before-detach = maybe", "hviommu.lifecycle.free-domain-before-detach", "maybe", "on")]
+    [InlineData("hviommu.lifecycle.early-dma-device = gpu", "hviommu.lifecycle.early-dma-device", "gpu", "no such device; defined: nic")]
+    [InlineData("hviommu.hypervisor.behaviour.detached-translation = default", "hviommu.hypervisor.behaviour.detached-translation", "default", "expected one of: blocked, identity, last-domain")]
+    [InlineData("hviommu.hypervisor.behaviour.delete-invalidates-caches = 2", "hviommu.hypervisor.behaviour.delete-invalidates-caches", "2", "on")]
+    public void Lifecycle_and_host_behaviour_keys_reject_bad_values(string text, string key, string value, string allowed) =>
+        Single(text, key, value, allowed);
 }

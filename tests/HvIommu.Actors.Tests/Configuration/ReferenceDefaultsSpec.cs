@@ -90,6 +90,24 @@ public sealed class ReferenceDefaultsSpec
     }
 
     [Fact]
+    public void Host_behaviour_defaults_are_the_safe_answers_to_the_open_questions() =>
+        Assert.Equal(new HostBehaviourSettings(
+            DetachedTranslation: DetachedTranslation.Blocked,
+            DeleteInvalidatesCaches: true), Defaults.Hypervisor.Behaviour);
+
+    [Fact]
+    public void Lifecycle_defaults() =>
+        Assert.Equal(new LifecycleSettings(
+            InitUnwinding: InitUnwinding.Fixed,
+            FailInitStep: InitStep.None,
+            DomainSwitch: DomainSwitchMode.None,
+            DomainSwitchEveryOps: 8,
+            DomainSwitchTo: "",
+            DisableAtsBeforeBlock: true,
+            FreeDomainBeforeDetach: false,
+            EarlyDmaDevice: ""), Defaults.Lifecycle);
+
+    [Fact]
     public void Workload_defaults() =>
         Assert.Equal(new WorkloadSettings(
             BufferPages: 1,

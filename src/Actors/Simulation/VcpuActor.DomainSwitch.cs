@@ -1,0 +1,67 @@
+using Akka.Event;
+using HvIommu.Model.Driver;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// H9: vCPU 0 moves the first device to another domain and back while DMA is in flight (brief §1.6, §5.5):
+/// the RFC's DETACH → FLUSH(old) → ATTACH(new), or later revisions' ATTACH(new) that replaces, then FLUSH(old).
+/// The workload keeps programming the device with its home domain's IOVAs, which fault while it is away.
+/// </summary>
+internal sealed partial class VcpuActor
+{
+    private long _opsSinceSwitch;
+    private bool _deviceAway;
+
+    private async Task MaybeSwitchDomainAsync()
+    {
+        var life = _world.Settings.Lifecycle;
+        if (life.DomainSwitch == DomainSwitchMode.None || _index != 0 || ++_opsSinceSwitch < life.DomainSwitchEveryOps)
+            return;
+        _opsSinceSwitch = 0;
+        var home = _world.DomainOfDevice[0].Identity;
+        var away = SwitchTarget(life.DomainSwitchTo);
+        var (from, to) = _deviceAway ? (away, home) : (home, away);
+        _deviceAway = !_deviceAway;
+        await SwitchDomainAsync(_world.Devices[0], from, to, life);
+    }
+
+    private HvInputDeviceDomain SwitchTarget(string to)
+    {
+        if (to == "blocking")
+            return BlockingDomain;
+        if (to.Length > 0)
+            return _world.DomainByName[to].Identity;
+        var home = _world.DomainOfDevice[0];
+        return _world.Domains[(_world.Domains.IndexOf(home) + 1) % _world.Domains.Length].Identity;
+    }
+
+    private async Task SwitchDomainAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
+    {
+        var toBlocking = to.DomainId.Id == SimWorld.BlockingDomainId;
+        if (toBlocking && life.DisableAtsBeforeBlock)
+            device.DisableAts();
+        if (life.DomainSwitch == DomainSwitchMode.DetachAttach)
+        {
+            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+            await HypercallAsync(new FlushDeviceDomainInput(from));
+            await AttachOrLogAsync(device, to);
+        }
+        else
+        {
+            await AttachOrLogAsync(device, to);
+            await HypercallAsync(new FlushDeviceDomainInput(from));
+        }
+        if (!toBlocking && life.DisableAtsBeforeBlock)
+            device.EnableAts();
+    }
+
+    private async Task AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)
+    {
+        var status = (await HypercallAsync(new AttachDeviceDomainInput(to, device.LogicalDeviceId))).Status;
+        if (status != HvStatus.Success && status != HvStatus.DeviceAlreadyInDomain)
+            _log.Error("{Vcpu}: attach of {Device} to domain {DomainId} failed: {Status}", Name, device.Name, to.DomainId.Id, status.LinuxName());
+    }
+}

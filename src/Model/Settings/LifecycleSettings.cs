@@ -1,0 +1,70 @@
+namespace HvIommu.Model.Settings;
+
+/// <summary>Which error path hv_iommu_init takes when a step fails (hazard H16, brief §1.3, §1.9).</summary>
+public enum InitUnwinding
+{
+    /// <summary>Later revisions: err_sysfs_remove → err_delete_static_domains → err_free.</summary>
+    Fixed,
+    /// <summary>The RFC's goto targets: static-domain failure → err_sysfs_remove, sysfs failure → err_free.</summary>
+    RfcV1,
+}
+
+/// <summary>The steps of hv_iommu_init that can fail (brief §1.3, §1.4), in the order they run.</summary>
+public enum InitStep
+{
+    None,
+    GetCapabilities,
+    CreateIdentity,
+    ConfigureIdentity,
+    CreateBlocking,
+    ConfigureBlocking,
+    SysfsAdd,
+    Register,
+    /// <summary>After register: probe, default paging domains, attach (the IOMMU core's work, not hv_iommu_init's goto path).</summary>
+    Probe,
+}
+
+/// <summary>How the guest moves a device between domains (hazard H9, brief §1.6, §5.5).</summary>
+public enum DomainSwitchMode
+{
+    None,
+    /// <summary>Later revisions: one ATTACH that replaces the old domain, then a flush of the old domain.</summary>
+    AttachReplace,
+    /// <summary>RFC: DETACH → FLUSH(old) → ATTACH(new), a non-atomic window with [UNKNOWN] translation.</summary>
+    DetachAttach,
+}
+
+/// <summary>Guest driver lifecycle behaviour: init error path, domain switches, teardown order, early DMA (H9, H10, H11, H16).</summary>
+public sealed record LifecycleSettings(
+    InitUnwinding InitUnwinding,
+    InitStep FailInitStep,
+    DomainSwitchMode DomainSwitch,
+    int DomainSwitchEveryOps,
+    string DomainSwitchTo,
+    bool DisableAtsBeforeBlock,
+    bool FreeDomainBeforeDetach,
+    string EarlyDmaDevice)
+{
+    /// <summary>The safe defaults of reference.conf.</summary>
+    public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");
+}
+
+/// <summary>What the host applies to a device after HVCALL_DETACH_DEVICE_DOMAIN (brief §2.2, §8 q3, [UNKNOWN]).</summary>
+public enum DetachedTranslation
+{
+    /// <summary>Every DMA faults (the safe guess).</summary>
+    Blocked,
+    /// <summary>DMA bypasses stage 1: IOVA taken as GPA, stage 2 only.</summary>
+    Identity,
+    /// <summary>The device keeps translating through its last domain's tables, but is no member of it any more.</summary>
+    LastDomain,
+}
+
+/// <summary>Host behaviour the brief leaves [UNKNOWN] (§8 q2, q3, q4).</summary>
+/// <param name="FlushCoversDepartedDevices">A domain flush also invalidates the ATCs of, and drains, devices that
+/// left the domain since its last flush (by attach-as-replace or detach): their DMA translated in the old
+/// domain may still be in flight (§8 q2, H9).</param>
+public sealed record HostBehaviourSettings(DetachedTranslation DetachedTranslation, bool DeleteInvalidatesCaches, bool FlushCoversDepartedDevices = true)
+{
+    public static HostBehaviourSettings Safe { get; } = new(DetachedTranslation.Blocked, true);
+}

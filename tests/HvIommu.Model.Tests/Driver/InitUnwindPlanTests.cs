@@ -1,0 +1,79 @@
+using HvIommu.Model.Driver;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Model.Tests.Driver;
+
+/// <summary>hv_iommu_init's error path as a pure function (H16, brief §1.3, §1.4, §1.9), every step × both unwindings.</summary>
+public sealed class InitUnwindPlanTests
+{
+    public static TheoryData<InitStep, InitUnwinding> AllSteps()
+    {
+        var data = new TheoryData<InitStep, InitUnwinding>();
+        foreach (var step in Enum.GetValues<InitStep>())
+            foreach (var mode in Enum.GetValues<InitUnwinding>())
+                data.Add(step, mode);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSteps))]
+    public void Fixed_unwinding_never_leaks_and_never_removes_sysfs_it_did_not_add(InitStep step, InitUnwinding mode)
+    {
+        var plan = InitUnwindPlan.For(step, mode);
+        if (mode == InitUnwinding.Fixed)
+        {
+            Assert.Equal(0, InitUnwindPlan.LeakedStaticDomains(step, mode));
+            Assert.Equal(InitUnwindPlan.SysfsAdded(step), plan.Contains(InitCleanup.SysfsRemove));
+        }
+        // Whatever the goto target, nothing is deleted that was never created, and deletes come newest first.
+        foreach (var d in new[] { InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity })
+            Assert.True(!plan.Contains(d) || InitUnwindPlan.StaticDomainsAlive(step).Contains(d));
+        if (plan.Contains(InitCleanup.DeleteBlocking) && plan.Contains(InitCleanup.DeleteIdentity))
+            Assert.True(plan.IndexOf(InitCleanup.DeleteBlocking) < plan.IndexOf(InitCleanup.DeleteIdentity));
+        Assert.Equal(step is not (InitStep.None or InitStep.GetCapabilities), plan.Contains(InitCleanup.FreeDevice));
+    }
+
+    [Theory]
+    [InlineData(InitStep.None, 0)]
+    [InlineData(InitStep.GetCapabilities, 0)]
+    [InlineData(InitStep.CreateIdentity, 0)]
+    [InlineData(InitStep.ConfigureIdentity, 0)]
+    [InlineData(InitStep.CreateBlocking, 0)]
+    [InlineData(InitStep.ConfigureBlocking, 0)]
+    [InlineData(InitStep.SysfsAdd, 2)]
+    [InlineData(InitStep.Register, 2)]
+    [InlineData(InitStep.Probe, 0)]
+    public void Rfc_v1_leaks_both_static_domains_exactly_when_sysfs_add_or_register_fails(InitStep step, int leaked) =>
+        Assert.Equal(leaked, InitUnwindPlan.LeakedStaticDomains(step, InitUnwinding.RfcV1));
+
+    [Theory]
+    [InlineData(InitStep.CreateIdentity)]
+    [InlineData(InitStep.ConfigureIdentity)]
+    [InlineData(InitStep.CreateBlocking)]
+    [InlineData(InitStep.ConfigureBlocking)]
+    public void Rfc_v1_static_domain_failure_jumps_to_err_sysfs_remove_although_sysfs_was_never_added(InitStep step)
+    {
+        var plan = InitUnwindPlan.For(step, InitUnwinding.RfcV1);
+        Assert.False(InitUnwindPlan.SysfsAdded(step));
+        Assert.Contains(InitCleanup.SysfsRemove, plan);
+        Assert.DoesNotContain(InitCleanup.SysfsRemove, InitUnwindPlan.For(step, InitUnwinding.Fixed));
+    }
+
+    [Fact]
+    public void The_fixed_register_path_is_err_sysfs_remove_then_err_delete_static_domains_then_err_free() =>
+        Assert.Equal(
+            [InitCleanup.SysfsRemove, InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity, InitCleanup.FreeDevice],
+            InitUnwindPlan.For(InitStep.Register, InitUnwinding.Fixed).ToArray());
+
+    [Fact]
+    public void Hypercall_fault_points_name_the_nth_call_of_init()
+    {
+        Assert.Equal((HypercallCode.GetIommuCapabilities, 1), InitUnwindPlan.HypercallOf(InitStep.GetCapabilities));
+        Assert.Equal((HypercallCode.CreateDeviceDomain, 2), InitUnwindPlan.HypercallOf(InitStep.CreateBlocking));
+        Assert.Equal((HypercallCode.ConfigureDeviceDomain, 2), InitUnwindPlan.HypercallOf(InitStep.ConfigureBlocking));
+        Assert.Null(InitUnwindPlan.HypercallOf(InitStep.SysfsAdd));
+        Assert.Null(InitUnwindPlan.HypercallOf(InitStep.Register));
+        Assert.Equal(HvStatus.InsufficientDeviceDomains, InitUnwindPlan.FaultStatus(HypercallCode.CreateDeviceDomain));
+    }
+}
