@@ -1,5 +1,6 @@
 using System.Globalization;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
@@ -14,14 +15,21 @@ public sealed class RunCommand : ICommand
     public string Summary => "one run of a topology (default: the embedded config/default.conf)";
 
     public string Usage => """
-        usage: run [--config FILE] [--seed N] [--ops N] [--duration 30s] [--report FILE.json] [--verbose] [--plain]
+        usage: run [--config FILE] [--seed N] [--mode stress|deterministic] [--ops N] [--duration 30s] [--report FILE.json]
+                   [--strategy random|pct] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
 
           --config FILE     a topology or scenario (an overlay on reference.conf); default: the embedded default.conf
           --seed N          the master seed (overrides hviommu.seed)
-          --mode stress     how to schedule the actors (stress: Akka's dispatchers on all cores)
+          --mode M          stress: Akka's dispatchers on all cores, real races, the seed fixes the workload;
+                            deterministic: one mailbox step at a time under a seeded scheduler with virtual time,
+                            so the same seed gives the same interleaving, trace hash and violations (default: hviommu.mode)
+          --strategy S      deterministic mode's scheduler: random (uniform) or pct (Burckhardt et al.)
+          --pct-depth D     PCT's depth (D - 1 priority change points; default 3)
+          --max-steps N     a deterministic schedule not finished after N steps is a hang (default 50,000,000)
           --ops N           guest DMA operations to run (overrides hviommu.run.ops)
           --duration T      stop starting operations after T (e.g. 30s; overrides hviommu.run.duration)
-          --report FILE     write the report JSON (schemaVersion 1) to FILE
+          --report FILE     write the report JSON (schemaVersion 1) to FILE; deterministic mode also writes
+                            the schedule beside it (FILE.schedule) for replay
           --verbose         log simulation events at debug level
           --plain           plain progress lines even on a terminal
 
@@ -32,15 +40,16 @@ public sealed class RunCommand : ICommand
     {
         var configPath = args.Option("--config");
         var seed = args.UInt64("--seed");
-        var mode = args.Option("--mode") ?? "stress";
+        var mode = args.Option("--mode");
         var ops = args.Int64("--ops", 0);
         var duration = args.Option("--duration");
         var reportPath = args.Option("--report");
         var verbose = args.Flag("--verbose");
         var plain = args.Flag("--plain");
+        var schedule = ReadScheduleOptions(args);
         args.EnsureAllConsumed();
-        if (mode != "stress")
-            throw new UsageException($"--mode '{mode}' is not available in this build; allowed: stress");
+        if (mode is not null and not ("stress" or "deterministic"))
+            throw new UsageException($"--mode '{mode}' is not a mode; allowed: stress, deterministic");
         if (duration is not null && !HoconReader.TryParseDuration(duration, out _))
             throw new UsageException($"--duration '{duration}' is not a duration (e.g. 500ms, 30s, 2m)");
 
@@ -51,35 +60,67 @@ public sealed class RunCommand : ICommand
             overrides.Add($"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}");
         if (duration is not null)
             overrides.Add($"hviommu.run.duration = {duration}");
+        if (mode is not null)
+            overrides.Add($"hviommu.mode = {mode}");
         var config = SimConfig.Load(configPath, overrides);
         var settings = config.Settings;
 
         SimLogging.Configure(verbose);
         PrintBanner(stdout, config);
-        var reproduce = Reproduce(configPath, settings.Seed, ops);
+        if (settings.Mode == Model.Settings.RunMode.Deterministic)
+        {
+            var reproduce = Reproduce(configPath, settings.Seed, ops, schedule);
+            using var system = DeterministicRunner.CreateSystem(config, verbose);
+            var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce);
+            return Finish(stdout, stderr, r.Report, r.ExitCode, r.Failure, null, reportPath, r.Schedule);
+        }
         var progress = RunProgressFactory.Create(stdout, plain ? false : null);
-        var result = StressRunner.Run(config, reproduce, progress, verbose);
+        var result = StressRunner.Run(config, Reproduce(configPath, settings.Seed, ops), progress, verbose);
+        var initFailed = !result.Outcome.InitSucceeded && result.Failure is null ? result.Outcome.InitDetail : null;
+        return Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, initFailed, reportPath, null);
+    }
 
+    /// <summary>--strategy, --pct-depth and --max-steps: how a deterministic run chooses its schedule.</summary>
+    internal static ScheduleOptions ReadScheduleOptions(ArgReader args)
+    {
+        var strategy = args.Option("--strategy") ?? "random";
+        if (strategy is not ("random" or "pct"))
+            throw new UsageException($"--strategy '{strategy}' is not a strategy; allowed: random, pct");
+        var depth = (int)(args.Int64("--pct-depth", 1, 100) ?? 3);
+        var maxSteps = args.Int64("--max-steps", 1) ?? 50_000_000;
+        return new ScheduleOptions(strategy, depth, maxSteps);
+    }
+
+    /// <summary>Summary, report (with the schedule beside it), verdict; the exit code of DESIGN.md §3.</summary>
+    internal static int Finish(TextWriter stdout, TextWriter stderr, RunReport report, int exitCode, string? failure, string? initFailed, string? reportPath, ScheduleFile? schedule)
+    {
         stdout.WriteLine();
-        SummaryTable.Render(result.Report, stdout);
+        if (reportPath is not null && schedule is not null)
+        {
+            var schedulePath = Path.ChangeExtension(reportPath, ".schedule");
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(schedulePath))!);
+            schedule.Save(schedulePath);
+            report = report with { Artifacts = [.. report.Artifacts, schedulePath] };
+        }
+        SummaryTable.Render(report, stdout);
         if (reportPath is not null)
         {
-            ReportWriter.Write(result.Report, reportPath);
+            ReportWriter.Write(report, reportPath);
             stdout.WriteLine($"report: {reportPath}");
         }
-        if (result.Failure is not null)
-            stderr.WriteLine($"error: the simulator failed: {result.Failure}");
-        if (!result.Outcome.InitSucceeded && result.Failure is null)
-            stdout.WriteLine($"guest init failed: {result.Outcome.InitDetail}");
-        stdout.WriteLine(Verdict(result));
-        return result.ExitCode;
+        if (failure is not null)
+            stderr.WriteLine($"error: the simulator failed: {failure}");
+        if (initFailed is not null)
+            stdout.WriteLine($"guest init failed: {initFailed}");
+        stdout.WriteLine(Verdict(report, exitCode, failure));
+        return exitCode;
     }
 
     private static void PrintBanner(TextWriter w, LoadedConfig config)
     {
         var s = config.Settings;
         w.WriteLine($"HvIommu.Actors run: {config.File}{(s.Name.Length > 0 ? $" ({s.Name})" : "")}");
-        w.WriteLine($"  seed={s.Seed} mode=stress ops={s.Run.Ops} duration={s.Run.Duration.TotalSeconds:0.###}s expect={s.Expect.ToString().ToLowerInvariant()}{(s.ExpectKind is null ? "" : ":" + s.ExpectKind)}{(s.Hazard.Length > 0 ? " hazard=" + s.Hazard : "")}");
+        w.WriteLine($"  seed={s.Seed} mode={s.Mode.ToString().ToLowerInvariant()} ops={s.Run.Ops} duration={s.Run.Duration.TotalSeconds:0.###}s expect={s.Expect.ToString().ToLowerInvariant()}{(s.ExpectKind is null ? "" : ":" + s.ExpectKind)}{(s.Hazard.Length > 0 ? " hazard=" + s.Hazard : "")}");
         w.WriteLine($"  vcpus={s.Vm.Vcpus} memory={s.Vm.MemoryMib}MiB domains={s.Domains.Length} devices={s.Devices.Length} (ats={s.Devices.Count(d => d.Ats)}, misbehaving={s.Devices.Count(d => d.Behaviour != Model.Settings.DeviceBehaviour.WellBehaved)})");
         w.WriteLine($"  driver: {s.Driver.DmaMode.ToString().ToLowerInvariant()} mode, {s.Driver.PageTableLevels}-level tables, {s.Driver.Flush.ToString().ToLowerInvariant()} flush, on-flush-failure={s.Driver.OnFlushFailure.ToString().ToLowerInvariant()}");
         var f = s.Hypervisor.Flush;
@@ -90,7 +131,7 @@ public sealed class RunCommand : ICommand
     private static string OnOff(bool b) => b ? "on" : "off";
 
     /// <summary>The exact command that reproduces this run's workload.</summary>
-    public static string Reproduce(string? configPath, ulong seed, long? ops)
+    public static string Reproduce(string? configPath, ulong seed, long? ops, ScheduleOptions? deterministic = null)
     {
         var parts = new List<string> { "dotnet run --project src/Actors -c Release -- run" };
         if (configPath is not null)
@@ -98,17 +139,23 @@ public sealed class RunCommand : ICommand
         parts.Add("--seed " + seed.ToString(CultureInfo.InvariantCulture));
         if (ops is { } o)
             parts.Add("--ops " + o.ToString(CultureInfo.InvariantCulture));
+        if (deterministic is not null)
+        {
+            parts.Add("--mode deterministic --strategy " + deterministic.Strategy);
+            if (deterministic.Strategy == "pct")
+                parts.Add("--pct-depth " + deterministic.PctDepth.ToString(CultureInfo.InvariantCulture));
+        }
         return string.Join(' ', parts);
     }
 
-    private static string Verdict(RunResult r)
+    private static string Verdict(RunReport report, int exitCode, string? failure)
     {
-        if (r.Failure is not null)
+        if (failure is not null)
             return "result: SIMULATOR FAILURE (exit 3)";
-        var expected = r.Report.Expected == ExpectedOutcome.Clean ? "clean" : $"violation{(r.Report.ExpectedKind is null ? "" : " " + r.Report.ExpectedKind)}";
-        var found = r.Report.Violations.Count == 0 ? "no violation" : $"{r.Report.Violations.Count} violation(s) kept";
-        return r.Report.OutcomeMatched
-            ? $"result: expected {expected}, found {found}: MATCHED (exit 0)"
-            : $"result: expected {expected}, found {found}: NOT MATCHED (exit 1)";
+        var expected = report.Expected == ExpectedOutcome.Clean ? "clean" : $"violation{(report.ExpectedKind is null ? "" : " " + report.ExpectedKind)}";
+        var found = report.Violations.Count == 0 ? "no violation" : $"{report.Violations.Count} violation(s) kept";
+        return report.OutcomeMatched
+            ? $"result: expected {expected}, found {found}: MATCHED (exit {exitCode})"
+            : $"result: expected {expected}, found {found}: NOT MATCHED (exit {exitCode})";
     }
 }

@@ -256,7 +256,7 @@ public sealed class HostIommu
     private void Depart(HostDomain from, DeviceSlot device)
     {
         from.Refresh();
-        if (Behaviour.FlushCoversDepartedDevices)
+        if (Behaviour.FlushCoversDepartedDevices && !from.Departed.Contains(device))
             from.Departed.Add(device);
     }
 
@@ -273,13 +273,15 @@ public sealed class HostIommu
     {
         public uint Id { get; } = id;
         public DomainView? View { get; set; }
-        public HashSet<DeviceSlot> Devices { get; } = new();
+        // Lists, not hash sets: flushes message devices in this order, and object hash codes differ
+        // between processes, which would make a deterministic run's schedule depend on the process.
+        public List<DeviceSlot> Devices { get; } = new();
 
         /// <summary>A copy of <see cref="Devices"/> handed to flushes without allocating per flush.</summary>
         public DeviceSlot[] Attached { get; private set; } = [];
 
         /// <summary>Devices that left since the last flush (see <see cref="DevicesToFlush"/>).</summary>
-        public HashSet<DeviceSlot> Departed { get; } = new();
+        public List<DeviceSlot> Departed { get; } = new();
 
         public void Refresh() => Attached = Devices.ToArray();
     }

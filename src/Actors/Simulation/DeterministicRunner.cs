@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using Akka.Configuration;
+using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Deterministic;
+using HvIommu.Actors.Logging;
+using HvIommu.Actors.Reporting;
+using HvIommu.Model.Randomness;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>How a deterministic schedule is chosen: a strategy seeded from the run's seed, or a recorded schedule.</summary>
+/// <param name="Strategy">random or pct.</param>
+/// <param name="PctDepth">PCT's bug depth d (d − 1 priority change points).</param>
+/// <param name="MaxSteps">A schedule that has not finished after this many steps is reported as a hang.</param>
+/// <param name="Replay">Replay exactly this schedule instead of choosing.</param>
+public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 3, long MaxSteps = 50_000_000, ScheduleFile? Replay = null)
+{
+    public IScheduleStrategy Create(ulong seed, long expectedSteps) => Replay is not null
+        ? new ReplayStrategy(Replay)
+        : Strategy == "pct"
+            ? new PctStrategy(SeededRandom.DeriveSeed(seed, "schedule"), PctDepth, Math.Max(1, expectedSteps))
+            : new UniformRandomStrategy(SeededRandom.DeriveSeed(seed, "schedule"));
+}
+
+/// <summary>One deterministic schedule's result: the report, the recorded schedule and where a replay left its path.</summary>
+public sealed record ScheduleResult(RunReport Report, int ExitCode, ScheduleFile Schedule, DriveResult Drive, string? Failure);
+
+/// <summary>
+/// Runs the simulation actors deterministically (DESIGN.md §2): every actor on the deterministic dispatcher,
+/// one mailbox step at a time on this thread, each choice made by a seeded strategy, virtual time for every
+/// timer. Same seed and config → same interleaving, trace hash and violations. One ActorSystem serves many
+/// schedules; the world is rebuilt and reseeded for each.
+/// </summary>
+public static class DeterministicRunner
+{
+    /// <summary>The system for deterministic runs of <paramref name="config"/> (logging and the config's akka section applied).</summary>
+    public static DeterministicSystem CreateSystem(LoadedConfig config, bool verbose, string name = "hviommu-deterministic") =>
+        DeterministicSystem.Create(name, ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged));
+
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000)
+    {
+        var settings = config.Settings with { Seed = seed };
+        var wall = Stopwatch.StartNew();
+        system.Reset(seed, options.Create(seed, expectedSteps));
+        var world = new SimWorld(settings, system.Clock);
+        var done = new TaskCompletionSource<RunOutcome>();
+        system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
+        var drive = system.DriveUntil(() => done.Task.IsCompleted, options.MaxSteps);
+        var steps = system.Driver.Steps;
+        var traceHash = system.Driver.Trace.ToString();
+        var schedule = system.Driver.Record();
+
+        string? failure = null;
+        if (drive.GuardTrips > 0)
+            failure = $"nondeterminism detected: work reached the deterministic dispatcher from another thread ({drive.GuardActor ?? "unknown actor"})";
+        else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
+            failure = crash;
+        else if (!done.Task.IsCompleted && !ReportHung(world) && drive.TimedOut)
+            failure = $"the schedule did not finish within {options.MaxSteps:N0} steps (hang detected)";
+        else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
+            failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
+        system.StopRun();
+        wall.Stop();
+
+        var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduce, RunMode.Deterministic);
+        report = report with
+        {
+            Stats = report.Stats with { Steps = steps, SimulatedNs = system.Clock.NowNs },
+            TraceHash = traceHash,
+        };
+        var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
+        return new ScheduleResult(report, exit, schedule, drive, failure);
+    }
+
+    /// <summary>A schedule that ran out of work with a vCPU still blocked: that hypercall never completes.</summary>
+    private static bool ReportHung(SimWorld world)
+    {
+        var overdue = world.Watchdog.Overdue(long.MaxValue, 0);
+        foreach (var (vcpu, input) in overdue)
+        {
+            var domain = input switch
+            {
+                Model.Hypercalls.FlushDeviceDomainInput f => f.Domain.DomainId.Id,
+                Model.Hypercalls.FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
+                _ => 0u,
+            };
+            world.Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, world.Clock.NowNs);
+        }
+        return overdue.Count > 0;
+    }
+}
