@@ -10,6 +10,8 @@ public static class CommandLine
     {
         new RunCommand(),
         new ValidateCommand(),
+        new ExploreCommand(),
+        new ReplayCommand(),
         new ScenariosCommand(),
         new PageTableCommand(),
         new BenchCommand(),
