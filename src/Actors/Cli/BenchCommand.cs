@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
@@ -25,13 +26,34 @@ public sealed class BenchCommand : ICommand
 
           --config FILE   the stress topology to measure (default: the embedded default.conf)
           --ops N         guest operations in the measured stress run (default 200000)
-          --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…}}
+          --schedules N   schedules in the deterministic schedules/s measurement (default 2000)
+          --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
+                                 "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
+        """;
+
+    /// <summary>
+    /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
+    /// descriptors, a strict unmap that frees the IOVA and buffer before its flush, two operations. A
+    /// schedule is guest init, the race and teardown; schedules/s is measured over many seeds.
+    /// </summary>
+    public const string MinimalFreeBeforeFlush = """
+        hviommu {
+          name = "bench-free-before-flush"
+          run { ops = 2, stop-on-first-violation = off }
+          vm { vcpus = 1, memory-mib = 8 }
+          iommu { capabilities = [present, s1], iotlb-entries = 64, walk-cache-entries = 16 }
+          driver.hazards.free-iova-before-flush = on
+          domains = [ { name = "dom" } ]
+          devices = [ { name = "dev", domain = "dom", in-flight = 2, behaviour = stale-replay, replay-probability = 1.0 } ]
+          workload { buffer-pages = 1, dma-per-op = 2, outstanding-per-vcpu = 1 }
+        }
         """;
 
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
         var configPath = args.Option("--config");
         var ops = args.Int64("--ops", 1, long.MaxValue) ?? 200_000;
+        var schedules = args.Int64("--schedules", 1, 10_000_000) ?? 2000;
         var json = args.Flag("--json");
         args.EnsureAllConsumed();
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]);
@@ -46,7 +68,20 @@ public sealed class BenchCommand : ICommand
         var messagesPerSecond = stats.MessagesDelivered / stats.WallSeconds;
         var dmaPerSecond = stats.DmaTransactions / stats.WallSeconds;
         var ratio = messagesPerSecond / raw.MessagesPerSecond;
-        if (json)
+        if (!json)
+        {
+            stdout.WriteLine($"stress run of {config.File}: {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
+            stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; violations {result.Report.Violations.Count}");
+        }
+
+        var (steps, stepSeconds) = MeasureSteps(config);
+        var (done, scheduleSeconds) = MeasureSchedules(schedules);
+        if (!json)
+        {
+            stdout.WriteLine($"deterministic run of {config.File}: {steps:N0} controlled steps in {stepSeconds:0.00} s = {steps / stepSeconds:N0} steps/s (one thread)");
+            stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race: {done:N0} in {scheduleSeconds:0.00} s = {done / scheduleSeconds:N0} schedules/s");
+        }
+        else
         {
             stdout.WriteLine(JsonSerializer.Serialize(new
             {
@@ -59,14 +94,40 @@ public sealed class BenchCommand : ICommand
                     operations = stats.Unmaps,
                     violations = result.Report.Violations.Count,
                 },
+                deterministic = new
+                {
+                    stepsPerSecond = Math.Round(steps / stepSeconds),
+                    schedulesPerSecond = Math.Round(done / scheduleSeconds),
+                },
             }));
         }
-        else
-        {
-            stdout.WriteLine($"stress run of {config.File}: {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
-            stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; violations {result.Report.Violations.Count}");
-        }
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
+    }
+
+    /// <summary>Controlled steps/s: one deterministic schedule of the topology on this thread, after a short warm-up.</summary>
+    private static (long Steps, double Seconds) MeasureSteps(LoadedConfig config)
+    {
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-steps");
+        var options = new ScheduleOptions();
+        var small = config.Settings with { Run = config.Settings.Run with { Ops = Math.Min(200, config.Settings.Run.Ops) } };
+        DeterministicRunner.RunSchedule(system, config with { Settings = small }, 1, options, "bench");
+        var sw = Stopwatch.StartNew();
+        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench");
+        return (r.Report.Stats.Steps, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule.</summary>
+    private static (long Schedules, double Seconds) MeasureSchedules(long count)
+    {
+        var config = SimConfig.Parse(MinimalFreeBeforeFlush, "bench-free-before-flush (embedded)");
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
+        var options = new ScheduleOptions();
+        for (ulong seed = 0; seed < 50; seed++)
+            DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false);
+        var sw = Stopwatch.StartNew();
+        for (var i = 0L; i < count; i++)
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false);
+        return (count, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Ping-pong with as many pairs as the topology has vCPUs and devices, and a few messages in

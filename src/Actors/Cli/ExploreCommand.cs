@@ -162,7 +162,7 @@ internal sealed class Exploration(LoadedConfig config, string? configPath, Sched
                     break;
                 var seed = first + (ulong)i;
                 var reproduce = RunCommand.Reproduce(configPath, seed, ops, options);
-                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected);
+                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected, recordLatencies: false);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Add(ref _steps, result.Report.Stats.Steps);
                 Record(result, i);

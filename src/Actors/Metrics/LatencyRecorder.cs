@@ -17,17 +17,29 @@ public sealed class LatencyRecorder
 
     private const int SignificantDigits = 3;
 
-    private readonly Recorder _recorder = new(1, HighestTrackableNs, SignificantDigits,
-        (id, lowest, highest, digits) => new LongConcurrentHistogram(id, lowest, highest, digits));
-    private readonly LongHistogram _total = new(1, HighestTrackableNs, SignificantDigits);
+    private readonly Recorder? _recorder;
+    private readonly LongHistogram? _total;
     private readonly Lock _gate = new();
     private HistogramBase? _spare;
     private long _min = long.MaxValue;
     private long _max = long.MinValue;
 
+    /// <param name="enabled">False makes a recorder that keeps nothing and allocates nothing: an explorer running
+    /// thousands of short schedules does not want three histograms of several hundred KiB per operation.</param>
+    public LatencyRecorder(bool enabled = true)
+    {
+        if (!enabled)
+            return;
+        _recorder = new Recorder(1, HighestTrackableNs, SignificantDigits,
+            (id, lowest, highest, digits) => new LongConcurrentHistogram(id, lowest, highest, digits));
+        _total = new LongHistogram(1, HighestTrackableNs, SignificantDigits);
+    }
+
     /// <summary>Records one latency; values below 1 ns count as 1 ns, above an hour as an hour.</summary>
     public void Record(long ns)
     {
+        if (_recorder is null)
+            return;
         var value = Math.Clamp(ns, 1, HighestTrackableNs);
         _recorder.RecordValue(value);
         // Exact extremes (the histogram only knows them to 3 digits); the write is rare once warmed up.
@@ -38,6 +50,8 @@ public sealed class LatencyRecorder
     /// <summary>Count, exact min and max, percentiles (to 3 significant digits) and mean of everything recorded so far.</summary>
     public LatencySummary Summarize()
     {
+        if (_recorder is null || _total is null)
+            return LatencySummary.Empty;
         lock (_gate)
         {
             var interval = _recorder.GetIntervalHistogram(_spare);

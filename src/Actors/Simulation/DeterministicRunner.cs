@@ -37,12 +37,13 @@ public static class DeterministicRunner
     public static DeterministicSystem CreateSystem(LoadedConfig config, bool verbose, string name = "hviommu-deterministic") =>
         DeterministicSystem.Create(name, ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged));
 
-    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000)
+    /// <param name="recordLatencies">False for explorers (see <see cref="SimWorld"/>).</param>
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true)
     {
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
         system.Reset(seed, options.Create(seed, expectedSteps));
-        var world = new SimWorld(settings, system.Clock);
+        var world = new SimWorld(settings, system.Clock, recordLatencies);
         var done = new TaskCompletionSource<RunOutcome>();
         system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
         var drive = system.DriveUntil(() => done.Task.IsCompleted, options.MaxSteps);

@@ -27,8 +27,13 @@ public sealed class SimWorld
     public const uint IdentityDomainId = 1;
     public const uint BlockingDomainId = 2;
 
-    public SimWorld(SimSettings settings, ISimClock clock)
+    /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
+    public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true)
     {
+        MapLatency = new LatencyRecorder(recordLatencies);
+        UnmapLatency = new LatencyRecorder(recordLatencies);
+        FlushLatency = new LatencyRecorder(recordLatencies);
+        DmaLatency = new LatencyRecorder(recordLatencies);
         Settings = settings;
         Clock = clock;
         Random = new SeededRandom(settings.Seed);
@@ -82,10 +87,10 @@ public sealed class SimWorld
     /// <summary>Devices the pvIOMMU manages (HV_DEVICE_IOMMU_ENABLED, brief §1.6), set by the driver's probe.</summary>
     public bool[] Managed { get; private set; } = [];
 
-    public LatencyRecorder MapLatency { get; } = new();
-    public LatencyRecorder UnmapLatency { get; } = new();
-    public LatencyRecorder FlushLatency { get; } = new();
-    public LatencyRecorder DmaLatency { get; } = new();
+    public LatencyRecorder MapLatency { get; }
+    public LatencyRecorder UnmapLatency { get; }
+    public LatencyRecorder FlushLatency { get; }
+    public LatencyRecorder DmaLatency { get; }
 
     private long _modelledNs;
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using HvIommu.Actors.Configuration;
@@ -98,6 +100,9 @@ public static class StressRunner
 /// <summary>Turns a finished world into the report of DESIGN.md §3.</summary>
 internal static class ReportBuilder
 {
+    // The resolved config is the same for every schedule an explorer runs; render it once.
+    private static readonly ConditionalWeakTable<Config, StrongBox<JsonElement>> ResolvedJson = new();
+
     public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, string reproduce, Reporting.RunMode mode)
     {
         var s = world.Settings;
@@ -124,7 +129,7 @@ internal static class ReportBuilder
         var matched = s.Expect == Expectation.Clean
             ? world.Violations.Total == 0
             : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
-        return new RunReport(s.Seed, mode, new ReportConfig(config.File, HoconJson.ToJson(config.Merged)), stats, violations,
+        return new RunReport(s.Seed, mode, new ReportConfig(config.File, ResolvedJson.GetValue(config.Merged, static c => new StrongBox<JsonElement>(HoconJson.ToJson(c))).Value), stats, violations,
             s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, []);
     }
 

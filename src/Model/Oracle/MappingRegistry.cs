@@ -9,7 +9,7 @@ namespace HvIommu.Model.Oracle;
 /// </summary>
 internal sealed class MappingRegistry
 {
-    private const int ChunkBits = 14;
+    private const int ChunkBits = 10; // 8 KiB chunks: small enough to stay off the large-object heap, so short schedules do not trigger full GCs
     private const int ChunkSize = 1 << ChunkBits;
     private MappingRecord?[]?[] _chunks = new MappingRecord?[]?[64];
     private readonly object _grow = new();
