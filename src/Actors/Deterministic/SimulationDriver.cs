@@ -126,6 +126,11 @@ public sealed class SimulationDriver
         _ownerThreadId = Environment.CurrentManagedThreadId;
         _driving = true;
         _cleanup = cleanup;
+        // Actors run inline on this thread: an `await` inside ReceiveAsync would post its continuation to
+        // this thread's SynchronizationContext (a test runner's, a UI's) instead of the actor's mailbox,
+        // i.e. off the driver. Drive with none, so continuations go through Akka's ActorTaskScheduler.
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
         long steps = 0;
         bool isDone = false, timedOut = false;
         long? diverged = null;
@@ -158,6 +163,7 @@ public sealed class SimulationDriver
         {
             _driving = false;
             _cleanup = false;
+            SynchronizationContext.SetSynchronizationContext(context);
         }
         var quiescent = _count == 0 && _foreign.IsEmpty && !_time.HasTimers;
         return new DriveResult(steps, isDone, quiescent, timedOut && !quiescent, GuardTrips, GuardActor, diverged);
