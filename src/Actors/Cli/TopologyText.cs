@@ -34,6 +34,7 @@ internal static class TopologyText
         WriteIommu(Line, s.Iommu);
         WriteDriver(Line, s.Driver);
         WriteHypervisor(Line, s.Hypervisor);
+        WriteHazards(Line, s);
         Line("workload", $"buffers of {s.Workload.BufferPages} pages, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
             + $"write fraction {Num(s.Workload.WriteFraction)}, {s.Workload.OutstandingPerVcpu} outstanding per vCPU");
         Line("faults", s.Faults.IsEmpty
@@ -56,6 +57,35 @@ internal static class TopologyText
         line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {d.PageTableLevels}-level tables, "
             + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
+
+    /// <summary>The deliberately wrong behaviours in force (hazard knobs, brief §6), or "none".</summary>
+    private static void WriteHazards(Action<string, string> line, SimSettings s)
+    {
+        var d = s.Driver.Hazards;
+        var l = s.Lifecycle;
+        var b = s.Hypervisor.Behaviour;
+        var on = new List<string>();
+        void If(bool set, string text)
+        {
+            if (set)
+                on.Add(text);
+        }
+        If(d.FreeTablesBeforeFlush, "H1 free-tables-before-flush");
+        If(d.FreeIovaBeforeFlush, "H2 free-iova-before-flush");
+        If(d.BrokenFlushQueueCounter, "H2 broken-flush-queue-counter");
+        If(d.RacyTableInstall, "H6 racy-table-install");
+        If(d.FlushRange != FlushRangeMode.Exact, $"H7 flush-range {d.FlushRange}");
+        If(l.InitUnwinding != InitUnwinding.Fixed, $"H16 init-unwinding {l.InitUnwinding}");
+        If(l.FailInitStep != InitStep.None, $"H16 fail-init-step {l.FailInitStep}");
+        If(l.DomainSwitch != DomainSwitchMode.None, $"H9 domain-switch {l.DomainSwitch} every {l.DomainSwitchEveryOps} ops");
+        If(!l.DisableAtsBeforeBlock, "H9 ATS stays enabled when blocked");
+        If(l.FreeDomainBeforeDetach, "H10 free-domain-before-detach");
+        If(l.EarlyDmaDevice.Length > 0, $"H11 early DMA by {l.EarlyDmaDevice}");
+        If(b.DetachedTranslation != DetachedTranslation.Blocked, $"detached devices get {b.DetachedTranslation}");
+        If(!b.DeleteInvalidatesCaches, "DELETE keeps cached entries");
+        If(!b.FlushCoversDepartedDevices, "flushes miss departed devices");
+        line("hazards", on.Count == 0 ? "none" : string.Join("; ", on));
+    }
 
     private static void WriteHypervisor(Action<string, string> line, HypervisorSettings h)
     {
