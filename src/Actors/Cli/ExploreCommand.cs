@@ -32,6 +32,8 @@ public sealed class ExploreCommand : ICommand
           --all             run every schedule instead of stopping at the first violation
           --ops N           guest operations per schedule (overrides hviommu.run.ops)
           --report FILE     write the report of the first failing schedule, and its schedule beside it
+          --trace DIR       replay the first failing schedule with the causal trace on and write its files to DIR
+                            (trace.perfetto.json, violation.md, history.jsonl; see run --help)
 
         exit codes: as for run — 0 when the outcome matched the expectation (a violation found for an
         expect = violation scenario, none over all schedules for a clean one), 1 when not, 2 bad input, 3 failure
@@ -48,6 +50,7 @@ public sealed class ExploreCommand : ICommand
         var all = args.Flag("--all");
         var ops = args.Int64("--ops", 0);
         var reportPath = args.Option("--report");
+        var traceDir = args.Option("--trace");
         args.Flag("--plain");
         args.EnsureAllConsumed();
         TimeSpan? duration = null;
@@ -77,10 +80,10 @@ public sealed class ExploreCommand : ICommand
         }
         wall.Stop();
         stdout.WriteLine(search.Progress(wall.Elapsed));
-        return Report(stdout, stderr, search, config, reportPath, wall.Elapsed);
+        return Report(stdout, stderr, search, config, reportPath, traceDir, wall.Elapsed);
     }
 
-    private static int Report(TextWriter stdout, TextWriter stderr, Exploration search, LoadedConfig config, string? reportPath, TimeSpan elapsed)
+    private static int Report(TextWriter stdout, TextWriter stderr, Exploration search, LoadedConfig config, string? reportPath, string? traceDir, TimeSpan elapsed)
     {
         if (search.Failure is { } failure)
         {
@@ -100,11 +103,25 @@ public sealed class ExploreCommand : ICommand
         }
         stdout.WriteLine($"first violation: seed {found.Report.Seed} after {search.TimeToFirst!.Value.TotalSeconds:0.000} s and {search.SchedulesToFirst:N0} schedule(s); trace hash {found.Report.TraceHash}");
         var report = found.Report;
-        var code = RunCommand.Finish(stdout, stderr, report, found.ExitCode, null, null, reportPath, found.Schedule);
+        var code = RunCommand.Finish(stdout, stderr, report, found.ExitCode, null, null, reportPath, found.Schedule, TraceOf(config, found, traceDir));
         stdout.WriteLine(reportPath is not null
             ? $"replay: dotnet run --project src/Actors -c Release -- replay --report {reportPath}"
             : $"reproduce: {report.Violations.FirstOrDefault()?.Reproduce}");
         return code;
+    }
+
+    /// <summary>
+    /// Explorers run untraced (schedules/s matters); the failing schedule is replayed once with the trace on.
+    /// Tracing only observes, so the replay is the same run (same trace hash, same violations).
+    /// </summary>
+    private static RunCommand.TraceRequest? TraceOf(LoadedConfig config, ScheduleResult found, string? traceDir)
+    {
+        if (traceDir is null)
+            return null;
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "explore-trace");
+        var options = new ScheduleOptions(Replay: found.Schedule);
+        var traced = DeterministicRunner.RunSchedule(system, config, found.Report.Seed, options, found.Report.Violations.FirstOrDefault()?.Reproduce ?? "", trace: true);
+        return RunCommand.TraceOutput(traceDir, traced.Trace);
     }
 }
 
@@ -162,7 +179,7 @@ internal sealed class Exploration(LoadedConfig config, string? configPath, Sched
                     break;
                 var seed = first + (ulong)i;
                 var reproduce = RunCommand.Reproduce(configPath, seed, ops, options);
-                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected, recordLatencies: false);
+                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected, recordLatencies: false, trace: false);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Add(ref _steps, result.Report.Stats.Steps);
                 Record(result, i);

@@ -19,11 +19,13 @@ public sealed class ReplayCommand : ICommand
     public string Summary => "re-runs a deterministic report or schedule exactly and checks it reproduces";
 
     public string Usage => """
-        usage: replay --report FILE.json
-               replay --schedule FILE.schedule [--config FILE] [--ops N]
+        usage: replay --report FILE.json [--trace DIR]
+               replay --schedule FILE.schedule [--config FILE] [--ops N] [--trace DIR]
 
           --report FILE     a report written by run --mode deterministic or explore (its schedule lies beside it)
           --schedule FILE   a schedule file; the seed is in it, the config comes from --config
+          --trace DIR       write the replay's causal trace: DIR/trace.perfetto.json (open in https://ui.perfetto.dev),
+                            DIR/violation.md (Mermaid diagram of the first violation's history), DIR/history.jsonl
 
         exit codes: 0 the same trace hash and violations came back, 1 they did not (where the runs diverged
         is printed), 2 bad input, 3 simulator failure
@@ -35,6 +37,7 @@ public sealed class ReplayCommand : ICommand
         var schedulePath = args.Option("--schedule");
         var configOption = args.Option("--config");
         var ops = args.Int64("--ops", 0);
+        var traceDir = args.Option("--trace");
         args.EnsureAllConsumed();
         if ((reportPath is null) == (schedulePath is null))
             throw new UsageException("give exactly one of --report FILE.json or --schedule FILE.schedule");
@@ -74,6 +77,8 @@ public sealed class ReplayCommand : ICommand
         var result = DeterministicRunner.RunSchedule(system, config, schedule.Seed, options, $"dotnet run --project src/Actors -c Release -- replay --schedule {schedulePath}");
         stdout.WriteLine($"replayed {schedulePath}: seed {schedule.Seed}, {schedule.Choices.Count:N0} recorded choices, trace hash {result.Report.TraceHash}");
         SummaryTable.Render(result.Report, stdout);
+        if (RunCommand.TraceOutput(traceDir, result.Trace) is { } trace)
+            RunCommand.WriteTrace(stdout, trace, result.Report);
         if (result.Failure is not null)
         {
             stderr.WriteLine($"error: the simulator failed: {result.Failure}");

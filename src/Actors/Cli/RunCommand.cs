@@ -4,6 +4,7 @@ using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Tracing;
 
 namespace HvIommu.Actors.Cli;
 
@@ -16,7 +17,7 @@ public sealed class RunCommand : ICommand
 
     public string Usage => """
         usage: run [--config FILE] [--seed N] [--mode stress|deterministic] [--ops N] [--duration 30s] [--report FILE.json]
-                   [--strategy random|pct] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
+                   [--trace DIR] [--strategy random|pct] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
 
           --config FILE     a topology or scenario (an overlay on reference.conf); default: the embedded default.conf
           --seed N          the master seed (overrides hviommu.seed)
@@ -30,6 +31,9 @@ public sealed class RunCommand : ICommand
           --duration T      stop starting operations after T (e.g. 30s; overrides hviommu.run.duration)
           --report FILE     write the report JSON (schemaVersion 1) to FILE; deterministic mode also writes
                             the schedule beside it (FILE.schedule) for replay
+          --trace DIR       write the causal trace: DIR/trace.perfetto.json (open in https://ui.perfetto.dev),
+                            DIR/violation.md (Mermaid diagram of the first violation's history) and DIR/history.jsonl;
+                            a stress run records a bounded trace without message causes (not causal-complete)
           --verbose         log simulation events at debug level
           --plain           plain progress lines even on a terminal
 
@@ -44,6 +48,7 @@ public sealed class RunCommand : ICommand
         var ops = args.Int64("--ops", 0);
         var duration = args.Option("--duration");
         var reportPath = args.Option("--report");
+        var traceDir = args.Option("--trace");
         var verbose = args.Flag("--verbose");
         var plain = args.Flag("--plain");
         var schedule = ReadScheduleOptions(args);
@@ -72,12 +77,12 @@ public sealed class RunCommand : ICommand
             var reproduce = Reproduce(configPath, settings.Seed, ops, schedule);
             using var system = DeterministicRunner.CreateSystem(config, verbose);
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce);
-            return Finish(stdout, stderr, r.Report, r.ExitCode, r.Failure, null, reportPath, r.Schedule);
+            return Finish(stdout, stderr, r.Report, r.ExitCode, r.Failure, null, reportPath, r.Schedule, TraceOutput(traceDir, r.Trace));
         }
         var progress = RunProgressFactory.Create(stdout, plain ? false : null);
-        var result = StressRunner.Run(config, Reproduce(configPath, settings.Seed, ops), progress, verbose);
+        var result = StressRunner.Run(config, Reproduce(configPath, settings.Seed, ops), progress, verbose, trace: traceDir is not null);
         var initFailed = !result.Outcome.InitSucceeded && result.Failure is null ? result.Outcome.InitDetail : null;
-        return Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, initFailed, reportPath, null);
+        return Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, initFailed, reportPath, null, TraceOutput(traceDir, result.Trace));
     }
 
     /// <summary>--strategy, --pct-depth and --max-steps: how a deterministic run chooses its schedule.</summary>
@@ -91,10 +96,18 @@ public sealed class RunCommand : ICommand
         return new ScheduleOptions(strategy, depth, maxSteps);
     }
 
-    /// <summary>Summary, report (with the schedule beside it), verdict; the exit code of DESIGN.md §3.</summary>
-    internal static int Finish(TextWriter stdout, TextWriter stderr, RunReport report, int exitCode, string? failure, string? initFailed, string? reportPath, ScheduleFile? schedule)
+    /// <summary>Where <c>--trace</c> goes and what it holds; null without <c>--trace</c>.</summary>
+    internal sealed record TraceRequest(string Directory, SimTrace Trace);
+
+    internal static TraceRequest? TraceOutput(string? directory, SimTrace? trace) =>
+        directory is not null && trace is not null ? new TraceRequest(directory, trace) : null;
+
+    /// <summary>Summary, report (with the schedule and the trace files beside it), verdict; the exit code of DESIGN.md §3.</summary>
+    internal static int Finish(TextWriter stdout, TextWriter stderr, RunReport report, int exitCode, string? failure, string? initFailed, string? reportPath, ScheduleFile? schedule, TraceRequest? trace = null)
     {
         stdout.WriteLine();
+        if (trace is not null)
+            report = report with { Artifacts = [.. report.Artifacts, .. WriteTrace(stdout, trace, report)] };
         if (reportPath is not null && schedule is not null)
         {
             var schedulePath = Path.ChangeExtension(reportPath, ".schedule");
@@ -114,6 +127,18 @@ public sealed class RunCommand : ICommand
             stdout.WriteLine($"guest init failed: {initFailed}");
         stdout.WriteLine(Verdict(report, exitCode, failure));
         return exitCode;
+    }
+
+    /// <summary>Writes the trace files, prints where they are and how to open them.</summary>
+    internal static IReadOnlyList<string> WriteTrace(TextWriter stdout, TraceRequest request, RunReport report)
+    {
+        var files = TraceFiles.Write(request.Directory, request.Trace, report);
+        var t = request.Trace;
+        stdout.WriteLine($"trace: {t.Recorder.Recorded:N0} events recorded, {t.Dropped:N0} dropped (capacity {t.Recorder.Capacity:N0}){(t.RecordsMessages ? "" : "; a stress run's trace has no message causes: it is not causal-complete")}");
+        foreach (var f in files)
+            stdout.WriteLine($"trace: {f}");
+        stdout.WriteLine($"open {files[0]} in https://ui.perfetto.dev");
+        return files;
     }
 
     private static void PrintBanner(TextWriter w, LoadedConfig config)

@@ -50,7 +50,8 @@ internal static class SettingsReader
         MaxViolationsKept: r.Int(Root + "run.max-violations-kept", 1, 1_000_000, 100),
         StopOnFirstViolation: r.Bool(Root + "run.stop-on-first-violation", true),
         LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"),
-        Dispatcher: r.String(Root + "run.dispatcher", "hviommu.stress-dispatcher"));
+        Dispatcher: r.String(Root + "run.dispatcher", "hviommu.stress-dispatcher"),
+        TraceCapacity: r.Int(Root + "run.trace-capacity", 1, 100_000_000, 200_000));
 
     private static IommuSettings ReadIommu(HoconReader r)
     {

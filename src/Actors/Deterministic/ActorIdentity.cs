@@ -20,6 +20,11 @@ public sealed class ActorIdentity
 
     public string Path { get; }
 
+    /// <summary>The actor's own name, the last element of its path (vcpu0, hypervisor, device-nic): the trace's participant.</summary>
+    public string Name => _name ??= Path[(Path.LastIndexOf('/') + 1)..];
+
+    private string? _name;
+
     public ulong PathHash { get; }
 
     /// <summary>First-seen order in the current schedule (1, 2, …); valid while <see cref="Epoch"/> is current.</summary>

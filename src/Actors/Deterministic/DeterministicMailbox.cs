@@ -32,7 +32,7 @@ public sealed class DeterministicMailboxType : MailboxType, IProducesMessageQueu
 public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics,
     IUnboundedDequeBasedMessageQueueSemantics
 {
-    private readonly ConcurrentQueue<Envelope> _queue = new();
+    private readonly ConcurrentQueue<(Envelope Envelope, long SendSeq)> _queue = new();
     private readonly Stack<Envelope> _prepended = new();
     private readonly SimulationDriver? _driver;
 
@@ -52,32 +52,42 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
 
     public int Count => _prepended.Count + _queue.Count;
 
-    public void Enqueue(IActorRef receiver, Envelope envelope) => _queue.Enqueue(envelope);
+    // The send's trace number travels with the envelope, so the delivery can name its cause.
+    public void Enqueue(IActorRef receiver, Envelope envelope) =>
+        _queue.Enqueue((envelope, _driver?.OnEnqueued(this, envelope.Message) ?? 0));
 
     // Called only by the owning actor while it runs (UnstashAll), as with Akka's own deque queues.
     public void EnqueueFirst(Envelope envelope) => _prepended.Push(envelope);
 
     public bool TryDequeue(out Envelope envelope)
     {
-        if (!TryTake(out envelope))
+        if (!TryTake(out envelope, out var sendSeq))
             return false;
-        _driver?.OnDequeued(this, envelope.Message);
+        _driver?.OnDequeued(this, envelope.Message, sendSeq);
         return true;
     }
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)
     {
-        while (TryTake(out var envelope))
+        while (TryTake(out var envelope, out _))
             deadletters.Enqueue(owner, envelope);
     }
 
-    private bool TryTake(out Envelope envelope)
+    // A prepended (unstashed) envelope was delivered once already; its send is no longer known.
+    private bool TryTake(out Envelope envelope, out long sendSeq)
     {
+        sendSeq = 0;
         if (_prepended.Count > 0)
         {
             envelope = _prepended.Pop();
             return true;
         }
-        return _queue.TryDequeue(out envelope);
+        if (!_queue.TryDequeue(out var entry))
+        {
+            envelope = default;
+            return false;
+        }
+        (envelope, sendSeq) = entry;
+        return true;
     }
 }

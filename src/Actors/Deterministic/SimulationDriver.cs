@@ -51,6 +51,12 @@ public sealed class SimulationDriver
     /// </summary>
     public Action<string, object>? DeliveryObserver { get; set; }
 
+    /// <summary>
+    /// The current run's causal trace, told of every send and delivery of the schedule and of which actor
+    /// runs at each step; null when not tracing. Tracing only observes: it never changes a choice.
+    /// </summary>
+    public Tracing.SimTrace? Tracer { get; set; }
+
     public ulong Seed { get; private set; }
 
     public IScheduleStrategy Strategy => _strategy;
@@ -190,8 +196,17 @@ public sealed class SimulationDriver
         _foreign.Enqueue(run);
     }
 
+    /// <summary>A user message enters a deterministic mailbox; returns its send's trace number (0 when not traced).</summary>
+    internal long OnEnqueued(DeterministicMessageQueue queue, object message)
+    {
+        if (Tracer is not { } tracer || _released || _cleanup || !_driving || Environment.CurrentManagedThreadId != _ownerThreadId)
+            return 0;
+        var identity = queue.Identity ??= NewIdentity(queue);
+        return tracer.Sent(identity.Name, message);
+    }
+
     /// <summary>A user message leaves a deterministic mailbox to be delivered.</summary>
-    internal void OnDequeued(DeterministicMessageQueue queue, object message)
+    internal void OnDequeued(DeterministicMessageQueue queue, object message, long sendSeq)
     {
         if (_released || _cleanup)
             return;
@@ -201,6 +216,7 @@ public sealed class SimulationDriver
             _typeHashes[type] = typeHash = TraceHash.Of(StableTypeName(type));
         Trace.Add(identity.PathHash, typeHash);
         DeliveryObserver?.Invoke(identity.Path, message);
+        Tracer?.Delivered(identity.Name, message, sendSeq);
     }
 
     /// <summary>
@@ -263,6 +279,8 @@ public sealed class SimulationDriver
             _choices.Add(ordinal);
         if (ordinal == TimerOrdinal)
         {
+            if (!_cleanup)
+                Tracer?.Enter("timers", _choices.Count);
             _time.FireNext();
             return StepOutcome.Ran;
         }
@@ -270,6 +288,8 @@ public sealed class SimulationDriver
         var chosen = _runs[position];
         RemoveAt(position);
         _time.Advance(QuantumNs);
+        if (Tracer is { } tracer && !_cleanup)
+            tracer.Enter(IdentityOf(chosen).Name, _choices.Count);
         chosen.Run();
         return StepOutcome.Ran;
     }

@@ -22,8 +22,9 @@ public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 
             : new UniformRandomStrategy(SeededRandom.DeriveSeed(seed, "schedule"));
 }
 
-/// <summary>One deterministic schedule's result: the report, the recorded schedule and where a replay left its path.</summary>
-public sealed record ScheduleResult(RunReport Report, int ExitCode, ScheduleFile Schedule, DriveResult Drive, string? Failure);
+/// <summary>One deterministic schedule's result: the report, the recorded schedule, where a replay left its path,
+/// and the causal trace when one was recorded.</summary>
+public sealed record ScheduleResult(RunReport Report, int ExitCode, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null);
 
 /// <summary>
 /// Runs the simulation actors deterministically (DESIGN.md §2): every actor on the deterministic dispatcher,
@@ -38,15 +39,27 @@ public static class DeterministicRunner
         DeterministicSystem.Create(name, ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged));
 
     /// <param name="recordLatencies">False for explorers (see <see cref="SimWorld"/>).</param>
-    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true)
+    /// <param name="trace">Record the causal trace (every send, delivery and memory event, bounded); it only
+    /// observes, so the schedule and the trace hash are the same with and without it.</param>
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true)
     {
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
         system.Reset(seed, options.Create(seed, expectedSteps));
-        var world = new SimWorld(settings, system.Clock, recordLatencies);
+        var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
+        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace);
         var done = new TaskCompletionSource<RunOutcome>();
-        system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
-        var drive = system.DriveUntil(() => done.Task.IsCompleted, options.MaxSteps);
+        system.Driver.Tracer = simTrace;
+        DriveResult drive;
+        try
+        {
+            system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
+            drive = system.DriveUntil(() => done.Task.IsCompleted, options.MaxSteps);
+        }
+        finally
+        {
+            system.Driver.Tracer = null;
+        }
         var steps = system.Driver.Steps;
         var traceHash = system.Driver.Trace.ToString();
         var schedule = system.Driver.Record();
@@ -70,7 +83,7 @@ public static class DeterministicRunner
             TraceHash = traceHash,
         };
         var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
-        return new ScheduleResult(report, exit, schedule, drive, failure);
+        return new ScheduleResult(report, exit, schedule, drive, failure, simTrace);
     }
 
     /// <summary>A schedule that ran out of work with a vCPU still blocked: that hypercall never completes.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
@@ -49,6 +50,8 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var latency = _world.Settings.Hypervisor.Latency;
         _world.AddModelledNs(m.Blocks is null ? latency.FlushDomainNs : latency.FlushListNs * m.Blocks.Value.Length);
         _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, run.StartNs);
+        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{run.OracleSeq} started",
+            $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
         if (_knobs.Order == FlushOrder.IotlbFirst)
             InvalidateIommuCaches(run);
         StartAtcInvalidation(run);
@@ -61,8 +64,13 @@ internal sealed class FlushHandlerActor : ReceiveActor
             host.Iotlb.InvalidatePages(run.Request.Domain, blocks.AsSpan());
         else
             host.Iotlb.InvalidateDomain(run.Request.Domain);
+        _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "IOTLB invalidate",
+            $"domain {run.Request.Domain}, {(run.Request.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, flush #{run.OracleSeq}");
         if (_knobs.InvalidateWalkCache)
+        {
             host.WalkCache.InvalidateDomain(run.Request.Domain);
+            _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "walk cache invalidate", $"domain {run.Request.Domain}, flush #{run.OracleSeq}");
+        }
     }
 
     private void StartAtcInvalidation(FlushRun run)
@@ -116,8 +124,17 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var now = _world.Clock.NowNs;
         _world.Oracle.FlushCompleted(run.Request.Domain, run.OracleSeq, run.Request.Blocks, now);
         _log.Debug("Flush {FlushId} of domain {DomainId} completed at {SimTimeNs} ns", run.Id, run.Request.Domain, now);
-        run.Request.ReplyTo.Tell(new HypercallCompleted(run.Request.Code, HvStatus.Success));
+        var reply = new HypercallCompleted(run.Request.Code, HvStatus.Success);
+        if (_world.Trace is { } trace)
+        {
+            trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.OracleSeq} completed",
+                $"domain {run.Request.Domain}, started at {run.StartNs} ns, {(_knobs.DrainDma ? "DMA drained" : "no drain")}");
+            trace.HypercallReplied(Actor, run.Request.Vcpu, run.Request.ReplyTo, reply);
+        }
+        run.Request.ReplyTo.Tell(reply);
     }
+
+    private const string Actor = "flush-handler";
 
     private sealed class FlushRun(long id, ExecuteFlush request, long oracleSeq, long startNs, IReadOnlyList<DeviceSlot> devices)
     {

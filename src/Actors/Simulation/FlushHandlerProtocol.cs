@@ -8,8 +8,8 @@ namespace HvIommu.Actors.Simulation;
 public interface IFlushHandlerMessage;
 
 /// <summary>Execute HVCALL_FLUSH_DEVICE_DOMAIN (<paramref name="Blocks"/> null) or _LIST (the blocks), then
-/// complete the hypercall to <paramref name="ReplyTo"/>.</summary>
-public sealed record ExecuteFlush(uint Domain, ImmutableArray<FlushVa>? Blocks, HypercallCode Code, IActorRef ReplyTo) : IFlushHandlerMessage;
+/// complete the hypercall to <paramref name="ReplyTo"/>, the ask of vCPU <paramref name="Vcpu"/> (−1: unknown).</summary>
+public sealed record ExecuteFlush(uint Domain, ImmutableArray<FlushVa>? Blocks, HypercallCode Code, IActorRef ReplyTo, int Vcpu = -1) : IFlushHandlerMessage;
 
 /// <summary>A device finished an ATS invalidation request (the invalidation completion message).</summary>
 public sealed record AtcInvalidationCompleted(long FlushId, string Device) : IFlushHandlerMessage;

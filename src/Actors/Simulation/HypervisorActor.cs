@@ -48,7 +48,7 @@ internal sealed class HypervisorActor : ReceiveActor
         if (InjectedFault(code) is { } injected)
         {
             _log.Debug("Injected {Status} into {Hypercall} from vCPU {Vcpu}", injected.LinuxName(), code.LinuxName(), call.Vcpu);
-            call.ReplyTo.Tell(new HypercallCompleted(code, injected));
+            Reply(call, injected);
             return;
         }
         var host = _world.Host;
@@ -101,7 +101,7 @@ internal sealed class HypervisorActor : ReceiveActor
         if (status != HvStatus.Success)
             Reply(call, status);
         else
-            _flushHandler.Tell(new ExecuteFlush(domain.DomainId.Id, blocks, call.Input.Code, call.ReplyTo));
+            _flushHandler.Tell(new ExecuteFlush(domain.DomainId.Id, blocks, call.Input.Code, call.ReplyTo, call.Vcpu));
     }
 
     private HvStatus? InjectedFault(HypercallCode code)
@@ -119,6 +119,10 @@ internal sealed class HypervisorActor : ReceiveActor
         return null;
     }
 
-    private static void Reply(Hypercall call, HvStatus status, object? output = null) =>
-        call.ReplyTo.Tell(new HypercallCompleted(call.Input.Code, status, status == HvStatus.Success ? output : null));
+    private void Reply(Hypercall call, HvStatus status, object? output = null)
+    {
+        var reply = new HypercallCompleted(call.Input.Code, status, status == HvStatus.Success ? output : null);
+        _world.Trace?.HypercallReplied("hypervisor", call.Vcpu, call.ReplyTo, reply);
+        call.ReplyTo.Tell(reply);
+    }
 }

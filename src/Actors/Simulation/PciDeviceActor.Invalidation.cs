@@ -20,6 +20,8 @@ internal sealed partial class PciDeviceActor
                 atc.InvalidatePages(blocks.AsSpan());
             else
                 atc.InvalidateAll();
+            _world.Trace?.Event(Tracing.TraceEventKind.CacheInvalidate, Actor, "ATC invalidate",
+                $"{(m.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, handler flush {m.FlushId}");
         }
         var users = _inFlight.Values.Where(t => t.Translation.Source == TranslationSource.Atc).Select(t => t.Id).ToHashSet();
         Await(new Waiter(m.FlushId, m.ReplyTo, users, Drain: false));

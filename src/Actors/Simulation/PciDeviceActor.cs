@@ -1,5 +1,6 @@
 using Akka.Actor;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Oracle;
@@ -96,6 +97,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         var ctx = AccessFor(view, tx.Replay);
         var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
         CountSource(t.Source);
+        if (_world.Trace is { } trace)
+            TraceTranslation(trace, tx, t, view);
         // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
         if (_world.Settings.Run.StopOnFirstViolation && _world.Violations.Total > 0)
             _world.Budget.Stop();
@@ -129,6 +132,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         if (_world.Oracle.CheckAccess(tx.Translation, ctx) is { } violation && _world.Violations.IsViolation(violation.Kind)
             && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
+        _world.Trace?.Event(TraceEventKind.DmaAccess, Actor, $"DMA {tx.Access} 0x{tx.Iova:x}",
+            $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}");
         Move(tx);
         _slot.TransferFinished();
         _modelledNs += _world.Settings.Hypervisor.Latency.DmaTransferNs;
@@ -187,6 +192,22 @@ internal sealed partial class PciDeviceActor : ReceiveActor
                     _tally.Add(SimCounter.AtcMisses);
                 break;
         }
+    }
+
+    private string Actor => "device-" + _spec.Name;
+
+    /// <summary>The translate step, and the cache fills it made: a walk fills the IOTLB, a miss in the ATC fills it.</summary>
+    private void TraceTranslation(Tracing.SimTrace trace, Transaction tx, DmaTranslation t, DomainView view)
+    {
+        var what = t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}" : $"fault {t.Fault} ({t.Source})";
+        trace.Event(TraceEventKind.DmaTranslate, Actor, $"translate 0x{tx.Iova:x}",
+            $"{what}, domain {view.DomainId}{(tx.Replay ? ", replayed descriptor" : "")}");
+        if (!t.Ok)
+            return;
+        if (t.Source == TranslationSource.Walk)
+            trace.Event(TraceEventKind.CacheFill, Actor, $"IOTLB fill 0x{tx.Iova:x}", $"GPA 0x{t.Gpa:x}, domain {t.Domain}");
+        if (_slot.Atc is not null && t.Source is TranslationSource.Walk or TranslationSource.Iotlb)
+            trace.Event(TraceEventKind.CacheFill, Actor, $"ATC fill 0x{tx.Iova:x}", $"GPA 0x{t.Gpa:x}, domain {t.Domain}");
     }
 
     private void Tick()

@@ -28,8 +28,10 @@ public sealed class SimWorld
     public const uint BlockingDomainId = 2;
 
     /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
-    public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true)
+    /// <param name="trace">The run's causal trace; null (stress mode's default) records nothing.</param>
+    public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true, Tracing.SimTrace? trace = null)
     {
+        Trace = trace;
         MapLatency = new LatencyRecorder(recordLatencies);
         UnmapLatency = new LatencyRecorder(recordLatencies);
         FlushLatency = new LatencyRecorder(recordLatencies);
@@ -42,6 +44,8 @@ public sealed class SimWorld
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
+        if (trace is not null)
+            Violations.Observer = trace.Violation;
         Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
         IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
@@ -61,6 +65,9 @@ public sealed class SimWorld
     }
 
     public SimSettings Settings { get; }
+
+    /// <summary>The causal trace, or null when this run records none (every event site checks).</summary>
+    public Tracing.SimTrace? Trace { get; }
     public ISimClock Clock { get; }
     public SeededRandom Random { get; }
     public GuestMemory Memory { get; }

@@ -11,8 +11,8 @@ using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Simulation;
 
-/// <summary>What a finished run hands back to the command line: its report and its exit code.</summary>
-public sealed record RunResult(RunReport Report, int ExitCode, RunOutcome Outcome, string? Failure);
+/// <summary>What a finished run hands back to the command line: its report, its exit code and its trace (if recorded).</summary>
+public sealed record RunResult(RunReport Report, int ExitCode, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null);
 
 /// <summary>
 /// Runs one topology in stress mode (DESIGN.md §2): the simulation actors on Akka's thread-pool dispatcher
@@ -22,10 +22,14 @@ public sealed record RunResult(RunReport Report, int ExitCode, RunOutcome Outcom
 /// </summary>
 public static class StressRunner
 {
-    public static RunResult Run(LoadedConfig config, string reproduceCommand, IRunProgress? progress, bool verbose)
+    /// <param name="trace">Record a bounded trace (memory events, hypercall round trips, flushes, violations); a
+    /// stress run's trace has no message causes, so it is not causal-complete.</param>
+    public static RunResult Run(LoadedConfig config, string reproduceCommand, IRunProgress? progress, bool verbose, bool trace = false)
     {
         var settings = config.Settings;
-        var world = new SimWorld(settings, new MonotonicClock());
+        var clock = new MonotonicClock();
+        var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, clock, recordsMessages: false) : null;
+        var world = new SimWorld(settings, clock, trace: simTrace);
         var akkaConfig = ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged);
         using var system = ActorSystem.Create("hviommu", akkaConfig);
         var done = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -67,7 +71,7 @@ public static class StressRunner
 
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress);
         var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
-        return new RunResult(report, exit, outcome, failure);
+        return new RunResult(report, exit, outcome, failure, simTrace);
     }
 
     /// <summary>Reports every hypercall outstanding past the hang timeout; returns what is stuck, or null.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Tracing;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
@@ -65,6 +66,7 @@ internal sealed partial class VcpuActor
         {
             var record = RegisterPage(map, i);
             CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, frames[i], PageSize.Size4K, writable: true));
+            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{record.Iova:x}", $"GPA 0x{frames[i]:x}, domain {map.Domain.Id}, {record}");
             _world.Oracle.Mapped(record);
             map.Records.Add(record);
         }
@@ -107,6 +109,8 @@ internal sealed partial class VcpuActor
             _world.Oracle.UnmapStarting(r, t0, queued: lazy);
         var bytes = IovaAllocator.RangeBytes(op.Descriptor.Pages);
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
+        _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
+            $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}");
         foreach (var r in op.Descriptor.Mappings)
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
@@ -114,7 +118,7 @@ internal sealed partial class VcpuActor
         {
             // §5.2 step 5: the buffer goes back to its owner as soon as dma_unmap returns; the IOVA and the
             // table pages wait in the flush queue.
-            FreeFrames(op.Frames);
+            FreeFrames(op.Frames, "buffer");
             await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Descriptor.Mappings);
         }
         else
@@ -137,10 +141,10 @@ internal sealed partial class VcpuActor
         if (hazards.FreeIovaBeforeFlush)
             FreeIovaAndBuffer(op);
         if (hazards.FreeTablesBeforeFlush)
-            FreeFrames(gather.FreeList);
+            FreeFrames(gather.FreeList, "table page");
         await IotlbSyncAsync(op.Domain, gather);
         if (!hazards.FreeTablesBeforeFlush)
-            FreeFrames(gather.FreeList);
+            FreeFrames(gather.FreeList, "table page");
         if (!hazards.FreeIovaBeforeFlush)
             FreeIovaAndBuffer(op);
     }
@@ -149,7 +153,8 @@ internal sealed partial class VcpuActor
     private void FreeIovaAndBuffer(Operation op)
     {
         op.Domain.Iova.Free(op.Descriptor.Iova, op.Descriptor.Pages);
-        FreeFrames(op.Frames);
+        _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}");
+        FreeFrames(op.Frames, "buffer");
     }
 
     /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
@@ -229,8 +234,9 @@ internal sealed partial class VcpuActor
     {
         foreach (var e in released)
         {
-            FreeFrames(e.FreeList);
+            FreeFrames(e.FreeList, "table page");
             domain.Iova.Free(e.IovaPfn << GuestMemory.PageShift, e.Pages);
+            _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{e.Pages} pages, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
                 foreach (var r in mappings)
                     _world.Oracle.FlushQueueReleased(r);
@@ -238,10 +244,13 @@ internal sealed partial class VcpuActor
         released.Clear();
     }
 
-    private void FreeFrames(IEnumerable<ulong> frames)
+    private void FreeFrames(IEnumerable<ulong> frames, string what)
     {
         foreach (var f in frames)
+        {
             _world.Frames.Free(f);
+            _world.Trace?.Event(TraceEventKind.Free, Name, $"free {what} 0x{f:x}", "frame back to the guest allocator");
+        }
     }
 
     private int PickDevice()

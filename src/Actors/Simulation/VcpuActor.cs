@@ -57,7 +57,16 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
     private async Task<HypercallCompleted> HypercallAsync(IHypercallInput input)
     {
         _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
-        var reply = await _hypervisor.Ask<HypercallCompleted>(replyTo => new Hypercall(input, _index, replyTo), null, CancellationToken.None);
+        // The reply goes to the ask's temporary actor: the trace pairs it with this call by that actor.
+        IActorRef asked = ActorRefs.Nobody;
+        var reply = await _hypervisor.Ask<HypercallCompleted>(replyTo =>
+        {
+            asked = replyTo;
+            var call = new Hypercall(input, _index, replyTo);
+            _world.Trace?.HypercallSent(Name, call);
+            return call;
+        }, null, CancellationToken.None);
+        _world.Trace?.HypercallResumed(Name, asked, reply);
         _world.Watchdog.Resumed(_index);
         return reply;
     }

@@ -3,32 +3,44 @@ namespace HvIommu.Actors.Tracing;
 /// <summary>
 /// The causal history of an event: every event that happens-before it, following <see cref="TraceEvent.Cause"/>
 /// links and program order within each actor (an actor's earlier events precede its later ones). This is
-/// what the sequence diagram of a violation shows, so it stays small enough to read.
+/// what the sequence diagram of a violation shows, so it stays small enough to read: when it must be cut
+/// to <c>maxEvents</c>, the events nearest the target (latest first) are kept.
 /// </summary>
 public static class CausalHistory
 {
-    public static IReadOnlyList<TraceEvent> Of(IReadOnlyList<TraceEvent> events, long targetSeq, int maxEvents = 200)
+    public static IReadOnlyList<TraceEvent> Of(IReadOnlyList<TraceEvent> events, long targetSeq, int maxEvents = 200) =>
+        Of(events, [targetSeq], maxEvents);
+
+    /// <summary>The union of the histories of <paramref name="targets"/>, latest events first when cut.</summary>
+    public static IReadOnlyList<TraceEvent> Of(IReadOnlyList<TraceEvent> events, IReadOnlyCollection<long> targets, int maxEvents)
     {
-        var bySeq = events.ToDictionary(e => e.Seq);
-        if (!bySeq.TryGetValue(targetSeq, out var target))
-            return [];
-        var byActor = events.GroupBy(e => e.Actor).ToDictionary(g => g.Key, g => g.OrderBy(e => e.Seq).ToList());
-        var keep = new HashSet<long>();
-        var work = new Stack<TraceEvent>();
-        work.Push(target);
-        while (work.Count > 0 && keep.Count < maxEvents)
+        var bySeq = new Dictionary<long, TraceEvent>(events.Count);
+        var previous = new Dictionary<long, long>(events.Count);
+        var lastOfActor = new Dictionary<string, long>();
+        foreach (var e in events)
         {
-            var e = work.Pop();
-            if (!keep.Add(e.Seq))
-                continue;
-            if (e.Cause != 0 && bySeq.TryGetValue(e.Cause, out var cause))
-                work.Push(cause);
-            // Program order: the actor's previous event happens-before this one.
-            var mine = byActor[e.Actor];
-            var i = mine.BinarySearch(e, Comparer<TraceEvent>.Create((a, b) => a.Seq.CompareTo(b.Seq)));
-            if (i > 0)
-                work.Push(mine[i - 1]);
+            bySeq[e.Seq] = e;
+            if (lastOfActor.TryGetValue(e.Actor, out var p))
+                previous[e.Seq] = p;
+            lastOfActor[e.Actor] = e.Seq;
         }
-        return events.Where(e => keep.Contains(e.Seq)).OrderBy(e => e.Seq).ToList();
+        var keep = new HashSet<long>();
+        // Latest first: a max-queue on the sequence number.
+        var work = new PriorityQueue<long, long>();
+        foreach (var t in targets)
+            if (bySeq.ContainsKey(t))
+                work.Enqueue(t, -t);
+        while (work.TryDequeue(out var seq, out _) && keep.Count < maxEvents)
+        {
+            if (!keep.Add(seq))
+                continue;
+            var e = bySeq[seq];
+            if (e.Cause != 0 && bySeq.ContainsKey(e.Cause) && !keep.Contains(e.Cause))
+                work.Enqueue(e.Cause, -e.Cause);
+            // Program order: the actor's previous event happens-before this one.
+            if (previous.TryGetValue(seq, out var before) && !keep.Contains(before))
+                work.Enqueue(before, -before);
+        }
+        return keep.Order().Select(s => bySeq[s]).ToList();
     }
 }

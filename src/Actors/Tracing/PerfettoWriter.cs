@@ -104,11 +104,7 @@ public static class PerfettoWriter
     private static void Args(Utf8JsonWriter w, TraceEvent e)
     {
         w.WriteStartObject("args");
-        w.WriteNumber("seq", e.Seq);
-        w.WriteNumber("step", e.Step);
-        w.WriteString("detail", e.Detail);
-        if (e.Peer is not null)
-            w.WriteString("peer", e.Peer);
+        TraceEventJson.WriteFields(w, e);
         w.WriteEndObject();
     }
 }

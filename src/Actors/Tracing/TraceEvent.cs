@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace HvIommu.Actors.Tracing;
 
 /// <summary>What a trace event records (DESIGN.md §1 job 2: who sent what to whom, in what order).</summary>
@@ -19,6 +21,8 @@ public enum TraceEventKind
     DmaTranslate,
     /// <summary>A DMA transaction's data step.</summary>
     DmaAccess,
+    /// <summary>A flush (FLUSH_DEVICE_DOMAIN(_LIST)) started or completed in the IOMMU, with the oracle's flush number.</summary>
+    Flush,
     /// <summary>The oracle found a violation here.</summary>
     Violation,
 }
@@ -39,3 +43,21 @@ public sealed record TraceEvent(
     string Detail,
     long Cause,
     string? Peer = null);
+
+/// <summary>A trace event's fields as JSON properties (history.jsonl lines, Perfetto args).</summary>
+public static class TraceEventJson
+{
+    public static void WriteFields(Utf8JsonWriter w, TraceEvent e)
+    {
+        w.WriteNumber("seq", e.Seq);
+        w.WriteNumber("step", e.Step);
+        w.WriteNumber("timeNs", e.TimeNs);
+        w.WriteString("kind", e.Kind.ToString());
+        w.WriteString("actor", e.Actor);
+        w.WriteString("name", e.Name);
+        w.WriteString("detail", e.Detail);
+        w.WriteNumber("cause", e.Cause);
+        if (e.Peer is not null)
+            w.WriteString("peer", e.Peer);
+    }
+}

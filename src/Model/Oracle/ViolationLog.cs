@@ -25,6 +25,9 @@ public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
     /// <summary>The kept violations, in the order they were recorded.</summary>
     public IReadOnlyList<Violation> Kept => _kept.ToArray();
 
+    /// <summary>Told of every finding that counts as a violation, as it is recorded (the run's causal trace).</summary>
+    public Action<Violation>? Observer { get; set; }
+
     public bool IsViolation(ViolationKind kind) => kind != ViolationKind.LazyWindowStaleAccess || LazyWindowIsViolation;
 
     /// <summary>Records a finding; returns true when it counts as a violation.</summary>
@@ -34,6 +37,7 @@ public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
         if (!IsViolation(v.Kind))
             return false;
         Interlocked.Increment(ref _total);
+        Observer?.Invoke(v);
         if (Interlocked.Increment(ref _keptCount) <= MaxKept)
             _kept.Enqueue(v);
         return true;

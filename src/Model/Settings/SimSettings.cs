@@ -40,7 +40,8 @@ public sealed record RunSettings(
     int MaxViolationsKept,
     bool StopOnFirstViolation,
     bool LazyWindowIsViolation,
-    string Dispatcher);
+    string Dispatcher,
+    int TraceCapacity = 200_000);
 
 public sealed record VmSettings(int MemoryMib, int Vcpus);
 

@@ -32,7 +32,8 @@ public sealed class ReferenceDefaultsSpec
             MaxViolationsKept: 100,
             StopOnFirstViolation: true,
             LazyWindowIsViolation: false,
-            Dispatcher: "hviommu.stress-dispatcher"), Defaults.Run);
+            Dispatcher: "hviommu.stress-dispatcher",
+            TraceCapacity: 200_000), Defaults.Run);
 
     [Fact]
     public void Vm_defaults() => Assert.Equal(new VmSettings(MemoryMib: 256, Vcpus: 4), Defaults.Vm);

@@ -1,0 +1,87 @@
+using System.Text;
+using System.Text.Json;
+using HvIommu.Actors.Reporting;
+
+namespace HvIommu.Actors.Tracing;
+
+/// <summary>
+/// What <c>--trace DIR</c> writes (DESIGN.md §1 job 2): <c>trace.perfetto.json</c> (the whole trace, for
+/// ui.perfetto.dev), <c>violation.md</c> (the first violation's causal history as a Mermaid sequence diagram,
+/// with its explanation) and <c>history.jsonl</c> (that history as JSON lines; the whole trace when the run
+/// has no violation).
+/// </summary>
+public static class TraceFiles
+{
+    public const string PerfettoFile = "trace.perfetto.json";
+    public const string MermaidFile = "violation.md";
+    public const string HistoryFile = "history.jsonl";
+
+    /// <summary>Events of a Mermaid diagram at most: beyond a few hundred arrows it no longer renders.</summary>
+    public const int MaxDiagramEvents = 250;
+
+    /// <summary>Writes the three files into <paramref name="directory"/> and returns their paths.</summary>
+    public static IReadOnlyList<string> Write(string directory, SimTrace trace, RunReport report)
+    {
+        Directory.CreateDirectory(directory);
+        var events = trace.Snapshot();
+        var perfetto = Path.Combine(directory, PerfettoFile);
+        using (var stream = File.Create(perfetto))
+            PerfettoWriter.Write(events, trace.Dropped, stream);
+
+        var first = report.Violations.FirstOrDefault();
+        var story = first is null ? null : ViolationStory.Of(events, first);
+        var history = story is null ? events : History(events, story);
+        var markdown = Path.Combine(directory, MermaidFile);
+        File.WriteAllText(markdown, story is null ? NoViolation(report, trace, events.Count) : Diagram(story, history, trace, report));
+        var jsonl = Path.Combine(directory, HistoryFile);
+        File.WriteAllText(jsonl, JsonLines(history));
+        return [perfetto, markdown, jsonl];
+    }
+
+    /// <summary>
+    /// What happens-before the violation: its causal history, and that of the facts it ran into through
+    /// shared memory (the free, the flush, the translation), which message causes alone do not reach.
+    /// </summary>
+    public static IReadOnlyList<TraceEvent> History(IReadOnlyList<TraceEvent> events, ViolationStory story)
+    {
+        var targets = story.Facts.Prepend(story.Violation).Select(e => e.Seq).ToList();
+        return CausalHistory.Of(events, targets, MaxDiagramEvents);
+    }
+
+    private static string Diagram(ViolationStory story, IReadOnlyList<TraceEvent> history, SimTrace trace, RunReport report)
+    {
+        var title = $"{story.Violation.Name} — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run";
+        var sb = new StringBuilder(story.Text);
+        sb.AppendLine();
+        sb.AppendLine($"The diagram shows the {history.Count} events that happen-before the violation (messages, and the memory events it depends on), out of {trace.Recorder.Recorded:N0} recorded ({trace.Dropped:N0} dropped).");
+        if (!trace.RecordsMessages)
+            sb.AppendLine("This is a stress run's trace: messages between actors were not recorded, so it is not causal-complete; replay a deterministic run for the full history.");
+        if (report.Violations.FirstOrDefault()?.Reproduce is { Length: > 0 } reproduce)
+            sb.AppendLine($"Reproduce: `{reproduce}`");
+        return MermaidWriter.Write(history, title, sb.ToString());
+    }
+
+    private static string NoViolation(RunReport report, SimTrace trace, int kept) =>
+        $"# No violation — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run\n\n" +
+        $"The run found no violation, so there is no causal history to draw. {HistoryFile} holds the whole trace " +
+        $"({kept:N0} events kept, {trace.Dropped:N0} dropped); open {PerfettoFile} in https://ui.perfetto.dev.\n";
+
+    /// <summary>One JSON object per event: seq, step, timeNs, kind, actor, name, detail, cause, peer.</summary>
+    public static string JsonLines(IReadOnlyList<TraceEvent> events)
+    {
+        var sb = new StringBuilder();
+        using var buffer = new MemoryStream();
+        foreach (var e in events)
+        {
+            buffer.SetLength(0);
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                TraceEventJson.WriteFields(w, e);
+                w.WriteEndObject();
+            }
+            sb.Append(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length)).Append('\n');
+        }
+        return sb.ToString();
+    }
+}
