@@ -12,6 +12,7 @@ public static class CommandLine
         new ValidateCommand(),
         new ExploreCommand(),
         new ReplayCommand(),
+        new MinimizeCommand(),
         new ScenariosCommand(),
         new PageTableCommand(),
         new BenchCommand(),

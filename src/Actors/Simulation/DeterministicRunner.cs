@@ -13,9 +13,13 @@ namespace HvIommu.Actors.Simulation;
 /// <param name="PctDepth">PCT's bug depth d (d − 1 priority change points).</param>
 /// <param name="MaxSteps">A schedule that has not finished after this many steps is reported as a hang.</param>
 /// <param name="Replay">Replay exactly this schedule instead of choosing.</param>
-public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 3, long MaxSteps = 50_000_000, ScheduleFile? Replay = null)
+/// <param name="Custom">Builds the strategy from (seed, expected steps) instead of the above (the minimizer's
+/// schedules that fall back to a default choice and record their deviations from it).</param>
+public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 3, long MaxSteps = 50_000_000, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
 {
-    public IScheduleStrategy Create(ulong seed, long expectedSteps) => Replay is not null
+    public IScheduleStrategy Create(ulong seed, long expectedSteps) => Custom is not null
+        ? Custom(seed, expectedSteps)
+        : Replay is not null
         ? new ReplayStrategy(Replay)
         : Strategy == "pct"
             ? new PctStrategy(SeededRandom.DeriveSeed(seed, "schedule"), PctDepth, Math.Max(1, expectedSteps))

@@ -1,0 +1,61 @@
+using System.Collections.Immutable;
+using HvIommu.Actors.Deterministic;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// A schedule as the minimizer sees it: the steps at which it deviates from the default schedule, and the
+/// ordinal it picks there. The default schedule runs the lowest-ordinal ready actor and fires a virtual
+/// timer only when no actor is ready (the same rule the driver uses to wind a run down), so an empty
+/// deviation set is the least surprising interleaving there is and every deviation is a scheduling decision
+/// the counterexample may need.
+/// </summary>
+public static class MinimizerSchedule
+{
+    /// <summary>The index into <paramref name="candidates"/> the default schedule picks.</summary>
+    public static int DefaultIndex(ReadOnlySpan<int> candidates) => candidates.Length > 1 && candidates[0] == 0 ? 1 : 0;
+}
+
+/// <summary>
+/// Wraps a strategy and records every step at which its choice differs from the default one
+/// (<see cref="MinimizerSchedule.DefaultIndex"/>): the run's deviation set, which
+/// <see cref="DefaultFallbackStrategy"/> replays exactly.
+/// </summary>
+public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrategy
+{
+    private readonly SortedDictionary<long, int> _deviations = new();
+
+    public string Description => inner.Description;
+
+    /// <summary>Step → ordinal chosen, for every step that left the default schedule.</summary>
+    public ImmutableSortedDictionary<long, int> Deviations => _deviations.ToImmutableSortedDictionary();
+
+    public int Choose(ReadOnlySpan<int> candidates, long step)
+    {
+        var index = inner.Choose(candidates, step);
+        if (index >= 0 && index < candidates.Length && index != MinimizerSchedule.DefaultIndex(candidates))
+            _deviations[step] = candidates[index];
+        return index;
+    }
+}
+
+/// <summary>
+/// Follows a deviation set: at a step it names, runs the named ordinal when that actor is ready; everywhere
+/// else, and when the named actor is not ready (the config or an earlier removed deviation moved the run),
+/// takes the default choice. It never diverges, so any subset of a deviation set is a schedule.
+/// </summary>
+public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> deviations) : IScheduleStrategy
+{
+    public string Description => $"default with {deviations.Count} deviation(s)";
+
+    public int Choose(ReadOnlySpan<int> candidates, long step)
+    {
+        if (deviations.TryGetValue(step, out var ordinal))
+        {
+            var index = candidates.BinarySearch(ordinal);
+            if (index >= 0)
+                return index;
+        }
+        return MinimizerSchedule.DefaultIndex(candidates);
+    }
+}
