@@ -23,7 +23,8 @@ public sealed class MinimizeCommand : ICommand
         usage: minimize --report FILE.json --out DIR [--budget 60s] [--seeds K] [--max-steps N]
 
           --report FILE     a deterministic report with a violation (its schedule lies beside it)
-          --out DIR         where to write minimal.conf, minimal.schedule and report.json
+          --out DIR         where to write minimal.conf, minimal.schedule, report.json and the minimal run's
+                            causal trace (DIR/trace: Perfetto timeline, Mermaid history of the violation, JSON lines)
           --budget T        wall-clock time for the search (default 60s); the best run so far is kept
           --seeds K         schedules tried per smaller configuration besides the carried-over one (default 8)
           --max-steps N     a candidate run longer than N steps counts as a hang (default 2,000,000)
@@ -135,6 +136,8 @@ public sealed class MinimizeCommand : ICommand
             return ExitCodes.SimulatorFailure;
         }
         var report = check.Report with { Artifacts = [schedulePath] };
+        if (RunCommand.TraceOutput(Path.Combine(outDir, "trace"), check.Trace) is { } trace)
+            report = report with { Artifacts = [.. report.Artifacts, .. RunCommand.WriteTrace(stdout, trace, report)] };
         ReportWriter.Write(report, reportPath);
         stdout.WriteLine($"wrote {configPath}, {schedulePath}, {reportPath} (trace hash {report.TraceHash})");
         stdout.WriteLine($"replay: {replayCommand}");

@@ -22,7 +22,9 @@ public static class SimLogging
     public static ILogger Configure(bool verbose, TextWriter? sink = null)
     {
         var configuration = new LoggerConfiguration()
-            .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information);
+            .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
+            // Every run ends its ActorSystem on purpose; Akka announces that at INFO, which is noise here.
+            .Filter.ByExcluding(e => !verbose && e.MessageTemplate.Text.StartsWith("CoordinatedShutdown invoked", StringComparison.Ordinal));
         configuration = sink is null
             ? configuration.WriteTo.Console(
                 outputTemplate: OutputTemplate,
