@@ -52,6 +52,7 @@ public static class PingPongBenchmark
         var clock = Stopwatch.StartNew();
         foreach (var pinger in pingers)
             pinger.Tell(StartPinging.Instance, ActorRefs.NoSender);
+        // Harness, not simulation: Measure() blocks on this task, so its continuation must not need the caller's context.
         var delivered = await completion.Delivered.ConfigureAwait(false);
         clock.Stop();
 

@@ -6,7 +6,13 @@ namespace HvIommu.Actors.Tests.Minimize;
 /// <summary>Produces a failing report with explore, minimizes it, and reads back what both wrote.</summary>
 internal static class MinimizeFixture
 {
-    public sealed record Outcome(int Exit, string Output, string Dir, string Kind, long OriginalMessages, long OriginalSteps, long MinimalMessages, long MinimalSteps);
+    public sealed record Outcome(int Exit, string Output, string Dir, string Kind, long OriginalMessages, long OriginalSteps, long MinimalMessages, long MinimalSteps)
+    {
+        /// <summary>The search time minimize reports ("N runs in X s").</summary>
+        public double Seconds => System.Text.RegularExpressions.Regex.Match(Output, @"runs in ([0-9.]+) s") is { Success: true } m
+            ? double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+            : double.NaN;
+    }
 
     public static string Scenario(string name) => Path.Combine(RunEndToEndTests.RepoRoot(), "config", "scenarios", name + ".conf");
 
