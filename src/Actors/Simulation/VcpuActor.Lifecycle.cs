@@ -45,7 +45,7 @@ internal sealed partial class VcpuActor
         // hv_initialize_static_domains (§1.4): identity = translation off; blocking = translation on + blocked.
         if (await CreateAndConfigureAsync(IdentityDomain, new DeviceDomainSettings(false, false, FirstStagePagingMode.FourLevel, 0), InitStep.CreateIdentity) is { } e1)
             return "identity domain: " + e1;
-        if (await CreateAndConfigureAsync(BlockingDomain, new DeviceDomainSettings(true, true, FirstStagePagingMode.FourLevel, 0), InitStep.CreateBlocking) is { } e2)
+        if (await CreateAndConfigureAsync(BlockingDomain, DeviceDomainSettings.BlockAll, InitStep.CreateBlocking) is { } e2)
             return "blocking domain: " + e2;
 
         // iommu_device_sysfs_add and iommu_device_register: guest-side fault points (H16).

@@ -91,7 +91,9 @@ public sealed record DeviceDomainSettings(
 {
     public static DeviceDomainSettings Identity { get; } = new(false, false, FirstStagePagingMode.FourLevel, 0);
 
-    public static DeviceDomainSettings BlockAll { get; } = new(false, true, FirstStagePagingMode.FourLevel, 0);
+    /// <summary>The blocking domain as the driver configures it: translation_enabled = 1, blocked = 1 (brief §1.4; Hyper-V
+    /// requires paging and blocked domains to keep translation enabled).</summary>
+    public static DeviceDomainSettings BlockAll { get; } = new(true, true, FirstStagePagingMode.FourLevel, 0);
 
     public static DeviceDomainSettings Paging(ulong pageTableRootGpa, FirstStagePagingMode mode = FirstStagePagingMode.FourLevel) =>
         new(true, false, mode, pageTableRootGpa);

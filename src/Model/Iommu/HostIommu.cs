@@ -58,6 +58,9 @@ public sealed class HostIommu
             _devices.Add(device.LogicalDeviceId, device);
     }
 
+    /// <summary>sizeof(struct hv_output_get_iommu_capabilities): u32 size, u16 reserved, u8 + u8 widths, u64 cap, u64 pgsize_bitmap (brief §2.2).</summary>
+    public const uint GetIommuCapabilitiesOutputSize = 24;
+
     /// <summary>HVCALL_GET_IOMMU_CAPABILITIES.</summary>
     public HvStatus GetCapabilities(GetIommuCapabilitiesInput input, out GetIommuCapabilitiesOutput? output)
     {
@@ -66,7 +69,7 @@ public sealed class HostIommu
             return HvStatus.InvalidPartitionId;
         if (!Capabilities.HasFlag(IommuCapabilities.Present))
             return HvStatus.InvalidHypercallCode;
-        output = new GetIommuCapabilitiesOutput(32, (byte)Settings.MaxIovaWidth, (byte)Settings.MaxPasidWidth, Capabilities, Settings.PageSizeBitmap);
+        output = new GetIommuCapabilitiesOutput(GetIommuCapabilitiesOutputSize, (byte)Settings.MaxIovaWidth, (byte)Settings.MaxPasidWidth, Capabilities, Settings.PageSizeBitmap);
         return HvStatus.Success;
     }
 

@@ -75,10 +75,9 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
             return probe;
 
         var pageGpa = PageBase(walk.Gpa, walk.Size);
-        var record = oracle.FindLive(view.DomainId, iova);
-        var backed = record is not null && record.Gpa == pageGpa;
-        var generation = backed ? record!.FrameGeneration : frames.GenerationOf(pageGpa);
-        var serial = backed ? record!.Serial : 0;
+        var record = oracle.FindMapping(view.DomainId, iova, pageGpa);
+        var generation = record?.FrameGeneration ?? frames.GenerationOf(pageGpa);
+        var serial = record?.Serial ?? 0;
         host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, MappingSerial: serial));
         if (host.Epoch(view.DomainId) != epoch)
             host.Iotlb.InvalidatePages(view.DomainId, [FlushVa.FromRange(PageBase(iova, walk.Size), PageBase(iova, walk.Size) + walk.Size.Bytes() - 1)]);

@@ -82,6 +82,9 @@ public sealed class DmaOracle
 
     public MappingRecord? FindLive(uint domain, ulong iova) => _registry.FindLive(domain, iova);
 
+    /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
+    public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
+
     public MappingRecord? BySerial(long serial) => _registry.BySerial(serial);
 
     /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number.</summary>

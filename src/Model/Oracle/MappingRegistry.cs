@@ -15,6 +15,7 @@ internal sealed class MappingRegistry
     private readonly object _grow = new();
     private long _nextSerial;
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _live = new();
+    private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _recent = new();
 
     public long Count => Interlocked.Read(ref _nextSerial);
 
@@ -48,8 +49,30 @@ internal sealed class MappingRegistry
         return null;
     }
 
-    public void RemoveLive(MappingRecord record) =>
-        _live.TryRemove(new KeyValuePair<(uint, ulong), MappingRecord>((record.Domain, Key(record.Iova, record.Size)), record));
+    public void RemoveLive(MappingRecord record)
+    {
+        var key = (record.Domain, Key(record.Iova, record.Size));
+        _recent[key] = record;
+        _live.TryRemove(new KeyValuePair<(uint, ulong), MappingRecord>(key, record));
+    }
+
+    /// <summary>
+    /// The mapping whose leaf a walk just read: the live one at <paramref name="iova"/> when it points at
+    /// <paramref name="gpa"/>, else the last one unmapped there if that one does. A walk that read the leaf
+    /// just before an unmap may look the mapping up just after it (even after the IOVA was mapped again).
+    /// </summary>
+    public MappingRecord? FindMapping(uint domain, ulong iova, ulong gpa)
+    {
+        for (var size = PageSize.Size4K; size <= PageSize.Size1G; size++)
+        {
+            var key = (domain, Key(iova, size));
+            if (_live.TryGetValue(key, out var r) && r.Gpa == gpa)
+                return r;
+            if (_recent.TryGetValue(key, out r) && r.Gpa == gpa)
+                return r;
+        }
+        return null;
+    }
 
     public int LiveCount(uint domain) => _live.Keys.Count(k => k.Domain == domain);
 

@@ -210,7 +210,7 @@ public sealed class HostIommuTests
         Assert.Equal(HvStatus.Success, Attach(1));
         Assert.Equal(new DomainView(1, false, false, 4, 0), _rig.Nic.View);
         Assert.Equal(HvStatus.Success, Attach(2));
-        Assert.Equal(new DomainView(2, false, true, 4, 0), _rig.Nic.View);
+        Assert.Equal(new DomainView(2, true, true, 4, 0), _rig.Nic.View);
         Assert.Equal(HvStatus.Success, Attach(3));
         Assert.Equal(new DomainView(3, true, false, 4, _rig.Table.RootGpa), _rig.Nic.View);
     }
