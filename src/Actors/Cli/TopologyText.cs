@@ -84,6 +84,8 @@ internal static class TopologyText
         If(b.DetachedTranslation != DetachedTranslation.Blocked, $"detached devices get {b.DetachedTranslation}");
         If(!b.DeleteInvalidatesCaches, "DELETE keeps cached entries");
         If(!b.FlushCoversDepartedDevices, "flushes miss departed devices");
+        If(b.S2MigrationEveryFlushes > 0, $"host migrates a DMA page every {b.S2MigrationEveryFlushes} flushes");
+        If(!b.S2ChangeInvalidatesIotlb, "H14 stage-2 changes keep nested IOTLB/ATC entries");
         line("hazards", on.Count == 0 ? "none" : string.Join("; ", on));
     }
 

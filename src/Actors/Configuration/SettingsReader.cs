@@ -121,7 +121,9 @@ internal static class SettingsReader
         var behaviour = new HostBehaviourSettings(
             DetachedTranslation: r.Choice(b + "detached-translation", ConfigWords.DetachedTranslation, DetachedTranslation.Blocked),
             DeleteInvalidatesCaches: r.Bool(b + "delete-invalidates-caches", true),
-            FlushCoversDepartedDevices: r.Bool(b + "flush-covers-departed-devices", true));
+            FlushCoversDepartedDevices: r.Bool(b + "flush-covers-departed-devices", true),
+            S2MigrationEveryFlushes: r.Int(b + "s2-migration-every-flushes", 0, 1_000_000),
+            S2ChangeInvalidatesIotlb: r.Bool(b + "s2-change-invalidates-iotlb", true));
         return new HypervisorSettings(flush, latency, behaviour);
     }
 

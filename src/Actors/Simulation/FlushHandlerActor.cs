@@ -24,6 +24,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly MessageTally _tally;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _nextFlushId;
+    private long _completedFlushes;
+    private bool _migrationDue;
+    private readonly Model.Randomness.SeededRandom _migrationRandom;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
@@ -31,6 +34,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _devices = devices;
         _knobs = world.Settings.Hypervisor.Flush;
         _tally = new MessageTally(world.Counters);
+        _migrationRandom = world.Random.Derive("host/s2-migration");
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m => Acknowledge(m.FlushId, m.Device, drain: false));
         Receive<DmaDrained>(m => Acknowledge(m.FlushId, m.Device, drain: true));
@@ -132,6 +136,32 @@ internal sealed class FlushHandlerActor : ReceiveActor
             trace.HypercallReplied(Actor, run.Request.Vcpu, run.Request.ReplyTo, reply);
         }
         run.Request.ReplyTo.Tell(reply);
+        MaybeMigrate(run.Request.Domain);
+    }
+
+    /// <summary>
+    /// H14: every N-th completed flush the host migrates the frame of one live mapping of the flushed domain —
+    /// only at a moment no device has DMA in flight (a host must quiesce DMA before moving a page; otherwise it
+    /// waits for the next flush).
+    /// </summary>
+    private void MaybeMigrate(uint domain)
+    {
+        var every = _world.Settings.Hypervisor.Behaviour.S2MigrationEveryFlushes;
+        if (every <= 0)
+            return;
+        if (++_completedFlushes % every == 0)
+            _migrationDue = true;
+        if (!_migrationDue || _world.Devices.Any(d => d.InFlight > 0))
+            return;
+        var mapped = _world.Oracle.MappedIn(domain);
+        if (mapped.Count == 0)
+            return;
+        var victim = mapped[_migrationRandom.Next(mapped.Count)];
+        _migrationDue = false;
+        var newHpa = _world.Host.MigrateFrame(victim.Gpa, domain, _world.Devices.Where(d => d.Atc is not null));
+        _log.Debug("Host migrated GPA {Gpa} of {Mapping} to HPA {Hpa}", $"0x{victim.Gpa:x}", victim.ToString(), $"0x{newHpa:x}");
+        _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, $"stage-2 migration of GPA 0x{victim.Gpa:x}",
+            $"to HPA 0x{newHpa:x}; nested IOTLB/ATC entries {(_world.Settings.Hypervisor.Behaviour.S2ChangeInvalidatesIotlb ? "invalidated" : "kept (H14)")}");
     }
 
     private const string Actor = "flush-handler";

@@ -223,6 +223,32 @@ public sealed class HostIommu
 
     private StrongBox<long> EpochBox(uint domainId) => _epochs.GetOrAdd(domainId, static _ => new StrongBox<long>());
 
+    private ulong _nextMigrationHpa;
+
+    /// <summary>
+    /// The host moves guest frame <paramref name="gpa"/> to a fresh host frame (page migration). With
+    /// <see cref="HostBehaviourSettings.S2ChangeInvalidatesIotlb"/> it then invalidates, in the same step, every
+    /// IOTLB entry derived from the old stage-2 entry and the ATCs of the given devices (brief §4); without it,
+    /// those nested entries keep the old HPA (H14). The caller guarantees no DMA is in flight.
+    /// </summary>
+    public ulong MigrateFrame(ulong gpa, uint domainId, IEnumerable<DeviceSlot> atsDevices)
+    {
+        var frame = gpa & ~GuestMemory.PageMask;
+        if (_nextMigrationHpa == 0)
+            _nextMigrationHpa = Stage2.HostOffset + ((_memory.SizeBytes + GuestMemory.PageMask) & ~GuestMemory.PageMask);
+        var newHpa = _nextMigrationHpa;
+        _nextMigrationHpa += GuestMemory.PageSize;
+        Stage2.Remap(frame, newHpa);
+        if (Behaviour.S2ChangeInvalidatesIotlb)
+        {
+            BumpEpoch(domainId);
+            Iotlb.InvalidateWhereGpa(frame >> GuestMemory.PageShift);
+            foreach (var device in atsDevices)
+                device.Atc?.InvalidateAll();
+        }
+        return newHpa;
+    }
+
     /// <summary>Checks the domain named by a flush exists; the flush itself is the flush handler's work.</summary>
     public HvStatus CheckFlushTarget(HvInputDeviceDomain target)
     {

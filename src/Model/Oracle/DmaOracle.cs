@@ -82,6 +82,9 @@ public sealed class DmaOracle
 
     public MappingRecord? FindLive(uint domain, ulong iova) => _registry.FindLive(domain, iova);
 
+    /// <summary>The domain's mapped mappings, oldest first (a host picking a frame to migrate, H14).</summary>
+    public IReadOnlyList<MappingRecord> MappedIn(uint domain) => _registry.Mapped(domain);
+
     /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
     public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
 

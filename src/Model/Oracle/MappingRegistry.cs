@@ -74,6 +74,11 @@ internal sealed class MappingRegistry
         return null;
     }
 
+    /// <summary>The domain's mapped (leaf written, not unmapped) mappings, oldest first. Sorted by serial: the
+    /// dictionary's own order depends on per-process hash seeds.</summary>
+    public IReadOnlyList<MappingRecord> Mapped(uint domain) =>
+        _live.Values.Where(r => r.Domain == domain && r.State == MappingState.Mapped).OrderBy(r => r.Serial).ToList();
+
     public int LiveCount(uint domain) => _live.Keys.Count(k => k.Domain == domain);
 
     private static ulong Key(ulong iova, PageSize size) => ((iova >> size.Shift()) << 2) | (ulong)size;

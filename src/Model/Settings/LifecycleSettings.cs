@@ -64,7 +64,13 @@ public enum DetachedTranslation
 /// <param name="FlushCoversDepartedDevices">A domain flush also invalidates the ATCs of, and drains, devices that
 /// left the domain since its last flush (by attach-as-replace or detach): their DMA translated in the old
 /// domain may still be in flight (§8 q2, H9).</param>
-public sealed record HostBehaviourSettings(DetachedTranslation DetachedTranslation, bool DeleteInvalidatesCaches, bool FlushCoversDepartedDevices = true)
+/// <param name="S2MigrationEveryFlushes">0: the host never changes stage 2. N: after every N-th completed flush,
+/// at a moment no device has DMA in flight, the host moves the frame of one live DMA mapping to a new host
+/// frame (page migration, H14).</param>
+/// <param name="S2ChangeInvalidatesIotlb">The host invalidates the combined (nested) IOTLB and ATC entries derived
+/// from a stage-2 entry it changed; off is H14 (brief §4: entries are tagged with the guest's domain ids).</param>
+public sealed record HostBehaviourSettings(DetachedTranslation DetachedTranslation, bool DeleteInvalidatesCaches, bool FlushCoversDepartedDevices = true,
+    int S2MigrationEveryFlushes = 0, bool S2ChangeInvalidatesIotlb = true)
 {
     public static HostBehaviourSettings Safe { get; } = new(DetachedTranslation.Blocked, true);
 }

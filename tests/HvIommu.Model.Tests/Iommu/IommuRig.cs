@@ -28,14 +28,14 @@ internal sealed class IommuRig
         MaxIovaWidth: 48, MaxPasidWidth: 0, PageSizeBitmap: 0x4020_1000, MaxDomains: 4,
         IotlbEntries: 64, WalkCacheEntries: 64, AtcEntries: 16);
 
-    public IommuRig(bool lazyWindowIsViolation = false, int maxKept = 16, IommuSettings? settings = null)
+    public IommuRig(bool lazyWindowIsViolation = false, int maxKept = 16, IommuSettings? settings = null, HostBehaviourSettings? behaviour = null)
     {
         Memory = new GuestMemory(MemoryBytes);
         Frames = new FrameAllocator(Memory, FramesBaseGpa, 4096);
         Stage2 = new Stage2(MemoryBytes);
         Log = new ViolationLog(maxKept, lazyWindowIsViolation);
         Oracle = new DmaOracle(Frames, Stage2, Log);
-        Host = new HostIommu(Memory, Stage2, settings ?? DefaultSettings, new SeededRandom(42));
+        Host = new HostIommu(Memory, Stage2, settings ?? DefaultSettings, new SeededRandom(42), behaviour);
         Nic = new DeviceSlot("nic", NicId, iommuEnabled: true, atc: null);
         AtsDevice = new DeviceSlot("dsa", AtsDeviceId, iommuEnabled: true, new DeviceTlb(16, new SeededRandom(7)));
         Host.AddDevice(Nic);
