@@ -110,9 +110,10 @@ public sealed class BenchCommand : ICommand
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-steps");
         var options = new ScheduleOptions();
         var small = config.Settings with { Run = config.Settings.Run with { Ops = Math.Min(200, config.Settings.Run.Ops) } };
-        DeterministicRunner.RunSchedule(system, config with { Settings = small }, 1, options, "bench");
+        // Untraced, as explorers run: tracing is what replays of a found schedule add.
+        DeterministicRunner.RunSchedule(system, config with { Settings = small }, 1, options, "bench", trace: false);
         var sw = Stopwatch.StartNew();
-        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench");
+        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench", trace: false);
         return (r.Report.Stats.Steps, sw.Elapsed.TotalSeconds);
     }
 
@@ -123,10 +124,10 @@ public sealed class BenchCommand : ICommand
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
         var options = new ScheduleOptions();
         for (ulong seed = 0; seed < 50; seed++)
-            DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false);
+            DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false);
         var sw = Stopwatch.StartNew();
         for (var i = 0L; i < count; i++)
-            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false);
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false);
         return (count, sw.Elapsed.TotalSeconds);
     }
 
