@@ -73,7 +73,7 @@ public static class DeterministicRunner
             failure = $"nondeterminism detected: work reached the deterministic dispatcher from another thread ({drive.GuardActor ?? "unknown actor"})";
         else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
             failure = crash;
-        else if (!done.Task.IsCompleted && !ReportHung(world) && drive.TimedOut)
+        else if (!done.Task.IsCompleted && world.ReportHungHypercalls(0) is null && drive.TimedOut)
             failure = $"the schedule did not finish within {options.MaxSteps:N0} steps (hang detected)";
         else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
@@ -88,22 +88,5 @@ public static class DeterministicRunner
         };
         var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
         return new ScheduleResult(report, exit, schedule, drive, failure, simTrace);
-    }
-
-    /// <summary>A schedule that ran out of work with a vCPU still blocked: that hypercall never completes.</summary>
-    private static bool ReportHung(SimWorld world)
-    {
-        var overdue = world.Watchdog.Overdue(long.MaxValue, 0);
-        foreach (var (vcpu, input) in overdue)
-        {
-            var domain = input switch
-            {
-                Model.Hypercalls.FlushDeviceDomainInput f => f.Domain.DomainId.Id,
-                Model.Hypercalls.FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
-                _ => 0u,
-            };
-            world.Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, world.Clock.NowNs);
-        }
-        return overdue.Count > 0;
     }
 }

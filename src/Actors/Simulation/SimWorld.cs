@@ -114,6 +114,30 @@ public sealed class SimWorld
         ["dma"] = DmaLatency,
     };
 
+    /// <summary>
+    /// Reports every hypercall outstanding for at least <paramref name="timeoutNs"/> as HypercallHung (once each)
+    /// and stops starting operations; returns what is stuck, or null. Stress mode asks with the hang timeout
+    /// on wall time; deterministic mode asks with 0 once the schedule has nothing left to run.
+    /// </summary>
+    public string? ReportHungHypercalls(long timeoutNs)
+    {
+        var overdue = Watchdog.Overdue(Clock.NowNs, timeoutNs);
+        foreach (var (vcpu, input) in overdue)
+        {
+            var domain = input switch
+            {
+                FlushDeviceDomainInput f => f.Domain.DomainId.Id,
+                FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
+                _ => 0u,
+            };
+            Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs);
+        }
+        if (overdue.Count == 0)
+            return null;
+        Budget.Stop();
+        return $"stopped: {string.Join(", ", overdue.Select(o => $"vcpu{o.Vcpu} stuck in {o.Input.Code}"))}";
+    }
+
     /// <summary>Cache statistics of every device's ATC, summed.</summary>
     public CacheStats AtcStats => Devices.Where(d => d.Atc is not null).Aggregate(CacheStats.Empty, (s, d) => s.Add(d.Atc!.Stats));
 

@@ -44,7 +44,7 @@ public static class StressRunner
         var lastProgress = TimeSpan.Zero;
         while (!done.Task.Wait(tick))
         {
-            if (ReportHungHypercalls(world) is { } stuck)
+            if (world.ReportHungHypercalls((long)settings.Run.HangTimeout.TotalNanoseconds) is { } stuck)
             {
                 hung = stuck;
                 break;
@@ -72,26 +72,6 @@ public static class StressRunner
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress);
         var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
         return new RunResult(report, exit, outcome, failure, simTrace);
-    }
-
-    /// <summary>Reports every hypercall outstanding past the hang timeout; returns what is stuck, or null.</summary>
-    private static string? ReportHungHypercalls(SimWorld world)
-    {
-        var overdue = world.Watchdog.Overdue(world.Clock.NowNs, (long)world.Settings.Run.HangTimeout.TotalNanoseconds);
-        foreach (var (vcpu, input) in overdue)
-        {
-            var domain = input switch
-            {
-                HvIommu.Model.Hypercalls.FlushDeviceDomainInput f => f.Domain.DomainId.Id,
-                HvIommu.Model.Hypercalls.FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
-                _ => 0u,
-            };
-            world.Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, world.Clock.NowNs);
-        }
-        if (overdue.Count == 0)
-            return null;
-        world.Budget.Stop();
-        return $"stopped: {string.Join(", ", overdue.Select(o => $"vcpu{o.Vcpu} stuck in {o.Input.Code}"))}";
     }
 
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)

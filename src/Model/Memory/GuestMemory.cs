@@ -31,9 +31,6 @@ public sealed class GuestMemory
     /// <summary>Number of 4 KiB guest frames.</summary>
     public ulong FrameCount => SizeBytes >> PageShift;
 
-    /// <summary>Frames that have been touched (and so hold storage).</summary>
-    public int ResidentFrames => _frames.Count(f => f is not null);
-
     public bool Contains(ulong gpa) => gpa < SizeBytes;
 
     /// <summary>An aligned 64-bit load with acquire semantics (READ_ONCE).</summary>

@@ -80,8 +80,6 @@ public sealed class DmaOracle
     /// covering flush, so this matters only when the queue is broken, H2).</summary>
     public void FlushQueueReleased(MappingRecord record) => record.MarkReleased();
 
-    public MappingRecord? FindLive(uint domain, ulong iova) => _registry.FindLive(domain, iova);
-
     /// <summary>The domain's mapped mappings, oldest first (a host picking a frame to migrate, H14).</summary>
     public IReadOnlyList<MappingRecord> MappedIn(uint domain) => _registry.Mapped(domain);
 

@@ -40,15 +40,6 @@ internal sealed class MappingRegistry
         return chunkIndex < chunks.Length ? chunks[chunkIndex]?[serial & (ChunkSize - 1)] : null;
     }
 
-    /// <summary>The live mapping covering <paramref name="iova"/> in <paramref name="domain"/>, at any page size.</summary>
-    public MappingRecord? FindLive(uint domain, ulong iova)
-    {
-        for (var size = PageSize.Size4K; size <= PageSize.Size1G; size++)
-            if (_live.TryGetValue((domain, Key(iova, size)), out var r))
-                return r;
-        return null;
-    }
-
     public void RemoveLive(MappingRecord record)
     {
         var key = (record.Domain, Key(record.Iova, record.Size));
@@ -78,8 +69,6 @@ internal sealed class MappingRegistry
     /// dictionary's own order depends on per-process hash seeds.</summary>
     public IReadOnlyList<MappingRecord> Mapped(uint domain) =>
         _live.Values.Where(r => r.Domain == domain && r.State == MappingState.Mapped).OrderBy(r => r.Serial).ToList();
-
-    public int LiveCount(uint domain) => _live.Keys.Count(k => k.Domain == domain);
 
     private static ulong Key(ulong iova, PageSize size) => ((iova >> size.Shift()) << 2) | (ulong)size;
 
