@@ -21,4 +21,6 @@ public enum SimCounter
     IotlbMisses,
     AtcHits,
     AtcMisses,
+    /// <summary>VM exits made on a map path (a large leaf that replaced an emptied table must be flushed).</summary>
+    MapVmExits,
 }

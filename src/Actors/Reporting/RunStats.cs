@@ -26,10 +26,50 @@ public sealed record RunStats(
     /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
     public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>The cost model's figures (hviommu.hypervisor.latency); null in reports written before it existed.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public CostStats? Cost { get; init; }
+
     /// <summary>The replayed kernel trace's own counts; null when the run replays none.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public WorkloadTraceStats? WorkloadTrace { get; init; }
 }
+
+/// <summary>
+/// The cost model of one run, in simulated time. VM exits per unmap count the flush hypercalls of unmaps (init and
+/// teardown calls left out); per map the exits a map path made (a large leaf replacing an emptied table must be
+/// flushed). <see cref="ListEntries"/> are the entries all HVCALL_FLUSH_DEVICE_DOMAIN_LIST calls carried.
+/// <see cref="CollateralInvalidations"/> are IOTLB entries of still-mapped IOVAs that flushes dropped (a domain
+/// flush drops every entry of the domain; a list flush only those its blocks overlap).
+/// <see cref="WalkReferencesPerDma"/> are nested-walk memory references over DMA translations.
+/// <see cref="CostNsPerOp"/> is every charged nanosecond over the maps and unmaps; <see cref="SimulatedNs"/> the
+/// run's length on the per-vCPU timelines (trace events start no earlier than their scaled timestamps);
+/// <see cref="DmaTranslationNs"/> the percentiles of each translation's modelled latency.
+/// </summary>
+public sealed record CostStats(
+    double VmExitsPerUnmap,
+    double VmExitsPerMap,
+    long FlushHypercalls,
+    long ListEntries,
+    double? IotlbHitRate,
+    double? AtcHitRate,
+    double? WalkCacheHitRate,
+    double WalkReferencesPerDma,
+    long CollateralInvalidations,
+    long FlushNs,
+    long TotalNs,
+    double CostNsPerOp,
+    long SimulatedNs,
+    double SimulatedOpsPerSecond,
+    LatencySummary DmaTranslationNs,
+    IReadOnlyDictionary<string, long> NsByKind)
+{
+    /// <summary>The distribution behind <see cref="DmaTranslationNs"/>: (ns, fraction at or below), ascending.</summary>
+    public IReadOnlyList<CdfPoint> DmaTranslationCdf { get; init; } = [];
+}
+
+/// <summary>One point of a cumulative distribution: the fraction of samples at or below <paramref name="Ns"/>.</summary>
+public sealed record CdfPoint(long Ns, double Fraction);
 
 /// <summary>
 /// What a replayed ftrace holds, counted from the file (equal to its own counts): map and unmap events, bytes

@@ -27,6 +27,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private long _completedFlushes;
     private bool _migrationDue;
     private readonly Model.Randomness.SeededRandom _migrationRandom;
+    private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
@@ -35,6 +36,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _knobs = world.Settings.Hypervisor.Flush;
         _tally = new MessageTally(world.Counters);
         _migrationRandom = world.Random.Derive("host/s2-migration");
+        _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m => Acknowledge(m.FlushId, m.Device, drain: false));
         Receive<DmaDrained>(m => Acknowledge(m.FlushId, m.Device, drain: true));
@@ -52,7 +54,13 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _runs.Add(run.Id, run);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
-        _world.AddModelledNs(m.Blocks is null ? latency.FlushDomainNs : latency.FlushListNs * m.Blocks.Value.Length);
+        var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
+        if (m.Blocks is { } entries)
+            _world.Costs.Charge(Model.Costs.CostKind.FlushListEntry, latency.FlushListNs, entries.Length);
+        else
+            _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
+        _world.Costs.VcpuBusy(m.Vcpu, cost);
+        _world.Costs.AddFlushNs(cost);
         _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, run.StartNs);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{run.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
@@ -65,9 +73,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         var host = _world.Host;
         if (run.Request.Blocks is { } blocks)
-            host.Iotlb.InvalidatePages(run.Request.Domain, blocks.AsSpan());
+            host.Iotlb.InvalidatePages(run.Request.Domain, blocks.AsSpan(), _countCollateral);
         else
-            host.Iotlb.InvalidateDomain(run.Request.Domain);
+            host.Iotlb.InvalidateDomain(run.Request.Domain, _countCollateral);
         _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "IOTLB invalidate",
             $"domain {run.Request.Domain}, {(run.Request.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, flush #{run.OracleSeq}");
         if (_knobs.InvalidateWalkCache)
@@ -83,7 +91,11 @@ internal sealed class FlushHandlerActor : ReceiveActor
         {
             if (device.Atc is null)
                 continue;
-            _world.AddModelledNs(_world.Settings.Hypervisor.Latency.AtcInvalidateNs);
+            var atcNs = _world.Settings.Hypervisor.Latency.AtcInvalidateNs;
+            _world.Costs.Charge(Model.Costs.CostKind.AtcInvalidation, atcNs);
+            _world.Costs.AddFlushNs(atcNs);
+            if (_knobs.AwaitAtcCompletions)
+                _world.Costs.VcpuBusy(run.Request.Vcpu, atcNs);
             _devices[device.Name].Tell(new InvalidateAtc(run.Id, run.Request.Blocks, Self));
             if (_knobs.AwaitAtcCompletions)
                 run.Awaiting.Add(device.Name);

@@ -57,6 +57,7 @@ internal sealed partial class VcpuActor
         }
         var e = replay[step.EventIndex];
         _traceNowNs = e.TimestampNs;
+        _world.Costs.VcpuStartsAt(_index, (long)((e.TimestampNs - replay.Trace.TimeSpanNs.FirstNs) * _world.Settings.Workload.Trace.TimeScale));
         if (replay.TakeFlushQueueTimeout(e.TimestampNs))
             await FlushQueueTimeoutAsync(new FlushQueueTimerFired(_world.DomainOfDevice[_world.TraceDeviceIndex].Id));
         if (e.Kind == IommuEventKind.Map)
@@ -97,6 +98,7 @@ internal sealed partial class VcpuActor
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {
+            _world.Counters.Add(SimCounter.MapVmExits, 1);
             await IotlbSyncAsync(domain, gather);
             FreeFrames(gather.FreeList, "table page");
         }
