@@ -17,7 +17,7 @@ public static class CompareTable
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });
-        console.Profile.Width = 240;
+        console.Profile.Width = 260;
         var table = new Table().Border(TableBorder.Ascii).Title("flush designs compared (simulated costs: hviommu.hypervisor.latency)");
         table.AddColumn("variant");
         foreach (var h in Headers)
