@@ -149,7 +149,7 @@ public sealed class SimWorld
     /// <summary>Counts an IOTLB entry a flush drops when its mapping is still live (pass to the invalidation).</summary>
     public void CountIfCollateral(Model.Caches.IotlbEntry entry)
     {
-        if (entry.MappingSerial != 0 && Oracle.BySerial(entry.MappingSerial) is { State: MappingState.Mapped })
+        if (entry.Mapping is { State: MappingState.Mapped })
             Interlocked.Increment(ref _collateral);
     }
 
