@@ -107,7 +107,9 @@ internal sealed partial class VcpuActor
         var gather = new IotlbGather();
         foreach (var r in op.Descriptor.Mappings)
             _world.Oracle.UnmapStarting(r, t0, queued: lazy);
-        var bytes = IovaAllocator.RangeBytes(op.Descriptor.Pages);
+        // __iommu_dma_unmap (dma-iommu.c) unmaps the mapped size rounded to the IOVA granule, not the
+        // power-of-two range the allocator reserved: the tail of that range was never mapped.
+        var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
             $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}");
