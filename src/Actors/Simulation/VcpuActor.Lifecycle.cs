@@ -102,9 +102,10 @@ internal sealed partial class VcpuActor
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _created.Add(domain.Identity);
         domain.CreatedInHypervisor = true;
-        var levels = _world.Settings.Driver.PageTableLevels;
+        var levels = _world.TableLevels;
         domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
-        var mode = levels == 5 ? FirstStagePagingMode.FiveLevel : FirstStagePagingMode.FourLevel;
+        // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
+        var mode = TableDepth.PagingMode(levels);
         var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)));
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }

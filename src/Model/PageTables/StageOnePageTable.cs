@@ -16,7 +16,8 @@ public sealed partial class StageOnePageTable
     private ulong _root;
     private int _tablePageCount;
 
-    /// <param name="levels">4 (PML4 top) or 5 (PML5 top).</param>
+    /// <param name="levels">3 (PDPT top, generic_pt's choice below 40 bits when no top level is given), 4 (PML4 top)
+    /// or 5 (PML5 top).</param>
     /// <param name="iovaWidthBits">IOVA width; at most 48 with 4 levels, 57 with 5.</param>
     /// <param name="racyInstall">Hazard H6: install tables with a plain load and a later plain store.</param>
     /// <param name="pageSizes">The domain's <c>pgsize_bitmap</c> (bit n = 2^n bytes); 0 means the format's
@@ -29,8 +30,8 @@ public sealed partial class StageOnePageTable
         if ((pageSizes & ~PageSizeChoice.X86Bitmap) != 0 || (pageSizes & (1UL << 12)) == 0)
             throw new ArgumentException($"page sizes 0x{pageSizes:x} must include 4 KiB and use only 4 KiB, 2 MiB and 1 GiB", nameof(pageSizes));
         PageSizes = pageSizes;
-        if (levels is not (4 or 5))
-            throw new ArgumentException($"levels {levels} is not supported: the x86-64 stage-1 format has 4 or 5 levels", nameof(levels));
+        if (levels is < 3 or > 5)
+            throw new ArgumentException($"levels {levels} is not supported: x86-64 stage-1 tables have a top level of 2, 3 or 4 (3 to 5 levels)", nameof(levels));
         var maxWidth = 12 + Pte.IndexBits * levels;
         if (iovaWidthBits < 12 + Pte.IndexBits || iovaWidthBits > maxWidth)
             throw new ArgumentException($"IOVA width {iovaWidthBits} bits does not fit {levels} levels: allowed 21..{maxWidth} (hazard H15)", nameof(iovaWidthBits));

@@ -123,13 +123,35 @@ public sealed class GenericPtCaseTests
         Assert.Equal(0x7FFF_FFFFUL, walk.Gpa);
     }
 
-    [Theory]
-    [InlineData("B12", 3)]
-    [InlineData("B13", 6)]
-    public void B_depths_the_hypervisor_cannot_describe_are_refused(string id, int levels)
+    [Fact]
+    public void B12_generic_pt_builds_3_levels_that_the_paging_mode_flag_cannot_describe()
     {
-        var error = Assert.Throws<ArgumentException>(() => new StageOnePageTable(_guest.Memory, _guest.Frames, levels, TestGuest.DomainId, 39));
-        Assert.True(error.Message.Contains($"levels {levels}"), id);
+        // x86_64_pt_iommu_fmt_init (RFC era): top level (39 - 31) / 9 + 2 = 2, a 3-level table; the hypercall's
+        // first_stage_paging_mode has only 4- and 5-level (H15).
+        Assert.Equal(3, HvIommu.Model.Driver.TableDepth.Levels(39, HvIommu.Model.Driver.TableDepthRule.FromWidth));
+        var table = new StageOnePageTable(_guest.Memory, _guest.Frames, 3, TestGuest.DomainId, 39);
+        Mapped(table, 0x7F_FFFF_F000, 0x20_0000, PageSize.Size4K);
+        Assert.Equal(new[] { 511, 511, 511 }, Walk(table, 0x7F_FFFF_F000).Chain.Select(s => s.Index));
+        Assert.Equal(HvIommu.Model.Hypercalls.FirstStagePagingMode.FourLevel, HvIommu.Model.Driver.TableDepth.PagingMode(table.Levels));
+        Assert.Equal(MapStatus.OutOfRange, table.Map(1UL << 39, 0x20_0000, PageSize.Size4K, true));
+    }
+
+    [Fact]
+    public void B13_more_than_5_levels_is_refused()
+        => Assert.Contains("levels 6", Assert.Throws<ArgumentException>(() => new StageOnePageTable(_guest.Memory, _guest.Frames, 6, TestGuest.DomainId, 57)).Message);
+
+    [Theory]
+    [InlineData(32, 3, 4)]
+    [InlineData(39, 3, 4)]
+    [InlineData(40, 4, 4)]
+    [InlineData(48, 4, 4)]
+    [InlineData(49, 5, 5)]
+    [InlineData(57, 5, 5)]
+    public void Depth_from_the_width_and_from_the_later_revisions_top_level(int width, int fromWidth, int topLevel)
+    {
+        Assert.Equal(fromWidth, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Driver.TableDepthRule.FromWidth));
+        Assert.Equal(topLevel, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Driver.TableDepthRule.TopLevel));
+        Assert.Equal(48, HvIommu.Model.Driver.TableDepth.DriverIovaWidth(57, fiveLevelCapable: false));
     }
 
     [Theory]
