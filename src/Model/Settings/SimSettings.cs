@@ -72,7 +72,8 @@ public sealed record DriverSettings(
     int FlushQueueEntries,
     TimeSpan FlushQueueTimeout,
     FlushFailurePolicy OnFlushFailure,
-    DriverHazards Hazards);
+    DriverHazards Hazards,
+    int FlushQueueHz = 250);
 
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }
