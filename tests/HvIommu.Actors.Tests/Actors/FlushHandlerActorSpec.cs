@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Caches;
 using HvIommu.Model.Hypercalls;

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Memory;

@@ -1,7 +1,10 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Vcpu;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Oracle;
 

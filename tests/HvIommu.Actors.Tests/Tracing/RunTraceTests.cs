@@ -1,5 +1,8 @@
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tests.Configuration;
 using HvIommu.Actors.Tests.Simulation;

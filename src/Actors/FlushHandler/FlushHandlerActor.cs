@@ -1,12 +1,15 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.FlushHandler;
 
 /// <summary>
 /// The host's IOMMU flush handler executing HVCALL_FLUSH_DEVICE_DOMAIN(_LIST) (brief §2.4): invalidate
