@@ -14,19 +14,18 @@ namespace HvIommu.Actors.FlushHandler;
 /// <summary>
 /// The host's IOMMU flush handler executing HVCALL_FLUSH_DEVICE_DOMAIN(_LIST) (brief §2.4): invalidate
 /// the domain's IOTLB entries and walk caches, invalidate the ATCs of the domain's ATS devices and await
-/// their completions, drain DMA translated with the old entries, then complete the hypercall. Whether it
-/// waits, drains, drops walk caches, and in which order it invalidates are knobs ([UNKNOWN] in the brief;
-/// H1, H4, H5). Several flushes may be in progress at once, each a small state machine.
+/// their completions, drain DMA translated with the old entries, then complete the hypercall. The phases and
+/// the hazard knobs (H1, H4, H5; [UNKNOWN] in the brief) are decided by <see cref="FlushHandling{TContext}"/>;
+/// this actor performs its steps: cache invalidations on the host model, messages to the devices, the reply.
 /// </summary>
 internal sealed class FlushHandlerActor : ReceiveActor
 {
     private readonly SimWorld _world;
     private readonly IReadOnlyDictionary<string, IActorRef> _devices;
-    private readonly FlushHandlerSettings _knobs;
-    private readonly Dictionary<long, FlushRun> _runs = new();
+    private readonly FlushHandling<FlushContext> _engine;
+    private readonly List<FlushStep<FlushContext>> _steps = new();
     private readonly MessageTally _tally;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private long _nextFlushId;
     private long _completedFlushes;
     private bool _migrationDue;
     private readonly Model.Randomness.SeededRandom _migrationRandom;
@@ -35,12 +34,22 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         _world = world;
         _devices = devices;
-        _knobs = world.Settings.Hypervisor.Flush;
+        _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
         _migrationRandom = world.Random.Derive("host/s2-migration");
         Receive<ExecuteFlush>(Start);
-        Receive<AtcInvalidationCompleted>(m => Acknowledge(m.FlushId, m.Device, drain: false));
-        Receive<DmaDrained>(m => Acknowledge(m.FlushId, m.Device, drain: true));
+        Receive<AtcInvalidationCompleted>(m =>
+        {
+            _tally.Message();
+            _engine.OnAtcCompleted(m.FlushId, m.Device, _steps);
+            Perform();
+        });
+        Receive<DmaDrained>(m =>
+        {
+            _tally.Message();
+            _engine.OnDrained(m.FlushId, m.Device, _steps);
+            Perform();
+        });
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
@@ -51,95 +60,68 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private void Start(ExecuteFlush m)
     {
         _tally.Message();
-        var run = new FlushRun(++_nextFlushId, m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, _world.Host.DevicesToFlush(m.Domain));
-        _runs.Add(run.Id, run);
+        var context = new FlushContext(m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
         _world.AddModelledNs(m.Blocks is null ? latency.FlushDomainNs : latency.FlushListNs * m.Blocks.Value.Length);
-        _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, run.StartNs);
-        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{run.OracleSeq} started",
+        var run = _engine.Start(m.Domain, m.Blocks, _world.Host.DevicesToFlush(m.Domain), context, _steps);
+        _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, context.StartNs);
+        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
-        if (_knobs.Order == FlushOrder.IotlbFirst)
-            InvalidateIommuCaches(run);
-        StartAtcInvalidation(run);
+        Perform();
     }
 
-    private void InvalidateIommuCaches(FlushRun run)
+    /// <summary>Performs the engine's steps in order.</summary>
+    private void Perform()
     {
-        var host = _world.Host;
-        if (run.Request.Blocks is { } blocks)
-            host.Iotlb.InvalidatePages(run.Request.Domain, blocks.AsSpan());
-        else
-            host.Iotlb.InvalidateDomain(run.Request.Domain);
-        _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "IOTLB invalidate",
-            $"domain {run.Request.Domain}, {(run.Request.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, flush #{run.OracleSeq}");
-        if (_knobs.InvalidateWalkCache)
+        foreach (var step in _steps)
         {
-            host.WalkCache.InvalidateDomain(run.Request.Domain);
-            _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "walk cache invalidate", $"domain {run.Request.Domain}, flush #{run.OracleSeq}");
-        }
-    }
-
-    private void StartAtcInvalidation(FlushRun run)
-    {
-        foreach (var device in run.Devices)
-        {
-            if (device.Atc is null)
-                continue;
-            _world.AddModelledNs(_world.Settings.Hypervisor.Latency.AtcInvalidateNs);
-            _devices[device.Name].Tell(new InvalidateAtc(run.Id, run.Request.Blocks, Self));
-            if (_knobs.AwaitAtcCompletions)
-                run.Awaiting.Add(device.Name);
-        }
-        if (run.Awaiting.Count == 0)
-            AtcPhaseDone(run);
-    }
-
-    private void AtcPhaseDone(FlushRun run)
-    {
-        if (_knobs.Order == FlushOrder.DevTlbFirst)
-            InvalidateIommuCaches(run);
-        run.Draining = true;
-        if (_knobs.DrainDma)
-            foreach (var device in run.Devices)
+            var run = step.Run;
+            var seq = run.Context.OracleSeq;
+            switch (step.Kind)
             {
-                // Only DMA translated before the invalidation above needs draining; an idle device has none.
-                if (device.InFlight == 0)
-                    continue;
-                _devices[device.Name].Tell(new DrainDma(run.Id, Self));
-                run.Awaiting.Add(device.Name);
+                case FlushStepKind.InvalidateIotlb:
+                    if (run.Blocks is { } blocks)
+                        _world.Host.Iotlb.InvalidatePages(run.Domain, blocks.AsSpan());
+                    else
+                        _world.Host.Iotlb.InvalidateDomain(run.Domain);
+                    _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "IOTLB invalidate",
+                        $"domain {run.Domain}, {(run.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, flush #{seq}");
+                    break;
+                case FlushStepKind.InvalidateWalkCache:
+                    _world.Host.WalkCache.InvalidateDomain(run.Domain);
+                    _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "walk cache invalidate", $"domain {run.Domain}, flush #{seq}");
+                    break;
+                case FlushStepKind.InvalidateAtc:
+                    _world.AddModelledNs(_world.Settings.Hypervisor.Latency.AtcInvalidateNs);
+                    _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
+                    break;
+                case FlushStepKind.Drain:
+                    _devices[step.Device!.Name].Tell(new DrainDma(run.Id, Self));
+                    break;
+                case FlushStepKind.Complete:
+                    Complete(run);
+                    break;
             }
-        if (run.Awaiting.Count == 0)
-            Complete(run);
+        }
+        _steps.Clear();
     }
 
-    private void Acknowledge(long flushId, string device, bool drain)
+    private void Complete(FlushRun<FlushContext> run)
     {
-        _tally.Message();
-        // A completion for a flush that already finished (its wait was switched off) is simply late.
-        if (!_runs.TryGetValue(flushId, out var run) || run.Draining != drain || !run.Awaiting.Remove(device) || run.Awaiting.Count > 0)
-            return;
-        if (drain)
-            Complete(run);
-        else
-            AtcPhaseDone(run);
-    }
-
-    private void Complete(FlushRun run)
-    {
-        _runs.Remove(run.Id);
+        var request = run.Context.Request;
         var now = _world.Clock.NowNs;
-        _world.Oracle.FlushCompleted(run.Request.Domain, run.OracleSeq, run.Request.Blocks, now);
-        _log.Debug("Flush {FlushId} of domain {DomainId} completed at {SimTimeNs} ns", run.Id, run.Request.Domain, now);
-        var reply = new HypercallCompleted(run.Request.Code, HvStatus.Success);
+        _world.Oracle.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, now);
+        _log.Debug("Flush {FlushId} of domain {DomainId} completed at {SimTimeNs} ns", run.Id, run.Domain, now);
+        var reply = new HypercallCompleted(request.Code, HvStatus.Success);
         if (_world.Trace is { } trace)
         {
-            trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.OracleSeq} completed",
-                $"domain {run.Request.Domain}, started at {run.StartNs} ns, {(_knobs.DrainDma ? "DMA drained" : "no drain")}");
-            trace.HypercallReplied(Actor, run.Request.Vcpu, run.Request.ReplyTo, reply);
+            trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.Context.OracleSeq} completed",
+                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(_engine.Knobs.DrainDma ? "DMA drained" : "no drain")}");
+            trace.HypercallReplied(Actor, request.Vcpu, request.ReplyTo, reply);
         }
-        run.Request.ReplyTo.Tell(reply);
-        MaybeMigrate(run.Request.Domain);
+        request.ReplyTo.Tell(reply);
+        MaybeMigrate(run.Domain);
     }
 
     /// <summary>
@@ -169,16 +151,6 @@ internal sealed class FlushHandlerActor : ReceiveActor
 
     private const string Actor = "flush-handler";
 
-    private sealed class FlushRun(long id, ExecuteFlush request, long oracleSeq, long startNs, IReadOnlyList<DeviceSlot> devices)
-    {
-        /// <summary>The devices this flush reaches, fixed when it starts.</summary>
-        public IReadOnlyList<DeviceSlot> Devices { get; } = devices;
-
-        public long Id { get; } = id;
-        public ExecuteFlush Request { get; } = request;
-        public long OracleSeq { get; } = oracleSeq;
-        public long StartNs { get; } = startNs;
-        public HashSet<string> Awaiting { get; } = new();
-        public bool Draining { get; set; }
-    }
+    /// <summary>What the actor keeps per flush: the request (whom to answer), the oracle's flush number, the start time.</summary>
+    private sealed record FlushContext(ExecuteFlush Request, long OracleSeq, long StartNs);
 }
