@@ -50,6 +50,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers, IWithUnboun
             else
                 Run(CompleteOperationAsync(m));
         });
+        Guest<TraceNext>(_ => Run(RunTraceEventAsync()));
         Guest<FlushQueueTimerFired>(m => Run(FlushQueueTimeoutAsync(m)));
         Guest<TeardownGuest>(m => Run(TeardownAsync(m)));
     }
