@@ -101,7 +101,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
-    private async GuestTask CompleteOperationAsync(DmaCompleted m)
+    private async Task CompleteOperationAsync(DmaCompleted m)
     {
         if (TraceDmaCompleted(m) || !_operations.Remove(m.DescriptorId, out var op))
             return;
@@ -138,7 +138,7 @@ internal sealed partial class VcpuActor
     /// §5.2 step 3: flush, then free the table pages, then the IOVA; the caller then frees the buffer. The
     /// hazard knobs move frees before the flush: the table pages (H1), the IOVA and the buffer (H2).
     /// </summary>
-    private async GuestTask StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
+    private async Task StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
     {
         var hazards = _world.Settings.Driver.Hazards;
         if (hazards.FreeIovaBeforeFlush)
@@ -162,7 +162,7 @@ internal sealed partial class VcpuActor
 
     /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
     /// <see cref="FlushRange"/> computes from the gather (exact, or wrong on purpose: H7).</summary>
-    private async GuestTask IotlbSyncAsync(GuestDomain domain, IotlbGather gather)
+    private async Task IotlbSyncAsync(GuestDomain domain, IotlbGather gather)
     {
         IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
         if (_world.Settings.Driver.Flush == FlushKind.List
@@ -172,7 +172,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>One flush hypercall with the driver's failure handling (H8): log only (RFC), or WARN and fall back to a domain flush.</summary>
-    private async GuestTask FlushAsync(GuestDomain domain, IHypercallInput input)
+    private async Task FlushAsync(GuestDomain domain, IHypercallInput input)
     {
         var t0 = _world.Clock.NowNs;
         var reply = await HypercallAsync(input);
@@ -191,7 +191,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>queue_iova (brief §5.3): reap, flush inline while full, append, arm the timer.</summary>
-    private async GuestTask QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
+    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
     {
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
@@ -206,7 +206,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>fq_flush_timeout: clear the flag, flush once, reap every CPU's queue of the domain.</summary>
-    private async GuestTask FlushQueueTimeoutAsync(FlushQueueTimerFired m)
+    private async Task FlushQueueTimeoutAsync(FlushQueueTimerFired m)
     {
         var domain = _world.Domains.FirstOrDefault(d => d.Id == m.Domain);
         if (domain?.Table is null)
@@ -217,7 +217,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>fq_flush_iotlb: start++ → flush_iotlb_all (always the domain flush) → finish++.</summary>
-    private async GuestTask FlushQueueFlushAsync(GuestDomain domain)
+    private async Task FlushQueueFlushAsync(GuestDomain domain)
     {
         domain.Fq.FlushStarting();
         await FlushAsync(domain, new FlushDeviceDomainInput(domain.Identity));
