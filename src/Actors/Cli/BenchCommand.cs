@@ -117,7 +117,8 @@ public sealed class BenchCommand : ICommand
         var ops = args.Int64("--ops", 1, long.MaxValue) ?? 2_000_000;
         var json = args.Flag("--json");
         args.EnsureAllConsumed();
-        var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h"]);
+        // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
+        var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
         SimLogging.Configure(verbose: false);
         var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
         var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), probe, verbose: false);
