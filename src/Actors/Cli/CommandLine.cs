@@ -18,6 +18,7 @@ public static class CommandLine
         new BenchCommand(),
         new Sweep.SweepCommand(),
         new Compare.CompareCommand(),
+        new Cluster.WorkerCommand(),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
