@@ -36,7 +36,7 @@ public static class ComparePlots
         var right = plot.Add.Bars(collateral);
         right.Axes.YAxis = plot.Axes.Right;
         right.ValueLabelStyle.FontSize = 11;
-        plot.Axes.Left.Label.Text = "VM exits per map/unmap (blue)";
+        plot.Axes.Left.Label.Text = "map/unmap-path VM exits per call (blue)";
         plot.Axes.Right.Label.Text = "collateral IOTLB invalidations (red)";
         plot.Axes.Bottom.SetTicks(results.Select((_, i) => i * 3 + 0.5).ToArray(), results.Select(r => r.Variant.Name).ToArray());
         plot.Axes.Margins(bottom: 0);

@@ -39,7 +39,15 @@ public sealed record VariantResult(CompareVariant Variant, RunReport Report, int
 {
     public RunStats Stats => Report.Stats;
     public CostStats Cost => Report.Stats.Cost!;
-    public long Ops => Stats.Maps + Stats.Unmaps;
+
+    /// <summary>dma_map and dma_unmap calls (a trace's map and unmap events).</summary>
+    public long Ops => Cost.MapCalls + Cost.UnmapCalls;
+
     public long Violations => Stats.Findings.Where(kv => kv.Key != "LazyWindowStaleAccess").Sum(kv => kv.Value);
-    public double VmExitsPerOp => Ops == 0 ? 0 : (double)Stats.VmExits / Ops;
+
+    /// <summary>VM exits the workload made (map and unmap paths; init, domain switches and teardown left out).</summary>
+    public long WorkloadVmExits => Cost.VmExitsByPath["map"] + Cost.VmExitsByPath["unmap"];
+
+    /// <summary><see cref="WorkloadVmExits"/> per map or unmap call.</summary>
+    public double VmExitsPerOp => Ops == 0 ? 0 : (double)WorkloadVmExits / Ops;
 }

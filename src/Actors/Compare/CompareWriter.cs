@@ -9,6 +9,9 @@ namespace HvIommu.Actors.Compare;
 /// DIR/compare.json (DESIGN.md §3: <c>{"variants":[{"name","dmaMode","flush","vmExits","vmExitsPerUnmap",
 /// "flushHypercalls","listEntries","iotlbHitRate","collateralInvalidations","simulatedNsPerOp","violations"}]}</c>,
 /// more fields after those) and DIR/compare.csv (the printed table's columns), written atomically.
+/// <c>vmExits</c> is every VM exit of the variant's run (each hypercall is one), init and teardown included;
+/// <c>vmExitsByPath</c> splits it by the guest path that made each exit and sums to it; <c>vmExitsPerUnmap</c> is
+/// the unmap path's exits per dma_unmap call, <c>vmExitsPerOp</c> the map and unmap paths' exits per call.
 /// </summary>
 public static class CompareWriter
 {
@@ -50,6 +53,10 @@ public static class CompareWriter
         w.WriteString("dmaMode", r.Variant.DmaMode);
         w.WriteString("flush", r.Variant.Flush);
         w.WriteNumber("vmExits", r.Stats.VmExits);
+        w.WriteStartObject("vmExitsByPath");
+        foreach (var (path, n) in k.VmExitsByPath)
+            w.WriteNumber(path, n);
+        w.WriteEndObject();
         w.WriteNumber("vmExitsPerUnmap", k.VmExitsPerUnmap);
         w.WriteNumber("flushHypercalls", k.FlushHypercalls);
         w.WriteNumber("listEntries", k.ListEntries);
@@ -58,8 +65,8 @@ public static class CompareWriter
         w.WriteNumber("simulatedNsPerOp", k.CostNsPerOp);
         w.WriteNumber("violations", r.Violations);
         w.WriteBoolean("ats", !r.Variant.AtsOff);
-        w.WriteNumber("maps", r.Stats.Maps);
-        w.WriteNumber("unmaps", r.Stats.Unmaps);
+        w.WriteNumber("mapCalls", k.MapCalls);
+        w.WriteNumber("unmapCalls", k.UnmapCalls);
         w.WriteNumber("vmExitsPerMap", k.VmExitsPerMap);
         w.WriteNumber("vmExitsPerOp", r.VmExitsPerOp);
         Nullable(w, "atcHitRate", k.AtcHitRate);
@@ -102,14 +109,14 @@ public static class CompareWriter
     private static string Csv(IReadOnlyList<VariantResult> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("variant,dmaMode,flush,ats,maps,unmaps,vmExits,vmExitsPerUnmap,vmExitsPerMap,flushHypercalls,listEntries,iotlbHitRate,atcHitRate,walkCacheHitRate,walkReferencesPerDma,collateralInvalidations,flushNs,dmaTranslationP50Ns,dmaTranslationP99Ns,simulatedNsPerOp,simulatedOpsPerSecond,violations");
+        sb.AppendLine("variant,dmaMode,flush,ats,mapCalls,unmapCalls,vmExits,unmapPathVmExits,vmExitsPerUnmap,vmExitsPerMap,flushHypercalls,listEntries,iotlbHitRate,atcHitRate,walkCacheHitRate,walkReferencesPerDma,collateralInvalidations,flushNs,dmaTranslationP50Ns,dmaTranslationP99Ns,simulatedNsPerOp,simulatedOpsPerSecond,violations");
         foreach (var r in results)
         {
             var k = r.Cost;
             string F(double? v) => v is { } x ? x.ToString("R", CultureInfo.InvariantCulture) : "";
             sb.AppendLine(string.Join(',',
                 r.Variant.Name, r.Variant.DmaMode, r.Variant.Flush, r.Variant.AtsOff ? "off" : "on",
-                r.Stats.Maps, r.Stats.Unmaps, r.Stats.VmExits, F(k.VmExitsPerUnmap), F(k.VmExitsPerMap), k.FlushHypercalls, k.ListEntries,
+                k.MapCalls, k.UnmapCalls, r.Stats.VmExits, k.VmExitsByPath["unmap"], F(k.VmExitsPerUnmap), F(k.VmExitsPerMap), k.FlushHypercalls, k.ListEntries,
                 F(k.IotlbHitRate), F(k.AtcHitRate), F(k.WalkCacheHitRate), F(k.WalkReferencesPerDma), k.CollateralInvalidations, k.FlushNs,
                 k.DmaTranslationNs.P50Ns, k.DmaTranslationNs.P99Ns, F(k.CostNsPerOp), F(k.SimulatedOpsPerSecond), r.Violations));
         }

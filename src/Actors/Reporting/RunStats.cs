@@ -41,9 +41,12 @@ public sealed record RunStats(
 }
 
 /// <summary>
-/// The cost model of one run, in simulated time. VM exits per unmap count the flush hypercalls of unmaps (init and
-/// teardown calls left out); per map the exits a map path made (a large leaf replacing an emptied table must be
-/// flushed). <see cref="ListEntries"/> are the entries all HVCALL_FLUSH_DEVICE_DOMAIN_LIST calls carried.
+/// The cost model of one run, in simulated time. <see cref="MapCalls"/> and <see cref="UnmapCalls"/> count dma_map
+/// and dma_unmap calls (a trace's events), whatever their size. <see cref="VmExitsByPath"/> splits every VM exit
+/// of the run (each hypercall is one; they sum to <c>stats.vmExits</c>) by the guest path that made it: init, map,
+/// unmap (strict iotlb_sync flushes; lazy mode's flush-queue flushes), domainSwitch, teardown.
+/// <see cref="VmExitsPerUnmap"/> is the unmap path's exits per unmap call, <see cref="VmExitsPerMap"/> the map
+/// path's per map call (a large leaf replacing an emptied table must be flushed). <see cref="ListEntries"/> are the entries all HVCALL_FLUSH_DEVICE_DOMAIN_LIST calls carried.
 /// <see cref="CollateralInvalidations"/> are IOTLB entries of still-mapped IOVAs that flushes dropped (a domain
 /// flush drops every entry of the domain; a list flush only those its blocks overlap).
 /// <see cref="WalkReferencesPerDma"/> are nested-walk memory references over DMA translations.
@@ -52,6 +55,9 @@ public sealed record RunStats(
 /// <see cref="DmaTranslationNs"/> the percentiles of each translation's modelled latency.
 /// </summary>
 public sealed record CostStats(
+    long MapCalls,
+    long UnmapCalls,
+    IReadOnlyDictionary<string, long> VmExitsByPath,
     double VmExitsPerUnmap,
     double VmExitsPerMap,
     long FlushHypercalls,

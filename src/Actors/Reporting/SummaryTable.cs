@@ -83,7 +83,8 @@ public static class SummaryTable
         }
         if (s.Cost is { } k)
         {
-            Row("cost: VM exits per unmap / per map", $"{k.VmExitsPerUnmap.ToString("F2", C)} / {k.VmExitsPerMap.ToString("F3", C)}");
+            Row("cost: VM exits by path", string.Join(", ", k.VmExitsByPath.Select(kv => $"{kv.Key} {N(kv.Value)}")));
+            Row("cost: exits per unmap call / per map call", $"{k.VmExitsPerUnmap.ToString("F2", C)} / {k.VmExitsPerMap.ToString("F3", C)}");
             Row("cost: flush hypercalls, list entries", $"{N(k.FlushHypercalls)}, {N(k.ListEntries)}");
             Row("cost: collateral invalidations", N(k.CollateralInvalidations));
             Row("cost: walk-cache hit rate, walk refs per DMA", $"{(k.WalkCacheHitRate is { } w ? (w * 100).ToString("F1", C) + " %" : "no lookups")}, {k.WalkReferencesPerDma.ToString("F2", C)}");

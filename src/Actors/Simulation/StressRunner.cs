@@ -129,19 +129,21 @@ internal static class ReportBuilder
         var calls = c.HypercallsByName();
         long Calls(Model.Hypercalls.HypercallCode code) => calls.TryGetValue(code.ToString(), out var n) ? n : 0;
         var flushes = Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomain) + Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomainList);
-        var mapExits = c[Metrics.SimCounter.MapVmExits];
-        // Teardown flushes each paging domain twice (draining its flush queues, then after detaching its devices);
-        // those are not an unmap's.
-        var unmapFlushes = Math.Max(0, flushes - mapExits - 2 * world.Domains.Length);
-        var ops = c.Maps + c.Unmaps;
+        // Each exit was counted under the guest path that made it (VcpuActor.HypercallAsync): nothing is inferred.
+        var byPath = Enum.GetValues<Metrics.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
+        var (mapCalls, unmapCalls) = (c[Metrics.SimCounter.MapCalls], c[Metrics.SimCounter.UnmapCalls]);
+        var ops = mapCalls + unmapCalls;
         var makespan = costs.MakespanNs;
         var walk = world.Host.WalkCache.Stats;
         var iotlb = world.Host.Iotlb.Stats;
         var atc = world.AtcStats;
         static double? Rate(long hits, long misses) => hits + misses == 0 ? null : (double)hits / (hits + misses);
         return new CostStats(
-            VmExitsPerUnmap: c.Unmaps == 0 ? 0 : (double)unmapFlushes / c.Unmaps,
-            VmExitsPerMap: c.Maps == 0 ? 0 : (double)mapExits / c.Maps,
+            MapCalls: mapCalls,
+            UnmapCalls: unmapCalls,
+            VmExitsByPath: byPath,
+            VmExitsPerUnmap: unmapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.UnmapVmExits] / unmapCalls,
+            VmExitsPerMap: mapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.MapVmExits] / mapCalls,
             FlushHypercalls: flushes,
             ListEntries: costs.Count(Model.Costs.CostKind.FlushListEntry),
             IotlbHitRate: Rate(iotlb.Hits, iotlb.Misses),
