@@ -20,7 +20,7 @@ public sealed class CompareCommand : ICommand
 
     public string Usage => """
         usage: compare (--workload-trace FILE | --config FILE) --out DIR [--variants V,…] [--seed N]
-                       [--mode deterministic|stress] [--ops N] [--plain]
+                       [--mode deterministic|stress] [--ops N] [--parallel N] [--plain]
 
           --workload-trace FILE  a kernel ftrace of iommu:map/iommu:unmap events (plain or .gz); without --config it
                             runs on a topology fit for it (one vCPU per traced CPU, one device, one paging domain)
@@ -32,6 +32,8 @@ public sealed class CompareCommand : ICommand
           --seed N          the master seed, the same for every variant (default: hviommu.seed)
           --mode M          deterministic (default: the same seed gives the same figures) or stress
           --ops N           synthetic guest operations (overrides hviommu.run.ops; a trace's events always run)
+          --parallel N      deterministic variants run on N threads at once (default: the machine's cores; the
+                            figures are the same for any N); stress variants always run one at a time
           --plain           plain progress lines even on a terminal
 
         exit codes: 0 every variant's outcome matched the expectation (clean by default), 1 some did not,
@@ -40,15 +42,25 @@ public sealed class CompareCommand : ICommand
 
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
-        var configPath = args.Option("--config");
-        var tracePath = args.Option("--workload-trace");
-        var outDir = args.Option("--out");
-        var variantsText = args.Option("--variants");
-        var seed = args.UInt64("--seed");
-        var mode = args.Option("--mode") ?? "deterministic";
-        var ops = args.Int64("--ops", 0);
-        var plain = args.Flag("--plain");
+        var options = new CompareOptions(
+            ConfigPath: args.Option("--config"),
+            TracePath: args.Option("--workload-trace"),
+            OutDir: args.Option("--out"),
+            Variants: args.Option("--variants"),
+            Seed: args.UInt64("--seed"),
+            Mode: args.Option("--mode") ?? "deterministic",
+            Ops: args.Int64("--ops", 0),
+            Parallel: (int?)args.Int64("--parallel", 1, 64),
+            Plain: args.Flag("--plain"));
         args.EnsureAllConsumed();
+        return Execute(options, stdout, stderr);
+    }
+
+    /// <summary>Runs a comparison: every variant of <paramref name="o"/>, then the table, files and plots.</summary>
+    /// <exception cref="UsageException">The options are not a comparison (no workload, no --out, bad mode or variant).</exception>
+    public static int Execute(CompareOptions o, TextWriter stdout, TextWriter stderr)
+    {
+        var (configPath, tracePath, outDir, mode) = (o.ConfigPath, o.TracePath, o.OutDir, o.Mode);
         if (configPath is null && tracePath is null)
             throw new UsageException("compare needs a workload: --workload-trace FILE, --config FILE, or both");
         if (outDir is null)
@@ -59,32 +71,42 @@ public sealed class CompareCommand : ICommand
             throw new UsageException($"--out '{outDir}' is a file; expected a directory");
 
         var overrides = new List<string> { $"hviommu.mode = {mode}" };
-        if (seed is { } s)
+        if (o.Seed is { } s)
             overrides.Add($"hviommu.seed = {s.ToString(CultureInfo.InvariantCulture)}");
-        if (ops is { } o)
-            overrides.Add($"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}");
+        if (o.Ops is { } ops)
+            overrides.Add($"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}");
         var baseConfig = TraceTopology.Load(configPath, tracePath, overrides);
         var caps = baseConfig.Settings.Iommu.CapabilityBits;
         var hasAts = ((IommuCapabilities)caps).HasFlag(IommuCapabilities.Ats) && baseConfig.Settings.Devices.Any(d => d.Ats);
-        var variants = ParseVariants(variantsText, hasAts);
+        var variants = ParseVariants(o.Variants, hasAts);
+        // Deterministic variants are independent schedules, so they may run side by side without changing a figure;
+        // stress variants run one at a time so that they do not take cores from each other's races.
+        var parallel = mode == "deterministic" ? Math.Clamp(o.Parallel ?? Environment.ProcessorCount, 1, variants.Count) : 1;
+        var configs = variants.Select(v => TraceTopology.Load(configPath, tracePath, [.. overrides, .. Overrides(v, caps)])).ToArray();
         Directory.CreateDirectory(outDir);
 
         var source = tracePath ?? configPath!;
         stdout.WriteLine($"HvIommu.Actors compare: {source}{(tracePath is not null && configPath is not null ? $" on {configPath}" : "")}");
-        stdout.WriteLine($"  seed={baseConfig.Settings.Seed} mode={mode} variants={string.Join(",", variants.Select(v => v.Name))}");
-        var results = new List<VariantResult>();
+        stdout.WriteLine($"  seed={baseConfig.Settings.Seed} mode={mode} variants={string.Join(",", variants.Select(v => v.Name))} parallel={parallel}");
+        var results = new VariantResult[variants.Count];
         var wall = Stopwatch.StartNew();
-        using (var progress = new CompareProgress(stderr, !plain && RunProgressFactory.IsInteractiveTerminal, variants.Count))
+        using (var progress = new CompareProgress(stderr, !o.Plain && RunProgressFactory.IsInteractiveTerminal, variants.Count))
         {
-            foreach (var variant in variants)
+            var next = -1;
+            void Worker(int thread)
             {
-                progress.Starting(results.Count, variant.Name);
-                var started = wall.Elapsed;
-                var config = TraceTopology.Load(configPath, tracePath, [.. overrides, .. Overrides(variant, caps)]);
-                var result = RunVariant(variant, config, configPath, tracePath, mode);
-                results.Add(result);
-                progress.Finished(results.Count, variant.Name, (wall.Elapsed - started).TotalSeconds, result.Violations);
+                for (var i = Interlocked.Increment(ref next); i < variants.Count; i = Interlocked.Increment(ref next))
+                {
+                    progress.Starting(variants[i].Name);
+                    var started = wall.Elapsed;
+                    results[i] = RunVariant(variants[i], configs[i], configPath, tracePath, mode, thread);
+                    progress.Finished(variants[i].Name, (wall.Elapsed - started).TotalSeconds, results[i].Violations);
+                }
             }
+            var threads = Enumerable.Range(1, parallel - 1).Select(t => new Thread(() => Worker(t)) { IsBackground = true, Name = "compare-" + t }).ToList();
+            threads.ForEach(t => t.Start());
+            Worker(0);
+            threads.ForEach(t => t.Join());
         }
         wall.Stop();
 
@@ -94,7 +116,7 @@ public sealed class CompareCommand : ICommand
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
         var events = results.Sum(r => (r.Stats.WorkloadTrace?.MapEvents ?? 0) + (r.Stats.WorkloadTrace?.UnmapEvents ?? 0));
-        stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "compare: {0} variants in {1:0.0} s wall{2}", results.Count, wall.Elapsed.TotalSeconds,
+        stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "compare: {0} variants in {1:0.0} s wall{2}", results.Length, wall.Elapsed.TotalSeconds,
             events > 0 ? $", {events / wall.Elapsed.TotalSeconds:N0} trace events/s" : ""));
         foreach (var r in results.Where(r => r.Failure is not null))
             stderr.WriteLine($"error: variant {r.Variant.Name}: the simulator failed: {r.Failure}");
@@ -135,14 +157,14 @@ public sealed class CompareCommand : ICommand
         }
     }
 
-    private static VariantResult RunVariant(CompareVariant variant, LoadedConfig config, string? configPath, string? tracePath, string mode)
+    private static VariantResult RunVariant(CompareVariant variant, LoadedConfig config, string? configPath, string? tracePath, string mode, int thread)
     {
         var settings = config.Settings;
         if (mode == "deterministic")
         {
             var options = new ScheduleOptions();
             var reproduce = RunCommand.Reproduce(configPath, settings.Seed, null, options, tracePath);
-            using var system = DeterministicRunner.CreateSystem(config, verbose: false);
+            using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "compare-" + thread);
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, options, reproduce, trace: false);
             return new VariantResult(variant, r.Report, r.ExitCode, r.Failure);
         }
@@ -150,3 +172,8 @@ public sealed class CompareCommand : ICommand
         return new VariantResult(variant, result.Report, result.ExitCode, result.Failure);
     }
 }
+
+/// <summary>What <c>compare</c> was asked: the workload (a config, a trace, or both), where to write, which variants,
+/// the seed, the mode, synthetic operations, threads for deterministic variants, and plain progress lines.</summary>
+public sealed record CompareOptions(string? ConfigPath, string? TracePath, string? OutDir, string? Variants, ulong? Seed,
+    string Mode, long? Ops, int? Parallel, bool Plain);

@@ -13,6 +13,9 @@ public sealed class CompareProgress : IDisposable
     private readonly Task? _rendering;
     private readonly TaskCompletionSource? _stop;
     private readonly ProgressTask? _bar;
+    private readonly Lock _lock = new();
+    private readonly List<string> _running = new();
+    private int _done;
 
     public CompareProgress(TextWriter plain, bool live, int variants)
     {
@@ -36,27 +39,36 @@ public sealed class CompareProgress : IDisposable
             _bar = started.Task.Result;
     }
 
-    /// <summary>Variant <paramref name="name"/> starts; <paramref name="done"/> are finished.</summary>
-    public void Starting(int done, string name)
+    /// <summary>Variant <paramref name="name"/> starts (variants may run side by side; callable from any thread).</summary>
+    public void Starting(string name)
     {
-        if (_bar is not null)
+        lock (_lock)
         {
-            _bar.Value = done;
-            _bar.Description = Markup.Escape($"variant {done + 1}/{_total}: {name}");
-            return;
+            _running.Add(name);
+            if (_bar is not null)
+            {
+                _bar.Description = Markup.Escape($"{_done}/{_total} done, running {string.Join(", ", _running)}");
+                return;
+            }
+            _plain.WriteLine($"  {name} …");
         }
-        _plain.WriteLine($"  [{done + 1}/{_total}] {name} …");
     }
 
     /// <summary>A variant finished after <paramref name="seconds"/> of wall time.</summary>
-    public void Finished(int done, string name, double seconds, long violations)
+    public void Finished(string name, double seconds, long violations)
     {
-        if (_bar is not null)
+        lock (_lock)
         {
-            _bar.Value = done;
-            return;
+            _running.Remove(name);
+            _done++;
+            if (_bar is not null)
+            {
+                _bar.Value = _done;
+                _bar.Description = Markup.Escape(_running.Count == 0 ? $"{_done}/{_total} done" : $"{_done}/{_total} done, running {string.Join(", ", _running)}");
+                return;
+            }
+            _plain.WriteLine($"  [{_done}/{_total}] {name}: {seconds:0.0} s, {violations} violation(s)");
         }
-        _plain.WriteLine($"  [{done}/{_total}] {name}: {seconds:0.0} s, {violations} violation(s)");
     }
 
     public void Dispose()
