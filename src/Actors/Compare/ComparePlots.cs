@@ -53,7 +53,8 @@ public static class ComparePlots
         {
             Position = i,
             Value = (r.Cost.IotlbHitRate ?? 0) * 100,
-            FillColor = r.Variant.Flush == "list" ? Colors.SeaGreen : Colors.SlateGray,
+            // Lazy mode's flushes are domain-wide whatever driver.flush says (fq_flush_iotlb → flush_iotlb_all).
+            FillColor = r.Cost.ListEntries > 0 ? Colors.SeaGreen : Colors.SlateGray,
             Label = ((r.Cost.IotlbHitRate ?? 0) * 100).ToString("F1") + " %",
         }).ToList();
         var series = plot.Add.Bars(bars);
@@ -61,7 +62,7 @@ public static class ComparePlots
         plot.Axes.Bottom.SetTicks(results.Select((_, i) => (double)i).ToArray(), results.Select(r => r.Variant.Name).ToArray());
         plot.Axes.SetLimitsY(0, 105);
         plot.Axes.Left.Label.Text = "IOTLB hit rate (%)";
-        plot.Title($"{source}: IOTLB hit rate by flush design (green: page-selective list flush)");
+        plot.Title($"{source}: IOTLB hit rate by flush design (green: flushed with page-selective lists)");
         plot.HideGrid();
         return plot;
     }
@@ -91,7 +92,10 @@ public static class ComparePlots
             }
             var line = plot.Add.Scatter(xs.ToArray(), ys.ToArray());
             line.MarkerSize = 0;
-            line.LineWidth = 2;
+            // Variants often share a distribution (lazy-list flushes like lazy-domain): each has its own pattern, and
+            // earlier lines are wider, so a line drawn over an identical one leaves it visible.
+            line.LineWidth = 2 + 2.5f * (results.Count - 1 - i) / Math.Max(1, results.Count - 1);
+            line.LinePattern = Patterns[i % Patterns.Length];
             line.Color = palette.GetColor(i);
             line.LegendText = results[i].Variant.Name;
         }
@@ -105,6 +109,8 @@ public static class ComparePlots
         plot.Title($"{source}: CDF of simulated DMA translation latency");
         return plot;
     }
+
+    private static readonly LinePattern[] Patterns = [LinePattern.Solid, LinePattern.Dashed, LinePattern.Dotted, LinePattern.DenselyDashed];
 
     private static string[] Save(Plot plot, string dir, string name)
     {
