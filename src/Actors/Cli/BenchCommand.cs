@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -6,7 +7,7 @@ using Akka.Configuration;
 using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Cli;
 
@@ -15,21 +16,20 @@ namespace HvIommu.Actors.Cli;
 /// Akka.NET ping-pong on the stress dispatcher, then the default stress topology with the oracle on —
 /// reported as a ratio so the machine's speed cancels out.
 /// </summary>
-public sealed class BenchCommand : ICommand
+public sealed class BenchCommand : CliCommand
 {
-    public string Name => "bench";
+    private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
+    private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000)", 1, 1_000_000_000_000);
+    private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}}");
 
-    public string Summary => "performance figures: stress messages/s against raw Akka ping-pong, DMA/s";
+    public override string Name => "bench";
 
-    public string Usage => """
-        usage: bench [--config FILE] [--ops N] [--json]
+    public override int Order => 80;
 
-          --config FILE   the stress topology to measure (default: the embedded default.conf)
-          --ops N         guest operations in the measured stress run (default 200000)
-          --schedules N   schedules in the deterministic schedules/s measurement (default 2000)
-          --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
-                                 "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
-        """;
+    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. Exit codes: 0 measured, 2 bad input, 3 simulator failure.";
+
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -49,13 +49,15 @@ public sealed class BenchCommand : ICommand
         }
         """;
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var configPath = args.Option("--config");
-        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 200_000;
-        var schedules = args.Int64("--schedules", 1, 10_000_000) ?? 2000;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
+        var configPath = parse.GetValue(_config);
+        if (configPath is not null)
+            OutputPaths.CheckInput("--config", configPath);
+        var ops = parse.GetValue(_ops) ?? 200_000;
+        var schedules = parse.GetValue(_schedules) ?? 2000;
+        var json = parse.GetValue(_json);
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]);
         SimLogging.Configure(verbose: false);
 
@@ -63,7 +65,7 @@ public sealed class BenchCommand : ICommand
         if (!json)
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), progress: null, verbose: false);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
         var stats = result.Report.Stats;
         var messagesPerSecond = stats.MessagesDelivered / stats.WallSeconds;
         var dmaPerSecond = stats.DmaTransactions / stats.WallSeconds;

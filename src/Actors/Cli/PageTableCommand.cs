@@ -1,3 +1,4 @@
+using System.CommandLine;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
@@ -8,7 +9,7 @@ namespace HvIommu.Actors.Cli;
 /// <c>pagetable</c>: builds a guest stage-1 table (brief §3) from <c>--map</c>/<c>--unmap</c> arguments and
 /// prints the nested walk (brief §4) of one IOVA, level by level, as text or one JSON object.
 /// </summary>
-public sealed class PageTableCommand : ICommand
+public sealed class PageTableCommand : CliCommand
 {
     /// <summary>Guest address space of the scratch VM: 4 GiB, sparse, so only touched frames cost memory.</summary>
     private const ulong GuestBytes = 4UL << 30;
@@ -17,27 +18,30 @@ public sealed class PageTableCommand : ICommand
     private const ulong TableBaseGpa = GuestBytes - (TableFrames << GuestMemory.PageShift);
     private const int DomainId = 1;
 
-    public string Name => "pagetable";
-    public string Summary => "build a stage-1 I/O page table and show the nested walk of one IOVA";
-    public string Usage => """
-        usage: pagetable [--levels 4|5] --map IOVA=GPA,SIZE,PERMS [--map ...] [--unmap IOVA,SIZE ...] --walk IOVA [--write] [--json]
-          --levels 4|5     depth of the stage-1 table (default 4; IOVA width 48 or 57 bits)
-          --map            IOVA=GPA,SIZE,PERMS with SIZE 4K|2M|1G and PERMS r|rw; numbers decimal or 0x hex
-          --unmap          IOVA,SIZE with SIZE 4K|2M|1G or a byte count; applied after every --map
-          --walk IOVA      the address to translate
-          --write          walk as a DMA write (default: read)
-          --json           print one JSON object instead of text
-        """;
+    private readonly Option<long?> _levels = CommonOptions.Int64("--levels", "depth of the stage-1 table: 4 or 5 (default 4; IOVA width 48 or 57 bits)", 4, 5, "4|5");
+    private readonly Option<string[]> _map = new("--map") { Description = "IOVA=GPA,SIZE,PERMS with SIZE 4K|2M|1G and PERMS r|rw; numbers decimal or 0x hex; repeatable", HelpName = "IOVA=GPA,SIZE,PERMS", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string[]> _unmap = new("--unmap") { Description = "IOVA,SIZE with SIZE 4K|2M|1G or a byte count; applied after every --map; repeatable", HelpName = "IOVA,SIZE" };
+    private readonly Option<string> _walk = new("--walk") { Description = "the address to translate", HelpName = "IOVA", Required = true };
+    private readonly Option<bool> _write = new("--write") { Description = "walk as a DMA write (default: read)" };
+    private readonly Option<bool> _json = CommonOptions.Json("print one JSON object instead of text");
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override string Name => "pagetable";
+
+    public override int Order => 70;
+
+    public override string Description => "Builds a stage-1 I/O page table from --map/--unmap and shows the nested walk of one IOVA, entry by entry. Exit codes: 0 shown, 2 bad input.";
+
+    protected override IEnumerable<Symbol> Symbols() => [_levels, _map, _unmap, _walk, _write, _json];
+
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var levels = (int)(args.Int64("--levels", 4, 5) ?? 4);
-        var maps = args.Options("--map").Select(PageTableArguments.ParseMap).ToList();
-        var unmaps = args.Options("--unmap").Select(PageTableArguments.ParseUnmap).ToList();
-        var walkIova = args.UInt64("--walk") ?? throw new UsageException("--walk IOVA is required");
-        var access = args.Flag("--write") ? AccessKind.Write : AccessKind.Read;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
+        var levels = (int)(parse.GetValue(_levels) ?? 4);
+        var maps = (parse.GetValue(_map) ?? []).Select(PageTableArguments.ParseMap).ToList();
+        var unmaps = (parse.GetValue(_unmap) ?? []).Select(PageTableArguments.ParseUnmap).ToList();
+        var walkIova = CommonOptions.ParseUInt64("--walk", parse.GetValue(_walk)!);
+        var access = parse.GetValue(_write) ? AccessKind.Write : AccessKind.Read;
+        var json = parse.GetValue(_json);
 
         var memory = new GuestMemory(GuestBytes);
         var frames = new FrameAllocator(memory, TableBaseGpa, TableFrames);

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Simulation;
@@ -40,7 +41,7 @@ public sealed class RunSupervisorSpec : ActorSpec
 
         var result = StressRunner.Run(config, "hviommu run --config small.conf", progress: null, verbose: false);
 
-        Assert.Equal(ExitCodes.SimulatorFailure, result.ExitCode);
+        Assert.Equal(RunVerdict.SimulatorFailed, result.Verdict);
         Assert.Contains("hviommu.vm.memory-mib", result.Failure);
         Assert.Equal(result.Failure, result.Outcome.SimulatorFailure);
     }

@@ -68,7 +68,7 @@ public sealed class PageTableCommandTests
     }
 
     [Theory]
-    [InlineData("--levels 4 --map 0x1000=0x5000,4K,rw", "--walk IOVA is required")]
+    [InlineData("--levels 4 --map 0x1000=0x5000,4K,rw", "Option '--walk' is required")]
     [InlineData("--map 0x1000=0x5000,8K,rw --walk 0", "SIZE '8K' is not 4K, 2M or 1G")]
     [InlineData("--map 0x1000=0x5000,2M,rw --walk 0", "must both be 2M-aligned")]
     [InlineData("--map 0x1000=0x5000,4K,rw --map 0x1000=0x6000,4K,r --walk 0", "--map '0x1000=0x6000,4K,r' failed: IOVA 0x1000 overlaps")]

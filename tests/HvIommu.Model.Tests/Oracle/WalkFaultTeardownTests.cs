@@ -137,7 +137,7 @@ public sealed class WalkFaultTeardownTests
     [Fact]
     public void Scenario_hazard_overrides_the_default_hazard_of_the_kind()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, scenarioHazard: "H10");
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, hazardOf: _ => "H10");
         oracle.CheckTeardown(1, 0, 0, 0);
         Assert.Equal("H10", Assert.Single(_rig.Log.Kept).Hazard);
     }

@@ -1,18 +1,17 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Runs;
 
 /// <summary>What a finished run hands back to the command line: its report, its exit code and its trace (if recorded).</summary>
-public sealed record RunResult(RunReport Report, int ExitCode, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null);
+public sealed record RunResult(RunReport Report, RunVerdict Verdict, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null);
 
 /// <summary>
 /// Runs one topology in stress mode (DESIGN.md §2): the simulation actors on Akka's thread-pool dispatcher
@@ -24,7 +23,8 @@ public static class StressRunner
 {
     /// <param name="trace">Record a bounded trace (memory events, hypercall round trips, flushes, violations); a
     /// stress run's trace has no message causes, so it is not causal-complete.</param>
-    public static RunResult Run(LoadedConfig config, string reproduceCommand, IRunProgress? progress, bool verbose, bool trace = false)
+    /// <param name="cancel">Ctrl-C: stop starting operations, drain, and report what ran (marked partial).</param>
+    public static RunResult Run(LoadedConfig config, string reproduceCommand, IRunProgress? progress, bool verbose, bool trace = false, CancellationToken cancel = default)
     {
         var settings = config.Settings;
         var clock = new MonotonicClock();
@@ -40,6 +40,7 @@ public static class StressRunner
         var deadline = settings.Run.Duration + settings.Run.HangTimeout + settings.Run.HangTimeout + TimeSpan.FromSeconds(30);
         string? failure = null;
         string? hung = null;
+        var interrupted = false;
         var tick = TimeSpan.FromTicks(Math.Min(settings.Run.ProgressInterval.Ticks, Math.Max(TimeSpan.TicksPerMillisecond, settings.Run.HangTimeout.Ticks / 4)));
         var lastProgress = TimeSpan.Zero;
         while (!done.Task.Wait(tick))
@@ -51,6 +52,11 @@ public static class StressRunner
             }
             if (wall.Elapsed >= settings.Run.Duration)
                 world.Budget.Stop();
+            if (cancel.IsCancellationRequested && !interrupted)
+            {
+                interrupted = true;
+                world.Budget.Stop();
+            }
             if (wall.Elapsed >= deadline)
             {
                 failure = $"the run did not finish within {deadline.TotalSeconds:0} s: an actor is stuck (hang detected)";
@@ -69,9 +75,8 @@ public static class StressRunner
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         wall.Stop();
 
-        var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress);
-        var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
-        return new RunResult(report, exit, outcome, failure, simTrace);
+        var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress) with { Partial = interrupted };
+        return new RunResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), outcome, failure, simTrace);
     }
 
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
@@ -79,43 +84,4 @@ public static class StressRunner
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
         return new ProgressSnapshot(world.Budget.Completed, world.Budget.Total, seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
     }
-}
-
-/// <summary>Turns a finished world into the report of DESIGN.md §3.</summary>
-internal static class ReportBuilder
-{
-    // The resolved config is the same for every schedule an explorer runs; render it once.
-    private static readonly ConditionalWeakTable<Config, StrongBox<JsonElement>> ResolvedJson = new();
-
-    public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, string reproduce, Reporting.RunMode mode)
-    {
-        var s = world.Settings;
-        var c = world.Counters.Snapshot();
-        var atc = world.AtcStats;
-        var iotlb = world.Host.Iotlb.Stats;
-        var stats = new RunStats(
-            c.MessagesDelivered, c.DmaTransactions, c.Maps, c.Unmaps,
-            c.HypercallsByName().Where(kv => kv.Value > 0).ToDictionary(kv => kv.Key, kv => kv.Value),
-            c.VmExits,
-            new Reporting.CacheStats(iotlb.Hits, iotlb.Misses),
-            new Reporting.CacheStats(atc.Hits, atc.Misses),
-            wallSeconds, world.ModelledNs, c.Steps,
-            world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
-        {
-            Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
-        };
-        var violations = world.Violations.Kept
-            .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
-                v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
-                v.Description, v.Explanation, reproduce))
-            .ToList();
-        var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
-        var matched = s.Expect == Expectation.Clean
-            ? world.Violations.Total == 0
-            : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
-        return new RunReport(s.Seed, mode, new ReportConfig(config.File, ResolvedJson.GetValue(config.Merged, static c => new StrongBox<JsonElement>(HoconJson.ToJson(c))).Value), stats, violations,
-            s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, []);
-    }
-
-    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 }
