@@ -11,6 +11,11 @@ namespace HvIommu.Actors.Cli;
 public sealed class RunCommand : CliCommand
 {
     private readonly Option<string?> _config = CommonOptions.Config();
+    private readonly Option<string?> _workloadTrace = new("--workload-trace")
+    {
+        Description = "replay a kernel ftrace of iommu:map/iommu:unmap events (plain or .gz) as the workload (sets hviommu.workload.trace); without --config, on a topology fit for it: one vCPU per traced CPU, one device in one paging domain",
+        HelpName = "FILE",
+    };
     private readonly Option<ulong?> _seed = CommonOptions.Seed();
     private readonly Option<string?> _mode = CommonOptions.Mode();
     private readonly Option<long?> _ops = CommonOptions.Ops();
@@ -28,7 +33,7 @@ public sealed class RunCommand : CliCommand
         + "(Akka's dispatchers on all cores) or deterministic mode (seeded scheduler, virtual time). "
         + "Exit codes: 0 the outcome matched the expectation, 1 it did not, 2 bad input, 3 simulator failure, 130 interrupted.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _seed, _mode, _ops, _duration, _report, _trace, _plain, .. _schedule.All];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _workloadTrace, _seed, _mode, _ops, _duration, _report, _trace, _plain, .. _schedule.All];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -38,7 +43,10 @@ public sealed class RunCommand : CliCommand
         var reportPath = parse.GetValue(_report);
         var traceDir = parse.GetValue(_trace);
         var schedule = _schedule.Read(parse);
+        var tracePath = parse.GetValue(_workloadTrace);
         OutputPaths.CheckRun(configPath, reportPath, traceDir);
+        if (tracePath is not null)
+            OutputPaths.CheckInput("--workload-trace", tracePath);
 
         var overrides = new List<string>();
         if (parse.GetValue(_seed) is { } s)
@@ -49,7 +57,7 @@ public sealed class RunCommand : CliCommand
             overrides.Add($"hviommu.run.duration = {d.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)}ms");
         if (parse.GetValue(_mode) is { } mode)
             overrides.Add($"hviommu.mode = {mode}");
-        var config = SimConfig.Load(configPath, overrides);
+        var config = TraceTopology.Load(configPath, tracePath, overrides);
         var settings = config.Settings;
         var deterministic = settings.Mode == Model.Settings.RunMode.Deterministic;
         if (!deterministic && _schedule.AnyGiven(parse))
@@ -59,13 +67,13 @@ public sealed class RunCommand : CliCommand
         TopologyText.WriteBanner(cli.Out, config);
         if (deterministic)
         {
-            var reproduce = Reproduction.Run(configPath, settings.Seed, ops, schedule, duration);
+            var reproduce = Reproduction.Run(configPath, settings.Seed, ops, schedule, duration, tracePath);
             using var system = DeterministicRunner.CreateSystem(config, cli.Verbose);
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce, cancel: cli.Cancel);
             return RunOutput.Finish(cli, r.Report, r.Verdict, r.Failure, null, reportPath, r.Schedule, RunOutput.Trace(traceDir, r.Trace));
         }
         var progress = RunProgressFactory.Create(cli.Out, parse.GetValue(_plain) ? false : null);
-        var result = StressRunner.Run(config, Reproduction.Run(configPath, settings.Seed, ops, null, duration), progress, cli.Verbose, trace: traceDir is not null, cancel: cli.Cancel);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, settings.Seed, ops, null, duration, tracePath), progress, cli.Verbose, trace: traceDir is not null, cancel: cli.Cancel);
         var initFailed = !result.Outcome.InitSucceeded && result.Failure is null ? result.Outcome.InitDetail : null;
         return RunOutput.Finish(cli, result.Report, result.Verdict, result.Failure, initFailed, reportPath, null, RunOutput.Trace(traceDir, result.Trace));
     }

@@ -30,6 +30,7 @@ internal static class ReportBuilder
             world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
         {
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+            WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
         };
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
@@ -45,4 +46,11 @@ internal static class ReportBuilder
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)
+    {
+        var t = replay.Trace;
+        return new WorkloadTraceStats(t.File, t.MapEvents, t.UnmapEvents, t.BytesMapped, t.BytesUnmapped, t.Cpus, t.SkippedLines, t.OtherEvents,
+            replay.Ordering == Model.Workload.TraceOrdering.Global ? "global" : "per-cpu", replay.LongLivedMaps, replay.RelocatedMaps);
+    }
 }

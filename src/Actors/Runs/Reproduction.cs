@@ -13,11 +13,14 @@ public static class Reproduction
 
     /// <summary>The <c>run</c> command that repeats a run of <paramref name="configPath"/> with this seed.</summary>
     /// <param name="deterministic">The schedule options of a deterministic run; null for stress mode.</param>
-    public static string Run(string? configPath, ulong seed, long? ops, ScheduleOptions? deterministic, TimeSpan? duration = null)
+    /// <param name="workloadTrace">The kernel trace replayed as the workload (<c>--workload-trace</c>), if any.</param>
+    public static string Run(string? configPath, ulong seed, long? ops, ScheduleOptions? deterministic, TimeSpan? duration = null, string? workloadTrace = null)
     {
         var parts = new List<string> { Program + " run" };
         if (configPath is not null)
             parts.Add("--config " + PathArgument(configPath));
+        if (workloadTrace is not null)
+            parts.Add("--workload-trace " + PathArgument(workloadTrace));
         parts.Add("--seed " + seed.ToString(CultureInfo.InvariantCulture));
         if (ops is { } o)
             parts.Add("--ops " + o.ToString(CultureInfo.InvariantCulture));

@@ -82,6 +82,7 @@ public static class StressRunner
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
     {
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
-        return new ProgressSnapshot(world.Budget.Completed, world.Budget.Total, seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
+        var traced = world.TraceReplay;
+        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
     }
 }
