@@ -33,7 +33,7 @@ internal static class TopologyText
             + $"stop on first violation {OnOff(s.Run.StopOnFirstViolation)}, lazy window is violation {OnOff(s.Run.LazyWindowIsViolation)}");
         Line("vm", $"{s.Vm.MemoryMib} MiB, {s.Vm.Vcpus} vCPUs");
         WriteIommu(Line, s.Iommu);
-        WriteDriver(Line, s.Driver);
+        WriteDriver(Line, s.Driver, HvIommu.Model.Driver.TableDepth.For(s).Levels);
         WriteHypervisor(Line, s.Hypervisor);
         WriteHazards(Line, s);
         Line("workload", $"buffers of {(s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages")}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
@@ -54,8 +54,8 @@ internal static class TopologyText
         line("caches", $"IOTLB {i.IotlbEntries}, walk cache {i.WalkCacheEntries}, ATC {i.AtcEntries} entries");
     }
 
-    private static void WriteDriver(Action<string, string> line, DriverSettings d) =>
-        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {d.PageTableLevels}-level tables, "
+    private static void WriteDriver(Action<string, string> line, DriverSettings d, int levels) =>
+        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {levels}-level tables{(d.TableDepth == HvIommu.Model.Driver.TableDepthRule.FromWidth ? " (depth from the IOVA width)" : "")}, "
             + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
 
@@ -85,10 +85,12 @@ internal static class TopologyText
             + $"expect={(s.Expect == Expectation.Violation ? "violation" : "clean")}{(s.ExpectKind is null ? "" : ":" + s.ExpectKind)}{(s.Hazard.Length > 0 ? " hazard=" + s.Hazard : "")}");
         w.WriteLine($"  vcpus={s.Vm.Vcpus} memory={s.Vm.MemoryMib}MiB domains={s.Domains.Length} devices={s.Devices.Length} "
             + $"(ats={s.Devices.Count(d => d.Ats)}, misbehaving={s.Devices.Count(d => d.Behaviour != DeviceBehaviour.WellBehaved)})");
-        w.WriteLine($"  driver: {ConfigWords.Name(ConfigWords.DmaMode, s.Driver.DmaMode)} mode, {s.Driver.PageTableLevels}-level tables, "
+        w.WriteLine($"  driver: {ConfigWords.Name(ConfigWords.DmaMode, s.Driver.DmaMode)} mode, {HvIommu.Model.Driver.TableDepth.For(s).Levels}-level tables, "
             + $"{ConfigWords.Name(ConfigWords.Flush, s.Driver.Flush)} flush, on-flush-failure={ConfigWords.Name(ConfigWords.OnFlushFailure, s.Driver.OnFlushFailure)}");
         var f = s.Hypervisor.Flush;
         w.WriteLine($"  flush handler: order={ConfigWords.Name(ConfigWords.FlushOrder, f.Order)} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
+        if (s.Workload.Trace.Enabled)
+            w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         var pages = s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages";
         w.WriteLine($"  workload: {pages} per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
         var hazards = HazardRegistry.Active(s);
