@@ -26,6 +26,7 @@ public sealed class ExploreCommand : CliCommand
     private readonly Option<string?> _report = CommonOptions.Report("write the report of the first failing schedule (of the first schedule when none fails) to FILE, and its schedule beside it");
     private readonly Option<string?> _trace = CommonOptions.Trace("replay the first failing schedule with the causal trace on and write its files into DIR");
     private readonly Option<bool> _plain = CommonOptions.Plain();
+    private readonly Cluster.ClusterOptionSet _cluster = new();
 
     public override string Name => "explore";
 
@@ -34,7 +35,7 @@ public sealed class ExploreCommand : CliCommand
     public override string Description => "Many deterministic schedules of a scenario (uniform random or PCT); stops at the first violation and prints how to replay it. "
         + "Exit codes: 0 the outcome matched the expectation (a violation found for an expect = violation scenario, none over all schedules for a clean one), 1 not, 2 bad input, 3 simulator failure, 130 interrupted.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, .. _schedule.All, _seeds, _duration, _seed, _parallel, _all, _ops, _report, _trace, _plain];
+    protected override IEnumerable<Symbol> Symbols() => [_config, .. _schedule.All, _seeds, _duration, _seed, _parallel, _all, _ops, _report, _trace, _plain, .. _cluster.All];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -44,12 +45,16 @@ public sealed class ExploreCommand : CliCommand
         var duration = parse.GetValue(_duration);
         if (seeds is not null && duration is not null)
             throw new UsageException("give --seeds N or --duration T, not both (--duration runs schedules until the time is up)");
-        var parallel = (int)(parse.GetValue(_parallel) ?? 1);
+        var parallelGiven = (int?)parse.GetValue(_parallel);
+        var parallel = parallelGiven ?? 1;
         var ops = parse.GetValue(_ops);
         var reportPath = parse.GetValue(_report);
         var traceDir = parse.GetValue(_trace);
         OutputPaths.CheckRun(configPath, reportPath, traceDir);
         var total = seeds ?? (duration is null ? DefaultSeeds : long.MaxValue);
+        var cluster = _cluster.Read(parse, configPath is not null ? SimConfig.Load(configPath).Merged : null);
+        if (cluster.IsCluster)
+            return Cluster.ClusterExplore.Run(configPath, options, parse.GetValue(_seed), seeds, duration, parse.GetValue(_all), ops, reportPath, traceDir, parallelGiven, cluster, cli.Out, cli.Error);
 
         var overrides = ops is { } o ? new[] { $"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}" } : [];
         var config = SimConfig.Load(configPath, overrides);

@@ -62,7 +62,7 @@ public sealed class SweepCommand : CliCommand
         var parallel = (int?)parse.GetValue(_parallel);
         var outDir = parse.GetValue(_out)!;
         var plain = parse.GetValue(_plain);
-        var cluster = _cluster.Read(parse);
+        var cluster = _cluster.Read(parse, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
         if (seeds is not null && duration is not null)
             throw new UsageException("give --seeds N or --duration T, not both");
         double? seconds = duration?.TotalSeconds;
@@ -82,14 +82,15 @@ public sealed class SweepCommand : CliCommand
         }
         SimLogging.Configure(verbose: false);
         var job = plan.Job;
-        using var pool = cluster.CreatePool(parallel ?? (stress ? 1 : Environment.ProcessorCount), stdout, stderr);
+        using var pool = cluster.CreatePool(parallel ?? (stress ? 1 : null), stderr);
         var seedsText = job.SeedsPerCell is { } n ? $"{n:N0} seeds ({job.FirstSeed}…{job.FirstSeed + (ulong)n - 1})" : $"{seconds:0.#} s of seeds from {job.FirstSeed}";
-        stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
-        foreach (var a in plan.Axes)
-            stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
-
         var state = new SweepState(job, stopAtFirst: false, leaseSeconds: cluster.LeaseSeconds);
-        var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells : null);
+        var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells() : null, () =>
+        {
+            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
+            foreach (var a in plan.Axes)
+                stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
+        });
         if (outcome is not null)
         {
             stderr.WriteLine($"error: {outcome}");
@@ -98,7 +99,7 @@ public sealed class SweepCommand : CliCommand
 
         var results = new List<CellResult>();
         var failed = false;
-        for (var c = 0; c < job.Cells; c++)
+        for (var c = 0; c < job.Cells(); c++)
         {
             var tally = state.Tallies[c];
             FirstFound? first = null;
@@ -119,7 +120,8 @@ public sealed class SweepCommand : CliCommand
         stdout.WriteLine(SweepWriter.Table(plan, results));
         stdout.WriteLine();
         var totals = state.Totals();
-        stdout.WriteLine($"schedules {totals.Schedules:N0}, steps {totals.Steps:N0}, {totals.Schedules / Math.Max(state.Elapsed.TotalSeconds, 1e-3):N0} schedules/s over {state.Elapsed.TotalSeconds:0.0} s; {state.LeasesGranted:N0} leases");
+        stdout.WriteLine($"schedules {totals.Schedules:N0}, steps {totals.Steps:N0}, {totals.Schedules / Math.Max(state.Elapsed.TotalSeconds, 1e-3):N0} schedules/s over {state.Elapsed.TotalSeconds:0.0} s");
+        stdout.WriteLine(ClusterExplore.Coordination(state, pool));
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
         if (failed)
