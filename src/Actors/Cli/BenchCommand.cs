@@ -19,17 +19,21 @@ namespace HvIommu.Actors.Cli;
 public sealed class BenchCommand : CliCommand
 {
     private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
-    private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000)", 1, 1_000_000_000_000);
+    private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
     private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}}");
+    private readonly Option<bool> _soak = new("--soak")
+    {
+        Description = "instead: one long stress run (default 2,000,000 operations, no duration limit) measuring the managed bytes retained per operation after warm-up (the first 20 %), from full collections at every progress update; exit 0 when below 1 byte/operation, 1 when not",
+    };
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}})");
 
     public override string Name => "bench";
 
     public override int Order => 80;
 
-    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. Exit codes: 0 measured, 2 bad input, 3 simulator failure.";
+    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _json];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -55,6 +59,12 @@ public sealed class BenchCommand : CliCommand
         var configPath = parse.GetValue(_config);
         if (configPath is not null)
             OutputPaths.CheckInput("--config", configPath);
+        if (parse.GetValue(_soak))
+        {
+            if (parse.GetResult(_schedules) is not null)
+                throw new UsageException("--schedules measures schedules/s; it does not apply to --soak");
+            return Soak(parse.GetValue(_ops) ?? 2_000_000, parse.GetValue(_json), configPath, stdout);
+        }
         var ops = parse.GetValue(_ops) ?? 200_000;
         var schedules = parse.GetValue(_schedules) ?? 2000;
         var json = parse.GetValue(_json);
@@ -104,6 +114,21 @@ public sealed class BenchCommand : CliCommand
             }));
         }
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
+    }
+
+    /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Metrics.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
+    private static int Soak(long ops, bool json, string? configPath, TextWriter stdout)
+    {
+        // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
+        var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
+        SimLogging.Configure(verbose: false);
+        var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), probe, verbose: false);
+        var soak = probe.Result();
+        stdout.WriteLine(json ? JsonSerializer.Serialize(new { soak = soak.ToJson(config.File, result.Report) }) : soak.Describe(config.File, result.Report));
+        if (result.Failure is not null)
+            return ExitCodes.SimulatorFailure;
+        return soak.Bounded == true ? ExitCodes.Matched : ExitCodes.Mismatched;
     }
 
     /// <summary>Controlled steps/s: one deterministic schedule of the topology on this thread, after a short warm-up.</summary>

@@ -8,7 +8,7 @@ using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Reporting;
 
-/// <summary>Turns a finished world into the report of DESIGN.md §3.</summary>
+/// <summary>Turns a finished world into the report of docs/report.md.</summary>
 internal static class ReportBuilder
 {
     // The resolved config is the same for every schedule an explorer runs; render it once.
@@ -30,6 +30,7 @@ internal static class ReportBuilder
             world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
         {
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+            Memory = mode == RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
         };
         var violations = world.Violations.Kept
@@ -46,6 +47,12 @@ internal static class ReportBuilder
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static MemoryStats MemoryOf(SimWorld world)
+    {
+        var m = Metrics.MemorySample.Now();
+        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Oracle.Retention.Total);
+    }
 
     private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)
     {

@@ -83,6 +83,6 @@ public static class StressRunner
     {
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
         var traced = world.TraceReplay;
-        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
+        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds, Metrics.MemorySample.Now());
     }
 }

@@ -3,6 +3,7 @@ using Spectre.Console;
 
 namespace HvIommu.Actors.Tests.Reporting;
 
+[Trait("Category", "Model")]
 public sealed class RunProgressSpec
 {
     private static readonly ProgressSnapshot Halfway = new(Operations: 50_000, TargetOperations: 100_000, DmaPerSecond: 12_345.6, Violations: 1, ElapsedSeconds: 2.25);
@@ -25,6 +26,17 @@ public sealed class RunProgressSpec
             "stress seed=7: 50,000 ops, 12,346 DMA/s, 0 violations, 2.2 s",
             "stress seed=7: stopped",
         ], writer.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Progress_shows_the_process_memory_when_the_runner_measured_it()
+    {
+        var memory = new HvIommu.Actors.Metrics.MemorySample(RssBytes: 182_400_000, PeakRssBytes: 190_000_000, ManagedHeapBytes: 41_200_000, Gen2Collections: 3);
+
+        Assert.Equal("50,000/100,000 ops (50.0 %), 12,346 DMA/s, 1 violation, 2.2 s, rss 182 MB (peak 190 MB), heap 41 MB",
+            PlainProgress.Describe(Halfway with { Memory = memory }));
+        var now = HvIommu.Actors.Metrics.MemorySample.Now();
+        Assert.True(now.RssBytes > 0 && now.PeakRssBytes >= now.RssBytes, now.ToString());
     }
 
     [Fact]
