@@ -1,64 +1,78 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Actors.Compare;
 
 /// <summary>
 /// <c>compare</c>: one workload — a topology, or a real kernel trace — under several flush designs, same seed, side
-/// by side (DESIGN.md §3): the table, DIR/compare.json, DIR/compare.csv and plots (PNG and SVG).
+/// by side (docs/design.md §3): the table, DIR/compare.json, DIR/compare.csv and plots (PNG and SVG).
 /// </summary>
-public sealed class CompareCommand : ICommand
+public sealed class CompareCommand : CliCommand
 {
-    public string Name => "compare";
+    private readonly Option<string?> _workloadTrace = new("--workload-trace")
+    {
+        Description = "a kernel ftrace of iommu:map/iommu:unmap events (plain or .gz); without --config it runs on a topology fit for it (one vCPU per traced CPU, one device, one paging domain)",
+        HelpName = "FILE",
+    };
+    private readonly Option<string?> _config = CommonOptions.Config("a topology (with --workload-trace, the trace drives hviommu.workload.trace-device and the other devices run the synthetic workload)");
+    private readonly Option<string> _out = new("--out")
+    {
+        Description = "writes DIR/compare.json, DIR/compare.csv and the plots vm-exits-collateral, iotlb-hit-rate and translation-latency-cdf (.png and .svg)",
+        HelpName = "DIR",
+        Required = true,
+    };
+    private readonly Option<string?> _variants = new("--variants")
+    {
+        Description = "which designs, comma-separated (default: all four, and each with ATS off when a device has ATS): strict-domain, strict-list, lazy-domain, lazy-list, …-ats-off",
+        HelpName = "V,…",
+    };
+    private readonly Option<ulong?> _seed = CommonOptions.Seed("the master seed, the same for every variant (default: hviommu.seed)");
+    private readonly Option<string?> _mode = new Option<string?>("--mode")
+    {
+        Description = "deterministic (default: the same seed gives the same figures) or stress (Akka's dispatchers, real races)",
+        HelpName = "deterministic|stress",
+    }.AcceptOnlyFromAmong("deterministic", "stress");
+    private readonly Option<long?> _ops = CommonOptions.Ops("synthetic guest operations (overrides hviommu.run.ops; a trace's events always run)");
+    private readonly Option<long?> _parallel = CommonOptions.Int64("--parallel",
+        "deterministic variants run on N threads at once (default: the machine's cores; the figures are the same for any N); stress variants always run one at a time", 1, 64);
+    private readonly Option<bool> _plain = CommonOptions.Plain();
 
-    public string Summary => "one workload (a topology or a real kernel trace) under strict/lazy × domain/list flushes: table, JSON, CSV, plots";
+    public override string Name => "compare";
 
-    public string Usage => """
-        usage: compare (--workload-trace FILE | --config FILE) --out DIR [--variants V,…] [--seed N]
-                       [--mode deterministic|stress] [--ops N] [--parallel N] [--plain]
+    public override int Order => 37;
 
-          --workload-trace FILE  a kernel ftrace of iommu:map/iommu:unmap events (plain or .gz); without --config it
-                            runs on a topology fit for it (one vCPU per traced CPU, one device, one paging domain)
-          --config FILE     a topology (with --workload-trace, the trace drives hviommu.workload.trace-device)
-          --out DIR         writes DIR/compare.json, DIR/compare.csv and the plots vm-exits-collateral,
-                            iotlb-hit-rate and translation-latency-cdf (.png and .svg)
-          --variants V,…    which designs (default: all four, and each with ATS off when a device has ATS):
-                            strict-domain, strict-list, lazy-domain, lazy-list, …-ats-off
-          --seed N          the master seed, the same for every variant (default: hviommu.seed)
-          --mode M          deterministic (default: the same seed gives the same figures) or stress
-          --ops N           synthetic guest operations (overrides hviommu.run.ops; a trace's events always run)
-          --parallel N      deterministic variants run on N threads at once (default: the machine's cores; the
-                            figures are the same for any N); stress variants always run one at a time
-          --plain           plain progress lines even on a terminal
+    public override string Description => "One workload (a topology or a real kernel trace) under strict/lazy × domain/list flushes, same seed: "
+        + "the cost model's figures side by side as a table, compare.json, compare.csv and plots. "
+        + "Exit codes: 0 every variant's outcome matched its expectation (clean by default), 1 some did not, 2 bad input, 3 the simulator failed, 130 interrupted.";
 
-        exit codes: 0 every variant's outcome matched the expectation (clean by default), 1 some did not,
-        2 bad input, 3 the simulator failed
-        """;
+    protected override IEnumerable<Symbol> Symbols() => [_workloadTrace, _config, _out, _variants, _seed, _mode, _ops, _parallel, _plain];
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParseResult parse, CliContext cli)
     {
         var options = new CompareOptions(
-            ConfigPath: args.Option("--config"),
-            TracePath: args.Option("--workload-trace"),
-            OutDir: args.Option("--out"),
-            Variants: args.Option("--variants"),
-            Seed: args.UInt64("--seed"),
-            Mode: args.Option("--mode") ?? "deterministic",
-            Ops: args.Int64("--ops", 0),
-            Parallel: (int?)args.Int64("--parallel", 1, 64),
-            Plain: args.Flag("--plain"));
-        args.EnsureAllConsumed();
-        return Execute(options, stdout, stderr);
+            ConfigPath: parse.GetValue(_config),
+            TracePath: parse.GetValue(_workloadTrace),
+            OutDir: parse.GetValue(_out),
+            Variants: parse.GetValue(_variants),
+            Seed: parse.GetValue(_seed),
+            Mode: parse.GetValue(_mode) ?? "deterministic",
+            Ops: parse.GetValue(_ops),
+            Parallel: (int?)parse.GetValue(_parallel),
+            Plain: parse.GetValue(_plain));
+        SimLogging.Configure(cli.Verbose);
+        return Execute(options, cli.Out, cli.Error, cli.Verbose, cli.Cancel);
     }
 
     /// <summary>Runs a comparison: every variant of <paramref name="o"/>, then the table, files and plots.</summary>
     /// <exception cref="UsageException">The options are not a comparison (no workload, no --out, bad mode or variant).</exception>
-    public static int Execute(CompareOptions o, TextWriter stdout, TextWriter stderr)
+    public static int Execute(CompareOptions o, TextWriter stdout, TextWriter stderr, bool verbose = false, CancellationToken cancel = default)
     {
         var (configPath, tracePath, outDir, mode) = (o.ConfigPath, o.TracePath, o.OutDir, o.Mode);
         if (configPath is null && tracePath is null)
@@ -67,8 +81,11 @@ public sealed class CompareCommand : ICommand
             throw new UsageException("--out DIR is required (compare.json, compare.csv and the plots go there)");
         if (mode is not ("deterministic" or "stress"))
             throw new UsageException($"--mode '{mode}' is not a mode; allowed: deterministic, stress");
-        if (File.Exists(outDir))
-            throw new UsageException($"--out '{outDir}' is a file; expected a directory");
+        if (configPath is not null)
+            OutputPaths.CheckInput("--config", configPath);
+        if (tracePath is not null)
+            OutputPaths.CheckInput("--workload-trace", tracePath);
+        OutputPaths.CheckDirectory("--out", outDir);
 
         var overrides = new List<string> { $"hviommu.mode = {mode}" };
         if (o.Seed is { } s)
@@ -88,19 +105,21 @@ public sealed class CompareCommand : ICommand
         var source = tracePath ?? configPath!;
         stdout.WriteLine($"HvIommu.Actors compare: {source}{(tracePath is not null && configPath is not null ? $" on {configPath}" : "")}");
         stdout.WriteLine($"  seed={baseConfig.Settings.Seed} mode={mode} variants={string.Join(",", variants.Select(v => v.Name))} parallel={parallel}");
-        var results = new VariantResult[variants.Count];
+        var results = new VariantResult?[variants.Count];
         var wall = Stopwatch.StartNew();
         using (var progress = new CompareProgress(stderr, !o.Plain && RunProgressFactory.IsInteractiveTerminal, variants.Count))
         {
             var next = -1;
             void Worker(int thread)
             {
-                for (var i = Interlocked.Increment(ref next); i < variants.Count; i = Interlocked.Increment(ref next))
+                // Ctrl-C: no variant starts after it, the running ones stop where they are.
+                for (var i = Interlocked.Increment(ref next); i < variants.Count && !cancel.IsCancellationRequested; i = Interlocked.Increment(ref next))
                 {
                     progress.Starting(variants[i].Name);
                     var started = wall.Elapsed;
-                    results[i] = RunVariant(variants[i], configs[i], configPath, tracePath, mode, thread);
-                    progress.Finished(variants[i].Name, (wall.Elapsed - started).TotalSeconds, results[i].Violations);
+                    var result = RunVariant(variants[i], configs[i], configPath, tracePath, mode, thread, verbose, cancel);
+                    results[i] = result;
+                    progress.Finished(variants[i].Name, (wall.Elapsed - started).TotalSeconds, result.Violations);
                 }
             }
             var threads = Enumerable.Range(1, parallel - 1).Select(t => new Thread(() => Worker(t)) { IsBackground = true, Name = "compare-" + t }).ToList();
@@ -109,20 +128,32 @@ public sealed class CompareCommand : ICommand
             threads.ForEach(t => t.Join());
         }
         wall.Stop();
+        var interrupted = cancel.IsCancellationRequested;
+        // Interrupted: the variants that finished are compared; one stopped midway is left out (its figures would
+        // not be comparable), and the files say the comparison is partial.
+        var done = results.Where(r => r is not null && !r.Report.Partial).Select(r => r!).ToList();
+        if (interrupted)
+        {
+            stderr.WriteLine($"compare: interrupted; {done.Count} of {variants.Count} variant(s) finished and are compared");
+            if (done.Count == 0)
+                return ExitCodes.Interrupted;
+        }
 
-        CompareTable.Render(results, stdout);
-        var files = CompareWriter.Write(outDir, source, baseConfig.Settings.Seed, mode, results);
-        files = [.. files, .. ComparePlots.Write(outDir, Path.GetFileName(source), results)];
+        CompareTable.Render(done, stdout);
+        var files = CompareWriter.Write(outDir, source, baseConfig.Settings.Seed, mode, done, partial: interrupted);
+        files = [.. files, .. ComparePlots.Write(outDir, Path.GetFileName(source), done)];
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
-        var events = results.Sum(r => (r.Stats.WorkloadTrace?.MapEvents ?? 0) + (r.Stats.WorkloadTrace?.UnmapEvents ?? 0));
-        stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "compare: {0} variants in {1:0.0} s wall{2}", results.Length, wall.Elapsed.TotalSeconds,
+        var events = done.Sum(r => (r.Stats.WorkloadTrace?.MapEvents ?? 0) + (r.Stats.WorkloadTrace?.UnmapEvents ?? 0));
+        stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "compare: {0} variants in {1:0.0} s wall{2}", done.Count, wall.Elapsed.TotalSeconds,
             events > 0 ? $", {events / wall.Elapsed.TotalSeconds:N0} trace events/s" : ""));
-        foreach (var r in results.Where(r => r.Failure is not null))
+        foreach (var r in done.Where(r => r.Failure is not null))
             stderr.WriteLine($"error: variant {r.Variant.Name}: the simulator failed: {r.Failure}");
-        if (results.Any(r => r.ExitCode == ExitCodes.SimulatorFailure))
+        if (interrupted)
+            return ExitCodes.Interrupted;
+        if (done.Any(r => r.Verdict == RunVerdict.SimulatorFailed))
             return ExitCodes.SimulatorFailure;
-        var matched = results.All(r => r.Report.OutcomeMatched);
+        var matched = done.All(r => r.Verdict == RunVerdict.Matched);
         stdout.WriteLine(matched ? "result: every variant matched its expectation (exit 0)" : "result: some variant did not match its expectation (exit 1)");
         return matched ? ExitCodes.Matched : ExitCodes.Mismatched;
     }
@@ -157,19 +188,19 @@ public sealed class CompareCommand : ICommand
         }
     }
 
-    private static VariantResult RunVariant(CompareVariant variant, LoadedConfig config, string? configPath, string? tracePath, string mode, int thread)
+    private static VariantResult RunVariant(CompareVariant variant, LoadedConfig config, string? configPath, string? tracePath, string mode, int thread, bool verbose, CancellationToken cancel)
     {
         var settings = config.Settings;
         if (mode == "deterministic")
         {
             var options = new ScheduleOptions();
-            var reproduce = RunCommand.Reproduce(configPath, settings.Seed, null, options, tracePath);
-            using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "compare-" + thread);
-            var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, options, reproduce, trace: false);
-            return new VariantResult(variant, r.Report, r.ExitCode, r.Failure);
+            var reproduce = Reproduction.Run(configPath, settings.Seed, null, options, workloadTrace: tracePath);
+            using var system = DeterministicRunner.CreateSystem(config, verbose, name: "compare-" + thread);
+            var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, options, reproduce, trace: false, cancel: cancel);
+            return new VariantResult(variant, r.Report, r.Verdict, r.Failure);
         }
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, settings.Seed, null, null, tracePath), null, verbose: false);
-        return new VariantResult(variant, result.Report, result.ExitCode, result.Failure);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, settings.Seed, null, null, workloadTrace: tracePath), null, verbose, cancel: cancel);
+        return new VariantResult(variant, result.Report, result.Verdict, result.Failure);
     }
 }
 

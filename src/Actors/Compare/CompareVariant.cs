@@ -35,7 +35,7 @@ public sealed record CompareVariant(string DmaMode, string Flush, bool AtsOff)
 }
 
 /// <summary>What one variant's run measured (a row of the table, an entry of compare.json).</summary>
-public sealed record VariantResult(CompareVariant Variant, RunReport Report, int ExitCode, string? Failure)
+public sealed record VariantResult(CompareVariant Variant, RunReport Report, Runs.RunVerdict Verdict, string? Failure)
 {
     public RunStats Stats => Report.Stats;
     public CostStats Cost => Report.Stats.Cost!;

@@ -15,11 +15,12 @@ namespace HvIommu.Actors.Compare;
 /// </summary>
 public static class CompareWriter
 {
-    public static IReadOnlyList<string> Write(string dir, string source, ulong seed, string mode, IReadOnlyList<VariantResult> results)
+    /// <param name="partial">Interrupted: only the variants that finished are in the files.</param>
+    public static IReadOnlyList<string> Write(string dir, string source, ulong seed, string mode, IReadOnlyList<VariantResult> results, bool partial = false)
     {
         var json = Path.Combine(dir, "compare.json");
         var csv = Path.Combine(dir, "compare.csv");
-        WriteText(json, Json(source, seed, mode, results));
+        WriteText(json, Json(source, seed, mode, results, partial));
         WriteText(csv, Csv(results));
         return [json, csv];
     }
@@ -27,7 +28,7 @@ public static class CompareWriter
     private static void WriteText(string path, string text) =>
         AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
 
-    private static string Json(string source, ulong seed, string mode, IReadOnlyList<VariantResult> results)
+    private static string Json(string source, ulong seed, string mode, IReadOnlyList<VariantResult> results, bool partial)
     {
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -36,6 +37,8 @@ public static class CompareWriter
             w.WriteString("source", source);
             w.WriteNumber("seed", seed);
             w.WriteString("mode", mode);
+            if (partial)
+                w.WriteBoolean("partial", true);
             w.WriteStartArray("variants");
             foreach (var r in results)
                 Variant(w, r);
