@@ -48,7 +48,8 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private void Start(ExecuteFlush m)
     {
         _tally.Message();
-        var run = new FlushRun(++_nextFlushId, m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, _world.Host.DevicesToFlush(m.Domain));
+        var devices = _world.Host.DevicesToFlush(m.Domain, out var departedMark);
+        var run = new FlushRun(++_nextFlushId, m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, devices) { DepartedMark = departedMark };
         _runs.Add(run.Id, run);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
@@ -125,6 +126,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private void Complete(FlushRun run)
     {
         _runs.Remove(run.Id);
+        _world.Host.FlushReachedDeparted(run.Request.Domain, run.DepartedMark);
         var now = _world.Clock.NowNs;
         _world.Oracle.FlushCompleted(run.Request.Domain, run.OracleSeq, run.Request.Blocks, now);
         _log.Debug("Flush {FlushId} of domain {DomainId} completed at {SimTimeNs} ns", run.Id, run.Request.Domain, now);
@@ -177,5 +179,8 @@ internal sealed class FlushHandlerActor : ReceiveActor
         public long StartNs { get; } = startNs;
         public HashSet<string> Awaiting { get; } = new();
         public bool Draining { get; set; }
+
+        /// <summary>Which departures this flush reached (<see cref="HostIommu.DevicesToFlush"/>).</summary>
+        public long DepartedMark { get; init; }
     }
 }
