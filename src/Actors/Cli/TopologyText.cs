@@ -79,6 +79,7 @@ internal static class TopologyText
         If(l.FailInitStep != InitStep.None, $"H16 fail-init-step {l.FailInitStep}");
         If(l.DomainSwitch != DomainSwitchMode.None, $"H9 domain-switch {l.DomainSwitch} every {l.DomainSwitchEveryOps} ops");
         If(!l.DisableAtsBeforeBlock, "H9 ATS stays enabled when blocked");
+        If(!l.AtsToggleInvalidatesAtc, "H9 ATS disable/enable keeps the ATC");
         If(l.FreeDomainBeforeDetach, "H10 free-domain-before-detach");
         If(l.EarlyDmaDevice.Length > 0, $"H11 early DMA by {l.EarlyDmaDevice}");
         If(b.DetachedTranslation != DetachedTranslation.Blocked, $"detached devices get {b.DetachedTranslation}");
@@ -86,6 +87,7 @@ internal static class TopologyText
         If(!b.FlushCoversDepartedDevices, "flushes miss departed devices");
         If(b.S2MigrationEveryFlushes > 0, $"host migrates a DMA page every {b.S2MigrationEveryFlushes} flushes");
         If(!b.S2ChangeInvalidatesIotlb, "H14 stage-2 changes keep nested IOTLB/ATC entries");
+        If(!b.AttachInvalidatesAtc, "H9 ATTACH/DETACH keep the device's ATC");
         line("hazards", on.Count == 0 ? "none" : string.Join("; ", on));
     }
 

@@ -82,7 +82,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         foreach (var device in run.Devices)
         {
-            if (device.Atc is null)
+            // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
+            // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
+            if (device.Atc is null || !device.AtsEnabled)
                 continue;
             _world.AddModelledNs(_world.Settings.Hypervisor.Latency.AtcInvalidateNs);
             _devices[device.Name].Tell(new InvalidateAtc(run.Id, run.Request.Blocks, Self));

@@ -46,7 +46,7 @@ public sealed class SimWorld
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
         if (trace is not null)
             Violations.Observer = trace.Violation;
-        Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock);
         IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));

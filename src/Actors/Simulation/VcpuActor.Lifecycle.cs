@@ -27,7 +27,7 @@ internal sealed partial class VcpuActor
             _initFailed = true;
             var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
             _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
-            await UnwindAsync(plan);
+            await UnwindAsync(plan, _initStep);
         }
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
@@ -121,13 +121,20 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
-    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged.</summary>
-    private async Task UnwindAsync(IEnumerable<InitCleanup> plan)
+    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged; a cleanup
+    /// of a step that never happened (iommu_device_sysfs_remove before iommu_device_sysfs_add) is a violation.</summary>
+    private async Task UnwindAsync(IEnumerable<InitCleanup> plan, InitStep failed)
     {
         foreach (var step in plan)
         {
+            if (failed != InitStep.None && InitUnwindPlan.UndoesStepNeverDone(failed, step))
+                _world.Oracle.ReportUnwindOfStepNeverDone(ConfigWordsName(failed), InitUnwindPlan.Label(step), InitUnwindPlan.Call(step),
+                    step == InitCleanup.SysfsRemove ? "iommu_device_sysfs_add()" : "the step it undoes", Name, _world.Clock.NowNs);
             switch (step)
             {
+                case InitCleanup.ReleaseDevices:
+                    await ReleaseDevicesAsync();
+                    break;
                 case InitCleanup.DeleteBlocking:
                     await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain));
                     break;
@@ -188,7 +195,7 @@ internal sealed partial class VcpuActor
                 await ProdDevicesAsync();
                 await FreePagingDomainsAsync();
             }
-            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
+            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None);
         }
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
         _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
@@ -206,7 +213,7 @@ internal sealed partial class VcpuActor
             if (device.View.AttachedNowhere)
                 continue;
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
-                device.DisableAts();
+                device.DisableAts(_world.Settings.Lifecycle.AtsToggleInvalidatesAtc);
             await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
         }
         foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
@@ -219,6 +226,8 @@ internal sealed partial class VcpuActor
         foreach (var device in _devices)
             await device.Ask<DmaCompleted>((IActorRef r) => new ReplayRecent(r), _world.Settings.Run.HangTimeout, CancellationToken.None);
     }
+
+    private static string ConfigWordsName(InitStep step) => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step);
 
     private void FreeTable(GuestDomain domain)
     {

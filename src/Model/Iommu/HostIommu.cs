@@ -156,6 +156,7 @@ public sealed class HostIommu
             domain.Devices.Add(device);
             domain.Refresh();
             device.SetView(domain.View);
+            InvalidateAtcOnContextChange(device);
             return HvStatus.Success;
         }
     }
@@ -175,8 +176,21 @@ public sealed class HostIommu
             from.Devices.Remove(device);
             Depart(from, device);
             device.SetView(DetachedView(from));
+            InvalidateAtcOnContextChange(device);
             return HvStatus.Success;
         }
+    }
+
+    /// <summary>
+    /// The device now translates through another context: an ATS-enabled device's ATC (untagged) is invalidated
+    /// after the switch, as VT-d flushes the device TLB after reprogramming a context entry and arm-smmu-v3's
+    /// arm_smmu_attach_commit invalidates the ATC when ATS stays enabled across the change. A device with ATS
+    /// disabled gets no ATS invalidation (the driver invalidates when it enables ATS again). Off is H9.
+    /// </summary>
+    private void InvalidateAtcOnContextChange(DeviceSlot device)
+    {
+        if (Behaviour.AttachInvalidatesAtc && device.AtsEnabled)
+            device.Atc?.InvalidateAll();
     }
 
     /// <summary>What a detached device gets (§8 q3): blocked, pass-through, or its last domain's tables —

@@ -23,6 +23,9 @@ public enum ViolationKind
     /// <summary>A stale access inside lazy mode's flush-queue window: the accepted trade-off of H3, counted and
     /// a violation only when <c>run.lazy-window-is-violation</c> asks.</summary>
     LazyWindowStaleAccess,
+    /// <summary>An error path undid a step that never happened (H16: the RFC's hv_iommu_init reaches err_sysfs_remove
+    /// and calls iommu_device_sysfs_remove() before iommu_device_sysfs_add() ran — a NULL dereference at boot).</summary>
+    UnwindOfStepNeverDone,
 }
 
 public static class ViolationKindExtensions
@@ -39,6 +42,7 @@ public static class ViolationKindExtensions
         ViolationKind.LeakedTablePage => "H16",
         ViolationKind.HypercallHung => "H5",
         ViolationKind.LazyWindowStaleAccess => "H3",
+        ViolationKind.UnwindOfStepNeverDone => "H16",
         _ => "",
     };
 }

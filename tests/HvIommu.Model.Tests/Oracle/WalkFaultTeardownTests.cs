@@ -135,10 +135,33 @@ public sealed class WalkFaultTeardownTests
     }
 
     [Fact]
-    public void Scenario_hazard_overrides_the_default_hazard_of_the_kind()
+    public void A_finding_no_knob_of_the_run_can_cause_names_no_hazard()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, scenarioHazard: "H10");
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        oracle.CheckTeardown(1, 0, 1, 0);
+        Assert.All(_rig.Log.Kept, v =>
+        {
+            Assert.Equal("", v.Hazard);
+            Assert.Equal(HazardCauses.Unexplained, v.Explanation);
+            Assert.DoesNotContain("H16", v.Explanation);
+        });
+    }
+
+    [Fact]
+    public void The_hazard_named_is_that_of_a_knob_the_run_has_on()
+    {
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(Cause.RfcInitUnwinding));
         oracle.CheckTeardown(1, 0, 0, 0);
-        Assert.Equal("H10", Assert.Single(_rig.Log.Kept).Hazard);
+        var v = Assert.Single(_rig.Log.Kept);
+        Assert.Equal("H16", v.Hazard);
+        Assert.Contains("init error path", v.Explanation);
+    }
+
+    [Fact]
+    public void A_leak_the_driver_knows_the_cause_of_says_so()
+    {
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        oracle.CheckTeardown(1, 0, 0, 0, leakCause: ("", "DELETE refused because DETACH failed"));
+        Assert.Contains("DETACH failed", Assert.Single(_rig.Log.Kept).Explanation);
     }
 }
