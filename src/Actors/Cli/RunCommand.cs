@@ -156,6 +156,7 @@ public sealed class RunCommand : ICommand
         w.WriteLine($"  flush handler: order={(f.Order == Model.Settings.FlushOrder.IotlbFirst ? "iotlb-first" : "devtlb-first")} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
         if (s.Workload.Trace.Enabled)
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
+        w.WriteLine($"  host behaviour: {TopologyText.Behaviour(s.Hypervisor.Behaviour)}");
         w.WriteLine($"  workload: {s.Workload.BufferPages} page(s) per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
     }
 
@@ -187,6 +188,8 @@ public sealed class RunCommand : ICommand
             return "result: SIMULATOR FAILURE (exit 3)";
         var expected = report.Expected == ExpectedOutcome.Clean ? "clean" : $"violation{(report.ExpectedKind is null ? "" : " " + report.ExpectedKind)}";
         var found = report.Violations.Count == 0 ? "no violation" : $"{report.Violations.Count} violation(s) kept";
+        if (report.DidNotRun is { } why)
+            return $"result: expected {expected}, found {found}, but {why}: NOT MATCHED (exit {exitCode})";
         return report.OutcomeMatched
             ? $"result: expected {expected}, found {found}: MATCHED (exit {exitCode})"
             : $"result: expected {expected}, found {found}: NOT MATCHED (exit {exitCode})";

@@ -81,6 +81,7 @@ internal static class TopologyText
         If(!l.DisableAtsBeforeBlock, "H9 ATS stays enabled when blocked");
         If(!l.AtsToggleInvalidatesAtc, "H9 ATS disable/enable keeps the ATC");
         If(l.FreeDomainBeforeDetach, "H10 free-domain-before-detach");
+        If(l.KeepTablesWhenDetachFails, "H10 keep-tables-when-detach-fails (Xen fix)");
         If(l.EarlyDmaDevice.Length > 0, $"H11 early DMA by {l.EarlyDmaDevice}");
         If(b.DetachedTranslation != DetachedTranslation.Blocked, $"detached devices get {b.DetachedTranslation}");
         If(!b.DeleteInvalidatesCaches, "DELETE keeps cached entries");
@@ -96,6 +97,7 @@ internal static class TopologyText
         var f = h.Flush;
         line("flush", $"order {ConfigWords.Name(ConfigWords.FlushOrder, f.Order)}, await ATC completions {OnOff(f.AwaitAtcCompletions)}, "
             + $"drain DMA {OnOff(f.DrainDma)}, invalidate walk cache {OnOff(f.InvalidateWalkCache)}");
+        line("host behaviour", Behaviour(h.Behaviour));
         var l = h.Latency;
         line("latency", $"VM exit {l.VmExitNs} ns, flush domain {l.FlushDomainNs} ns, flush list {l.FlushListNs} ns, "
             + $"ATC invalidate {l.AtcInvalidateNs} ns, IOTLB hit {l.IotlbHitNs} ns, walk reference {l.WalkReferenceNs} ns, "
@@ -127,6 +129,13 @@ internal static class TopologyText
         if (s.Devices.Length > shown.Count)
             w.WriteLine($"  … {s.Devices.Length - shown.Count} more");
     }
+
+    /// <summary>Every hypervisor.behaviour.* setting in force, by its key ([UNKNOWN] host behaviour, brief §8).</summary>
+    public static string Behaviour(HostBehaviourSettings b) =>
+        $"detached-translation={ConfigWords.Name(ConfigWords.DetachedTranslation, b.DetachedTranslation)} "
+        + $"delete-invalidates-caches={OnOff(b.DeleteInvalidatesCaches)} flush-covers-departed-devices={OnOff(b.FlushCoversDepartedDevices)} "
+        + $"attach-invalidates-atc={OnOff(b.AttachInvalidatesAtc)} s2-migration-every-flushes={b.S2MigrationEveryFlushes} "
+        + $"s2-change-invalidates-iotlb={OnOff(b.S2ChangeInvalidatesIotlb)}";
 
     private static string FirstThenMore(IReadOnlyList<string> items, int first) =>
         items.Count <= first

@@ -140,7 +140,8 @@ internal static class SettingsReader
             DisableAtsBeforeBlock: r.Bool(l + "disable-ats-before-block", true),
             FreeDomainBeforeDetach: r.Bool(l + "free-domain-before-detach"),
             EarlyDmaDevice: r.String(l + "early-dma-device"),
-            AtsToggleInvalidatesAtc: r.Bool(l + "ats-toggle-invalidates-atc", true));
+            AtsToggleInvalidatesAtc: r.Bool(l + "ats-toggle-invalidates-atc", true),
+            KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(

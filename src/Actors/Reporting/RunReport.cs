@@ -28,6 +28,11 @@ public sealed record RunReport(
     /// <summary>The hash of the causal trace; deterministic mode only, omitted from the JSON otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? TraceHash { get; init; }
+
+    /// <summary>A run expected clean that tested nothing, or less than asked (init failed uninjected, stopped
+    /// early), says why here, and its outcome does not match; omitted otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DidNotRun { get; init; }
 }
 
 /// <summary>How the run scheduled its actors (DESIGN.md §2, "Two ways to run the same actors").</summary>

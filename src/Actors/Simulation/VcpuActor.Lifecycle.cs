@@ -16,6 +16,7 @@ internal sealed partial class VcpuActor
     private readonly List<HvInputDeviceDomain> _created = new();
 
     private InitStep _initStep;
+    private bool _detachFailed;
     private bool _initFailed;
 
     private async Task InitializeAsync(InitializeGuest m)
@@ -25,6 +26,7 @@ internal sealed partial class VcpuActor
         if (result is not null)
         {
             _initFailed = true;
+            _world.InitFailure = $"at {_initStep}: {result}";
             var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
             _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
             await UnwindAsync(plan, _initStep);
@@ -151,16 +153,40 @@ internal sealed partial class VcpuActor
         }
     }
 
-    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5).</summary>
+    /// <summary>Domains kept on purpose because a device could not be detached from them (Xen's fix, H10).</summary>
+    private readonly List<GuestDomain> _keptAttached = new();
+
+    /// <summary>Why DELETE of a domain was refused, when the driver knows (a failed DETACH).</summary>
+    private (string Hazard, string Text)? _deleteRefusedCause;
+
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5). A domain the
+    /// host still has a device attached to keeps its tables with lifecycle.keep-tables-when-detach-fails (Xen's
+    /// fix 7b658fd273f9); otherwise freeing them is reported (HostReferencedTablesFreed).</summary>
     private async Task FreePagingDomainsAsync()
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
             var domain = _world.Domains.First(d => d.Identity == _created[i]);
+            var attached = _world.Host.DevicesIn(domain.Id);
+            if (attached.Count > 0 && _detachFailed && _world.Settings.Lifecycle.KeepTablesWhenDetachFails)
+            {
+                _log.Warning("{Vcpu}: domain {DomainId} still has {Devices} attached after a failed detach: its tables are kept and it is not deleted",
+                    Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
+                _keptAttached.Add(domain);
+                continue;
+            }
+            if (attached.Count > 0 && domain.Table is not null)
+                _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
+                    _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
             FreeTable(domain);
             var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity))).Status;
             if (status != HvStatus.Success)
+            {
                 _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
+                if (status == HvStatus.InvalidDeviceState && _detachFailed)
+                    _deleteRefusedCause = (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
+                        $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host.");
+            }
             domain.CreatedInHypervisor = false;
         }
         _created.Clear();
@@ -197,8 +223,9 @@ internal sealed partial class VcpuActor
             }
             await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None);
         }
-        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
+        // Domains kept on purpose after a failed detach (and their tables) are no leak.
+        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
     }
@@ -214,7 +241,12 @@ internal sealed partial class VcpuActor
                 continue;
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
                 device.DisableAts(_world.Settings.Lifecycle.AtsToggleInvalidatesAtc);
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+            var status = (await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId))).Status;
+            if (status != HvStatus.Success)
+            {
+                _detachFailed = true;
+                _log.Error("{Vcpu}: HVCALL_DETACH_DEVICE_DOMAIN of {Device} failed: {Status}; it stays attached at the host", Name, device.Name, status.LinuxName());
+            }
         }
         foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
             await HypercallAsync(new FlushDeviceDomainInput(domain.Identity));

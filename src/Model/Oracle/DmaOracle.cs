@@ -259,6 +259,16 @@ public sealed class DmaOracle
             _causes.Explain((Cause.RfcInitUnwinding,
                 "The RFC's goto target after a static-domain failure is err_sysfs_remove, but iommu_device_sysfs_add() has not run yet: iommu_device_sysfs_remove() then unregisters a device that was never added (a NULL dereference at boot in the real kernel). The reviewer's fix jumps to err_free (H16, §1.3, §1.9).")));
 
+    /// <summary>The guest is about to free the tables of <paramref name="domain"/> while the host still has
+    /// <paramref name="devices"/> attached to it (H10).</summary>
+    public void ReportHostReferencedFree(uint domain, IReadOnlyList<string> devices, int tablePages, string vcpu, long nowNs) =>
+        Report(ViolationKind.HostReferencedTablesFreed, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
+            new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
+            $"{tablePages} page-table page(s) of domain {domain} freed while the host still has {string.Join(", ", devices)} attached to it",
+            _causes.Explain(
+                (Cause.FreeTablesDespiteFailedDetach, "HVCALL_DETACH_DEVICE_DOMAIN failed, so the device is still attached and the IOMMU may walk the domain's tables; the RFC's teardown frees them anyway (H10; Xen fix 7b658fd273f9 keeps them: lifecycle.keep-tables-when-detach-fails)."),
+                (Cause.FreeDomainBeforeDetach, "Teardown frees the domain's tables (pt_iommu_deinit) before its devices are detached and the domain flushed (H10, §1.5).")));
+
     /// <summary>A hypercall did not complete within the hang timeout.</summary>
     public void ReportHung(string vcpu, HypercallCode code, uint domain, long nowNs) =>
         Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),

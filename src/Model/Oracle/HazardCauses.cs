@@ -37,6 +37,8 @@ public enum Cause
     DetachedDeviceTranslates,
     /// <summary>H10: lifecycle.free-domain-before-detach.</summary>
     FreeDomainBeforeDetach,
+    /// <summary>H10: lifecycle.keep-tables-when-detach-fails = off with a fault on DETACH.</summary>
+    FreeTablesDespiteFailedDetach,
     /// <summary>H10: hypervisor.behaviour.delete-invalidates-caches = off.</summary>
     DeleteKeepsCaches,
     /// <summary>H11: lifecycle.early-dma-device set.</summary>
@@ -97,6 +99,7 @@ public sealed class HazardCauses
         If(b.DetachedTranslation != DetachedTranslation.Blocked, Cause.DetachedDeviceTranslates);
         If(l.FreeDomainBeforeDetach, Cause.FreeDomainBeforeDetach);
         If(!b.DeleteInvalidatesCaches, Cause.DeleteKeepsCaches);
+        If(!l.KeepTablesWhenDetachFails && s.Faults.Any(x => x.Call == Hypercalls.HypercallCode.DetachDeviceDomain), Cause.FreeTablesDespiteFailedDetach);
         If(l.EarlyDmaDevice.Length > 0, Cause.EarlyDma);
         If(!b.S2ChangeInvalidatesIotlb && b.S2MigrationEveryFlushes > 0, Cause.StageTwoChangeKeepsEntries);
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
@@ -118,7 +121,7 @@ public sealed class HazardCauses
         Cause.WrongFlushRange => "H7",
         Cause.FlushFailureIgnored => "H8",
         Cause.AtsKeptWhenBlocked or Cause.AtsToggleKeepsAtc or Cause.AttachKeepsAtc or Cause.FlushMissesDepartedDevices or Cause.DetachedDeviceTranslates => "H9",
-        Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches => "H10",
+        Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches or Cause.FreeTablesDespiteFailedDetach => "H10",
         Cause.EarlyDma => "H11",
         Cause.StageTwoChangeKeepsEntries => "H14",
         Cause.RfcInitUnwinding => "H16",

@@ -26,6 +26,9 @@ public enum ViolationKind
     /// <summary>An error path undid a step that never happened (H16: the RFC's hv_iommu_init reaches err_sysfs_remove
     /// and calls iommu_device_sysfs_remove() before iommu_device_sysfs_add() ran — a NULL dereference at boot).</summary>
     UnwindOfStepNeverDone,
+    /// <summary>The guest freed the page tables of a domain the host still has a device attached to (H10: freed before
+    /// detach, or freed although DETACH failed — Xen fix 7b658fd273f9); the IOMMU may walk them.</summary>
+    HostReferencedTablesFreed,
 }
 
 public static class ViolationKindExtensions
@@ -43,6 +46,7 @@ public static class ViolationKindExtensions
         ViolationKind.HypercallHung => "H5",
         ViolationKind.LazyWindowStaleAccess => "H3",
         ViolationKind.UnwindOfStepNeverDone => "H16",
+        ViolationKind.HostReferencedTablesFreed => "H10",
         _ => "",
     };
 }

@@ -39,6 +39,9 @@ public enum DomainSwitchMode
 /// using it, and enabling ATS invalidates it right before (Linux arm-smmu-v3 arm_smmu_disable_ats /
 /// arm_smmu_enable_ats); off: the ATC keeps what it held while ATS was off and serves it again once ATS is
 /// re-enabled (H9).</param>
+/// <param name="KeepTablesWhenDetachFails">At teardown, a paging domain a device could not be detached from keeps its
+/// page tables and is not deleted (Xen's fix 7b658fd273f9: the IOMMU may still walk them); off, the RFC's teardown
+/// frees them anyway (H10).</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,
@@ -48,7 +51,8 @@ public sealed record LifecycleSettings(
     bool DisableAtsBeforeBlock,
     bool FreeDomainBeforeDetach,
     string EarlyDmaDevice,
-    bool AtsToggleInvalidatesAtc = true)
+    bool AtsToggleInvalidatesAtc = true,
+    bool KeepTablesWhenDetachFails = false)
 {
     /// <summary>The safe defaults of reference.conf.</summary>
     public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");
