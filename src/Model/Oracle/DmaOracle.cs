@@ -208,7 +208,13 @@ public sealed class DmaOracle
         return null;
     }
 
-    /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6).</summary>
+    /// <summary>
+    /// Set when the host walks more levels than the guest's tables have (driver.table-depth = from-width at a
+    /// width below 40 bits, H15): a fault on a live mapping is then the depth mismatch, not a lost install.
+    /// </summary>
+    public bool TableDepthMismatch { get; set; }
+
+    /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6, H15).</summary>
     /// <param name="record">The mapping the device's descriptor was built for (null: none).</param>
     public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, MappingRecord? record)
     {
@@ -225,7 +231,9 @@ public sealed class DmaOracle
             return null;
         return Report(ViolationKind.LostMapping, t, ctx, record, 0,
             $"DMA to IOVA 0x{t.Iova:x} faulted ({t.Fault}) although {record} is live",
-            _causes.Explain(
+            TableDepthMismatch
+                ? ("H15", "The guest built a 3-level table (generic_pt derives the depth from the IOVA width when the driver sets no top level) but configured the domain for 4-level paging, so the host walks the table one level too deep and misses the leaf (H15, §3).")
+                : _causes.Explain(
                 (Cause.RacyTableInstall, "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1)."),
                 (Cause.WalkCacheKept, "The walk went through a stale walk-cache pointer to a table that was unlinked (and possibly reused) after an earlier unmap, because the flush did not drop the walk caches (H1): the live leaf is in the table now linked, not in the one the cache pointed at."),
                 (Cause.FreeTablesBeforeFlush, "The walk went through a cached pointer to a table page freed before the flush and reused (H1).")));
