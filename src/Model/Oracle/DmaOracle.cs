@@ -165,7 +165,8 @@ public sealed class DmaOracle
         {
             if (record is { Queued: true, State: MappingState.Unmapped })
                 return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, head,
-                    $"DMA through a stale {t.Source} entry reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window",
+                    $"DMA through a stale {t.Source} entry reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window"
+                    + (IsGuestStructure(info) ? $"; the frame is now a {info.Owner} page{(info.Owner == FrameOwner.PageTable ? $" of domain {info.OwnerId}" : "")}, so a write would corrupt it (not performed)" : ""),
                     ("H3", "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3."));
             return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, head,
                 $"DMA through a {t.Source} translation reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
@@ -188,6 +189,22 @@ public sealed class DmaOracle
                     (Cause.RacyTableInstall, "The walk followed a leaf no dma_map wrote: a racing table install overwrote a table (H6).")));
         return null;
     }
+
+    /// <summary>
+    /// Whether a device write judged <paramref name="verdict"/> through <paramref name="t"/> is left out. Only one
+    /// kind is: a write inside the accepted lazy-mode window (H3) that lands on a frame the guest has since reused
+    /// for its own structures (an I/O page-table page, a kernel page). The buffer was freed at dma_unmap (§5.2 step
+    /// 5) and the page allocator may hand it straight to iommu_alloc_pages_node; on real hardware such a write
+    /// corrupts the tables — the reason Linux keeps untrusted devices strict. The simulator counts the access (with
+    /// the frame's new owner in its text) but does not let an accepted, counted window rewrite the page tables
+    /// behind the oracle's back, where every later walk would report the damage as a lost mapping or a leak of its
+    /// own. Every other write, a violation's included, is performed.
+    /// </summary>
+    public bool SuppressesWrite(Violation? verdict, in DmaTranslation t) =>
+        verdict is { Kind: ViolationKind.LazyWindowStaleAccess }
+        && _stage2.TryReverse(t.Hpa, out var gpa) && IsGuestStructure(_frames.GetInfo(gpa & ~GuestMemory.PageMask));
+
+    private static bool IsGuestStructure(FrameInfo info) => info.Owner is FrameOwner.PageTable or FrameOwner.Kernel;
 
     /// <summary>Checks the table pages a walk read: each must still be a page table of the walked domain (H1).</summary>
     public Violation? CheckWalk(ImmutableArray<WalkStep> chain, in DmaTranslation t, in AccessContext ctx)
