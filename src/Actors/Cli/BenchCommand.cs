@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -6,7 +7,7 @@ using Akka.Configuration;
 using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Cli;
 
@@ -15,26 +16,24 @@ namespace HvIommu.Actors.Cli;
 /// Akka.NET ping-pong on the stress dispatcher, then the default stress topology with the oracle on —
 /// reported as a ratio so the machine's speed cancels out.
 /// </summary>
-public sealed class BenchCommand : ICommand
+public sealed class BenchCommand : CliCommand
 {
-    public string Name => "bench";
+    private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
+    private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
+    private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
+    private readonly Option<bool> _soak = new("--soak")
+    {
+        Description = "instead: one long stress run (default 2,000,000 operations, no duration limit) measuring the managed bytes retained per operation after warm-up (the first 20 %), from full collections at every progress update; exit 0 when below 1 byte/operation, 1 when not",
+    };
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}})");
 
-    public string Summary => "performance figures: stress messages/s against raw Akka ping-pong, DMA/s";
+    public override string Name => "bench";
 
-    public string Usage => """
-        usage: bench [--config FILE] [--ops N] [--json]
-               bench --soak [--config FILE] [--ops N] [--json]
+    public override int Order => 80;
 
-          --config FILE   the stress topology to measure (default: the embedded default.conf)
-          --ops N         guest operations in the measured stress run (default 200000)
-          --schedules N   schedules in the deterministic schedules/s measurement (default 2000)
-          --soak          instead: one long stress run (default 2,000,000 operations, no duration limit) measuring
-                          the managed bytes retained per operation after warm-up (the first 20 %), from full
-                          collections at every progress update; exit 0 when below 1 byte/operation, 1 when not
-          --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
-                                 "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
-                          (--soak: {"soak":{"operations":…,"warmUpOperations":…,"samples":…,"bytesPerOperation":…,…}})
-        """;
+    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure.";
+
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -54,15 +53,21 @@ public sealed class BenchCommand : ICommand
         }
         """;
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var configPath = args.Option("--config");
-        if (args.Flag("--soak"))
-            return Soak(args, configPath, stdout);
-        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 200_000;
-        var schedules = args.Int64("--schedules", 1, 10_000_000) ?? 2000;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
+        var configPath = parse.GetValue(_config);
+        if (configPath is not null)
+            OutputPaths.CheckInput("--config", configPath);
+        if (parse.GetValue(_soak))
+        {
+            if (parse.GetResult(_schedules) is not null)
+                throw new UsageException("--schedules measures schedules/s; it does not apply to --soak");
+            return Soak(parse.GetValue(_ops) ?? 2_000_000, parse.GetValue(_json), configPath, stdout);
+        }
+        var ops = parse.GetValue(_ops) ?? 200_000;
+        var schedules = parse.GetValue(_schedules) ?? 2000;
+        var json = parse.GetValue(_json);
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]);
         SimLogging.Configure(verbose: false);
 
@@ -70,7 +75,7 @@ public sealed class BenchCommand : ICommand
         if (!json)
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), progress: null, verbose: false);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
         var stats = result.Report.Stats;
         var messagesPerSecond = stats.MessagesDelivered / stats.WallSeconds;
         var dmaPerSecond = stats.DmaTransactions / stats.WallSeconds;
@@ -112,16 +117,13 @@ public sealed class BenchCommand : ICommand
     }
 
     /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Metrics.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
-    private static int Soak(ArgReader args, string? configPath, TextWriter stdout)
+    private static int Soak(long ops, bool json, string? configPath, TextWriter stdout)
     {
-        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 2_000_000;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
         // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
         SimLogging.Configure(verbose: false);
         var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), probe, verbose: false);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), probe, verbose: false);
         var soak = probe.Result();
         stdout.WriteLine(json ? JsonSerializer.Serialize(new { soak = soak.ToJson(config.File, result.Report) }) : soak.Describe(config.File, result.Report));
         if (result.Failure is not null)

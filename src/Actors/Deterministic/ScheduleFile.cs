@@ -63,13 +63,17 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
             switch (key)
             {
                 case "seed":
-                    seed = ulong.Parse(value, CultureInfo.InvariantCulture);
+                    seed = ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var sd)
+                        ? sd
+                        : throw new FormatException($"schedule file line {n + 1}: seed \"{value}\" is not a whole number in [0, {ulong.MaxValue}]");
                     break;
                 case "strategy":
                     strategy = value;
                     break;
                 case "steps":
-                    steps = int.Parse(value, CultureInfo.InvariantCulture);
+                    steps = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var st) && st >= 1
+                        ? st
+                        : throw new FormatException($"schedule file line {n + 1}: steps \"{value}\" is not a whole number in [1, {int.MaxValue}] (a schedule has at least one step)");
                     break;
                 case "choices":
                     inChoices = true;
@@ -95,7 +99,7 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
         foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             if (!int.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out var choice))
-                throw new FormatException($"schedule file line {lineIndex + 1}: \"{word}\" is not a choice");
+                throw new FormatException($"schedule file line {lineIndex + 1}: \"{word}\" is not a choice (a whole number in [0, {int.MaxValue}])");
             choices.Add(choice);
         }
     }

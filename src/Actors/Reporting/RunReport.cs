@@ -33,6 +33,11 @@ public sealed record RunReport(
     /// early), says why here, and its outcome does not match; omitted otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? DidNotRun { get; init; }
+
+    /// <summary>The run was interrupted (Ctrl-C) before its budget was spent: the figures cover only what ran.
+    /// Omitted from the JSON when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Partial { get; init; }
 }
 
 /// <summary>How the run scheduled its actors (DESIGN.md §2, "Two ways to run the same actors").</summary>

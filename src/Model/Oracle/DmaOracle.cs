@@ -19,20 +19,25 @@ public sealed class DmaOracle
     private readonly Stage2 _stage2;
     private readonly ViolationLog _log;
     private readonly HazardCauses _causes;
+    private readonly Func<ViolationKind, string> _hazardOf;
     private readonly MappingRegistry _registry = new();
     private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
 
     private readonly Time.ISimClock? _clock;
 
+    /// <param name="hazardOf">The hazard id a finding of a kind is attributed to (Hazards.HazardRegistry.Attribution: only
+    /// hazards whose knob is on); none when null.</param>
     /// <param name="clock">Read only when a finding is reported without a time (hot paths pass 0 to avoid reading it).</param>
     /// <param name="causes">The hazard knobs the run has on: explanations name only these (default: all, as unit tests use it).</param>
-    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, HazardCauses? causes = null, Time.ISimClock? clock = null)
+    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, HazardCauses? causes = null, Time.ISimClock? clock = null,
+        Func<ViolationKind, string>? hazardOf = null)
     {
         _clock = clock;
         _frames = frames;
         _stage2 = stage2;
         _log = log;
         _causes = causes ?? HazardCauses.All;
+        _hazardOf = hazardOf ?? (_ => "");
     }
 
     /// <summary>The hazard knobs this oracle's explanations may name.</summary>
@@ -258,7 +263,7 @@ public sealed class DmaOracle
 
     /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16).</summary>
     /// <param name="leakCause">The hazard and cause the driver knows made a DELETE fail (e.g. DELETE refused because DETACH failed), if any.</param>
-    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, (string Hazard, string Text)? leakCause = null)
+    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, Why? leakCause = null)
     {
         var ctx = new AccessContext("", "", 0, false, false, 0, nowNs);
         var none = DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0);
@@ -272,6 +277,7 @@ public sealed class DmaOracle
                 $"{tablePagesLeft} page-table page(s) are still allocated after teardown",
                 _causes.Explain(
                     (Cause.RfcInitUnwinding, "A domain was left behind by the RFC's init error path without pt_iommu_deinit (H16)."),
+                    (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush, so the ring wrapped and dropped parked entries whose table pages were never released (H18, §5.3)."),
                     (Cause.BrokenFlushQueueCounter, "A flush-queue entry's table pages were never released (H2).")));
     }
 
@@ -299,7 +305,9 @@ public sealed class DmaOracle
         Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
             $"{code.LinuxName()} issued by {vcpu} never completed",
-            _causes.Explain((Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4).")));
+            _causes.On(Cause.AtcCompletionNotAwaited)
+                ? _causes.Explain((Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4)."))
+                : ("", "The hypercall did not return in time: the run's hang timeout (run.hang-timeout) or step budget (--max-steps) may be shorter than the work; if not, the simulator's correct path hung: please report it with the reproduce line."));
 
     private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
     {
@@ -313,9 +321,10 @@ public sealed class DmaOracle
                 (Cause.DetachedDeviceTranslates, "A detached device passed through (identity, §8 q3) can reach the guest's I/O page tables (H9).")));
     }
 
-    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, (string Hazard, string Text) why)
+    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, Why why)
     {
-        var (hazard, explanation) = why;
+        var hazard = why.AttributedTo(_hazardOf(kind));
+        var explanation = why.Text;
         var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
         var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
             description, record is null ? explanation : $"{explanation} History: {History(record)}");
@@ -329,7 +338,7 @@ public sealed class DmaOracle
         _ => $"{r} mapped at {r.MapTimeNs} ns and still live.",
     };
 
-    private (string, string) ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
+    private Why ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
     {
         MappingState.Unmapped => _causes.Explain(
             (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while the {t.Source} still held the translation (H8, §2.3)."),
@@ -341,10 +350,10 @@ public sealed class DmaOracle
             (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from the {t.Source}: the flush queue released it early (H2).")),
     };
 
-    private (string, string) ExplainStale(in DmaTranslation t) => ExplainAfterFlush(t);
+    private Why ExplainStale(in DmaTranslation t) => ExplainAfterFlush(t);
 
     /// <summary>A translation used after the flush covering its unmap completed: who could have left it there.</summary>
-    private (string, string) ExplainAfterFlush(in DmaTranslation t) => t.Source switch
+    private Why ExplainAfterFlush(in DmaTranslation t) => t.Source switch
     {
         TranslationSource.Atc => _causes.Explain(
             (Cause.FlushMissesDepartedDevices, "The flush never reached this device: it had left the domain (attach-as-replace or detach) and the host flushes only the devices attached now, so its ATC kept the entry (H9, §8 q2)."),
@@ -370,7 +379,7 @@ public sealed class DmaOracle
             (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5).")),
     };
 
-    private (string, string) ExplainOtherDomain(in DmaTranslation t) => _causes.Explain(
+    private Why ExplainOtherDomain(in DmaTranslation t) => _causes.Explain(
         (Cause.AttachKeepsAtc, "ATTACH moved the device to another domain without invalidating its (untagged) ATC: the device kept translating its old domain's IOVAs (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
         (Cause.FlushMissesDepartedDevices, "A translation of the device's previous domain outlived the domain switch: the flush of the old domain never reached the device that left it (H9, §8 q2)."),
         (Cause.AtsKeptWhenBlocked, "A translation of the device's previous domain outlived the domain switch: ATS stayed enabled (H9)."),

@@ -47,6 +47,8 @@ public enum Cause
     StageTwoChangeKeepsEntries,
     /// <summary>H16: lifecycle.init-unwinding = rfc-v1.</summary>
     RfcInitUnwinding,
+    /// <summary>H18: driver.hazards.flush-queue-overrun.</summary>
+    FlushQueueOverrun,
 }
 
 /// <summary>
@@ -103,6 +105,7 @@ public sealed class HazardCauses
         If(l.EarlyDmaDevice.Length > 0, Cause.EarlyDma);
         If(!b.S2ChangeInvalidatesIotlb && b.S2MigrationEveryFlushes > 0, Cause.StageTwoChangeKeepsEntries);
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
+        If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
         return new HazardCauses(on);
     }
 
@@ -125,6 +128,7 @@ public sealed class HazardCauses
         Cause.EarlyDma => "H11",
         Cause.StageTwoChangeKeepsEntries => "H14",
         Cause.RfcInitUnwinding => "H16",
+        Cause.FlushQueueOverrun => "H18",
         _ => "",
     };
 
@@ -134,13 +138,27 @@ public sealed class HazardCauses
 
     /// <summary>
     /// The explanation of a finding from its candidate causes, most specific first: the texts of those that are
-    /// on, and the hazard of the first; when none is on, <see cref="Unexplained"/> and no hazard.
+    /// on, and the hazard of the first (every hazard of those on in <see cref="Why.Hazards"/>); when none is on,
+    /// <see cref="Unexplained"/> and no hazard.
     /// </summary>
-    public (string Hazard, string Text) Explain(params (Cause Cause, string Text)[] candidates)
+    public Why Explain(params (Cause Cause, string Text)[] candidates)
     {
         var on = candidates.Where(c => On(c.Cause)).ToList();
         if (on.Count == 0)
-            return ("", Unexplained);
-        return (HazardOf(on[0].Cause), string.Join(" Or: ", on.Select(c => c.Text)));
+            return new Why("", Unexplained, []);
+        return new Why(HazardOf(on[0].Cause), string.Join(" Or: ", on.Select(c => c.Text)), [.. on.Select(c => HazardOf(c.Cause)).Distinct()]);
     }
+}
+
+/// <summary>Why a finding happened: the hazard it is attributed to (empty: none), the text, and every hazard the
+/// text names (a scenario's own hazard among them is preferred over the first).</summary>
+public readonly record struct Why(string Hazard, string Text, System.Collections.Immutable.ImmutableArray<string> Hazards)
+{
+    /// <summary>One hazard and its text, as a driver-known cause is given.</summary>
+    public static implicit operator Why((string Hazard, string Text) why) =>
+        new(why.Hazard, why.Text, why.Hazard.Length == 0 ? [] : [why.Hazard]);
+
+    /// <summary><paramref name="preferred"/> when the text names it, else <see cref="Hazard"/>.</summary>
+    public string AttributedTo(string preferred) =>
+        preferred.Length > 0 && !Hazards.IsDefault && Hazards.Contains(preferred) ? preferred : Hazard;
 }

@@ -30,23 +30,3 @@ public enum ViolationKind
     /// detach, or freed although DETACH failed — Xen fix 7b658fd273f9); the IOMMU may walk them.</summary>
     HostReferencedTablesFreed,
 }
-
-public static class ViolationKindExtensions
-{
-    /// <summary>The hazard a kind most often stands for, when the scenario names none.</summary>
-    public static string DefaultHazard(this ViolationKind kind) => kind switch
-    {
-        ViolationKind.DmaToFreedFrame => "H2",
-        ViolationKind.StaleTranslationAfterFlush => "H5",
-        ViolationKind.IsolationBreach => "H9",
-        ViolationKind.LostMapping => "H6",
-        ViolationKind.WalkThroughFreedTable => "H1",
-        ViolationKind.LeakedDomain => "H16",
-        ViolationKind.LeakedTablePage => "H16",
-        ViolationKind.HypercallHung => "H5",
-        ViolationKind.LazyWindowStaleAccess => "H3",
-        ViolationKind.UnwindOfStepNeverDone => "H16",
-        ViolationKind.HostReferencedTablesFreed => "H10",
-        _ => "",
-    };
-}
