@@ -93,4 +93,15 @@ public sealed partial class DocsCitationTests
         var unknown = knobs.Where(k => !reference.HasPath("hviommu." + k)).ToList();
         Assert.True(unknown.Count == 0, "docs/hazards.md names knobs that config/reference.conf does not have: " + string.Join(", ", unknown));
     }
+
+    [Fact]
+    public void The_hazard_table_has_a_row_for_every_knob_of_the_hazard_registry()
+    {
+        var rows = File.ReadAllLines(Path.Combine(Root, "docs", "hazards.md")).Where(l => l.StartsWith("| H", StringComparison.Ordinal)).ToList();
+        var missing = HvIommu.Model.Hazards.HazardRegistry.All
+            .Where(k => !rows.Any(r => r.StartsWith($"| {k.Id} ", StringComparison.Ordinal) && r.Contains($"`{k.ShortKey}`", StringComparison.Ordinal)))
+            .Select(k => $"{k.Id} {k.ShortKey}")
+            .ToList();
+        Assert.True(missing.Count == 0, "docs/hazards.md has no row for these hazard-registry knobs: " + string.Join(", ", missing));
+    }
 }
