@@ -143,13 +143,13 @@ public sealed class DmaOracle
     {
         if (ctx.DeviceBlocked)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
-                $"DMA by {ctx.Device} got through ({t.Source}) while the device is in the blocking domain",
+                $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device is in the blocking domain",
                 _causes.Explain(
                     (Cause.AtsKeptWhenBlocked, "The blocking domain must reject every DMA (§1.4), but ATS was left enabled, so the device's ATC kept serving translations cached before it was blocked (H9: later revisions disable ATS before blocking)."),
                     (Cause.AttachKeepsAtc, "The ATTACH to the blocking domain left the device's ATC in place (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
         if (ctx.DeviceDetached)
             return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
-                $"DMA by {ctx.Device} got through ({t.Source}) while the device was attached to no domain",
+                $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device was attached to no domain",
                 _causes.Explain(
                     (Cause.DetachedDeviceTranslates, "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5)."),
                     (Cause.AttachKeepsAtc, "DETACH left the device's ATC in place, and the device kept translating from it (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
@@ -170,16 +170,16 @@ public sealed class DmaOracle
         {
             if (record is { Queued: true, State: MappingState.Unmapped })
                 return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, head,
-                    $"DMA through a stale {t.Source} entry reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window"
+                    $"DMA through a stale translation from {From(t.Source)} reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window"
                     + (IsGuestStructure(info) ? $"; the frame is now a {info.Owner} page{(info.Owner == FrameOwner.PageTable ? $" of domain {info.OwnerId}" : "")}, so a write would corrupt it (not performed)" : ""),
                     ("H3", "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3."));
             return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, head,
-                $"DMA through a {t.Source} translation reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
+                $"DMA through a translation from {From(t.Source)} reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
                 ExplainFreed(record, t));
         }
         if (record is { State: MappingState.Flushed })
             return Report(ViolationKind.StaleTranslationAfterFlush, t, ctx, record, frame,
-                $"DMA used a {t.Source} translation of {record} after flush #{record.FlushedBySeq} of domain {record.Domain} had completed",
+                $"DMA used a translation from {From(t.Source)} of {record} after flush #{record.FlushedBySeq} of domain {record.Domain} had completed",
                 ExplainStale(t));
         if (record is not null && record.Domain != ctx.DeviceDomain)
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
@@ -341,13 +341,23 @@ public sealed class DmaOracle
     private Why ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
     {
         MappingState.Unmapped => _causes.Explain(
-            (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while the {t.Source} still held the translation (H8, §2.3)."),
-            (Cause.FreeIovaBeforeFlush, $"The buffer was freed before the flush covering its unmap, while the {t.Source} still held the translation (H2, §5.2 step 3)."),
-            (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while the {t.Source} still held the translation (H2, §5.3).")),
+            (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while {From(t.Source)} still held the translation (H8, §2.3)."),
+            (Cause.FreeIovaBeforeFlush, $"The buffer was freed before the flush covering its unmap, while {From(t.Source)} still held the translation (H2, §5.2 step 3)."),
+            (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3).")),
         MappingState.Flushed => ExplainAfterFlush(t),
         _ => _causes.Explain(
-            (Cause.FreeIovaBeforeFlush, $"The frame changed owner under a live translation from the {t.Source}: the buffer was freed before its flush (H2)."),
-            (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from the {t.Source}: the flush queue released it early (H2).")),
+            (Cause.FreeIovaBeforeFlush, $"The frame changed owner under a live translation from {From(t.Source)}: the buffer was freed before its flush (H2)."),
+            (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early (H2).")),
+    };
+
+    /// <summary>Where a translation came from, in words: "the IOTLB", "the device's ATC", "a table walk".</summary>
+    private static string From(TranslationSource source) => source switch
+    {
+        TranslationSource.Atc => "the device's ATC",
+        TranslationSource.Iotlb => "the IOTLB",
+        TranslationSource.Walk => "a table walk",
+        TranslationSource.Identity => "the identity mapping",
+        _ => "no translation",
     };
 
     private Why ExplainStale(in DmaTranslation t) => ExplainAfterFlush(t);
