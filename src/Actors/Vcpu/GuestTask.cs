@@ -106,16 +106,14 @@ public struct GuestTaskBuilder
         where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
     {
         _ = Task;
-        IAsyncStateMachine boxed = stateMachine;
-        awaiter.OnCompleted(boxed.MoveNext);
+        GuestAwait.Suspend(ref awaiter, ref stateMachine);
     }
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
     {
         _ = Task;
-        IAsyncStateMachine boxed = stateMachine;
-        awaiter.UnsafeOnCompleted(boxed.MoveNext);
+        GuestAwait.Suspend(ref awaiter, ref stateMachine);
     }
 }
 
@@ -142,15 +140,25 @@ public struct GuestTaskBuilder<T>
         where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
     {
         _ = Task;
-        IAsyncStateMachine boxed = stateMachine;
-        awaiter.OnCompleted(boxed.MoveNext);
+        GuestAwait.Suspend(ref awaiter, ref stateMachine);
     }
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
     {
         _ = Task;
+        GuestAwait.Suspend(ref awaiter, ref stateMachine);
+    }
+}
+
+/// <summary>What both builders do at an <c>await</c>: the task exists before the state machine is boxed (so the box
+/// shares it), and the box's <c>MoveNext</c> is the continuation the awaited guest task stores.</summary>
+internal static class GuestAwait
+{
+    public static void Suspend<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
+    {
         IAsyncStateMachine boxed = stateMachine;
-        awaiter.UnsafeOnCompleted(boxed.MoveNext);
+        awaiter.OnCompleted(boxed.MoveNext);
     }
 }
