@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Hypervisor;
@@ -19,6 +20,7 @@ internal sealed partial class VcpuActor
     private readonly List<HvInputDeviceDomain> _created = new();
 
     private InitStep _initStep;
+    private bool _detachFailed;
     private bool _initFailed;
     private GuestTask<HypercallCompleted>? _prod;
 
@@ -32,9 +34,10 @@ internal sealed partial class VcpuActor
         if (result is not null)
         {
             _initFailed = true;
+            _world.InitFailure = $"at {_initStep}: {result}";
             var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
             _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
-            await UnwindAsync(plan);
+            await UnwindAsync(plan, _initStep, ExitPath.Init);
         }
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
@@ -43,7 +46,7 @@ internal sealed partial class VcpuActor
     private async GuestTask<string?> TryInitializeAsync()
     {
         _initStep = InitStep.GetCapabilities;
-        var caps = await HypercallAsync(new GetIommuCapabilitiesInput());
+        var caps = await HypercallAsync(new GetIommuCapabilitiesInput(), ExitPath.Init);
         if (caps.Status != HvStatus.Success || caps.Output is not GetIommuCapabilitiesOutput output)
             return $"HVCALL_GET_IOMMU_CAPABILITIES returned {caps.Status.LinuxName()} (-ENODEV)";
         if (!output.IommuCap.HasFlag(IommuCapabilities.Present) || !output.IommuCap.HasFlag(IommuCapabilities.S1))
@@ -68,7 +71,7 @@ internal sealed partial class VcpuActor
         for (var i = 0; i < _world.Devices.Length; i++)
         {
             var device = _world.Devices[i];
-            var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+            var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Init);
             _world.Managed[i] = prop.Status == HvStatus.Success && prop.Output is GetLogicalDevicePropertyOutput { IommuEnabled: true };
         }
 
@@ -82,7 +85,7 @@ internal sealed partial class VcpuActor
         {
             if (!_world.Managed[i])
                 continue;
-            var attach = await HypercallAsync(new AttachDeviceDomainInput(_world.DomainOfDevice[i].Identity, _world.Devices[i].LogicalDeviceId));
+            var attach = await HypercallAsync(new AttachDeviceDomainInput(_world.DomainOfDevice[i].Identity, _world.Devices[i].LogicalDeviceId), ExitPath.Init);
             if (attach.Status != HvStatus.Success && attach.Status != HvStatus.DeviceAlreadyInDomain)
                 return $"attach of {_world.Devices[i].Name}: {attach.Status.LinuxName()}";
         }
@@ -104,7 +107,7 @@ internal sealed partial class VcpuActor
 
     private async GuestTask<string?> AllocatePagingDomainAsync(GuestDomain domain)
     {
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity));
+        var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity), ExitPath.Init);
         if (create.Status != HvStatus.Success)
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _created.Add(domain.Identity);
@@ -113,37 +116,44 @@ internal sealed partial class VcpuActor
         domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
         // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
         var mode = TableDepth.PagingMode(levels);
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)));
+        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)), ExitPath.Init);
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
     private async GuestTask<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
     {
         _initStep = createStep;
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain));
+        var create = await HypercallAsync(new CreateDeviceDomainInput(domain), ExitPath.Init);
         if (create.Status != HvStatus.Success)
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _initStep = createStep + 1;
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings));
+        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings), ExitPath.Init);
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
-    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged.</summary>
-    private async GuestTask UnwindAsync(IEnumerable<InitCleanup> plan)
+    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged; a cleanup
+    /// of a step that never happened (iommu_device_sysfs_remove before iommu_device_sysfs_add) is a violation.</summary>
+    private async GuestTask UnwindAsync(IEnumerable<InitCleanup> plan, InitStep failed, ExitPath path)
     {
         foreach (var step in plan)
         {
+            if (failed != InitStep.None && InitUnwindPlan.UndoesStepNeverDone(failed, step))
+                _world.Oracle.ReportUnwindOfStepNeverDone(ConfigWordsName(failed), InitUnwindPlan.Label(step), InitUnwindPlan.Call(step),
+                    step == InitCleanup.SysfsRemove ? "iommu_device_sysfs_add()" : "the step it undoes", Name, _world.Clock.NowNs);
             switch (step)
             {
+                case InitCleanup.ReleaseDevices:
+                    await ReleaseDevicesAsync();
+                    break;
                 case InitCleanup.DeleteBlocking:
-                    await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain));
+                    await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain), path);
                     break;
                 case InitCleanup.DeleteIdentity:
-                    await HypercallAsync(new DeleteDeviceDomainInput(IdentityDomain));
+                    await HypercallAsync(new DeleteDeviceDomainInput(IdentityDomain), path);
                     break;
                 case InitCleanup.FreePagingDomains:
-                    await FreePagingDomainsAsync();
+                    await FreePagingDomainsAsync(path);
                     break;
                 default:
                     _log.Debug("{Vcpu}: init unwinding: {Step}", Name, step);
@@ -152,16 +162,40 @@ internal sealed partial class VcpuActor
         }
     }
 
-    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5).</summary>
-    private async GuestTask FreePagingDomainsAsync()
+    /// <summary>Domains kept on purpose because a device could not be detached from them (Xen's fix, H10).</summary>
+    private readonly List<GuestDomain> _keptAttached = new();
+
+    /// <summary>Why DELETE of a domain was refused, when the driver knows (a failed DETACH).</summary>
+    private (string Hazard, string Text)? _deleteRefusedCause;
+
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5). A domain the
+    /// host still has a device attached to keeps its tables with lifecycle.keep-tables-when-detach-fails (Xen's
+    /// fix 7b658fd273f9); otherwise freeing them is reported (HostReferencedTablesFreed).</summary>
+    private async GuestTask FreePagingDomainsAsync(ExitPath path)
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
             var domain = _world.Domains.First(d => d.Identity == _created[i]);
+            var attached = _world.Host.DevicesIn(domain.Id);
+            if (attached.Count > 0 && _detachFailed && _world.Settings.Lifecycle.KeepTablesWhenDetachFails)
+            {
+                _log.Warning("{Vcpu}: domain {DomainId} still has {Devices} attached after a failed detach: its tables are kept and it is not deleted",
+                    Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
+                _keptAttached.Add(domain);
+                continue;
+            }
+            if (attached.Count > 0 && domain.Table is not null)
+                _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
+                    _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
             FreeTable(domain);
-            var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity))).Status;
+            var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity), path)).Status;
             if (status != HvStatus.Success)
+            {
                 _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
+                if (status == HvStatus.InvalidDeviceState && _detachFailed)
+                    _deleteRefusedCause = (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
+                        $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host.");
+            }
             domain.CreatedInHypervisor = false;
         }
         _created.Clear();
@@ -183,7 +217,7 @@ internal sealed partial class VcpuActor
             {
                 // H10: iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
                 FreeFlushQueues();
-                await FreePagingDomainsAsync();
+                await FreePagingDomainsAsync(ExitPath.Teardown);
                 await ProdDevicesAsync();
                 await ReleaseDevicesAsync();
             }
@@ -192,12 +226,13 @@ internal sealed partial class VcpuActor
                 await ReleaseDevicesAsync();
                 await ProdDevicesAsync();
                 FreeFlushQueues();
-                await FreePagingDomainsAsync();
+                await FreePagingDomainsAsync(ExitPath.Teardown);
             }
-            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
+            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
         }
-        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
+        // Domains kept on purpose after a failed detach (and their tables) are no leak.
+        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
     }
@@ -232,11 +267,16 @@ internal sealed partial class VcpuActor
             if (device.View.AttachedNowhere)
                 continue;
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
-                device.DisableAts();
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+                device.DisableAts(_world.Settings.Lifecycle.AtsToggleInvalidatesAtc);
+            var status = (await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Teardown)).Status;
+            if (status != HvStatus.Success)
+            {
+                _detachFailed = true;
+                _log.Error("{Vcpu}: HVCALL_DETACH_DEVICE_DOMAIN of {Device} failed: {Status}; it stays attached at the host", Name, device.Name, status.LinuxName());
+            }
         }
         foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
-            await HypercallAsync(new FlushDeviceDomainInput(domain.Identity));
+            await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), ExitPath.Teardown);
     }
 
     /// <summary>The fault driver: misbehaving devices replay their recent descriptors now (H10's window),
@@ -261,6 +301,8 @@ internal sealed partial class VcpuActor
         Stash.UnstashAll();
         waiting.SetResult(null!);
     }
+
+    private static string ConfigWordsName(InitStep step) => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step);
 
     private void FreeTable(GuestDomain domain)
     {

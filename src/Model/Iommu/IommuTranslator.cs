@@ -41,14 +41,14 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         {
             if (atc.TryLookup(iova, out var a))
                 return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.Mapping), access);
+            // The translation request: its completion is cached only if no ATC invalidation (of any source) and
+            // no flush of the domain began meanwhile.
+            var invalidations = atc.Invalidations;
             var epoch = host.Epoch(view.DomainId);
             var t = TranslateInIommu(view, iova, access, ctx);
-            if (t.Ok)
-            {
-                atc.Fill(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping));
-                if (host.Epoch(view.DomainId) != epoch)
-                    atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
-            }
+            if (t.Ok && atc.FillUnlessInvalidated(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping), invalidations)
+                && host.Epoch(view.DomainId) != epoch)
+                atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
             return t;
         }
         return TranslateInIommu(view, iova, access, ctx);
@@ -66,7 +66,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         Interlocked.Increment(ref _walks);
         Interlocked.Add(ref _walkReferences, walk.MemoryReferences);
 
-        var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova);
+        var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova) with { WalkReferences = walk.MemoryReferences };
         oracle.CheckWalk(walk.Chain, probe, ctx);
         FillWalkCache(view, iova, walk.Chain);
         if (host.Epoch(view.DomainId) != epoch)
@@ -80,7 +80,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, Mapping: record));
         if (host.Epoch(view.DomainId) != epoch)
             host.Iotlb.InvalidatePages(view.DomainId, [FlushVa.FromRange(PageBase(iova, walk.Size), PageBase(iova, walk.Size) + walk.Size.Bytes() - 1)]);
-        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, record);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, record) { WalkReferences = walk.MemoryReferences };
     }
 
     private void FillWalkCache(DomainView view, ulong iova, ImmutableArray<WalkStep> chain)
