@@ -17,15 +17,18 @@ public sealed class ExploreCommand : ICommand
 {
     public string Name => "explore";
 
-    public string Summary => "many deterministic schedules of a scenario (random or PCT); stops at the first violation";
+    public string Summary => "many deterministic schedules of a scenario (portfolio, random, PCT, delay bounding); stops at the first violation";
 
     public string Usage => """
-        usage: explore [--config FILE] [--strategy random|pct] [--pct-depth D] [--seeds N | --duration 30s] [--seed START]
+        usage: explore [--config FILE] [--strategy S] [--pct-depth D] [--seeds N | --duration 30s] [--seed START]
                        [--parallel N] [--all] [--ops N] [--max-steps N] [--report FILE.json] [--plain]
 
           --config FILE     the scenario or topology (default: the embedded default.conf)
-          --strategy S      random (uniform choice of the next actor) or pct (probabilistic concurrency testing)
-          --pct-depth D     PCT's depth (default 3)
+          --strategy S      portfolio (default: random, PCT and delay bounding interleaved schedule by schedule),
+                            random (uniform choice of the next actor and of every environment choice),
+                            pct [depth=D] [length=L] (probabilistic concurrency testing; depths 1-4 in turn unless fixed;
+                            change points over the longest schedule seen), delay [bound=B] [length=L] (delay bounding)
+          --pct-depth D     fix PCT's depth
           --seeds N         schedules to run (default 1000); --duration stops after a wall-clock time instead
           --seed START      first seed (default: hviommu.seed); schedule i uses seed START + i
           --parallel N      N explorers on N threads over disjoint seeds (default 1)
@@ -62,7 +65,7 @@ public sealed class ExploreCommand : ICommand
         var config = SimConfig.Load(configPath, overrides);
         var first = start ?? config.Settings.Seed;
         SimLogging.Configure(verbose: false);
-        stdout.WriteLine($"explore {config.File}: strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, seeds from {first}, {(seeds is null && duration is not null ? $"for {duration.Value.TotalSeconds:0.#} s" : $"{total:N0} schedules")}, {parallel} explorer(s)");
+        stdout.WriteLine($"explore {config.File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {first}, {(seeds is null && duration is not null ? $"for {duration.Value.TotalSeconds:0.#} s" : $"{total:N0} schedules")}, {parallel} explorer(s)");
 
         var search = new Exploration(config, configPath, options, first, total, parallel, stopAtFirst: !all, ops);
         var wall = Stopwatch.StartNew();
@@ -93,12 +96,15 @@ public sealed class ExploreCommand : ICommand
         var found = search.FirstViolation;
         stdout.WriteLine();
         stdout.WriteLine($"schedules {search.Schedules:N0}, steps {search.Steps:N0}, {search.Schedules / elapsed.TotalSeconds:N0} schedules/s, {search.Steps / elapsed.TotalSeconds:N0} steps/s, {search.WithViolations:N0} with violations");
+        foreach (var kind in search.KindsSeen)
+            stdout.WriteLine($"  {kind.Kind}: {kind.Schedules:N0} schedule(s), first seed {kind.FirstSeed} (schedule {kind.FirstIndex + 1:N0})");
         if (found is null)
         {
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
+            var expectedKind = config.Settings.ExpectKind is { } k ? $"a {k} violation" : "a violation";
             stdout.WriteLine(clean
                 ? "result: expected clean, every schedule was clean: MATCHED (exit 0)"
-                : "result: expected a violation, none found in these schedules: NOT MATCHED (exit 1)");
+                : $"result: expected {expectedKind}, none found in these schedules{(search.KindsSeen.Count > 0 ? " (only other kinds, above)" : "")}: NOT MATCHED (exit 1)");
             return clean ? ExitCodes.Matched : ExitCodes.Mismatched;
         }
         stdout.WriteLine($"first violation: seed {found.Report.Seed} after {search.TimeToFirst!.Value.TotalSeconds:0.000} s and {search.SchedulesToFirst:N0} schedule(s); trace hash {found.Report.TraceHash}");
@@ -135,9 +141,12 @@ internal sealed class Exploration(LoadedConfig config, string? configPath, Sched
     private long _schedules;
     private long _steps;
     private long _withViolations;
+    private readonly Dictionary<string, KindSeen> _kinds = new(StringComparer.Ordinal);
     private volatile bool _stop;
     private int _running;
 
+    /// <summary>The first schedule that answers the exploration: one with the expected violation kind (any kind when
+    /// the scenario names none), or any violation for a clean scenario.</summary>
     public ScheduleResult? FirstViolation { get; private set; }
     public ScheduleResult? Failure { get; private set; }
     public TimeSpan? TimeToFirst { get; private set; }
@@ -172,14 +181,19 @@ internal sealed class Exploration(LoadedConfig config, string? configPath, Sched
         {
             using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "explore-" + index);
             var expected = Math.Max(1000, config.Settings.Run.Ops * 20);
+            // One plan per explorer: it learns the schedule length from this explorer's schedules, and names
+            // each schedule's concrete strategy so the reproduce command and the schedule file replay it alone.
+            var plan = options.Plan();
             while (!_stop)
             {
                 var i = Interlocked.Increment(ref _next) - 1;
                 if (i >= total)
                     break;
                 var seed = first + (ulong)i;
-                var reproduce = RunCommand.Reproduce(configPath, seed, ops, options);
-                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected, recordLatencies: false, trace: false);
+                var concrete = options.For(plan.Next(seed, i));
+                var reproduce = RunCommand.Reproduce(configPath, seed, ops, concrete);
+                var result = DeterministicRunner.RunSchedule(system, config, seed, concrete, reproduce, expected, recordLatencies: false, trace: false);
+                plan.Observe(result.Decisions);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Add(ref _steps, result.Report.Stats.Steps);
                 Record(result, i);
@@ -200,22 +214,43 @@ internal sealed class Exploration(LoadedConfig config, string? configPath, Sched
             _stop = true;
             return;
         }
-        if (result.Report.Violations.Count == 0 && result.Report.Stats.Findings.Count == 0)
-            return;
-        var violating = result.Report.Violations.Count > 0;
-        if (!violating)
+        var report = result.Report;
+        if (report.Violations.Count == 0)
             return;
         Interlocked.Increment(ref _withViolations);
+        // A scenario that expects one kind is not matched by another: count the others, note the first seed
+        // of each, and go on until the expected kind (or the budget).
+        var hit = report.Expected == ExpectedOutcome.Clean || report.OutcomeMatched;
         lock (_lock)
         {
-            if (FirstViolation is null)
+            foreach (var kind in report.Violations.Select(v => v.Kind).Distinct())
+            {
+                if (_kinds.TryGetValue(kind, out var seen))
+                    _kinds[kind] = seen with { Schedules = seen.Schedules + 1, FirstSeed = index < seen.FirstIndex ? report.Seed : seen.FirstSeed, FirstIndex = Math.Min(index, seen.FirstIndex) };
+                else
+                    _kinds[kind] = new KindSeen(kind, 1, report.Seed, index);
+            }
+            if (hit && (FirstViolation is null || index + 1 < SchedulesToFirst))
             {
                 FirstViolation = result;
                 TimeToFirst = _clock.Elapsed;
                 SchedulesToFirst = index + 1;
             }
         }
-        if (stopAtFirst)
+        if (hit && stopAtFirst)
             _stop = true;
     }
+
+    /// <summary>Every violation kind seen, in order of first sight (schedule index).</summary>
+    public IReadOnlyList<KindSeen> KindsSeen
+    {
+        get
+        {
+            lock (_lock)
+                return _kinds.Values.OrderBy(k => k.FirstIndex).ToList();
+        }
+    }
+
+    /// <summary>A violation kind seen by the exploration: in how many schedules, and the first one's seed.</summary>
+    public sealed record KindSeen(string Kind, long Schedules, ulong FirstSeed, long FirstIndex);
 }

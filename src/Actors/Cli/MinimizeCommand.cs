@@ -57,7 +57,7 @@ public sealed class MinimizeCommand : ICommand
         SimLogging.Configure(verbose: false);
 
         stdout.WriteLine($"minimize {reportPath}: {kind} in {config.File}, seed {schedule.Seed}, {schedule.Strategy}; budget {budget.TotalSeconds:0.#} s, {seeds} seed(s) per candidate");
-        using var minimizer = new Minimizer(config, text, schedule.Strategy, kind, new MinimizerOptions(budget, seeds, maxSteps));
+        using var minimizer = new Minimizer(config, text, kind, new MinimizerOptions(budget, seeds, maxSteps));
         var confirmed = minimizer.Confirm(schedule);
         if (confirmed is null)
         {

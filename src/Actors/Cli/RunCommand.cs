@@ -17,15 +17,16 @@ public sealed class RunCommand : ICommand
 
     public string Usage => """
         usage: run [--config FILE] [--seed N] [--mode stress|deterministic] [--ops N] [--duration 30s] [--report FILE.json]
-                   [--trace DIR] [--strategy random|pct] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
+                   [--trace DIR] [--strategy S] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
 
           --config FILE     a topology or scenario (an overlay on reference.conf); default: the embedded default.conf
           --seed N          the master seed (overrides hviommu.seed)
           --mode M          stress: Akka's dispatchers on all cores, real races, the seed fixes the workload;
                             deterministic: one mailbox step at a time under a seeded scheduler with virtual time,
                             so the same seed gives the same interleaving, trace hash and violations (default: hviommu.mode)
-          --strategy S      deterministic mode's scheduler: random (uniform) or pct (Burckhardt et al.)
-          --pct-depth D     PCT's depth (D - 1 priority change points; default 3)
+          --strategy S      deterministic mode's scheduler: portfolio (default), random, pct [depth=D] [length=L]
+                            (Burckhardt et al.), delay [bound=B] [length=L] (delay bounding); quote a text with spaces
+          --pct-depth D     PCT's depth (D - 1 priority change points; default: depths 1-4 in turn)
           --max-steps N     a deterministic schedule not finished after N steps is a hang (default 50,000,000)
           --ops N           guest DMA operations to run (overrides hviommu.run.ops)
           --duration T      stop starting operations after T (e.g. 30s; overrides hviommu.run.duration)
@@ -88,10 +89,16 @@ public sealed class RunCommand : ICommand
     /// <summary>--strategy, --pct-depth and --max-steps: how a deterministic run chooses its schedule.</summary>
     internal static ScheduleOptions ReadScheduleOptions(ArgReader args)
     {
-        var strategy = args.Option("--strategy") ?? "random";
-        if (strategy is not ("random" or "pct"))
-            throw new UsageException($"--strategy '{strategy}' is not a strategy; allowed: random, pct");
-        var depth = (int)(args.Int64("--pct-depth", 1, 100) ?? 3);
+        var strategy = args.Option("--strategy") ?? StrategySpec.Default;
+        var depth = (int?)args.Int64("--pct-depth", 1, 100);
+        try
+        {
+            StrategySpec.Parse(strategy, depth);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException("--strategy: " + e.Message);
+        }
         var maxSteps = args.Int64("--max-steps", 1) ?? 50_000_000;
         return new ScheduleOptions(strategy, depth, maxSteps);
     }
@@ -166,9 +173,9 @@ public sealed class RunCommand : ICommand
             parts.Add("--ops " + o.ToString(CultureInfo.InvariantCulture));
         if (deterministic is not null)
         {
-            parts.Add("--mode deterministic --strategy " + deterministic.Strategy);
-            if (deterministic.Strategy == "pct")
-                parts.Add("--pct-depth " + deterministic.PctDepth.ToString(CultureInfo.InvariantCulture));
+            parts.Add("--mode deterministic --strategy " + (deterministic.Strategy.Contains(' ', StringComparison.Ordinal) ? $"\"{deterministic.Strategy}\"" : deterministic.Strategy));
+            if (deterministic.PctDepth is { } depth)
+                parts.Add("--pct-depth " + depth.ToString(CultureInfo.InvariantCulture));
         }
         return string.Join(' ', parts);
     }

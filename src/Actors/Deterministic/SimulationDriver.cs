@@ -36,6 +36,7 @@ public sealed class SimulationDriver
     private bool _cleanup;
     private long _guardTrips;
     private string? _guardActor;
+    private long _decisions;
 
     internal SimulationDriver(VirtualTimeScheduler time) => _time = time;
 
@@ -63,6 +64,9 @@ public sealed class SimulationDriver
 
     /// <summary>Steps taken in the current schedule.</summary>
     public long Steps => _choices.Count;
+
+    /// <summary>Decision steps of the current schedule: steps at which two or more candidates were ready.</summary>
+    public long Decisions => _decisions;
 
     /// <summary>The ordinal chosen at each step of the current schedule (0 = fire the next timer).</summary>
     public IReadOnlyList<int> Choices => _choices;
@@ -95,6 +99,7 @@ public sealed class SimulationDriver
         _nextOrdinal = 1;
         _otherMailboxes.Clear();
         _choices.Clear();
+        _decisions = 0;
         Trace.Reset();
         Interlocked.Exchange(ref _guardTrips, 0);
         Volatile.Write(ref _guardActor, null);
@@ -270,6 +275,8 @@ public sealed class SimulationDriver
         }
         else
         {
+            if (candidates.Length > 1)
+                _decisions++;
             index = _strategy.Choose(candidates, _choices.Count);
             if ((uint)index >= (uint)candidates.Length)
                 return StepOutcome.Diverged;

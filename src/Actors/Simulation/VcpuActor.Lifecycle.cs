@@ -191,7 +191,8 @@ internal sealed partial class VcpuActor
             await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
         }
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
+        var orphaned = _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall);
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs, orphaned);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
     }

@@ -197,8 +197,10 @@ public sealed class DmaOracle
             "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1).");
     }
 
-    /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16).</summary>
-    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs)
+    /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16). Table pages left because a
+    /// racy install (H6) overwrote the pointer to them (<paramref name="tablesOrphanedByRacyInstall"/> such
+    /// overwrites) leaked through H6, and the explanation says so.</summary>
+    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, int tablesOrphanedByRacyInstall = 0)
     {
         var ctx = new AccessContext("", "", 0, false, false, 0, nowNs);
         var none = DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0);
@@ -206,7 +208,12 @@ public sealed class DmaOracle
             Report(ViolationKind.LeakedDomain, none, ctx, null, 0,
                 $"{liveHostDomains - baselineHostDomains} device domain(s) still exist in the hypervisor after teardown (baseline {baselineHostDomains})",
                 "An error or teardown path skipped HVCALL_DELETE_DEVICE_DOMAIN (H16, §1.9: the RFC's init error path jumps past the static-domain cleanup).");
-        if (tablePagesLeft > 0)
+        if (tablePagesLeft > 0 && tablesOrphanedByRacyInstall > 0)
+            Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
+                $"{tablePagesLeft} page-table page(s) are still allocated after teardown; {tablesOrphanedByRacyInstall} table pointer(s) were overwritten by a racing install",
+                "An intermediate table was installed with a plain store instead of compare-exchange: a racing vCPU's install overwrote the pointer to the table another vCPU had just installed, and that table (with every table under it) can no longer be reached by pt_iommu_deinit's walk (H6, §3.1).",
+                hazard: "H6");
+        else if (tablePagesLeft > 0)
             Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
                 $"{tablePagesLeft} page-table page(s) are still allocated after teardown",
                 "A freelist was never released after its flush, or a domain was freed without pt_iommu_deinit (H16).");
@@ -229,9 +236,10 @@ public sealed class DmaOracle
             "A device left with raw-GPA (identity) DMA can reach the guest's I/O page tables (H11, §1.9 init ordering).");
     }
 
-    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation)
+    /// <param name="hazard">The hazard the cause is known to be; otherwise the scenario's, else the kind's usual one.</param>
+    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation, string? hazard = null)
     {
-        var hazard = _scenarioHazard.Length > 0 ? _scenarioHazard : kind.DefaultHazard();
+        hazard ??= _scenarioHazard.Length > 0 ? _scenarioHazard : kind.DefaultHazard();
         var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
         var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
             description, record is null ? explanation : $"{explanation} History: {History(record)}");
