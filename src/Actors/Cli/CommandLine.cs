@@ -16,6 +16,7 @@ public static class CommandLine
         new ScenariosCommand(),
         new PageTableCommand(),
         new BenchCommand(),
+        new Sweep.SweepCommand(),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

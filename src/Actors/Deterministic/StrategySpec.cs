@@ -137,12 +137,13 @@ public sealed class StrategyPlan
     public long ObservedLength => _observed;
 
     /// <summary>The strategy of the <paramref name="index"/>-th schedule (0-based) of this exploration, seeded from
-    /// the schedule's <paramref name="seed"/>.</summary>
-    public IScheduleStrategy Next(ulong seed, long index)
+    /// the schedule's <paramref name="seed"/>; with no length given and none observed yet, change points and
+    /// delays are drawn over <paramref name="unobservedLength"/> decision steps (0: none, as Coyote's first iteration).</summary>
+    public IScheduleStrategy Next(ulong seed, long index, long unobservedLength = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         var strategySeed = StrategySpec.StrategySeed(seed);
-        var length = _length ?? _observed;
+        var length = _length ?? (_observed > 0 ? _observed : Math.Max(0, unobservedLength));
         switch (Kind)
         {
             case StrategyKind.Random:

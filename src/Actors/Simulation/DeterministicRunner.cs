@@ -19,13 +19,17 @@ namespace HvIommu.Actors.Simulation;
 /// schedules that fall back to a default choice and record their deviations from it).</param>
 public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int? PctDepth = null, long MaxSteps = 50_000_000, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
 {
-    /// <summary>The strategy of a single schedule: a custom one, the replay, or the strategy text's first
-    /// schedule (an explorer asks <see cref="Plan"/> instead, which learns across schedules).</summary>
+    /// <summary>
+    /// The strategy of a single schedule, a function of these options and the seed alone: a custom one, the
+    /// replay, or the strategy text's pick for this seed — the portfolio's member and PCT's depth go by the seed,
+    /// and with no length given the change points are drawn over <paramref name="expectedSteps"/>. An explorer
+    /// asks <see cref="Plan"/> instead, which learns the length across its schedules.
+    /// </summary>
     public IScheduleStrategy Create(ulong seed, long expectedSteps) => Custom is not null
         ? Custom(seed, expectedSteps)
         : Replay is not null
         ? new ReplayStrategy(Replay)
-        : Plan().Next(seed, 0);
+        : Plan().Next(seed, (long)(seed & long.MaxValue), expectedSteps);
 
     /// <summary>A fresh plan of <see cref="Strategy"/> for one explorer's schedules.</summary>
     public StrategyPlan Plan() => StrategySpec.Parse(Strategy, PctDepth);

@@ -1,0 +1,22 @@
+namespace HvIommu.Actors.Sweep;
+
+/// <summary>Runs a <see cref="SweepState"/> on a pool to the end, showing progress over cells and schedules.</summary>
+public static class ExplorationDriver
+{
+    /// <returns>Null when the run completed (or stopped at a violation); otherwise what broke the pool.</returns>
+    public static string? Drive(SweepState state, IExplorerPool pool, TextWriter stdout, bool plain, long? schedules)
+    {
+        pool.Start(state);
+        using (var progress = new SweepProgress(stdout, !plain && Reporting.RunProgressFactory.IsInteractiveTerminal, state.Job.Cells, schedules))
+        {
+            while (!pool.Wait(TimeSpan.FromMilliseconds(200)))
+            {
+                var t = state.Totals();
+                progress.Update(t.CellsDone, t.Schedules, t.WithViolations, state.Elapsed, pool.Status.Length > 0 ? "; " + pool.Status : "");
+            }
+            var f = state.Totals();
+            progress.Update(f.CellsDone, f.Schedules, f.WithViolations, state.Elapsed + TimeSpan.FromSeconds(1), pool.Status.Length > 0 ? "; " + pool.Status : "");
+        }
+        return pool.Crash;
+    }
+}
