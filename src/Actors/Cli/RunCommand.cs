@@ -16,10 +16,13 @@ public sealed class RunCommand : ICommand
     public string Summary => "one run of a topology (default: the embedded config/default.conf)";
 
     public string Usage => """
-        usage: run [--config FILE] [--seed N] [--mode stress|deterministic] [--ops N] [--duration 30s] [--report FILE.json]
+        usage: run [--config FILE] [--workload-trace FILE] [--seed N] [--mode stress|deterministic] [--ops N] [--duration 30s] [--report FILE.json]
                    [--trace DIR] [--strategy S] [--pct-depth D] [--max-steps N] [--verbose] [--plain]
 
           --config FILE     a topology or scenario (an overlay on reference.conf); default: the embedded default.conf
+          --workload-trace FILE  replay a kernel ftrace of iommu:map/iommu:unmap events (plain or .gz) as the workload
+                            (sets hviommu.workload.trace); without --config, on a topology fit for it: one vCPU per
+                            traced CPU, one device in one paging domain
           --seed N          the master seed (overrides hviommu.seed)
           --mode M          stress: Akka's dispatchers on all cores, real races, the seed fixes the workload;
                             deterministic: one mailbox step at a time under a seeded scheduler with virtual time,
@@ -44,6 +47,7 @@ public sealed class RunCommand : ICommand
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
         var configPath = args.Option("--config");
+        var tracePath = args.Option("--workload-trace");
         var seed = args.UInt64("--seed");
         var mode = args.Option("--mode");
         var ops = args.Int64("--ops", 0);
@@ -68,20 +72,20 @@ public sealed class RunCommand : ICommand
             overrides.Add($"hviommu.run.duration = {duration}");
         if (mode is not null)
             overrides.Add($"hviommu.mode = {mode}");
-        var config = SimConfig.Load(configPath, overrides);
+        var config = TraceTopology.Load(configPath, tracePath, overrides);
         var settings = config.Settings;
 
         SimLogging.Configure(verbose);
         PrintBanner(stdout, config);
         if (settings.Mode == Model.Settings.RunMode.Deterministic)
         {
-            var reproduce = Reproduce(configPath, settings.Seed, ops, schedule);
+            var reproduce = Reproduce(configPath, settings.Seed, ops, schedule, tracePath);
             using var system = DeterministicRunner.CreateSystem(config, verbose);
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce);
             return Finish(stdout, stderr, r.Report, r.ExitCode, r.Failure, null, reportPath, r.Schedule, TraceOutput(traceDir, r.Trace));
         }
         var progress = RunProgressFactory.Create(stdout, plain ? false : null);
-        var result = StressRunner.Run(config, Reproduce(configPath, settings.Seed, ops), progress, verbose, trace: traceDir is not null);
+        var result = StressRunner.Run(config, Reproduce(configPath, settings.Seed, ops, null, tracePath), progress, verbose, trace: traceDir is not null);
         var initFailed = !result.Outcome.InitSucceeded && result.Failure is null ? result.Outcome.InitDetail : null;
         return Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, initFailed, reportPath, null, TraceOutput(traceDir, result.Trace));
     }
@@ -157,17 +161,21 @@ public sealed class RunCommand : ICommand
         w.WriteLine($"  driver: {s.Driver.DmaMode.ToString().ToLowerInvariant()} mode, {s.Driver.PageTableLevels}-level tables, {s.Driver.Flush.ToString().ToLowerInvariant()} flush, on-flush-failure={s.Driver.OnFlushFailure.ToString().ToLowerInvariant()}");
         var f = s.Hypervisor.Flush;
         w.WriteLine($"  flush handler: order={(f.Order == Model.Settings.FlushOrder.IotlbFirst ? "iotlb-first" : "devtlb-first")} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
+        if (s.Workload.Trace.Enabled)
+            w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         w.WriteLine($"  workload: {s.Workload.BufferPages} page(s) per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
     }
 
     private static string OnOff(bool b) => b ? "on" : "off";
 
     /// <summary>The exact command that reproduces this run's workload.</summary>
-    public static string Reproduce(string? configPath, ulong seed, long? ops, ScheduleOptions? deterministic = null)
+    public static string Reproduce(string? configPath, ulong seed, long? ops, ScheduleOptions? deterministic = null, string? tracePath = null)
     {
         var parts = new List<string> { "dotnet run --project src/Actors -c Release -- run" };
         if (configPath is not null)
             parts.Add("--config " + configPath);
+        if (tracePath is not null)
+            parts.Add("--workload-trace " + tracePath);
         parts.Add("--seed " + seed.ToString(CultureInfo.InvariantCulture));
         if (ops is { } o)
             parts.Add("--ops " + o.ToString(CultureInfo.InvariantCulture));

@@ -146,7 +146,10 @@ internal static class SettingsReader
         DmaPerOp: r.Int(Root + "workload.dma-per-op", 1, 1_000_000, 1),
         DmaBytes: r.Int(Root + "workload.dma-bytes", 1, 4096, 64),
         WriteFraction: r.Double(Root + "workload.write-fraction", 0, 1, 0.5),
-        OutstandingPerVcpu: r.Int(Root + "workload.outstanding-per-vcpu", 1, 1024, 1));
+        OutstandingPerVcpu: r.Int(Root + "workload.outstanding-per-vcpu", 1, 1024, 1))
+    {
+        Trace = TraceWorkloadReader.Read(r),
+    };
 
     private static ImmutableArray<DomainSpec> ReadDomains(HoconReader r, out Dictionary<string, List<string>> groups)
     {

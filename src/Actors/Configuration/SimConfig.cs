@@ -52,6 +52,7 @@ public static class SimConfig
         var merged = overlay.WithFallback(Reference);
         var reader = new HoconReader(merged, overlay, file, problems);
         var settings = SettingsReader.Read(reader);
+        TraceTopology.Check(settings, file, problems);
         if (problems.Count > 0)
             throw new ConfigException(problems);
         return new LoadedConfig(file, merged, settings);

@@ -25,7 +25,30 @@ public sealed record RunStats(
     /// <summary>Everything the oracle found, by kind, counted whole (the report keeps only the first
     /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
     public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>The replayed kernel trace's own counts; null when the run replays none.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public WorkloadTraceStats? WorkloadTrace { get; init; }
 }
+
+/// <summary>
+/// What a replayed ftrace holds, counted from the file (equal to its own counts): map and unmap events, bytes
+/// they name, the traced CPUs, and the lines skipped (header, other events). <see cref="RelocatedMaps"/> counts maps
+/// the replay placed at an IOVA alias because their traced range was still held by a flush queue or a flush in
+/// progress; <see cref="LongLivedMaps"/> maps the trace never unmaps.
+/// </summary>
+public sealed record WorkloadTraceStats(
+    string File,
+    long MapEvents,
+    long UnmapEvents,
+    ulong BytesMapped,
+    ulong BytesUnmapped,
+    IReadOnlyList<int> Cpus,
+    long SkippedLines,
+    long OtherEvents,
+    string Ordering,
+    long LongLivedMaps,
+    long RelocatedMaps);
 
 /// <summary>Hits and misses of one IOMMU translation cache (the IOTLB, or a device's ATC under ATS).</summary>
 public sealed record CacheStats(long Hits, long Misses)

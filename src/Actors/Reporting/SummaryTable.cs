@@ -74,6 +74,13 @@ public static class SummaryTable
         Row("VM exits per unmap", s.VmExitsPerUnmap.ToString("F2", C));
         Row("IOTLB hit rate", HitRate(s.Iotlb));
         Row("ATC hit rate", HitRate(s.Atc));
+        if (s.WorkloadTrace is { } t)
+        {
+            Row("trace map / unmap events", $"{N(t.MapEvents)} / {N(t.UnmapEvents)}");
+            Row("trace bytes mapped / unmapped", $"{N((long)t.BytesMapped)} / {N((long)t.BytesUnmapped)}");
+            Row("trace CPUs, skipped lines", $"{string.Join(",", t.Cpus)}; {N(t.SkippedLines)}");
+            Row("trace long-lived / relocated maps", $"{N(t.LongLivedMaps)} / {N(t.RelocatedMaps)}");
+        }
         Row("steps", N(s.Steps));
         Row("simulated time", $"{N(s.SimulatedNs)} ns");
         Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");

@@ -66,7 +66,7 @@ internal sealed partial class PciDeviceActor
         if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || !_random.Chance(_spec.ReplayProbability))
             return;
         var page = _random.Next(d.Pages);
-        var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page].Serial)
+        var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page])
         {
             DueStep = _step + _random.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
         };
@@ -141,13 +141,14 @@ internal sealed partial class PciDeviceActor
         public int Faults { get; set; }
     }
 
-    private sealed class Transaction(DescriptorState? descriptor, ulong iova, AccessKind access, bool replay, long mappingSerial)
+    private sealed class Transaction(DescriptorState? descriptor, ulong iova, AccessKind access, bool replay, MappingRecord? mapping)
     {
         public DescriptorState? Descriptor { get; } = descriptor;
         public ulong Iova { get; } = iova;
         public AccessKind Access { get; } = access;
         public bool Replay { get; } = replay;
-        public long MappingSerial { get; } = mappingSerial;
+        /// <summary>The mapping the descriptor was built for at this page (what a fault is judged against).</summary>
+        public MappingRecord? Mapping { get; } = mapping;
         public int Bytes => Descriptor?.Descriptor.Bytes ?? 64;
         public long Id { get; set; }
         public long DueStep { get; init; }

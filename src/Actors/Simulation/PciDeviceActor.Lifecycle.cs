@@ -26,7 +26,7 @@ internal sealed partial class PciDeviceActor
             return;
         state.Remaining++;
         var offset = (ulong)_random.Next(64) << 6;
-        _pending.Enqueue(new Transaction(state, ring.Iova + offset, AccessKind.Write, replay: false, ring.Mappings[0].Serial));
+        _pending.Enqueue(new Transaction(state, ring.Iova + offset, AccessKind.Write, replay: false, ring.Mappings[0]));
     }
 
     private void Remember(DmaDescriptor d)
@@ -51,7 +51,7 @@ internal sealed partial class PciDeviceActor
         var prod = new DmaDescriptor(-1, 0, 1, recent.Length, 64, 1.0, ImmutableArray<Model.Oracle.MappingRecord>.Empty);
         var state = new DescriptorState(prod, m.ReplyTo);
         foreach (var d in recent)
-            _pending.Enqueue(new Transaction(state, d.Iova, AccessKind.Write, replay: true, d.Mappings[0].Serial));
+            _pending.Enqueue(new Transaction(state, d.Iova, AccessKind.Write, replay: true, d.Mappings[0]));
         Pump();
     }
 }

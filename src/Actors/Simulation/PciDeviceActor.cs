@@ -72,7 +72,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             var page = i % d.Pages;
             var offset = (ulong)_random.Next(64) << 6;
             var access = _random.Chance(d.WriteFraction) ? AccessKind.Write : AccessKind.Read;
-            _pending.Enqueue(new Transaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page].Serial));
+            _pending.Enqueue(new Transaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page]));
         }
         EnqueueRingAccess(state);
         Pump();
@@ -106,7 +106,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         {
             _slot.TransferFinished();
             if (!tx.Replay)
-                _world.Oracle.CheckFault(t, ctx, tx.MappingSerial);
+                _world.Oracle.CheckFault(t, ctx, tx.Mapping);
             Finish(tx, faulted: true);
             return;
         }

@@ -9,6 +9,7 @@ using HvIommu.Model.Oracle;
 using HvIommu.Model.Randomness;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
+using HvIommu.Model.Workload;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -39,8 +40,12 @@ public sealed class SimWorld
         Settings = settings;
         Clock = clock;
         Random = new SeededRandom(settings.Seed);
-        Memory = new GuestMemory((ulong)settings.Vm.MemoryMib << 20);
-        Frames = new FrameAllocator(Memory, AllocatorBaseGpa, (Memory.SizeBytes - AllocatorBaseGpa) >> GuestMemory.PageShift);
+        // A replayed trace names guest-physical pages of its own (page cache, queues): they are guest memory below
+        // the frames the allocator hands out, which start above the trace's highest GPA.
+        var replayed = settings.Workload.Trace.Enabled ? FtraceCache.Get(settings.Workload.Trace.File) : null;
+        var allocatorBase = Math.Max(AllocatorBaseGpa, AlignUp(replayed?.GpaTop ?? 0, 1UL << 21));
+        Memory = new GuestMemory(allocatorBase - AllocatorBaseGpa + ((ulong)settings.Vm.MemoryMib << 20));
+        Frames = new FrameAllocator(Memory, allocatorBase, (Memory.SizeBytes - allocatorBase) >> GuestMemory.PageShift);
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
@@ -62,7 +67,36 @@ public sealed class SimWorld
             Host.AddDevice(device);
         DomainOfDevice = settings.Devices.Select(d => DomainByName[d.Domain]).ToImmutableArray();
         Managed = new bool[Devices.Length];
+        if (replayed is not null)
+        {
+            (TraceReplay, TraceDeviceIndex) = CreateTraceReplay(replayed);
+            TraceOwnsDomain = !settings.Devices.Where((d, i) => i != TraceDeviceIndex && d.Domain == settings.Devices[TraceDeviceIndex].Domain).Any();
+        }
     }
+
+    /// <summary>The trace workload's replay state, or null when the run replays no trace.</summary>
+    public TraceReplay? TraceReplay { get; }
+
+    /// <summary>The device the trace drives (-1 without a trace); the synthetic workload leaves it alone.</summary>
+    public int TraceDeviceIndex { get; } = -1;
+
+    /// <summary>True when the traced device's domain holds no other device (the trace alone uses its IOVA space and flush queues).</summary>
+    public bool TraceOwnsDomain { get; }
+
+    /// <summary>True when some device runs the synthetic workload (every device but the traced one).</summary>
+    public bool HasSyntheticDevice => Devices.Length > (TraceDeviceIndex >= 0 ? 1 : 0);
+
+    private (TraceReplay, int) CreateTraceReplay(FtraceTrace trace)
+    {
+        var t = Settings.Workload.Trace;
+        var device = t.Device.Length == 0 ? 0 : Settings.Devices.Select(d => d.Name).ToList().IndexOf(t.Device);
+        var domain = Settings.Devices[device].Domain;
+        var shared = Settings.Devices.Where((d, i) => i != device && d.Domain == domain).Any();
+        var replay = new TraceReplay(trace, t.Ordering, 0, IovaWidth, Settings.Driver.DmaMode == DmaMode.Strict, shared);
+        return (replay, device);
+    }
+
+    private static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
 
     public SimSettings Settings { get; }
 

@@ -77,7 +77,8 @@ public static class StressRunner
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
     {
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
-        return new ProgressSnapshot(world.Budget.Completed, world.Budget.Total, seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
+        var traced = world.TraceReplay;
+        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
     }
 }
 
@@ -103,6 +104,7 @@ internal static class ReportBuilder
             world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
         {
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+            WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
         };
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
@@ -118,4 +120,11 @@ internal static class ReportBuilder
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)
+    {
+        var t = replay.Trace;
+        return new WorkloadTraceStats(t.File, t.MapEvents, t.UnmapEvents, t.BytesMapped, t.BytesUnmapped, t.Cpus, t.SkippedLines, t.OtherEvents,
+            replay.Ordering == Model.Workload.TraceOrdering.Global ? "global" : "per-cpu", replay.LongLivedMaps, replay.RelocatedMaps);
+    }
 }

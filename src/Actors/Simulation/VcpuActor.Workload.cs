@@ -26,7 +26,8 @@ internal sealed partial class VcpuActor
         _tally.Message();
         _supervisor = m.ReplyTo;
         _workloadStarted = true;
-        if (!_world.Managed.Contains(true))
+        StartTraceWorkload();
+        if (!_world.Managed.Contains(true) || !_world.HasSyntheticDevice)
         {
             ReportIdleIfDone(force: true);
             return;
@@ -100,7 +101,7 @@ internal sealed partial class VcpuActor
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
     private async Task CompleteOperationAsync(DmaCompleted m)
     {
-        if (!_operations.Remove(m.DescriptorId, out var op))
+        if (TraceDmaCompleted(m) || !_operations.Remove(m.DescriptorId, out var op))
             return;
         var t0 = _world.Clock.NowNs;
         var lazy = _world.Settings.Driver.DmaMode == DmaMode.Lazy;
@@ -188,7 +189,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>queue_iova (brief §5.3): reap, flush inline while full, append, arm the timer.</summary>
-    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, ImmutableArray<MappingRecord> mappings)
+    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
     {
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
@@ -198,7 +199,7 @@ internal sealed partial class VcpuActor
             await FlushQueueFlushAsync(domain);
         }
         Release(domain, released);
-        if (domain.Fq.TryArmTimer())
+        if (domain.Fq.TryArmTimer() && !ArmTraceFlushQueueTimer(domain))
             Timers.StartSingleTimer(("fq", domain.Id), new FlushQueueTimerFired(domain.Id), _world.Settings.Driver.FlushQueueTimeout);
     }
 
@@ -235,6 +236,11 @@ internal sealed partial class VcpuActor
         foreach (var e in released)
         {
             FreeFrames(e.FreeList, "table page");
+            if (e.Payload is TraceQueuedIova traced)
+            {
+                ReleaseTraceIova(traced);
+                continue;
+            }
             domain.Iova.Free(e.IovaPfn << GuestMemory.PageShift, e.Pages);
             _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{e.Pages} pages, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
@@ -258,14 +264,14 @@ internal sealed partial class VcpuActor
         while (true)
         {
             var i = _random.Next(_world.Devices.Length);
-            if (_world.Managed[i])
+            if (_world.Managed[i] && i != _world.TraceDeviceIndex)
                 return i;
         }
     }
 
     private void ReportIdleIfDone(bool force)
     {
-        if (_idleReported || !_workloadStarted || (!force && (_operations.Count > 0 || _stepwiseMaps.Count > 0)))
+        if (_idleReported || !_workloadStarted || !TraceLaneIdle || (!force && (_operations.Count > 0 || _stepwiseMaps.Count > 0)))
             return;
         _idleReported = true;
         _supervisor.Tell(new VcpuIdle(_index));

@@ -36,6 +36,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
         Receive<StartNextOperation>(_ => CountedSync(StartOperation));
         Receive<ContinueMap>(m => CountedSync(() => ContinueStepwiseMap(m)));
         ReceiveAsync<DmaCompleted>(m => Counted(() => CompleteOperationAsync(m)));
+        ReceiveAsync<TraceNext>(_ => Counted(RunTraceEventAsync));
         ReceiveAsync<FlushQueueTimerFired>(m => Counted(() => FlushQueueTimeoutAsync(m)));
         ReceiveAsync<TeardownGuest>(m => Counted(() => TeardownAsync(m)));
     }

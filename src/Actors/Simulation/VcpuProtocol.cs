@@ -33,3 +33,10 @@ internal sealed record FlushQueueTimerFired(uint Domain);
 
 /// <summary>Self-message: the preemption point between two levels of a stepwise map (racy-table-install, H6).</summary>
 internal sealed record ContinueMap(long DescriptorId);
+
+/// <summary>Self-message: run the next event of this vCPU's share of a replayed kernel trace (or wait for it).</summary>
+internal sealed class TraceNext
+{
+    public static readonly TraceNext Instance = new();
+    private TraceNext() { }
+}

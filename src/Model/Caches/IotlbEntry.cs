@@ -7,7 +7,8 @@ namespace HvIommu.Model.Caches;
 /// permission. <see cref="FrameGeneration"/> is shadow metadata for the oracle — the generation of the guest
 /// frame when the entry was filled — so a later hit on a reused frame is recognisable as stale (H1–H3).
 /// <see cref="FillSerial"/> is assigned by the cache: the order in which entries were filled.
-/// <see cref="MappingSerial"/> is shadow metadata too: the oracle's serial of the mapping the entry was made from.
+/// <see cref="Mapping"/> is shadow metadata too: the oracle's record of the mapping the entry was made from (held,
+/// not looked up by serial, so a record lives exactly as long as some entry or translation can still use it).
 /// </summary>
 public readonly record struct IotlbEntry(
     ulong Hpa,
@@ -16,8 +17,11 @@ public readonly record struct IotlbEntry(
     bool Writable,
     uint FrameGeneration,
     long FillSerial = 0,
-    long MappingSerial = 0) : ITranslationEntry
+    Oracle.MappingRecord? Mapping = null) : ITranslationEntry
 {
+    /// <summary>The serial of <see cref="Mapping"/>, or 0.</summary>
+    public long MappingSerial => Mapping?.Serial ?? 0;
+
     /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
     public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));
 }
@@ -32,8 +36,11 @@ public readonly record struct DeviceTlbEntry(
     PageSize Size,
     bool Writable,
     uint FrameGeneration,
-    long MappingSerial = 0) : ITranslationEntry
+    Oracle.MappingRecord? Mapping = null) : ITranslationEntry
 {
+    /// <summary>The serial of <see cref="Mapping"/>, or 0.</summary>
+    public long MappingSerial => Mapping?.Serial ?? 0;
+
     /// <summary>HPA for <paramref name="iova"/> inside this page.</summary>
     public ulong Translate(ulong iova) => Hpa | (iova & (Size.Bytes() - 1));
 }

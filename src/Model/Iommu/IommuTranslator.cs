@@ -12,7 +12,7 @@ namespace HvIommu.Model.Iommu;
 /// Translates one DMA address as the IOMMU hardware does (brief §4): the device's ATC if it has ATS,
 /// then the IOTLB tagged by domain, then the paging-structure cache and a nested walk, filling the caches
 /// on the way back. Each translation carries the shadow data the oracle needs (frame generation, mapping
-/// serial), and every walk's table pages are shown to the oracle (H1).
+/// record), and every walk's table pages are shown to the oracle (H1).
 /// </summary>
 public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, DmaOracle oracle, ulong apertureMax)
 {
@@ -32,7 +32,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
             // The IOMMU rejects the device's untranslated requests; but with ATS still enabled the device
             // serves translations from its own ATC (why later revisions disable ATS before blocking, H9).
             if (device.AtsEnabled && device.Atc is { } cached && cached.TryLookup(iova, out var hit))
-                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, hit.Translate(iova), hit.Gpa | InPage(iova, hit.Size), hit.Size, hit.Writable, hit.FrameGeneration, hit.MappingSerial), access);
+                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, hit.Translate(iova), hit.Gpa | InPage(iova, hit.Size), hit.Size, hit.Writable, hit.FrameGeneration, hit.Mapping), access);
             return DmaTranslation.Faulted(WalkFault.Blocked, TranslationSource.None, view.DomainId, iova);
         }
         if (!view.TranslationEnabled)
@@ -40,12 +40,12 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         if (device.AtsEnabled && device.Atc is { } atc)
         {
             if (atc.TryLookup(iova, out var a))
-                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.MappingSerial), access);
+                return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.Mapping), access);
             var epoch = host.Epoch(view.DomainId);
             var t = TranslateInIommu(view, iova, access, ctx);
             if (t.Ok)
             {
-                atc.Fill(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.MappingSerial));
+                atc.Fill(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping));
                 if (host.Epoch(view.DomainId) != epoch)
                     atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
             }
@@ -57,7 +57,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
     private DmaTranslation TranslateInIommu(DomainView view, ulong iova, AccessKind access, in AccessContext ctx)
     {
         if (host.Iotlb.TryLookup(view.DomainId, iova, out var e))
-            return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Iotlb, view.DomainId, iova, e.Translate(iova), e.Gpa | InPage(iova, e.Size), e.Size, e.Writable, e.FrameGeneration, e.MappingSerial), access);
+            return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Iotlb, view.DomainId, iova, e.Translate(iova), e.Gpa | InPage(iova, e.Size), e.Size, e.Writable, e.FrameGeneration, e.Mapping), access);
 
         var epoch = host.Epoch(view.DomainId);
         var walk = host.WalkCache.TryLookupDeepest(view.DomainId, iova, Math.Min(view.Levels - 1, PagingStructureCache.MaxLevel), out var level, out var tableGpa)
@@ -77,11 +77,10 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         var pageGpa = PageBase(walk.Gpa, walk.Size);
         var record = oracle.FindMapping(view.DomainId, iova, pageGpa);
         var generation = record?.FrameGeneration ?? frames.GenerationOf(pageGpa);
-        var serial = record?.Serial ?? 0;
-        host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, MappingSerial: serial));
+        host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, Mapping: record));
         if (host.Epoch(view.DomainId) != epoch)
             host.Iotlb.InvalidatePages(view.DomainId, [FlushVa.FromRange(PageBase(iova, walk.Size), PageBase(iova, walk.Size) + walk.Size.Bytes() - 1)]);
-        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, serial);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, record);
     }
 
     private void FillWalkCache(DomainView view, ulong iova, ImmutableArray<WalkStep> chain)
@@ -99,7 +98,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
     {
         if (!host.Stage2.TryTranslate(iova, out var hpa))
             return DmaTranslation.Faulted(WalkFault.Stage2Fault, TranslationSource.Identity, view.DomainId, iova);
-        return new DmaTranslation(true, WalkFault.None, TranslationSource.Identity, view.DomainId, iova, hpa, iova, PageSize.Size4K, true, frames.GenerationOf(iova & ~GuestMemory.PageMask), 0);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Identity, view.DomainId, iova, hpa, iova, PageSize.Size4K, true, frames.GenerationOf(iova & ~GuestMemory.PageMask), null);
     }
 
     private static DmaTranslation Check(DmaTranslation t, AccessKind access) =>

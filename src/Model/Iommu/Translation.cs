@@ -9,7 +9,9 @@ public enum TranslationSource : byte { None, Atc, Iotlb, Walk, Identity }
 /// <summary>
 /// The translation a DMA transaction carries from its translate step to its later access step. Besides the
 /// architectural result it carries shadow data for the oracle: the generation of the target frame and the
-/// serial of the mapping the translation was made from (0 when no live mapping backs it).
+/// mapping the translation was made from (null when no live mapping backs it). It holds the oracle's record
+/// itself, not a serial to look up: whatever can still use a translation (a cache entry, a DMA in flight)
+/// keeps its mapping's record alive, and a record nothing refers to any more is the garbage collector's.
 /// </summary>
 public readonly record struct DmaTranslation(
     bool Ok,
@@ -22,8 +24,11 @@ public readonly record struct DmaTranslation(
     HvIommu.Model.PageTables.PageSize Size,
     bool Writable,
     uint FrameGeneration,
-    long MappingSerial)
+    HvIommu.Model.Oracle.MappingRecord? Mapping)
 {
+    /// <summary>The serial of <see cref="Mapping"/>, or 0 when no mapping backs the translation.</summary>
+    public long MappingSerial => Mapping?.Serial ?? 0;
+
     public static DmaTranslation Faulted(WalkFault fault, TranslationSource source, uint domain, ulong iova) =>
-        new(false, fault, source, domain, iova, 0, 0, HvIommu.Model.PageTables.PageSize.Size4K, false, 0, 0);
+        new(false, fault, source, domain, iova, 0, 0, HvIommu.Model.PageTables.PageSize.Size4K, false, 0, null);
 }

@@ -38,6 +38,26 @@ public sealed class DmaOracle
 
     public long MappingsRegistered => _registry.Count;
 
+    /// <summary>What the oracle itself holds right now (see <see cref="OracleRetention"/>): bounded by the IOVAs
+    /// in use and the unmaps awaiting a flush, not by the mappings of the run.</summary>
+    public OracleRetention Retention
+    {
+        get
+        {
+            int pending = 0, overflow = 0;
+            lock (_tracks)
+            {
+                foreach (var track in _tracks.Values)
+                    lock (track)
+                    {
+                        pending += track.Pending.Count;
+                        overflow += track.Overflow.Count(w => w.TryGetTarget(out _));
+                    }
+            }
+            return new OracleRetention(_registry.LiveCount, _registry.RecentCount, pending, overflow);
+        }
+    }
+
     /// <summary>A dma-direct mapping (no IOMMU yet): the device was given the buffer's raw GPA (H11). Registered
     /// under domain <see cref="DeviceDomainId.Default"/> and live from now on.</summary>
     public MappingRecord RegisterDirect(ulong gpa, int vcpu, long nowNs)
@@ -71,6 +91,8 @@ public sealed class DmaOracle
         {
             record.MarkUnmapped(track.Started, nowNs, record.Queued);
             track.Pending.Add(record);
+            if (track.Pending.Count > PendingHeldLimit)
+                track.SpillOldest(PendingHeldLimit);
         }
         _registry.RemoveLive(record);
     }
@@ -85,8 +107,6 @@ public sealed class DmaOracle
 
     /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
     public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
-
-    public MappingRecord? BySerial(long serial) => _registry.BySerial(serial);
 
     /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number.</summary>
     public long FlushStarted(uint domain)
@@ -103,13 +123,9 @@ public sealed class DmaOracle
         var track = Track(domain);
         lock (track)
         {
-            track.Pending.RemoveAll(r =>
-            {
-                if (r.UnmapFlushSeq >= seq || (blocks is { } b && !Covers(b, r)))
-                    return false;
-                r.MarkFlushed(seq, nowNs);
-                return true;
-            });
+            track.Pending.RemoveAll(r => TryMarkFlushed(r, seq, blocks, nowNs));
+            if (track.Overflow.Count > 0)
+                track.Overflow.RemoveAll(w => !w.TryGetTarget(out var r) || TryMarkFlushed(r, seq, blocks, nowNs));
         }
     }
 
@@ -121,18 +137,18 @@ public sealed class DmaOracle
                 $"DMA by {ctx.Device} got through while the device is in the blocking domain",
                 "The blocking domain must reject every DMA (§1.4); a translation cached before the device was blocked (ATC, IOTLB) was still used, H9.");
         if (ctx.DeviceDetached)
-            return Report(ViolationKind.IsolationBreach, t, ctx, BySerial(t.MappingSerial), 0,
+            return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
                 $"DMA by {ctx.Device} got through ({t.Source}) while the device was attached to no domain",
                 "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5).");
         if (t.Source == TranslationSource.Identity)
             return CheckIdentity(t, ctx);
         if (!_stage2.TryReverse(t.Hpa, out var gpa))
-            return Report(ViolationKind.IsolationBreach, t, ctx, BySerial(t.MappingSerial), 0,
+            return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
                 $"DMA to HPA 0x{t.Hpa:x}, which no longer backs any guest frame",
                 "The host changed stage 2 for this GPA but a nested translation derived from the old backing survived (H14, §4): the host must invalidate IOTLB entries tagged with the guest's domain ids when it changes stage 2.");
         var frame = gpa & ~GuestMemory.PageMask;
         var info = _frames.GetInfo(frame);
-        var record = BySerial(t.MappingSerial);
+        var record = t.Mapping;
         // A translation captures the generation of its page's first frame (a 2 MiB or 1 GiB buffer is
         // registered by its head), so judge reuse by that frame, whichever 4 KiB the DMA touches.
         var head = gpa & ~(t.Size.Bytes() - 1);
@@ -178,11 +194,11 @@ public sealed class DmaOracle
     }
 
     /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6).</summary>
-    public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, long descriptorMappingSerial)
+    /// <param name="record">The mapping the device's descriptor was built for (null: none).</param>
+    public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, MappingRecord? record)
     {
         if (ctx.Replay)
             return null;
-        var record = BySerial(descriptorMappingSerial);
         if (record is null || record.State != MappingState.Mapped)
             return null;
         if (record.Domain == DeviceDomainId.Default)
@@ -268,6 +284,16 @@ public sealed class DmaOracle
         _ => "A DMA translated before the flush was still in flight when the flush returned (H5: drain).",
     };
 
+    /// <summary>Marks <paramref name="r"/> flushed by flush <paramref name="seq"/> when that flush started after its
+    /// unmap and covers it; true when it did.</summary>
+    private static bool TryMarkFlushed(MappingRecord r, long seq, ImmutableArray<FlushVa>? blocks, long nowNs)
+    {
+        if (r.UnmapFlushSeq >= seq || (blocks is { } b && !Covers(b, r)))
+            return false;
+        r.MarkFlushed(seq, nowNs);
+        return true;
+    }
+
     private static bool Covers(ImmutableArray<FlushVa> blocks, MappingRecord r)
     {
         var first = r.Iova >> FlushVa.HvPageShift;
@@ -288,9 +314,51 @@ public sealed class DmaOracle
         }
     }
 
+    /// <summary>Unmapped mappings a domain holds strongly while they await a covering flush; past this the oldest
+    /// half is held weakly (<see cref="DomainFlushTrack.SpillOldest"/>). A correct driver flushes every unmap
+    /// within a few operations (strict) or a flush-queue's worth (lazy: 256 entries per vCPU), far below it.
+    /// Tests lower it.</summary>
+    internal int PendingHeldLimit { get; set; } = 1 << 16;
+
     private sealed class DomainFlushTrack
     {
+        private int _overflowPruneAt;
+
         public long Started;
         public readonly List<MappingRecord> Pending = new();
+
+        /// <summary>
+        /// Unmapped mappings that waited so long for a covering flush that one may never come (a list flush of the
+        /// wrong range, H7; a failed flush only logged, H8). Held weakly: such a record still matters while a
+        /// cache entry, a DMA in flight or a descriptor holds it (a later covering flush must still mark it, so that
+        /// a stale use of it is judged right), and not at all once nothing does.
+        /// </summary>
+        public readonly List<WeakReference<MappingRecord>> Overflow = new();
+
+        /// <summary>Moves the older half of <see cref="Pending"/> to <see cref="Overflow"/>; drops collected ones
+        /// whenever the overflow doubles, so it stays proportional to the records still alive. Under the track's lock.</summary>
+        public void SpillOldest(int limit)
+        {
+            var spill = Pending.Count / 2;
+            for (var i = 0; i < spill; i++)
+                Overflow.Add(new WeakReference<MappingRecord>(Pending[i]));
+            Pending.RemoveRange(0, spill);
+            if (Overflow.Count <= Math.Max(limit, _overflowPruneAt))
+                return;
+            Overflow.RemoveAll(w => !w.TryGetTarget(out _));
+            _overflowPruneAt = 2 * Overflow.Count;
+        }
     }
+}
+
+/// <summary>
+/// The records a <see cref="DmaOracle"/> holds itself: live mappings (registered, not unmapped), remembered last
+/// unmaps (one per domain, IOVA and page size, for walks that raced an unmap), unmaps awaiting a covering flush
+/// held strongly and, past a limit (65,536 per domain), weakly (counted while still alive: something else holds
+/// them). Counts of records, not bytes.
+/// </summary>
+public readonly record struct OracleRetention(int Live, int RecentlyUnmapped, int AwaitingFlush, int AwaitingFlushWeak)
+{
+    /// <summary>All records counted.</summary>
+    public long Total => (long)Live + RecentlyUnmapped + AwaitingFlush + AwaitingFlushWeak;
 }

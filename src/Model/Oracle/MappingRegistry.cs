@@ -4,41 +4,35 @@ using HvIommu.Model.PageTables;
 namespace HvIommu.Model.Oracle;
 
 /// <summary>
-/// Every mapping of the run by serial, and the live ones of each domain by IOVA. Serials index a chunked
-/// array so that an access finds its mapping in O(1) without locking.
+/// The mappings the oracle must find by address: the live ones of each domain by IOVA (and page size), and
+/// the last one unmapped at each such key. Both are bounded by the IOVAs the domains' allocators hand out
+/// (they reuse freed ranges first), not by the operations of the run.
+/// <para>
+/// There is no index by serial: a cache entry or translation that can still be used holds its
+/// <see cref="MappingRecord"/> itself, so a record stays alive exactly while something can refer to it
+/// (a live or last-unmapped mapping here, a pending flush, a descriptor or flush-queue entry, an IOTLB or
+/// ATC entry, a DMA in flight) and is the garbage collector's once nothing can. An index by serial would keep
+/// every mapping of the run: about 100 bytes per operation, gigabytes over an 8-hour run.
+/// </para>
 /// </summary>
 internal sealed class MappingRegistry
 {
-    private const int ChunkBits = 10; // 8 KiB chunks: small enough to stay off the large-object heap, so short schedules do not trigger full GCs
-    private const int ChunkSize = 1 << ChunkBits;
-    private MappingRecord?[]?[] _chunks = new MappingRecord?[]?[64];
-    private readonly object _grow = new();
     private long _nextSerial;
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _live = new();
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _recent = new();
 
+    /// <summary>Serials handed out: every mapping the run registered.</summary>
     public long Count => Interlocked.Read(ref _nextSerial);
+
+    /// <summary>Mappings registered and not unmapped.</summary>
+    public int LiveCount => _live.Count;
+
+    /// <summary>Keys (domain, IOVA, page size) whose last unmapped mapping is remembered for walks that raced the unmap.</summary>
+    public int RecentCount => _recent.Count;
 
     public long NextSerial() => Interlocked.Increment(ref _nextSerial);
 
-    public void Add(MappingRecord record)
-    {
-        var chunkIndex = (int)(record.Serial >> ChunkBits);
-        var chunks = Volatile.Read(ref _chunks);
-        if (chunkIndex >= chunks.Length || chunks[chunkIndex] is null)
-            chunks = Grow(chunkIndex);
-        chunks[chunkIndex]![record.Serial & (ChunkSize - 1)] = record;
-        _live[(record.Domain, Key(record.Iova, record.Size))] = record;
-    }
-
-    public MappingRecord? BySerial(long serial)
-    {
-        if (serial <= 0)
-            return null;
-        var chunks = Volatile.Read(ref _chunks);
-        var chunkIndex = (int)(serial >> ChunkBits);
-        return chunkIndex < chunks.Length ? chunks[chunkIndex]?[serial & (ChunkSize - 1)] : null;
-    }
+    public void Add(MappingRecord record) => _live[(record.Domain, Key(record.Iova, record.Size))] = record;
 
     public void RemoveLive(MappingRecord record)
     {
@@ -71,21 +65,4 @@ internal sealed class MappingRegistry
         _live.Values.Where(r => r.Domain == domain && r.State == MappingState.Mapped).OrderBy(r => r.Serial).ToList();
 
     private static ulong Key(ulong iova, PageSize size) => ((iova >> size.Shift()) << 2) | (ulong)size;
-
-    private MappingRecord?[]?[] Grow(int chunkIndex)
-    {
-        lock (_grow)
-        {
-            var chunks = _chunks;
-            if (chunkIndex >= chunks.Length)
-            {
-                var bigger = new MappingRecord?[]?[Math.Max(chunks.Length * 2, chunkIndex + 1)];
-                Array.Copy(chunks, bigger, chunks.Length);
-                chunks = bigger;
-            }
-            chunks[chunkIndex] ??= new MappingRecord?[ChunkSize];
-            Volatile.Write(ref _chunks, chunks);
-            return chunks;
-        }
-    }
 }

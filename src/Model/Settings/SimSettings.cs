@@ -115,7 +115,36 @@ public sealed record WorkloadSettings(
     int DmaPerOp,
     int DmaBytes,
     double WriteFraction,
-    int OutstandingPerVcpu);
+    int OutstandingPerVcpu)
+{
+    /// <summary>A kernel ftrace replayed as (part of) the workload; <see cref="TraceWorkloadSettings.None"/> when none.</summary>
+    public TraceWorkloadSettings Trace { get; init; } = TraceWorkloadSettings.None;
+}
+
+/// <summary>
+/// Replaying a kernel ftrace of <c>iommu:map</c>/<c>iommu:unmap</c> events (hviommu.workload.trace*).
+/// </summary>
+/// <param name="File">The trace file, resolved (relative paths against the config file's directory); "" = none.</param>
+/// <param name="Device">The device the trace drives; "" = the topology's first device.</param>
+/// <param name="Ordering">global (timestamp order) or per-cpu (each vCPU its own stream).</param>
+/// <param name="TimeScale">Simulated ns per traced ns (0 = back to back, as fast as the costs allow).</param>
+/// <param name="DmaPerPage">DMA transactions per 4 KiB page of a mapping after it is mapped.</param>
+/// <param name="DmaBytes">Bytes each of them moves (at most 4096).</param>
+/// <param name="PeriodicDma">A mapping still live this much traced time after its last DMA gets DMA again (long-lived
+/// queues and coherent buffers); zero = never.</param>
+public sealed record TraceWorkloadSettings(
+    string File,
+    string Device,
+    Workload.TraceOrdering Ordering,
+    double TimeScale,
+    int DmaPerPage,
+    int DmaBytes,
+    TimeSpan PeriodicDma)
+{
+    public static TraceWorkloadSettings None { get; } = new("", "", Workload.TraceOrdering.Global, 1.0, 8, 512, TimeSpan.FromMilliseconds(10));
+
+    public bool Enabled => File.Length > 0;
+}
 
 /// <summary>An injected hypercall failure (brief §2.3, hazard H8): a named call fails with a named status.</summary>
 public sealed record FaultSpec(HypercallCode Call, double Probability, HvStatus Status);

@@ -79,10 +79,10 @@ public sealed class HostBehaviourTests
         var direct = rig.Oracle.RegisterDirect(gpa, 0, 0);
         var t = translator.Translate(rig.Nic, gpa, AccessKind.Write, Ctx(rig.Nic));
         Assert.False(t.Ok);
-        Assert.Equal(ViolationKind.LostMapping, rig.Oracle.CheckFault(t, Ctx(rig.Nic), direct.Serial)?.Kind);
+        Assert.Equal(ViolationKind.LostMapping, rig.Oracle.CheckFault(t, Ctx(rig.Nic), direct)?.Kind);
 
         var other = rig.MapBuffer(0x40_0000);
         var elsewhere = Ctx(rig.Nic) with { DeviceDomain = 99 };
-        Assert.Null(rig.Oracle.CheckFault(DmaTranslation.Faulted(WalkFault.NotPresent, TranslationSource.Walk, 99, other.Iova), elsewhere, other.Serial));
+        Assert.Null(rig.Oracle.CheckFault(DmaTranslation.Faulted(WalkFault.NotPresent, TranslationSource.Walk, 99, other.Iova), elsewhere, other));
     }
 }

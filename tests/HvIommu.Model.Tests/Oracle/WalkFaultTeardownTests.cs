@@ -77,7 +77,7 @@ public sealed class WalkFaultTeardownTests
         _rig.Table.Unmap(Region, 0x1000, new IotlbGather());
 
         var t = _rig.Translate(_rig.Nic, Region);
-        var v = _rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record.Serial);
+        var v = _rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record);
 
         Assert.Equal(WalkFault.NotPresent, t.Fault);
         Assert.Equal(ViolationKind.LostMapping, v?.Kind);
@@ -91,11 +91,11 @@ public sealed class WalkFaultTeardownTests
         _rig.Table.Unmap(Region, 0x1000, new IotlbGather());
         var t = _rig.Translate(_rig.Nic, Region);
 
-        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic, replay: true), record.Serial));
+        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic, replay: true), record));
         _rig.Oracle.UnmapStarting(record, 10, queued: false);
         _rig.Oracle.UnmapDone(record, 11);
-        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record.Serial));
-        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), descriptorMappingSerial: 0));
+        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record));
+        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record: null));
         Assert.Equal(0, _rig.Log.Total);
     }
 
@@ -106,7 +106,7 @@ public sealed class WalkFaultTeardownTests
         var t = _rig.Translate(_rig.Nic, Region);
 
         Assert.Equal(MappingState.Mapping, record.State);
-        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record.Serial));
+        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record));
     }
 
     [Theory]

@@ -1,0 +1,239 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Tracing;
+using HvIommu.Model.Driver;
+using HvIommu.Model.Memory;
+using HvIommu.Model.Oracle;
+using HvIommu.Model.PageTables;
+using HvIommu.Model.Settings;
+using HvIommu.Model.Workload;
+
+namespace HvIommu.Actors.Simulation;
+
+/// <summary>
+/// The trace workload: this vCPU replays one traced CPU's <c>iommu:map</c>/<c>iommu:unmap</c> events, asking the
+/// run's <see cref="TraceReplay"/> for its next one. A map writes the stage-1 leaves iommu_map would write for the
+/// traced IOVA range and guest-physical address and programs the traced device to DMA into it; an unmap clears
+/// the traced range (possibly several maps) and takes the driver's flush path, strict or lazy (brief §5.2, §5.3).
+/// </summary>
+internal sealed partial class VcpuActor
+{
+    private readonly Dictionary<long, int> _traceDescriptors = new();
+    private readonly List<int> _traceLive = new();
+    private readonly Dictionary<int, long> _traceLastDmaNs = new();
+    private bool _traceActive;
+    private bool _traceFinished;
+    private long _traceNowNs;
+
+    /// <summary>True unless this vCPU replays a trace it has not finished.</summary>
+    private bool TraceLaneIdle => !_traceActive || _traceFinished;
+
+    /// <summary>Called when the workload starts: joins the replay if this vCPU replays a traced CPU.</summary>
+    private void StartTraceWorkload()
+    {
+        if (_world.TraceReplay is not { } replay || !replay.Drives(_index))
+            return;
+        _traceActive = true;
+        var self = Self;
+        replay.SetWake(_index, () => self.Tell(TraceNext.Instance));
+        Self.Tell(TraceNext.Instance);
+    }
+
+    /// <summary>One event per message, so other actors interleave between events.</summary>
+    private async Task RunTraceEventAsync()
+    {
+        var replay = _world.TraceReplay!;
+        if (_traceFinished || _world.Budget.Stopped && FinishTrace())
+            return;
+        var step = replay.Next(_index);
+        switch (step.Kind)
+        {
+            case TraceStepKind.Finished:
+                FinishTrace();
+                return;
+            case TraceStepKind.Waiting:
+                return;
+        }
+        var e = replay[step.EventIndex];
+        _traceNowNs = e.TimestampNs;
+        if (replay.TakeFlushQueueTimeout(e.TimestampNs))
+            await FlushQueueTimeoutAsync(new FlushQueueTimerFired(_world.DomainOfDevice[_world.TraceDeviceIndex].Id));
+        if (e.Kind == IommuEventKind.Map)
+            await TraceMapAsync(replay, step.EventIndex, e);
+        else
+            await TraceUnmapAsync(replay, step.EventIndex);
+        PeriodicTraceDma(replay);
+        Self.Tell(TraceNext.Instance);
+    }
+
+    private bool FinishTrace()
+    {
+        _traceFinished = true;
+        ReportIdleIfDone(force: false);
+        return true;
+    }
+
+    /// <summary>iommu_map of the traced range: one leaf per iommu_pgsize step, then the device is programmed.</summary>
+    private async Task TraceMapAsync(TraceReplay replay, int index, IommuTraceEvent e)
+    {
+        var t0 = _world.Clock.NowNs;
+        var domain = _world.DomainOfDevice[_world.TraceDeviceIndex];
+        var iova = replay.PlaceMap(index);
+        var gather = new IotlbGather();
+        var records = new List<MappingRecord>();
+        foreach (var piece in PageSizePicker.Split(iova, e.Paddr, e.Size, _world.Settings.Iommu.PageSizeBitmap))
+        {
+            var record = _world.Oracle.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _index, t0);
+            var status = domain.Table!.Map(piece.Iova, piece.Gpa, piece.Size, writable: true, gather);
+            if (status != MapStatus.Mapped)
+                throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");
+            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{piece.Iova:x}", $"GPA 0x{piece.Gpa:x}, domain {domain.Id}, {record}, trace line {e.Line}");
+            _world.Oracle.Mapped(record);
+            records.Add(record);
+        }
+        replay.SetPayload(index, records.ToArray());
+        _world.Counters.Add(SimCounter.Maps, 1);
+        // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
+        if (!gather.IsEmpty)
+        {
+            await IotlbSyncAsync(domain, gather);
+            FreeFrames(gather.FreeList, "table page");
+        }
+        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _traceLive.Add(index);
+        ProgramTraceDma(replay, index);
+        replay.ReachedTracePoint(index);
+        replay.Finished(index);
+    }
+
+    /// <summary>The device DMAs into every 4 KiB page of the mapping (trace-dma-per-page transactions each).</summary>
+    private void ProgramTraceDma(TraceReplay replay, int index)
+    {
+        var t = _world.Settings.Workload.Trace;
+        var e = replay[index];
+        var pages = (int)(e.Size >> GuestMemory.PageShift);
+        if (t.DmaPerPage == 0)
+            return;
+        var records = (MappingRecord[])replay.Payload(index)!;
+        var iova = replay.ActualIova(index);
+        var perPage = ImmutableArray.CreateBuilder<MappingRecord>(pages);
+        var r = 0;
+        for (var p = 0; p < pages; p++)
+        {
+            var pageIova = iova + ((ulong)p << GuestMemory.PageShift);
+            while (pageIova >= records[r].Iova + records[r].Size.Bytes())
+                r++;
+            perPage.Add(records[r]);
+        }
+        var descriptor = new DmaDescriptor(++_nextDescriptor, iova, pages, pages * t.DmaPerPage, t.DmaBytes, _world.Settings.Workload.WriteFraction, perPage.MoveToImmutable());
+        _traceDescriptors.Add(descriptor.Id, index);
+        _traceLastDmaNs[index] = _traceNowNs;
+        replay.DmaProgrammed(index);
+        _devices[_world.TraceDeviceIndex].Tell(new ProgramDma(descriptor, Self));
+    }
+
+    /// <summary>Long-lived mappings (queues, coherent buffers) get DMA again every trace-periodic-dma of traced time.</summary>
+    private void PeriodicTraceDma(TraceReplay replay)
+    {
+        var period = (long)_world.Settings.Workload.Trace.PeriodicDma.TotalNanoseconds;
+        for (var k = _traceLive.Count - 1; k >= 0; k--)
+        {
+            var map = _traceLive[k];
+            if (replay.Ended(map))
+            {
+                _traceLive.RemoveAt(k);
+                _traceLastDmaNs.Remove(map);
+                continue;
+            }
+            if (period > 0 && _traceNowNs - _traceLastDmaNs[map] >= period && replay.MayDmaAgain(map))
+                ProgramTraceDma(replay, map);
+        }
+    }
+
+    /// <summary>A completion of a trace descriptor; false when the descriptor is not the trace's.</summary>
+    private bool TraceDmaCompleted(DmaCompleted m)
+    {
+        if (!_traceDescriptors.Remove(m.DescriptorId, out var map))
+            return false;
+        _world.TraceReplay!.DmaCompleted(map);
+        return true;
+    }
+
+    /// <summary>iommu_unmap of the traced range (every map it covers, each where it was placed), then the flush path.</summary>
+    private async Task TraceUnmapAsync(TraceReplay replay, int index)
+    {
+        var t0 = _world.Clock.NowNs;
+        var domain = _world.DomainOfDevice[_world.TraceDeviceIndex];
+        var lazy = _world.Settings.Driver.DmaMode == DmaMode.Lazy;
+        var cleared = new List<(UnmapRange Range, IotlbGather Gather, ImmutableArray<MappingRecord> Records)>();
+        foreach (var range in replay.UnmapRanges(index))
+        {
+            var records = range.Maps.SelectMany(m => (MappingRecord[])replay.Payload(m)!)
+                .Where(r => r.Iova < range.Iova + range.Bytes && r.Iova + r.Size.Bytes() > range.Iova && r.State == MappingState.Mapped)
+                .ToImmutableArray();
+            foreach (var r in records)
+                _world.Oracle.UnmapStarting(r, t0, queued: lazy);
+            var gather = new IotlbGather();
+            domain.Table!.Unmap(range.Iova, range.Bytes, gather);
+            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{range.Iova:x}",
+                $"{range.Bytes >> GuestMemory.PageShift} pages, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}");
+            foreach (var r in records)
+                _world.Oracle.UnmapDone(r, t0);
+            cleared.Add((range, gather, records));
+        }
+        _world.Counters.Add(SimCounter.Unmaps, 1);
+        replay.ReachedTracePoint(index);
+        // Nothing of the range was mapped (the map was made before the trace began): strict dma-iommu still calls
+        // iotlb_sync, and the empty gather makes it the domain flush.
+        if (cleared.Count == 0 && !lazy)
+            await IotlbSyncAsync(domain, new IotlbGather());
+        foreach (var (range, gather, records) in cleared)
+        {
+            var pages = (int)(range.Bytes >> GuestMemory.PageShift);
+            if (lazy)
+            {
+                await QueueIovaAsync(domain, range.Iova, pages, gather.FreeList.ToArray(), new TraceQueuedIova(records, range.Iova, range.Bytes));
+                continue;
+            }
+            // §5.2 step 3 as for the synthetic workload: flush, then the table pages, then the IOVA (unless a hazard
+            // knob moves a free before the flush: H1 the tables, H2 the IOVA).
+            var hazards = _world.Settings.Driver.Hazards;
+            if (hazards.FreeIovaBeforeFlush)
+                replay.ReleaseIova(range.Iova, range.Bytes);
+            if (hazards.FreeTablesBeforeFlush)
+                FreeFrames(gather.FreeList, "table page");
+            await IotlbSyncAsync(domain, gather);
+            if (!hazards.FreeTablesBeforeFlush)
+                FreeFrames(gather.FreeList, "table page");
+            if (!hazards.FreeIovaBeforeFlush)
+                replay.ReleaseIova(range.Iova, range.Bytes);
+        }
+        _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        replay.Finished(index);
+    }
+
+    /// <summary>
+    /// Lazy mode's flush-queue timer (fq_flush_timeout, 10 ms) of the traced domain runs on the trace's clock: it fires
+    /// before the first event traced at or after its due time, so a replay flushes as often as the traced kernel's
+    /// timer would have, in stress and deterministic mode alike. False when the domain is not the trace's alone.
+    /// </summary>
+    private bool ArmTraceFlushQueueTimer(GuestDomain domain)
+    {
+        if (!_traceActive || _world.TraceReplay is not { } replay || !_world.TraceOwnsDomain || domain != _world.DomainOfDevice[_world.TraceDeviceIndex])
+            return false;
+        replay.ArmFlushQueueTimer(_traceNowNs + (long)_world.Settings.Driver.FlushQueueTimeout.TotalNanoseconds);
+        return true;
+    }
+
+    /// <summary>fq_ring_free of a trace unmap: its IOVA range goes back to the replay's IOVA space.</summary>
+    private void ReleaseTraceIova(TraceQueuedIova queued)
+    {
+        _world.TraceReplay!.ReleaseIova(queued.Iova, queued.Bytes);
+        foreach (var r in queued.Mappings)
+            _world.Oracle.FlushQueueReleased(r);
+    }
+
+    /// <summary>A trace unmap waiting in a flush queue: its records and where its IOVA range lies.</summary>
+    private sealed record TraceQueuedIova(ImmutableArray<MappingRecord> Mappings, ulong Iova, ulong Bytes);
+}
