@@ -21,15 +21,16 @@ public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int
 {
     /// <summary>
     /// The strategy of a single schedule, a function of these options and the seed alone: a custom one, the
-    /// replay, or the strategy text's pick for this seed — the portfolio's member and PCT's depth go by the seed,
-    /// and with no length given the change points are drawn over <paramref name="expectedSteps"/>. An explorer
-    /// asks <see cref="Plan"/> instead, which learns the length across its schedules.
+    /// replay, or the strategy text's first pick for this seed (the portfolio's first member is uniform random,
+    /// as a single run has always been; with no length given PCT's change points are drawn over
+    /// <paramref name="expectedSteps"/>). An explorer asks <see cref="Plan"/> instead, which interleaves the
+    /// portfolio's members and learns the length across its schedules.
     /// </summary>
     public IScheduleStrategy Create(ulong seed, long expectedSteps) => Custom is not null
         ? Custom(seed, expectedSteps)
         : Replay is not null
         ? new ReplayStrategy(Replay)
-        : Plan().Next(seed, (long)(seed & long.MaxValue), expectedSteps);
+        : Plan().Next(seed, 0, expectedSteps);
 
     /// <summary>A fresh plan of <see cref="Strategy"/> for one explorer's schedules.</summary>
     public StrategyPlan Plan() => StrategySpec.Parse(Strategy, PctDepth);
