@@ -77,6 +77,20 @@ public sealed class ArgReader
         return result;
     }
 
+    /// <summary>Every value of any of <paramref name="names"/>, in command-line order (for options whose order matters).</summary>
+    public IReadOnlyList<(string Name, string Value)> OptionsInOrder(params string[] names)
+    {
+        var result = new List<(string, string)>();
+        for (var i = 0; i < _options.Count; i++)
+        {
+            if (!names.Contains(_options[i].Name))
+                continue;
+            _consumed.Add(i);
+            result.Add((_options[i].Name, _options[i].Value ?? throw new UsageException($"{_options[i].Name} needs a value")));
+        }
+        return result;
+    }
+
     public long? Int64(string name, long min = long.MinValue, long max = long.MaxValue)
     {
         var s = Option(name);

@@ -1,89 +1,66 @@
-using HvIommu.Model.Memory;
-using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
 
 namespace HvIommu.Actors.Cli;
 
 /// <summary>
-/// <c>pagetable</c>: builds a guest stage-1 table (brief §3) from <c>--map</c>/<c>--unmap</c> arguments and
-/// prints the nested walk (brief §4) of one IOVA, level by level, as text or one JSON object.
+/// <c>pagetable</c>: builds a guest stage-1 table (brief §3) from <c>--map</c>/<c>--unmap</c> arguments applied
+/// in command-line order (<see cref="PageTableSession"/>), prints each unmap's byte count and the nested walk
+/// (brief §4) of one IOVA, level by level, as text or one JSON object. Under <c>--json</c> an error is a JSON
+/// object too (<c>{"error": …}</c> on stdout, the same line on stderr, exit 2).
 /// </summary>
 public sealed class PageTableCommand : ICommand
 {
-    /// <summary>Guest address space of the scratch VM: 4 GiB, sparse, so only touched frames cost memory.</summary>
-    private const ulong GuestBytes = 4UL << 30;
-    /// <summary>Table pages come from the top 16 MiB so they stay clear of typical user GPAs.</summary>
-    private const ulong TableFrames = 4096;
-    private const ulong TableBaseGpa = GuestBytes - (TableFrames << GuestMemory.PageShift);
-    private const int DomainId = 1;
-
     public string Name => "pagetable";
     public string Summary => "build a stage-1 I/O page table and show the nested walk of one IOVA";
     public string Usage => """
-        usage: pagetable [--levels 4|5] --map IOVA=GPA,SIZE,PERMS [--map ...] [--unmap IOVA,SIZE ...] --walk IOVA [--write] [--json]
+        usage: pagetable [--levels 4|5] [--map IOVA=GPA,SIZE,PERMS ...] [--unmap IOVA,SIZE ...] --walk IOVA [--write] [--json]
           --levels 4|5     depth of the stage-1 table (default 4; IOVA width 48 or 57 bits)
-          --map            IOVA=GPA,SIZE,PERMS with SIZE 4K|2M|1G and PERMS r|rw; numbers decimal or 0x hex
-          --unmap          IOVA,SIZE with SIZE 4K|2M|1G or a byte count; applied after every --map
+          --map            IOVA=GPA,SIZE,PERMS with SIZE 4K|2M|1G and PERMS r|rw; numbers decimal or 0x hex;
+                           GPA anywhere below 2^52 (the scratch stage 2 backs all of it)
+          --unmap          IOVA,SIZE with SIZE 4K|2M|1G or a byte count, as iommu_unmap: prints the bytes unmapped
+                           (0 for a length that is not a 4K multiple; stops at the first hole; never splits a leaf)
           --walk IOVA      the address to translate
           --write          walk as a DMA write (default: read)
-          --json           print one JSON object instead of text
+          --json           print one JSON object instead of text (errors too)
+          --map and --unmap apply in the order given.
         """;
 
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
+        var json = args.Flag("--json");
+        try
+        {
+            return RunChecked(args, json, stdout);
+        }
+        catch (UsageException e) when (json)
+        {
+            PageTableReport.WriteJsonError(stdout, e.Message);
+            throw;
+        }
+    }
+
+    private static int RunChecked(ArgReader args, bool json, TextWriter stdout)
+    {
         var levels = (int)(args.Int64("--levels", 4, 5) ?? 4);
-        var maps = args.Options("--map").Select(PageTableArguments.ParseMap).ToList();
-        var unmaps = args.Options("--unmap").Select(PageTableArguments.ParseUnmap).ToList();
+        var operations = args.OptionsInOrder("--map", "--unmap");
         var walkIova = args.UInt64("--walk") ?? throw new UsageException("--walk IOVA is required");
         var access = args.Flag("--write") ? AccessKind.Write : AccessKind.Read;
-        var json = args.Flag("--json");
         args.EnsureAllConsumed();
+        var parsed = operations.Select(o => o.Name == "--map" ? (object)PageTableArguments.ParseMap(o.Value) : PageTableArguments.ParseUnmap(o.Value)).ToList();
 
-        var memory = new GuestMemory(GuestBytes);
-        var frames = new FrameAllocator(memory, TableBaseGpa, TableFrames);
-        var table = new StageOnePageTable(memory, frames, levels, DomainId, 12 + Pte.IndexBits * levels);
-        foreach (var map in maps)
-            Apply(table, frames, map);
-        foreach (var unmap in unmaps)
-            Apply(table, frames, unmap);
-        var result = NestedWalker.Walk(memory, new Stage2(GuestBytes), table.RootGpa, levels, table.MaxIova, walkIova, access);
+        var session = new PageTableSession(levels);
+        foreach (var operation in parsed)
+        {
+            if (operation is MapArgument map)
+                session.Apply(map);
+            else
+                session.Apply((UnmapArgument)operation);
+        }
+        var result = session.Walk(walkIova, access);
         if (json)
-            PageTableReport.WriteJson(stdout, result);
+            PageTableReport.WriteJson(stdout, result, session.Steps);
         else
-            PageTableReport.WriteText(stdout, result, walkIova);
+            PageTableReport.WriteText(stdout, result, walkIova, session.Steps);
         return ExitCodes.Matched;
     }
-
-    private static void Apply(StageOnePageTable table, FrameAllocator frames, MapArgument map)
-    {
-        var gather = new IotlbGather();
-        var status = table.Map(map.Iova, map.Gpa, map.Size, map.Writable, gather);
-        if (status != MapStatus.Mapped)
-            throw new UsageException($"--map '{map.Text}' failed: {Explain(status, map)}");
-        FreeAfterFlush(frames, gather);
-    }
-
-    private static void Apply(StageOnePageTable table, FrameAllocator frames, UnmapArgument unmap)
-    {
-        var gather = new IotlbGather();
-        table.Unmap(unmap.Iova, unmap.Length, gather);
-        FreeAfterFlush(frames, gather);
-    }
-
-    /// <summary>There is no IOTLB here, so the "flush" is immediate and the gathered tables can go.</summary>
-    private static void FreeAfterFlush(FrameAllocator frames, IotlbGather gather)
-    {
-        foreach (var page in gather.FreeList)
-            frames.Free(page);
-        gather.Reset();
-    }
-
-    private static string Explain(MapStatus status, MapArgument map) => status switch
-    {
-        MapStatus.AlreadyMapped => $"IOVA 0x{map.Iova:x} overlaps an earlier mapping; map disjoint ranges",
-        MapStatus.Misaligned => $"IOVA 0x{map.Iova:x} and GPA 0x{map.Gpa:x} must both be {map.Size.Name()}-aligned",
-        MapStatus.OutOfRange => "the IOVA range must lie inside the table's width and the GPA below 2^52",
-        MapStatus.NoMemory => $"the scratch guest ran out of its {TableFrames} table frames",
-        _ => status.ToString(),
-    };
 }

@@ -18,8 +18,13 @@ public static class PageTableReport
         _ => $"L{level}",
     };
 
-    public static void WriteText(TextWriter w, WalkResult result, ulong iova)
+    public static void WriteText(TextWriter w, WalkResult result, ulong iova, IReadOnlyList<PageTableStep>? steps = null)
     {
+        foreach (var step in steps ?? [])
+        {
+            if (step.Kind == "unmap")
+                w.WriteLine($"unmap {step.Text}: 0x{step.Unmapped:x} bytes unmapped{Gather(step)}{(step.FreedTables > 0 ? $", {step.FreedTables} table page(s) freed" : "")}");
+        }
         foreach (var step in result.Chain)
             w.WriteLine($"{LevelName(step.Level),-5}  table 0x{step.TableGpa:x}  index {step.Index,3}  entry 0x{step.Entry:x16}  {Pte.DescribeFlags(step.Entry, step.Level)}");
         if (result.Ok)
@@ -28,12 +33,16 @@ public static class PageTableReport
             w.WriteLine($"IOVA 0x{iova:x} fault {result.Fault}: {Reason(result)}");
     }
 
-    public static void WriteJson(TextWriter w, WalkResult result)
+    public static void WriteJson(TextWriter w, WalkResult result, IReadOnlyList<PageTableStep>? steps = null)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
+            json.WriteStartArray("operations");
+            foreach (var step in steps ?? [])
+                WriteStep(json, step);
+            json.WriteEndArray();
             json.WriteStartArray("levels");
             foreach (var step in result.Chain)
             {
@@ -42,6 +51,7 @@ public static class PageTableReport
                 json.WriteNumber("index", step.Index);
                 json.WriteString("tableGpa", $"0x{step.TableGpa:x}");
                 json.WriteString("entry", $"0x{step.Entry:x16}");
+                json.WriteString("flags", Pte.DescribeFlags(step.Entry, step.Level));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -50,6 +60,41 @@ public static class PageTableReport
         }
         w.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
+
+    /// <summary><c>{"error": MESSAGE}</c>: a <c>--json</c> run that failed on its input.</summary>
+    public static void WriteJsonError(TextWriter w, string message)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("error", message);
+            json.WriteEndObject();
+        }
+        w.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteStep(Utf8JsonWriter json, PageTableStep step)
+    {
+        json.WriteStartObject();
+        json.WriteString("op", step.Kind);
+        json.WriteString("argument", step.Text);
+        if (step.Kind == "unmap")
+        {
+            json.WriteString("unmapped", $"0x{step.Unmapped:x}");
+            json.WriteNumber("unmappedBytes", step.Unmapped);
+        }
+        if (step.GatherStart is { } start && step.GatherEnd is { } end)
+        {
+            json.WriteString("gatherStart", $"0x{start:x}");
+            json.WriteString("gatherEnd", $"0x{end:x}");
+        }
+        json.WriteNumber("freedTables", step.FreedTables);
+        json.WriteEndObject();
+    }
+
+    private static string Gather(PageTableStep step)
+        => step.GatherStart is { } s && step.GatherEnd is { } e ? $", gather [0x{s:x}, 0x{e:x}]" : "";
 
     private static void WriteResult(Utf8JsonWriter json, WalkResult result)
     {

@@ -158,7 +158,7 @@ public sealed class RunCommand : ICommand
         w.WriteLine($"HvIommu.Actors run: {config.File}{(s.Name.Length > 0 ? $" ({s.Name})" : "")}");
         w.WriteLine($"  seed={s.Seed} mode={s.Mode.ToString().ToLowerInvariant()} ops={s.Run.Ops} duration={s.Run.Duration.TotalSeconds:0.###}s expect={s.Expect.ToString().ToLowerInvariant()}{(s.ExpectKind is null ? "" : ":" + s.ExpectKind)}{(s.Hazard.Length > 0 ? " hazard=" + s.Hazard : "")}");
         w.WriteLine($"  vcpus={s.Vm.Vcpus} memory={s.Vm.MemoryMib}MiB domains={s.Domains.Length} devices={s.Devices.Length} (ats={s.Devices.Count(d => d.Ats)}, misbehaving={s.Devices.Count(d => d.Behaviour != Model.Settings.DeviceBehaviour.WellBehaved)})");
-        w.WriteLine($"  driver: {s.Driver.DmaMode.ToString().ToLowerInvariant()} mode, {s.Driver.PageTableLevels}-level tables, {s.Driver.Flush.ToString().ToLowerInvariant()} flush, on-flush-failure={s.Driver.OnFlushFailure.ToString().ToLowerInvariant()}");
+        w.WriteLine($"  driver: {s.Driver.DmaMode.ToString().ToLowerInvariant()} mode, {HvIommu.Model.Driver.TableDepth.For(s).Levels}-level tables, {s.Driver.Flush.ToString().ToLowerInvariant()} flush, on-flush-failure={s.Driver.OnFlushFailure.ToString().ToLowerInvariant()}");
         var f = s.Hypervisor.Flush;
         w.WriteLine($"  flush handler: order={(f.Order == Model.Settings.FlushOrder.IotlbFirst ? "iotlb-first" : "devtlb-first")} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
         if (s.Workload.Trace.Enabled)

@@ -32,7 +32,7 @@ internal static class TopologyText
             + $"stop on first violation {OnOff(s.Run.StopOnFirstViolation)}, lazy window is violation {OnOff(s.Run.LazyWindowIsViolation)}");
         Line("vm", $"{s.Vm.MemoryMib} MiB, {s.Vm.Vcpus} vCPUs");
         WriteIommu(Line, s.Iommu);
-        WriteDriver(Line, s.Driver);
+        WriteDriver(Line, s.Driver, HvIommu.Model.Driver.TableDepth.For(s).Levels);
         WriteHypervisor(Line, s.Hypervisor);
         WriteHazards(Line, s);
         Line("workload", $"buffers of {s.Workload.BufferPages} pages, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
@@ -53,8 +53,8 @@ internal static class TopologyText
         line("caches", $"IOTLB {i.IotlbEntries}, walk cache {i.WalkCacheEntries}, ATC {i.AtcEntries} entries");
     }
 
-    private static void WriteDriver(Action<string, string> line, DriverSettings d) =>
-        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {d.PageTableLevels}-level tables, "
+    private static void WriteDriver(Action<string, string> line, DriverSettings d, int levels) =>
+        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {levels}-level tables{(d.TableDepth == HvIommu.Model.Driver.TableDepthRule.FromWidth ? " (depth from the IOVA width)" : "")}, "
             + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
 
@@ -75,6 +75,7 @@ internal static class TopologyText
         If(d.BrokenFlushQueueCounter, "H2 broken-flush-queue-counter");
         If(d.RacyTableInstall, "H6 racy-table-install");
         If(d.FlushRange != FlushRangeMode.Exact, $"H7 flush-range {d.FlushRange}");
+        If(s.Driver.TableDepth == HvIommu.Model.Driver.TableDepthRule.FromWidth, $"H15 table-depth from-width ({HvIommu.Model.Driver.TableDepth.For(s).Levels} levels)");
         If(l.InitUnwinding != InitUnwinding.Fixed, $"H16 init-unwinding {l.InitUnwinding}");
         If(l.FailInitStep != InitStep.None, $"H16 fail-init-step {l.FailInitStep}");
         If(l.DomainSwitch != DomainSwitchMode.None, $"H9 domain-switch {l.DomainSwitch} every {l.DomainSwitchEveryOps} ops");

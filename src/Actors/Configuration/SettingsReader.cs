@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Configuration;
+using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Settings;
 
@@ -87,12 +88,13 @@ internal static class SettingsReader
 
     private static DriverSettings ReadDriver(HoconReader r) => new(
         DmaMode: r.Choice(Root + "driver.dma-mode", ConfigWords.DmaMode, DmaMode.Strict),
-        PageTableLevels: r.Int(Root + "driver.page-table-levels", 4, 5, 4),
+        TableDepth: r.Choice(Root + "driver.table-depth", ConfigWords.TableDepth, TableDepthRule.TopLevel),
         Flush: r.Choice(Root + "driver.flush", ConfigWords.Flush, FlushKind.Domain),
         FlushQueueEntries: r.Int(Root + "driver.flush-queue.entries", 2, 1 << 16, 256),
         FlushQueueTimeout: r.Duration(Root + "driver.flush-queue.timeout", TimeSpan.FromMilliseconds(0.001), TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(10)),
         OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", ConfigWords.OnFlushFailure, FlushFailurePolicy.Fallback),
-        Hazards: ReadDriverHazards(r));
+        Hazards: ReadDriverHazards(r),
+        FlushQueueHz: r.Int(Root + "driver.flush-queue.hz", 100, 1000, 250));
 
     private static DriverHazards ReadDriverHazards(HoconReader r)
     {
@@ -102,7 +104,8 @@ internal static class SettingsReader
             FreeIovaBeforeFlush: r.Bool(h + "free-iova-before-flush"),
             BrokenFlushQueueCounter: r.Bool(h + "broken-flush-queue-counter"),
             RacyTableInstall: r.Bool(h + "racy-table-install"),
-            FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact));
+            FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact),
+            FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"));
     }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
@@ -257,8 +260,8 @@ internal static class SettingsReader
     private static void CrossCheck(HoconReader r, SimSettings s)
     {
         var caps = (IommuCapabilities)s.Iommu.CapabilityBits;
-        if (s.Driver.PageTableLevels == 5 && !caps.HasFlag(IommuCapabilities.S1FiveLevel))
-            r.Problem(Root + "driver.page-table-levels", "5", "5-level tables need the s1-5lvl capability in hviommu.iommu.capabilities (H15)");
+        if (s.Driver.FlushQueueEntries is var fq && (fq & (fq - 1)) != 0)
+            r.Problem(Root + "driver.flush-queue.entries", fq.ToString(), "must be a power of two (the ring wraps with mod_mask = entries - 1; Linux uses 256 per CPU or 32768 for the single queue)");
         if (s.Domains.Length + 2 > s.Iommu.MaxDomains)
             r.Problem(Root + "domains", s.Domains.Length.ToString(), $"{s.Domains.Length} paging domains plus identity and blocking exceed hviommu.iommu.max-domains = {s.Iommu.MaxDomains}");
         // Only when the list itself is empty: entries rejected above already have their own problem.

@@ -66,9 +66,9 @@ public static class TraceTopology
                 $"the trace has {trace.Cpus.Length} CPUs ({string.Join(", ", trace.Cpus)}); each replays on a vCPU of its own, so at least {trace.Cpus.Length} are needed"));
         if (t.Device.Length > 0 && s.Devices.Length > 0 && !s.Devices.Any(d => d.Name == t.Device))
             problems.Add(new ConfigProblem(configFile, "hviommu.workload.trace-device", t.Device, "no such device; defined: " + string.Join(", ", s.Devices.Select(d => d.Name))));
-        var width = Math.Min(s.Iommu.MaxIovaWidth, s.Driver.PageTableLevels == 5 ? 57 : 48);
+        var width = HvIommu.Model.Driver.TableDepth.For(s).Width;
         if (trace.Events.FirstOrDefault(e => e.End > 1UL << width) is { Size: > 0 } wide)
-            problems.Add(new ConfigProblem(t.File, $"line {wide.Line}", "", $"iova range 0x{wide.Iova:x} - 0x{wide.End:x} does not fit the {width}-bit IOVA space (hviommu.iommu.max-iova-width, driver.page-table-levels)"));
+            problems.Add(new ConfigProblem(t.File, $"line {wide.Line}", "", $"iova range 0x{wide.Iova:x} - 0x{wide.End:x} does not fit the {width}-bit IOVA space (hviommu.iommu.max-iova-width, clamped to 48 bits without the s1-5lvl capability)"));
     }
 
     /// <summary>Parses a trace named on the command line; errors become bad input naming the option.</summary>

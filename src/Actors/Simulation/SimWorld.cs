@@ -52,7 +52,8 @@ public sealed class SimWorld
         if (trace is not null)
             Violations.Observer = trace.Violation;
         Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
-        IovaWidth = Math.Min(settings.Iommu.MaxIovaWidth, settings.Driver.PageTableLevels == 5 ? 57 : 48);
+        (IovaWidth, TableLevels) = TableDepth.For(settings);
+        Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));
         Budget = new OperationBudget(settings.Run.Ops);
@@ -117,6 +118,9 @@ public sealed class SimWorld
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }
+
+    /// <summary>Levels of every paging domain's stage-1 table (3 only with driver.table-depth = from-width, H15).</summary>
+    public int TableLevels { get; }
 
     public ImmutableArray<GuestDomain> Domains { get; }
     public ImmutableDictionary<string, GuestDomain> DomainByName { get; }

@@ -102,9 +102,10 @@ internal sealed partial class VcpuActor
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _created.Add(domain.Identity);
         domain.CreatedInHypervisor = true;
-        var levels = _world.Settings.Driver.PageTableLevels;
+        var levels = _world.TableLevels;
         domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
-        var mode = levels == 5 ? FirstStagePagingMode.FiveLevel : FirstStagePagingMode.FourLevel;
+        // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
+        var mode = TableDepth.PagingMode(levels);
         var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)));
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
@@ -160,9 +161,10 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>
-    /// Teardown after the workload: drain the flush queues, release every device (detach, as the RFC's
-    /// release path does), flush and free each paging domain (pt_iommu_deinit, then DELETE, §1.5), delete
-    /// the static domains, and let the oracle count what is left (H10, H16).
+    /// Teardown after the workload: release every device (detach, as the RFC's release path does, then flush),
+    /// free the flush queues' parked table pages unflushed (iommu_dma_free_fq), free each paging domain
+    /// (pt_iommu_deinit, then DELETE, §1.5), delete the static domains, and let the oracle count what is left
+    /// (H10, H16).
     /// </summary>
     private async Task TeardownAsync(TeardownGuest m)
     {
@@ -170,14 +172,10 @@ internal sealed partial class VcpuActor
         // After a failed init there is no driver to tear down: what the error path left is what leaks (H16).
         if (!_initFailed)
         {
-            foreach (var domain in _world.Domains.Where(d => d.Table is not null))
-            {
-                await FlushQueueFlushAsync(domain);
-                ReapAll(domain);
-            }
             if (_world.Settings.Lifecycle.FreeDomainBeforeDetach)
             {
-                // H10: pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
+                // H10: iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
+                FreeFlushQueues();
                 await FreePagingDomainsAsync();
                 await ProdDevicesAsync();
                 await ReleaseDevicesAsync();
@@ -186,6 +184,7 @@ internal sealed partial class VcpuActor
             {
                 await ReleaseDevicesAsync();
                 await ProdDevicesAsync();
+                FreeFlushQueues();
                 await FreePagingDomainsAsync();
             }
             await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
@@ -195,6 +194,26 @@ internal sealed partial class VcpuActor
         _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs, orphaned);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
+    }
+
+    /// <summary>
+    /// iommu_put_dma_cookie → iommu_dma_free_fq (dma-iommu.c) for every lazy domain: the timer is stopped and the
+    /// table pages still parked in the flush queues are freed with no flush (the IOVAs go with the IOVA domain).
+    /// Safe only because the devices were released and the domain flushed first; with free-domain-before-detach
+    /// the walk caches may still point at them (H10). Overrun-dropped IOVAs are reported here (H18).
+    /// </summary>
+    private void FreeFlushQueues()
+    {
+        foreach (var domain in _world.Domains.Where(d => d.Table is not null))
+        {
+            foreach (var queue in domain.Queues)
+            {
+                FreeFrames(queue.FreeAll(), "table page");
+                if (queue.OverrunEntriesLost > 0)
+                    _log.Warning("{Vcpu}: flush-queue overruns of domain {DomainId} dropped {Entries} entries; their {Pages} IOVA pages were never freed (H18)",
+                        Name, domain.Id, queue.OverrunEntriesLost, queue.OverrunPagesLost);
+            }
+        }
     }
 
     /// <summary>release_device for every device (the RFC's detach, which flushes the old domain, §1.6);

@@ -9,6 +9,7 @@ using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Time;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -108,7 +109,9 @@ internal sealed partial class VcpuActor
         var gather = new IotlbGather();
         foreach (var r in op.Descriptor.Mappings)
             _world.Oracle.UnmapStarting(r, t0, queued: lazy);
-        var bytes = IovaAllocator.RangeBytes(op.Descriptor.Pages);
+        // __iommu_dma_unmap (dma-iommu.c) unmaps the mapped size rounded to the IOVA granule, not the
+        // power-of-two range the allocator reserved: the tail of that range was never mapped.
+        var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
             $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}");
@@ -165,7 +168,8 @@ internal sealed partial class VcpuActor
         IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
         if (_world.Settings.Driver.Flush == FlushKind.List
             && FlushRange.Blocks(_world.Settings.Driver.Hazards.FlushRange, gather.Start, gather.End, (1UL << _world.IovaWidth) - 1) is { } blocks)
-            input = new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.None, blocks);
+            // The driver marks the list as IOMMU-format page numbers (HV_FLUSH_DEVICE_DOMAIN_LIST_IOMMU_FORMAT, bit 0).
+            input = new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.IommuFormat, blocks);
         await FlushAsync(domain, input);
     }
 
@@ -188,19 +192,29 @@ internal sealed partial class VcpuActor
             _log.Error("{Vcpu}: fallback flush of domain {DomainId} failed too: {Status}", Name, domain.Id, retry.Status.LinuxName());
     }
 
-    /// <summary>queue_iova (brief §5.3): reap, flush inline while full, append, arm the timer.</summary>
+    /// <summary>
+    /// queue_iova (dma-iommu.c, brief §5.3): reap; when the ring is full, flush once inline and reap again; append
+    /// — onto a still-full ring only with the H18 knob (Linux as written: the ring wraps and its entries leak),
+    /// otherwise flushing again until there is room; arm the timer.
+    /// </summary>
     private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
     {
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
-        while (!queue.TryEnqueue(iova >> GuestMemory.PageShift, pages, freeList, mappings, released))
+        var pfn = iova >> GuestMemory.PageShift;
+        if (!queue.TryEnqueue(pfn, pages, freeList, mappings, released))
         {
-            Release(domain, released);
-            await FlushQueueFlushAsync(domain);
+            var overrun = _world.Settings.Driver.Hazards.FlushQueueOverrun;
+            do
+            {
+                Release(domain, released);
+                await FlushQueueFlushAsync(domain);
+            }
+            while (!queue.AddAfterFlush(pfn, pages, freeList, mappings, released, overrun));
         }
         Release(domain, released);
         if (domain.Fq.TryArmTimer() && !ArmTraceFlushQueueTimer(domain))
-            Timers.StartSingleTimer(("fq", domain.Id), new FlushQueueTimerFired(domain.Id), _world.Settings.Driver.FlushQueueTimeout);
+            Timers.StartSingleTimer(("fq", domain.Id), new FlushQueueTimerFired(domain.Id), JiffiesTimeout.Delay(_world.Clock.NowNs, _world.Settings.Driver.FlushQueueTimeout, _world.Settings.Driver.FlushQueueHz));
     }
 
     /// <summary>fq_flush_timeout: clear the flag, flush once, reap every CPU's queue of the domain.</summary>

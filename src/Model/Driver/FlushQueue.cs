@@ -2,7 +2,8 @@ namespace HvIommu.Model.Driver;
 
 /// <summary>One deferred unmap waiting in a flush queue (struct iova_fq_entry, brief §5.3).</summary>
 /// <param name="Counter">The domain's flush-start count when it was queued.</param>
-/// <param name="FreeList">Page-table pages unlinked by the unmap, freed with the entry.</param>
+/// <param name="FreeList">Page-table pages released with the entry: its unmap's, plus any an overrun entry
+/// left in the same slot (queue_iova splices onto the slot's list).</param>
 /// <param name="Payload">What the owner needs to release with it (the oracle's mapping records).</param>
 public sealed record FlushQueueEntry(ulong IovaPfn, int Pages, long Counter, IReadOnlyList<ulong> FreeList, object? Payload);
 
@@ -33,40 +34,98 @@ public sealed class FlushQueueDomain
 }
 
 /// <summary>
-/// One CPU's flush queue of a lazy DMA domain (brief §5.3): a ring of <c>IOVA_FQ_SIZE</c> (256) entries,
-/// reaped in FIFO order up to the first entry whose counter is not below the finish count — so an entry
-/// is released only after a flush that began after it was queued has completed. The lock is the per-CPU
-/// fq lock (taken with IRQs off in Linux); the timer path reaps every CPU's queue under its lock.
+/// One CPU's flush queue of a lazy DMA domain (drivers/iommu/dma-iommu.c <c>struct iova_fq</c>, brief §5.3):
+/// a power-of-two ring of slots with head and tail, of which <c>fq_full</c> keeps one empty — 256 slots hold
+/// 255 entries. Reaping (<c>fq_ring_free_locked</c>) goes FIFO up to the first entry whose counter is not
+/// below the finish count, so an entry is released only after a flush that began after it was queued has
+/// completed. The lock is the per-CPU fq lock (taken with IRQs off in Linux); the timer path reaps every
+/// CPU's queue under its lock.
 /// </summary>
-public sealed class FlushQueue(FlushQueueDomain domain, int capacity, bool brokenCounterRule = false)
+public sealed class FlushQueue
 {
-    private readonly Queue<FlushQueueEntry> _ring = new(capacity);
+    private readonly Slot[] _slots;
+    private readonly int _mask;
+    private int _head;
+    private int _tail;
 
-    public FlushQueueDomain Domain { get; } = domain;
-    public int Capacity { get; } = capacity;
+    /// <param name="size">Slots in the ring (IOVA_DEFAULT_FQ_SIZE 256, or 32768 for the single queue); a power of two.</param>
+    /// <param name="brokenCounterRule">Hazard H2 knob: reap entries whose counter is not above the finish count.</param>
+    public FlushQueue(FlushQueueDomain domain, int size, bool brokenCounterRule = false)
+    {
+        if (size < 2 || (size & (size - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(size), size, "a flush queue has a power-of-two number of slots, at least 2 (mod_mask = size - 1)");
+        Domain = domain;
+        _slots = Enumerable.Range(0, size).Select(_ => new Slot()).ToArray();
+        _mask = size - 1;
+        BrokenCounterRule = brokenCounterRule;
+    }
 
-    /// <summary>Hazard H2 knob: reap entries whose counter is not below finish (released one flush too early).</summary>
-    public bool BrokenCounterRule { get; } = brokenCounterRule;
+    public FlushQueueDomain Domain { get; }
+
+    /// <summary>Slots in the ring; <see cref="UsableEntries"/> of them can hold entries at once.</summary>
+    public int Capacity => _slots.Length;
+
+    /// <summary>fq_full: tail + 1 == head, so one slot always stays empty.</summary>
+    public int UsableEntries => _slots.Length - 1;
+
+    public bool BrokenCounterRule { get; }
+
+    /// <summary>Entries an overrun dropped from the ring (Linux's queue_iova adding to a still-full ring): their
+    /// IOVAs are never freed while the domain lives.</summary>
+    public long OverrunEntriesLost { get; private set; }
+
+    /// <summary>Pages of IOVA space those lost entries held.</summary>
+    public long OverrunPagesLost { get; private set; }
 
     public int Count
     {
         get
         {
-            lock (_ring)
-                return _ring.Count;
+            lock (_slots)
+                return (_tail - _head) & _mask;
         }
     }
 
-    /// <summary>queue_iova: reap, then append unless still full. Returns false when the queue is full even
-    /// after reaping: the caller must flush inline (fq_flush_iotlb) and call again.</summary>
+    /// <summary>queue_iova up to its full check: reap, then append unless the ring is full. False when full even
+    /// after reaping: the caller flushes inline (fq_flush_iotlb) and calls <see cref="AddAfterFlush"/>.</summary>
     public bool TryEnqueue(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload, List<FlushQueueEntry> released)
     {
-        lock (_ring)
+        lock (_slots)
         {
             ReapLocked(released);
-            if (_ring.Count >= Capacity)
+            if (FullLocked())
                 return false;
-            _ring.Enqueue(new FlushQueueEntry(iovaPfn, pages, Domain.StartCount, freeList, payload));
+            AddLocked(iovaPfn, pages, freeList, payload);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// queue_iova after its one inline flush: reap again, then add. With <paramref name="overrun"/> (Linux as
+    /// written, dma-iommu.c queue_iova: <c>fq_ring_add</c> runs whether or not the ring is still full) a ring still
+    /// full — a flush another CPU started earlier has not finished — wraps: tail meets head, every entry in it
+    /// (the new one too) drops out of the ring and its IOVA leaks, while its table pages stay on the slot's list
+    /// until a later entry reuses the slot. Without it the caller flushes again until there is room.
+    /// </summary>
+    /// <returns>False only without <paramref name="overrun"/>, when the ring is still full.</returns>
+    public bool AddAfterFlush(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload, List<FlushQueueEntry> released, bool overrun)
+    {
+        lock (_slots)
+        {
+            ReapLocked(released);
+            if (FullLocked())
+            {
+                if (!overrun)
+                    return false;
+                for (var i = _head; i != _tail; i = (i + 1) & _mask)
+                {
+                    OverrunEntriesLost++;
+                    OverrunPagesLost += _slots[i].Pages;
+                }
+                OverrunEntriesLost++;
+                OverrunPagesLost += pages;
+            }
+            AddLocked(iovaPfn, pages, freeList, payload);
             return true;
         }
     }
@@ -74,14 +133,70 @@ public sealed class FlushQueue(FlushQueueDomain domain, int capacity, bool broke
     /// <summary>fq_ring_free: release every entry a completed flush covers, oldest first.</summary>
     public void Reap(List<FlushQueueEntry> released)
     {
-        lock (_ring)
+        lock (_slots)
             ReapLocked(released);
+    }
+
+    /// <summary>
+    /// iommu_dma_free_fq (dma-iommu.c, domain teardown): after stopping the timer, frees the table pages of the
+    /// entries still in the ring — with no flush — and forgets them; their IOVAs go with the whole IOVA domain
+    /// (put_iova_domain). Pages left on slots outside the ring by an overrun are not reached: they leak.
+    /// </summary>
+    /// <returns>The table pages to free now.</returns>
+    public List<ulong> FreeAll()
+    {
+        lock (_slots)
+        {
+            var pages = new List<ulong>();
+            for (var i = _head; i != _tail; i = (i + 1) & _mask)
+            {
+                pages.AddRange(_slots[i].FreeList);
+                _slots[i].Clear();
+            }
+            _head = _tail;
+            return pages;
+        }
+    }
+
+    private bool FullLocked() => ((_tail + 1) & _mask) == _head;
+
+    /// <summary>fq_ring_add and the entry fill: the slot's table-page list is spliced onto, not replaced.</summary>
+    private void AddLocked(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload)
+    {
+        var slot = _slots[_tail];
+        _tail = (_tail + 1) & _mask;
+        slot.IovaPfn = iovaPfn;
+        slot.Pages = pages;
+        slot.Counter = Domain.StartCount;
+        slot.Payload = payload;
+        slot.FreeList.AddRange(freeList);
     }
 
     private void ReapLocked(List<FlushQueueEntry> released)
     {
         var finish = Domain.FinishCount;
-        while (_ring.TryPeek(out var head) && (BrokenCounterRule ? head.Counter <= finish : head.Counter < finish))
-            released.Add(_ring.Dequeue());
+        for (; _head != _tail; _head = (_head + 1) & _mask)
+        {
+            var slot = _slots[_head];
+            if (BrokenCounterRule ? slot.Counter > finish : slot.Counter >= finish)
+                break;
+            released.Add(new FlushQueueEntry(slot.IovaPfn, slot.Pages, slot.Counter, slot.FreeList.ToArray(), slot.Payload));
+            slot.Clear();
+        }
+    }
+
+    private sealed class Slot
+    {
+        public ulong IovaPfn;
+        public int Pages;
+        public long Counter;
+        public object? Payload;
+        public readonly List<ulong> FreeList = new();
+
+        public void Clear()
+        {
+            FreeList.Clear();
+            Payload = null;
+        }
     }
 }

@@ -12,7 +12,9 @@ public sealed class Stage2
     public const ulong DefaultHostOffset = 0x10_0000_0000;
 
     private const ulong Unmapped = ulong.MaxValue;
-    private readonly ulong[] _hpaFrameByGfn;
+    /// <summary>Null for a <see cref="Flat"/> stage 2: every frame below <see cref="_frames"/> at its default backing.</summary>
+    private readonly ulong[]? _hpaFrameByGfn;
+    private readonly ulong _frames;
     private readonly Dictionary<ulong, ulong> _gfnByMovedHpaFrame = new();
     private readonly object _lock = new();
     private long _version;
@@ -23,10 +25,24 @@ public sealed class Stage2
             throw new ArgumentException($"host offset 0x{hostOffset:x} is not 4 KiB aligned", nameof(hostOffset));
         HostOffset = hostOffset;
         var frames = guestSizeBytes >> GuestMemory.PageShift;
+        _frames = frames;
         _hpaFrameByGfn = new ulong[frames];
         for (ulong gfn = 0; gfn < frames; gfn++)
             _hpaFrameByGfn[gfn] = gfn + (hostOffset >> GuestMemory.PageShift);
     }
+
+    private Stage2(ulong guestSizeBytes, ulong hostOffset, bool flat)
+    {
+        HostOffset = hostOffset;
+        _frames = guestSizeBytes >> GuestMemory.PageShift;
+    }
+
+    /// <summary>
+    /// A stage 2 that backs every frame of [0, <paramref name="guestSizeBytes"/>) at GPA + <paramref name="hostOffset"/>
+    /// without a per-frame array, so it can cover the whole 52-bit GPA space (the <c>pagetable</c> command's
+    /// scratch VM). It cannot <see cref="Remap"/>.
+    /// </summary>
+    public static Stage2 Flat(ulong guestSizeBytes, ulong hostOffset = DefaultHostOffset) => new(guestSizeBytes, hostOffset, flat: true);
 
     public ulong HostOffset { get; }
 
@@ -37,12 +53,12 @@ public sealed class Stage2
     public bool TryTranslate(ulong gpa, out ulong hpa)
     {
         var gfn = gpa >> GuestMemory.PageShift;
-        if (gfn >= (ulong)_hpaFrameByGfn.Length)
+        if (gfn >= _frames)
         {
             hpa = 0;
             return false;
         }
-        var hfn = Volatile.Read(ref _hpaFrameByGfn[gfn]);
+        var hfn = _hpaFrameByGfn is null ? gfn + (HostOffset >> GuestMemory.PageShift) : Volatile.Read(ref _hpaFrameByGfn[gfn]);
         hpa = (hfn << GuestMemory.PageShift) | (gpa & GuestMemory.PageMask);
         return hfn != Unmapped;
     }
@@ -53,15 +69,15 @@ public sealed class Stage2
     {
         var hfn = hpa >> GuestMemory.PageShift;
         var defaultGfn = hfn - (HostOffset >> GuestMemory.PageShift);
-        if (hfn >= HostOffset >> GuestMemory.PageShift && defaultGfn < (ulong)_hpaFrameByGfn.Length
-            && Volatile.Read(ref _hpaFrameByGfn[defaultGfn]) == hfn)
+        if (hfn >= HostOffset >> GuestMemory.PageShift && defaultGfn < _frames
+            && (_hpaFrameByGfn is null || Volatile.Read(ref _hpaFrameByGfn[defaultGfn]) == hfn))
         {
             gpa = (defaultGfn << GuestMemory.PageShift) | (hpa & GuestMemory.PageMask);
             return true;
         }
         lock (_lock)
         {
-            if (_gfnByMovedHpaFrame.TryGetValue(hfn, out var gfn) && _hpaFrameByGfn[gfn] == hfn)
+            if (_gfnByMovedHpaFrame.TryGetValue(hfn, out var gfn) && _hpaFrameByGfn is not null && _hpaFrameByGfn[gfn] == hfn)
             {
                 gpa = (gfn << GuestMemory.PageShift) | (hpa & GuestMemory.PageMask);
                 return true;
@@ -77,9 +93,11 @@ public sealed class Stage2
     {
         if ((gpa & GuestMemory.PageMask) != 0 || (newHpa & GuestMemory.PageMask) != 0)
             throw new ArgumentException("stage-2 remap takes 4 KiB aligned addresses");
+        if (_hpaFrameByGfn is null)
+            throw new InvalidOperationException("a flat stage 2 cannot remap frames");
         var gfn = gpa >> GuestMemory.PageShift;
-        if (gfn >= (ulong)_hpaFrameByGfn.Length)
-            throw new GuestPhysicalAddressException(gpa, (ulong)_hpaFrameByGfn.Length << GuestMemory.PageShift);
+        if (gfn >= _frames)
+            throw new GuestPhysicalAddressException(gpa, _frames << GuestMemory.PageShift);
         lock (_lock)
         {
             var old = _hpaFrameByGfn[gfn];

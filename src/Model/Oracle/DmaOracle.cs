@@ -193,7 +193,13 @@ public sealed class DmaOracle
         return null;
     }
 
-    /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6).</summary>
+    /// <summary>
+    /// Set when the host walks more levels than the guest's tables have (driver.table-depth = from-width at a
+    /// width below 40 bits, H15): a fault on a live mapping is then the depth mismatch, not a lost install.
+    /// </summary>
+    public bool TableDepthMismatch { get; set; }
+
+    /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6, H15).</summary>
     /// <param name="record">The mapping the device's descriptor was built for (null: none).</param>
     public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, MappingRecord? record)
     {
@@ -210,7 +216,9 @@ public sealed class DmaOracle
             return null;
         return Report(ViolationKind.LostMapping, t, ctx, record, 0,
             $"DMA to IOVA 0x{t.Iova:x} faulted ({t.Fault}) although {record} is live",
-            "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1).");
+            TableDepthMismatch
+                ? "The guest built a 3-level table (generic_pt derives the depth from the IOVA width when the driver sets no top level) but configured the domain for 4-level paging, so the host walks the table one level too deep and misses the leaf (H15, §3)."
+                : "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1).");
     }
 
     /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16). Table pages left because a

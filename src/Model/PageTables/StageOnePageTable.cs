@@ -16,13 +16,22 @@ public sealed partial class StageOnePageTable
     private ulong _root;
     private int _tablePageCount;
 
-    /// <param name="levels">4 (PML4 top) or 5 (PML5 top).</param>
+    /// <param name="levels">3 (PDPT top, generic_pt's choice below 40 bits when no top level is given), 4 (PML4 top)
+    /// or 5 (PML5 top).</param>
     /// <param name="iovaWidthBits">IOVA width; at most 48 with 4 levels, 57 with 5.</param>
     /// <param name="racyInstall">Hazard H6: install tables with a plain load and a later plain store.</param>
-    public StageOnePageTable(GuestMemory memory, FrameAllocator frames, int levels, int domainId, int iovaWidthBits, bool racyInstall = false)
+    /// <param name="pageSizes">The domain's <c>pgsize_bitmap</c> (bit n = 2^n bytes); 0 means the format's
+    /// own 4 KiB | 2 MiB | 1 GiB (generic_pt get_info). Must include 4 KiB (later revisions reject a
+    /// hypervisor without it).</param>
+    public StageOnePageTable(GuestMemory memory, FrameAllocator frames, int levels, int domainId, int iovaWidthBits, bool racyInstall = false, ulong pageSizes = 0)
     {
-        if (levels is not (4 or 5))
-            throw new ArgumentException($"levels {levels} is not supported: the x86-64 stage-1 format has 4 or 5 levels", nameof(levels));
+        if (pageSizes == 0)
+            pageSizes = PageSizeChoice.X86Bitmap;
+        if ((pageSizes & ~PageSizeChoice.X86Bitmap) != 0 || (pageSizes & (1UL << 12)) == 0)
+            throw new ArgumentException($"page sizes 0x{pageSizes:x} must include 4 KiB and use only 4 KiB, 2 MiB and 1 GiB", nameof(pageSizes));
+        PageSizes = pageSizes;
+        if (levels is < 3 or > 5)
+            throw new ArgumentException($"levels {levels} is not supported: x86-64 stage-1 tables have a top level of 2, 3 or 4 (3 to 5 levels)", nameof(levels));
         var maxWidth = 12 + Pte.IndexBits * levels;
         if (iovaWidthBits < 12 + Pte.IndexBits || iovaWidthBits > maxWidth)
             throw new ArgumentException($"IOVA width {iovaWidthBits} bits does not fit {levels} levels: allowed 21..{maxWidth} (hazard H15)", nameof(iovaWidthBits));
@@ -41,6 +50,9 @@ public sealed partial class StageOnePageTable
     public ulong RootGpa => Live();
     public ulong MaxIova { get; }
     public bool RacyInstall { get; }
+
+    /// <summary>The domain's <c>pgsize_bitmap</c>: the leaf sizes map may use and unmap cuts by.</summary>
+    public ulong PageSizes { get; }
 
     /// <summary>Table pages allocated and not yet unlinked (root included); racily lost tables still count.</summary>
     public int TablePageCount => Volatile.Read(ref _tablePageCount);

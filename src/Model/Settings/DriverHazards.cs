@@ -25,12 +25,15 @@ public enum FlushRangeMode
 /// <param name="BrokenFlushQueueCounter">H2: lazy flush queues reap entries one flush early (counter ≤ finish).</param>
 /// <param name="RacyTableInstall">H6: intermediate tables installed by plain load and store, with preemption between levels.</param>
 /// <param name="FlushRange">H7: the range computation of the list flush.</param>
+/// <param name="FlushQueueOverrun">H18: a full flush queue is flushed once inline and the entry added even if the
+/// ring is still full (dma-iommu.c queue_iova as written): the ring wraps and its entries' IOVAs leak.</param>
 public sealed record DriverHazards(
     bool FreeTablesBeforeFlush,
     bool FreeIovaBeforeFlush,
     bool BrokenFlushQueueCounter,
     bool RacyTableInstall,
-    FlushRangeMode FlushRange)
+    FlushRangeMode FlushRange,
+    bool FlushQueueOverrun = false)
 {
     /// <summary>The correct driver: every hazard off.</summary>
     public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);

@@ -67,12 +67,13 @@ public enum FlushFailurePolicy { Log, Fallback }
 
 public sealed record DriverSettings(
     DmaMode DmaMode,
-    int PageTableLevels,
+    HvIommu.Model.Driver.TableDepthRule TableDepth,
     FlushKind Flush,
     int FlushQueueEntries,
     TimeSpan FlushQueueTimeout,
     FlushFailurePolicy OnFlushFailure,
-    DriverHazards Hazards);
+    DriverHazards Hazards,
+    int FlushQueueHz = 250);
 
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }

@@ -84,4 +84,108 @@ public sealed class PageTableCommandTests
         Assert.Equal(2, code);
         Assert.Contains(message, stderr);
     }
+
+    // ---- E rows of the generic_pt case list (argument contract) and the command's semantics ----
+
+    [Theory]
+    [InlineData("E1", "--map 0x1000=0x200000,2M,rw --walk 0", "must both be 2M-aligned")]
+    [InlineData("E2", "--map 0x200000=0x401000,2M,rw --walk 0", "must both be 2M-aligned")]
+    [InlineData("E3", "--map 0x800=0x5000,4K,rw --walk 0", "must both be 4K-aligned")]
+    [InlineData("E4", "--map 0x1000=0x5000,8K,rw --walk 0", "SIZE '8K' is not 4K, 2M or 1G")]
+    [InlineData("E5", "--map 0x1000=0x5000,4K,w --walk 0", "PERMS 'w' is not r or rw")]
+    [InlineData("E6", "--map 0x1000=0x5000,4K, --walk 0", "PERMS '' is not r or rw")]
+    [InlineData("E7", "--map 0x1000 --walk 0", "is not IOVA=GPA,SIZE,PERMS")]
+    [InlineData("E8", "--map 0x1000=0x5000,4K,rw", "--walk IOVA is required")]
+    [InlineData("E9", "--walk foo", "--walk 'foo' is not a number")]
+    [InlineData("E10", "--map -1=0x5000,4K,rw --walk 0", "is not a number")]
+    [InlineData("E11", "--walk 18446744073709551616", "is not a number")]
+    [InlineData("E12", "--bogus 1 --walk 0", "unknown option --bogus")]
+    [InlineData("E13", "--unmap 0x1000 --walk 0", "is not IOVA,SIZE")]
+    [InlineData("E16", "--map 0x1000=0x5000,4k,RW --walk 0", "PERMS 'RW' is not r or rw")]
+    public void E_bad_arguments_exit_2(string id, string args, string message)
+    {
+        var (code, _, stderr) = Run(args.Split(' '));
+        Assert.True(code == 2, id);
+        Assert.Contains(message, stderr);
+    }
+
+    [Fact]
+    public void E14_E15_E17_walks_of_empty_slots_and_sub_page_offsets()
+    {
+        var (_, empty, _) = Run("--walk", "0x1000", "--json");
+        var chain = JsonDocument.Parse(empty).RootElement.GetProperty("levels");
+        Assert.Equal(1, chain.GetArrayLength());
+        var (_, neighbour, _) = Run("--map", "0x1000=0x200000,4K,rw", "--walk", "0x2000", "--json");
+        var last = JsonDocument.Parse(neighbour).RootElement.GetProperty("levels").EnumerateArray().Last();
+        Assert.Equal((2, "0x0000000000000000"), (last.GetProperty("index").GetInt32(), last.GetProperty("entry").GetString()));
+        var (_, offset, _) = Run("--map", "0x1000=0x200000,4K,rw", "--walk", "0x1abc", "--json");
+        Assert.Equal("0x200abc", JsonDocument.Parse(offset).RootElement.GetProperty("result").GetProperty("gpa").GetString());
+    }
+
+    [Theory]
+    [InlineData("D5", "--map 0x200000=0x400000,2M,rw --unmap 0x201000,4K --walk 0x200000", "0x0", true)]
+    [InlineData("D7", "--map 0x1000=0x200000,4K,rw --map 0x3000=0x202000,4K,rw --unmap 0x1000,0x3000 --walk 0x3000", "0x1000", true)]
+    [InlineData("D9", "--map 0x200000=0x400000,4K,rw --unmap 0x200000,2M --walk 0x200000", "0x1000", false)]
+    [InlineData("D11", "--map 0x1000=0x200000,4K,rw --unmap 0x1000,0xFFFFFFFFFFFFFFFF --walk 0x1000", "0x0", true)]
+    [InlineData("D14", "--map 0x1000=0x200000,4K,rw --map 0x200000=0x400000,2M,rw --unmap 0x1000,0x200000 --walk 0x200000", "0x1000", true)]
+    [InlineData("D15", "--map 0x1000=0x200000,4K,rw --unmap 0x1000,0x800 --walk 0x1000", "0x0", true)]
+    [InlineData("D1", "--map 0x200000=0x400000,2M,rw --unmap 0x200000,4K --walk 0x3ff000", "0x200000", false)]
+    public void Unmap_prints_the_bytes_it_unmapped(string id, string args, string unmapped, bool walkOk)
+    {
+        var (code, stdout, _) = Run([.. args.Split(' '), "--json"]);
+        Assert.True(code == 0, id);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        var unmap = root.GetProperty("operations").EnumerateArray().Single(o => o.GetProperty("op").GetString() == "unmap");
+        Assert.Equal(unmapped, unmap.GetProperty("unmapped").GetString());
+        Assert.Equal(walkOk, root.GetProperty("result").GetProperty("ok").GetBoolean());
+        var (_, text, _) = Run(args.Split(' '));
+        Assert.Contains($": {unmapped} bytes unmapped", text);
+    }
+
+    [Fact]
+    public void D9_keeps_the_partly_populated_table_linked()
+    {
+        var (_, stdout, _) = Run("--map", "0x200000=0x400000,4K,rw", "--unmap", "0x200000,2M", "--walk", "0x200000", "--json");
+        var last = JsonDocument.Parse(stdout).RootElement.GetProperty("levels").EnumerateArray().Last();
+        Assert.Equal(0, last.GetProperty("level").GetInt32());
+    }
+
+    [Fact]
+    public void Operations_apply_in_command_line_order_so_a_map_may_follow_an_unmap()
+    {
+        var (code, stdout, _) = Run("--map", "0x200000=0x400000,4K,rw", "--unmap", "0x200000,4K", "--map", "0x200000=0x600000,2M,rw", "--walk", "0x200000", "--json");
+        Assert.Equal(0, code);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(["map", "unmap", "map"], root.GetProperty("operations").EnumerateArray().Select(o => o.GetProperty("op").GetString()));
+        // test_map_table_to_oa: the 2M leaf replaced the emptied table, which went to the gather and was freed.
+        var map = root.GetProperty("operations")[2];
+        Assert.Equal((1, "0x200000", "0x3fffff"), (map.GetProperty("freedTables").GetInt32(), map.GetProperty("gatherStart").GetString(), map.GetProperty("gatherEnd").GetString()));
+        Assert.Equal("2M", root.GetProperty("result").GetProperty("pageSize").GetString());
+        var (_, reversed, _) = Run("--unmap", "0x200000,4K", "--map", "0x200000=0x400000,4K,rw", "--walk", "0x200000", "--json");
+        Assert.True(JsonDocument.Parse(reversed).RootElement.GetProperty("result").GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public void Json_carries_decoded_flags_and_gpas_anywhere_below_2_to_the_52()
+    {
+        var (code, stdout, _) = Run("--map", "0xfef80000=0xffffffffff000,4K,rw", "--walk", "0xfef80010", "--json");
+        Assert.Equal(0, code);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        var levels = root.GetProperty("levels").EnumerateArray().ToList();
+        Assert.All(levels.Take(3), l => Assert.Equal("P RW U A", l.GetProperty("flags").GetString()));
+        Assert.Equal("P RW U A D", levels[^1].GetProperty("flags").GetString());
+        Assert.Equal("0xffffffffff010", root.GetProperty("result").GetProperty("gpa").GetString());
+    }
+
+    [Fact]
+    public void Errors_under_json_are_a_json_object()
+    {
+        var (code, stdout, stderr) = Run("--map", "0x1000=0x5000,4K,rw", "--map", "0x1000=0x6000,4K,r", "--walk", "0", "--json");
+        Assert.Equal(2, code);
+        Assert.Contains("overlaps an earlier mapping", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetString());
+        Assert.Contains("overlaps", stderr);
+        var (code2, stdout2, _) = Run("--levels", "9", "--walk", "0", "--json");
+        Assert.Equal(2, code2);
+        Assert.Contains("--levels '9'", JsonDocument.Parse(stdout2).RootElement.GetProperty("error").GetString());
+    }
 }

@@ -58,7 +58,7 @@ public sealed class InvalidConfigSpec
     [Fact]
     public void Unknown_nested_key_lists_the_keys_of_its_section() =>
         Single("hviommu.driver.dma-mod = lazy", "hviommu.driver.dma-mod", "lazy",
-            "unknown key; allowed here: dma-mode, page-table-levels, flush, flush-queue, on-flush-failure");
+            "unknown key; allowed here: dma-mode, table-depth, flush, flush-queue, on-flush-failure");
 
     [Fact]
     public void Unknown_key_inside_a_device_entry() =>
@@ -133,14 +133,17 @@ public sealed class InvalidConfigSpec
             "hviommu.domains", "3", "3 paging domains plus identity and blocking exceed hviommu.iommu.max-domains = 4");
 
     [Fact]
-    public void Five_level_tables_need_the_capability() =>
-        Single("hviommu.driver.page-table-levels = 5", "hviommu.driver.page-table-levels", "5",
-            "5-level tables need the s1-5lvl capability in hviommu.iommu.capabilities (H15)");
+    public void A_wide_iova_space_without_the_5_level_capability_is_clamped_to_4_levels() =>
+        Assert.Equal((48, 4), HvIommu.Model.Driver.TableDepth.For(SimConfig.Parse("hviommu.iommu.max-iova-width = 57", File).Settings));
 
     [Fact]
     public void Five_level_tables_with_the_capability_are_fine() =>
-        Assert.Equal(5, SimConfig.Parse("hviommu { driver.page-table-levels = 5\n iommu.capabilities = [present, s1, s1-5lvl] }", File)
-            .Settings.Driver.PageTableLevels);
+        Assert.Equal((57, 5), HvIommu.Model.Driver.TableDepth.For(SimConfig.Parse("hviommu { iommu.max-iova-width = 57\n iommu.capabilities = [present, s1, s1-5lvl] }", File)
+            .Settings));
+
+    [Fact]
+    public void An_unknown_table_depth_rule_names_the_allowed_ones() =>
+        Single("hviommu.driver.table-depth = deep", "hviommu.driver.table-depth", "deep", "top-level, from-width");
 
     [Fact]
     public void An_unknown_hypercall_in_faults() =>

@@ -56,7 +56,7 @@ public sealed class ReferenceDefaultsSpec
     public void Driver_defaults() =>
         Assert.Equal(new DriverSettings(
             DmaMode: DmaMode.Strict,
-            PageTableLevels: 4,
+            TableDepth: HvIommu.Model.Driver.TableDepthRule.TopLevel,
             Flush: FlushKind.Domain,
             FlushQueueEntries: 256,
             FlushQueueTimeout: TimeSpan.FromMilliseconds(10),

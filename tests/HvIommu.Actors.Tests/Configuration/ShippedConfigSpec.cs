@@ -75,7 +75,7 @@ public sealed class ShippedConfigSpec
         var s = SimConfig.Load(RepoFiles.Path("config", "topologies", "large.conf")).Settings;
         // Each outstanding operation holds its buffer pages plus at most a page-table page per level; each
         // domain has its root. A quarter of guest memory must cover that.
-        long pagesPerOp = s.Workload.BufferPages + s.Driver.PageTableLevels;
+        long pagesPerOp = s.Workload.BufferPages + HvIommu.Model.Driver.TableDepth.For(s).Levels;
         long worstPages = s.Vm.Vcpus * s.Workload.OutstandingPerVcpu * pagesPerOp + s.Domains.Length;
         Assert.True(worstPages * 4096 * 4 < s.Vm.MemoryMib * (1L << 20));
     }

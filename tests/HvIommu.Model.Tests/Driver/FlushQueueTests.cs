@@ -69,18 +69,112 @@ public sealed class FlushQueueTests
     [Fact]
     public void Full_queue_refuses_until_a_flush_lets_the_enqueue_reap()
     {
-        var queue = new FlushQueue(_domain, 2);
+        var queue = new FlushQueue(_domain, 4);
         Assert.True(Enqueue(queue, 1));
         Assert.True(Enqueue(queue, 2));
-        Assert.False(Enqueue(queue, 3));
-        Assert.Equal(2, queue.Count);
+        Assert.True(Enqueue(queue, 3));
+        Assert.False(Enqueue(queue, 4));
+        Assert.Equal(3, queue.Count);
 
         Flush(_domain);
         var released = new List<FlushQueueEntry>();
-        Assert.True(Enqueue(queue, 3, released));
+        Assert.True(Enqueue(queue, 4, released));
 
-        Assert.Equal([1UL, 2UL], released.Select(e => e.IovaPfn));
+        Assert.Equal([1UL, 2UL, 3UL], released.Select(e => e.IovaPfn));
         Assert.Equal(1, queue.Count);
+    }
+
+    /// <summary>dma-iommu.c fq_full: (tail + 1) &amp; mod_mask == head, so a 256-slot ring holds 255 entries.</summary>
+    [Fact]
+    public void Fq_full_keeps_one_slot_empty_so_256_slots_hold_255_entries()
+    {
+        var queue = new FlushQueue(_domain, 256);
+        for (ulong pfn = 1; pfn <= 255; pfn++)
+            Assert.True(Enqueue(queue, pfn));
+        Assert.False(Enqueue(queue, 256));
+        Assert.Equal((255, 255), (queue.Count, queue.UsableEntries));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(100)]
+    public void Ring_size_must_be_a_power_of_two_of_at_least_2(int size)
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new FlushQueue(_domain, size));
+
+    /// <summary>
+    /// dma-iommu.c queue_iova: a full ring is flushed once (fq_flush_iotlb) and reaped, then fq_ring_add runs
+    /// regardless. When another CPU's earlier flush is still in flight, our flush's finish does not pass the
+    /// entries' counters, the ring stays full and the add wraps tail onto head: the ring reads as empty and
+    /// every entry in it, the new one too, is lost (H18).
+    /// </summary>
+    [Fact]
+    public void Linux_adds_after_one_inline_flush_and_a_still_full_ring_wraps_and_loses_its_entries()
+    {
+        var queue = new FlushQueue(_domain, 4);
+        _domain.FlushStarting();                        // another CPU's flush, in flight
+        for (ulong pfn = 1; pfn <= 3; pfn++)
+            Assert.True(queue.TryEnqueue(pfn, 2, [0x1000 * pfn], payload: null, []));
+        Assert.False(queue.TryEnqueue(4, 2, [0x4000UL], payload: null, []));
+        _domain.FlushStarting();                        // our inline flush, which finishes first
+        _domain.FlushFinished();
+        var released = new List<FlushQueueEntry>();
+        Assert.True(queue.AddAfterFlush(4, 2, [0x4000UL], payload: null, released, overrun: true));
+
+        Assert.Empty(released);
+        Assert.Equal(0, queue.Count);
+        Assert.Equal((4L, 8L), (queue.OverrunEntriesLost, queue.OverrunPagesLost));
+        // iommu_dma_free_fq only walks head..tail: the lost entries' table pages are not reached.
+        Assert.Empty(queue.FreeAll());
+    }
+
+    [Fact]
+    public void Without_the_overrun_the_still_full_ring_asks_for_another_flush()
+    {
+        var queue = new FlushQueue(_domain, 2);
+        _domain.FlushStarting();
+        Assert.True(Enqueue(queue, 1));
+        Assert.False(Enqueue(queue, 2));
+        _domain.FlushStarting();
+        _domain.FlushFinished();
+        Assert.False(queue.AddAfterFlush(2, 1, [], null, [], overrun: false));
+        _domain.FlushFinished();                        // the other CPU's flush completes
+        var released = new List<FlushQueueEntry>();
+        Assert.True(queue.AddAfterFlush(2, 1, [], null, released, overrun: false));
+        Assert.Equal([1UL], released.Select(e => e.IovaPfn));
+        Assert.Equal(0L, queue.OverrunEntriesLost);
+    }
+
+    /// <summary>queue_iova splices the new entry's table pages onto its slot's list: pages an overrun stranded
+    /// in a slot go out with the next entry that reuses it.</summary>
+    [Fact]
+    public void Pages_stranded_by_an_overrun_go_out_with_the_next_entry_in_their_slot()
+    {
+        var queue = new FlushQueue(_domain, 2);
+        _domain.FlushStarting();
+        Assert.True(queue.TryEnqueue(1, 1, [0xA000UL], null, []));     // slot 0
+        _domain.FlushStarting();
+        _domain.FlushFinished();
+        Assert.True(queue.AddAfterFlush(2, 1, [0xB000UL], null, [], overrun: true)); // slot 1, ring wraps to empty
+        Assert.True(queue.TryEnqueue(3, 1, [0xC000UL], null, []));     // slot 0 again
+        Flush(_domain);
+        Flush(_domain);
+        var released = new List<FlushQueueEntry>();
+        queue.Reap(released);
+        Assert.Equal([0xA000UL, 0xC000UL], Assert.Single(released).FreeList);
+    }
+
+    /// <summary>iommu_dma_free_fq: the ring's entries' table pages are freed, with no flush, and the ring empties.</summary>
+    [Fact]
+    public void Free_all_returns_the_parked_table_pages_without_a_flush()
+    {
+        var queue = new FlushQueue(_domain, 8);
+        Assert.True(queue.TryEnqueue(1, 512, [0x1000UL], null, []));
+        Assert.True(queue.TryEnqueue(2, 1, [], null, []));
+        Assert.Equal([0x1000UL], queue.FreeAll());
+        Assert.Equal(0, queue.Count);
+        Assert.Empty(queue.FreeAll());
     }
 
     [Fact]

@@ -14,11 +14,15 @@ public sealed class WalkFaultTeardownTests
     private const ulong Region = 0xFFE0_0000; // one 2 MiB region: its PTE table maps nothing else
     private readonly IommuRig _rig = new IommuRig().WithPagingDomain();
 
-    /// <summary>Map, translate (filling the walk cache), unmap the whole 2 MiB region so its PTE table goes to
-    /// the gather, flush with or without the walk cache, then free the table page and hand it out as a buffer.</summary>
+    /// <summary>Map the whole 2 MiB region (generic_pt frees a PTE table only when the unmap walked every entry
+    /// of it, iommu_pt.h __unmap_range), translate (filling the walk cache), unmap the region so its PTE table
+    /// goes to the gather, flush with or without the walk cache, then free the table page and hand it out as a
+    /// buffer.</summary>
     private ulong ReuseUnlinkedPteTable(bool invalidateWalkCache)
     {
         var record = _rig.MapBuffer(Region);
+        for (ulong page = 1; page < 512; page++)
+            Assert.Equal(MapStatus.Mapped, _rig.Table.Map(Region + (page << 12), record.Gpa, PageSize.Size4K, true));
         Assert.True(_rig.Translate(_rig.Nic, Region).Ok);
         Assert.True(_rig.Host.WalkCache.Count >= 3);
         var gather = _rig.Unmap(record, length: PageSize.Size2M.Bytes());

@@ -24,13 +24,37 @@ internal sealed class ReferenceMap
         return MapStatus.Mapped;
     }
 
-    /// <summary>Removes every leaf the range touches, whole (no splitting), and returns their bytes.</summary>
-    public (ulong Bytes, List<Leaf> Removed) Unmap(ulong iova, ulong length)
+    /// <summary>
+    /// __iommu_unmap over leaves only, no tables: each piece (iommu_pgsize) removes whole leaves from its start
+    /// while the next address begins a leaf, and stops at a hole or at a start inside a leaf; the loop stops at
+    /// the first piece that removes nothing. <c>Consumed</c> lists, per piece, the IOVA span the walk got
+    /// through — the only place generic_pt may free a table the piece covers whole.
+    /// </summary>
+    public (ulong Bytes, List<Leaf> Removed, List<(ulong First, ulong Last)> Consumed) Unmap(ulong iova, ulong length)
     {
-        var removed = _leaves.Values.Where(l => l.Overlaps(iova, iova + (length - 1))).ToList();
-        foreach (var leaf in removed)
-            _leaves.Remove(leaf.Iova);
-        return ((ulong)removed.Sum(l => (long)l.Size.Bytes()), removed);
+        var removed = new List<Leaf>();
+        var consumed = new List<(ulong, ulong)>();
+        if (((iova | length) & 0xFFF) != 0)
+            return (0, removed, consumed);
+        ulong unmapped = 0;
+        while (unmapped < length)
+        {
+            var pageSize = PageSizeChoice.Choose(PageSizeChoice.X86Bitmap, iova, iova, length - unmapped, out var count);
+            var last = iova + (pageSize * count - 1);
+            var at = iova;
+            while (at <= last && Lookup(at) is { } leaf && leaf.Iova == at)
+            {
+                _leaves.Remove(leaf.Iova);
+                removed.Add(leaf);
+                at = leaf.Last + 1;
+            }
+            if (at == iova)
+                break;
+            consumed.Add((iova, Math.Min(last, at - 1)));
+            unmapped += at - iova;
+            iova = at;
+        }
+        return (unmapped, removed, consumed);
     }
 
     public Leaf? Lookup(ulong iova)

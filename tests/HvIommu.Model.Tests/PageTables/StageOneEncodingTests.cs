@@ -53,14 +53,16 @@ public sealed class StageOneEncodingTests
     }
 
     [Theory]
-    [InlineData(3, 39)]
+    [InlineData(2, 30)]
+    [InlineData(6, 57)]
+    [InlineData(3, 40)]
     [InlineData(4, 49)]
     [InlineData(5, 58)]
     public void Constructor_rejects_levels_and_widths_that_do_not_fit(int levels, int width)
     {
         var guest = new TestGuest();
         var e = Assert.Throws<ArgumentException>(() => new StageOnePageTable(guest.Memory, guest.Frames, levels, 1, width));
-        Assert.Contains(levels == 3 ? "levels 3" : $"width {width}", e.Message);
+        Assert.Contains(levels is < 3 or > 5 ? $"levels {levels}" : $"width {width}", e.Message);
     }
 
     [Fact]
