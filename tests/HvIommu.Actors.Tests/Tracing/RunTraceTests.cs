@@ -70,8 +70,11 @@ public sealed class RunTraceTests : IDisposable
         var finishes = events.Where(e => e.GetProperty("ph").GetString() == "f").Select(e => e.GetProperty("id").GetInt64()).ToList();
         Assert.NotEmpty(finishes);
         Assert.All(finishes, id => Assert.Contains(id, starts));
-        var violation = Assert.Single(events, e => e.GetProperty("ph").GetString() == "i" && e.GetProperty("name").GetString()!.StartsWith("VIOLATION DmaToFreedFrame", StringComparison.Ordinal));
-        Assert.Equal("g", violation.GetProperty("s").GetString());
+        // The schedule an explorer finds may show the race more than once before the run stops; each
+        // occurrence is a global instant.
+        var violations = events.Where(e => e.GetProperty("ph").GetString() == "i" && e.GetProperty("name").GetString()!.StartsWith("VIOLATION DmaToFreedFrame", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(violations);
+        Assert.All(violations, v => Assert.Equal("g", v.GetProperty("s").GetString()));
     }
 
     private static void AssertMermaid(string md)
