@@ -17,6 +17,7 @@ public static class CommandLine
         new PageTableCommand(),
         new BenchCommand(),
         new Sweep.SweepCommand(),
+        new Cluster.WorkerCommand(),
     };
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -31,10 +31,11 @@ public sealed class ExploreCommand : ICommand
           --pct-depth D     fix PCT's depth
           --seeds N         schedules to run (default 1000); --duration stops after a wall-clock time instead
           --seed START      first seed (default: hviommu.seed); schedule i uses seed START + i
-          --parallel N      N explorers on N threads over disjoint seeds (default 1)
+          --parallel N      N explorers on N threads over disjoint seeds (default 1; with a cluster: per local worker)
           --all             run every schedule instead of stopping at the first violation
           --ops N           guest operations per schedule (overrides hviommu.run.ops)
           --report FILE     write the report of the first failing schedule, and its schedule beside it
+          --cluster-listen HOST:PORT, --min-workers K, --local-workers K: explore on a cluster (worker --help, README)
           --trace DIR       replay the first failing schedule with the causal trace on and write its files to DIR
                             (trace.perfetto.json, violation.md, history.jsonl; see run --help)
 
@@ -49,17 +50,21 @@ public sealed class ExploreCommand : ICommand
         var seeds = args.Int64("--seeds", 1);
         var durationText = args.Option("--duration");
         var start = args.UInt64("--seed");
-        var parallel = (int)(args.Int64("--parallel", 1, 64) ?? 1);
+        var parallelGiven = args.Int64("--parallel", 1, 64);
+        var parallel = (int)(parallelGiven ?? 1);
         var all = args.Flag("--all");
         var ops = args.Int64("--ops", 0);
         var reportPath = args.Option("--report");
         var traceDir = args.Option("--trace");
         args.Flag("--plain");
+        var cluster = Cluster.ClusterOptions.Read(args, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
         args.EnsureAllConsumed();
         TimeSpan? duration = null;
         if (durationText is not null)
             duration = HoconReader.TryParseDuration(durationText, out var d) ? d : throw new UsageException($"--duration '{durationText}' is not a duration (e.g. 30s)");
         var total = seeds ?? (duration is null ? 1000 : long.MaxValue);
+        if (cluster.IsCluster)
+            return Cluster.ClusterExplore.Run(configPath, options, start, seeds, duration, all, ops, reportPath, traceDir, (int?)parallelGiven, cluster, stdout, stderr);
 
         var overrides = ops is { } o ? new[] { $"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}" } : [];
         var config = SimConfig.Load(configPath, overrides);

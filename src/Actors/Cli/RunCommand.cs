@@ -2,6 +2,7 @@ using System.Globalization;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;

@@ -1,6 +1,10 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Vcpu;
 
 namespace HvIommu.Actors.Simulation;
 

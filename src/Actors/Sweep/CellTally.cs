@@ -9,7 +9,8 @@ public sealed record SeedOutcome(int Cell, ulong Seed, string[] Kinds, string Tr
 /// totals and these non-clean schedules. A lease is reported in several pieces while it runs.
 /// </summary>
 /// <param name="BusySeconds">Wall-clock time the explorer spent running these schedules.</param>
-public sealed record LeaseProgress(long LeaseId, int Cell, ulong From, long Count, long Steps, SeedOutcome[] Notable, double BusySeconds);
+/// <param name="WaitSeconds">Time the explorer waited for this lease after finishing its previous one (first piece only).</param>
+public sealed record LeaseProgress(long LeaseId, int Cell, ulong From, long Count, long Steps, SeedOutcome[] Notable, double BusySeconds, double WaitSeconds = 0);
 
 /// <summary>What one cell of a sweep (or the one cell of an exploration) found so far.</summary>
 public sealed class CellTally

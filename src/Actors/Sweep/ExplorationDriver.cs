@@ -4,10 +4,12 @@ namespace HvIommu.Actors.Sweep;
 public static class ExplorationDriver
 {
     /// <returns>Null when the run completed (or stopped at a violation); otherwise what broke the pool.</returns>
-    public static string? Drive(SweepState state, IExplorerPool pool, TextWriter stdout, bool plain, long? schedules)
+    /// <param name="banner">Printed once the pool has started (a cluster's address is known then).</param>
+    public static string? Drive(SweepState state, IExplorerPool pool, TextWriter stdout, bool plain, long? schedules, Action? banner = null)
     {
         pool.Start(state);
-        using (var progress = new SweepProgress(stdout, !plain && Reporting.RunProgressFactory.IsInteractiveTerminal, state.Job.Cells, schedules))
+        banner?.Invoke();
+        using (var progress = new SweepProgress(stdout, !plain && Reporting.RunProgressFactory.IsInteractiveTerminal, state.Job.Cells(), schedules))
         {
             while (!pool.Wait(TimeSpan.FromMilliseconds(200)))
             {

@@ -32,15 +32,16 @@ public sealed record ExplorationJob(
     long? Ops,
     bool Stress)
 {
-    public int Cells => CellOverrides.Length;
+    public int Cells() => CellOverrides.Length;
 
-    public ScheduleOptions ScheduleOptions => new(Strategy, PctDepth, MaxSteps);
+    /// <summary>How schedules are chosen (a method, not a property: the job crosses the network as JSON).</summary>
+    public ScheduleOptions ScheduleOptions() => new(Strategy, PctDepth, MaxSteps);
 
     /// <summary>The lines applied on the base config for <paramref name="cell"/>: --ops, then the cell's own.</summary>
-    public IReadOnlyList<string> OverridesOf(int cell) => [.. BaseOverrides, .. CellOverrides[cell]];
+    public IReadOnlyList<string> OverridesOf(int cell) => [.. BaseOverrides(), .. CellOverrides[cell]];
 
     /// <summary>The lines every cell applies (--ops).</summary>
-    public IReadOnlyList<string> BaseOverrides => Ops is { } o ? [$"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}"] : [];
+    public IReadOnlyList<string> BaseOverrides() => Ops is { } o ? [$"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}"] : [];
 
     /// <summary>The loaded config of <paramref name="cell"/>.</summary>
     /// <exception cref="ConfigException">The combination is not a valid config.</exception>

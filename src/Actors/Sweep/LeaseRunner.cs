@@ -61,7 +61,7 @@ public sealed class LeaseRunner(ExplorationJob job, string name, int batch = 256
             return (Notable(cell, seed, r.Report.Violations.Select(v => v.Kind), "", r.Failure), r.Report.Stats.Steps);
         }
         var system = SystemFor(config);
-        var result = DeterministicRunner.RunSchedule(system, config, seed, job.ScheduleOptions, "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false);
+        var result = DeterministicRunner.RunSchedule(system, config, seed, job.ScheduleOptions(), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false);
         return (Notable(cell, seed, result.Report.Violations.Select(v => v.Kind), result.Report.TraceHash ?? "", result.Failure), result.Report.Stats.Steps);
     }
 

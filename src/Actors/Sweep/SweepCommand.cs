@@ -19,7 +19,9 @@ public sealed class SweepCommand : ICommand
 
     public string Summary => "a matrix of config values × seeds explored cell by cell: the safety-contract table, JSON, CSV, Markdown, heatmap";
 
-    public string Usage => """
+    public string Usage => UsageText.Replace("{cluster}\n", ClusterOptions.Help + "\n", StringComparison.Ordinal);
+
+    private const string UsageText = """
         usage: sweep --config BASE --vary KEY=V1,V2,… [--vary KEY=…]… (--seeds N | --duration 30s) --out DIR
                      [--seed START] [--strategy random|pct] [--pct-depth D] [--max-steps N] [--mode deterministic|stress]
                      [--ops N] [--parallel N] [--cluster-listen HOST:PORT [--min-workers K]] [--local-workers K] [--plain]
@@ -34,13 +36,11 @@ public sealed class SweepCommand : ICommand
           --mode M          deterministic (default: schedules replay exactly) or stress (each seed one stress run on
                             all cores; the seed fixes the workload only)
           --ops N           guest operations per schedule (overrides hviommu.run.ops)
-          --parallel N      explorer threads on this machine (default: all cores)
+          --parallel N      explorer threads on this machine (default: all cores), or per local worker
           --out DIR         writes DIR/sweep.json, sweep.csv, sweep.md, heatmap.png/.svg (two keys), and for each cell
                             that failed DIR/cells/<cell>/ with its config, report, schedule and trace, so that
                             replay --report DIR/cells/<cell>/report.json reproduces its first violation
-          --cluster-listen HOST:PORT  coordinate a cluster of `worker --join HOST:PORT` processes instead of
-                            running here; --min-workers K waits for K workers before starting (default 1)
-          --local-workers K start K worker processes on 127.0.0.1 and coordinate them (implies a free port)
+        {cluster}
           --plain           plain progress lines even on a terminal
 
         exit codes: 0 every cell's outcome matched its hviommu.expect (clean unless the config says otherwise),
@@ -60,7 +60,7 @@ public sealed class SweepCommand : ICommand
         var parallel = (int?)args.Int64("--parallel", 1, 256);
         var outDir = args.Option("--out");
         var plain = args.Flag("--plain");
-        var cluster = ClusterOptions.Read(args);
+        var cluster = ClusterOptions.Read(args, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
         args.EnsureAllConsumed();
         if (mode is not ("deterministic" or "stress"))
             throw new UsageException($"--mode '{mode}' is not a mode; allowed: deterministic, stress");
@@ -86,14 +86,15 @@ public sealed class SweepCommand : ICommand
         }
         SimLogging.Configure(verbose: false);
         var job = plan.Job;
-        using var pool = cluster.CreatePool(parallel ?? (stress ? 1 : Environment.ProcessorCount), stdout, stderr);
+        using var pool = cluster.CreatePool(parallel ?? (stress ? 1 : null), stderr);
         var seedsText = job.SeedsPerCell is { } n ? $"{n:N0} seeds ({job.FirstSeed}…{job.FirstSeed + (ulong)n - 1})" : $"{seconds:0.#} s of seeds from {job.FirstSeed}";
-        stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
-        foreach (var a in plan.Axes)
-            stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
-
         var state = new SweepState(job, stopAtFirst: false, leaseSeconds: cluster.LeaseSeconds);
-        var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells : null);
+        var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells() : null, () =>
+        {
+            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
+            foreach (var a in plan.Axes)
+                stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
+        });
         if (outcome is not null)
         {
             stderr.WriteLine($"error: {outcome}");
@@ -102,7 +103,7 @@ public sealed class SweepCommand : ICommand
 
         var results = new List<CellResult>();
         var failed = false;
-        for (var c = 0; c < job.Cells; c++)
+        for (var c = 0; c < job.Cells(); c++)
         {
             var tally = state.Tallies[c];
             FirstFound? first = null;
@@ -123,7 +124,8 @@ public sealed class SweepCommand : ICommand
         stdout.WriteLine(SweepWriter.Table(plan, results));
         stdout.WriteLine();
         var totals = state.Totals();
-        stdout.WriteLine($"schedules {totals.Schedules:N0}, steps {totals.Steps:N0}, {totals.Schedules / Math.Max(state.Elapsed.TotalSeconds, 1e-3):N0} schedules/s over {state.Elapsed.TotalSeconds:0.0} s; {state.LeasesGranted:N0} leases");
+        stdout.WriteLine($"schedules {totals.Schedules:N0}, steps {totals.Steps:N0}, {totals.Schedules / Math.Max(state.Elapsed.TotalSeconds, 1e-3):N0} schedules/s over {state.Elapsed.TotalSeconds:0.0} s");
+        stdout.WriteLine(ClusterExplore.Coordination(state, pool));
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
         if (failed)

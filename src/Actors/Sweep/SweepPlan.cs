@@ -85,7 +85,7 @@ public sealed class SweepPlan
             {
                 try
                 {
-                    SimConfig.Parse(text, file, [.. job.BaseOverrides, axis.Override(value)]);
+                    SimConfig.Parse(text, file, [.. job.BaseOverrides(), axis.Override(value)]);
                 }
                 catch (ConfigException e)
                 {
@@ -94,7 +94,7 @@ public sealed class SweepPlan
             }
         }
         var configs = new List<LoadedConfig>();
-        for (var c = 0; c < job.Cells; c++)
+        for (var c = 0; c < job.Cells(); c++)
         {
             try
             {

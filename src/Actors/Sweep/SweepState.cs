@@ -20,6 +20,7 @@ public sealed class SweepState
     private readonly LeaseBook _book;
     private readonly CellTally[] _tallies;
     private readonly Dictionary<string, (long Schedules, double Busy)> _rates = new(StringComparer.Ordinal);
+    private double _waitSeconds;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile bool _stopped;
 
@@ -29,8 +30,8 @@ public sealed class SweepState
         _stopAtFirst = stopAtFirst;
         _leaseSeconds = job.SecondsPerCell is { } d ? Math.Min(leaseSeconds, Math.Max(0.05, d / 10)) : leaseSeconds;
         _maxLease = maxLease;
-        _book = new LeaseBook(job.Cells, job.FirstSeed, job.SeedsPerCell, job.SecondsPerCell, () => _clock.Elapsed);
-        _tallies = Enumerable.Range(0, job.Cells).Select(_ => new CellTally()).ToArray();
+        _book = new LeaseBook(job.Cells(), job.FirstSeed, job.SeedsPerCell, job.SecondsPerCell, () => _clock.Elapsed);
+        _tallies = Enumerable.Range(0, job.Cells()).Select(_ => new CellTally()).ToArray();
     }
 
     public ExplorationJob Job => _job;
@@ -54,6 +55,13 @@ public sealed class SweepState
     public TimeSpan? TimeToFirst { get; private set; }
 
     public long SchedulesToFirst { get; private set; }
+
+    /// <summary>Starts the clock again: the explorers are ready (a cluster's workers have joined).</summary>
+    public void Restart()
+    {
+        lock (_lock)
+            _clock.Restart();
+    }
 
     public void Stop()
     {
@@ -94,6 +102,7 @@ public sealed class SweepState
             _tallies[progress.Cell].Add(progress);
             var r = _rates.GetValueOrDefault(holder);
             _rates[holder] = (r.Schedules + progress.Count, r.Busy + progress.BusySeconds);
+            _waitSeconds += progress.WaitSeconds;
             var violation = progress.Notable.Where(o => o.Kinds.Length > 0 || o.Failure is not null).MinBy(o => o.Seed);
             if (violation is not null && EarliestFound is null)
             {
@@ -145,6 +154,16 @@ public sealed class SweepState
 
     /// <summary>The tallies; read them once the run is over.</summary>
     public IReadOnlyList<CellTally> Tallies => _tallies;
+
+    /// <summary>Time the explorers waited for a lease after finishing the previous one, summed.</summary>
+    public double WaitSeconds
+    {
+        get
+        {
+            lock (_lock)
+                return _waitSeconds;
+        }
+    }
 
     /// <summary>Time the explorers spent running schedules, summed.</summary>
     public double BusySeconds

@@ -1,4 +1,7 @@
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Vcpu;
 using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Actors.Tracing;

@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Caches;
 using HvIommu.Model.Hypercalls;
@@ -13,6 +16,7 @@ namespace HvIommu.Actors.Tests.Actors;
 /// The host's flush handler (brief §2.4, §4 rules; H1, H4, H5): probes stand in for the devices and answer
 /// the ATS invalidations and drains when the test says so, so each step's order is observed exactly.
 /// </summary>
+[Trait("Category", "Actors")]
 public sealed class FlushHandlerActorSpec : ActorSpec
 {
     private const string Topology = """

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
 
@@ -10,6 +12,7 @@ namespace HvIommu.Actors.Tests.Actors;
 /// The hypervisor's hypercall handlers (brief §2, §2.3): every status through a probe standing in for the
 /// calling vCPU, flushes handed to a probe standing in for the flush handler, injected faults (H8), counters.
 /// </summary>
+[Trait("Category", "Actors")]
 public sealed class HypervisorActorSpec : ActorSpec
 {
     private const string Topology = """

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Memory;
@@ -12,6 +14,7 @@ namespace HvIommu.Actors.Tests.Actors;
 /// complete to the driver; answer drains and ATS invalidations only once the DMA they cover has moved
 /// (brief §2.4, H5). A probe stands in for the driver and for the flush handler.
 /// </summary>
+[Trait("Category", "Actors")]
 public sealed class PciDeviceActorSpec : ActorSpec
 {
     private const string Topology = """

@@ -1,7 +1,10 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Vcpu;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Oracle;
 
@@ -11,6 +14,7 @@ namespace HvIommu.Actors.Tests.Actors;
 /// A vCPU running the guest driver (brief §1.3–§1.6, §2.1, §5.5): a hypercall is a VM exit that blocks the
 /// vCPU until its status returns. A probe stands in for the hypervisor and answers each call by hand.
 /// </summary>
+[Trait("Category", "Actors")]
 public sealed class VcpuActorSpec : ActorSpec
 {
     private const string Topology = """

@@ -2,6 +2,7 @@ using HvIommu.Actors.Bench;
 
 namespace HvIommu.Actors.Tests.Bench;
 
+[Trait("Category", "Actors")]
 public sealed class PingPongBenchmarkSpec : Akka.TestKit.Xunit2.TestKit
 {
     private const string DefaultDispatcher = "akka.actor.default-dispatcher";

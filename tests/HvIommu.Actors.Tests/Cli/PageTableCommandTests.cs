@@ -4,6 +4,7 @@ using HvIommu.Actors.Cli;
 namespace HvIommu.Actors.Tests.Cli;
 
 /// <summary>The <c>pagetable</c> command: hand-computed entries in JSON and text, and usage errors (exit 2).</summary>
+[Trait("Category", "Model")]
 public sealed class PageTableCommandTests
 {
     /// <summary>The command's table frames start at 4 GiB − 16 MiB.</summary>

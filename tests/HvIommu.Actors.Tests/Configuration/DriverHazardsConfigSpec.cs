@@ -5,6 +5,7 @@ namespace HvIommu.Actors.Tests.Configuration;
 
 /// <summary><c>hviommu.driver.hazards</c>: each knob is read into <see cref="DriverHazards"/>, and a bad value
 /// names the key, the value and what is allowed.</summary>
+[Trait("Category", "Model")]
 public sealed class DriverHazardsConfigSpec
 {
     private const string File = "hazards.conf";

@@ -5,6 +5,7 @@ using HvIommu.Actors.Configuration;
 namespace HvIommu.Actors.Tests.Configuration;
 
 /// <summary>The merged HOCON tree as JSON: objects, lists, numbers and switches typed, everything else as written.</summary>
+[Trait("Category", "Model")]
 public sealed class HoconJsonSpec
 {
     [Fact]

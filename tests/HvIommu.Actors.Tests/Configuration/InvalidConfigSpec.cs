@@ -6,6 +6,7 @@ namespace HvIommu.Actors.Tests.Configuration;
 /// The friendly error for bad configuration: every problem names the file, the key path, the value
 /// and what is allowed, and all problems of a file are reported together.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class InvalidConfigSpec
 {
     private const string File = "bad.conf";

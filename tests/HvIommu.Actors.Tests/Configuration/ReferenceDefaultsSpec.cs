@@ -5,6 +5,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Actors.Tests.Configuration;
 
 /// <summary>Every default of config/reference.conf, read through an empty overlay into the typed settings.</summary>
+[Trait("Category", "Model")]
 public sealed class ReferenceDefaultsSpec
 {
     private static readonly SimSettings Defaults = SimConfig.Parse("", "t.conf").Settings;

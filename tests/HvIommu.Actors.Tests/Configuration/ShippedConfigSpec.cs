@@ -4,6 +4,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Actors.Tests.Configuration;
 
 /// <summary>The configurations the repository ships load without a problem and say what their headers claim.</summary>
+[Trait("Category", "Model")]
 public sealed class ShippedConfigSpec
 {
     public static TheoryData<string> Topologies()

@@ -4,6 +4,7 @@ using HvIommu.Actors.Cli;
 namespace HvIommu.Actors.Tests.Configuration;
 
 /// <summary>The <c>validate</c> command: the resolved topology as text or JSON (exit 0), every problem as <c>error:</c> (exit 2).</summary>
+[Trait("Category", "Model")]
 public sealed class ValidateCommandSpec
 {
     private static (int Code, string Out, string Err) Run(params string[] args)

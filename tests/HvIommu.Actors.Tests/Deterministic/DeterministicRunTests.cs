@@ -10,6 +10,7 @@ namespace HvIommu.Actors.Tests.Deterministic;
 /// in this process and in another one; different seeds differ; explore finds every wrong scenario within a few
 /// schedules and keeps right twins clean; replay reproduces a report and notices a tampered schedule.
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed class DeterministicRunTests
 {
     private static string TraceHash(string stdout) =>

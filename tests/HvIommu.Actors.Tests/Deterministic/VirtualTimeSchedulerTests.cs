@@ -3,6 +3,7 @@ using HvIommu.Actors.Deterministic;
 
 namespace HvIommu.Actors.Tests.Deterministic;
 
+[Trait("Category", "Actors")]
 public sealed class VirtualTimeSchedulerTests : IDisposable
 {
     private readonly DeterministicSystem _system = Deterministic.CreateSystem();

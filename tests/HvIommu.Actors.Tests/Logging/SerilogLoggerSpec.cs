@@ -8,6 +8,7 @@ using Serilog.Events;
 
 namespace HvIommu.Actors.Tests.Logging;
 
+[Trait("Category", "Actors")]
 public sealed class SerilogLoggerSpec : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly CollectingSink Sink = new();

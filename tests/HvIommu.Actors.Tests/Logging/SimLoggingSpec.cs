@@ -3,6 +3,7 @@ using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.Tests.Logging;
 
+[Trait("Category", "Actors")]
 public sealed class SimLoggingSpec
 {
     [Theory]

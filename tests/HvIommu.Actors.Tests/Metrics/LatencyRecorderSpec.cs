@@ -3,6 +3,7 @@ using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Metrics;
 
+[Trait("Category", "Model")]
 public sealed class LatencyRecorderSpec
 {
     // 3 significant digits: a reported percentile is within 0.1 % of the true value (0.2 % allowed here).

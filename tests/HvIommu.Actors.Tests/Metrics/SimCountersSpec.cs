@@ -2,6 +2,7 @@ using HvIommu.Actors.Metrics;
 
 namespace HvIommu.Actors.Tests.Metrics;
 
+[Trait("Category", "Model")]
 public sealed class SimCountersSpec
 {
     private static SimCounters Create() => new([(0x00D0, "FlushDeviceDomain"), (0x00D1, "FlushDeviceDomainList")]);

@@ -8,6 +8,7 @@ namespace HvIommu.Actors.Tests.Minimize;
 /// from explore --strategy pct is minimized into a run that replay reproduces with the same violation kind, no
 /// larger than the original in delivered messages and steps, whose minimal.conf loads and runs on its own.
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed class MinimizeCommandTests
 {
     [Theory]

@@ -6,6 +6,7 @@ using HvIommu.Actors.Simulation;
 namespace HvIommu.Actors.Tests.Minimize;
 
 /// <summary>The minimizer's pure parts: the default schedule, deviation sets and the config shape's overlay.</summary>
+[Trait("Category", "Model")]
 public sealed class MinimizerScheduleTests
 {
     [Fact]

@@ -2,6 +2,7 @@ using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Reporting;
 
+[Trait("Category", "Model")]
 public sealed class ReportFileSpec : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("hviommu-report-").FullName;

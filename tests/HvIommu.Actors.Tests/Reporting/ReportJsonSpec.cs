@@ -3,6 +3,7 @@ using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Reporting;
 
+[Trait("Category", "Model")]
 public sealed class ReportJsonSpec
 {
     [Fact]

@@ -3,6 +3,7 @@ using Spectre.Console;
 
 namespace HvIommu.Actors.Tests.Reporting;
 
+[Trait("Category", "Model")]
 public sealed class RunProgressSpec
 {
     private static readonly ProgressSnapshot Halfway = new(Operations: 50_000, TargetOperations: 100_000, DmaPerSecond: 12_345.6, Violations: 1, ElapsedSeconds: 2.25);

@@ -2,6 +2,7 @@ using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Reporting;
 
+[Trait("Category", "Model")]
 public sealed class SummaryTableSpec
 {
     private static string Render(RunReport report)

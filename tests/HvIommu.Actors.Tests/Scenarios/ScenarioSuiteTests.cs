@@ -11,6 +11,7 @@ namespace HvIommu.Actors.Tests.Scenarios;
 /// a few fixed seeds with the scenario's own small budget, ends with exit 0 — a wrong scenario's violation
 /// found, a right scenario clean. Plus the catalogue's conventions: twins, names, hazards.
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed class ScenarioSuiteTests
 {
     public static TheoryData<string, int> ScenarioSeeds()

@@ -4,6 +4,7 @@ using HvIommu.Actors.Cli;
 namespace HvIommu.Actors.Tests.Simulation;
 
 /// <summary>Whole runs from the command line: the default topology and every file in config/topologies run clean.</summary>
+[Trait("Category", "Scenario")]
 public sealed class RunEndToEndTests
 {
     public static TheoryData<string?> Topologies()

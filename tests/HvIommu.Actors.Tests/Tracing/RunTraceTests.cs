@@ -1,5 +1,8 @@
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tests.Configuration;
 using HvIommu.Actors.Tests.Simulation;
@@ -12,6 +15,7 @@ namespace HvIommu.Actors.Tests.Tracing;
 /// PCT on seed 1, whose trace must show the flush hypercall, the missing drain and the violation; a stress
 /// run's trace; and that tracing does not change the schedule.
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed class RunTraceTests : IDisposable
 {
     private static readonly string H5 = RepoFiles.Path("config", "scenarios", "h5-drain-wrong.conf");

@@ -4,6 +4,7 @@ using HvIommu.Actors.Tracing;
 namespace HvIommu.Actors.Tests.Tracing;
 
 /// <summary>The trace writers on a small hand-made strict unmap: vCPU → hypervisor → flush handler, and an unrelated device.</summary>
+[Trait("Category", "Model")]
 public sealed class TraceWritersTests
 {
     private static (TraceRecorder Recorder, long Violation) SmallTrace()

@@ -10,6 +10,7 @@ namespace HvIommu.Model.Tests.Caches;
 /// must hold whatever the interleaving: no torn or foreign entries, the bound, and nothing left after a flush
 /// once writers stop.
 /// </summary>
+[Trait("Category", "Model")]
 public class ConcurrencyTests
 {
     private const int Pages = 2048;

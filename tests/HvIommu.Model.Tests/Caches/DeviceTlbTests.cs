@@ -5,6 +5,7 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Caches;
 
+[Trait("Category", "Model")]
 public class DeviceTlbTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace HvIommu.Model.Tests.Caches;
 /// The per-domain chains behind InvalidateDomain: after any mix of fills (with evictions), page
 /// invalidations and domain invalidations, invalidating a domain removes exactly that domain's entries.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class DomainIndexTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Caches;
 
+[Trait("Category", "Model")]
 public class EvictionTests
 {
     private static List<ulong> Survivors(ulong seed, int capacity, int fills)

@@ -5,6 +5,7 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Caches;
 
+[Trait("Category", "Model")]
 public class IotlbTests
 {
     private static Iotlb NewIotlb(int capacity = 1024, ulong seed = 1) => new(capacity, new SeededRandom(seed).Derive("iotlb"));

@@ -3,6 +3,7 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Caches;
 
+[Trait("Category", "Model")]
 public class PagingStructureCacheTests
 {
     private static PagingStructureCache NewCache() => new(256, new SeededRandom(5).Derive("walk"));

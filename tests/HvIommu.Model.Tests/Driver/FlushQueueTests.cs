@@ -5,6 +5,7 @@ namespace HvIommu.Model.Tests.Driver;
 
 /// <summary>The dma-iommu flush queue (brief §5.3): start/finish counters, FIFO reaping, a bounded ring,
 /// the shared timer flag, and the H2 knob that breaks the counter rule.</summary>
+[Trait("Category", "Model")]
 public sealed class FlushQueueTests
 {
     private readonly FlushQueueDomain _domain = new();

@@ -5,6 +5,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Model.Tests.Driver;
 
 /// <summary>The list-flush block per <see cref="FlushRangeMode"/> (hazard H7, brief §1.10, §2.2).</summary>
+[Trait("Category", "Model")]
 public sealed class FlushRangeTests
 {
     private const ulong Aperture48 = (1UL << 48) - 1;

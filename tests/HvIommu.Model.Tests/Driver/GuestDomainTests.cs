@@ -3,6 +3,7 @@ using HvIommu.Model.Driver;
 namespace HvIommu.Model.Tests.Driver;
 
 /// <summary>The guest domain builds its per-vCPU flush queues (brief §5.3) with the configured counter rule (H2).</summary>
+[Trait("Category", "Model")]
 public sealed class GuestDomainTests
 {
     [Theory]

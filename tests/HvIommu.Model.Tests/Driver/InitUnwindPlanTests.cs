@@ -5,6 +5,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Model.Tests.Driver;
 
 /// <summary>hv_iommu_init's error path as a pure function (H16, brief §1.3, §1.4, §1.9), every step × both unwindings.</summary>
+[Trait("Category", "Model")]
 public sealed class InitUnwindPlanTests
 {
     public static TheoryData<InitStep, InitUnwinding> AllSteps()

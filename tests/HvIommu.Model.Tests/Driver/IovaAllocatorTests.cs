@@ -5,6 +5,7 @@ namespace HvIommu.Model.Tests.Driver;
 
 /// <summary>The guest's IOVA allocator (alloc_iova_fast shape, brief §5.2): power-of-two sizes, natural
 /// alignment, top-down from 4 GiB, most-recently-freed reuse per size (what makes H2 bite).</summary>
+[Trait("Category", "Model")]
 public sealed class IovaAllocatorTests
 {
     private const ulong FourGiB = 1UL << 32;

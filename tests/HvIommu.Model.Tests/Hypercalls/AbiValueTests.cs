@@ -3,6 +3,7 @@ using HvIommu.Model.Hypercalls;
 namespace HvIommu.Model.Tests.Hypercalls;
 
 /// <summary>Every ABI number and name checked against brief §1.8, §2.2 and §2.3.</summary>
+[Trait("Category", "Model")]
 public class AbiValueTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Model.Tests.Hypercalls;
 
+[Trait("Category", "Model")]
 public class DeviceDomainIdTests
 {
     [Fact]

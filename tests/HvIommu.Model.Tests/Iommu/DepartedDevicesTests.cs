@@ -6,6 +6,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Model.Tests.Iommu;
 
 /// <summary>§8 q2: does a domain flush still reach a device that left the domain (attach-as-replace or detach)?</summary>
+[Trait("Category", "Model")]
 public sealed class DepartedDevicesTests
 {
     private static (HostIommu Host, IommuRig Rig) Host(bool coversDeparted)

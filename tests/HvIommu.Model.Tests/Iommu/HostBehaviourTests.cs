@@ -9,6 +9,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.Iommu;
 
 /// <summary>The [UNKNOWN] host behaviour knobs (brief §8 q3, q4) and the device lifecycle around them (H9, H10, H11).</summary>
+[Trait("Category", "Model")]
 public sealed class HostBehaviourTests
 {
     private static (IommuRig Rig, HostIommu Host, IommuTranslator Translator) Rig(DetachedTranslation detached, bool deleteInvalidates = true)

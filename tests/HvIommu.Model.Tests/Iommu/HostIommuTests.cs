@@ -6,6 +6,7 @@ using HvIommu.Model.Randomness;
 namespace HvIommu.Model.Tests.Iommu;
 
 /// <summary>The host side of each pvIOMMU hypercall (brief §2.2) and the HV_STATUS it returns (§2.3).</summary>
+[Trait("Category", "Model")]
 public sealed class HostIommuTests
 {
     private const ulong OtherPartition = 7;

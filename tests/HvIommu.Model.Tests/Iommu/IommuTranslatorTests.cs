@@ -7,6 +7,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.Iommu;
 
 /// <summary>The IOMMU's lookup order (brief §4): ATC → IOTLB → walk cache → nested walk, and its faults.</summary>
+[Trait("Category", "Model")]
 public sealed class IommuTranslatorTests
 {
     private const ulong Iova = 0xFFFF_F000;

@@ -4,6 +4,7 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Model.Tests.Iommu;
 
 /// <summary>H14: the host moves a guest page; the nested IOTLB/ATC entries derived from the old stage-2 entry must go too.</summary>
+[Trait("Category", "Model")]
 public sealed class StageTwoMigrationTests
 {
     private static IommuRig Rig(bool invalidates) =>

@@ -11,6 +11,7 @@ namespace HvIommu.Model.Tests.Oracle;
 /// Each DMA-access verdict of the oracle (DESIGN.md §2), reached through a real map → translate → unmap →
 /// flush → free sequence on guest memory, the stage-1 table, the host IOMMU and the translator.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class AccessVerdictTests
 {
     private const ulong Iova = 0xFFFF_F000;

@@ -8,6 +8,7 @@ namespace HvIommu.Model.Tests.Oracle;
 /// Lazy mode's accepted window (H3) ends when the flush queue releases the unmap's IOVA: a stale access
 /// after that is a use-after-free, which is what a broken flush-queue counter (H2, brief §5.3) produces.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class FlushQueueReleaseVerdictTests
 {
     private const ulong Iova = 0xFFFF_F000;

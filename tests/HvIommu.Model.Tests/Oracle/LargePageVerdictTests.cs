@@ -8,6 +8,7 @@ namespace HvIommu.Model.Tests.Oracle;
 
 /// <summary>A 2 MiB DMA buffer is 512 guest frames with generations of their own; the oracle judges it by
 /// the frame the translation captured, whichever 4 KiB of it the DMA touches.</summary>
+[Trait("Category", "Model")]
 public sealed class LargePageVerdictTests
 {
     private const ulong Iova = 0x4000_0000;

@@ -2,6 +2,7 @@ using HvIommu.Model.Oracle;
 
 namespace HvIommu.Model.Tests.Oracle;
 
+[Trait("Category", "Model")]
 public sealed class ViolationLogTests
 {
     private static Violation V(ViolationKind kind, long step) => new(kind, kind.DefaultHazard(), step, step, "vcpu0", "nic", 1, 0, 0, $"#{step}", "");

@@ -9,6 +9,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.Oracle;
 
 /// <summary>The oracle's walk (H1), fault (H6), teardown (H16) and hang (H5) checks, driven by real walks.</summary>
+[Trait("Category", "Model")]
 public sealed class WalkFaultTeardownTests
 {
     private const ulong Region = 0xFFE0_0000; // one 2 MiB region: its PTE table maps nothing else

@@ -7,6 +7,7 @@ namespace HvIommu.Model.Tests.Oracle;
 /// IOVA was mapped again to another frame. The translation must still be attributed to the mapping whose
 /// leaf it read, or a later stale access inside lazy mode's window is misjudged.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class WalkRaceAttributionTests
 {
     [Fact]

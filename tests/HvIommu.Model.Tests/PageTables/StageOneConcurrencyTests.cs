@@ -3,6 +3,7 @@ using HvIommu.Model.PageTables;
 namespace HvIommu.Model.Tests.PageTables;
 
 /// <summary>Concurrent table install (brief §3.1, hazard H6).</summary>
+[Trait("Category", "Model")]
 public sealed class StageOneConcurrencyTests
 {
     private const int Workers = 4;

@@ -4,6 +4,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.PageTables;
 
 /// <summary>Raw entries checked against hand-computed x86-64 encodings (brief §3).</summary>
+[Trait("Category", "Model")]
 public sealed class StageOneEncodingTests
 {
     /// <summary>Indices 2 (PML5), 3 (PML4), 5 (PDPT), 7 (PD), 9 (PT).</summary>

@@ -3,6 +3,7 @@ using HvIommu.Model.PageTables;
 namespace HvIommu.Model.Tests.PageTables;
 
 /// <summary>Table replacement on map (hazard H19), table freeing on unmap (H1) and pt_iommu_deinit (H10).</summary>
+[Trait("Category", "Model")]
 public sealed class StageOneLifecycleTests
 {
     [Fact]

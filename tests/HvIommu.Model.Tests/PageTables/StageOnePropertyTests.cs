@@ -8,6 +8,7 @@ namespace HvIommu.Model.Tests.PageTables;
 /// Random map/unmap sequences of all three sizes held against <see cref="ReferenceMap"/> (brief §3.1):
 /// translations, freed tables and frame accounting are checked after every operation.
 /// </summary>
+[Trait("Category", "Model")]
 public sealed class StageOnePropertyTests
 {
     /// <summary>Coordinates on a small grid (4 GiB × 4 × 4 × 4) so operations collide, share and empty tables.</summary>

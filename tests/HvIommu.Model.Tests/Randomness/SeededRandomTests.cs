@@ -2,6 +2,7 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Randomness;
 
+[Trait("Category", "Model")]
 public class SeededRandomTests
 {
     [Fact]

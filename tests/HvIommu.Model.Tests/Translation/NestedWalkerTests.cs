@@ -6,6 +6,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.Translation;
 
 /// <summary>The nested stage-1 over stage-2 walk (brief §4): faults and the 2-D reference count.</summary>
+[Trait("Category", "Model")]
 public sealed class NestedWalkerTests
 {
     private const ulong Page = 0x8000_1000; // PML4 0, PDPT 2, PD 0, PT 1

@@ -1,9 +1,9 @@
-using Akka.Actor;
 using System.Collections.Immutable;
+using Akka.Actor;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.PciDevice;
 
 /// <summary>The device around the driver's lifecycle: a raw-GPA ring from before init (H11), and replays on
 /// request at teardown (H10).</summary>

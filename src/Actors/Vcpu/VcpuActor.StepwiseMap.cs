@@ -1,7 +1,7 @@
 using Akka.Actor;
 using HvIommu.Model.PageTables;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
 /// The map path with <c>racy-table-install</c> (hazard H6, brief §3.1): generic_pt's map_pages is lock-free

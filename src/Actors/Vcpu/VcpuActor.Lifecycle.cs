@@ -1,12 +1,14 @@
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>Driver init (hv_iommu_init, probe, default domains, attach) and teardown, run by vCPU 0 (brief §1.3–§1.6).</summary>
 internal sealed partial class VcpuActor

@@ -1,10 +1,11 @@
 using Akka.Actor;
+using HvIommu.Actors.FlushHandler;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.PciDevice;
 
 /// <summary>The device's answers to the IOMMU (ATS invalidation, drain), its replays and its quiescing.</summary>
 internal sealed partial class PciDeviceActor

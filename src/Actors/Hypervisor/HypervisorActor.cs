@@ -1,11 +1,13 @@
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Hypervisor;
 
 /// <summary>
 /// The Hyper-V hypervisor's pvIOMMU hypercall handlers (brief §2): each hypercall is a VM exit of the

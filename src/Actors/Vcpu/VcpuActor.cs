@@ -1,10 +1,13 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
 /// One guest vCPU running the pvIOMMU driver and the DMA API under it (brief §1, §5): init and teardown

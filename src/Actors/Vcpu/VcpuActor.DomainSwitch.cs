@@ -1,9 +1,10 @@
 using Akka.Event;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
 /// H9: vCPU 0 moves the first device to another domain and back while DMA is in flight (brief §1.6, §5.5):

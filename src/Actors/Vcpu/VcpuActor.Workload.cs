@@ -1,7 +1,9 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
@@ -11,7 +13,7 @@ using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>The workload: dma_map → program → completion → dma_unmap (strict or lazy), brief §5.2–§5.5.</summary>
 internal sealed partial class VcpuActor

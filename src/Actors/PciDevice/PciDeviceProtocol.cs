@@ -1,9 +1,10 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using HvIommu.Actors.FlushHandler;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Oracle;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.PciDevice;
 
 /// <summary>Messages of a PCI device's DMA engine.</summary>
 public interface IPciDeviceMessage;

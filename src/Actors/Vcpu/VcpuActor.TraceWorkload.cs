@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Memory;
@@ -9,7 +11,7 @@ using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Workload;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
 /// The trace workload: this vCPU replays one traced CPU's <c>iommu:map</c>/<c>iommu:unmap</c> events, asking the

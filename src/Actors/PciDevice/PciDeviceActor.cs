@@ -1,5 +1,6 @@
 using Akka.Actor;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
@@ -8,7 +9,7 @@ using HvIommu.Model.Randomness;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.PciDevice;
 
 /// <summary>
 /// An assigned PCI device's DMA engine (DESIGN.md §2): each transaction is translated (ATC → IOTLB →

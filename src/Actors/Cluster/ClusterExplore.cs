@@ -1,0 +1,84 @@
+using HvIommu.Actors.Cli;
+using HvIommu.Actors.Logging;
+using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Sweep;
+
+namespace HvIommu.Actors.Cluster;
+
+/// <summary>
+/// <c>explore</c> on a cluster (<c>--cluster-listen</c> or <c>--local-workers</c>): the same search as on one machine —
+/// the same seeds give the same schedules — with the seeds leased to the workers. The first violation stops every
+/// worker unless <c>--all</c>; the coordinator then re-runs the found seed itself (checking the worker's trace hash)
+/// and writes the report, its schedule and the trace here, so they replay on any machine.
+/// </summary>
+public static class ClusterExplore
+{
+    public static int Run(string? configPath, ScheduleOptions options, ulong? start, long? seeds, TimeSpan? duration, bool all, long? ops,
+        string? reportPath, string? traceDir, int? parallel, ClusterOptions cluster, TextWriter stdout, TextWriter stderr)
+    {
+        var plan = SweepPlan.Build(configPath, [], start, duration is null ? seeds ?? 1000 : null, duration?.TotalSeconds, options, ops, stress: false);
+        var job = plan.Job;
+        SimLogging.Configure(verbose: false);
+        using var pool = cluster.CreatePool(parallel, stderr);
+        var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds);
+        var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
+            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
+        if (broke is not null)
+        {
+            stderr.WriteLine($"error: {broke}");
+            return ExitCodes.SimulatorFailure;
+        }
+        var tally = state.Tallies[0];
+        var elapsed = state.Elapsed;
+        stdout.WriteLine();
+        stdout.WriteLine($"schedules {tally.Schedules:N0}, steps {tally.Steps:N0}, {tally.Schedules / Math.Max(elapsed.TotalSeconds, 1e-3):N0} schedules/s, {tally.Steps / Math.Max(elapsed.TotalSeconds, 1e-3):N0} steps/s, {tally.WithViolations:N0} with violations");
+        stdout.WriteLine(Coordination(state, pool));
+        if (tally.FirstFailure is { } failed)
+        {
+            stderr.WriteLine($"error: the simulator failed on seed {failed.Seed}: {failed.Failure}");
+            return ExitCodes.SimulatorFailure;
+        }
+        var found = all ? tally.FirstViolation : state.EarliestFound;
+        var config = plan.CellConfigs[0];
+        if (found is null)
+        {
+            var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
+            stdout.WriteLine(clean
+                ? "result: expected clean, every schedule was clean: MATCHED (exit 0)"
+                : "result: expected a violation, none found in these schedules: NOT MATCHED (exit 1)");
+            return clean ? ExitCodes.Matched : ExitCodes.Mismatched;
+        }
+        if (!all)
+            stdout.WriteLine($"first violation: seed {found.Seed} after {state.TimeToFirst!.Value.TotalSeconds:0.000} s and {state.SchedulesToFirst:N0} schedule(s)");
+
+        // The worker sent the seed and its trace hash; the schedule, report and trace are made here.
+        var reproduce = RunCommand.Reproduce(configPath, found.Seed, ops, options);
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "cluster-explore-replay");
+        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, options, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null);
+        if (result.Report.TraceHash != found.TraceHash)
+        {
+            stderr.WriteLine($"error: nondeterminism detected: seed {found.Seed} gave trace hash {found.TraceHash} on the worker and {result.Report.TraceHash} here");
+            return ExitCodes.SimulatorFailure;
+        }
+        stdout.WriteLine($"re-ran seed {found.Seed} here: trace hash {result.Report.TraceHash}, the same as on the worker");
+        var code = RunCommand.Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, null, reportPath, result.Schedule, RunCommand.TraceOutput(traceDir, result.Trace));
+        stdout.WriteLine(reportPath is not null
+            ? $"replay: dotnet run --project src/Actors -c Release -- replay --report {reportPath}"
+            : $"reproduce: {result.Report.Violations.FirstOrDefault()?.Reproduce}");
+        return code;
+    }
+
+    /// <summary>What coordinating cost: leases, the coordinator's handling time per lease, and the share of the
+    /// workers' time spent waiting for a lease (against running schedules).</summary>
+    public static string Coordination(SweepState state, IExplorerPool pool)
+    {
+        var busy = state.BusySeconds;
+        var wait = state.WaitSeconds;
+        var handling = pool is ClusterPool c ? c.Stats.HandlingSeconds : 0;
+        var messages = pool is ClusterPool c2 ? c2.Stats.Messages : 0;
+        return $"coordination: {state.LeasesGranted:N0} leases ({state.Totals().Schedules / (double)Math.Max(1, state.LeasesGranted):N0} schedules each), "
+            + $"coordinator {handling * 1000 / Math.Max(1, state.LeasesGranted):0.000} ms per lease over {messages:N0} messages, "
+            + $"explorers waited {wait:0.00} s for leases against {busy:0.0} s running schedules ({100 * wait / Math.Max(busy + wait, 1e-9):0.00} %)"
+            + (state.SeedsReleased > 0 ? $"; {state.SeedsReleased:N0} seeds of lost workers re-leased, {state.ReportsRefused:N0} late reports refused" : "");
+    }
+}

@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Settings;
+
+namespace HvIommu.Model.Iommu;
+
+/// <summary>What the flush handler does next for one flush (brief §2.4).</summary>
+public enum FlushStepKind
+{
+    /// <summary>Invalidate the domain's IOTLB entries (the flush's blocks, or all of the domain's).</summary>
+    InvalidateIotlb,
+    /// <summary>Invalidate the domain's paging-structure (walk) cache entries; omitted when H1's knob is off.</summary>
+    InvalidateWalkCache,
+    /// <summary>Send an ATS invalidation request to <see cref="FlushStep{TContext}.Device"/>.</summary>
+    InvalidateAtc,
+    /// <summary>Ask <see cref="FlushStep{TContext}.Device"/> to finish every DMA it translated before now (H5).</summary>
+    Drain,
+    /// <summary>The flush is done: record it and return HV_STATUS_SUCCESS to the caller.</summary>
+    Complete,
+}
+
+/// <summary>One step of a flush: its kind, the flush, and the device it addresses (ATC invalidation and drain only).</summary>
+public readonly record struct FlushStep<TContext>(FlushStepKind Kind, FlushRun<TContext> Run, DeviceSlot? Device = null);
+
+/// <summary>One flush in progress: its id, its domain, the blocks of a list flush (null: the whole domain),
+/// the caller's <see cref="Context"/> (whom to answer), and the devices it reaches, fixed when it starts.</summary>
+public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context)
+{
+    public long Id { get; } = id;
+    public uint Domain { get; } = domain;
+    public ImmutableArray<FlushVa>? Blocks { get; } = blocks;
+    public IReadOnlyList<DeviceSlot> Devices { get; } = devices;
+    public TContext Context { get; } = context;
+
+    /// <summary>True once the ATS phase is over and the flush waits (if at all) for drains.</summary>
+    public bool Draining { get; internal set; }
+
+    internal HashSet<string> Awaiting { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// The host flush handler's phases for HVCALL_FLUSH_DEVICE_DOMAIN(_LIST) as a pure state machine (brief §2.4,
+/// §4): invalidate the IOMMU caches, invalidate the ATCs of the domain's ATS devices and await their
+/// completions, drain DMA translated with the old entries, complete. The knobs decide the hazards here:
+/// <see cref="FlushHandlerSettings.InvalidateWalkCache"/> off leaves walk caches pointing at freed tables (H1),
+/// <see cref="FlushOrder.DevTlbFirst"/> invalidates the ATCs before the IOTLB they refill from (H4, VT-d
+/// §6.5.2.5), <see cref="FlushHandlerSettings.AwaitAtcCompletions"/> off and <see cref="FlushHandlerSettings.DrainDma"/>
+/// off let the flush return while stale translations are still usable or in use (H4, H5). Several flushes may be in
+/// progress at once. Every call appends the steps to perform, in order, to <c>steps</c>; the caller performs them
+/// and reports completions back. Not thread-safe: one flush handler owns it.
+/// </summary>
+public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
+{
+    private readonly Dictionary<long, FlushRun<TContext>> _runs = new();
+    private long _nextId;
+
+    /// <summary>The knobs in force.</summary>
+    public FlushHandlerSettings Knobs { get; } = knobs;
+
+    /// <summary>Flushes started and not yet completed.</summary>
+    public int InProgress => _runs.Count;
+
+    /// <summary>Starts a flush of <paramref name="domain"/> reaching <paramref name="devices"/> (the host's
+    /// DevicesToFlush) and appends its first steps; returns the run (its id names it in completions).</summary>
+    public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps)
+    {
+        var run = new FlushRun<TContext>(++_nextId, domain, blocks, devices, context);
+        _runs.Add(run.Id, run);
+        if (Knobs.Order == FlushOrder.IotlbFirst)
+            InvalidateIommuCaches(run, steps);
+        foreach (var device in devices)
+        {
+            if (device.Atc is null)
+                continue;
+            steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
+            if (Knobs.AwaitAtcCompletions)
+                run.Awaiting.Add(device.Name);
+        }
+        if (run.Awaiting.Count == 0)
+            AtcPhaseDone(run, steps);
+        return run;
+    }
+
+    /// <summary>The ATS invalidation completion of <paramref name="device"/> for flush <paramref name="flushId"/>;
+    /// a late one (the flush did not wait, or finished) adds no step.</summary>
+    public void OnAtcCompleted(long flushId, string device, List<FlushStep<TContext>> steps)
+    {
+        if (Acknowledged(flushId, device, drain: false) is { } run)
+            AtcPhaseDone(run, steps);
+    }
+
+    /// <summary><paramref name="device"/> drained its DMA for flush <paramref name="flushId"/>.</summary>
+    public void OnDrained(long flushId, string device, List<FlushStep<TContext>> steps)
+    {
+        if (Acknowledged(flushId, device, drain: true) is { } run)
+            Complete(run, steps);
+    }
+
+    /// <summary>Forgets every flush in progress (a new schedule on the same topology).</summary>
+    public void Reset()
+    {
+        _runs.Clear();
+        _nextId = 0;
+    }
+
+    private FlushRun<TContext>? Acknowledged(long flushId, string device, bool drain)
+    {
+        if (!_runs.TryGetValue(flushId, out var run) || run.Draining != drain || !run.Awaiting.Remove(device) || run.Awaiting.Count > 0)
+            return null;
+        return run;
+    }
+
+    private void InvalidateIommuCaches(FlushRun<TContext> run, List<FlushStep<TContext>> steps)
+    {
+        steps.Add(new(FlushStepKind.InvalidateIotlb, run));
+        if (Knobs.InvalidateWalkCache)
+            steps.Add(new(FlushStepKind.InvalidateWalkCache, run));
+    }
+
+    private void AtcPhaseDone(FlushRun<TContext> run, List<FlushStep<TContext>> steps)
+    {
+        if (Knobs.Order == FlushOrder.DevTlbFirst)
+            InvalidateIommuCaches(run, steps);
+        run.Draining = true;
+        if (Knobs.DrainDma)
+            foreach (var device in run.Devices)
+            {
+                // Only DMA translated before the invalidation above needs draining; an idle device has none.
+                if (device.InFlight == 0)
+                    continue;
+                steps.Add(new(FlushStepKind.Drain, run, device));
+                run.Awaiting.Add(device.Name);
+            }
+        if (run.Awaiting.Count == 0)
+            Complete(run, steps);
+    }
+
+    private void Complete(FlushRun<TContext> run, List<FlushStep<TContext>> steps)
+    {
+        _runs.Remove(run.Id);
+        steps.Add(new(FlushStepKind.Complete, run));
+    }
+}
