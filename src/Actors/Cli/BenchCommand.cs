@@ -23,12 +23,17 @@ public sealed class BenchCommand : ICommand
 
     public string Usage => """
         usage: bench [--config FILE] [--ops N] [--json]
+               bench --soak [--config FILE] [--ops N] [--json]
 
           --config FILE   the stress topology to measure (default: the embedded default.conf)
           --ops N         guest operations in the measured stress run (default 200000)
           --schedules N   schedules in the deterministic schedules/s measurement (default 2000)
+          --soak          instead: one long stress run (default 2,000,000 operations, no duration limit) measuring
+                          the managed bytes retained per operation after warm-up (the first 20 %), from full
+                          collections at every progress update; exit 0 when below 1 byte/operation, 1 when not
           --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
                                  "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
+                          (--soak: {"soak":{"operations":…,"warmUpOperations":…,"samples":…,"bytesPerOperation":…,…}})
         """;
 
     /// <summary>
@@ -52,6 +57,8 @@ public sealed class BenchCommand : ICommand
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
         var configPath = args.Option("--config");
+        if (args.Flag("--soak"))
+            return Soak(args, configPath, stdout);
         var ops = args.Int64("--ops", 1, long.MaxValue) ?? 200_000;
         var schedules = args.Int64("--schedules", 1, 10_000_000) ?? 2000;
         var json = args.Flag("--json");
@@ -102,6 +109,24 @@ public sealed class BenchCommand : ICommand
             }));
         }
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
+    }
+
+    /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Metrics.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
+    private static int Soak(ArgReader args, string? configPath, TextWriter stdout)
+    {
+        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 2_000_000;
+        var json = args.Flag("--json");
+        args.EnsureAllConsumed();
+        // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
+        var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
+        SimLogging.Configure(verbose: false);
+        var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
+        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), probe, verbose: false);
+        var soak = probe.Result();
+        stdout.WriteLine(json ? JsonSerializer.Serialize(new { soak = soak.ToJson(config.File, result.Report) }) : soak.Describe(config.File, result.Report));
+        if (result.Failure is not null)
+            return ExitCodes.SimulatorFailure;
+        return soak.Bounded == true ? ExitCodes.Matched : ExitCodes.Mismatched;
     }
 
     /// <summary>Controlled steps/s: one deterministic schedule of the topology on this thread, after a short warm-up.</summary>

@@ -58,6 +58,8 @@ public sealed class ClusterPool(ClusterAddress listen, int minWorkers, int local
                 throw new UsageException($"only {_stats.Workers} of {want} worker(s) joined {Bound} within {settings.WorkerWait.TotalSeconds:0} s (hviommu.cluster.worker-wait){(_local is not null ? "; the local worker processes did not join: see their output above" : "")}");
             if (_local is not null && !_local.AnyRunning)
                 throw new UsageException("every local worker process exited before joining: see their output above");
+            // The coordinator's command-line thread polls the cluster's join count; outside any simulation
+            // (workers run the schedules), so a wall-clock wait changes no schedule.
             Thread.Sleep(50);
         }
         state.Restart();
@@ -90,6 +92,7 @@ public sealed class ClusterPool(ClusterAddress listen, int minWorkers, int local
             {
                 _noWorkers.Reset();
             }
+            // Coordinator polling between lease reports: outside the simulation, it decides no schedule.
             Thread.Sleep(20);
         }
         return false;

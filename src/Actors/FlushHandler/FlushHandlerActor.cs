@@ -74,8 +74,10 @@ internal sealed class FlushHandlerActor : ReceiveActor
     /// <summary>Performs the engine's steps in order.</summary>
     private void Perform()
     {
-        foreach (var step in _steps)
+        // By index: acknowledging an idle device's drain appends the flush's Complete step to the list.
+        for (var i = 0; i < _steps.Count; i++)
         {
+            var step = _steps[i];
             var run = step.Run;
             var seq = run.Context.OracleSeq;
             switch (step.Kind)
@@ -97,7 +99,12 @@ internal sealed class FlushHandlerActor : ReceiveActor
                     _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
                     break;
                 case FlushStepKind.Drain:
-                    _devices[step.Device!.Name].Tell(new DrainDma(run.Id, Self));
+                    // Read after the invalidations performed above: a device with nothing in flight now can only
+                    // translate through the invalidated caches from here on, so it has nothing to drain.
+                    if (step.Device!.InFlight == 0)
+                        _engine.OnDrained(run.Id, step.Device.Name, _steps);
+                    else
+                        _devices[step.Device.Name].Tell(new DrainDma(run.Id, Self));
                     break;
                 case FlushStepKind.Complete:
                     Complete(run);

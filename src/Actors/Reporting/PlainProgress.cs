@@ -17,7 +17,7 @@ public sealed class PlainProgress(TextWriter writer) : IRunProgress
 
     public void Stop() => writer.WriteLine($"{_title}: stopped");
 
-    /// <summary>The snapshot in words: <c>12,000/100,000 ops (12.0%), 45,000 DMA/s, 0 violations, 3.2 s</c>.</summary>
+    /// <summary>The snapshot in words: <c>12,000/100,000 ops (12.0%), 45,000 DMA/s, 0 violations, 3.2 s, rss 182 MB (peak 190 MB), heap 41 MB</c>.</summary>
     public static string Describe(ProgressSnapshot s)
     {
         var c = CultureInfo.InvariantCulture;
@@ -25,6 +25,7 @@ public sealed class PlainProgress(TextWriter writer) : IRunProgress
             ? string.Format(c, "{0:N0}/{1:N0} ops ({2:P1})", s.Operations, target, (double)s.Operations / target)
             : string.Format(c, "{0:N0} ops", s.Operations);
         var violations = s.Violations == 1 ? "1 violation" : string.Format(c, "{0:N0} violations", s.Violations);
-        return string.Format(c, "{0}, {1:N0} DMA/s, {2}, {3:F1} s", ops, s.DmaPerSecond, violations, s.ElapsedSeconds);
+        var line = string.Format(c, "{0}, {1:N0} DMA/s, {2}, {3:F1} s", ops, s.DmaPerSecond, violations, s.ElapsedSeconds);
+        return s.Memory is { } m ? $"{line}, {m.Describe()}" : line;
     }
 }

@@ -29,7 +29,20 @@ public sealed record RunStats(
     /// <summary>The replayed kernel trace's own counts; null when the run replays none.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public WorkloadTraceStats? WorkloadTrace { get; init; }
+
+    /// <summary>The process's memory when a stress run ended (null for deterministic runs and older reports), so a
+    /// user sees a leak before the machine does.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public MemoryStats? Memory { get; init; }
 }
+
+/// <summary>
+/// A stress run's memory in bytes, read when the run ended: the resident set then and at its peak (the whole
+/// process), the managed heap the last garbage collection left, the full collections so far, and the mapping
+/// records the oracle still held (live, last unmapped per IOVA, awaiting a flush): bounded by the IOVAs in use,
+/// not by the operations run.
+/// </summary>
+public sealed record MemoryStats(long RssBytes, long PeakRssBytes, long ManagedHeapBytes, int Gen2Collections, long OracleRecords);
 
 /// <summary>
 /// What a replayed ftrace holds, counted from the file (equal to its own counts): map and unmap events, bytes

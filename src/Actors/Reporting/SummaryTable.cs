@@ -84,6 +84,12 @@ public static class SummaryTable
         Row("steps", N(s.Steps));
         Row("simulated time", $"{N(s.SimulatedNs)} ns");
         Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");
+        if (s.Memory is { } m)
+        {
+            Row("RSS at end / peak", $"{N(m.RssBytes)} / {N(m.PeakRssBytes)} bytes");
+            Row("managed heap at end", $"{N(m.ManagedHeapBytes)} bytes");
+            Row("oracle records held", N(m.OracleRecords));
+        }
         return table;
     }
 

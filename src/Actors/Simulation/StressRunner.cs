@@ -78,7 +78,7 @@ public static class StressRunner
     {
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
         var traced = world.TraceReplay;
-        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds);
+        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds, Metrics.MemorySample.Now());
     }
 }
 
@@ -104,6 +104,7 @@ internal static class ReportBuilder
             world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
         {
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+            Memory = mode == Reporting.RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
         };
         var violations = world.Violations.Kept
@@ -120,6 +121,12 @@ internal static class ReportBuilder
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static MemoryStats MemoryOf(SimWorld world)
+    {
+        var m = Metrics.MemorySample.Now();
+        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Oracle.Retention.Total);
+    }
 
     private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)
     {

@@ -122,12 +122,14 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         if (Knobs.Order == FlushOrder.DevTlbFirst)
             InvalidateIommuCaches(run, steps);
         run.Draining = true;
+        // Every device the flush reaches is asked to drain. Only DMA translated before the invalidation needs
+        // draining, and an idle device has none — but whether a device is idle may only be read *after* the
+        // invalidation steps above have been performed (a translation that starts in between still used the
+        // old entry), so the performer reads it when it performs the Drain step and acknowledges an idle
+        // device at once (OnDrained).
         if (Knobs.DrainDma)
             foreach (var device in run.Devices)
             {
-                // Only DMA translated before the invalidation above needs draining; an idle device has none.
-                if (device.InFlight == 0)
-                    continue;
                 steps.Add(new(FlushStepKind.Drain, run, device));
                 run.Awaiting.Add(device.Name);
             }

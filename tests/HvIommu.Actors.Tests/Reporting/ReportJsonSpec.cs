@@ -48,6 +48,23 @@ public sealed class ReportJsonSpec
     }
 
     [Fact]
+    public void A_stress_report_carries_the_run_memory_under_stats_and_reads_back()
+    {
+        var report = SampleReports.WithTwoViolations();
+        report = report with { Stats = report.Stats with { Memory = new MemoryStats(150_000_000, 190_000_000, 12_000_000, 4, 1_234) } };
+
+        var json = ReportWriter.ToJson(report);
+        using var doc = JsonDocument.Parse(json);
+        var memory = doc.RootElement.GetProperty("stats").GetProperty("memory");
+
+        Assert.Equal(190_000_000, memory.GetProperty("peakRssBytes").GetInt64());
+        Assert.Equal(150_000_000, memory.GetProperty("rssBytes").GetInt64());
+        Assert.Equal(12_000_000, memory.GetProperty("managedHeapBytes").GetInt64());
+        Assert.Equal(1_234, memory.GetProperty("oracleRecords").GetInt64());
+        Assert.False(JsonDocument.Parse(ReportWriter.ToJson(SampleReports.WithTwoViolations())).RootElement.GetProperty("stats").TryGetProperty("memory", out _));
+    }
+
+    [Fact]
     public void Omits_the_trace_hash_when_there_is_none()
     {
         var json = ReportWriter.ToJson(SampleReports.WithTwoViolations() with { TraceHash = null });

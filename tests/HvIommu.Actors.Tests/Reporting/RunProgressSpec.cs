@@ -29,6 +29,17 @@ public sealed class RunProgressSpec
     }
 
     [Fact]
+    public void Progress_shows_the_process_memory_when_the_runner_measured_it()
+    {
+        var memory = new HvIommu.Actors.Metrics.MemorySample(RssBytes: 182_400_000, PeakRssBytes: 190_000_000, ManagedHeapBytes: 41_200_000, Gen2Collections: 3);
+
+        Assert.Equal("50,000/100,000 ops (50.0 %), 12,346 DMA/s, 1 violation, 2.2 s, rss 182 MB (peak 190 MB), heap 41 MB",
+            PlainProgress.Describe(Halfway with { Memory = memory }));
+        var now = HvIommu.Actors.Metrics.MemorySample.Now();
+        Assert.True(now.RssBytes > 0 && now.PeakRssBytes >= now.RssBytes, now.ToString());
+    }
+
+    [Fact]
     public void Live_progress_starts_updates_and_stops_and_can_start_again()
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
