@@ -24,6 +24,7 @@ public sealed class BenchCommand : ICommand
     public string Usage => """
         usage: bench [--config FILE] [--ops N] [--json]
                bench --soak [--config FILE] [--ops N] [--json]
+               bench --races [--races-dir DIR] [--race-seeds N] [--budget N] [--strategies S,S…] [--json]
 
           --config FILE   the stress topology to measure (default: the embedded default.conf)
           --ops N         guest operations in the measured stress run (default 200000)
@@ -31,6 +32,11 @@ public sealed class BenchCommand : ICommand
           --soak          instead: one long stress run (default 2,000,000 operations, no duration limit) measuring
                           the managed bytes retained per operation after warm-up (the first 20 %), from full
                           collections at every progress update; exit 0 when below 1 byte/operation, 1 when not
+          --races         the benchmark of minimal races (config/races/): each race explored with each strategy
+                          (portfolio, random, pct, delay) from N starting seeds 1, 1001, 2001, … (--race-seeds, default
+                          10) until the first schedule with the expected violation kind or --budget schedules (default
+                          1000): schedules and seconds to it (median, max, found/total), and the targets (the
+                          portfolio's median ≤ 10 schedules, ≤ 2 × the best single strategy's)
           --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
                                  "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
                           (--soak: {"soak":{"operations":…,"warmUpOperations":…,"samples":…,"bytesPerOperation":…,…}})
@@ -56,6 +62,8 @@ public sealed class BenchCommand : ICommand
 
     public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
     {
+        if (args.Flag("--races"))
+            return RaceBenchCommand.Run(args, stdout);
         var configPath = args.Option("--config");
         if (args.Flag("--soak"))
             return Soak(args, configPath, stdout);

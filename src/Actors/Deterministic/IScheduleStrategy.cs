@@ -25,4 +25,12 @@ public interface IScheduleStrategy
     /// Option 0 is the environment's quietest outcome (no replay, no delay); the default takes it.
     /// </summary>
     int ChooseValue(int options, long index) => 0;
+
+    /// <summary>
+    /// True when this strategy makes the environment's open choices through <see cref="ChooseValue"/> (every
+    /// strategy that explores, and the replay of a version 2 schedule). False for the replay of a version 1
+    /// schedule, recorded when the environment drew them from the seed: the run draws them from the seed
+    /// again, so the old file replays unchanged.
+    /// </summary>
+    bool ChoosesEnvironment => true;
 }

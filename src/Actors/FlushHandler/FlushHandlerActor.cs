@@ -28,7 +28,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _completedFlushes;
     private bool _migrationDue;
-    private readonly Model.Randomness.SeededRandom _migrationRandom;
+    private readonly Model.Randomness.EnvironmentChoices _migrationRandom;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
@@ -36,7 +36,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _devices = devices;
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
-        _migrationRandom = world.Random.Derive("host/s2-migration");
+        _migrationRandom = new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices);
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>
         {

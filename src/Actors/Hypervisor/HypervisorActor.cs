@@ -18,7 +18,7 @@ internal sealed class HypervisorActor : ReceiveActor
 {
     private readonly SimWorld _world;
     private readonly IActorRef _flushHandler;
-    private readonly SeededRandom _faults;
+    private readonly EnvironmentChoices _faults;
     private readonly MessageTally _tally;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<HypercallCode, int> _occurrences = new();
@@ -27,7 +27,7 @@ internal sealed class HypervisorActor : ReceiveActor
     {
         _world = world;
         _flushHandler = flushHandler;
-        _faults = world.Random.Derive("hypervisor/faults");
+        _faults = new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices);
         _tally = new MessageTally(world.Counters);
         Receive<Hypercall>(Handle);
     }

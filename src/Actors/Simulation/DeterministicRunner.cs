@@ -66,9 +66,10 @@ public static class DeterministicRunner
     {
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
-        system.Reset(seed, options.Create(seed, expectedSteps));
+        var strategy = options.Create(seed, expectedSteps);
+        system.Reset(seed, strategy);
         var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
-        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace);
+        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null };
         var done = new TaskCompletionSource<RunOutcome>();
         system.Driver.Tracer = simTrace;
         DriveResult drive;

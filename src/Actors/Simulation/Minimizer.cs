@@ -23,6 +23,17 @@ public sealed record MinimizerRun(MinimizerShape Shape, LoadedConfig Config, ulo
 {
     public long Messages => Result.Report.Stats.MessagesDelivered;
 
+    /// <summary>Environment choice number → outcome, for every environment choice that was not the quietest
+    /// (0); carried along with the schedule, never shrunk.</summary>
+    public ImmutableSortedDictionary<long, int> ValueDeviations { get; init; } = ImmutableSortedDictionary<long, int>.Empty;
+
+    /// <summary>True when the environment's choices came from the seed (the confirmation of a version 1 schedule):
+    /// the runs that carry this one's schedule over draw them from the seed too.</summary>
+    public bool SeededEnvironment { get; init; }
+
+    /// <summary>The environment choices to carry over: null when they come from the seed.</summary>
+    public IReadOnlyDictionary<long, int>? CarriedValues => SeededEnvironment ? null : ValueDeviations;
+
     public long Steps => Result.Report.Stats.Steps;
 }
 
@@ -143,7 +154,7 @@ public sealed class Minimizer : IDisposable
         {
             return (null, "invalid: " + string.Join("; ", e.Problems.Select(p => $"{p.Key}: {p.Message}")));
         }
-        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations), "");
+        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations, best.CarriedValues), "");
         if (Improves(carried, best))
             return (carried, "kept (schedule carried over)");
         // Fresh schedules come from the default strategy (the portfolio), its lengths learnt from the best run.
@@ -194,7 +205,7 @@ public sealed class Minimizer : IDisposable
 
     private MinimizerRun? TrySchedule(MinimizerRun best, ImmutableSortedDictionary<long, int> keep, string dropped)
     {
-        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep), "");
+        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep, best.CarriedValues), "");
         var ok = Improves(run, best);
         var after = ok ? run : best;
         _log.Add(new MinimizerStep("schedule", "drop " + dropped, ok ? $"kept ({run.Deviations.Count} deviation(s) left)" : "no", after.Messages, after.Steps));
@@ -219,6 +230,6 @@ public sealed class Minimizer : IDisposable
         _runs++;
         var first = result.Report.Violations.FirstOrDefault(v => v.Kind == _kind);
         var toViolation = first is null ? deliveries.Count : deliveries.Count(t => t <= first.SimTimeNs);
-        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation);
+        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation) { ValueDeviations = recorder.ValueDeviations, SeededEnvironment = !recorder.ChoosesEnvironment };
     }
 }

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Tests.Simulation;
 
 namespace HvIommu.Actors.Tests.Deterministic;
@@ -60,5 +61,98 @@ public sealed class RaceExplorationTests
         Assert.DoesNotContain("[H16]", stdout);
         Assert.Contains("overwritten by a racing install", stdout);
         Assert.Matches(@"--mode deterministic --strategy (random|""pct depth=\d+ length=\d+""|""delay bound=\d+ length=\d+"")", stdout);
+    }
+}
+
+/// <summary>
+/// Environment choices in deterministic mode, end to end: the device's replays of the minimal H5 race are
+/// choices the strategy makes; the schedule file records them; replay follows them (same trace hash); a
+/// changed environment choice makes the replay diverge. And the default strategy finds a few minimal races
+/// within a small budget from several starting seeds (typed results of the race benchmark).
+/// </summary>
+[Trait("Category", "Scenario")]
+public sealed class RaceEnvironmentChoiceTests
+{
+    [Fact]
+    public void A_race_decided_by_a_devices_replays_records_them_and_replays_exactly()
+    {
+        var dir = Directory.CreateTempSubdirectory("hviommu-race-values-").FullName;
+        try
+        {
+            var report = Path.Combine(dir, "h5.json");
+            var (exit, stdout, stderr) = RunEndToEndTests.Run(["explore", "--config", RaceExplorationTests.Race("h5-drain"), "--seeds", "30", "--report", report, "--plain"]);
+            Assert.True(exit == 0, stdout + stderr);
+            var schedule = Path.ChangeExtension(report, ".schedule");
+            var lines = File.ReadAllLines(schedule).ToList();
+            Assert.Equal("hviommu-schedule 2", lines[0]);
+            var values = lines.FindIndex(l => l.StartsWith("values ", StringComparison.Ordinal));
+            Assert.True(values > 0, string.Join('\n', lines));
+            Assert.Contains("/2", lines[values]); // a replay coin: one of two outcomes
+
+            var (again, replayOut, replayErr) = RunEndToEndTests.Run(["replay", "--report", report]);
+            Assert.True(again == 0, replayOut + replayErr);
+            Assert.Contains("REPRODUCED", replayOut);
+
+            // Record a different outcome for the first environment choice: the run leaves its recording.
+            var words = lines[values].Split(' ').ToArray();
+            var parts = words[1].Split('/');
+            words[1] = $"{(int.Parse(parts[0]) + 1) % int.Parse(parts[1])}/{parts[1]}";
+            lines[values] = string.Join(' ', words);
+            File.WriteAllLines(schedule, lines);
+            var (changed, changedOut, changedErr) = RunEndToEndTests.Run(["replay", "--report", report]);
+            Assert.True(changed != 0, changedOut + changedErr);
+            Assert.DoesNotContain("REPRODUCED", changedOut);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_version_1_schedule_recorded_when_the_seed_drew_the_environment_replays_unchanged()
+    {
+        // Recorded by explore before environment choices were the strategy's: the device's replay coin came from the
+        // seed. Its replay must draw it from the seed again and come back to the same trace hash and violation.
+        var fixtures = Path.Combine(RunEndToEndTests.RepoRoot(), "tests", "HvIommu.Actors.Tests", "Deterministic", "Fixtures");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--schedule", Path.Combine(fixtures, "schedule-v1-h5-drain.schedule"), "--config", Path.Combine(fixtures, "schedule-v1-h5-drain.conf")]);
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("78 recorded choices, trace hash 66fbd7f2ea0c3da0", stdout);
+        Assert.Contains("DmaToFreedFrame [H5] at step 11", stdout);
+        Assert.DoesNotContain("DIVERGED", stdout);
+    }
+
+    [Fact]
+    public void A_version_1_schedule_with_environment_choices_is_refused_naming_the_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("hviommu-race-v1-").FullName;
+        try
+        {
+            var schedule = Path.Combine(dir, "bad.schedule");
+            File.WriteAllText(schedule, "hviommu-schedule 1\nseed 5\nstrategy random\nsteps 1\nvalues 1/2\nchoices 1\n");
+            var (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--schedule", schedule, "--config", RaceExplorationTests.Race("h5-drain")]);
+            Assert.True(exit == 2, stdout + stderr);
+            Assert.Contains("line 5", stderr);
+            Assert.Contains("version 1", stderr);
+            Assert.DoesNotContain("   at ", stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("h2-free-iova")]
+    [InlineData("h5-drain")]
+    [InlineData("h9-ats-block")]
+    [InlineData("h6-racy-install")]
+    public void The_default_strategy_finds_a_minimal_race_within_a_small_budget_from_each_start(string race)
+    {
+        var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race(race), []);
+        var cells = HvIommu.Actors.Bench.RaceBenchmark.Measure(config, [StrategySpec.Default], HvIommu.Actors.Bench.RaceBenchmark.Starts(3), budget: 30);
+        var cell = Assert.Single(cells);
+        Assert.Equal(3, cell.Found);
+        Assert.True(cell.MedianSchedules <= 10, $"{race}: median {cell.MedianSchedules}");
     }
 }

@@ -91,10 +91,10 @@ public sealed class RunTraceTests : IDisposable
         // drain-dma = off and no ATS device: the handler sends the device neither a drain nor an ATC invalidation.
         Assert.DoesNotContain("->>device_rogue: DrainDma", md);
         Assert.DoesNotContain("->>device_rogue: InvalidateAtc", md);
-        Assert.Contains("Note right of flush_handler: flush no.1 completed", md);
+        Assert.Matches(@"Note right of flush_handler: flush no\.\d+ completed", md);
         Assert.Contains("Note over device_rogue: VIOLATION DmaToFreedFrame (H5)", md);
         // The explanation names the mapping, the flush and what came too early.
-        Assert.Contains("mapping #1 IOVA", md);
+        Assert.Matches(@"mapping #\d+ IOVA", md);
         Assert.Matches(@"Too early: the completion of flush #\d+ at step \d+ — the DMA translated at step \d+, before the flush started", md);
     }
 
