@@ -2,7 +2,7 @@ using System.Diagnostics;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Reporting;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Bench;
 

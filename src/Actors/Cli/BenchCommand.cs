@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -6,7 +7,7 @@ using Akka.Configuration;
 using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Cli;
 
@@ -15,32 +16,32 @@ namespace HvIommu.Actors.Cli;
 /// Akka.NET ping-pong on the stress dispatcher, then the default stress topology with the oracle on —
 /// reported as a ratio so the machine's speed cancels out.
 /// </summary>
-public sealed class BenchCommand : ICommand
+public sealed class BenchCommand : CliCommand
 {
-    public string Name => "bench";
+    private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
+    private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
+    private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
+    private readonly Option<bool> _soak = new("--soak")
+    {
+        Description = "instead: one long stress run (default 2,000,000 operations, no duration limit) measuring the managed bytes retained per operation after warm-up (the first 20 %), from full collections at every progress update; exit 0 when below 1 byte/operation, 1 when not",
+    };
+    private readonly Option<bool> _races = new("--races")
+    {
+        Description = "instead: the benchmark of minimal races (config/races/): each race explored with each strategy (portfolio, random, pct, delay) from N starting seeds 1, 1001, 2001, … until the first schedule with the expected violation kind or --budget schedules: schedules and seconds to it (median, max, found/total), and the targets (the portfolio's median ≤ 10 schedules, ≤ 2 × the best single strategy's)",
+    };
+    private readonly Option<string?> _racesDir = new("--races-dir") { Description = "with --races: the race files (*.conf; default: config/races of the repository)", HelpName = "DIR" };
+    private readonly Option<long?> _raceSeeds = CommonOptions.Int64("--race-seeds", "with --races: starting seeds per race and strategy (default 10)", 1, 1000);
+    private readonly Option<long?> _budget = CommonOptions.Int64("--budget", "with --races: schedules per exploration before it counts as not found (default 1,000)", 1, 10_000_000);
+    private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}]})");
 
-    public string Summary => "performance figures: stress messages/s against raw Akka ping-pong, DMA/s";
+    public override string Name => "bench";
 
-    public string Usage => """
-        usage: bench [--config FILE] [--ops N] [--json]
-               bench --soak [--config FILE] [--ops N] [--json]
-               bench --races [--races-dir DIR] [--race-seeds N] [--budget N] [--strategies S,S…] [--json]
+    public override int Order => 80;
 
-          --config FILE   the stress topology to measure (default: the embedded default.conf)
-          --ops N         guest operations in the measured stress run (default 200000)
-          --schedules N   schedules in the deterministic schedules/s measurement (default 2000)
-          --soak          instead: one long stress run (default 2,000,000 operations, no duration limit) measuring
-                          the managed bytes retained per operation after warm-up (the first 20 %), from full
-                          collections at every progress update; exit 0 when below 1 byte/operation, 1 when not
-          --races         the benchmark of minimal races (config/races/): each race explored with each strategy
-                          (portfolio, random, pct, delay) from N starting seeds 1, 1001, 2001, … (--race-seeds, default
-                          10) until the first schedule with the expected violation kind or --budget schedules (default
-                          1000): schedules and seconds to it (median, max, found/total), and the targets (the
-                          portfolio's median ≤ 10 schedules, ≤ 2 × the best single strategy's)
-          --json          print {"stress":{"rawAkkaMessagesPerSecond":…,"messagesPerSecond":…,"ratio":…,"dmaPerSecond":…},
-                                 "deterministic":{"stepsPerSecond":…,"schedulesPerSecond":…}}
-                          (--soak: {"soak":{"operations":…,"warmUpOperations":…,"samples":…,"bytesPerOperation":…,…}})
-        """;
+    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. With --races: schedules to the first violation of each minimal race, per strategy. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure, 130 interrupted (--races).";
+
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -60,17 +61,30 @@ public sealed class BenchCommand : ICommand
         }
         """;
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        if (args.Flag("--races"))
-            return RaceBenchCommand.Run(args, stdout);
-        var configPath = args.Option("--config");
-        if (args.Flag("--soak"))
-            return Soak(args, configPath, stdout);
-        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 200_000;
-        var schedules = args.Int64("--schedules", 1, 10_000_000) ?? 2000;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
+        Option[] raceOnly = [_racesDir, _raceSeeds, _budget, _strategies];
+        if (parse.GetValue(_races))
+        {
+            if (new Option[] { _config, _ops, _schedules, _soak }.FirstOrDefault(o => parse.GetResult(o) is not null) is { } other)
+                throw new UsageException($"{other.Name} does not apply to --races (the races are config/races/*.conf, explored schedule by schedule)");
+            return RaceBenchCommand.Run(parse.GetValue(_racesDir), (int)(parse.GetValue(_raceSeeds) ?? 10), parse.GetValue(_budget) ?? 1000, parse.GetValue(_strategies), parse.GetValue(_json), cli);
+        }
+        if (raceOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } raceOption)
+            throw new UsageException($"{raceOption.Name} needs --races");
+        var configPath = parse.GetValue(_config);
+        if (configPath is not null)
+            OutputPaths.CheckInput("--config", configPath);
+        if (parse.GetValue(_soak))
+        {
+            if (parse.GetResult(_schedules) is not null)
+                throw new UsageException("--schedules measures schedules/s; it does not apply to --soak");
+            return Soak(parse.GetValue(_ops) ?? 2_000_000, parse.GetValue(_json), configPath, stdout);
+        }
+        var ops = parse.GetValue(_ops) ?? 200_000;
+        var schedules = parse.GetValue(_schedules) ?? 2000;
+        var json = parse.GetValue(_json);
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]);
         SimLogging.Configure(verbose: false);
 
@@ -78,7 +92,7 @@ public sealed class BenchCommand : ICommand
         if (!json)
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), progress: null, verbose: false);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
         var stats = result.Report.Stats;
         var messagesPerSecond = stats.MessagesDelivered / stats.WallSeconds;
         var dmaPerSecond = stats.DmaTransactions / stats.WallSeconds;
@@ -120,16 +134,13 @@ public sealed class BenchCommand : ICommand
     }
 
     /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Metrics.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
-    private static int Soak(ArgReader args, string? configPath, TextWriter stdout)
+    private static int Soak(long ops, bool json, string? configPath, TextWriter stdout)
     {
-        var ops = args.Int64("--ops", 1, long.MaxValue) ?? 2_000_000;
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
         // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
         SimLogging.Configure(verbose: false);
         var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
-        var result = StressRunner.Run(config, RunCommand.Reproduce(configPath, config.Settings.Seed, ops), probe, verbose: false);
+        var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), probe, verbose: false);
         var soak = probe.Result();
         stdout.WriteLine(json ? JsonSerializer.Serialize(new { soak = soak.ToJson(config.File, result.Report) }) : soak.Describe(config.File, result.Report));
         if (result.Failure is not null)

@@ -1,72 +1,99 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using HvIommu.Actors.Configuration;
 
 namespace HvIommu.Actors.Cli;
 
-/// <summary>Entry point: picks the sub-command, maps errors to the exit codes of DESIGN.md §3.</summary>
+/// <summary>
+/// Entry point: builds the command tree with System.CommandLine (generated help, typo suggestions, shell
+/// completion through <c>dotnet-suggest</c>), runs the chosen command and maps every way it can end to the
+/// exit codes of docs/design.md §3: 0 matched, 1 not matched, 2 bad input, 3 simulator failure.
+/// </summary>
 public static class CommandLine
 {
-    /// <summary>Every sub-command, in the order the help lists them.</summary>
-    public static IReadOnlyList<ICommand> Commands { get; } = new ICommand[]
-    {
-        new RunCommand(),
-        new ValidateCommand(),
-        new ExploreCommand(),
-        new ReplayCommand(),
-        new MinimizeCommand(),
-        new ScenariosCommand(),
-        new PageTableCommand(),
-        new BenchCommand(),
-        new Sweep.SweepCommand(),
-        new Cluster.WorkerCommand(),
-    };
+    // Adding a command is a one-file affair: create Cli/XCommand.cs holding `public sealed class XCommand :
+    // CliCommand` (Name, Description, Order, its options — shared ones from CommonOptions — and Execute).
+    // It is found here by reflection; nothing else to register. Add a README section and a .ci/run smoke line.
+    private static readonly Type[] CommandTypes = typeof(CliCommand).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(CliCommand)) && !t.IsAbstract)
+        .ToArray();
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>A fresh instance of every sub-command, in the order the help lists them.</summary>
+    public static IReadOnlyList<CliCommand> Commands() => CommandTypes
+        .Select(t => (CliCommand)Activator.CreateInstance(t)!)
+        .OrderBy(c => c.Order)
+        .ThenBy(c => c.Name, StringComparer.Ordinal)
+        .ToList();
+
+    /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code.</summary>
+    /// <param name="cancel">Cancelled on Ctrl-C (see <see cref="Program"/>).</param>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
     {
-        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        var commands = Commands();
+        var verbose = CommonOptions.Verbose();
+        var root = new RootCommand("HvIommu.Actors — a simulator of the Hyper-V para-virtualized IOMMU.\n"
+            + "Exit codes: 0 the outcome matched the expectation, 1 it did not, 2 bad input, 3 simulator failure.");
+        root.Add(verbose);
+        var byCommand = new Dictionary<Command, CliCommand>();
+        foreach (var c in commands)
         {
-            PrintHelp(stdout);
-            return args.Length == 0 ? ExitCodes.BadInput : ExitCodes.Matched;
+            var command = c.Build();
+            byCommand[command] = c;
+            root.Add(command);
         }
-        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
-        if (command is null)
+        // @file would read arguments from a file: surprising for paths, so it is off.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"error: unknown command '{args[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.Name))}");
+            if (parse.Action is ParseErrorAction errors)
+                errors.ShowHelp = false;
+            parse.Invoke(invocation);
+            var name = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
+            stderr.WriteLine($"See '{name}--help' for the options.");
             return ExitCodes.BadInput;
         }
-        var rest = args.Skip(1).ToArray();
-        if (rest.Contains("--help") || rest.Contains("-h"))
-        {
-            stdout.WriteLine(command.Usage);
-            return ExitCodes.Matched;
-        }
+        // Help, --version and completion directives carry their own action; the commands carry none.
+        if (parse.Action is not null || !byCommand.TryGetValue(parse.CommandResult.Command, out var chosen))
+            return HelpOrVersion(parse, invocation);
+        return Execute(chosen, parse, new CliContext(stdout, stderr, parse.GetValue(verbose), cancel));
+    }
+
+    private static int HelpOrVersion(ParseResult parse, InvocationConfiguration invocation)
+    {
+        parse.Invoke(invocation);
+        return parse.Action is null ? ExitCodes.BadInput : ExitCodes.Matched;
+    }
+
+    private static int Execute(CliCommand command, ParseResult parse, CliContext context)
+    {
         try
         {
-            return command.Run(new ArgReader(rest), stdout, stderr);
+            return command.Execute(parse, context);
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"error: {e.Message}");
-            stderr.WriteLine();
-            stderr.WriteLine(command.Usage);
+            context.Error.WriteLine($"error: {e.Message}");
+            context.Error.WriteLine($"See '{command.Name} --help' for the options.");
             return ExitCodes.BadInput;
         }
         catch (ConfigException e)
         {
             foreach (var problem in e.Problems)
-                stderr.WriteLine($"error: {problem}");
+                context.Error.WriteLine($"error: {problem}");
             return ExitCodes.BadInput;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            context.Error.WriteLine($"error: the simulator failed: {e.GetType().Name}: {FirstLine(e.Message)}");
+            context.Error.WriteLine(context.Verbose ? e.ToString() : "(run with --verbose for the stack trace)");
+            return ExitCodes.SimulatorFailure;
         }
     }
 
-    private static void PrintHelp(TextWriter w)
+    private static string FirstLine(string s)
     {
-        w.WriteLine("HvIommu.Actors — a simulator of the Hyper-V para-virtualized IOMMU");
-        w.WriteLine();
-        w.WriteLine("usage: dotnet run --project src/Actors -c Release -- COMMAND [options]");
-        w.WriteLine();
-        foreach (var c in Commands)
-            w.WriteLine($"  {c.Name,-10} {c.Summary}");
-        w.WriteLine();
-        w.WriteLine("COMMAND --help prints the options of one command.");
+        var n = s.IndexOf('\n', StringComparison.Ordinal);
+        return n < 0 ? s : s[..n].TrimEnd();
     }
 }

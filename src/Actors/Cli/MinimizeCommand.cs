@@ -1,108 +1,101 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
-using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
+using HvIommu.Actors.Minimize;
 using HvIommu.Actors.Reporting;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Cli;
 
 /// <summary>
 /// <c>minimize</c>: shrinks a failing deterministic run (a report from <c>run --mode deterministic</c> or
-/// <c>explore</c>) to a smaller one that still shows a violation of the same kind, and writes its config,
-/// schedule and report so that <c>replay --report DIR/report.json</c> reproduces it.
+/// <c>explore</c>) with <see cref="Minimizer"/> to a smaller one that still shows a violation of the same kind, and
+/// writes its config, schedule and report so that <c>replay --report DIR/report.json</c> reproduces it.
 /// </summary>
-public sealed class MinimizeCommand : ICommand
+public sealed class MinimizeCommand : CliCommand
 {
-    public string Name => "minimize";
+    private readonly Option<string> _report = new("--report") { Description = "a deterministic report with a violation (its schedule lies beside it)", HelpName = "FILE.json", Required = true };
+    private readonly Option<string> _out = new("--out") { Description = "where to write minimal.conf, minimal.schedule, report.json and the minimal run's causal trace (DIR/trace)", HelpName = "DIR", Required = true };
+    private readonly Option<TimeSpan?> _budget = CommonOptions.Duration("wall-clock time for the search (default 60s); the best run so far is kept", "--budget");
+    private readonly Option<long?> _seeds = CommonOptions.Int64("--seeds", "schedules tried per smaller configuration besides the carried-over one (default 8)", 0, 1000, "K");
+    private readonly Option<long?> _maxSteps = CommonOptions.Int64("--max-steps", "a candidate run longer than N steps counts as a hang (default 2,000,000; at least the recorded run's steps)", 1, long.MaxValue);
 
-    public string Summary => "shrinks a failing deterministic run to a minimal one that still fails the same way";
+    public override string Name => "minimize";
 
-    public string Usage => """
-        usage: minimize --report FILE.json --out DIR [--budget 60s] [--seeds K] [--max-steps N]
+    public override int Order => 50;
 
-          --report FILE     a deterministic report with a violation (its schedule lies beside it)
-          --out DIR         where to write minimal.conf, minimal.schedule, report.json and the minimal run's
-                            causal trace (DIR/trace: Perfetto timeline, Mermaid history of the violation, JSON lines)
-          --budget T        wall-clock time for the search (default 60s); the best run so far is kept
-          --seeds K         schedules tried per smaller configuration besides the carried-over one (default 8)
-          --max-steps N     a candidate run longer than N steps counts as a hang (default 2,000,000)
+    public override string Description => "Shrinks a failing deterministic run to a minimal one that still fails the same way: phase 1 shrinks the configuration "
+        + "(operations, vCPUs, devices, in-flight depth, ATS, domains, outstanding operations, DMA per operation, buffer pages; the hazard knobs stay), "
+        + "phase 2 drops the schedule's deviations from the default schedule by delta debugging. "
+        + "Exit codes: 0 a minimal failing run was written, 1 the report does not reproduce, 2 bad input, 3 simulator failure.";
 
-        Phase 1 shrinks the configuration (operations, vCPUs, devices, in-flight depth, ATS, domains,
-        outstanding operations, DMA per operation, buffer pages), keeping a step when some schedule still
-        shows the same violation kind with no more delivered messages; phase 2 drops the schedule's
-        deviations from the default schedule (lowest-ordinal ready actor first) by delta debugging.
+    protected override IEnumerable<Symbol> Symbols() => [_report, _out, _budget, _seeds, _maxSteps];
 
-        exit codes: 0 a minimal failing run was written, 1 the report does not reproduce, 2 bad input,
-        3 simulator failure
-        """;
-
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var reportPath = args.Option("--report") ?? throw new UsageException("--report FILE.json is required");
-        var outDir = args.Option("--out") ?? throw new UsageException("--out DIR is required");
-        var budgetText = args.Option("--budget") ?? "60s";
-        var seeds = (int)(args.Int64("--seeds", 0, 1000) ?? 8);
-        var maxSteps = args.Int64("--max-steps", 1) ?? 2_000_000;
-        args.EnsureAllConsumed();
-        if (!HoconReader.TryParseDuration(budgetText, out var budget))
-            throw new UsageException($"--budget '{budgetText}' is not a duration (e.g. 60s)");
-
-        var (original, schedule, configPath, overrides) = ReadInput(reportPath);
-        var kind = original.Violations.FirstOrDefault()?.Kind
+        var reportPath = parse.GetValue(_report)!;
+        var outDir = parse.GetValue(_out)!;
+        var budget = parse.GetValue(_budget) ?? TimeSpan.FromSeconds(60);
+        var seeds = (int)(parse.GetValue(_seeds) ?? 8);
+        var recorded = RecordedRun.Load("--report", reportPath, "minimized");
+        OutputPaths.CheckDirectory("--out", outDir);
+        var maxSteps = parse.GetValue(_maxSteps) ?? Math.Max(2_000_000, recorded.Report.Stats.Steps * 2);
+        if (maxSteps < recorded.Report.Stats.Steps)
+            throw new UsageException($"--max-steps {maxSteps:N0} is below the {recorded.Report.Stats.Steps:N0} steps of the run to shrink; allowed: at least {recorded.Report.Stats.Steps:N0}");
+        var kind = recorded.Report.Violations.FirstOrDefault()?.Kind
             ?? throw new UsageException($"--report {reportPath}: the run found no violation; there is nothing to minimize");
-        var config = SimConfig.Load(configPath, overrides);
-        var text = configPath is null ? SimConfig.DefaultText : File.ReadAllText(configPath);
+        var config = recorded.Config;
+        var text = ReadableText(recorded);
         SimLogging.Configure(verbose: false);
 
-        stdout.WriteLine($"minimize {reportPath}: {kind} in {config.File}, seed {schedule.Seed}, {schedule.Strategy}; budget {budget.TotalSeconds:0.#} s, {seeds} seed(s) per candidate");
-        using var minimizer = new Minimizer(config, text, kind, new MinimizerOptions(budget, seeds, maxSteps));
-        var confirmed = minimizer.Confirm(schedule);
+        cli.Out.WriteLine($"minimize {reportPath}: {kind} in {recorded.Report.Config.File}, seed {recorded.Schedule.Seed}, {recorded.Schedule.Strategy}; budget {budget.TotalSeconds:0.#} s, {seeds} seed{(seeds == 1 ? "" : "s")} per candidate");
+        cli.Out.WriteLine($"kept as they are (the bug): {MinimizerShape.Bug(config.Settings)}");
+        using var minimizer = new Minimizer(config, text, kind, new MinimizerOptions(budget, seeds, maxSteps, cli.Cancel));
+        var confirmed = minimizer.Confirm(recorded.Schedule);
         if (confirmed is null)
         {
-            stdout.WriteLine($"result: the report does not reproduce a {kind} violation; nothing minimized (exit 1)");
+            cli.Out.WriteLine($"result: the report does not reproduce a {kind} violation; nothing minimized (exit 1)");
             return ExitCodes.Mismatched;
         }
-        if (confirmed.Result.Report.TraceHash != original.TraceHash)
-            stdout.WriteLine($"note: the replay shows {kind} but its trace hash {confirmed.Result.Report.TraceHash} differs from the report's {original.TraceHash}");
+        if (confirmed.Result.Report.TraceHash != recorded.Report.TraceHash)
+            cli.Out.WriteLine($"note: the replay shows {kind} but its trace hash {confirmed.Result.Report.TraceHash} differs from the report's {recorded.Report.TraceHash}");
         var result = minimizer.Minimize(confirmed);
-        PrintLog(stdout, result);
-        return Write(stdout, stderr, minimizer, result, outDir);
+        PrintLog(cli.Out, result, cli.Cancel.IsCancellationRequested);
+        return Write(cli, minimizer, result, outDir);
     }
 
-    private static (RunReport Report, ScheduleFile Schedule, string? ConfigPath, List<string> Overrides) ReadInput(string reportPath)
+    /// <summary>
+    /// The text the minimal config starts from: the scenario file as written when it still resolves to exactly
+    /// the config the report stores (readable, with its comments), else the stored resolved config itself.
+    /// </summary>
+    private static string ReadableText(RecordedRun recorded)
     {
-        RunReport report;
-        try
+        var file = recorded.Report.Config.File;
+        var stored = JsonSerializer.Serialize(recorded.Report.Config.Resolved);
+        if (File.Exists(file))
         {
-            report = ReportReader.Read(reportPath);
+            var fileText = File.ReadAllText(file);
+            var ops = $"\nhviommu.run.ops = {recorded.Config.Settings.Run.Ops.ToString(CultureInfo.InvariantCulture)}\n";
+            foreach (var candidate in new[] { fileText, fileText + ops })
+            {
+                try
+                {
+                    if (JsonSerializer.Serialize(HoconJson.ToJson(SimConfig.Parse(candidate, file).Merged)) == stored)
+                        return candidate;
+                }
+                catch (ConfigException)
+                {
+                    // The file no longer loads: the stored config is the truth.
+                }
+            }
         }
-        catch (Exception e) when (e is ReportFormatException or JsonException or IOException)
-        {
-            throw new UsageException($"--report {reportPath}: {e.Message}");
-        }
-        if (report.Mode != RunMode.Deterministic)
-            throw new UsageException($"--report {reportPath}: a {report.Mode.ToString().ToLowerInvariant()} run cannot be minimized; only deterministic runs can");
-        var schedulePath = report.Artifacts.FirstOrDefault(a => a.EndsWith(".schedule", StringComparison.Ordinal))
-            ?? throw new UsageException($"--report {reportPath}: it names no schedule file among its artifacts");
-        ScheduleFile schedule;
-        try
-        {
-            schedule = ScheduleFile.Load(schedulePath);
-        }
-        catch (Exception e) when (e is FormatException or IOException)
-        {
-            throw new UsageException($"schedule file {schedulePath}: {e.Message}");
-        }
-        var configPath = report.Config.File.EndsWith("(embedded)", StringComparison.Ordinal) ? null : report.Config.File;
-        var overrides = new List<string>();
-        if (report.Config.Resolved.TryGetProperty("run", out var run) && run.TryGetProperty("ops", out var ops))
-            overrides.Add($"hviommu.run.ops = {ops.GetRawText()}");
-        return (report, schedule, configPath, overrides);
+        return "# the resolved configuration stored in the report (its file has changed or is not here)\nhviommu = "
+            + recorded.Report.Config.Resolved.GetRawText() + "\n";
     }
 
-    private static void PrintLog(TextWriter stdout, MinimizerResult result)
+    private static void PrintLog(TextWriter stdout, MinimizerResult result, bool interrupted)
     {
         stdout.WriteLine();
         stdout.WriteLine($"  {"phase",-9} {"tried",-58} {"outcome",-34} {"messages",9} {"steps",9}");
@@ -112,35 +105,37 @@ public sealed class MinimizeCommand : ICommand
         var o = result.Original;
         var m = result.Minimal;
         stdout.WriteLine($"original: {o.Shape.Describe()}, seed {o.Seed}");
-        stdout.WriteLine($"minimal:  {m.Shape.Describe()}, seed {m.Seed}, {m.Deviations.Count} deviation(s) from the default schedule");
-        stdout.WriteLine($"size: {o.Messages:N0} → {m.Messages:N0} messages delivered ({Percent(m.Messages, o.Messages)}), of which up to the violation {o.DeliveriesToViolation:N0}/{o.Deliveries:N0} → {m.DeliveriesToViolation:N0}/{m.Deliveries:N0} driver deliveries, {o.Steps:N0} → {m.Steps:N0} steps ({Percent(m.Steps, o.Steps)}); {result.Runs:N0} runs in {result.Elapsed.TotalSeconds:0.0} s{(result.OutOfBudget ? " (budget ran out)" : "")}");
+        stdout.WriteLine($"minimal:  {m.Shape.Describe()}, seed {m.Seed}, {m.Deviations.Count} deviation{(m.Deviations.Count == 1 ? "" : "s")} from the default schedule");
+        var stop = interrupted ? " (interrupted: the best run so far is kept)" : result.OutOfBudget ? " (budget ran out)" : "";
+        stdout.WriteLine($"size: {o.Messages:N0} → {m.Messages:N0} messages delivered ({Percent(m.Messages, o.Messages)}), of which up to the violation {o.DeliveriesToViolation:N0}/{o.Deliveries:N0} → {m.DeliveriesToViolation:N0}/{m.Deliveries:N0} driver deliveries, {o.Steps:N0} → {m.Steps:N0} steps ({Percent(m.Steps, o.Steps)}); {result.Runs:N0} runs in {result.Elapsed.TotalSeconds:0.0} s{stop}");
     }
 
-    private static int Write(TextWriter stdout, TextWriter stderr, Minimizer minimizer, MinimizerResult result, string outDir)
+    private static int Write(CliContext cli, Minimizer minimizer, MinimizerResult result, string outDir)
     {
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "minimal.conf");
         var schedulePath = Path.Combine(outDir, "minimal.schedule");
         var reportPath = Path.Combine(outDir, "report.json");
-        File.WriteAllText(configPath, minimizer.ConfigText(result.Minimal));
+        var configText = minimizer.ConfigText(result.Minimal);
         var schedule = result.Minimal.Result.Schedule;
-        schedule.Save(schedulePath);
 
-        // Load what was written and replay it: the files alone must reproduce the minimal run.
-        var config = SimConfig.Load(configPath);
-        var replayCommand = $"dotnet run --project src/Actors -c Release -- replay --report {reportPath}";
+        // Check that the files alone reproduce the minimal run before writing any of them.
+        var config = SimConfig.Parse(configText, configPath);
+        var replayCommand = Reproduction.Replay(reportPath);
         var check = minimizer.Replay(config, schedule, replayCommand);
         if (!minimizer.Reproduces(check) || check.Report.TraceHash != result.Minimal.Result.Report.TraceHash)
         {
-            stderr.WriteLine($"error: the written files do not reproduce the minimal run (trace hash {result.Minimal.Result.Report.TraceHash} → {check.Report.TraceHash}{(check.Failure is null ? "" : ", " + check.Failure)})");
+            cli.Error.WriteLine($"error: the minimal files would not reproduce the minimal run (trace hash {result.Minimal.Result.Report.TraceHash} → {check.Report.TraceHash}{(check.Failure is null ? "" : ", " + check.Failure)}); nothing written");
             return ExitCodes.SimulatorFailure;
         }
+        AtomicFile.WriteText(configPath, configText);
+        AtomicFile.WriteText(schedulePath, schedule.ToText());
         var report = check.Report with { Artifacts = [schedulePath] };
-        if (RunCommand.TraceOutput(Path.Combine(outDir, "trace"), check.Trace) is { } trace)
-            report = report with { Artifacts = [.. report.Artifacts, .. RunCommand.WriteTrace(stdout, trace, report)] };
+        if (RunOutput.Trace(Path.Combine(outDir, "trace"), check.Trace) is { } trace)
+            report = report with { Artifacts = [.. report.Artifacts, .. RunOutput.WriteTrace(cli.Out, trace, report)] };
         ReportWriter.Write(report, reportPath);
-        stdout.WriteLine($"wrote {configPath}, {schedulePath}, {reportPath} (trace hash {report.TraceHash})");
-        stdout.WriteLine($"replay: {replayCommand}");
+        cli.Out.WriteLine($"wrote {configPath}, {schedulePath}, {reportPath} (trace hash {report.TraceHash})");
+        cli.Out.WriteLine($"replay: {replayCommand}");
         return ExitCodes.Matched;
     }
 

@@ -17,8 +17,8 @@ public static class PageTableArguments
         var parts = eq < 0 ? [] : text[(eq + 1)..].Split(',');
         if (parts.Length != 3)
             throw new UsageException($"--map '{text}' is not IOVA=GPA,SIZE,PERMS (for example 0x200000=0x1000000,2M,rw)");
-        var iova = ArgReader.ParseUInt64("--map IOVA", text[..eq]);
-        var gpa = ArgReader.ParseUInt64("--map GPA", parts[0]);
+        var iova = CommonOptions.ParseUInt64("--map IOVA", text[..eq]);
+        var gpa = CommonOptions.ParseUInt64("--map GPA", parts[0]);
         var writable = parts[2] switch
         {
             "r" => false,
@@ -33,8 +33,8 @@ public static class PageTableArguments
         var parts = text.Split(',');
         if (parts.Length != 2)
             throw new UsageException($"--unmap '{text}' is not IOVA,SIZE (for example 0x200000,2M)");
-        var iova = ArgReader.ParseUInt64("--unmap IOVA", parts[0]);
-        var length = TryParseSize(parts[1], out var size) ? size.Bytes() : ArgReader.ParseUInt64("--unmap SIZE", parts[1]);
+        var iova = CommonOptions.ParseUInt64("--unmap IOVA", parts[0]);
+        var length = TryParseSize(parts[1], out var size) ? size.Bytes() : CommonOptions.ParseUInt64("--unmap SIZE", parts[1]);
         return new UnmapArgument(text, iova, length);
     }
 

@@ -10,14 +10,9 @@ namespace HvIommu.Actors.Cli;
 /// <summary><c>bench --races</c>: the benchmark of minimal races (see <see cref="RaceBenchmark"/>).</summary>
 internal static class RaceBenchCommand
 {
-    public static int Run(ArgReader args, TextWriter stdout)
+    public static int Run(string? dirOption, int seeds, long budget, string? strategiesText, bool json, CliContext cli)
     {
-        var dirOption = args.Option("--races-dir");
-        var seeds = (int)(args.Int64("--race-seeds", 1, 1000) ?? 10);
-        var budget = args.Int64("--budget", 1, 10_000_000) ?? 1000;
-        var strategiesText = args.Option("--strategies");
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
         var strategies = strategiesText is null ? RaceBenchmark.Strategies : strategiesText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var s in strategies)
         {
@@ -44,6 +39,11 @@ internal static class RaceBenchCommand
         var all = new List<IReadOnlyList<RaceCell>>();
         foreach (var config in configs)
         {
+            if (cli.Cancel.IsCancellationRequested)
+            {
+                stdout.WriteLine($"interrupted after {all.Count} of {configs.Count} race(s) (exit {ExitCodes.Interrupted})");
+                return ExitCodes.Interrupted;
+            }
             var cells = RaceBenchmark.Measure(config, strategies, starts, budget);
             all.Add(cells);
             if (!json)

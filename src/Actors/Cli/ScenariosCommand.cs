@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Scenarios;
@@ -9,22 +10,25 @@ namespace HvIommu.Actors.Cli;
 /// one-line description — or as JSON. Files that do not load, or break the catalogue's conventions, are
 /// reported like <c>validate</c> reports a bad config, with exit 2.
 /// </summary>
-public sealed class ScenariosCommand : ICommand
+public sealed class ScenariosCommand : CliCommand
 {
-    public string Name => "scenarios";
-    public string Summary => "list the scenario catalogue with hazard ids and expected outcomes";
-    public string Usage => """
-        usage: scenarios [--dir DIR] [--json]
-          --dir DIR    the scenario directory (default: config/scenarios under the current directory or the repository root)
-          --json       a JSON array of {file, name, hazard, expect, expectKind, description, ops}
-        exit codes: 0 every scenario is valid, 2 one is not (each problem on stderr as 'error: ...')
-        """;
+    private readonly Option<string?> _dir = new("--dir") { Description = "the scenario directory (default: config/scenarios under the current directory or the repository root)", HelpName = "DIR" };
+    private readonly Option<bool> _json = CommonOptions.Json("a JSON array of {file, name, hazard, expect, expectKind, description, ops}");
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override string Name => "scenarios";
+
+    public override int Order => 60;
+
+    public override string Description => "Lists the scenario catalogue (config/scenarios) with hazard ids and expected outcomes. "
+        + "Exit codes: 0 every scenario is valid, 2 one is not (each problem on stderr as 'error: ...').";
+
+    protected override IEnumerable<Symbol> Symbols() => [_dir, _json];
+
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var dirOption = args.Option("--dir");
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
+        var stdout = cli.Out;
+        var dirOption = parse.GetValue(_dir);
+        var json = parse.GetValue(_json);
         var dir = ScenarioCatalogue.FindDirectory(dirOption)
             ?? throw new UsageException(dirOption is null
                 ? "no config/scenarios directory under the current directory or the repository root; give one with --dir"

@@ -1,5 +1,6 @@
 using System.Globalization;
 using HvIommu.Actors.Configuration;
+using HvIommu.Model.Hazards;
 using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Cli;
@@ -35,7 +36,7 @@ internal static class TopologyText
         WriteDriver(Line, s.Driver, HvIommu.Model.Driver.TableDepth.For(s).Levels);
         WriteHypervisor(Line, s.Hypervisor);
         WriteHazards(Line, s);
-        Line("workload", $"buffers of {s.Workload.BufferPages} pages, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
+        Line("workload", $"buffers of {(s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages")}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
             + $"write fraction {Num(s.Workload.WriteFraction)}, {s.Workload.OutstandingPerVcpu} outstanding per vCPU");
         Line("faults", s.Faults.IsEmpty
             ? "none"
@@ -58,36 +59,42 @@ internal static class TopologyText
             + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
 
-    /// <summary>The deliberately wrong behaviours in force (hazard knobs, brief §6), or "none".</summary>
+    /// <summary>The hazard knobs in force (docs/hazards.md), from the hazard registry, or "none".</summary>
     private static void WriteHazards(Action<string, string> line, SimSettings s)
     {
-        var d = s.Driver.Hazards;
-        var l = s.Lifecycle;
-        var b = s.Hypervisor.Behaviour;
-        var on = new List<string>();
-        void If(bool set, string text)
-        {
-            if (set)
-                on.Add(text);
-        }
-        If(d.FreeTablesBeforeFlush, "H1 free-tables-before-flush");
-        If(d.FreeIovaBeforeFlush, "H2 free-iova-before-flush");
-        If(d.BrokenFlushQueueCounter, "H2 broken-flush-queue-counter");
-        If(d.RacyTableInstall, "H6 racy-table-install");
-        If(d.FlushRange != FlushRangeMode.Exact, $"H7 flush-range {d.FlushRange}");
-        If(s.Driver.TableDepth == HvIommu.Model.Driver.TableDepthRule.FromWidth, $"H15 table-depth from-width ({HvIommu.Model.Driver.TableDepth.For(s).Levels} levels)");
-        If(l.InitUnwinding != InitUnwinding.Fixed, $"H16 init-unwinding {l.InitUnwinding}");
-        If(l.FailInitStep != InitStep.None, $"H16 fail-init-step {l.FailInitStep}");
-        If(l.DomainSwitch != DomainSwitchMode.None, $"H9 domain-switch {l.DomainSwitch} every {l.DomainSwitchEveryOps} ops");
-        If(!l.DisableAtsBeforeBlock, "H9 ATS stays enabled when blocked");
-        If(l.FreeDomainBeforeDetach, "H10 free-domain-before-detach");
-        If(l.EarlyDmaDevice.Length > 0, $"H11 early DMA by {l.EarlyDmaDevice}");
-        If(b.DetachedTranslation != DetachedTranslation.Blocked, $"detached devices get {b.DetachedTranslation}");
-        If(!b.DeleteInvalidatesCaches, "DELETE keeps cached entries");
-        If(!b.FlushCoversDepartedDevices, "flushes miss departed devices");
-        If(b.S2MigrationEveryFlushes > 0, $"host migrates a DMA page every {b.S2MigrationEveryFlushes} flushes");
-        If(!b.S2ChangeInvalidatesIotlb, "H14 stage-2 changes keep nested IOTLB/ATC entries");
+        var on = HazardRegistry.Active(s).Select(k => k.Describe(s)).ToList();
         line("hazards", on.Count == 0 ? "none" : string.Join("; ", on));
+        var l = s.Lifecycle;
+        var events = new List<string>();
+        if (l.DomainSwitch != DomainSwitchMode.None)
+            events.Add($"domain switch {ConfigWords.Name(ConfigWords.DomainSwitch, l.DomainSwitch)} every {l.DomainSwitchEveryOps} ops");
+        if (l.FailInitStep != InitStep.None)
+            events.Add($"init fails at {ConfigWords.Name(ConfigWords.InitStep, l.FailInitStep)}");
+        if (s.Hypervisor.Behaviour.S2MigrationEveryFlushes > 0)
+            events.Add($"host migrates a DMA page every {s.Hypervisor.Behaviour.S2MigrationEveryFlushes} flushes");
+        if (events.Count > 0)
+            line("events", string.Join("; ", events));
+    }
+
+    /// <summary>The few lines <c>run</c> prints before it starts: what runs, with which seed, and the hazards in force.</summary>
+    public static void WriteBanner(TextWriter w, LoadedConfig config)
+    {
+        var s = config.Settings;
+        w.WriteLine($"HvIommu.Actors run: {config.File}{(s.Name.Length > 0 ? $" ({s.Name})" : "")}");
+        w.WriteLine($"  seed={s.Seed} mode={ConfigWords.Name(ConfigWords.Mode, s.Mode)} ops={s.Run.Ops} duration={Show(s.Run.Duration)} "
+            + $"expect={(s.Expect == Expectation.Violation ? "violation" : "clean")}{(s.ExpectKind is null ? "" : ":" + s.ExpectKind)}{(s.Hazard.Length > 0 ? " hazard=" + s.Hazard : "")}");
+        w.WriteLine($"  vcpus={s.Vm.Vcpus} memory={s.Vm.MemoryMib}MiB domains={s.Domains.Length} devices={s.Devices.Length} "
+            + $"(ats={s.Devices.Count(d => d.Ats)}, misbehaving={s.Devices.Count(d => d.Behaviour != DeviceBehaviour.WellBehaved)})");
+        w.WriteLine($"  driver: {ConfigWords.Name(ConfigWords.DmaMode, s.Driver.DmaMode)} mode, {HvIommu.Model.Driver.TableDepth.For(s).Levels}-level tables, "
+            + $"{ConfigWords.Name(ConfigWords.Flush, s.Driver.Flush)} flush, on-flush-failure={ConfigWords.Name(ConfigWords.OnFlushFailure, s.Driver.OnFlushFailure)}");
+        var f = s.Hypervisor.Flush;
+        w.WriteLine($"  flush handler: order={ConfigWords.Name(ConfigWords.FlushOrder, f.Order)} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
+        if (s.Workload.Trace.Enabled)
+            w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
+        var pages = s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages";
+        w.WriteLine($"  workload: {pages} per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
+        var hazards = HazardRegistry.Active(s);
+        w.WriteLine($"  hazards: {(hazards.IsEmpty ? "none" : string.Join("; ", hazards.Select(k => k.Describe(s))))}");
     }
 
     private static void WriteHypervisor(Action<string, string> line, HypervisorSettings h)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
 
@@ -8,31 +9,33 @@ namespace HvIommu.Actors.Cli;
 /// reference.conf), and prints the resolved topology — or every problem with file, key, value and what
 /// is allowed, exiting 2.
 /// </summary>
-public sealed class ValidateCommand : ICommand
+public sealed class ValidateCommand : CliCommand
 {
-    public string Name => "validate";
-    public string Summary => "load a config, print the resolved topology, report every problem";
-    public string Usage => """
-        usage: validate [--config FILE] [--seed N] [--json]
-          --config FILE    an overlay on reference.conf (default: the embedded default.conf)
-          --seed N         override hviommu.seed
-          --json           print the resolved hviommu tree as JSON instead of text
-        exit codes: 0 the config is valid, 2 it is not (each problem on stderr as 'error: ...')
-        """;
+    private readonly Option<string?> _config = CommonOptions.Config("an overlay on reference.conf (default: the embedded default.conf)");
+    private readonly Option<ulong?> _seed = CommonOptions.Seed("override hviommu.seed");
+    private readonly Option<bool> _json = CommonOptions.Json("print the resolved hviommu tree as JSON instead of text");
 
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    public override string Name => "validate";
+
+    public override int Order => 20;
+
+    public override string Description => "Loads a config, prints the resolved topology and the hazard knobs in force, reports every problem. "
+        + "Exit codes: 0 the config is valid, 2 it is not (each problem on stderr as 'error: FILE: KEY = VALUE: what is allowed').";
+
+    protected override IEnumerable<Symbol> Symbols() => [_config, _seed, _json];
+
+    public override int Execute(ParseResult parse, CliContext cli)
     {
-        var path = args.Option("--config");
-        var seed = args.UInt64("--seed");
-        var json = args.Flag("--json");
-        args.EnsureAllConsumed();
-
+        var path = parse.GetValue(_config);
+        if (path is not null)
+            OutputPaths.CheckInput("--config", path);
+        var seed = parse.GetValue(_seed);
         // A ConfigException reaches CommandLine.Run, which prints each problem and exits 2.
         var loaded = SimConfig.Load(path, seed is null ? null : [$"hviommu.seed = {seed}"]);
-        if (json)
-            WriteJson(stdout, HoconJson.ToJson(loaded.Merged));
+        if (parse.GetValue(_json))
+            WriteJson(cli.Out, HoconJson.ToJson(loaded.Merged));
         else
-            TopologyText.Write(stdout, loaded);
+            TopologyText.Write(cli.Out, loaded);
         return ExitCodes.Matched;
     }
 

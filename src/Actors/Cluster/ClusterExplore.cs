@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Simulation;
@@ -22,7 +23,7 @@ public static class ClusterExplore
         using var pool = cluster.CreatePool(parallel, stderr);
         var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds);
         var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
-            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
+            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
         if (broke is not null)
         {
             stderr.WriteLine($"error: {broke}");
@@ -52,7 +53,7 @@ public static class ClusterExplore
             stdout.WriteLine($"first violation: seed {found.Seed} after {state.TimeToFirst!.Value.TotalSeconds:0.000} s and {state.SchedulesToFirst:N0} schedule(s)");
 
         // The worker sent the seed and its trace hash; the schedule, report and trace are made here.
-        var reproduce = RunCommand.Reproduce(configPath, found.Seed, ops, options);
+        var reproduce = Reproduction.Run(configPath, found.Seed, ops, options);
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "cluster-explore-replay");
         var result = DeterministicRunner.RunSchedule(system, config, found.Seed, options, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null);
         if (result.Report.TraceHash != found.TraceHash)
@@ -61,7 +62,7 @@ public static class ClusterExplore
             return ExitCodes.SimulatorFailure;
         }
         stdout.WriteLine($"re-ran seed {found.Seed} here: trace hash {result.Report.TraceHash}, the same as on the worker");
-        var code = RunCommand.Finish(stdout, stderr, result.Report, result.ExitCode, result.Failure, null, reportPath, result.Schedule, RunCommand.TraceOutput(traceDir, result.Trace));
+        var code = RunOutput.Finish(new CliContext(stdout, stderr, false, CancellationToken.None), result.Report, result.Verdict, result.Failure, null, reportPath, result.Schedule, RunOutput.Trace(traceDir, result.Trace));
         stdout.WriteLine(reportPath is not null
             ? $"replay: dotnet run --project src/Actors -c Release -- replay --report {reportPath}"
             : $"reproduce: {result.Report.Violations.FirstOrDefault()?.Reproduce}");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Akka.Actor;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Logging;
@@ -9,43 +10,41 @@ namespace HvIommu.Actors.Cluster;
 /// its schedules on N explorer threads until the coordinator says the run is done. Everything it needs (the config
 /// text, the seeds, the strategy) comes from the coordinator; results go back to it.
 /// </summary>
-public sealed class WorkerCommand : ICommand
+public sealed class WorkerCommand : CliCommand
 {
-    public string Name => "worker";
-
-    public string Summary => "joins an Akka.Cluster as an exploring node of an explore/sweep coordinator";
-
-    public string Usage => """
-        usage: worker --join HOST:PORT [--parallel N] [--listen HOST:PORT] [--join-timeout 20s]
-
-          --join HOST:PORT    the coordinator (explore or sweep started with --cluster-listen HOST:PORT)
-          --parallel N        explorer threads (default: all cores)
-          --listen HOST:PORT  this worker's own address, which the coordinator must be able to reach
-                              (default: 127.0.0.1:0 when joining a loopback address, else this machine's name:0;
-                              port 0 takes any free port)
-          --join-timeout T    give up (exit 2) when not a member after T (default hviommu.cluster.join-timeout, 20s)
-
-        The worker needs no files: the coordinator sends the configuration, seeds and strategy, and writes the
-        reports itself. It exits when the run is done.
-
-        exit codes: 0 the run finished, 2 bad input or the cluster could not be joined within
-        hviommu.cluster.join-timeout, 3 the coordinator was lost or an explorer crashed
-        """;
-
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<string> _join = new("--join") { Description = "the coordinator (explore or sweep started with --cluster-listen HOST:PORT)", HelpName = "HOST:PORT", Required = true };
+    private readonly Option<long?> _parallel = CommonOptions.Int64("--parallel", "explorer threads (default: all cores)", 1, 256);
+    private readonly Option<string?> _listen = new("--listen")
     {
-        var joinText = args.Option("--join") ?? throw new UsageException("--join HOST:PORT is required (the coordinator's --cluster-listen address)");
-        var parallel = (int)(args.Int64("--parallel", 1, 256) ?? Environment.ProcessorCount);
-        var listenText = args.Option("--listen");
-        var joinTimeoutText = args.Option("--join-timeout");
-        args.EnsureAllConsumed();
+        Description = "this worker's own address, which the coordinator must be able to reach (default: 127.0.0.1:0 when joining a loopback address, else this machine's name:0; port 0 takes any free port)",
+        HelpName = "HOST:PORT",
+    };
+    private readonly Option<TimeSpan?> _joinTimeout = CommonOptions.Duration("give up (exit 2) when not a member after T (default hviommu.cluster.join-timeout, 20s)", "--join-timeout");
+
+    public override string Name => "worker";
+
+    public override int Order => 90;
+
+    public override string Description => "Joins an Akka.Cluster as an exploring node of an explore/sweep coordinator; needs no files (the coordinator sends the configuration, seeds and strategy, and writes the reports). "
+        + "Exit codes: 0 the run finished, 2 bad input or the cluster could not be joined in time, 3 the coordinator was lost or an explorer crashed.";
+
+    protected override IEnumerable<Symbol> Symbols() => [_join, _parallel, _listen, _joinTimeout];
+
+    public override int Execute(ParseResult parse, CliContext cli)
+    {
+        var stdout = cli.Out;
+        var stderr = cli.Error;
+        var joinText = parse.GetValue(_join)!;
+        var parallel = (int)(parse.GetValue(_parallel) ?? Environment.ProcessorCount);
+        var listenText = parse.GetValue(_listen);
+        var joinTimeout = parse.GetValue(_joinTimeout);
         var join = ClusterAddress.Parse("--join", joinText);
         var listen = listenText is not null
             ? ClusterAddress.Parse("--listen", listenText, allowAnyPort: true)
             : new ClusterAddress(join.IsLoopback ? "127.0.0.1" : System.Net.Dns.GetHostName(), 0);
         var settings = ClusterSettings.From(null);
-        if (joinTimeoutText is not null)
-            settings = settings with { JoinTimeout = Configuration.HoconReader.TryParseDuration(joinTimeoutText, out var t) && t > TimeSpan.Zero ? t : throw new UsageException($"--join-timeout '{joinTimeoutText}' is not a positive duration (e.g. 20s)") };
+        if (joinTimeout is { } t)
+            settings = settings with { JoinTimeout = t };
         SimLogging.Configure(verbose: false);
 
         var system = ClusterSystem.Start(settings, listen, join);

@@ -9,7 +9,7 @@ namespace HvIommu.Actors.Configuration;
 /// bad value instead of stopping at the first, so the user sees everything wrong at once. Each problem
 /// names the file the value came from (the overlay, or the embedded reference.conf).
 /// </summary>
-internal sealed class HoconReader(Config merged, Config? overlay, string overlayFile, List<ConfigProblem> problems, string keyPrefix = "")
+internal sealed class HoconReader(Config merged, Config? overlay, string overlayFile, List<ConfigProblem> problems, string keyPrefix = "", HoconReader? parent = null, string? defaultsPath = null)
 {
     public const string ReferenceFile = "reference.conf";
 
@@ -18,15 +18,24 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     /// <summary>The file a key's value comes from.</summary>
     public string SourceOf(string path) => overlay is not null && SafeHasPath(overlay, path) ? overlayFile : ReferenceFile;
 
-    public void Problem(string path, string value, string message) => problems.Add(new ConfigProblem(SourceOf(path), keyPrefix + path, value, message));
+    /// <summary>Records a problem with <paramref name="path"/>; in a list element, a value the element took from its
+    /// defaults section is blamed on that section's key and file (<c>device-defaults.ats</c>), where it was written.</summary>
+    public void Problem(string path, string value, string message)
+    {
+        if (parent is not null && defaultsPath is not null && overlay is not null && !SafeHasPath(overlay, path))
+            parent.Problem($"{defaultsPath}.{path}", value, message);
+        else
+            problems.Add(new ConfigProblem(SourceOf(path), keyPrefix + path, value, message));
+    }
 
     /// <summary>A reader over one object of a list (a device, a domain, a fault), reporting keys as
     /// <c>hviommu.devices[2].domain</c>; <paramref name="defaults"/> supplies keys the element omits.</summary>
-    public HoconReader Element(string listPath, int index, HoconValue element, Config? defaults)
+    /// <param name="defaultsPath">Where <paramref name="defaults"/> comes from (e.g. <c>hviommu.device-defaults</c>).</param>
+    public HoconReader Element(string listPath, int index, HoconValue element, Config? defaults, string? defaultsPath = null)
     {
         var own = new Config(new HoconRoot(element));
         var merged = defaults is null ? own : own.WithFallback(defaults);
-        return new HoconReader(merged, own, SourceOf(listPath), problems, $"{keyPrefix}{listPath}[{index}].");
+        return new HoconReader(merged, own, SourceOf(listPath), problems, $"{keyPrefix}{listPath}[{index}].", this, defaultsPath);
     }
 
     public Config Merged => merged;

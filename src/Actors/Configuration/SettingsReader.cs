@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Immutable;
 using Akka.Configuration;
 using HvIommu.Model.Driver;
@@ -197,7 +198,7 @@ internal static class SettingsReader
                 r.Problem(Root + $"devices[{i}]", HoconReader.Render(list[i]), "expected an object { name = …, domain = … }");
                 continue;
             }
-            var e = r.Element(Root + "devices", i, list[i], defaults);
+            var e = r.Element(Root + "devices", i, list[i], defaults, Root + "device-defaults");
             CheckKeys(e, list[i], "name", "domain", "count", "ats", "in-flight", "behaviour", "replay-probability");
             var name = e.String("name");
             var domain = e.String("domain");
@@ -263,7 +264,13 @@ internal static class SettingsReader
         if (s.Driver.FlushQueueEntries is var fq && (fq & (fq - 1)) != 0)
             r.Problem(Root + "driver.flush-queue.entries", fq.ToString(), "must be a power of two (the ring wraps with mod_mask = entries - 1; Linux uses 256 per CPU or 32768 for the single queue)");
         if (s.Domains.Length + 2 > s.Iommu.MaxDomains)
-            r.Problem(Root + "domains", s.Domains.Length.ToString(), $"{s.Domains.Length} paging domains plus identity and blocking exceed hviommu.iommu.max-domains = {s.Iommu.MaxDomains}");
+        {
+            // Blame the key the user wrote: the domain list, or max-domains when only that was changed.
+            var domainsGiven = r.SourceOf(Root + "domains") != HoconReader.ReferenceFile;
+            r.Problem(Root + (domainsGiven ? "domains" : "iommu.max-domains"), (domainsGiven ? s.Domains.Length : s.Iommu.MaxDomains).ToString(CultureInfo.InvariantCulture),
+                $"{s.Domains.Length} paging domain{(s.Domains.Length == 1 ? "" : "s")} plus identity and blocking need hviommu.iommu.max-domains >= {s.Domains.Length + 2} (it is {s.Iommu.MaxDomains})");
+        }
+        CheckResources(r, s);
         // Only when the list itself is empty: entries rejected above already have their own problem.
         if (s.Devices.Length == 0 && !r.Problems.Any(p => p.Key.StartsWith(Root + "devices", StringComparison.Ordinal)))
             r.Problem(Root + "devices", "[]", "a topology needs at least one device");
@@ -280,6 +287,33 @@ internal static class SettingsReader
             r.Problem(Root + "lifecycle.domain-switch", ConfigWords.Name(ConfigWords.DomainSwitch, life.DomainSwitch), "a domain switch needs a second paging domain, or domain-switch-to = blocking (H9)");
         if ((s.Iommu.PageSizeBitmap & (1UL << 12)) == 0)
             r.Problem(Root + "iommu.page-sizes", "", "the driver needs 4K pages (later revisions refuse a hypervisor without them)");
+    }
+
+    /// <summary>Most devices and domains a run may have (the largest shipped topology has 256 devices, 16 domains).</summary>
+    public const int MaxDevices = 4096;
+    public const int MaxDomains = 4096;
+
+    /// <summary>
+    /// Bounds that keep a run within a machine: device and domain counts, and guest memory enough for the
+    /// buffers the workload keeps outstanding at once (vCPUs × outstanding × buffer pages, plus one table
+    /// page per level and domain and a margin), so that a topology that cannot run is refused before it starts.
+    /// </summary>
+    private static void CheckResources(HoconReader r, SimSettings s)
+    {
+        if (s.Devices.Length > MaxDevices)
+            r.Problem(Root + "devices", s.Devices.Length.ToString(CultureInfo.InvariantCulture), $"{s.Devices.Length:N0} devices (after expanding counts) is more than the {MaxDevices:N0} a run may have");
+        if (s.Domains.Length > MaxDomains)
+            r.Problem(Root + "domains", s.Domains.Length.ToString(CultureInfo.InvariantCulture), $"{s.Domains.Length:N0} domains (after expanding counts) is more than the {MaxDomains:N0} a run may have");
+        var frames = (long)s.Vm.MemoryMib * 256;
+        var buffers = (long)s.Vm.Vcpus * s.Workload.OutstandingPerVcpu * s.Workload.BufferPages;
+        var tables = (long)(s.Domains.Length + 2) * 5; // at most 5 levels, one table each to start
+        var needed = buffers + tables;
+        if (needed * 2 > frames)
+        {
+            var mib = (needed * 2 + 255) / 256;
+            r.Problem(Root + "vm.memory-mib", s.Vm.MemoryMib.ToString(CultureInfo.InvariantCulture),
+                $"too small: {s.Vm.Vcpus} vCPUs × {s.Workload.OutstandingPerVcpu} outstanding × {s.Workload.BufferPages} buffer pages and the page tables need {needed:N0} of its {frames:N0} 4 KiB frames, and twice that for reuse to work; allowed: at least {mib}");
+        }
     }
 
     private static void CheckKeys(HoconReader e, Akka.Configuration.Hocon.HoconValue element, params string[] allowed)

@@ -34,8 +34,12 @@ public static class SimConfig
         else
         {
             file = path;
+            if (System.IO.Directory.Exists(path))
+                throw new ConfigException([new ConfigProblem(path, "--config", path, "is a directory, not a file")]);
             if (!System.IO.File.Exists(path))
                 throw new ConfigException([new ConfigProblem(path, "--config", path, "no such file")]);
+            if (new FileInfo(path).Length > HoconGuard.MaxBytes)
+                throw new ConfigException([new ConfigProblem(path, "(file)", "", $"larger than the {HoconGuard.MaxBytes:N0} bytes a configuration may have")]);
             text = System.IO.File.ReadAllText(path);
         }
         return Parse(text, file, overrides);
@@ -53,6 +57,8 @@ public static class SimConfig
         var reader = new HoconReader(merged, overlay, file, problems);
         var settings = SettingsReader.Read(reader);
         TraceTopology.Check(settings, file, problems);
+        if (problems.Count == 0)
+            DispatcherCheck.Check(reader, settings.Run.Dispatcher);
         if (problems.Count > 0)
             throw new ConfigException(problems);
         return new LoadedConfig(file, merged, settings);
@@ -60,6 +66,9 @@ public static class SimConfig
 
     private static Config ParseOrThrow(string text, string file)
     {
+        var shape = HoconGuard.Check(text);
+        if (shape.Count > 0)
+            throw new ConfigException([.. shape.Select(p => new ConfigProblem(file, "(file)", "", p))]);
         try
         {
             var config = ConfigurationFactory.ParseString(text);

@@ -82,13 +82,17 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
             switch (key)
             {
                 case "seed":
-                    seed = ulong.Parse(value, CultureInfo.InvariantCulture);
+                    seed = ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var sd)
+                        ? sd
+                        : throw new FormatException($"schedule file line {n + 1}: seed \"{value}\" is not a whole number in [0, {ulong.MaxValue}]");
                     break;
                 case "strategy":
                     strategy = value;
                     break;
                 case "steps":
-                    steps = int.Parse(value, CultureInfo.InvariantCulture);
+                    steps = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var st) && st >= 1
+                        ? st
+                        : throw new FormatException($"schedule file line {n + 1}: steps \"{value}\" is not a whole number in [1, {int.MaxValue}] (a schedule has at least one step)");
                     break;
                 case "values" when version == 1:
                     throw new FormatException($"schedule file line {n + 1}: \"values\" needs \"{Magic}\" on the first line (a version 1 file has no environment choices)");
@@ -132,7 +136,7 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
             if (list == "choices")
             {
                 if (!int.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out var choice))
-                    throw new FormatException($"schedule file line {lineIndex + 1}: \"{word}\" is not a choice");
+                    throw new FormatException($"schedule file line {lineIndex + 1}: \"{word}\" is not a choice (a whole number in [0, {int.MaxValue}])");
                 choices.Add(choice);
                 continue;
             }

@@ -9,6 +9,14 @@ public static class AtomicFile
 {
     private static long _sequence;
 
+    /// <summary>Writes <paramref name="text"/> as UTF-8, all at once or not at all.</summary>
+    public static void WriteText(string path, string text) =>
+        Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            writer.Write(text);
+        });
+
     /// <summary>Creates the directory if needed, lets <paramref name="write"/> fill a temporary file, then moves it over <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {

@@ -28,6 +28,11 @@ public sealed record RunReport(
     /// <summary>The hash of the causal trace; deterministic mode only, omitted from the JSON otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? TraceHash { get; init; }
+
+    /// <summary>The run was interrupted (Ctrl-C) before its budget was spent: the figures cover only what ran.
+    /// Omitted from the JSON when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Partial { get; init; }
 }
 
 /// <summary>How the run scheduled its actors (DESIGN.md §2, "Two ways to run the same actors").</summary>

@@ -51,7 +51,7 @@ public sealed class SimWorld
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
         if (trace is not null)
             Violations.Observer = trace.Violation;
-        Oracle = new DmaOracle(Frames, Stage2, Violations, settings.Hazard, clock);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, Model.Hazards.HazardRegistry.Attribution(settings), clock);
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);

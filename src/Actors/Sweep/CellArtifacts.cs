@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
@@ -27,11 +28,11 @@ public static class CellArtifacts
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(configPath))!);
         SweepWriter.Write(configPath, configText);
         var config = SimConfig.Load(configPath);
-        var replay = $"dotnet run --project src/Actors -c Release -- replay --report {reportPath}";
+        var replay = Reproduction.Replay(reportPath);
         if (job.Stress)
         {
             var seeded = config with { Settings = config.Settings with { Seed = found.Seed } };
-            var reproduce = Cli.RunCommand.Reproduce(configPath, found.Seed, null);
+            var reproduce = Reproduction.Run(configPath, found.Seed, null, null);
             var stress = StressRunner.Run(seeded, reproduce, progress: null, verbose: false);
             ReportWriter.Write(stress.Report, reportPath);
             return new FoundSchedule(reportPath, reproduce, stress.Report, stress.Failure);

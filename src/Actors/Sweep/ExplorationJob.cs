@@ -1,4 +1,5 @@
 using System.Globalization;
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Simulation;
 

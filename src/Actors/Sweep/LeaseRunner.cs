@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Simulation;

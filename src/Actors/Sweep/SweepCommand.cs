@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using HvIommu.Actors.Cli;
@@ -13,66 +14,61 @@ namespace HvIommu.Actors.Sweep;
 /// table of which settings are safe and which fail how (DESIGN.md §3). Runs on all cores of this machine, or on a
 /// cluster of workers (<c>--cluster-listen</c>, <c>--local-workers</c>).
 /// </summary>
-public sealed class SweepCommand : ICommand
+public sealed class SweepCommand : CliCommand
 {
-    public string Name => "sweep";
-
-    public string Summary => "a matrix of config values × seeds explored cell by cell: the safety-contract table, JSON, CSV, Markdown, heatmap";
-
-    public string Usage => UsageText.Replace("{cluster}\n", ClusterOptions.Help + "\n", StringComparison.Ordinal);
-
-    private const string UsageText = """
-        usage: sweep --config BASE --vary KEY=V1,V2,… [--vary KEY=…]… (--seeds N | --duration 30s) --out DIR
-                     [--seed START] [--strategy random|pct] [--pct-depth D] [--max-steps N] [--mode deterministic|stress]
-                     [--ops N] [--parallel N] [--cluster-listen HOST:PORT [--min-workers K]] [--local-workers K] [--plain]
-
-          --config FILE     the base topology or scenario (default: the embedded default.conf)
-          --vary KEY=V,…    a config key and the values it takes (repeat for more keys; every combination is a cell);
-                            e.g. hviommu.hypervisor.behaviour.detached-translation=blocked,identity,last-domain
-          --seeds N         schedules per cell, seeds START … START+N-1 in every cell (default 100)
-          --duration T      instead of --seeds: explore each cell for T of wall-clock time (e.g. 30s)
-          --seed START      first seed (default: hviommu.seed of the base config)
-          --strategy S      random or pct (default random); --pct-depth D (default 3)
-          --mode M          deterministic (default: schedules replay exactly) or stress (each seed one stress run on
-                            all cores; the seed fixes the workload only)
-          --ops N           guest operations per schedule (overrides hviommu.run.ops)
-          --parallel N      explorer threads on this machine (default: all cores), or per local worker
-          --out DIR         writes DIR/sweep.json, sweep.csv, sweep.md, heatmap.png/.svg (two keys), and for each cell
-                            that failed DIR/cells/<cell>/ with its config, report, schedule and trace, so that
-                            replay --report DIR/cells/<cell>/report.json reproduces its first violation
-        {cluster}
-          --plain           plain progress lines even on a terminal
-
-        exit codes: 0 every cell's outcome matched its hviommu.expect (clean unless the config says otherwise),
-        1 some cell's did not (the table says which), 2 bad input, 3 the simulator failed
-        """;
-
-    public int Run(ArgReader args, TextWriter stdout, TextWriter stderr)
+    private readonly Option<string?> _config = CommonOptions.Config("the base topology or scenario (default: the embedded default.conf)");
+    private readonly Option<string[]> _vary = new("--vary")
     {
-        var configPath = args.Option("--config");
-        var vary = args.Options("--vary");
-        var seeds = args.Int64("--seeds", 1);
-        var durationText = args.Option("--duration");
-        var start = args.UInt64("--seed");
-        var options = RunCommand.ReadScheduleOptions(args);
-        var mode = args.Option("--mode") ?? "deterministic";
-        var ops = args.Int64("--ops", 0);
-        var parallel = (int?)args.Int64("--parallel", 1, 256);
-        var outDir = args.Option("--out");
-        var plain = args.Flag("--plain");
-        var cluster = ClusterOptions.Read(args, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
-        args.EnsureAllConsumed();
-        if (mode is not ("deterministic" or "stress"))
-            throw new UsageException($"--mode '{mode}' is not a mode; allowed: deterministic, stress");
-        if (outDir is null)
-            throw new UsageException("--out DIR is required (where sweep.json, sweep.csv, sweep.md and the heatmap go)");
-        if (seeds is not null && durationText is not null)
+        Description = "a config key and the values it takes (repeat for more keys; every combination is a cell), e.g. hviommu.hypervisor.behaviour.detached-translation=blocked,identity,last-domain",
+        HelpName = "KEY=V1,V2,…",
+    };
+    private readonly Option<long?> _seeds = CommonOptions.Int64("--seeds", "schedules per cell, seeds START … START+N-1 in every cell (default 100)", 1, long.MaxValue);
+    private readonly Option<TimeSpan?> _duration = CommonOptions.Duration("instead of --seeds: explore each cell for T of wall-clock time (e.g. 30s)");
+    private readonly Option<ulong?> _seed = CommonOptions.Seed("first seed (default: hviommu.seed of the base config)");
+    private readonly ScheduleOptionSet _schedule = new();
+    private readonly Option<string?> _mode = CommonOptions.Mode();
+    private readonly Option<long?> _ops = CommonOptions.Ops("guest operations per schedule (overrides hviommu.run.ops)");
+    private readonly Option<long?> _parallel = CommonOptions.Int64("--parallel", "explorer threads on this machine (default: all cores)", 1, 256);
+    private readonly Option<string> _out = new("--out")
+    {
+        Description = "writes DIR/sweep.json, sweep.csv, sweep.md, heatmap.png/.svg (two keys), and for each cell that failed DIR/cells/<cell>/ with its config, report, schedule and trace",
+        HelpName = "DIR",
+        Required = true,
+    };
+    private readonly Option<bool> _plain = CommonOptions.Plain();
+    private readonly ClusterOptionSet _cluster = new();
+
+    public override string Name => "sweep";
+
+    public override int Order => 35;
+
+    public override string Description => "A matrix of config values × seeds explored cell by cell: the safety-contract table (which settings are safe, which fail and how), JSON, CSV, Markdown, heatmap. "
+        + "Exit codes: 0 every cell's outcome matched its hviommu.expect, 1 some cell's did not, 2 bad input, 3 the simulator failed.";
+
+    protected override IEnumerable<Symbol> Symbols() => [_config, _vary, _seeds, _duration, _seed, .. _schedule.All, _mode, _ops, _parallel, _out, _plain, .. _cluster.All];
+
+    public override int Execute(ParseResult parse, CliContext cli)
+    {
+        var stdout = cli.Out;
+        var stderr = cli.Error;
+        var configPath = parse.GetValue(_config);
+        var vary = parse.GetValue(_vary) ?? [];
+        var seeds = parse.GetValue(_seeds);
+        var duration = parse.GetValue(_duration);
+        var start = parse.GetValue(_seed);
+        var options = _schedule.Read(parse);
+        var mode = parse.GetValue(_mode) ?? "deterministic";
+        var ops = parse.GetValue(_ops);
+        var parallel = (int?)parse.GetValue(_parallel);
+        var outDir = parse.GetValue(_out)!;
+        var plain = parse.GetValue(_plain);
+        var cluster = _cluster.Read(parse, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
+        if (seeds is not null && duration is not null)
             throw new UsageException("give --seeds N or --duration T, not both");
-        double? seconds = null;
-        if (durationText is not null)
-            seconds = HoconReader.TryParseDuration(durationText, out var d) && d > TimeSpan.Zero ? d.TotalSeconds : throw new UsageException($"--duration '{durationText}' is not a positive duration (e.g. 30s)");
-        if (File.Exists(outDir))
-            throw new UsageException($"--out {outDir} is a file; give a directory");
+        double? seconds = duration?.TotalSeconds;
+        if (configPath is not null)
+            OutputPaths.CheckInput("--config", configPath);
+        OutputPaths.CheckDirectory("--out", outDir);
         var stress = mode == "stress";
 
         var plan = SweepPlan.Build(configPath, vary, start, seconds is null ? seeds ?? 100 : null, seconds, options, ops, stress);
@@ -91,7 +87,7 @@ public sealed class SweepCommand : ICommand
         var state = new SweepState(job, stopAtFirst: false, leaseSeconds: cluster.LeaseSeconds);
         var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells() : null, () =>
         {
-            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
+            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, {mode}; {pool.Where}");
             foreach (var a in plan.Axes)
                 stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
         });
@@ -118,7 +114,7 @@ public sealed class SweepCommand : ICommand
             failed |= tally.FirstFailure is not null;
             results.Add(CellResult.Of(plan, c, tally, first));
         }
-        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{s2:N0} seeds from {job.FirstSeed}" : $"{seconds:0.#} s", options.Strategy == "pct" ? $"pct depth {options.PctDepth}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
+        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{s2:N0} seeds from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
         var files = SweepWriter.WriteAll(outDir, plan, results, header);
         stdout.WriteLine();
         stdout.WriteLine(SweepWriter.Table(plan, results));

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Configuration;
 
@@ -48,7 +49,7 @@ public sealed class SweepPlan
     /// <exception cref="UsageException">A --vary that does not parse, names a key the sweep may not vary, or a value the loader rejects.</exception>
     /// <exception cref="ConfigException">The base config itself is wrong.</exception>
     public static SweepPlan Build(string? configPath, IReadOnlyList<string> vary, ulong? firstSeed, long? seeds, double? seconds,
-        Simulation.ScheduleOptions options, long? ops, bool stress)
+        Runs.ScheduleOptions options, long? ops, bool stress)
     {
         var axes = new List<SweepAxis>();
         foreach (var v in vary)

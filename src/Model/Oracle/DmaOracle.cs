@@ -18,20 +18,22 @@ public sealed class DmaOracle
     private readonly FrameAllocator _frames;
     private readonly Stage2 _stage2;
     private readonly ViolationLog _log;
-    private readonly string _scenarioHazard;
+    private readonly Func<ViolationKind, string> _hazardOf;
     private readonly MappingRegistry _registry = new();
     private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
 
     private readonly Time.ISimClock? _clock;
 
+    /// <param name="hazardOf">The hazard id a finding of a kind is attributed to (Hazards.HazardRegistry.Attribution: only
+    /// hazards whose knob is on); none when null.</param>
     /// <param name="clock">Read only when a finding is reported without a time (hot paths pass 0 to avoid reading it).</param>
-    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, string scenarioHazard = "", Time.ISimClock? clock = null)
+    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, Func<ViolationKind, string>? hazardOf = null, Time.ISimClock? clock = null)
     {
         _clock = clock;
         _frames = frames;
         _stage2 = stage2;
         _log = log;
-        _scenarioHazard = scenarioHazard;
+        _hazardOf = hazardOf ?? (_ => "");
     }
 
     public ViolationLog Log => _log;
@@ -248,7 +250,7 @@ public sealed class DmaOracle
         Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
             $"{code.LinuxName()} issued by {vcpu} never completed",
-            "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4).");
+            "The hypercall did not return in time: the flush handler waits for a completion (an ATS invalidation, a DMA drain) that never arrives, or the run's hang timeout (run.hang-timeout) or step budget (--max-steps) is shorter than the work.");
 
     private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
     {
@@ -260,10 +262,10 @@ public sealed class DmaOracle
             "A device left with raw-GPA (identity) DMA can reach the guest's I/O page tables (H11, §1.9 init ordering).");
     }
 
-    /// <param name="hazard">The hazard the cause is known to be; otherwise the scenario's, else the kind's usual one.</param>
+    /// <param name="hazard">The hazard the cause is known to be (its knob is on: the cause was seen); otherwise the attribution's.</param>
     private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation, string? hazard = null)
     {
-        hazard ??= _scenarioHazard.Length > 0 ? _scenarioHazard : kind.DefaultHazard();
+        hazard ??= _hazardOf(kind);
         var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
         var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
             description, record is null ? explanation : $"{explanation} History: {History(record)}");

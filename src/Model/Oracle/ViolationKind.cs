@@ -24,21 +24,3 @@ public enum ViolationKind
     /// a violation only when <c>run.lazy-window-is-violation</c> asks.</summary>
     LazyWindowStaleAccess,
 }
-
-public static class ViolationKindExtensions
-{
-    /// <summary>The hazard a kind most often stands for, when the scenario names none.</summary>
-    public static string DefaultHazard(this ViolationKind kind) => kind switch
-    {
-        ViolationKind.DmaToFreedFrame => "H2",
-        ViolationKind.StaleTranslationAfterFlush => "H5",
-        ViolationKind.IsolationBreach => "H9",
-        ViolationKind.LostMapping => "H6",
-        ViolationKind.WalkThroughFreedTable => "H1",
-        ViolationKind.LeakedDomain => "H16",
-        ViolationKind.LeakedTablePage => "H16",
-        ViolationKind.HypercallHung => "H5",
-        ViolationKind.LazyWindowStaleAccess => "H3",
-        _ => "",
-    };
-}

@@ -30,7 +30,9 @@ public abstract class ActorSpec() : Akka.TestKit.Xunit2.TestKit(AkkaConfig)
         """;
 
     /// <summary>A world built from an overlay on reference.conf, with a counter for a clock.</summary>
-    protected static SimWorld World(string hocon) => new(SimConfig.Parse(hocon, "test.conf").Settings, new CountingClock());
+    protected static SimWorld World(string hocon) => World(SimConfig.Parse(hocon, "test.conf").Settings);
+
+    protected static SimWorld World(Model.Settings.SimSettings settings) => new(settings, new CountingClock());
 
     /// <summary>Sends <paramref name="messages"/> to <paramref name="target"/> from one handler turn of an actor on
     /// <see cref="Dispatcher"/>: the target cannot take the first before the last is in its mailbox.</summary>

@@ -100,7 +100,7 @@ public sealed class PageTableCommandTests
     [InlineData("E9", "--walk foo", "--walk 'foo' is not a number")]
     [InlineData("E10", "--map -1=0x5000,4K,rw --walk 0", "is not a number")]
     [InlineData("E11", "--walk 18446744073709551616", "is not a number")]
-    [InlineData("E12", "--bogus 1 --walk 0", "unknown option --bogus")]
+    [InlineData("E12", "--bogus 1 --walk 0", "Unrecognized command or argument '--bogus'")]
     [InlineData("E13", "--unmap 0x1000 --walk 0", "is not IOVA,SIZE")]
     [InlineData("E16", "--map 0x1000=0x5000,4k,RW --walk 0", "PERMS 'RW' is not r or rw")]
     public void E_bad_arguments_exit_2(string id, string args, string message)

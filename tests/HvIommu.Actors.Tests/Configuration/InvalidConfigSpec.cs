@@ -45,8 +45,8 @@ public sealed class InvalidConfigSpec
     }
 
     [Fact]
-    public void An_unresolved_substitution_is_malformed_hocon() =>
-        Single("hviommu.seed = ${nowhere}", "(file)", "", "malformed HOCON: Unresolved substitution: nowhere");
+    public void A_substitution_is_refused_with_its_line() =>
+        Single("hviommu.seed = ${nowhere}", "(file)", "", "line 1: substitution ${nowhere} is not supported");
 
     [Fact]
     public void Unknown_top_level_section() =>
@@ -131,7 +131,7 @@ public sealed class InvalidConfigSpec
     [Fact]
     public void More_domains_than_the_host_allows() =>
         Single("hviommu { iommu.max-domains = 4\n domains = [ { name = d, count = 3 } ]\n devices = [ { name = x, domain = d } ] }",
-            "hviommu.domains", "3", "3 paging domains plus identity and blocking exceed hviommu.iommu.max-domains = 4");
+            "hviommu.domains", "3", "3 paging domains plus identity and blocking need hviommu.iommu.max-domains >= 5 (it is 4)");
 
     [Fact]
     public void A_wide_iova_space_without_the_5_level_capability_is_clamped_to_4_levels() =>
@@ -193,11 +193,19 @@ public sealed class InvalidConfigSpec
     }
 
     [Fact]
-    public void A_problem_with_a_default_names_reference_conf()
+    public void A_lowered_limit_is_blamed_on_the_key_that_lowered_it()
     {
-        // The overlay only lowers the limit; the single reference domain and the two static ones exceed it.
-        var p = Single("hviommu.iommu.max-domains = 2", "hviommu.domains", "1", "exceed hviommu.iommu.max-domains = 2", "reference.conf");
-        Assert.StartsWith("reference.conf: hviommu.domains = 1:", p.ToString());
+        // The overlay only lowers the limit; the single reference domain and the two static ones exceed it:
+        // the problem is the overlay's max-domains, not reference.conf's domain list.
+        var p = Single("hviommu.iommu.max-domains = 2", "hviommu.iommu.max-domains", "2", "need hviommu.iommu.max-domains >= 3 (it is 2)");
+        Assert.StartsWith("bad.conf: hviommu.iommu.max-domains = 2:", p.ToString());
+    }
+
+    [Fact]
+    public void A_bad_device_default_is_blamed_on_device_defaults_in_the_overlay()
+    {
+        var p = Single("hviommu.device-defaults.ats = maybe", "hviommu.device-defaults.ats", "maybe", "expected on or off");
+        Assert.StartsWith("bad.conf: hviommu.device-defaults.ats = maybe:", p.ToString());
     }
 
     [Fact]

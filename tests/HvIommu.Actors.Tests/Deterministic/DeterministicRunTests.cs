@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using System.Diagnostics;
 using System.Text.Json;
 using HvIommu.Actors.Cli;
@@ -115,7 +116,7 @@ public sealed class DeterministicRunTests
             File.WriteAllLines(schedule, lines);
             var (tampered, tamperedOut, tamperedErr) = RunEndToEndTests.Run(["replay", "--report", report]);
             Assert.True(tampered == 1, tamperedOut + tamperedErr);
-            Assert.Contains("DIVERGED at step", tamperedOut);
+            Assert.Contains("DIVERGED at schedule step", tamperedOut);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Minimize;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Tests.Simulation;
 
@@ -70,6 +71,6 @@ public sealed class MinimizeCommandTests
     {
         var (exit, _, stderr) = RunEndToEndTests.Run(["minimize", "--out", "x"]);
         Assert.Equal(2, exit);
-        Assert.Contains("--report FILE.json is required", stderr);
+        Assert.Contains("Option '--report' is required", stderr);
     }
 }

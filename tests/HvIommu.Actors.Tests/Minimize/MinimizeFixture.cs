@@ -1,3 +1,4 @@
+using HvIommu.Actors.Minimize;
 using System.Text.Json;
 using HvIommu.Actors.Tests.Simulation;
 

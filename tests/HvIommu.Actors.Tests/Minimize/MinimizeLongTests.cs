@@ -1,3 +1,4 @@
+using HvIommu.Actors.Minimize;
 using System.Diagnostics;
 using HvIommu.Actors.Tests.Scenarios;
 using Xunit.Abstractions;

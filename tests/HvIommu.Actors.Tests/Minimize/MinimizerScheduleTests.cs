@@ -1,3 +1,4 @@
+using HvIommu.Actors.Minimize;
 using System.Collections.Immutable;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;

@@ -1,6 +1,6 @@
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Runs;
 using Xunit.Abstractions;
 
 namespace HvIommu.Actors.Tests.Soak;

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Runs;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.FlushHandler;

@@ -34,7 +34,8 @@ internal sealed class IommuRig
         Frames = new FrameAllocator(Memory, FramesBaseGpa, 4096);
         Stage2 = new Stage2(MemoryBytes);
         Log = new ViolationLog(maxKept, lazyWindowIsViolation);
-        Oracle = new DmaOracle(Frames, Stage2, Log);
+        // Each kind is attributed to the hazard it typically stands for, as if that hazard's knob were on.
+        Oracle = new DmaOracle(Frames, Stage2, Log, hazardOf: Hazards.HazardRegistry.TypicalHazard);
         Host = new HostIommu(Memory, Stage2, settings ?? DefaultSettings, new SeededRandom(42), behaviour);
         Nic = new DeviceSlot("nic", NicId, iommuEnabled: true, atc: null);
         AtsDevice = new DeviceSlot("dsa", AtsDeviceId, iommuEnabled: true, new DeviceTlb(16, new SeededRandom(7)));

@@ -1,9 +1,10 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using HvIommu.Model.Hazards;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Minimize;
 
 /// <summary>A smaller configuration to try, and what was cut to get it (e.g. <c>vm.vcpus 4 → 1</c>).</summary>
 public sealed record MinimizerReduction(string Description, MinimizerShape Shape);
@@ -11,7 +12,8 @@ public sealed record MinimizerReduction(string Description, MinimizerShape Shape
 /// <summary>
 /// The part of a topology the minimizer shrinks: guest operations, vCPUs, the devices (expanded, one entry
 /// per device, with their in-flight depth and ATS) and domains, and the workload's per-vCPU depth, DMA per
-/// operation and buffer size. Everything else (hazard knobs, faults, lifecycle) is the bug and stays.
+/// operation and buffer size. Everything else is the bug and stays: the hazard knobs of
+/// <see cref="HazardRegistry"/> (<see cref="Bug"/> names those in force), faults and lifecycle events.
 /// </summary>
 public sealed record MinimizerShape(
     long Ops,
@@ -25,6 +27,13 @@ public sealed record MinimizerShape(
     public static MinimizerShape Of(SimSettings s) => new(
         s.Run.Ops, s.Vm.Vcpus, s.Devices, s.Domains.Select(d => d.Name).ToImmutableArray(),
         s.Workload.OutstandingPerVcpu, s.Workload.DmaPerOp, s.Workload.BufferPages);
+
+    /// <summary>The hazard knobs in force, which no reduction touches: what makes the run fail.</summary>
+    public static string Bug(SimSettings s)
+    {
+        var on = HazardRegistry.Active(s);
+        return on.IsEmpty ? "no hazard knob is on" : string.Join("; ", on.Select(k => k.Describe(s)));
+    }
 
     /// <summary>One line naming every dimension the minimizer shrinks.</summary>
     public string Describe() =>

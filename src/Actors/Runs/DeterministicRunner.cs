@@ -4,9 +4,10 @@ using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Simulation;
 using HvIommu.Model.Randomness;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Runs;
 
 /// <summary>How a deterministic schedule is chosen: a strategy seeded from the run's seed, or a recorded schedule.</summary>
 /// <param name="Strategy">A strategy as <see cref="StrategySpec"/> spells it: <c>portfolio</c> (the default),
@@ -17,8 +18,11 @@ namespace HvIommu.Actors.Simulation;
 /// <param name="Replay">Replay exactly this schedule instead of choosing.</param>
 /// <param name="Custom">Builds the strategy from (seed, expected steps) instead of the above (the minimizer's
 /// schedules that fall back to a default choice and record their deviations from it).</param>
-public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int? PctDepth = null, long MaxSteps = 50_000_000, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
+public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int? PctDepth = null, long MaxSteps = ScheduleOptions.DefaultMaxSteps, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
 {
+    /// <summary>Steps after which an unfinished schedule is a hang, unless <c>--max-steps</c> says otherwise.</summary>
+    public const long DefaultMaxSteps = 50_000_000;
+
     /// <summary>
     /// The strategy of a single schedule, a function of these options and the seed alone: a custom one, the
     /// replay, or the strategy text's first pick for this seed (the portfolio's first member is uniform random,
@@ -41,7 +45,7 @@ public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int
 
 /// <summary>One deterministic schedule's result: the report, the recorded schedule, where a replay left its path,
 /// and the causal trace when one was recorded.</summary>
-public sealed record ScheduleResult(RunReport Report, int ExitCode, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
+public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
 {
     /// <summary>Decision steps of the schedule (steps with two or more ready candidates): what plans learn from.</summary>
     public long Decisions { get; init; }
@@ -62,7 +66,8 @@ public static class DeterministicRunner
     /// <param name="recordLatencies">False for explorers (see <see cref="SimWorld"/>).</param>
     /// <param name="trace">Record the causal trace (every send, delivery and memory event, bounded); it only
     /// observes, so the schedule and the trace hash are the same with and without it.</param>
-    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true)
+    /// <param name="cancel">Ctrl-C: stop driving; the report covers the steps that ran and is marked partial.</param>
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true, CancellationToken cancel = default)
     {
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
@@ -76,7 +81,7 @@ public static class DeterministicRunner
         try
         {
             system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
-            drive = system.DriveUntil(() => done.Task.IsCompleted, options.MaxSteps);
+            drive = system.DriveUntil(() => done.Task.IsCompleted || cancel.IsCancellationRequested, options.MaxSteps);
         }
         finally
         {
@@ -88,7 +93,10 @@ public static class DeterministicRunner
         var decisions = system.Driver.Decisions;
 
         string? failure = null;
-        if (drive.GuardTrips > 0)
+        var interrupted = !done.Task.IsCompleted && cancel.IsCancellationRequested;
+        if (interrupted)
+            failure = null;
+        else if (drive.GuardTrips > 0)
             failure = $"nondeterminism detected: work reached the deterministic dispatcher from another thread ({drive.GuardActor ?? "unknown actor"})";
         else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
             failure = crash;
@@ -104,8 +112,8 @@ public static class DeterministicRunner
         {
             Stats = report.Stats with { Steps = steps, SimulatedNs = system.Clock.NowNs },
             TraceHash = traceHash,
+            Partial = interrupted,
         };
-        var exit = failure is not null ? Cli.ExitCodes.SimulatorFailure : report.OutcomeMatched ? Cli.ExitCodes.Matched : Cli.ExitCodes.Mismatched;
-        return new ScheduleResult(report, exit, schedule, drive, failure, simTrace) { Decisions = decisions };
+        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions };
     }
 }

@@ -4,15 +4,17 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
+using HvIommu.Actors.Runs;
 using HvIommu.Model.Randomness;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Minimize;
 
 /// <summary>How hard the minimizer tries.</summary>
 /// <param name="Budget">Wall-clock time for the search; the best run so far is kept when it runs out.</param>
 /// <param name="Seeds">Schedules tried per candidate configuration besides carrying the current one over.</param>
 /// <param name="MaxSteps">A candidate run longer than this is a hang and does not count.</param>
-public sealed record MinimizerOptions(TimeSpan Budget, int Seeds = 8, long MaxSteps = 2_000_000);
+/// <param name="Cancel">Stops the search as if the budget ran out (Ctrl-C); the best run so far is kept.</param>
+public sealed record MinimizerOptions(TimeSpan Budget, int Seeds = 8, long MaxSteps = 2_000_000, CancellationToken Cancel = default);
 
 /// <summary>A failing run the minimizer holds: its shape and config, seed, deviation set and result.</summary>
 /// <param name="Deliveries">Every user message the driver delivered (the simulation's own messages plus the run
@@ -78,7 +80,7 @@ public sealed class Minimizer : IDisposable
         _system = DeterministicRunner.CreateSystem(original, verbose: false, name: "minimize");
     }
 
-    public bool OutOfBudget => _wall.Elapsed >= _options.Budget;
+    public bool OutOfBudget => _wall.Elapsed >= _options.Budget || _options.Cancel.IsCancellationRequested;
 
     public IReadOnlyList<MinimizerStep> Log => _log;
 
@@ -102,6 +104,7 @@ public sealed class Minimizer : IDisposable
     /// <summary>The standalone config file of a run: the original text, then the reduced keys, seed and mode.</summary>
     public string ConfigText(MinimizerRun run) =>
         _originalText.TrimEnd() + "\n\n# minimize: the reduced configuration of the minimal failing run (these keys override the ones above).\n"
+        + $"# kept as they were (the bug): {MinimizerShape.Bug(_original.Settings)}\n"
         + run.Shape.Overlay(_originalShape)
         + $"hviommu.seed = {run.Seed.ToString(CultureInfo.InvariantCulture)}\nhviommu.mode = deterministic\n";
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using HvIommu.Actors.Deterministic;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Minimize;
 
 /// <summary>
 /// A schedule as the minimizer sees it: the steps at which it deviates from the default schedule, and the

@@ -1,0 +1,50 @@
+using HvIommu.Actors.Reporting;
+
+namespace HvIommu.Actors.Runs;
+
+/// <summary>How a replay compares with the run it repeats.</summary>
+public enum ReplayOutcome
+{
+    /// <summary>Same trace hash and the same violation kinds as the report.</summary>
+    Reproduced,
+    /// <summary>A schedule file alone (no report to compare with) replayed to its end.</summary>
+    Replayed,
+    /// <summary>A recorded choice was not available: the run is not the one recorded.</summary>
+    Diverged,
+    /// <summary>The schedule replayed to its end, but the trace hash or the violations differ.</summary>
+    NotReproduced,
+    /// <summary>The simulator failed during the replay.</summary>
+    SimulatorFailed,
+}
+
+/// <summary>A replay's outcome, its verdict for the exit code, and one line saying why.</summary>
+public sealed record ReplayVerdict(ReplayOutcome Outcome, string Text)
+{
+    public RunVerdict Verdict => Outcome switch
+    {
+        ReplayOutcome.Reproduced or ReplayOutcome.Replayed => RunVerdict.Matched,
+        ReplayOutcome.SimulatorFailed => RunVerdict.SimulatorFailed,
+        _ => RunVerdict.NotMatched,
+    };
+}
+
+/// <summary>Judges a replay against the report it came from (or against nothing, for a bare schedule file).</summary>
+public static class ReplayCheck
+{
+    public static ReplayVerdict Judge(RunReport? original, ScheduleResult replay)
+    {
+        if (replay.Failure is not null)
+            return new(ReplayOutcome.SimulatorFailed, $"SIMULATOR FAILURE: {replay.Failure}");
+        if (replay.Drive.DivergedAtStep is { } step)
+            return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: the recorded choice was not available; the run is not the one recorded");
+        if (original is null)
+            return new(ReplayOutcome.Replayed, $"replayed {replay.Report.Stats.Steps:N0} steps");
+        var before = Kinds(original);
+        var after = Kinds(replay.Report);
+        return original.TraceHash == replay.Report.TraceHash && before == after
+            ? new(ReplayOutcome.Reproduced, $"REPRODUCED — same trace hash {replay.Report.TraceHash} and violations [{after}]")
+            : new(ReplayOutcome.NotReproduced, $"NOT REPRODUCED — trace hash {original.TraceHash} → {replay.Report.TraceHash}, violations [{before}] → [{after}]");
+    }
+
+    private static string Kinds(RunReport r) => string.Join(", ", r.Violations.Select(v => v.Kind).Order(StringComparer.Ordinal));
+}

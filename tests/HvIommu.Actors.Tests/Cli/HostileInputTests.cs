@@ -1,0 +1,139 @@
+using HvIommu.Actors.Cli;
+using HvIommu.Actors.Tests.Configuration;
+
+namespace HvIommu.Actors.Tests.Cli;
+
+/// <summary>
+/// Inputs that once ended in an unhandled exception, a lost result or a misleading answer: each must now be
+/// exit 2 with one clear line naming the file, key or option — no stack trace — and nothing already written lost.
+/// One case per kind of defect; the inputs are the smallest that showed it.
+/// </summary>
+[Trait("Category", "Actors")]
+public sealed class HostileInputTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("hviommu-hostile-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = CommandLine.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string Conf(string text)
+    {
+        var path = Path.Combine(_dir, $"c{Guid.NewGuid():N}.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static void BadInput((int Code, string Out, string Err) r, params string[] mentions)
+    {
+        Assert.True(r.Code == ExitCodes.BadInput, $"exit {r.Code}\n{r.Out}\n{r.Err}");
+        Assert.DoesNotContain("   at ", r.Err);
+        Assert.DoesNotContain("Exception", r.Err);
+        foreach (var m in mentions)
+            Assert.Contains(m, r.Err);
+    }
+
+    [Theory]
+    [InlineData("hviommu.vm.vcpus = ${hviommu.vm.vcpus}", "substitution")]
+    [InlineData("x = ${?NOPE}", "substitution")]
+    [InlineData("a = ${b}\nb = ${a}", "substitution")]
+    [InlineData("hviommu {\n  vm.vcpus = 2\n", "never closed")]
+    [InlineData("hviommu { vm.vcpus = 2 }\n}", "closes nothing")]
+    [InlineData("include \"/etc/passwd\"", "include is not supported")]
+    [InlineData("hviommu.run.dispatcher = \"no.such.dispatcher\"", "hviommu.run.dispatcher")]
+    [InlineData("hviommu.stress-dispatcher.throughput = 0.5", "hviommu.stress-dispatcher.throughput")]
+    [InlineData("akka.actor.default-dispatcher.type = NoSuchType", "akka.actor.default-dispatcher.type")]
+    [InlineData("hviommu.vm { memory-mib = 4, vcpus = 8 }\nhviommu.workload { buffer-pages = 512, outstanding-per-vcpu = 16 }", "hviommu.vm.memory-mib")]
+    [InlineData("hviommu.devices = [ { name = n, domain = dom, count = 100000 } ]", "hviommu.devices")]
+    [InlineData("hviommu.device-defaults.ats = maybe", "hviommu.device-defaults.ats")]
+    [InlineData("hviommu.iommu.max-domains = 2", "hviommu.iommu.max-domains")]
+    public void A_hostile_config_is_bad_input_naming_what_is_wrong(string text, string mention)
+    {
+        var path = Conf(text);
+        BadInput(Run("validate", "--config", path), path, mention);
+        BadInput(Run("run", "--config", path, "--ops", "1"), mention);
+    }
+
+    [Fact]
+    public void Deep_nesting_is_refused_without_overflowing_the_stack()
+    {
+        BadInput(Run("validate", "--config", Conf("a = " + new string('[', 100_000) + new string(']', 100_000))), "nesting deeper");
+        BadInput(Run("validate", "--config", Conf("hviommu.x = " + string.Concat(Enumerable.Repeat("{a:", 2000)) + "1" + new string('}', 2000))), "nesting deeper");
+    }
+
+    [Fact]
+    public void A_directory_given_as_config_is_called_a_directory() =>
+        BadInput(Run("validate", "--config", _dir), "is a directory");
+
+    [Fact]
+    public void Output_paths_are_checked_before_the_run()
+    {
+        var file = Conf("hviommu.run.ops = 1");
+        foreach (var args in new[]
+        {
+            new[] { "run", "--report", Path.Combine(file, "x.json") },
+            ["run", "--report", _dir],
+            ["run", "--report", _dir + "/"],
+            ["run", "--report", "/proc/x.json"],
+            ["run", "--trace", file],
+            ["run", "--report", Path.Combine(_dir, "r.schedule")],
+            ["explore", "--report", _dir, "--seeds", "1"],
+        })
+        {
+            var r = Run([.. args, "--ops", "1"]);
+            BadInput(r, args[1]);
+            Assert.DoesNotContain("result:", r.Out); // refused before any run
+        }
+    }
+
+    [Fact]
+    public void Report_inputs_that_are_directories_or_lack_a_trace_hash_are_bad_input()
+    {
+        BadInput(Run("replay", "--report", _dir), "is a directory");
+        BadInput(Run("minimize", "--report", _dir, "--out", Path.Combine(_dir, "min")), "is a directory");
+        var report = Path.Combine(_dir, "r.json");
+        var run = Run("run", "--mode", "deterministic", "--ops", "2", "--report", report);
+        Assert.Equal(ExitCodes.Matched, run.Code);
+        File.WriteAllText(report, File.ReadAllText(report).Replace("\"traceHash\"", "\"traceHashGone\"", StringComparison.Ordinal));
+        BadInput(Run("replay", "--report", report), "traceHash");
+    }
+
+    [Theory]
+    [InlineData("seed -1", "seed")]
+    [InlineData("seed 123456789012345678901", "seed")]
+    [InlineData("steps 99999999999", "steps")]
+    [InlineData("steps 0", "steps")]
+    public void A_broken_schedule_file_is_bad_input(string line, string mention)
+    {
+        var text = "hviommu-schedule 1\nseed 1\nstrategy random\nsteps 2\nchoices 1 1\n";
+        text = line.StartsWith("seed", StringComparison.Ordinal)
+            ? text.Replace("seed 1", line, StringComparison.Ordinal)
+            : text.Replace("steps 2", line, StringComparison.Ordinal).Replace("choices 1 1", line == "steps 0" ? "choices" : "choices 1 1", StringComparison.Ordinal);
+        var path = Path.Combine(_dir, "s.schedule");
+        File.WriteAllText(path, text);
+        BadInput(Run("replay", "--schedule", path), mention);
+    }
+
+    [Fact]
+    public void Options_that_cannot_apply_are_refused()
+    {
+        BadInput(Run("run", "--strategy", "pct"), "stress mode");
+        BadInput(Run("explore", "--seeds", "5", "--duration", "1s"), "not both");
+        BadInput(Run("replay", "--report", Path.Combine(_dir, "r.json"), "--config", "x.conf"), "--config");
+    }
+
+    [Fact]
+    public void A_mistyped_command_gets_a_suggestion()
+    {
+        var r = Run("explor");
+        BadInput(r);
+        Assert.Contains("Did you mean", r.Out + r.Err);
+        Assert.Contains("explore", r.Out + r.Err);
+    }
+}
