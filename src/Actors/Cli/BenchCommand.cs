@@ -61,17 +61,19 @@ public sealed class BenchCommand : CliCommand
         }
         """;
 
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is System.CommandLine.Parsing.OptionResult { Implicit: false };
+
     public override int Execute(ParseResult parse, CliContext cli)
     {
         var stdout = cli.Out;
         Option[] raceOnly = [_racesDir, _raceSeeds, _budget, _strategies];
         if (parse.GetValue(_races))
         {
-            if (new Option[] { _config, _ops, _schedules, _soak }.FirstOrDefault(o => parse.GetResult(o) is not null) is { } other)
+            if (new Option[] { _config, _ops, _schedules, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
                 throw new UsageException($"{other.Name} does not apply to --races (the races are config/races/*.conf, explored schedule by schedule)");
             return RaceBenchCommand.Run(parse.GetValue(_racesDir), (int)(parse.GetValue(_raceSeeds) ?? 10), parse.GetValue(_budget) ?? 1000, parse.GetValue(_strategies), parse.GetValue(_json), cli);
         }
-        if (raceOnly.FirstOrDefault(o => parse.GetResult(o) is not null) is { } raceOption)
+        if (raceOnly.FirstOrDefault(o => Given(parse, o)) is { } raceOption)
             throw new UsageException($"{raceOption.Name} needs --races");
         var configPath = parse.GetValue(_config);
         if (configPath is not null)

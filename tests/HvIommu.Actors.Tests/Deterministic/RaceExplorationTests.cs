@@ -44,7 +44,7 @@ public sealed class RaceExplorationTests
             Assert.Contains("schedules 12,", stdout);
             Assert.Matches(@"  LostMapping: \d+ schedule\(s\), first seed \d+ \(schedule \d+\)", stdout);
             Assert.Matches(@"  LeakedTablePage: \d+ schedule\(s\), first seed \d+", stdout);
-            Assert.Contains("expected a WalkThroughFreedTable violation, none found in these schedules (only other kinds, above): NOT MATCHED (exit 1)", stdout);
+            Assert.Contains("expected a WalkThroughFreedTable violation, none found in 12 schedules (only other kinds, above): NOT MATCHED (exit 1)", stdout);
         }
         finally
         {
