@@ -15,21 +15,9 @@ public sealed class StrategyOptionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CommandLine.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => HostileInputTests.Run(args);
 
-    private static void BadInput((int Code, string Out, string Err) r, params string[] mentions)
-    {
-        Assert.True(r.Code == ExitCodes.BadInput, $"exit {r.Code}\n{r.Out}\n{r.Err}");
-        Assert.DoesNotContain("   at ", r.Err);
-        foreach (var m in mentions)
-            Assert.Contains(m, r.Err);
-    }
+    private static void BadInput((int Code, string Out, string Err) r, params string[] mentions) => HostileInputTests.BadInput(r, mentions);
 
     [Theory]
     [InlineData("pct depth=0", "depth must be")]
