@@ -120,7 +120,7 @@ internal static class SettingsReader
             InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true));
         long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
         var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
-            Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"));
+            Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"), Ns("hypercall-ns"));
         const string b = Root + "hypervisor.behaviour.";
         var behaviour = new HostBehaviourSettings(
             DetachedTranslation: r.Choice(b + "detached-translation", ConfigWords.DetachedTranslation, DetachedTranslation.Blocked),

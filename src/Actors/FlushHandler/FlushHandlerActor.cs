@@ -29,6 +29,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private long _completedFlushes;
     private bool _migrationDue;
     private readonly Model.Randomness.EnvironmentChoices _migrationRandom;
+    private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
@@ -37,6 +38,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
         _migrationRandom = new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices);
+        _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>
         {
@@ -63,7 +65,13 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var context = new FlushContext(m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
-        _world.AddModelledNs(m.Blocks is null ? latency.FlushDomainNs : latency.FlushListNs * m.Blocks.Value.Length);
+        var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
+        if (m.Blocks is { } entries)
+            _world.Costs.Charge(Model.Costs.CostKind.FlushListEntry, latency.FlushListNs, entries.Length);
+        else
+            _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
+        _world.Costs.VcpuBusy(m.Vcpu, cost);
+        _world.Costs.AddFlushNs(cost);
         var run = _engine.Start(m.Domain, m.Blocks, _world.Host.DevicesToFlush(m.Domain), context, _steps);
         _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, context.StartNs);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
@@ -84,9 +92,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
             {
                 case FlushStepKind.InvalidateIotlb:
                     if (run.Blocks is { } blocks)
-                        _world.Host.Iotlb.InvalidatePages(run.Domain, blocks.AsSpan());
+                        _world.Host.Iotlb.InvalidatePages(run.Domain, blocks.AsSpan(), _countCollateral);
                     else
-                        _world.Host.Iotlb.InvalidateDomain(run.Domain);
+                        _world.Host.Iotlb.InvalidateDomain(run.Domain, _countCollateral);
                     _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "IOTLB invalidate",
                         $"domain {run.Domain}, {(run.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, flush #{seq}");
                     break;
@@ -95,7 +103,12 @@ internal sealed class FlushHandlerActor : ReceiveActor
                     _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "walk cache invalidate", $"domain {run.Domain}, flush #{seq}");
                     break;
                 case FlushStepKind.InvalidateAtc:
-                    _world.AddModelledNs(_world.Settings.Hypervisor.Latency.AtcInvalidateNs);
+                    var atcNs = _world.Settings.Hypervisor.Latency.AtcInvalidateNs;
+                    _world.Costs.Charge(Model.Costs.CostKind.AtcInvalidation, atcNs);
+                    _world.Costs.AddFlushNs(atcNs);
+                    // The guest's vCPU waits in the hypercall for the completion only when the host awaits it (H4).
+                    if (_engine.Knobs.AwaitAtcCompletions)
+                        _world.Costs.VcpuBusy(run.Context.Request.Vcpu, atcNs);
                     _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
                     break;
                 case FlushStepKind.Drain:

@@ -46,7 +46,12 @@ internal sealed class HypervisorActor : ReceiveActor
             _world.Counters.AddHypercall(_world.Counters.HypercallId((ushort)code));
         else
             _world.Counters.Add(SimCounter.VmExits);
-        _world.AddModelledNs(_world.Settings.Hypervisor.Latency.VmExitNs);
+        var latency = _world.Settings.Hypervisor.Latency;
+        _world.Costs.Charge(Model.Costs.CostKind.VmExit, latency.VmExitNs);
+        _world.Costs.Charge(Model.Costs.CostKind.Hypercall, latency.HypercallNs);
+        _world.Costs.VcpuBusy(call.Vcpu, latency.VmExitNs + latency.HypercallNs);
+        if (code is HypercallCode.FlushDeviceDomain or HypercallCode.FlushDeviceDomainList)
+            _world.Costs.AddFlushNs(latency.VmExitNs + latency.HypercallNs);
         if (InjectedFault(code) is { } injected)
         {
             _log.Debug("Injected {Status} into {Hypercall} from vCPU {Vcpu}", injected.LinuxName(), code.LinuxName(), call.Vcpu);

@@ -67,6 +67,27 @@ public sealed class LatencyRecorder
         }
     }
 
+    /// <summary>The cumulative distribution of everything recorded: each distinct recorded value (to 3 significant
+    /// digits) with the fraction of samples at or below it, ascending; empty when nothing was recorded.</summary>
+    public IReadOnlyList<CdfPoint> Cdf()
+    {
+        if (_recorder is null || _total is null)
+            return [];
+        Summarize();
+        lock (_gate)
+        {
+            var total = (double)_total.TotalCount;
+            var points = new List<CdfPoint>();
+            long seen = 0;
+            foreach (var v in _total.RecordedValues())
+            {
+                seen += v.CountAddedInThisIterationStep;
+                points.Add(new CdfPoint(_total.HighestEquivalentValue(v.ValueIteratedTo), seen / total));
+            }
+            return points;
+        }
+    }
+
     /// <summary>Moves <paramref name="slot"/> to <paramref name="value"/> while that extends it (down for the minimum, up for the maximum).</summary>
     private static void Extend(ref long slot, long value, bool downwards)
     {

@@ -21,4 +21,19 @@ public enum SimCounter
     IotlbMisses,
     AtcHits,
     AtcMisses,
+    /// <summary>dma_map calls (a trace's iommu:map events); <see cref="Maps"/> counts what they mapped.</summary>
+    MapCalls,
+    /// <summary>dma_unmap calls (a trace's iommu:unmap events); <see cref="Unmaps"/> counts what they unmapped.</summary>
+    UnmapCalls,
+    /// <summary>VM exits the driver's init made (capabilities, device properties, domains created and attached).</summary>
+    InitVmExits,
+    /// <summary>VM exits made on a map path (a large leaf that replaced an emptied table must be flushed).</summary>
+    MapVmExits,
+    /// <summary>VM exits made for unmaps: strict iotlb_sync flushes, and in lazy mode the flush queue's flushes
+    /// (a full ring's inline flush, the timer's) that stand for the unmaps queued on it.</summary>
+    UnmapVmExits,
+    /// <summary>VM exits of a device moving between domains (detach, flush of the old domain, attach).</summary>
+    DomainSwitchVmExits,
+    /// <summary>VM exits the teardown made (release devices, flush, delete domains).</summary>
+    TeardownVmExits,
 }

@@ -37,6 +37,9 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private IActorRef? _quiesceReplyTo;
     private bool _quiesced;
     private long _modelledNs;
+    private long _transfers;
+    private long _iotlbHits;
+    private long _walkReferences;
 
     public PciDeviceActor(SimWorld world, int index)
     {
@@ -62,7 +65,11 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     protected override void PostStop()
     {
         _tally.Publish();
-        _world.AddModelledNs(_modelledNs);
+        var latency = _world.Settings.Hypervisor.Latency;
+        _world.Costs.Charge(Model.Costs.CostKind.DmaTransfer, latency.DmaTransferNs, _transfers);
+        _world.Costs.Charge(Model.Costs.CostKind.IotlbHit, latency.IotlbHitNs, _iotlbHits);
+        _world.Costs.Charge(Model.Costs.CostKind.WalkReference, latency.WalkReferenceNs, _walkReferences);
+        _world.Costs.DeviceBusy(_modelledNs);
     }
 
     private void Program(ProgramDma m)
@@ -100,6 +107,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         var ctx = AccessFor(view, tx.Replay);
         var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
         CountSource(t.Source);
+        ChargeTranslation(t);
         if (_world.Trace is { } trace)
             TraceTranslation(trace, tx, t, view);
         // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
@@ -140,6 +148,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Move(tx);
         _slot.TransferFinished();
         _modelledNs += _world.Settings.Hypervisor.Latency.DmaTransferNs;
+        _transfers++;
         if (tx.IssuedNs != 0)
             _world.DmaLatency.Record(Math.Max(1, _world.Clock.NowNs - tx.IssuedNs));
         Finish(tx, faulted: false);
@@ -198,6 +207,30 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     }
 
     private string Actor => "device-" + _spec.Name;
+
+    /// <summary>The cost model's DMA translation latency: an ATC hit is the device's own (0); an IOTLB hit its
+    /// lookup; a walk the missed lookup plus every memory reference of the nested walk.</summary>
+    private void ChargeTranslation(in DmaTranslation t)
+    {
+        var latency = _world.Settings.Hypervisor.Latency;
+        long ns;
+        switch (t.Source)
+        {
+            case TranslationSource.Iotlb:
+                _iotlbHits++;
+                ns = latency.IotlbHitNs;
+                break;
+            case TranslationSource.Walk:
+                _walkReferences += t.WalkReferences;
+                ns = latency.IotlbHitNs + t.WalkReferences * latency.WalkReferenceNs;
+                break;
+            default:
+                ns = 0;
+                break;
+        }
+        _modelledNs += ns;
+        _world.TranslationCost.Record(Math.Max(1, ns));
+    }
 
     /// <summary>The translate step, and the cache fills it made: a walk fills the IOTLB, a miss in the ATC fills it.</summary>
     private void TraceTranslation(Tracing.SimTrace trace, Transaction tx, DmaTranslation t, DomainView view)

@@ -32,6 +32,7 @@ internal static class ReportBuilder
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
             Memory = mode == RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
+            Cost = CostStatsOf(world, c),
         };
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
@@ -47,6 +48,46 @@ internal static class ReportBuilder
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    private static CostStats CostStatsOf(SimWorld world, Metrics.SimCountersSnapshot c)
+    {
+        var costs = world.Costs;
+        var calls = c.HypercallsByName();
+        long Calls(Model.Hypercalls.HypercallCode code) => calls.TryGetValue(code.ToString(), out var n) ? n : 0;
+        var flushes = Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomain) + Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomainList);
+        // Each exit was counted under the guest path that made it (VcpuActor.HypercallAsync): nothing is inferred.
+        var byPath = Enum.GetValues<Metrics.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
+        var (mapCalls, unmapCalls) = (c[Metrics.SimCounter.MapCalls], c[Metrics.SimCounter.UnmapCalls]);
+        var ops = mapCalls + unmapCalls;
+        var makespan = costs.MakespanNs;
+        var walk = world.Host.WalkCache.Stats;
+        var iotlb = world.Host.Iotlb.Stats;
+        var atc = world.AtcStats;
+        static double? Rate(long hits, long misses) => hits + misses == 0 ? null : (double)hits / (hits + misses);
+        return new CostStats(
+            MapCalls: mapCalls,
+            UnmapCalls: unmapCalls,
+            VmExitsByPath: byPath,
+            VmExitsPerUnmap: unmapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.UnmapVmExits] / unmapCalls,
+            VmExitsPerMap: mapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.MapVmExits] / mapCalls,
+            FlushHypercalls: flushes,
+            ListEntries: costs.Count(Model.Costs.CostKind.FlushListEntry),
+            IotlbHitRate: Rate(iotlb.Hits, iotlb.Misses),
+            AtcHitRate: Rate(atc.Hits, atc.Misses),
+            WalkCacheHitRate: Rate(walk.Hits, walk.Misses),
+            WalkReferencesPerDma: c.DmaTransactions == 0 ? 0 : (double)world.Translator.WalkReferences / c.DmaTransactions,
+            CollateralInvalidations: world.CollateralInvalidations,
+            FlushNs: costs.FlushNs,
+            TotalNs: costs.TotalNs,
+            CostNsPerOp: ops == 0 ? 0 : (double)costs.TotalNs / ops,
+            SimulatedNs: makespan,
+            SimulatedOpsPerSecond: makespan == 0 ? 0 : ops / (makespan / 1e9),
+            DmaTranslationNs: world.TranslationCost.Summarize(),
+            NsByKind: Enum.GetValues<Model.Costs.CostKind>().ToDictionary(k => k.ToString(), costs.Ns))
+        {
+            DmaTranslationCdf = world.TranslationCost.Cdf(),
+        };
+    }
 
     private static MemoryStats MemoryOf(SimWorld world)
     {

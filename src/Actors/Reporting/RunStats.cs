@@ -26,6 +26,10 @@ public sealed record RunStats(
     /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
     public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>The cost model's figures (hviommu.hypervisor.latency); null in reports written before it existed.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public CostStats? Cost { get; init; }
+
     /// <summary>The replayed kernel trace's own counts; null when the run replays none.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public WorkloadTraceStats? WorkloadTrace { get; init; }
@@ -35,6 +39,48 @@ public sealed record RunStats(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public MemoryStats? Memory { get; init; }
 }
+
+/// <summary>
+/// The cost model of one run, in simulated time. <see cref="MapCalls"/> and <see cref="UnmapCalls"/> count dma_map
+/// and dma_unmap calls (a trace's events), whatever their size. <see cref="VmExitsByPath"/> splits every VM exit
+/// of the run (each hypercall is one; they sum to <c>stats.vmExits</c>) by the guest path that made it: init, map,
+/// unmap (strict iotlb_sync flushes; lazy mode's flush-queue flushes), domainSwitch, teardown.
+/// <see cref="VmExitsPerUnmap"/> is the unmap path's exits per unmap call, <see cref="VmExitsPerMap"/> the map
+/// path's per map call (a large leaf replacing an emptied table must be flushed). <see cref="ListEntries"/> are the entries all HVCALL_FLUSH_DEVICE_DOMAIN_LIST calls carried.
+/// <see cref="CollateralInvalidations"/> are IOTLB entries of still-mapped IOVAs that flushes dropped (a domain
+/// flush drops every entry of the domain; a list flush only those its blocks overlap).
+/// <see cref="WalkReferencesPerDma"/> are nested-walk memory references over DMA translations.
+/// <see cref="CostNsPerOp"/> is every charged nanosecond over the maps and unmaps; <see cref="SimulatedNs"/> the
+/// run's length on the per-vCPU timelines (trace events start no earlier than their scaled timestamps);
+/// <see cref="DmaTranslationNs"/> the percentiles of each translation's modelled latency.
+/// </summary>
+public sealed record CostStats(
+    long MapCalls,
+    long UnmapCalls,
+    IReadOnlyDictionary<string, long> VmExitsByPath,
+    double VmExitsPerUnmap,
+    double VmExitsPerMap,
+    long FlushHypercalls,
+    long ListEntries,
+    double? IotlbHitRate,
+    double? AtcHitRate,
+    double? WalkCacheHitRate,
+    double WalkReferencesPerDma,
+    long CollateralInvalidations,
+    long FlushNs,
+    long TotalNs,
+    double CostNsPerOp,
+    long SimulatedNs,
+    double SimulatedOpsPerSecond,
+    LatencySummary DmaTranslationNs,
+    IReadOnlyDictionary<string, long> NsByKind)
+{
+    /// <summary>The distribution behind <see cref="DmaTranslationNs"/>: (ns, fraction at or below), ascending.</summary>
+    public IReadOnlyList<CdfPoint> DmaTranslationCdf { get; init; } = [];
+}
+
+/// <summary>One point of a cumulative distribution: the fraction of samples at or below <paramref name="Ns"/>.</summary>
+public sealed record CdfPoint(long Ns, double Fraction);
 
 /// <summary>
 /// A stress run's memory in bytes, read when the run ended: the resident set then and at its peak (the whole

@@ -81,6 +81,17 @@ public static class SummaryTable
             Row("trace CPUs, skipped lines", $"{string.Join(",", t.Cpus)}; {N(t.SkippedLines)}");
             Row("trace long-lived / relocated maps", $"{N(t.LongLivedMaps)} / {N(t.RelocatedMaps)}");
         }
+        if (s.Cost is { } k)
+        {
+            Row("cost: VM exits by path", string.Join(", ", k.VmExitsByPath.Select(kv => $"{kv.Key} {N(kv.Value)}")));
+            Row("cost: exits per unmap call / per map call", $"{k.VmExitsPerUnmap.ToString("F2", C)} / {k.VmExitsPerMap.ToString("F3", C)}");
+            Row("cost: flush hypercalls, list entries", $"{N(k.FlushHypercalls)}, {N(k.ListEntries)}");
+            Row("cost: collateral invalidations", N(k.CollateralInvalidations));
+            Row("cost: walk-cache hit rate, walk refs per DMA", $"{(k.WalkCacheHitRate is { } w ? (w * 100).ToString("F1", C) + " %" : "no lookups")}, {k.WalkReferencesPerDma.ToString("F2", C)}");
+            Row("cost: simulated time in flushes", $"{N(k.FlushNs)} ns");
+            Row("cost: DMA translation p50 / p99", $"{N(k.DmaTranslationNs.P50Ns)} / {N(k.DmaTranslationNs.P99Ns)} ns");
+            Row("cost: ns per op, simulated ops/s", $"{k.CostNsPerOp.ToString("N0", C)}, {k.SimulatedOpsPerSecond.ToString("N0", C)}");
+        }
         Row("steps", N(s.Steps));
         Row("simulated time", $"{N(s.SimulatedNs)} ns");
         Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");

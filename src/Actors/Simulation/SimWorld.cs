@@ -37,6 +37,8 @@ public sealed class SimWorld
         UnmapLatency = new LatencyRecorder(recordLatencies);
         FlushLatency = new LatencyRecorder(recordLatencies);
         DmaLatency = new LatencyRecorder(recordLatencies);
+        TranslationCost = new LatencyRecorder(recordLatencies);
+        Costs = new Model.Costs.CostLedger(settings.Vm.Vcpus);
         Settings = settings;
         Clock = clock;
         Random = new SeededRandom(settings.Seed);
@@ -142,12 +144,26 @@ public sealed class SimWorld
     public LatencyRecorder FlushLatency { get; }
     public LatencyRecorder DmaLatency { get; }
 
-    private long _modelledNs;
+    /// <summary>The cost model: every modelled event's simulated nanoseconds (hviommu.hypervisor.latency).</summary>
+    public Model.Costs.CostLedger Costs { get; }
+
+    /// <summary>Simulated DMA translation latency per translation (the cost model's, not the wall clock's).</summary>
+    public LatencyRecorder TranslationCost { get; }
+
+    /// <summary>IOTLB entries of still-mapped IOVAs that flushes dropped (the cost of a coarse flush).</summary>
+    public long CollateralInvalidations => Interlocked.Read(ref _collateral);
+
+    private long _collateral;
+
+    /// <summary>Counts an IOTLB entry a flush drops when its mapping is still live (pass to the invalidation).</summary>
+    public void CountIfCollateral(Model.Caches.IotlbEntry entry)
+    {
+        if (entry.Mapping is { State: MappingState.Mapped })
+            Interlocked.Increment(ref _collateral);
+    }
 
     /// <summary>Sum of the modelled costs (VM exits, flush handling, walks, transfers) in simulated ns.</summary>
-    public long ModelledNs => Interlocked.Read(ref _modelledNs);
-
-    public void AddModelledNs(long ns) => Interlocked.Add(ref _modelledNs, ns);
+    public long ModelledNs => Costs.TotalNs;
 
     public IReadOnlyDictionary<string, LatencyRecorder> Latencies => new Dictionary<string, LatencyRecorder>
     {

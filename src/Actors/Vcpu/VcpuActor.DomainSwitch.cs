@@ -1,4 +1,5 @@
 using Akka.Event;
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
@@ -46,14 +47,14 @@ internal sealed partial class VcpuActor
             device.DisableAts();
         if (life.DomainSwitch == DomainSwitchMode.DetachAttach)
         {
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
-            await HypercallAsync(new FlushDeviceDomainInput(from));
+            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
+            await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
             await AttachOrLogAsync(device, to);
         }
         else
         {
             await AttachOrLogAsync(device, to);
-            await HypercallAsync(new FlushDeviceDomainInput(from));
+            await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
         }
         if (!toBlocking && life.DisableAtsBeforeBlock)
             device.EnableAts();
@@ -61,7 +62,7 @@ internal sealed partial class VcpuActor
 
     private async Task AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)
     {
-        var status = (await HypercallAsync(new AttachDeviceDomainInput(to, device.LogicalDeviceId))).Status;
+        var status = (await HypercallAsync(new AttachDeviceDomainInput(to, device.LogicalDeviceId), ExitPath.DomainSwitch)).Status;
         if (status != HvStatus.Success && status != HvStatus.DeviceAlreadyInDomain)
             _log.Error("{Vcpu}: attach of {Device} to domain {DomainId} failed: {Status}", Name, device.Name, to.DomainId.Id, status.LinuxName());
     }

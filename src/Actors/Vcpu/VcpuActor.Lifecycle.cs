@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
@@ -29,7 +30,7 @@ internal sealed partial class VcpuActor
             _initFailed = true;
             var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
             _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
-            await UnwindAsync(plan);
+            await UnwindAsync(plan, ExitPath.Init);
         }
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
@@ -38,7 +39,7 @@ internal sealed partial class VcpuActor
     private async Task<string?> TryInitializeAsync()
     {
         _initStep = InitStep.GetCapabilities;
-        var caps = await HypercallAsync(new GetIommuCapabilitiesInput());
+        var caps = await HypercallAsync(new GetIommuCapabilitiesInput(), ExitPath.Init);
         if (caps.Status != HvStatus.Success || caps.Output is not GetIommuCapabilitiesOutput output)
             return $"HVCALL_GET_IOMMU_CAPABILITIES returned {caps.Status.LinuxName()} (-ENODEV)";
         if (!output.IommuCap.HasFlag(IommuCapabilities.Present) || !output.IommuCap.HasFlag(IommuCapabilities.S1))
@@ -63,7 +64,7 @@ internal sealed partial class VcpuActor
         for (var i = 0; i < _world.Devices.Length; i++)
         {
             var device = _world.Devices[i];
-            var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+            var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Init);
             _world.Managed[i] = prop.Status == HvStatus.Success && prop.Output is GetLogicalDevicePropertyOutput { IommuEnabled: true };
         }
 
@@ -77,7 +78,7 @@ internal sealed partial class VcpuActor
         {
             if (!_world.Managed[i])
                 continue;
-            var attach = await HypercallAsync(new AttachDeviceDomainInput(_world.DomainOfDevice[i].Identity, _world.Devices[i].LogicalDeviceId));
+            var attach = await HypercallAsync(new AttachDeviceDomainInput(_world.DomainOfDevice[i].Identity, _world.Devices[i].LogicalDeviceId), ExitPath.Init);
             if (attach.Status != HvStatus.Success && attach.Status != HvStatus.DeviceAlreadyInDomain)
                 return $"attach of {_world.Devices[i].Name}: {attach.Status.LinuxName()}";
         }
@@ -99,7 +100,7 @@ internal sealed partial class VcpuActor
 
     private async Task<string?> AllocatePagingDomainAsync(GuestDomain domain)
     {
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity));
+        var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity), ExitPath.Init);
         if (create.Status != HvStatus.Success)
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _created.Add(domain.Identity);
@@ -108,37 +109,37 @@ internal sealed partial class VcpuActor
         domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
         // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
         var mode = TableDepth.PagingMode(levels);
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)));
+        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)), ExitPath.Init);
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
     private async Task<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
     {
         _initStep = createStep;
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain));
+        var create = await HypercallAsync(new CreateDeviceDomainInput(domain), ExitPath.Init);
         if (create.Status != HvStatus.Success)
             return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
         _initStep = createStep + 1;
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings));
+        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings), ExitPath.Init);
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
     /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged.</summary>
-    private async Task UnwindAsync(IEnumerable<InitCleanup> plan)
+    private async Task UnwindAsync(IEnumerable<InitCleanup> plan, ExitPath path)
     {
         foreach (var step in plan)
         {
             switch (step)
             {
                 case InitCleanup.DeleteBlocking:
-                    await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain));
+                    await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain), path);
                     break;
                 case InitCleanup.DeleteIdentity:
-                    await HypercallAsync(new DeleteDeviceDomainInput(IdentityDomain));
+                    await HypercallAsync(new DeleteDeviceDomainInput(IdentityDomain), path);
                     break;
                 case InitCleanup.FreePagingDomains:
-                    await FreePagingDomainsAsync();
+                    await FreePagingDomainsAsync(path);
                     break;
                 default:
                     _log.Debug("{Vcpu}: init unwinding: {Step}", Name, step);
@@ -148,13 +149,13 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5).</summary>
-    private async Task FreePagingDomainsAsync()
+    private async Task FreePagingDomainsAsync(ExitPath path)
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
             var domain = _world.Domains.First(d => d.Identity == _created[i]);
             FreeTable(domain);
-            var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity))).Status;
+            var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity), path)).Status;
             if (status != HvStatus.Success)
                 _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
             domain.CreatedInHypervisor = false;
@@ -178,7 +179,7 @@ internal sealed partial class VcpuActor
             {
                 // H10: iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
                 FreeFlushQueues();
-                await FreePagingDomainsAsync();
+                await FreePagingDomainsAsync(ExitPath.Teardown);
                 await ProdDevicesAsync();
                 await ReleaseDevicesAsync();
             }
@@ -187,9 +188,9 @@ internal sealed partial class VcpuActor
                 await ReleaseDevicesAsync();
                 await ProdDevicesAsync();
                 FreeFlushQueues();
-                await FreePagingDomainsAsync();
+                await FreePagingDomainsAsync(ExitPath.Teardown);
             }
-            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity]);
+            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], ExitPath.Teardown);
         }
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
         var orphaned = _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall);
@@ -229,10 +230,10 @@ internal sealed partial class VcpuActor
                 continue;
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
                 device.DisableAts();
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId));
+            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Teardown);
         }
         foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
-            await HypercallAsync(new FlushDeviceDomainInput(domain.Identity));
+            await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), ExitPath.Teardown);
     }
 
     /// <summary>The fault driver: misbehaving devices replay their recent descriptors now (H10's window).</summary>

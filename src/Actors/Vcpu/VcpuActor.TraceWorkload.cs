@@ -59,6 +59,7 @@ internal sealed partial class VcpuActor
         }
         var e = replay[step.EventIndex];
         _traceNowNs = e.TimestampNs;
+        _world.Costs.VcpuStartsAt(_index, (long)((e.TimestampNs - replay.Trace.TimeSpanNs.FirstNs) * _world.Settings.Workload.Trace.TimeScale));
         if (replay.TakeFlushQueueTimeout(e.TimestampNs))
             await FlushQueueTimeoutAsync(new FlushQueueTimerFired(_world.DomainOfDevice[_world.TraceDeviceIndex].Id));
         if (e.Kind == IommuEventKind.Map)
@@ -96,10 +97,11 @@ internal sealed partial class VcpuActor
         }
         replay.SetPayload(index, records.ToArray());
         _world.Counters.Add(SimCounter.Maps, 1);
+        _world.Counters.Add(SimCounter.MapCalls, 1);
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {
-            await IotlbSyncAsync(domain, gather);
+            await IotlbSyncAsync(domain, gather, ExitPath.Map);
             FreeFrames(gather.FreeList, "table page");
         }
         _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
@@ -185,11 +187,12 @@ internal sealed partial class VcpuActor
             cleared.Add((range, gather, records));
         }
         _world.Counters.Add(SimCounter.Unmaps, 1);
+        _world.Counters.Add(SimCounter.UnmapCalls, 1);
         replay.ReachedTracePoint(index);
         // Nothing of the range was mapped (the map was made before the trace began): strict dma-iommu still calls
         // iotlb_sync, and the empty gather makes it the domain flush.
         if (cleared.Count == 0 && !lazy)
-            await IotlbSyncAsync(domain, new IotlbGather());
+            await IotlbSyncAsync(domain, new IotlbGather(), ExitPath.Unmap);
         foreach (var (range, gather, records) in cleared)
         {
             var pages = (int)(range.Bytes >> GuestMemory.PageShift);
@@ -205,7 +208,7 @@ internal sealed partial class VcpuActor
                 replay.ReleaseIova(range.Iova, range.Bytes);
             if (hazards.FreeTablesBeforeFlush)
                 FreeFrames(gather.FreeList, "table page");
-            await IotlbSyncAsync(domain, gather);
+            await IotlbSyncAsync(domain, gather, ExitPath.Unmap);
             if (!hazards.FreeTablesBeforeFlush)
                 FreeFrames(gather.FreeList, "table page");
             if (!hazards.FreeIovaBeforeFlush)

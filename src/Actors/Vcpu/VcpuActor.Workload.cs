@@ -95,6 +95,7 @@ internal sealed partial class VcpuActor
     {
         var w = _world.Settings.Workload;
         _world.Counters.Add(SimCounter.Maps, map.Frames.Length);
+        _world.Counters.Add(SimCounter.MapCalls, 1);
         _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - map.StartNs));
         var descriptor = new DmaDescriptor(map.Id, map.Iova, w.BufferPages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, map.Records.MoveToImmutable());
         _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames));
@@ -120,6 +121,7 @@ internal sealed partial class VcpuActor
         foreach (var r in op.Descriptor.Mappings)
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
+        _world.Counters.Add(SimCounter.UnmapCalls, 1);
         if (lazy)
         {
             // §5.2 step 5: the buffer goes back to its owner as soon as dma_unmap returns; the IOVA and the
@@ -148,7 +150,7 @@ internal sealed partial class VcpuActor
             FreeIovaAndBuffer(op);
         if (hazards.FreeTablesBeforeFlush)
             FreeFrames(gather.FreeList, "table page");
-        await IotlbSyncAsync(op.Domain, gather);
+        await IotlbSyncAsync(op.Domain, gather, ExitPath.Unmap);
         if (!hazards.FreeTablesBeforeFlush)
             FreeFrames(gather.FreeList, "table page");
         if (!hazards.FreeIovaBeforeFlush)
@@ -165,21 +167,21 @@ internal sealed partial class VcpuActor
 
     /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
     /// <see cref="FlushRange"/> computes from the gather (exact, or wrong on purpose: H7).</summary>
-    private async Task IotlbSyncAsync(GuestDomain domain, IotlbGather gather)
+    private async Task IotlbSyncAsync(GuestDomain domain, IotlbGather gather, ExitPath path)
     {
         IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
         if (_world.Settings.Driver.Flush == FlushKind.List
             && FlushRange.Blocks(_world.Settings.Driver.Hazards.FlushRange, gather.Start, gather.End, (1UL << _world.IovaWidth) - 1) is { } blocks)
             // The driver marks the list as IOMMU-format page numbers (HV_FLUSH_DEVICE_DOMAIN_LIST_IOMMU_FORMAT, bit 0).
             input = new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.IommuFormat, blocks);
-        await FlushAsync(domain, input);
+        await FlushAsync(domain, input, path);
     }
 
     /// <summary>One flush hypercall with the driver's failure handling (H8): log only (RFC), or WARN and fall back to a domain flush.</summary>
-    private async Task FlushAsync(GuestDomain domain, IHypercallInput input)
+    private async Task FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
     {
         var t0 = _world.Clock.NowNs;
-        var reply = await HypercallAsync(input);
+        var reply = await HypercallAsync(input, path);
         _world.FlushLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
         if (reply.Status == HvStatus.Success)
             return;
@@ -189,7 +191,7 @@ internal sealed partial class VcpuActor
             return;
         }
         _log.Warning("{Vcpu}: {Hypercall} of domain {DomainId} failed with {Status}; falling back to a full domain flush", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
-        var retry = await HypercallAsync(new FlushDeviceDomainInput(domain.Identity));
+        var retry = await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), path);
         if (retry.Status != HvStatus.Success)
             _log.Error("{Vcpu}: fallback flush of domain {DomainId} failed too: {Status}", Name, domain.Id, retry.Status.LinuxName());
     }
@@ -230,11 +232,12 @@ internal sealed partial class VcpuActor
         ReapAll(domain);
     }
 
-    /// <summary>fq_flush_iotlb: start++ → flush_iotlb_all (always the domain flush) → finish++.</summary>
+    /// <summary>fq_flush_iotlb: start++ → flush_iotlb_all (always the domain flush) → finish++. Its exit is an
+    /// unmap's: the queue holds only IOVAs that dma_unmap queued.</summary>
     private async Task FlushQueueFlushAsync(GuestDomain domain)
     {
         domain.Fq.FlushStarting();
-        await FlushAsync(domain, new FlushDeviceDomainInput(domain.Identity));
+        await FlushAsync(domain, new FlushDeviceDomainInput(domain.Identity), ExitPath.Unmap);
         domain.Fq.FlushFinished();
     }
 

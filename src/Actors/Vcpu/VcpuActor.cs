@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
@@ -57,9 +58,11 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithTimers
     /// A hypercall: trap, wait for the status. The vCPU publishes that it is blocked so the run's
     /// watchdog — like the kernel's soft-lockup detector — can report a call that never returns
     /// (HypercallHung); the wait itself has no timeout, which keeps timers out of the hot path.
+    /// The exit is counted under the guest <paramref name="path"/> that made it (the cost model's exits per unmap).
     /// </summary>
-    private async Task<HypercallCompleted> HypercallAsync(IHypercallInput input)
+    private async Task<HypercallCompleted> HypercallAsync(IHypercallInput input, ExitPath path)
     {
+        _world.Counters.Add(path.Counter());
         _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
         // The reply goes to the ask's temporary actor: the trace pairs it with this call by that actor.
         IActorRef asked = ActorRefs.Nobody;

@@ -85,12 +85,13 @@ internal sealed class CacheShard<TKey, TValue>
         }
     }
 
-    public bool Remove(in TKey key)
+    public bool Remove(in TKey key, Action<TValue>? removing = null)
     {
         lock (_lock)
         {
             if (!_slotByKey.TryGetValue(key, out var slot))
                 return false;
+            removing?.Invoke(_values[slot]);
             RemoveAt(slot);
         }
         Interlocked.Increment(ref Invalidated);
@@ -98,7 +99,7 @@ internal sealed class CacheShard<TKey, TValue>
     }
 
     /// <summary>Removes every entry the predicate selects; returns how many.</summary>
-    public int RemoveWhere<TState>(TState state, Func<TState, TKey, TValue, bool> predicate)
+    public int RemoveWhere<TState>(TState state, Func<TState, TKey, TValue, bool> predicate, Action<TValue>? removing = null)
     {
         var removed = 0;
         lock (_lock)
@@ -108,6 +109,7 @@ internal sealed class CacheShard<TKey, TValue>
             {
                 if (predicate(state, _keys[i], _values[i]))
                 {
+                    removing?.Invoke(_values[i]);
                     RemoveAt(i);
                     removed++;
                 }
@@ -119,13 +121,14 @@ internal sealed class CacheShard<TKey, TValue>
     }
 
     /// <summary>Removes every entry of one domain, visiting only that domain's entries.</summary>
-    public int RemoveDomain(uint domain)
+    public int RemoveDomain(uint domain, Action<TValue>? removing = null)
     {
         var removed = 0;
         lock (_lock)
         {
             while (_headByDomain.TryGetValue(domain, out var slot))
             {
+                removing?.Invoke(_values[slot]);
                 RemoveAt(slot);
                 removed++;
             }

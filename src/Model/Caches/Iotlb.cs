@@ -38,10 +38,11 @@ public sealed class Iotlb
     }
 
     /// <summary>Domain-selective invalidation; returns the number of entries removed.</summary>
-    public int InvalidateDomain(uint domain) => _cache.InvalidateDomain(domain);
+    /// <param name="removing">Shown each entry the invalidation drops (the cost model counts collateral ones).</param>
+    public int InvalidateDomain(uint domain, Action<IotlbEntry>? removing = null) => _cache.InvalidateDomain(domain, removing);
 
     /// <summary>Removes every entry of the domain overlapping any block (a 2 MiB entry overlapping a 4 KiB block goes).</summary>
-    public int InvalidatePages(uint domain, ReadOnlySpan<FlushVa> blocks) => _cache.InvalidatePages(domain, blocks);
+    public int InvalidatePages(uint domain, ReadOnlySpan<FlushVa> blocks, Action<IotlbEntry>? removing = null) => _cache.InvalidatePages(domain, blocks, removing);
 
     public int InvalidateAll() => _cache.InvalidateAll();
 

@@ -63,21 +63,22 @@ internal sealed class ShardedCache<TKey, TValue>
 
     public void Set(in TKey key, TValue value) => ShardOf(key).Set(key, value);
 
-    public bool Remove(in TKey key) => ShardOf(key).Remove(key);
+    /// <param name="removing">Shown each entry about to be removed (under the shard's lock).</param>
+    public bool Remove(in TKey key, Action<TValue>? removing = null) => ShardOf(key).Remove(key, removing);
 
-    public int RemoveWhere<TState>(TState state, Func<TState, TKey, TValue, bool> predicate)
+    public int RemoveWhere<TState>(TState state, Func<TState, TKey, TValue, bool> predicate, Action<TValue>? removing = null)
     {
         var removed = 0;
         foreach (var shard in _shards)
-            removed += shard.RemoveWhere(state, predicate);
+            removed += shard.RemoveWhere(state, predicate, removing);
         return removed;
     }
 
-    public int RemoveDomain(uint domain)
+    public int RemoveDomain(uint domain, Action<TValue>? removing = null)
     {
         var removed = 0;
         foreach (var shard in _shards)
-            removed += shard.RemoveDomain(domain);
+            removed += shard.RemoveDomain(domain, removing);
         return removed;
     }
 

@@ -46,17 +46,17 @@ internal sealed class TranslationCache<TEntry>
         _cache.Set(new TranslationKey(domain, entry.Size, iova >> entry.Size.Shift()), entry);
     }
 
-    public int InvalidateDomain(uint domain) => _cache.RemoveDomain(domain);
+    public int InvalidateDomain(uint domain, Action<TEntry>? removing = null) => _cache.RemoveDomain(domain, removing);
 
     public int InvalidateAll() => _cache.Clear();
 
     /// <summary>Removes the domain's entries overlapping any block, probing tags when few, scanning otherwise.</summary>
-    public int InvalidatePages(uint domain, ReadOnlySpan<FlushVa> blocks)
+    public int InvalidatePages(uint domain, ReadOnlySpan<FlushVa> blocks, Action<TEntry>? removing = null)
     {
         if (CandidateTags(blocks) > MaxProbes)
         {
             var state = (domain, blocks: blocks.ToArray());
-            return _cache.RemoveWhere(state, static (s, key, _) => key.Domain == s.domain && Overlaps(s.blocks, key));
+            return _cache.RemoveWhere(state, static (s, key, _) => key.Domain == s.domain && Overlaps(s.blocks, key), removing);
         }
         var removed = 0;
         foreach (var block in blocks)
@@ -66,7 +66,7 @@ internal sealed class TranslationCache<TEntry>
                 var shift = size.Shift() - 12;
                 for (var page = block.PageNumber >> shift; page <= block.LastPageNumber >> shift; page++)
                 {
-                    if (_cache.Remove(new TranslationKey(domain, size, page)))
+                    if (_cache.Remove(new TranslationKey(domain, size, page), removing))
                         removed++;
                 }
             }

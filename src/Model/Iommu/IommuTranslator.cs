@@ -66,7 +66,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         Interlocked.Increment(ref _walks);
         Interlocked.Add(ref _walkReferences, walk.MemoryReferences);
 
-        var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova);
+        var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova) with { WalkReferences = walk.MemoryReferences };
         oracle.CheckWalk(walk.Chain, probe, ctx);
         FillWalkCache(view, iova, walk.Chain);
         if (host.Epoch(view.DomainId) != epoch)
@@ -80,7 +80,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, Mapping: record));
         if (host.Epoch(view.DomainId) != epoch)
             host.Iotlb.InvalidatePages(view.DomainId, [FlushVa.FromRange(PageBase(iova, walk.Size), PageBase(iova, walk.Size) + walk.Size.Bytes() - 1)]);
-        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, record);
+        return new DmaTranslation(true, WalkFault.None, TranslationSource.Walk, view.DomainId, iova, walk.Hpa, walk.Gpa, walk.Size, walk.Writable, generation, record) { WalkReferences = walk.MemoryReferences };
     }
 
     private void FillWalkCache(DomainView view, ulong iova, ImmutableArray<WalkStep> chain)

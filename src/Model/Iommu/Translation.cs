@@ -29,6 +29,9 @@ public readonly record struct DmaTranslation(
     /// <summary>The serial of <see cref="Mapping"/>, or 0 when no mapping backs the translation.</summary>
     public long MappingSerial => Mapping?.Serial ?? 0;
 
+    /// <summary>Memory references the nested walk made (0 when the IOTLB or the ATC answered); the cost model charges them.</summary>
+    public int WalkReferences { get; init; }
+
     public static DmaTranslation Faulted(WalkFault fault, TranslationSource source, uint domain, ulong iova) =>
         new(false, fault, source, domain, iova, 0, 0, HvIommu.Model.PageTables.PageSize.Size4K, false, 0, null);
 }

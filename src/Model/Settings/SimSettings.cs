@@ -92,7 +92,8 @@ public sealed record LatencySettings(
     long AtcInvalidateNs,
     long IotlbHitNs,
     long WalkReferenceNs,
-    long DmaTransferNs);
+    long DmaTransferNs,
+    long HypercallNs = 500);
 
 public sealed record HypervisorSettings(FlushHandlerSettings Flush, LatencySettings Latency, HostBehaviourSettings Behaviour);
 

@@ -213,7 +213,7 @@ public sealed class HypervisorActorSpec : ActorSpec
         Assert.Equal(1, byName[nameof(HypercallCode.QueryDeviceDomain)]);
         Assert.Equal(0, byName[nameof(HypercallCode.AttachDeviceDomain)]);
         Assert.Equal(5, counts.VmExits);
-        Assert.Equal(5 * _world.Settings.Hypervisor.Latency.VmExitNs, _world.ModelledNs);
+        Assert.Equal(5 * (_world.Settings.Hypervisor.Latency.VmExitNs + _world.Settings.Hypervisor.Latency.HypercallNs), _world.ModelledNs);
     }
 
     /// <summary>A hypercall input the hypervisor has no handler for.</summary>

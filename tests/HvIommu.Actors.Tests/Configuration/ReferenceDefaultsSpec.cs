@@ -88,7 +88,8 @@ public sealed class ReferenceDefaultsSpec
             AtcInvalidateNs: 2000,
             IotlbHitNs: 5,
             WalkReferenceNs: 80,
-            DmaTransferNs: 500), Defaults.Hypervisor.Latency);
+            DmaTransferNs: 500,
+            HypercallNs: 500), Defaults.Hypervisor.Latency);
     }
 
     [Fact]

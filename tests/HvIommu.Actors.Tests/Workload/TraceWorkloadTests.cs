@@ -9,21 +9,32 @@ public sealed class TraceWorkloadTests
 {
     internal static string Fixture => Path.Combine(RunEndToEndTests.RepoRoot(), "tests", "fixtures", "traces", "nvme-vtd-strict.trace");
 
-    internal static (long Maps, long Unmaps, long BytesMapped, long BytesUnmapped, long Header) CountFixture()
+    /// <summary>The repository's copy of the whole kernel trace the fixture was cut from (gzip).</summary>
+    internal static string RealTrace => Path.Combine(RunEndToEndTests.RepoRoot(), "traces", "linux-6.1-nvme-vtd-strict.trace.gz");
+
+    internal static (long Maps, long Unmaps, long BytesMapped, long BytesUnmapped, long Header) CountFixture() => CountTrace(Fixture);
+
+    /// <summary>Counts a trace's events independently of the parser: lines holding <c>: map: </c> or <c>: unmap: </c>.</summary>
+    internal static (long Maps, long Unmaps, long BytesMapped, long BytesUnmapped, long Header) CountTrace(string path)
     {
-        var lines = File.ReadAllLines(Fixture);
+        using var file = File.OpenRead(path);
+        using var text = new StreamReader(path.EndsWith(".gz", StringComparison.Ordinal) ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : file);
+        var lines = text.ReadToEnd().Split('\n');
         static long Size(string l) => long.Parse(l.Split("size=")[1].Split(' ')[0]);
         var maps = lines.Where(l => l.Contains(": map: ", StringComparison.Ordinal)).ToList();
         var unmaps = lines.Where(l => l.Contains(": unmap: ", StringComparison.Ordinal)).ToList();
         return (maps.Count, unmaps.Count, maps.Sum(Size), unmaps.Sum(Size), lines.Count(l => l.StartsWith('#')));
     }
 
-    private static JsonElement RunTrace(params string[] extra)
+    private static JsonElement RunTrace(params string[] extra) => RunTraceFile(Fixture, extra);
+
+    /// <summary>Replays <paramref name="trace"/> (exit 0 asserted) and returns its report.</summary>
+    internal static JsonElement RunTraceFile(string trace, params string[] extra)
     {
         var report = Path.Combine(Path.GetTempPath(), $"hviommu-trace-{Guid.NewGuid():N}.json");
         try
         {
-            var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--workload-trace", Fixture, "--plain", "--report", report, .. extra]);
+            var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--workload-trace", trace, "--plain", "--report", report, .. extra]);
             Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
             using var doc = JsonDocument.Parse(File.ReadAllText(report));
             return doc.RootElement.Clone();

@@ -48,7 +48,9 @@ public sealed class IommuTranslatorTests
         Assert.Equal(
             [TranslationSource.Walk, TranslationSource.Atc, TranslationSource.Iotlb],
             new[] { walk.Source, atc.Source, iotlb.Source });
-        Assert.Equal(walk with { Source = TranslationSource.Atc }, atc);
+        // The ATC answered: the same translation, and no nested-walk memory references this time.
+        Assert.Equal(walk with { Source = TranslationSource.Atc, WalkReferences = 0 }, atc);
+        Assert.True(walk.WalkReferences > 0);
     }
 
     [Fact]
