@@ -35,10 +35,11 @@ public static class SummaryTable
     private static void Render(RunReport report, IAnsiConsole console, TableBorder border)
     {
         console.Write(Parameters(report));
-        console.Write(Counts(report.Stats).Border(border));
-        if (report.Stats.Latencies.Count > 0)
-            console.Write(Latencies(report.Stats.Latencies).Border(border));
-        Violations(report.Violations, console);
+        console.Write(Counts(report.Stats, report.Mode).Border(border));
+        // Explorers do not record latencies (their schedules are many and short): no table of zeros.
+        if (report.Stats.Latencies.Any(l => l.Value.Count > 0))
+            console.Write(Latencies(report.Stats.Latencies, report.Mode).Border(border));
+        Violations(report.Violations, report.Mode, console);
         foreach (var artifact in report.Artifacts)
             console.Write(new Text($"artifact: {artifact}\n"));
     }
@@ -58,7 +59,7 @@ public static class SummaryTable
         return grid;
     }
 
-    private static Table Counts(RunStats s)
+    private static Table Counts(RunStats s, RunMode mode)
     {
         var table = new Table().Title("counts").AddColumn("what").AddColumn(new TableColumn("count").RightAligned());
         void Row(string name, string value) => table.AddRow(new Text(name), new Text(value));
@@ -92,8 +93,17 @@ public static class SummaryTable
             Row("cost: DMA translation p50 / p99", $"{N(k.DmaTranslationNs.P50Ns)} / {N(k.DmaTranslationNs.P99Ns)} ns");
             Row("cost: ns per op, simulated ops/s", $"{k.CostNsPerOp.ToString("N0", C)}, {k.SimulatedOpsPerSecond.ToString("N0", C)}");
         }
-        Row("steps", N(s.Steps));
-        Row("simulated time", $"{N(s.SimulatedNs)} ns");
+        // A stress run has no controlled steps and no simulated clock: its actors run on real threads, and what it
+        // adds up is the modelled cost of their operations (VM exits, flushes, DMA).
+        if (mode == RunMode.Deterministic)
+        {
+            Row("steps", N(s.Steps));
+            Row("simulated time", $"{N(s.SimulatedNs)} ns");
+        }
+        else
+        {
+            Row("modelled cost (sum over actors)", $"{N(s.SimulatedNs)} ns");
+        }
         Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");
         if (s.Memory is { } m)
         {
@@ -104,12 +114,13 @@ public static class SummaryTable
         return table;
     }
 
-    private static Table Latencies(IReadOnlyDictionary<string, LatencySummary> latencies)
+    private static Table Latencies(IReadOnlyDictionary<string, LatencySummary> latencies, RunMode mode)
     {
-        var table = new Table().Title("latency (ns)").AddColumn("operation");
+        var clock = mode == RunMode.Deterministic ? "simulated time" : "wall clock";
+        var table = new Table().Title($"latency (ns, {clock})").AddColumn("operation");
         foreach (var h in new[] { "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean" })
             table.AddColumn(new TableColumn(h).RightAligned());
-        foreach (var (name, l) in latencies)
+        foreach (var (name, l) in latencies.Where(l => l.Value.Count > 0))
         {
             IRenderable[] cells = [.. new[] { name, N(l.Count), N(l.MinNs), N(l.P50Ns), N(l.P90Ns), N(l.P99Ns), N(l.P999Ns), N(l.MaxNs), l.MeanNs.ToString("N0", C) }
                 .Select(v => new Text(v))];
@@ -118,18 +129,30 @@ public static class SummaryTable
         return table;
     }
 
-    private static void Violations(IReadOnlyList<ViolationRecord> violations, IAnsiConsole console)
+    private static void Violations(IReadOnlyList<ViolationRecord> violations, RunMode mode, IAnsiConsole console)
     {
         console.Write(new Text(violations.Count == 1 ? "1 violation\n" : $"{N(violations.Count)} violations\n", new Style(decoration: Decoration.Bold)));
         var number = 0;
         foreach (var v in violations)
         {
             number++;
-            console.Write(new Text($"{number}. {v.Kind} [{v.Hazard}] at step {N(v.Step)}, {N(v.SimTimeNs)} ns{Where(v)}\n", new Style(decoration: Decoration.Bold)));
+            console.Write(new Text($"{number}. {v.Kind}{(v.Hazard.Length > 0 ? $" [{v.Hazard}]" : "")} {When(v, mode)}{Where(v)}\n", new Style(decoration: Decoration.Bold)));
             console.Write(new Text($"   {v.Description}\n   why: {v.Explanation}\n"));
             // Written around Spectre so a long command is never broken by wrapping: it must paste as one line.
             console.Profile.Out.Writer.WriteLine($"   reproduce: {v.Reproduce}");
         }
+    }
+
+    /// <summary>
+    /// When a violation happened: in a deterministic run at the acting vCPU's or device's own step (violation.md
+    /// also gives the schedule step) and simulated time; a stress run has neither: its clock is the wall clock.
+    /// </summary>
+    private static string When(ViolationRecord v, RunMode mode)
+    {
+        if (mode == RunMode.Stress)
+            return $"{N(v.SimTimeNs)} ns into the run (wall clock)";
+        var actor = v.Vcpu ?? v.Device;
+        return $"at {(actor is null ? "" : actor + "'s ")}step {N(v.Step)}, {N(v.SimTimeNs)} ns simulated";
     }
 
     private static string Where(ViolationRecord v)

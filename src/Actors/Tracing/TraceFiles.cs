@@ -32,7 +32,9 @@ public static class TraceFiles
         var story = first is null ? null : ViolationStory.Of(events, first);
         var history = story is null ? events : History(events, story);
         var markdown = Path.Combine(directory, MermaidFile);
-        File.WriteAllText(markdown, story is null ? NoViolation(report, trace, events.Count) : Diagram(story, history, trace, report));
+        File.WriteAllText(markdown, story is not null ? Diagram(story, history, trace, report)
+            : first is not null ? BeyondTheTrace(first, report, trace, events.Count)
+            : NoViolation(report, trace, events.Count));
         var jsonl = Path.Combine(directory, HistoryFile);
         File.WriteAllText(jsonl, JsonLines(history));
         return [perfetto, markdown, jsonl];
@@ -59,6 +61,32 @@ public static class TraceFiles
         if (report.Violations.FirstOrDefault()?.Reproduce is { Length: > 0 } reproduce)
             sb.AppendLine($"Reproduce: `{reproduce}`");
         return MermaidWriter.Write(history, title, sb.ToString());
+    }
+
+    /// <summary>
+    /// The run found a violation but the trace stopped recording before it (the recorder keeps the first
+    /// <c>hviommu.run.trace-capacity</c> events): say so, tell the violation in the report's words, and how to get its history.
+    /// </summary>
+    private static string BeyondTheTrace(ViolationRecord first, RunReport report, SimTrace trace, int kept)
+    {
+        var sb = new StringBuilder();
+        var hazard = string.IsNullOrEmpty(first.Hazard) ? "" : $" ({first.Hazard})";
+        sb.AppendLine($"# {first.Kind}{hazard} — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run, beyond the trace");
+        sb.AppendLine();
+        var count = report.Violations.Count == 1 ? "1 violation" : $"{report.Violations.Count:N0} violations";
+        sb.AppendLine($"The run found {count}, but the trace kept only its first {kept:N0} events (hviommu.run.trace-capacity = {trace.Recorder.Capacity:N0}; "
+            + $"{trace.Dropped:N0} later events were dropped), and the first violation came after them, so there is no causal history to draw.");
+        sb.AppendLine();
+        sb.AppendLine($"**{first.Kind}{hazard}** at {first.Vcpu ?? first.Device ?? "the run"}'s step {first.Step}, {first.SimTimeNs} ns: {first.Description}");
+        if (first.Explanation.Length > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(first.Explanation);
+        }
+        sb.AppendLine();
+        sb.AppendLine($"To see it: raise hviommu.run.trace-capacity above {trace.Recorder.Recorded:N0} (the events this run recorded) and run again with --trace"
+            + (first.Reproduce is { Length: > 0 } reproduce ? $": `{reproduce}`." : "."));
+        return sb.ToString();
     }
 
     private static string NoViolation(RunReport report, SimTrace trace, int kept) =>

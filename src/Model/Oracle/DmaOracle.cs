@@ -140,7 +140,7 @@ public sealed class DmaOracle
                 "The blocking domain must reject every DMA (§1.4); a translation cached before the device was blocked (ATC, IOTLB) was still used, H9.");
         if (ctx.DeviceDetached)
             return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
-                $"DMA by {ctx.Device} got through ({t.Source}) while the device was attached to no domain",
+                $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device was attached to no domain",
                 "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5).");
         if (t.Source == TranslationSource.Identity)
             return CheckIdentity(t, ctx);
@@ -159,15 +159,15 @@ public sealed class DmaOracle
         {
             if (record is { Queued: true, State: MappingState.Unmapped })
                 return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, head,
-                    $"DMA through a stale {t.Source} entry reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window",
+                    $"DMA through a stale translation from {From(t.Source)} reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window",
                     "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3.");
             return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, head,
-                $"DMA through a {t.Source} translation reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
+                $"DMA through a translation from {From(t.Source)} reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
                 ExplainFreed(record, t));
         }
         if (record is { State: MappingState.Flushed })
             return Report(ViolationKind.StaleTranslationAfterFlush, t, ctx, record, frame,
-                $"DMA used a {t.Source} translation of {record} after flush #{record.FlushedBySeq} had completed",
+                $"DMA used a translation from {From(t.Source)} of {record} after flush #{record.FlushedBySeq} had completed",
                 ExplainStale(t));
         if (record is not null && record.Domain != ctx.DeviceDomain)
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
@@ -281,10 +281,20 @@ public sealed class DmaOracle
 
     private static string ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
     {
-        MappingState.Unmapped => $"The buffer was freed before any flush covering its unmap had completed, while the {t.Source} still held the translation: the free came too early — the flush failed and was ignored (H8, §2.3), or the free did not wait for it (H2, §5.2 step 3).",
+        MappingState.Unmapped => $"The buffer was freed before any flush covering its unmap had completed, while {From(t.Source)} still held the translation: the free came too early — the flush failed and was ignored (H8, §2.3), or the free did not wait for it (H2, §5.2 step 3).",
         MappingState.Flushed when t.Source == TranslationSource.Atc => "The flush completed and the buffer was freed while the device's ATC still held the translation: either the device TLB was invalidated before the IOTLB and refilled from it (H4: the IOTLB invalidation came too late, §4 rules), or the flush returned before the ATS invalidation completion came (H5, §2.4 (b)).",
-        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated from the {t.Source} before the flush was still in flight: the drain of translated DMA never came before the flush returned (H5, §2.4 (c)).",
-        _ => $"The frame changed owner under a live translation from the {t.Source}.",
+        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated from {From(t.Source)} before the flush was still in flight: the drain of translated DMA never came before the flush returned (H5, §2.4 (c)).",
+        _ => $"The frame changed owner under a live translation from {From(t.Source)}.",
+    };
+
+    /// <summary>Where a translation came from, in words: "the IOTLB", "the device's ATC", "a table walk".</summary>
+    private static string From(TranslationSource source) => source switch
+    {
+        TranslationSource.Atc => "the device's ATC",
+        TranslationSource.Iotlb => "the IOTLB",
+        TranslationSource.Walk => "a table walk",
+        TranslationSource.Identity => "the identity mapping",
+        _ => "no translation",
     };
 
     private static string ExplainStale(in DmaTranslation t) => t.Source switch

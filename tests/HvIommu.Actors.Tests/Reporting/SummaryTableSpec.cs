@@ -55,4 +55,31 @@ public sealed class SummaryTableSpec
         Assert.Contains("0 violations", text, StringComparison.Ordinal);
         Assert.Contains("clean", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Says_which_clock_the_times_are_on()
+    {
+        var deterministic = Render(SampleReports.WithTwoViolations());
+        Assert.Contains("latency (ns, simulated time)", deterministic, StringComparison.Ordinal);
+        Assert.Contains("simulated time", deterministic, StringComparison.Ordinal);
+        Assert.Matches(@"\d+\. \w+ \[H\d+\] at \S+'s step [\d,]+, [\d,]+ ns simulated", deterministic);
+
+        var stress = Render(SampleReports.WithTwoViolations() with { Mode = RunMode.Stress });
+        Assert.Contains("latency (ns, wall clock)", stress, StringComparison.Ordinal);
+        Assert.Contains("ns into the run (wall clock)", stress, StringComparison.Ordinal);
+        Assert.Contains("modelled cost", stress, StringComparison.Ordinal);
+        Assert.DoesNotContain("| steps", stress, StringComparison.Ordinal);
+        Assert.DoesNotContain("simulated", stress, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Latencies_that_were_not_recorded_show_no_table_of_zeros()
+    {
+        var report = SampleReports.WithTwoViolations();
+        var zeros = report.Stats.Latencies.ToDictionary(kv => kv.Key, _ => new LatencySummary(0, 0, 0, 0, 0, 0, 0, 0));
+
+        var text = Render(report with { Stats = report.Stats with { Latencies = zeros } });
+
+        Assert.DoesNotContain("latency (ns", text, StringComparison.Ordinal);
+    }
 }

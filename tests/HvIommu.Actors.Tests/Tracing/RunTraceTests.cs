@@ -29,6 +29,22 @@ public sealed class RunTraceTests : IDisposable
     }
 
     [Fact]
+    public void A_violation_after_the_trace_filled_up_is_told_not_denied()
+    {
+        var conf = Path.Combine(Directory.CreateDirectory(_dir).FullName, "small-trace.conf");
+        File.WriteAllText(conf, File.ReadAllText(H5) + "\nhviommu.run.trace-capacity = 50\n");
+        var traceDir = Path.Combine(_dir, "trace");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--config", conf, "--trace", traceDir, "--plain"]);
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+
+        var md = File.ReadAllText(Path.Combine(traceDir, TraceFiles.MermaidFile));
+        Assert.DoesNotContain("No violation", md);
+        Assert.StartsWith("# DmaToFreedFrame (H5)", md);
+        Assert.Contains("hviommu.run.trace-capacity = 50", md);
+        Assert.Contains("run --config", md); // how to get the history
+    }
+
+    [Fact]
     public void Explore_then_replay_write_a_causal_trace_of_the_H5_violation()
     {
         var report = Path.Combine(_dir, "h5.json");
