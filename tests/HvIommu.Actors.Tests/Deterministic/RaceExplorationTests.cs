@@ -109,17 +109,40 @@ public sealed class RaceEnvironmentChoiceTests
         }
     }
 
+    /// <summary>Chooses actors as the uniform random strategy does but leaves the environment to the seed, as every
+    /// strategy did before environment choices: its recordings are version 1 schedules.</summary>
+    private sealed class SeededEnvironmentStrategy(ulong seed) : IScheduleStrategy
+    {
+        private readonly UniformRandomStrategy _inner = new(seed);
+
+        public string Description => StrategySpec.Random;
+
+        public bool ChoosesEnvironment => false;
+
+        public int Choose(ReadOnlySpan<int> candidates, long step) => _inner.Choose(candidates, step);
+    }
+
     [Fact]
     public void A_version_1_schedule_recorded_when_the_seed_drew_the_environment_replays_unchanged()
     {
-        // Recorded by explore before environment choices were the strategy's: the device's replay coin came from the
-        // seed. Its replay must draw it from the seed again and come back to the same trace hash and violation.
-        var fixtures = Path.Combine(RunEndToEndTests.RepoRoot(), "tests", "HvIommu.Actors.Tests", "Deterministic", "Fixtures");
-        var (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--schedule", Path.Combine(fixtures, "schedule-v1-h5-drain.schedule"), "--config", Path.Combine(fixtures, "schedule-v1-h5-drain.conf")]);
-        Assert.True(exit == 0, stdout + stderr);
-        Assert.Contains("78 recorded choices, trace hash 66fbd7f2ea0c3da0", stdout);
-        Assert.Matches(@"DmaToFreedFrame \[H5\] at (rogue.s )?step 11,", stdout);
-        Assert.DoesNotContain("DIVERGED", stdout);
+        // A schedule recorded with the environment drawn from the seed (as before environment choices) is written as
+        // version 1; replayed from its text, it draws the environment from the seed again: same trace hash, same violations.
+        var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race("h5-drain"), []);
+        using var system = Runs.DeterministicRunner.CreateSystem(config, verbose: false, name: "v1-test");
+        for (var seed = 1UL; seed <= 8; seed++)
+        {
+            var recorded = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(Custom: (s, _) => new SeededEnvironmentStrategy(StrategySpec.StrategySeed(s))), "", trace: false);
+            var text = recorded.Schedule.ToText();
+            Assert.StartsWith("hviommu-schedule 1\n", text);
+            Assert.DoesNotContain("values", text);
+            var replayed = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(Replay: ScheduleFile.Parse(text)), "", trace: false);
+            Assert.Null(replayed.Drive.DivergedAtStep);
+            Assert.Equal(recorded.Report.TraceHash, replayed.Report.TraceHash);
+            Assert.Equal(recorded.Report.Violations.Select(v => v.Kind), replayed.Report.Violations.Select(v => v.Kind));
+            // The same seed with the strategy making the environment's choices records them (the race has some).
+            var chosen = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(StrategySpec.Random), "", trace: false);
+            Assert.NotEmpty(chosen.Schedule.EnvironmentChoices);
+        }
     }
 
     [Fact]
