@@ -66,6 +66,8 @@ public static class RunOutput
         var found = report.Violations.Count == 0 ? "no violation" : $"{report.Violations.Count} violation{(report.Violations.Count == 1 ? "" : "s")} kept";
         if (report.Partial)
             return $"result: INTERRUPTED — expected {expected}, found {found} in the part that ran (exit {exitCode})";
+        if (report.DidNotRun is { } why)
+            return $"result: expected {expected}, found {found}, but {why}: NOT MATCHED (exit {exitCode})";
         return report.OutcomeMatched
             ? $"result: expected {expected}, found {found}: MATCHED (exit {exitCode})"
             : $"result: expected {expected}, found {found}: NOT MATCHED (exit {exitCode})";

@@ -91,6 +91,7 @@ internal static class TopologyText
         w.WriteLine($"  flush handler: order={ConfigWords.Name(ConfigWords.FlushOrder, f.Order)} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
         if (s.Workload.Trace.Enabled)
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
+        w.WriteLine($"  host behaviour: {Behaviour(s.Hypervisor.Behaviour)}");
         var pages = s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages";
         w.WriteLine($"  workload: {pages} per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
         var hazards = HazardRegistry.Active(s);
@@ -102,6 +103,7 @@ internal static class TopologyText
         var f = h.Flush;
         line("flush", $"order {ConfigWords.Name(ConfigWords.FlushOrder, f.Order)}, await ATC completions {OnOff(f.AwaitAtcCompletions)}, "
             + $"drain DMA {OnOff(f.DrainDma)}, invalidate walk cache {OnOff(f.InvalidateWalkCache)}");
+        line("host behaviour", Behaviour(h.Behaviour));
         var l = h.Latency;
         line("latency", $"VM exit {l.VmExitNs} ns, flush domain {l.FlushDomainNs} ns, flush list {l.FlushListNs} ns, "
             + $"ATC invalidate {l.AtcInvalidateNs} ns, IOTLB hit {l.IotlbHitNs} ns, walk reference {l.WalkReferenceNs} ns, "
@@ -133,6 +135,13 @@ internal static class TopologyText
         if (s.Devices.Length > shown.Count)
             w.WriteLine($"  … {s.Devices.Length - shown.Count} more");
     }
+
+    /// <summary>Every hypervisor.behaviour.* setting in force, by its key ([UNKNOWN] host behaviour, brief §8).</summary>
+    public static string Behaviour(HostBehaviourSettings b) =>
+        $"detached-translation={ConfigWords.Name(ConfigWords.DetachedTranslation, b.DetachedTranslation)} "
+        + $"delete-invalidates-caches={OnOff(b.DeleteInvalidatesCaches)} flush-covers-departed-devices={OnOff(b.FlushCoversDepartedDevices)} "
+        + $"attach-invalidates-atc={OnOff(b.AttachInvalidatesAtc)} s2-migration-every-flushes={b.S2MigrationEveryFlushes} "
+        + $"s2-change-invalidates-iotlb={OnOff(b.S2ChangeInvalidatesIotlb)}";
 
     private static string FirstThenMore(IReadOnlyList<string> items, int first) =>
         items.Count <= first

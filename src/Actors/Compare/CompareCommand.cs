@@ -24,7 +24,7 @@ public sealed class CompareCommand : CliCommand
     private readonly Option<string?> _config = CommonOptions.Config("a topology (with --workload-trace, the trace drives hviommu.workload.trace-device and the other devices run the synthetic workload)");
     private readonly Option<string> _out = new("--out")
     {
-        Description = "writes DIR/compare.json, DIR/compare.csv and the plots vm-exits-collateral, iotlb-hit-rate and translation-latency-cdf (.png and .svg)",
+        Description = "writes DIR/compare.json, DIR/compare.csv, the plots vm-exits-collateral, iotlb-hit-rate and translation-latency-cdf (.png and .svg), and DIR/variants/NAME.json, each variant's run report (with its schedule in deterministic mode: replay --report repeats it)",
         HelpName = "DIR",
         Required = true,
     };
@@ -142,8 +142,13 @@ public sealed class CompareCommand : CliCommand
         CompareTable.Render(done, stdout);
         var files = CompareWriter.Write(outDir, source, baseConfig.Settings.Seed, mode, done, partial: interrupted);
         files = [.. files, .. ComparePlots.Write(outDir, Path.GetFileName(source), done)];
+        var variantFiles = new List<string>();
+        done = [.. done.Select(r => WriteVariantReport(outDir, r, o, variantFiles))];
+        files = [.. files, .. variantFiles];
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
+        foreach (var r in done.Where(r => r.Report.Violations.Count > 0))
+            stdout.WriteLine($"{r.Variant.Name}: {r.Report.Violations[0].Kind} — {r.Report.Violations[0].Description}; reproduce: {r.Report.Violations[0].Reproduce}");
         var events = done.Sum(r => (r.Stats.WorkloadTrace?.MapEvents ?? 0) + (r.Stats.WorkloadTrace?.UnmapEvents ?? 0));
         stdout.WriteLine(string.Format(CultureInfo.InvariantCulture, "compare: {0} variants in {1:0.0} s wall{2}", done.Count, wall.Elapsed.TotalSeconds,
             events > 0 ? $", {events / wall.Elapsed.TotalSeconds:N0} trace events/s" : ""));
@@ -197,10 +202,51 @@ public sealed class CompareCommand : CliCommand
             var reproduce = Reproduction.Run(configPath, settings.Seed, null, options, workloadTrace: tracePath);
             using var system = DeterministicRunner.CreateSystem(config, verbose, name: "compare-" + thread);
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, options, reproduce, trace: false, cancel: cancel);
-            return new VariantResult(variant, r.Report, r.Verdict, r.Failure);
+            return new VariantResult(variant, r.Report, r.Verdict, r.Failure) { Schedule = r.Schedule };
         }
         var result = StressRunner.Run(config, Reproduction.Run(configPath, settings.Seed, null, null, workloadTrace: tracePath), null, verbose, cancel: cancel);
         return new VariantResult(variant, result.Report, result.Verdict, result.Failure);
+    }
+
+    /// <summary>
+    /// DIR/variants/NAME.json: the variant's full run report (the resolved config with the variant's driver settings,
+    /// every figure, the violations), and for a deterministic variant its schedule beside it, so that
+    /// <c>replay --report DIR/variants/NAME.json</c> repeats it exactly. Each violation's reproduce line is that
+    /// replay (deterministic), or this comparison of that one variant (stress): the run command cannot say which
+    /// flush design the variant used.
+    /// </summary>
+    private static VariantResult WriteVariantReport(string outDir, VariantResult r, CompareOptions o, List<string> written)
+    {
+        var dir = Path.Combine(outDir, "variants");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, r.Variant.Name + ".json");
+        var report = r.Report;
+        string reproduce;
+        if (r.Schedule is { } schedule)
+        {
+            var schedulePath = Path.ChangeExtension(path, ".schedule");
+            AtomicFile.WriteText(schedulePath, schedule.ToText());
+            written.Add(schedulePath);
+            report = report with { Artifacts = [.. report.Artifacts, schedulePath] };
+            reproduce = Reproduction.Replay(path);
+        }
+        else
+        {
+            reproduce = string.Join(' ', new[]
+            {
+                Reproduction.Program + " compare",
+                o.TracePath is null ? null : "--workload-trace " + Reproduction.PathArgument(o.TracePath),
+                o.ConfigPath is null ? null : "--config " + Reproduction.PathArgument(o.ConfigPath),
+                "--variants " + r.Variant.Name,
+                "--seed " + report.Seed.ToString(CultureInfo.InvariantCulture),
+                o.Ops is { } ops ? "--ops " + ops.ToString(CultureInfo.InvariantCulture) : null,
+                "--mode stress --out " + Reproduction.PathArgument(outDir),
+            }.Where(p => p is not null));
+        }
+        report = report with { Violations = [.. report.Violations.Select(v => v with { Reproduce = reproduce })] };
+        ReportWriter.Write(report, path);
+        written.Add(path);
+        return r with { Report = report };
     }
 }
 

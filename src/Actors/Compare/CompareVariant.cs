@@ -37,6 +37,9 @@ public sealed record CompareVariant(string DmaMode, string Flush, bool AtsOff)
 /// <summary>What one variant's run measured (a row of the table, an entry of compare.json).</summary>
 public sealed record VariantResult(CompareVariant Variant, RunReport Report, Runs.RunVerdict Verdict, string? Failure)
 {
+    /// <summary>A deterministic variant's schedule (what <c>replay</c> needs); null in stress mode.</summary>
+    public Deterministic.ScheduleFile? Schedule { get; init; }
+
     public RunStats Stats => Report.Stats;
     public CostStats Cost => Report.Stats.Cost!;
 

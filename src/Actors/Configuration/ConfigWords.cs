@@ -24,7 +24,7 @@ internal static class ConfigWords
         ("none", Model.Settings.InitStep.None), ("get-capabilities", Model.Settings.InitStep.GetCapabilities),
         ("create-identity", Model.Settings.InitStep.CreateIdentity), ("configure-identity", Model.Settings.InitStep.ConfigureIdentity),
         ("create-blocking", Model.Settings.InitStep.CreateBlocking), ("configure-blocking", Model.Settings.InitStep.ConfigureBlocking),
-        ("sysfs-add", Model.Settings.InitStep.SysfsAdd), ("register", Model.Settings.InitStep.Register));
+        ("sysfs-add", Model.Settings.InitStep.SysfsAdd), ("register", Model.Settings.InitStep.Register), ("probe", Model.Settings.InitStep.Probe));
     public static readonly IReadOnlyDictionary<string, DomainSwitchMode> DomainSwitch = Words(
         ("none", DomainSwitchMode.None), ("attach-replace", DomainSwitchMode.AttachReplace), ("detach-attach", DomainSwitchMode.DetachAttach));
     public static readonly IReadOnlyDictionary<string, DetachedTranslation> DetachedTranslation = Words(

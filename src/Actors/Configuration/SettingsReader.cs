@@ -127,7 +127,8 @@ internal static class SettingsReader
             DeleteInvalidatesCaches: r.Bool(b + "delete-invalidates-caches", true),
             FlushCoversDepartedDevices: r.Bool(b + "flush-covers-departed-devices", true),
             S2MigrationEveryFlushes: r.Int(b + "s2-migration-every-flushes", 0, 1_000_000),
-            S2ChangeInvalidatesIotlb: r.Bool(b + "s2-change-invalidates-iotlb", true));
+            S2ChangeInvalidatesIotlb: r.Bool(b + "s2-change-invalidates-iotlb", true),
+            AttachInvalidatesAtc: r.Bool(b + "attach-invalidates-atc", true));
         return new HypervisorSettings(flush, latency, behaviour);
     }
 
@@ -142,7 +143,9 @@ internal static class SettingsReader
             DomainSwitchTo: r.String(l + "domain-switch-to"),
             DisableAtsBeforeBlock: r.Bool(l + "disable-ats-before-block", true),
             FreeDomainBeforeDetach: r.Bool(l + "free-domain-before-detach"),
-            EarlyDmaDevice: r.String(l + "early-dma-device"));
+            EarlyDmaDevice: r.String(l + "early-dma-device"),
+            AtsToggleInvalidatesAtc: r.Bool(l + "ats-toggle-invalidates-atc", true),
+            KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(

@@ -64,7 +64,8 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private void Start(ExecuteFlush m)
     {
         _tally.Message();
-        var context = new FlushContext(m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs);
+        var devices = _world.Host.DevicesToFlush(m.Domain, out var departedMark);
+        var context = new FlushContext(m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, departedMark);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
         var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
@@ -74,7 +75,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
             _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
         _world.Costs.VcpuBusy(m.Vcpu, cost);
         _world.Costs.AddFlushNs(cost);
-        var run = _engine.Start(m.Domain, m.Blocks, _world.Host.DevicesToFlush(m.Domain), context, _steps);
+        var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps);
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
@@ -133,6 +134,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         var request = run.Context.Request;
         var now = _world.Clock.NowNs;
+        _world.Host.FlushReachedDeparted(run.Domain, run.Context.DepartedMark);
         _world.Oracle.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, now);
         _log.Debug("Flush {FlushId} of domain {DomainId} completed", run.Id, run.Domain);
         var reply = new HypercallCompleted(request.Code, HvStatus.Success);
@@ -173,6 +175,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
 
     private const string Actor = "flush-handler";
 
-    /// <summary>What the actor keeps per flush: the request (whom to answer), the oracle's flush number, the start time.</summary>
-    private sealed record FlushContext(ExecuteFlush Request, long OracleSeq, long StartNs);
+    /// <summary>What the actor keeps per flush: the request (whom to answer), the oracle's flush number, the start
+    /// time, and which departed devices it reached (<see cref="HostIommu.DevicesToFlush(uint, out long)"/>).</summary>
+    private sealed record FlushContext(ExecuteFlush Request, long OracleSeq, long StartNs, long DepartedMark);
 }

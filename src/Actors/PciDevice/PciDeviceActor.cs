@@ -138,12 +138,14 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
         // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
         var ctx = AccessFor(tx.View!, tx.Replay);
-        if (_world.Oracle.CheckAccess(tx.Translation, ctx) is { } violation && _world.Violations.IsViolation(violation.Kind)
-            && _world.Settings.Run.StopOnFirstViolation)
+        var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx);
+        if (verdict is not null && _world.Violations.IsViolation(verdict.Kind) && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
+        var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);
         _world.Trace?.Event(TraceEventKind.DmaAccess, Actor, $"DMA {tx.Access} 0x{tx.Iova:x}",
-            $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}");
-        Move(tx);
+            $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}{(suppressed ? ", write to a reused page-table/kernel frame not performed (H3 window)" : "")}");
+        if (!suppressed)
+            Move(tx);
         _slot.TransferFinished();
         _modelledNs += _world.Settings.Hypervisor.Latency.DmaTransferNs;
         _transfers++;

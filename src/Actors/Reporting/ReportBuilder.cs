@@ -40,11 +40,15 @@ internal static class ReportBuilder
                 v.Description, v.Explanation, reproduce))
             .ToList();
         var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
+        var didNotRun = s.Expect == Expectation.Clean ? world.DidNotRun() : null;
         var matched = s.Expect == Expectation.Clean
-            ? world.Violations.Total == 0
+            ? world.Violations.Total == 0 && didNotRun is null
             : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
         return new RunReport(s.Seed, mode, new ReportConfig(config.File, ResolvedJson.GetValue(config.Merged, static c => new StrongBox<JsonElement>(HoconJson.ToJson(c))).Value), stats, violations,
-            s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, []);
+            s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, [])
+        {
+            DidNotRun = didNotRun,
+        };
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;

@@ -29,6 +29,11 @@ public sealed record RunReport(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? TraceHash { get; init; }
 
+    /// <summary>A run expected clean that tested nothing, or less than asked (init failed uninjected, stopped
+    /// early), says why here, and its outcome does not match; omitted otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DidNotRun { get; init; }
+
     /// <summary>The run was interrupted (Ctrl-C) before its budget was spent: the figures cover only what ran.
     /// Omitted from the JSON when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]

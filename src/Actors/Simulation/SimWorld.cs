@@ -53,7 +53,7 @@ public sealed class SimWorld
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
         if (trace is not null)
             Violations.Observer = trace.Violation;
-        Oracle = new DmaOracle(Frames, Stage2, Violations, Model.Hazards.HazardRegistry.Attribution(settings), clock);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
@@ -117,6 +117,33 @@ public sealed class SimWorld
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }
     public HypercallWatchdog Watchdog { get; }
+
+    /// <summary>Why guest init failed, or null (it succeeded or has not run); set by vCPU 0.</summary>
+    public string? InitFailure { get; set; }
+
+    /// <summary>
+    /// Whether the configuration asked for an init failure: <c>lifecycle.fail-init-step</c>, or a fault on a
+    /// hypercall init makes (capabilities, create, configure, device property, attach). An init failure nobody
+    /// asked for means the run tested nothing (a capability missing, say) and must not pass as clean.
+    /// </summary>
+    public bool InitFailureInjected =>
+        Settings.Lifecycle.FailInitStep != InitStep.None
+        || Settings.Faults.Any(f => f.Call is HypercallCode.GetIommuCapabilities or HypercallCode.CreateDeviceDomain
+            or HypercallCode.ConfigureDeviceDomain or HypercallCode.GetLogicalDeviceProperty or HypercallCode.AttachDeviceDomain);
+
+    /// <summary>
+    /// For a run expected clean: why it did not test what it was asked to (init failed for a reason the
+    /// configuration did not inject; the operation budget was not spent because the duration or the step
+    /// budget stopped it early), or null when it did.
+    /// </summary>
+    public string? DidNotRun()
+    {
+        if (InitFailure is { } why)
+            return InitFailureInjected ? null : $"guest init failed ({why}) although the configuration injected no init failure: no DMA was tested";
+        if (Violations.Total == 0 && Budget.Completed < Budget.Total)
+            return $"only {Budget.Completed:N0} of {Budget.Total:N0} operations completed (the run was stopped early by its duration or step budget)";
+        return null;
+    }
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }

@@ -38,16 +38,27 @@ public sealed class ViolationStory
         var page = PageOf(iova);
         var translate = iova.Length == 0 ? null
             : before.LastOrDefault(e => e.Kind == TraceEventKind.DmaTranslate && e.Actor == violation.Actor && e.Name.EndsWith(" " + iova, StringComparison.Ordinal));
-        var map = page is null ? null : before.LastOrDefault(e => e.Kind == TraceEventKind.PteWrite && e.Name == "map " + page);
+        // The mapping and the flush the oracle names (by serial, domain and number: flush numbers count per domain),
+        // never another domain's flush or an earlier mapping of the same IOVA.
+        var text = record.Description + " " + record.Explanation;
+        var serial = Named(text, @"mapping #(\d+)");
+        var mapDomain = Named(text, @"mapping #\d+ [^()]*\([^)]*\) of domain (\d+)");
+        var flushNo = Named(text, @"flush #(\d+)");
+        var map = page is null ? null : before.LastOrDefault(e => e.Kind == TraceEventKind.PteWrite && e.Name == "map " + page
+            && (serial is null || e.Detail.Contains($"mapping #{serial} ", StringComparison.Ordinal)));
+        mapDomain ??= map is null ? null : Detail(map, "domain");
         var unmap = map is null ? null
             : before.FirstOrDefault(e => e.Seq > map.Seq && e.Kind == TraceEventKind.PteWrite && e.Actor == map.Actor && e.Name.StartsWith("unmap ", StringComparison.Ordinal)
                 && Detail(e, "domain") == Detail(map, "domain"));
         var free = record.Frame is { } frame ? before.LastOrDefault(e => e.Kind == TraceEventKind.Free && e.Name.EndsWith(" " + frame, StringComparison.Ordinal)) : null;
         var anchor = free ?? violation;
-        var flushDone = before.LastOrDefault(e => e.Seq < anchor.Seq && e.Kind == TraceEventKind.Flush && e.Name.EndsWith(" completed", StringComparison.Ordinal)
-            && (unmap is null || e.Seq > unmap.Seq));
+        bool OfDomain(TraceEvent e) => mapDomain is null || Detail(e, "domain") == mapDomain;
+        var flushDone = flushNo is not null && mapDomain is not null
+            ? before.LastOrDefault(e => e.Kind == TraceEventKind.Flush && e.Name == $"flush #{flushNo} completed" && OfDomain(e))
+            : before.LastOrDefault(e => e.Seq < anchor.Seq && e.Kind == TraceEventKind.Flush && e.Name.EndsWith(" completed", StringComparison.Ordinal)
+                && OfDomain(e) && (unmap is null || e.Seq > unmap.Seq));
         var flushStart = flushDone is null ? null
-            : before.LastOrDefault(e => e.Seq < flushDone.Seq && e.Kind == TraceEventKind.Flush && e.Name == flushDone.Name.Replace(" completed", " started", StringComparison.Ordinal));
+            : before.LastOrDefault(e => e.Seq < flushDone.Seq && e.Kind == TraceEventKind.Flush && e.Name == flushDone.Name.Replace(" completed", " started", StringComparison.Ordinal) && OfDomain(e));
         var facts = new[] { map, translate, unmap, flushStart, flushDone, free }.OfType<TraceEvent>().OrderBy(e => e.Seq).ToList();
 
         var sb = new StringBuilder();
@@ -66,7 +77,7 @@ public sealed class ViolationStory
 
     private static string TooEarly(TraceEvent? translate, TraceEvent? flushStart, TraceEvent? flushDone, TraceEvent? free, TraceEvent violation)
     {
-        var flush = flushDone is null ? "" : flushDone.Name.Replace(" completed", "", StringComparison.Ordinal);
+        var flush = flushDone is null ? "" : $"{flushDone.Name.Replace(" completed", "", StringComparison.Ordinal)} of domain {Detail(flushDone, "domain")}";
         if (free is not null && flushDone is null)
             return $"the free at step {free.Step} — no flush covering the unmap had completed before it.";
         if (translate is not null && flushStart is not null && flushDone is not null && translate.Seq < flushStart.Seq)
@@ -79,6 +90,10 @@ public sealed class ViolationStory
             return $"the free at step {free.Step}, before the DMA translated at step {translate?.Step.ToString() ?? "?"} had moved its data (step {violation.Step}).";
         return "see the explanation below; the trace holds no free or flush for this IOVA.";
     }
+
+    /// <summary>The first group of <paramref name="pattern"/> in <paramref name="text"/>, or null.</summary>
+    private static string? Named(string text, string pattern) =>
+        System.Text.RegularExpressions.Regex.Match(text, pattern) is { Success: true } m ? m.Groups[1].Value : null;
 
     /// <summary>The IOVA's 4 KiB page as the trace writes it (0x…000).</summary>
     private static string? PageOf(string iova) =>

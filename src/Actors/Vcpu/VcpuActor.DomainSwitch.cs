@@ -44,7 +44,7 @@ internal sealed partial class VcpuActor
     {
         var toBlocking = to.DomainId.Id == SimWorld.BlockingDomainId;
         if (toBlocking && life.DisableAtsBeforeBlock)
-            device.DisableAts();
+            device.DisableAts(life.AtsToggleInvalidatesAtc);
         if (life.DomainSwitch == DomainSwitchMode.DetachAttach)
         {
             await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
@@ -57,7 +57,7 @@ internal sealed partial class VcpuActor
             await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
         }
         if (!toBlocking && life.DisableAtsBeforeBlock)
-            device.EnableAts();
+            device.EnableAts(life.AtsToggleInvalidatesAtc);
     }
 
     private async Task AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)

@@ -19,6 +19,7 @@ internal sealed partial class VcpuActor
     private readonly List<HvInputDeviceDomain> _created = new();
 
     private InitStep _initStep;
+    private bool _detachFailed;
     private bool _initFailed;
 
     private async Task InitializeAsync(InitializeGuest m)
@@ -28,9 +29,10 @@ internal sealed partial class VcpuActor
         if (result is not null)
         {
             _initFailed = true;
+            _world.InitFailure = $"at {_initStep}: {result}";
             var plan = InitUnwindPlan.For(_initStep, _world.Settings.Lifecycle.InitUnwinding);
             _log.Error("{Vcpu}: pvIOMMU init failed at {Step}: {Reason}; unwinding: {Plan}", Name, _initStep, result, string.Join(" → ", plan));
-            await UnwindAsync(plan, ExitPath.Init);
+            await UnwindAsync(plan, _initStep, ExitPath.Init);
         }
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
@@ -125,13 +127,20 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
-    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged.</summary>
-    private async Task UnwindAsync(IEnumerable<InitCleanup> plan, ExitPath path)
+    /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged; a cleanup
+    /// of a step that never happened (iommu_device_sysfs_remove before iommu_device_sysfs_add) is a violation.</summary>
+    private async Task UnwindAsync(IEnumerable<InitCleanup> plan, InitStep failed, ExitPath path)
     {
         foreach (var step in plan)
         {
+            if (failed != InitStep.None && InitUnwindPlan.UndoesStepNeverDone(failed, step))
+                _world.Oracle.ReportUnwindOfStepNeverDone(ConfigWordsName(failed), InitUnwindPlan.Label(step), InitUnwindPlan.Call(step),
+                    step == InitCleanup.SysfsRemove ? "iommu_device_sysfs_add()" : "the step it undoes", Name, _world.Clock.NowNs);
             switch (step)
             {
+                case InitCleanup.ReleaseDevices:
+                    await ReleaseDevicesAsync();
+                    break;
                 case InitCleanup.DeleteBlocking:
                     await HypercallAsync(new DeleteDeviceDomainInput(BlockingDomain), path);
                     break;
@@ -148,16 +157,40 @@ internal sealed partial class VcpuActor
         }
     }
 
-    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5).</summary>
+    /// <summary>Domains kept on purpose because a device could not be detached from them (Xen's fix, H10).</summary>
+    private readonly List<GuestDomain> _keptAttached = new();
+
+    /// <summary>Why DELETE of a domain was refused, when the driver knows (a failed DETACH).</summary>
+    private (string Hazard, string Text)? _deleteRefusedCause;
+
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5). A domain the
+    /// host still has a device attached to keeps its tables with lifecycle.keep-tables-when-detach-fails (Xen's
+    /// fix 7b658fd273f9); otherwise freeing them is reported (HostReferencedTablesFreed).</summary>
     private async Task FreePagingDomainsAsync(ExitPath path)
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
             var domain = _world.Domains.First(d => d.Identity == _created[i]);
+            var attached = _world.Host.DevicesIn(domain.Id);
+            if (attached.Count > 0 && _detachFailed && _world.Settings.Lifecycle.KeepTablesWhenDetachFails)
+            {
+                _log.Warning("{Vcpu}: domain {DomainId} still has {Devices} attached after a failed detach: its tables are kept and it is not deleted",
+                    Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
+                _keptAttached.Add(domain);
+                continue;
+            }
+            if (attached.Count > 0 && domain.Table is not null)
+                _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
+                    _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
             FreeTable(domain);
             var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity), path)).Status;
             if (status != HvStatus.Success)
+            {
                 _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
+                if (status == HvStatus.InvalidDeviceState && _detachFailed)
+                    _deleteRefusedCause = (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
+                        $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host.");
+            }
             domain.CreatedInHypervisor = false;
         }
         _created.Clear();
@@ -190,10 +223,11 @@ internal sealed partial class VcpuActor
                 FreeFlushQueues();
                 await FreePagingDomainsAsync(ExitPath.Teardown);
             }
-            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], ExitPath.Teardown);
+            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
         }
-        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable);
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, 0, tablesLeft, _world.Clock.NowNs);
+        // Domains kept on purpose after a failed detach (and their tables) are no leak.
+        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause);
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
     }
@@ -228,8 +262,13 @@ internal sealed partial class VcpuActor
             if (device.View.AttachedNowhere)
                 continue;
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
-                device.DisableAts();
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Teardown);
+                device.DisableAts(_world.Settings.Lifecycle.AtsToggleInvalidatesAtc);
+            var status = (await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Teardown)).Status;
+            if (status != HvStatus.Success)
+            {
+                _detachFailed = true;
+                _log.Error("{Vcpu}: HVCALL_DETACH_DEVICE_DOMAIN of {Device} failed: {Status}; it stays attached at the host", Name, device.Name, status.LinuxName());
+            }
         }
         foreach (var domain in _world.Domains.Where(d => d.CreatedInHypervisor || d.Table is not null))
             await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), ExitPath.Teardown);
@@ -241,6 +280,8 @@ internal sealed partial class VcpuActor
         foreach (var device in _devices)
             await device.Ask<DmaCompleted>((IActorRef r) => new ReplayRecent(r), _world.Settings.Run.HangTimeout, CancellationToken.None);
     }
+
+    private static string ConfigWordsName(InitStep step) => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step);
 
     private void FreeTable(GuestDomain domain)
     {

@@ -1,4 +1,5 @@
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.PageTables;
 using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Caches;
@@ -26,9 +27,41 @@ public sealed class DeviceTlb
 
     public bool TryLookup(ulong iova, out DeviceTlbEntry entry) => _cache.TryLookup(Untagged, iova, out entry);
 
+    private long _invalidations;
+
+    /// <summary>
+    /// How many invalidations have begun (every source: a flush's ATS invalidation, ATTACH/DETACH, an ATS toggle,
+    /// a stage-2 change). A translation request reads it before it goes to the IOMMU and fills only through
+    /// <see cref="FillUnlessInvalidated"/>: the PCIe ATS rule that a Translation Completion overtaken by an
+    /// Invalidate Request must not be cached (the device answers the invalidation only after its outstanding
+    /// translation requests are dealt with), so no invalidation can be passed by a fill begun before it.
+    /// </summary>
+    public long Invalidations => Interlocked.Read(ref _invalidations);
+
     public void Fill(ulong iova, DeviceTlbEntry entry) => _cache.Fill(Untagged, iova, entry);
 
-    public int InvalidatePages(ReadOnlySpan<FlushVa> blocks) => _cache.InvalidatePages(Untagged, blocks);
+    /// <summary>Caches the completion of a translation request issued when <see cref="Invalidations"/> read
+    /// <paramref name="invalidationsAtRequest"/>; if any invalidation began since, the entry is dropped again
+    /// (it may have been filled after that invalidation ran). True when the entry stays.</summary>
+    public bool FillUnlessInvalidated(ulong iova, DeviceTlbEntry entry, long invalidationsAtRequest)
+    {
+        _cache.Fill(Untagged, iova, entry);
+        if (Invalidations == invalidationsAtRequest)
+            return true;
+        var page = iova & ~(entry.Size.Bytes() - 1);
+        _cache.InvalidatePages(Untagged, [FlushVa.FromRange(page, page + entry.Size.Bytes() - 1)]);
+        return false;
+    }
 
-    public int InvalidateAll() => _cache.InvalidateAll();
+    public int InvalidatePages(ReadOnlySpan<FlushVa> blocks)
+    {
+        Interlocked.Increment(ref _invalidations);
+        return _cache.InvalidatePages(Untagged, blocks);
+    }
+
+    public int InvalidateAll()
+    {
+        Interlocked.Increment(ref _invalidations);
+        return _cache.InvalidateAll();
+    }
 }

@@ -7,6 +7,8 @@ namespace HvIommu.Model.Driver;
 /// <summary>One cleanup action of hv_iommu_init's error path (brief §1.3, §1.4, §1.9).</summary>
 public enum InitCleanup
 {
+    /// <summary>iommu_device_unregister's release_device for every probed device (the RFC's detach).</summary>
+    ReleaseDevices,
     /// <summary>HVCALL_DELETE_DEVICE_DOMAIN of the blocking domain.</summary>
     DeleteBlocking,
     /// <summary>HVCALL_DELETE_DEVICE_DOMAIN of the identity domain.</summary>
@@ -44,8 +46,13 @@ public static class InitUnwindPlan
             InitStep.Register => rfc
                 ? [InitCleanup.SysfsRemove, InitCleanup.FreeDevice]
                 : [InitCleanup.SysfsRemove, InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity, InitCleanup.FreeDevice],
-            // After register the core's probe failed; modelled as a full unwind in both versions.
-            InitStep.Probe => [InitCleanup.FreePagingDomains, InitCleanup.SysfsRemove, InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity, InitCleanup.FreeDevice],
+            // Probing inside iommu_device_register failed: the core unwinds its own work (iommu_device_unregister
+            // releases the probed devices, detaching them, and frees their default domains), then register
+            // returns the error and hv_iommu_init takes the same label as for a register failure — in the RFC
+            // err_sysfs_remove → err_free, which leaks both static domains.
+            InitStep.Probe => rfc
+                ? [InitCleanup.ReleaseDevices, InitCleanup.FreePagingDomains, InitCleanup.SysfsRemove, InitCleanup.FreeDevice]
+                : [InitCleanup.ReleaseDevices, InitCleanup.FreePagingDomains, InitCleanup.SysfsRemove, InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity, InitCleanup.FreeDevice],
             _ => throw new ArgumentOutOfRangeException(nameof(failed), failed, null),
         };
     }
@@ -61,6 +68,40 @@ public static class InitUnwindPlan
     /// <summary>Whether sysfs was added before <paramref name="failed"/> failed.</summary>
     public static bool SysfsAdded(InitStep failed) => failed is InitStep.Register or InitStep.Probe;
 
+    /// <summary>
+    /// Whether <paramref name="cleanup"/> undoes a step that had not happened when <paramref name="failed"/> failed
+    /// (the reviewer's first point: err_sysfs_remove reached before iommu_device_sysfs_add ran calls
+    /// iommu_device_sysfs_remove on a device never added — a NULL dereference at boot in the real kernel).
+    /// </summary>
+    public static bool UndoesStepNeverDone(InitStep failed, InitCleanup cleanup) => cleanup switch
+    {
+        InitCleanup.SysfsRemove => !SysfsAdded(failed),
+        InitCleanup.DeleteBlocking or InitCleanup.DeleteIdentity => !StaticDomainsAlive(failed).Contains(cleanup),
+        InitCleanup.ReleaseDevices or InitCleanup.FreePagingDomains => failed != InitStep.Probe,
+        InitCleanup.FreeDevice => failed is InitStep.None or InitStep.GetCapabilities,
+        _ => false,
+    };
+
+    /// <summary>The error-path label a cleanup runs under (the RFC's and later revisions' names).</summary>
+    public static string Label(InitCleanup cleanup) => cleanup switch
+    {
+        InitCleanup.SysfsRemove => "err_sysfs_remove",
+        InitCleanup.DeleteBlocking or InitCleanup.DeleteIdentity => "err_delete_static_domains",
+        InitCleanup.FreeDevice => "err_free",
+        _ => "iommu_device_unregister",
+    };
+
+    /// <summary>What the cleanup calls, as the kernel names it.</summary>
+    public static string Call(InitCleanup cleanup) => cleanup switch
+    {
+        InitCleanup.SysfsRemove => "iommu_device_sysfs_remove()",
+        InitCleanup.DeleteBlocking => "HVCALL_DELETE_DEVICE_DOMAIN of the blocking domain",
+        InitCleanup.DeleteIdentity => "HVCALL_DELETE_DEVICE_DOMAIN of the identity domain",
+        InitCleanup.FreeDevice => "kfree(hv_iommu)",
+        InitCleanup.ReleaseDevices => "release_device",
+        _ => "hv_iommu_paging_domain_free",
+    };
+
     /// <summary>Static domains the plan leaves behind in the hypervisor (the H16 leak).</summary>
     public static int LeakedStaticDomains(InitStep failed, InitUnwinding mode) =>
         StaticDomainsAlive(failed).Count(d => !For(failed, mode).Contains(d));
@@ -74,6 +115,8 @@ public static class InitUnwindPlan
         InitStep.ConfigureIdentity => (HypercallCode.ConfigureDeviceDomain, 1),
         InitStep.CreateBlocking => (HypercallCode.CreateDeviceDomain, 2),
         InitStep.ConfigureBlocking => (HypercallCode.ConfigureDeviceDomain, 2),
+        // The first ATTACH of a probed device to its default domain (inside iommu_device_register's probe).
+        InitStep.Probe => (HypercallCode.AttachDeviceDomain, 1),
         _ => null,
     };
 

@@ -53,15 +53,24 @@ public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEna
     /// The RFC enables it at probe and never disables it.</summary>
     public bool AtsEnabled => _atsEnabled;
 
-    /// <summary>pci_disable_ats: the ATC is invalidated and stops serving translations.</summary>
-    public void DisableAts()
+    /// <summary>The driver disables ATS (Linux arm-smmu-v3 arm_smmu_disable_ats): pci_disable_ats, then, with
+    /// <paramref name="invalidate"/>, the ATC is invalidated so nothing cached before survives to a later enable.
+    /// Without it the entries stay in the device and are served again once ATS is re-enabled (H9).</summary>
+    public void DisableAts(bool invalidate = true)
     {
         _atsEnabled = false;
-        Atc?.InvalidateAll();
+        if (invalidate)
+            Atc?.InvalidateAll();
     }
 
-    /// <summary>pci_enable_ats (a device without an ATC stays without ATS).</summary>
-    public void EnableAts() => _atsEnabled = Atc is not null;
+    /// <summary>The driver enables ATS (arm_smmu_enable_ats): with <paramref name="invalidate"/> the ATC is invalidated
+    /// first, then pci_enable_ats (a device without an ATC stays without ATS).</summary>
+    public void EnableAts(bool invalidate = true)
+    {
+        if (invalidate)
+            Atc?.InvalidateAll();
+        _atsEnabled = Atc is not null;
+    }
 
     internal void SetView(DomainView view) => Volatile.Write(ref _view, view);
 }

@@ -70,7 +70,9 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
             InvalidateIommuCaches(run, steps);
         foreach (var device in devices)
         {
-            if (device.Atc is null)
+            // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
+            // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
+            if (device.Atc is null || !device.AtsEnabled)
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
             if (Knobs.AwaitAtcCompletions)

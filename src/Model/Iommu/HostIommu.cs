@@ -156,6 +156,7 @@ public sealed class HostIommu
             domain.Devices.Add(device);
             domain.Refresh();
             device.SetView(domain.View);
+            InvalidateAtcOnContextChange(device);
             return HvStatus.Success;
         }
     }
@@ -175,8 +176,21 @@ public sealed class HostIommu
             from.Devices.Remove(device);
             Depart(from, device);
             device.SetView(DetachedView(from));
+            InvalidateAtcOnContextChange(device);
             return HvStatus.Success;
         }
+    }
+
+    /// <summary>
+    /// The device now translates through another context: an ATS-enabled device's ATC (untagged) is invalidated
+    /// after the switch, as VT-d flushes the device TLB after reprogramming a context entry and arm-smmu-v3's
+    /// arm_smmu_attach_commit invalidates the ATC when ATS stays enabled across the change. A device with ATS
+    /// disabled gets no ATS invalidation (the driver invalidates when it enables ATS again). Off is H9.
+    /// </summary>
+    private void InvalidateAtcOnContextChange(DeviceSlot device)
+    {
+        if (Behaviour.AttachInvalidatesAtc && device.AtsEnabled)
+            device.Atc?.InvalidateAll();
     }
 
     /// <summary>What a detached device gets (§8 q3): blocked, pass-through, or its last domain's tables —
@@ -267,27 +281,45 @@ public sealed class HostIommu
     }
 
     /// <summary>The devices a flush of the domain must reach (invalidate ATCs, drain): those attached now and,
-    /// when the host does so (§8 q2), those that left since the last flush. Taking them clears the departed.</summary>
-    public IReadOnlyList<DeviceSlot> DevicesToFlush(uint domainId)
+    /// when the host does so (§8 q2), those that left it and that no flush reaching them has completed since.
+    /// A departed device stays on the list until <see cref="FlushReachedDeparted"/> says a flush that took it
+    /// has completed: two flushes of the domain can run at once, and the later one may complete first — it
+    /// must not complete without the device whose DMA of the old domain the earlier one is still draining.</summary>
+    /// <param name="departedMark">Pass to <see cref="FlushReachedDeparted"/> when the flush completes.</param>
+    public IReadOnlyList<DeviceSlot> DevicesToFlush(uint domainId, out long departedMark)
     {
         lock (_lock)
         {
+            departedMark = _departures;
             if (!_domains.TryGetValue(domainId, out var d))
                 return Array.Empty<DeviceSlot>();
             if (d.Departed.Count == 0)
                 return d.Attached;
-            var all = d.Attached.Union(d.Departed).ToArray();
-            d.Departed.Clear();
-            return all;
+            return d.Attached.Union(d.Departed.Select(e => e.Device)).ToArray();
         }
     }
+
+    /// <summary>A flush of the domain that took its devices with <paramref name="departedMark"/> has completed:
+    /// the devices that had departed by then are flushed and drained of the old domain's DMA.</summary>
+    public void FlushReachedDeparted(uint domainId, long departedMark)
+    {
+        lock (_lock)
+            if (_domains.TryGetValue(domainId, out var d))
+                d.Departed.RemoveAll(e => e.Stamp <= departedMark);
+    }
+
+    private long _departures;
 
     private void Depart(HostDomain from, DeviceSlot device)
     {
         from.Refresh();
-        if (Behaviour.FlushCoversDepartedDevices && !from.Departed.Contains(device))
-            from.Departed.Add(device);
+        if (!Behaviour.FlushCoversDepartedDevices)
+            return;
+        from.Departed.RemoveAll(e => e.Device == device);
+        from.Departed.Add(new DepartedDevice(device, ++_departures));
     }
+
+    private sealed record DepartedDevice(DeviceSlot Device, long Stamp);
 
     private static HvStatus CheckIdentity(HvInputDeviceDomain d)
     {
@@ -309,8 +341,8 @@ public sealed class HostIommu
         /// <summary>A copy of <see cref="Devices"/> handed to flushes without allocating per flush.</summary>
         public DeviceSlot[] Attached { get; private set; } = [];
 
-        /// <summary>Devices that left since the last flush (see <see cref="DevicesToFlush"/>).</summary>
-        public List<DeviceSlot> Departed { get; } = new();
+        /// <summary>Devices that left, not yet reached by a completed flush (see <see cref="DevicesToFlush"/>).</summary>
+        public List<DepartedDevice> Departed { get; } = new();
 
         public void Refresh() => Attached = Devices.ToArray();
     }

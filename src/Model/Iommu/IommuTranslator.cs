@@ -41,14 +41,14 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         {
             if (atc.TryLookup(iova, out var a))
                 return Check(new DmaTranslation(true, WalkFault.None, TranslationSource.Atc, view.DomainId, iova, a.Translate(iova), a.Gpa | InPage(iova, a.Size), a.Size, a.Writable, a.FrameGeneration, a.Mapping), access);
+            // The translation request: its completion is cached only if no ATC invalidation (of any source) and
+            // no flush of the domain began meanwhile.
+            var invalidations = atc.Invalidations;
             var epoch = host.Epoch(view.DomainId);
             var t = TranslateInIommu(view, iova, access, ctx);
-            if (t.Ok)
-            {
-                atc.Fill(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping));
-                if (host.Epoch(view.DomainId) != epoch)
-                    atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
-            }
+            if (t.Ok && atc.FillUnlessInvalidated(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping), invalidations)
+                && host.Epoch(view.DomainId) != epoch)
+                atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
             return t;
         }
         return TranslateInIommu(view, iova, access, ctx);

@@ -18,6 +18,7 @@ public sealed class DmaOracle
     private readonly FrameAllocator _frames;
     private readonly Stage2 _stage2;
     private readonly ViolationLog _log;
+    private readonly HazardCauses _causes;
     private readonly Func<ViolationKind, string> _hazardOf;
     private readonly MappingRegistry _registry = new();
     private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
@@ -27,14 +28,20 @@ public sealed class DmaOracle
     /// <param name="hazardOf">The hazard id a finding of a kind is attributed to (Hazards.HazardRegistry.Attribution: only
     /// hazards whose knob is on); none when null.</param>
     /// <param name="clock">Read only when a finding is reported without a time (hot paths pass 0 to avoid reading it).</param>
-    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, Func<ViolationKind, string>? hazardOf = null, Time.ISimClock? clock = null)
+    /// <param name="causes">The hazard knobs the run has on: explanations name only these (default: all, as unit tests use it).</param>
+    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, HazardCauses? causes = null, Time.ISimClock? clock = null,
+        Func<ViolationKind, string>? hazardOf = null)
     {
         _clock = clock;
         _frames = frames;
         _stage2 = stage2;
         _log = log;
+        _causes = causes ?? HazardCauses.All;
         _hazardOf = hazardOf ?? (_ => "");
     }
+
+    /// <summary>The hazard knobs this oracle's explanations may name.</summary>
+    public HazardCauses Causes => _causes;
 
     public ViolationLog Log => _log;
 
@@ -136,18 +143,22 @@ public sealed class DmaOracle
     {
         if (ctx.DeviceBlocked)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
-                $"DMA by {ctx.Device} got through while the device is in the blocking domain",
-                "The blocking domain must reject every DMA (§1.4); a translation cached before the device was blocked (ATC, IOTLB) was still used, H9.");
+                $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device is in the blocking domain",
+                _causes.Explain(
+                    (Cause.AtsKeptWhenBlocked, "The blocking domain must reject every DMA (§1.4), but ATS was left enabled, so the device's ATC kept serving translations cached before it was blocked (H9: later revisions disable ATS before blocking)."),
+                    (Cause.AttachKeepsAtc, "The ATTACH to the blocking domain left the device's ATC in place (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
         if (ctx.DeviceDetached)
             return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
                 $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device was attached to no domain",
-                "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5).");
+                _causes.Explain(
+                    (Cause.DetachedDeviceTranslates, "After HVCALL_DETACH_DEVICE_DOMAIN the guest can neither flush nor drain the device; a host that passes a detached device through or keeps its last domain's tables (§8 q3) lets its DMA escape during the RFC's DETACH → FLUSH → ATTACH window (H9, §1.6, §5.5)."),
+                    (Cause.AttachKeepsAtc, "DETACH left the device's ATC in place, and the device kept translating from it (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
         if (t.Source == TranslationSource.Identity)
             return CheckIdentity(t, ctx);
         if (!_stage2.TryReverse(t.Hpa, out var gpa))
             return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
                 $"DMA to HPA 0x{t.Hpa:x}, which no longer backs any guest frame",
-                "The host changed stage 2 for this GPA but a nested translation derived from the old backing survived (H14, §4): the host must invalidate IOTLB entries tagged with the guest's domain ids when it changes stage 2.");
+                _causes.Explain((Cause.StageTwoChangeKeepsEntries, "The host changed stage 2 for this GPA but a nested translation derived from the old backing survived (H14, §4): the host must invalidate IOTLB entries tagged with the guest's domain ids when it changes stage 2.")));
         var frame = gpa & ~GuestMemory.PageMask;
         var info = _frames.GetInfo(frame);
         var record = t.Mapping;
@@ -159,26 +170,46 @@ public sealed class DmaOracle
         {
             if (record is { Queued: true, State: MappingState.Unmapped })
                 return Report(ViolationKind.LazyWindowStaleAccess, t, ctx, record, head,
-                    $"DMA through a stale translation from {From(t.Source)} reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window",
-                    "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3.");
+                    $"DMA through a stale translation from {From(t.Source)} reached frame 0x{head:x} after its buffer was returned, inside the flush-queue window"
+                    + (IsGuestStructure(info) ? $"; the frame is now a {info.Owner} page{(info.Owner == FrameOwner.PageTable ? $" of domain {info.OwnerId}" : "")}, so a write would corrupt it (not performed)" : ""),
+                    ("H3", "Lazy mode returns the buffer at dma_unmap and flushes later (§5.2 step 5, §5.3): the accepted trade-off of H3."));
             return Report(ViolationKind.DmaToFreedFrame, t, ctx, record, head,
                 $"DMA through a translation from {From(t.Source)} reached frame 0x{head:x}, which was {(headInfo.Owner == FrameOwner.Free ? "freed" : $"reused as {headInfo.Owner}")} after the translation was made",
                 ExplainFreed(record, t));
         }
         if (record is { State: MappingState.Flushed })
             return Report(ViolationKind.StaleTranslationAfterFlush, t, ctx, record, frame,
-                $"DMA used a translation from {From(t.Source)} of {record} after flush #{record.FlushedBySeq} had completed",
+                $"DMA used a translation from {From(t.Source)} of {record} after flush #{record.FlushedBySeq} of domain {record.Domain} had completed",
                 ExplainStale(t));
         if (record is not null && record.Domain != ctx.DeviceDomain)
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device} (now in domain {ctx.DeviceDomain}) used {record}",
-                "A translation of the device's previous domain outlived the domain switch (H9, §1.6): the old domain must be flushed, and ATS disabled, before the device moves.");
+                ExplainOtherDomain(t));
         if (record is null && info.Owner != FrameOwner.DmaBuffer)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
                 $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
-                "The walk followed a leaf no dma_map wrote; with a freed table page still cached (H1) or a racing table install (H6) the IOMMU translates through garbage.");
+                _causes.Explain(
+                    (Cause.FreeTablesBeforeFlush, "The walk followed a leaf no dma_map wrote, through a table page freed while the walk cache still pointed at it (H1)."),
+                    (Cause.WalkCacheKept, "The walk followed a leaf no dma_map wrote, through a stale walk-cache pointer (H1)."),
+                    (Cause.RacyTableInstall, "The walk followed a leaf no dma_map wrote: a racing table install overwrote a table (H6).")));
         return null;
     }
+
+    /// <summary>
+    /// Whether a device write judged <paramref name="verdict"/> through <paramref name="t"/> is left out. Only one
+    /// kind is: a write inside the accepted lazy-mode window (H3) that lands on a frame the guest has since reused
+    /// for its own structures (an I/O page-table page, a kernel page). The buffer was freed at dma_unmap (§5.2 step
+    /// 5) and the page allocator may hand it straight to iommu_alloc_pages_node; on real hardware such a write
+    /// corrupts the tables — the reason Linux keeps untrusted devices strict. The simulator counts the access (with
+    /// the frame's new owner in its text) but does not let an accepted, counted window rewrite the page tables
+    /// behind the oracle's back, where every later walk would report the damage as a lost mapping or a leak of its
+    /// own. Every other write, a violation's included, is performed.
+    /// </summary>
+    public bool SuppressesWrite(Violation? verdict, in DmaTranslation t) =>
+        verdict is { Kind: ViolationKind.LazyWindowStaleAccess }
+        && _stage2.TryReverse(t.Hpa, out var gpa) && IsGuestStructure(_frames.GetInfo(gpa & ~GuestMemory.PageMask));
+
+    private static bool IsGuestStructure(FrameInfo info) => info.Owner is FrameOwner.PageTable or FrameOwner.Kernel;
 
     /// <summary>Checks the table pages a walk read: each must still be a page table of the walked domain (H1).</summary>
     public Violation? CheckWalk(ImmutableArray<WalkStep> chain, in DmaTranslation t, in AccessContext ctx)
@@ -190,7 +221,11 @@ public sealed class DmaOracle
                 continue;
             return Report(ViolationKind.WalkThroughFreedTable, t, ctx, null, step.TableGpa,
                 $"the walk of IOVA 0x{t.Iova:x} read a level-{step.Level} table at GPA 0x{step.TableGpa:x}, which is now {(info.Owner == FrameOwner.Free ? "free" : $"a {info.Owner} page")}",
-                "A page-table page was freed while the IOMMU could still reach it through a cached pointer (H1, §3.1): generic_pt frees unlinked tables only in iotlb_sync after the flush, and the flush must drop the walk caches.");
+                _causes.Explain(
+                    (Cause.FreeTablesBeforeFlush, "A page-table page was freed before the flush while the IOMMU could still reach it through a cached pointer (H1, §3.1): generic_pt frees unlinked tables only in iotlb_sync after the flush."),
+                    (Cause.WalkCacheKept, "The flush left the walk caches in place, so the IOMMU reached a table page freed after it through a cached pointer (H1, §3.1)."),
+                    (Cause.FreeDomainBeforeDetach, "The walk read a table of a domain whose tables were freed (pt_iommu_deinit) while a device was still attached to it (H10, §1.5): teardown must detach and flush before it frees."),
+                    (Cause.DeleteKeepsCaches, "The domain was deleted and its tables freed, but DELETE left its walk-cache entries in place (H10, §8 q4).")));
         }
         return null;
     }
@@ -212,38 +247,67 @@ public sealed class DmaOracle
         if (record.Domain == DeviceDomainId.Default)
             return Report(ViolationKind.LostMapping, t, ctx, record, 0,
                 $"DMA to raw GPA 0x{t.Iova:x}, handed out before the pvIOMMU existed, faulted ({t.Fault}) once the device was attached to domain {ctx.DeviceDomain}",
-                "The device was bound and given a dma-direct (raw-GPA) address before hv_iommu_init; after its paging domain was attached that address is an IOVA nobody mapped (H11, §1.9 init ordering: \"late IOMMU probe at driver bind\").");
+                _causes.Explain((Cause.EarlyDma, "The device was bound and given a dma-direct (raw-GPA) address before hv_iommu_init; after its paging domain was attached that address is an IOVA nobody mapped (H11, §1.9 init ordering: \"late IOMMU probe at driver bind\").")));
         // A device moved to another domain (H9) faults on its old domain's IOVAs: expected, not a lost mapping.
         if (record.Domain != ctx.DeviceDomain)
             return null;
         return Report(ViolationKind.LostMapping, t, ctx, record, 0,
             $"DMA to IOVA 0x{t.Iova:x} faulted ({t.Fault}) although {record} is live",
             TableDepthMismatch
-                ? "The guest built a 3-level table (generic_pt derives the depth from the IOVA width when the driver sets no top level) but configured the domain for 4-level paging, so the host walks the table one level too deep and misses the leaf (H15, §3)."
-                : "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1).");
+                ? ("H15", "The guest built a 3-level table (generic_pt derives the depth from the IOVA width when the driver sets no top level) but configured the domain for 4-level paging, so the host walks the table one level too deep and misses the leaf (H15, §3).")
+                : _causes.Explain(
+                (Cause.RacyTableInstall, "The leaf written by dma_map is not reachable from the root: an intermediate table was installed without compare-exchange and another vCPU's install overwrote it (H6, §3.1)."),
+                (Cause.WalkCacheKept, "The walk went through a stale walk-cache pointer to a table that was unlinked (and possibly reused) after an earlier unmap, because the flush did not drop the walk caches (H1): the live leaf is in the table now linked, not in the one the cache pointed at."),
+                (Cause.FreeTablesBeforeFlush, "The walk went through a cached pointer to a table page freed before the flush and reused (H1).")));
     }
 
     /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16).</summary>
-    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs)
+    /// <param name="leakCause">The hazard and cause the driver knows made a DELETE fail (e.g. DELETE refused because DETACH failed), if any.</param>
+    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, Why? leakCause = null)
     {
         var ctx = new AccessContext("", "", 0, false, false, 0, nowNs);
         var none = DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0);
         if (liveHostDomains > baselineHostDomains)
             Report(ViolationKind.LeakedDomain, none, ctx, null, 0,
                 $"{liveHostDomains - baselineHostDomains} device domain(s) still exist in the hypervisor after teardown (baseline {baselineHostDomains})",
-                "An error or teardown path skipped HVCALL_DELETE_DEVICE_DOMAIN (H16, §1.9: the RFC's init error path jumps past the static-domain cleanup).");
+                leakCause is { } c ? c : _causes.Explain(
+                    (Cause.RfcInitUnwinding, "An error path skipped HVCALL_DELETE_DEVICE_DOMAIN (H16, §1.9: the RFC's init error path jumps past the static-domain cleanup).")));
         if (tablePagesLeft > 0)
             Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
                 $"{tablePagesLeft} page-table page(s) are still allocated after teardown",
-                "A freelist was never released after its flush, or a domain was freed without pt_iommu_deinit (H16).");
+                _causes.Explain(
+                    (Cause.RfcInitUnwinding, "A domain was left behind by the RFC's init error path without pt_iommu_deinit (H16)."),
+                    (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush, so the ring wrapped and dropped parked entries whose table pages were never released (H18, §5.3)."),
+                    (Cause.BrokenFlushQueueCounter, "A flush-queue entry's table pages were never released (H2).")));
     }
+
+    /// <summary>An init error path ran <paramref name="call"/> under <paramref name="label"/> although the step it undoes
+    /// never happened (init failed at <paramref name="failedStep"/>): the reviewer's first point on the RFC (H16).</summary>
+    public void ReportUnwindOfStepNeverDone(string failedStep, string label, string call, string neverDone, string vcpu, long nowNs) =>
+        Report(ViolationKind.UnwindOfStepNeverDone, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0),
+            new AccessContext("", vcpu, 0, false, false, 0, nowNs), null, 0,
+            $"hv_iommu_init failed at {failedStep}; its error path reached {label} and called {call} although {neverDone} never ran",
+            _causes.Explain((Cause.RfcInitUnwinding,
+                "The RFC's goto target after a static-domain failure is err_sysfs_remove, but iommu_device_sysfs_add() has not run yet: iommu_device_sysfs_remove() then unregisters a device that was never added (a NULL dereference at boot in the real kernel). The reviewer's fix jumps to err_free (H16, §1.3, §1.9).")));
+
+    /// <summary>The guest is about to free the tables of <paramref name="domain"/> while the host still has
+    /// <paramref name="devices"/> attached to it (H10).</summary>
+    public void ReportHostReferencedFree(uint domain, IReadOnlyList<string> devices, int tablePages, string vcpu, long nowNs) =>
+        Report(ViolationKind.HostReferencedTablesFreed, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
+            new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
+            $"{tablePages} page-table page(s) of domain {domain} freed while the host still has {string.Join(", ", devices)} attached to it",
+            _causes.Explain(
+                (Cause.FreeTablesDespiteFailedDetach, "HVCALL_DETACH_DEVICE_DOMAIN failed, so the device is still attached and the IOMMU may walk the domain's tables; the RFC's teardown frees them anyway (H10; Xen fix 7b658fd273f9 keeps them: lifecycle.keep-tables-when-detach-fails)."),
+                (Cause.FreeDomainBeforeDetach, "Teardown frees the domain's tables (pt_iommu_deinit) before its devices are detached and the domain flushed (H10, §1.5).")));
 
     /// <summary>A hypercall did not complete within the hang timeout.</summary>
     public void ReportHung(string vcpu, HypercallCode code, uint domain, long nowNs) =>
         Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
             $"{code.LinuxName()} issued by {vcpu} never completed",
-            "The hypercall did not return in time: the flush handler waits for a completion (an ATS invalidation, a DMA drain) that never arrives, or the run's hang timeout (run.hang-timeout) or step budget (--max-steps) is shorter than the work.");
+            _causes.On(Cause.AtcCompletionNotAwaited)
+                ? _causes.Explain((Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4)."))
+                : ("", "The hypercall did not return in time: the run's hang timeout (run.hang-timeout) or step budget (--max-steps) may be shorter than the work; if not, the simulator's correct path hung: please report it with the reproduce line."));
 
     private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
     {
@@ -252,12 +316,15 @@ public sealed class DmaOracle
             return null;
         return Report(ViolationKind.IsolationBreach, t, ctx, null, t.Gpa & ~GuestMemory.PageMask,
             $"DMA by {ctx.Device} through the identity domain reached page-table page 0x{t.Gpa:x}",
-            "A device left with raw-GPA (identity) DMA can reach the guest's I/O page tables (H11, §1.9 init ordering).");
+            _causes.Explain(
+                (Cause.EarlyDma, "A device left with raw-GPA (identity) DMA can reach the guest's I/O page tables (H11, §1.9 init ordering)."),
+                (Cause.DetachedDeviceTranslates, "A detached device passed through (identity, §8 q3) can reach the guest's I/O page tables (H9).")));
     }
 
-    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, string explanation)
+    private Violation? Report(ViolationKind kind, in DmaTranslation t, in AccessContext ctx, MappingRecord? record, ulong frame, string description, Why why)
     {
-        var hazard = _hazardOf(kind);
+        var hazard = why.AttributedTo(_hazardOf(kind));
+        var explanation = why.Text;
         var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
         var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
             description, record is null ? explanation : $"{explanation} History: {History(record)}");
@@ -271,12 +338,16 @@ public sealed class DmaOracle
         _ => $"{r} mapped at {r.MapTimeNs} ns and still live.",
     };
 
-    private static string ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
+    private Why ExplainFreed(MappingRecord? r, in DmaTranslation t) => r?.State switch
     {
-        MappingState.Unmapped => $"The buffer was freed before any flush covering its unmap had completed, while {From(t.Source)} still held the translation: the free came too early — the flush failed and was ignored (H8, §2.3), or the free did not wait for it (H2, §5.2 step 3).",
-        MappingState.Flushed when t.Source == TranslationSource.Atc => "The flush completed and the buffer was freed while the device's ATC still held the translation: either the device TLB was invalidated before the IOTLB and refilled from it (H4: the IOTLB invalidation came too late, §4 rules), or the flush returned before the ATS invalidation completion came (H5, §2.4 (b)).",
-        MappingState.Flushed => $"The flush completed and the buffer was freed while a DMA translated from {From(t.Source)} before the flush was still in flight: the drain of translated DMA never came before the flush returned (H5, §2.4 (c)).",
-        _ => $"The frame changed owner under a live translation from {From(t.Source)}.",
+        MappingState.Unmapped => _causes.Explain(
+            (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while {From(t.Source)} still held the translation (H8, §2.3)."),
+            (Cause.FreeIovaBeforeFlush, $"The buffer was freed before the flush covering its unmap, while {From(t.Source)} still held the translation (H2, §5.2 step 3)."),
+            (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3).")),
+        MappingState.Flushed => ExplainAfterFlush(t),
+        _ => _causes.Explain(
+            (Cause.FreeIovaBeforeFlush, $"The frame changed owner under a live translation from {From(t.Source)}: the buffer was freed before its flush (H2)."),
+            (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early (H2).")),
     };
 
     /// <summary>Where a translation came from, in words: "the IOTLB", "the device's ATC", "a table walk".</summary>
@@ -289,12 +360,41 @@ public sealed class DmaOracle
         _ => "no translation",
     };
 
-    private static string ExplainStale(in DmaTranslation t) => t.Source switch
+    private Why ExplainStale(in DmaTranslation t) => ExplainAfterFlush(t);
+
+    /// <summary>A translation used after the flush covering its unmap completed: who could have left it there.</summary>
+    private Why ExplainAfterFlush(in DmaTranslation t) => t.Source switch
     {
-        TranslationSource.Atc => "The device's ATC still held the entry after the flush returned: the device TLB was invalidated before the IOTLB and refilled from it, or its completion was not awaited (H4/H5, §4 rules).",
-        TranslationSource.Iotlb => "The IOTLB still held the entry after the flush returned: the flush did not cover this IOVA (H7 wrong range) or failed and was ignored (H8).",
-        _ => "A DMA translated before the flush was still in flight when the flush returned (H5: drain).",
+        TranslationSource.Atc => _causes.Explain(
+            (Cause.FlushMissesDepartedDevices, "The flush never reached this device: it had left the domain (attach-as-replace or detach) and the host flushes only the devices attached now, so its ATC kept the entry (H9, §8 q2)."),
+            (Cause.AtsToggleKeepsAtc, "ATS was disabled and enabled again without invalidating the device's ATC, and flushes skip devices with ATS disabled: the entry cached before the device was blocked was served again (H9: arm_smmu_disable_ats / arm_smmu_enable_ats invalidate)."),
+            (Cause.AtsKeptWhenBlocked, "ATS stayed enabled while the device was away from the domain, and the flushes of the domain no longer reached it, so its ATC kept the entry (H9)."),
+            (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC, so the entry outlived the flushes that no longer reached the device (H9)."),
+            (Cause.DevTlbFirst, "The device TLB was invalidated before the IOTLB and refilled from it before the IOTLB invalidation (H4, §4 rules)."),
+            (Cause.AtcCompletionNotAwaited, "The flush returned before the device's ATS invalidation completion came (H5, §2.4 (b))."),
+            (Cause.WrongFlushRange, "The list flush's range did not cover this IOVA, so the device's ATC was not invalidated for it (H7)."),
+            (Cause.FlushFailureIgnored, "The flush failed and the failure was only logged (H8)."),
+            (Cause.StageTwoChangeKeepsEntries, "A stage-2 change left nested entries in place (H14)."),
+            (Cause.DmaNotDrained, "A DMA translated from the ATC before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c)).")),
+        TranslationSource.Iotlb => _causes.Explain(
+            (Cause.DmaNotDrained, "A DMA translated from the IOTLB before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c))."),
+            (Cause.FlushMissesDepartedDevices, "The DMA was translated in the old domain before the device left it, and the flush never reached (drained) the departed device (H9, §8 q2)."),
+            (Cause.WrongFlushRange, "The IOTLB still held the entry after the flush returned: the list flush's range did not cover this IOVA (H7)."),
+            (Cause.FlushFailureIgnored, "The IOTLB still held the entry after the flush returned: the flush failed and the failure was only logged (H8)."),
+            (Cause.DevTlbFirst, "The IOTLB entry was refilled by a translation racing the flush's invalidations (H4)."),
+            (Cause.StageTwoChangeKeepsEntries, "A stage-2 change left nested entries in place (H14).")),
+        _ => _causes.Explain(
+            (Cause.FlushMissesDepartedDevices, "The DMA was translated in the old domain before the device left it, and the flush never reached (drained) the departed device (H9, §8 q2)."),
+            (Cause.DmaNotDrained, "A DMA translated before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c))."),
+            (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5).")),
     };
+
+    private Why ExplainOtherDomain(in DmaTranslation t) => _causes.Explain(
+        (Cause.AttachKeepsAtc, "ATTACH moved the device to another domain without invalidating its (untagged) ATC: the device kept translating its old domain's IOVAs (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
+        (Cause.FlushMissesDepartedDevices, "A translation of the device's previous domain outlived the domain switch: the flush of the old domain never reached the device that left it (H9, §8 q2)."),
+        (Cause.AtsKeptWhenBlocked, "A translation of the device's previous domain outlived the domain switch: ATS stayed enabled (H9)."),
+        (Cause.AtsToggleKeepsAtc, "ATS was re-enabled without invalidating the ATC, which still held the previous domain's translation (H9)."),
+        (Cause.DetachedDeviceTranslates, "The detached device kept translating through its last domain (H9, §8 q3)."));
 
     /// <summary>Marks <paramref name="r"/> flushed by flush <paramref name="seq"/> when that flush started after its
     /// unmap and covers it; true when it did.</summary>

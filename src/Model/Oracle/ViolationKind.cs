@@ -23,4 +23,10 @@ public enum ViolationKind
     /// <summary>A stale access inside lazy mode's flush-queue window: the accepted trade-off of H3, counted and
     /// a violation only when <c>run.lazy-window-is-violation</c> asks.</summary>
     LazyWindowStaleAccess,
+    /// <summary>An error path undid a step that never happened (H16: the RFC's hv_iommu_init reaches err_sysfs_remove
+    /// and calls iommu_device_sysfs_remove() before iommu_device_sysfs_add() ran — a NULL dereference at boot).</summary>
+    UnwindOfStepNeverDone,
+    /// <summary>The guest freed the page tables of a domain the host still has a device attached to (H10: freed before
+    /// detach, or freed although DETACH failed — Xen fix 7b658fd273f9); the IOMMU may walk them.</summary>
+    HostReferencedTablesFreed,
 }

@@ -35,6 +35,13 @@ public enum DomainSwitchMode
 }
 
 /// <summary>Guest driver lifecycle behaviour: init error path, domain switches, teardown order, early DMA (H9, H10, H11, H16).</summary>
+/// <param name="AtsToggleInvalidatesAtc">Disabling ATS invalidates the device's ATC right after the endpoint stops
+/// using it, and enabling ATS invalidates it right before (Linux arm-smmu-v3 arm_smmu_disable_ats /
+/// arm_smmu_enable_ats); off: the ATC keeps what it held while ATS was off and serves it again once ATS is
+/// re-enabled (H9).</param>
+/// <param name="KeepTablesWhenDetachFails">At teardown, a paging domain a device could not be detached from keeps its
+/// page tables and is not deleted (Xen's fix 7b658fd273f9: the IOMMU may still walk them); off, the RFC's teardown
+/// frees them anyway (H10).</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,
@@ -43,7 +50,9 @@ public sealed record LifecycleSettings(
     string DomainSwitchTo,
     bool DisableAtsBeforeBlock,
     bool FreeDomainBeforeDetach,
-    string EarlyDmaDevice)
+    string EarlyDmaDevice,
+    bool AtsToggleInvalidatesAtc = true,
+    bool KeepTablesWhenDetachFails = false)
 {
     /// <summary>The safe defaults of reference.conf.</summary>
     public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");
@@ -69,8 +78,12 @@ public enum DetachedTranslation
 /// frame (page migration, H14).</param>
 /// <param name="S2ChangeInvalidatesIotlb">The host invalidates the combined (nested) IOTLB and ATC entries derived
 /// from a stage-2 entry it changed; off is H14 (brief §4: entries are tagged with the guest's domain ids).</param>
+/// <param name="AttachInvalidatesAtc">ATTACH and DETACH that change what an ATS-enabled device translates through
+/// invalidate its ATC, as VT-d does when it reprograms a context entry (device-TLB flush after the context-cache
+/// flush) and arm-smmu-v3 in arm_smmu_attach_commit; [UNKNOWN] for the pvIOMMU host. Off: the untagged ATC keeps
+/// the old domain's translations after the device moved (H9).</param>
 public sealed record HostBehaviourSettings(DetachedTranslation DetachedTranslation, bool DeleteInvalidatesCaches, bool FlushCoversDepartedDevices = true,
-    int S2MigrationEveryFlushes = 0, bool S2ChangeInvalidatesIotlb = true)
+    int S2MigrationEveryFlushes = 0, bool S2ChangeInvalidatesIotlb = true, bool AttachInvalidatesAtc = true)
 {
     public static HostBehaviourSettings Safe { get; } = new(DetachedTranslation.Blocked, true);
 }

@@ -109,7 +109,7 @@ public sealed class RunTraceTests : IDisposable
         Assert.Contains("Note over device_rogue: VIOLATION DmaToFreedFrame (H5)", md);
         // The explanation names the mapping, the flush and what came too early.
         Assert.Contains("mapping #1 IOVA", md);
-        Assert.Matches(@"Too early: the completion of flush #\d+ at step \d+ — the DMA translated at step \d+, before the flush started", md);
+        Assert.Matches(@"Too early: the completion of flush #\d+ of domain \d+ at step \d+ — the DMA translated at step \d+, before the flush started", md);
     }
 
     private static void AssertHistory(string[] lines)

@@ -119,6 +119,37 @@ public sealed class CompareCommandTests
     }
 
     [Fact]
+    public void A_variant_with_a_violation_is_written_as_a_report_that_replays()
+    {
+        // H1 planted (tables freed before the flush): the variant finds the walk through a freed table, as the
+        // scenario expects; its report and schedule let replay repeat exactly that variant.
+        var dir = Directory.CreateTempSubdirectory("hviommu-compare-");
+        try
+        {
+            var (exit, stdout, stderr) = RunEndToEndTests.Run(["compare", "--config", Path.Combine(RunEndToEndTests.RepoRoot(), "config", "scenarios", "h1-free-tables-wrong.conf"),
+                "--out", dir.FullName, "--plain", "--variants", "strict-list"]);
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            var report = Path.Combine(dir.FullName, "variants", "strict-list.json");
+            Assert.True(File.Exists(Path.ChangeExtension(report, ".schedule")));
+            using (var doc = JsonDocument.Parse(File.ReadAllText(report)))
+            {
+                var violations = doc.RootElement.GetProperty("violations").EnumerateArray().ToList();
+                Assert.NotEmpty(violations);
+                Assert.All(violations, v => Assert.Contains("replay --report", v.GetProperty("reproduce").GetString()));
+                Assert.Equal("list", doc.RootElement.GetProperty("config").GetProperty("resolved").GetProperty("driver").GetProperty("flush").GetString());
+            }
+            Assert.Contains("strict-list: WalkThroughFreedTable", stdout);
+            var (replayExit, replayOut, replayErr) = RunEndToEndTests.Run(["replay", "--report", report]);
+            Assert.True(replayExit == 0, $"replay exit {replayExit}\n{replayOut}\n{replayErr}");
+            Assert.Contains("REPRODUCED", replayOut);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_comparison_on_one_thread_or_two()
     {
         var dirs = new[] { Directory.CreateTempSubdirectory("hviommu-compare-"), Directory.CreateTempSubdirectory("hviommu-compare-") };

@@ -25,4 +25,27 @@ public class DeviceTlbTests
         Assert.Equal(0, atc.Count);
         Assert.Equal(64, atc.Capacity);
     }
+
+    [Fact]
+    public void A_translation_completion_overtaken_by_an_invalidation_is_not_cached()
+    {
+        var atc = new DeviceTlb(64, new SeededRandom(3).Derive("atc"));
+        var entry = new DeviceTlbEntry(0x10_0000_5000, 0x5000, PageSize.Size4K, true, 1);
+        atc.Fill(0x2000, entry);
+
+        // The request is issued, an invalidation (DETACH, ATS toggle, a flush) begins and runs, then the completion arrives.
+        var atRequest = atc.Invalidations;
+        atc.InvalidateAll();
+        Assert.False(atc.FillUnlessInvalidated(0x1000, entry, atRequest));
+        Assert.False(atc.TryLookup(0x1000, out _));
+
+        // With no invalidation in between the completion is cached.
+        Assert.True(atc.FillUnlessInvalidated(0x1000, entry, atc.Invalidations));
+        Assert.True(atc.TryLookup(0x1000, out _));
+        // Page-selective invalidations count too.
+        atRequest = atc.Invalidations;
+        atc.InvalidatePages([new FlushVa(0x7, 0)]);
+        Assert.False(atc.FillUnlessInvalidated(0x9000, entry, atRequest));
+        Assert.False(atc.TryLookup(0x9000, out _));
+    }
 }

@@ -44,8 +44,8 @@ public sealed class InitUnwindPlanTests
     [InlineData(InitStep.ConfigureBlocking, 0)]
     [InlineData(InitStep.SysfsAdd, 2)]
     [InlineData(InitStep.Register, 2)]
-    [InlineData(InitStep.Probe, 0)]
-    public void Rfc_v1_leaks_both_static_domains_exactly_when_sysfs_add_or_register_fails(InitStep step, int leaked) =>
+    [InlineData(InitStep.Probe, 2)]
+    public void Rfc_v1_leaks_both_static_domains_exactly_when_sysfs_add_register_or_probe_fails(InitStep step, int leaked) =>
         Assert.Equal(leaked, InitUnwindPlan.LeakedStaticDomains(step, InitUnwinding.RfcV1));
 
     [Theory]
@@ -59,6 +59,27 @@ public sealed class InitUnwindPlanTests
         Assert.False(InitUnwindPlan.SysfsAdded(step));
         Assert.Contains(InitCleanup.SysfsRemove, plan);
         Assert.DoesNotContain(InitCleanup.SysfsRemove, InitUnwindPlan.For(step, InitUnwinding.Fixed));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSteps))]
+    public void Only_rfc_v1_undoes_a_step_that_never_happened_and_only_sysfs(InitStep step, InitUnwinding mode)
+    {
+        var undone = InitUnwindPlan.For(step, mode).Where(c => InitUnwindPlan.UndoesStepNeverDone(step, c)).ToList();
+        var expected = mode == InitUnwinding.RfcV1 && step is InitStep.CreateIdentity or InitStep.ConfigureIdentity or InitStep.CreateBlocking or InitStep.ConfigureBlocking
+            ? new[] { InitCleanup.SysfsRemove } : [];
+        Assert.Equal(expected, undone);
+    }
+
+    [Fact]
+    public void A_probe_failure_releases_the_devices_before_it_frees_their_domains_in_both_versions()
+    {
+        foreach (var mode in Enum.GetValues<InitUnwinding>())
+        {
+            var plan = InitUnwindPlan.For(InitStep.Probe, mode);
+            Assert.True(plan.IndexOf(InitCleanup.ReleaseDevices) < plan.IndexOf(InitCleanup.FreePagingDomains));
+        }
+        Assert.Equal((HypercallCode.AttachDeviceDomain, 1), InitUnwindPlan.HypercallOf(InitStep.Probe));
     }
 
     [Fact]

@@ -25,14 +25,29 @@ public sealed class DepartedDevicesTests
     }
 
     [Fact]
-    public void The_next_flush_of_the_old_domain_reaches_a_device_that_moved_away_once()
+    public void Flushes_of_the_old_domain_reach_a_device_that_moved_away_until_one_that_reached_it_completes()
     {
         var (host, rig) = Host(coversDeparted: true);
         Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId + 1), rig.Nic.LogicalDeviceId)));
         Assert.Empty(host.DevicesIn(IommuRig.DomainId));
-        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId));
-        Assert.Empty(host.DevicesToFlush(IommuRig.DomainId));
-        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId + 1));
+        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId, out var first));
+        // A second flush starting while the first is still draining must reach the device too: it may complete first.
+        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId, out _));
+        host.FlushReachedDeparted(IommuRig.DomainId, first);
+        Assert.Empty(host.DevicesToFlush(IommuRig.DomainId, out _));
+        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId + 1, out _));
+    }
+
+    [Fact]
+    public void A_device_that_leaves_again_after_a_flush_took_it_stays_on_the_list()
+    {
+        var (host, rig) = Host(coversDeparted: true);
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId + 1), rig.Nic.LogicalDeviceId)));
+        host.DevicesToFlush(IommuRig.DomainId, out var mark);
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), rig.Nic.LogicalDeviceId)));
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId + 1), rig.Nic.LogicalDeviceId)));
+        host.FlushReachedDeparted(IommuRig.DomainId, mark);
+        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId, out _));
     }
 
     [Fact]
@@ -40,7 +55,7 @@ public sealed class DepartedDevicesTests
     {
         var (host, rig) = Host(coversDeparted: true);
         Assert.Equal(HvStatus.Success, host.Detach(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, rig.Nic.LogicalDeviceId)));
-        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId));
+        Assert.Equal([rig.Nic], host.DevicesToFlush(IommuRig.DomainId, out _));
     }
 
     [Fact]
@@ -48,6 +63,6 @@ public sealed class DepartedDevicesTests
     {
         var (host, rig) = Host(coversDeparted: false);
         Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId + 1), rig.Nic.LogicalDeviceId)));
-        Assert.Empty(host.DevicesToFlush(IommuRig.DomainId));
+        Assert.Empty(host.DevicesToFlush(IommuRig.DomainId, out _));
     }
 }

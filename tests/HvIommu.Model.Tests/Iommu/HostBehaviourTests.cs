@@ -12,10 +12,11 @@ namespace HvIommu.Model.Tests.Iommu;
 [Trait("Category", "Model")]
 public sealed class HostBehaviourTests
 {
-    private static (IommuRig Rig, HostIommu Host, IommuTranslator Translator) Rig(DetachedTranslation detached, bool deleteInvalidates = true)
+    private static (IommuRig Rig, HostIommu Host, IommuTranslator Translator) Rig(DetachedTranslation detached, bool deleteInvalidates = true, bool attachInvalidatesAtc = true)
     {
         var rig = new IommuRig();
-        var host = new HostIommu(rig.Memory, rig.Stage2, IommuRig.DefaultSettings, new SeededRandom(1), new HostBehaviourSettings(detached, deleteInvalidates));
+        var host = new HostIommu(rig.Memory, rig.Stage2, IommuRig.DefaultSettings, new SeededRandom(1),
+            new HostBehaviourSettings(detached, deleteInvalidates, AttachInvalidatesAtc: attachInvalidatesAtc));
         host.AddDevice(rig.Nic);
         host.AddDevice(rig.AtsDevice);
         Assert.Equal(HvStatus.Success, host.CreateDomain(new CreateDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId))));
@@ -45,9 +46,9 @@ public sealed class HostBehaviourTests
     }
 
     [Fact]
-    public void A_blocked_device_with_ats_enabled_is_served_by_its_atc_until_ats_is_disabled()
+    public void A_detached_device_with_ats_enabled_is_served_by_its_atc_until_ats_is_disabled_when_the_host_keeps_it()
     {
-        var (rig, host, translator) = Rig(DetachedTranslation.Blocked);
+        var (rig, host, translator) = Rig(DetachedTranslation.Blocked, attachInvalidatesAtc: false);
         var record = rig.MapBuffer(0x20_0000);
         Assert.True(translator.Translate(rig.AtsDevice, record.Iova, AccessKind.Read, Ctx(rig.AtsDevice)).Ok);
         Assert.Equal(HvStatus.Success, host.Detach(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, rig.AtsDevice.LogicalDeviceId)));
@@ -56,6 +57,28 @@ public sealed class HostBehaviourTests
         Assert.Equal(ViolationKind.IsolationBreach, rig.Oracle.CheckAccess(t, Ctx(rig.AtsDevice))?.Kind);
         rig.AtsDevice.DisableAts();
         Assert.False(translator.Translate(rig.AtsDevice, record.Iova, AccessKind.Read, Ctx(rig.AtsDevice)).Ok);
+    }
+
+    [Fact]
+    public void Detach_and_attach_invalidate_an_ats_enabled_devices_atc_by_default()
+    {
+        var (rig, host, translator) = Rig(DetachedTranslation.Blocked);
+        var record = rig.MapBuffer(0x20_0000);
+        Assert.True(translator.Translate(rig.AtsDevice, record.Iova, AccessKind.Read, Ctx(rig.AtsDevice)).Ok);
+        Assert.True(rig.AtsDevice.Atc!.Count > 0);
+        Assert.Equal(HvStatus.Success, host.Detach(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, rig.AtsDevice.LogicalDeviceId)));
+        Assert.Equal(0, rig.AtsDevice.Atc.Count);
+        Assert.False(translator.Translate(rig.AtsDevice, record.Iova, AccessKind.Read, Ctx(rig.AtsDevice)).Ok);
+
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), rig.AtsDevice.LogicalDeviceId)));
+        Assert.True(translator.Translate(rig.AtsDevice, record.Iova, AccessKind.Read, Ctx(rig.AtsDevice)).Ok);
+        Assert.True(rig.AtsDevice.Atc.Count > 0);
+        // ATS disabled: no ATS invalidation is sent; the driver's enable path invalidates (arm_smmu_enable_ats).
+        rig.AtsDevice.DisableAts(invalidate: false);
+        Assert.Equal(HvStatus.Success, host.Detach(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, rig.AtsDevice.LogicalDeviceId)));
+        Assert.True(rig.AtsDevice.Atc.Count > 0);
+        rig.AtsDevice.EnableAts();
+        Assert.Equal(0, rig.AtsDevice.Atc.Count);
     }
 
     [Theory]

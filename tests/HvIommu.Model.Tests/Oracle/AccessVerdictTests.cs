@@ -4,6 +4,7 @@ using HvIommu.Model.Iommu;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Tests.Iommu;
+using HvIommu.Model.Translation;
 
 namespace HvIommu.Model.Tests.Oracle;
 
@@ -130,6 +131,45 @@ public sealed class AccessVerdictTests
         Assert.Equal(1, _rig.Log.Count(ViolationKind.LazyWindowStaleAccess));
         Assert.Equal(0, _rig.Log.Total);
         Assert.Empty(_rig.Log.Kept);
+    }
+
+    [Fact]
+    public void A_lazy_window_write_to_a_buffer_reused_as_a_page_table_is_counted_but_not_performed()
+    {
+        // The buffer freed at dma_unmap goes straight to the next page-table allocation (iommu_alloc_pages_node).
+        var record = _rig.MapBuffer(Iova);
+        var t = _rig.Translate(_rig.Nic, Iova, AccessKind.Write);
+        _rig.Unmap(record, queued: true);
+        _rig.Frames.Free(record.Gpa);
+        Assert.Equal(record.Gpa, _rig.Frames.Allocate(FrameOwner.PageTable, (int)IommuRig.DomainId, zero: true));
+
+        var v = _rig.Access(_rig.Nic, t);
+
+        Assert.Equal(ViolationKind.LazyWindowStaleAccess, v?.Kind);
+        Assert.Contains($"now a PageTable page of domain {IommuRig.DomainId}", v!.Description);
+        Assert.True(_rig.Oracle.SuppressesWrite(v, t));
+        Assert.Equal(0, _rig.Log.Total);
+    }
+
+    [Fact]
+    public void Writes_to_reused_data_buffers_and_writes_judged_violations_are_performed()
+    {
+        var lazy = TranslateThenUnmapLazily(_rig);
+        var window = _rig.Access(_rig.Nic, lazy);
+        Assert.Equal(ViolationKind.LazyWindowStaleAccess, window?.Kind);
+        Assert.False(_rig.Oracle.SuppressesWrite(window, lazy));
+
+        // A strict-mode use after free onto a page-table page is a violation, and its write lands.
+        const ulong other = 0xFFFF_E000;
+        var record = _rig.MapBuffer(other);
+        var t = _rig.Translate(_rig.Nic, other, AccessKind.Write);
+        _rig.Unmap(record, queued: false);
+        _rig.Frames.Free(record.Gpa);
+        _rig.Frames.Allocate(FrameOwner.PageTable, (int)IommuRig.DomainId, zero: true);
+        var v = _rig.Access(_rig.Nic, t);
+        Assert.Equal(ViolationKind.DmaToFreedFrame, v?.Kind);
+        Assert.False(_rig.Oracle.SuppressesWrite(v, t));
+        Assert.False(_rig.Oracle.SuppressesWrite(null, t));
     }
 
     [Fact]

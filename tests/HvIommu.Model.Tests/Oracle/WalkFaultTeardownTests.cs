@@ -143,10 +143,46 @@ public sealed class WalkFaultTeardownTests
     }
 
     [Fact]
-    public void Scenario_hazard_overrides_the_default_hazard_of_the_kind()
+    public void A_finding_no_knob_of_the_run_can_cause_names_no_hazard()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, hazardOf: _ => "H10");
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        oracle.CheckTeardown(1, 0, 1, 0);
+        Assert.All(_rig.Log.Kept, v =>
+        {
+            Assert.Equal("", v.Hazard);
+            Assert.Equal(HazardCauses.Unexplained, v.Explanation);
+            Assert.DoesNotContain("H16", v.Explanation);
+        });
+    }
+
+    [Fact]
+    public void The_hazard_named_is_that_of_a_knob_the_run_has_on()
+    {
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(Cause.RfcInitUnwinding));
         oracle.CheckTeardown(1, 0, 0, 0);
-        Assert.Equal("H10", Assert.Single(_rig.Log.Kept).Hazard);
+        var v = Assert.Single(_rig.Log.Kept);
+        Assert.Equal("H16", v.Hazard);
+        Assert.Contains("init error path", v.Explanation);
+    }
+
+    [Fact]
+    public void The_scenario_hazard_is_preferred_only_among_the_causes_that_are_on()
+    {
+        // A leaked table page: the RFC's init path (H16) and the flush-queue overrun (H18) are both on.
+        var causes = HazardCauses.Of(Cause.RfcInitUnwinding, Cause.FlushQueueOverrun);
+        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H18").CheckTeardown(0, 0, 1, 0);
+        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes).CheckTeardown(0, 0, 1, 0);
+        // A hazard whose knob is off is never named, whatever the scenario says.
+        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H2").CheckTeardown(0, 0, 1, 0);
+        Assert.Equal(["H18", "H16", "H16"], _rig.Log.Kept.Select(v => v.Hazard));
+        Assert.All(_rig.Log.Kept, v => Assert.DoesNotContain("(H2)", v.Explanation));
+    }
+
+    [Fact]
+    public void A_leak_the_driver_knows_the_cause_of_says_so()
+    {
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        oracle.CheckTeardown(1, 0, 0, 0, leakCause: ("", "DELETE refused because DETACH failed"));
+        Assert.Contains("DETACH failed", Assert.Single(_rig.Log.Kept).Explanation);
     }
 }

@@ -1,0 +1,65 @@
+using HvIommu.Actors.Cli;
+
+namespace HvIommu.Actors.Tests.Simulation;
+
+/// <summary>A run expected clean that tested nothing says so and does not match; an injected init failure that
+/// unwinds cleanly stays clean. validate and the run banner print every hypervisor.behaviour.* setting.</summary>
+public sealed class DidNotRunTests
+{
+    private static string Write(string text)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"hviommu-didnotrun-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(file, text);
+        return file;
+    }
+
+    [Theory]
+    [InlineData("deterministic")]
+    [InlineData("stress")]
+    public void Init_failing_for_a_reason_the_config_did_not_inject_is_not_matched(string mode)
+    {
+        var file = Write("hviommu { expect = clean, run.ops = 50, iommu.capabilities = [present] }");
+        try
+        {
+            var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--config", file, "--mode", mode, "--plain"]);
+            Assert.Equal(ExitCodes.Mismatched, exit);
+            Assert.Contains("no DMA was tested", stdout);
+            Assert.Contains("NOT MATCHED (exit 1)", stdout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void An_injected_init_failure_that_unwinds_cleanly_stays_clean()
+    {
+        var file = Write("hviommu { expect = clean, run.ops = 50, mode = deterministic, lifecycle.fail-init-step = register }");
+        try
+        {
+            var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--config", file, "--plain"]);
+            Assert.Equal(ExitCodes.Matched, exit);
+            Assert.Contains("MATCHED (exit 0)", stdout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Validate_and_the_banner_print_every_host_behaviour_setting()
+    {
+        var keys = new[] { "detached-translation=blocked", "delete-invalidates-caches=on", "flush-covers-departed-devices=on",
+            "attach-invalidates-atc=on", "s2-migration-every-flushes=0", "s2-change-invalidates-iotlb=on" };
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["validate"]);
+        Assert.True(exit == 0, stderr);
+        foreach (var k in keys)
+            Assert.Contains(k, stdout);
+        var (runExit, runOut, _) = RunEndToEndTests.Run(["run", "--ops", "20", "--plain", "--mode", "deterministic"]);
+        Assert.Equal(ExitCodes.Matched, runExit);
+        foreach (var k in keys)
+            Assert.Contains(k, runOut);
+    }
+}
