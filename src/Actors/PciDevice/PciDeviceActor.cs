@@ -138,7 +138,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
         // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
         var ctx = AccessFor(tx.View!, tx.Replay);
-        var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx);
+        var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx, tx.Mapping);
         if (verdict is not null && _world.Violations.IsViolation(verdict.Kind) && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
         var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);
