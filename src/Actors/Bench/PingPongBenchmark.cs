@@ -12,7 +12,7 @@ public sealed record PingPongResult(long Messages, double Seconds)
 /// <summary>
 /// Raw Akka.NET message throughput on a given dispatcher: pairs of actors bouncing messages with a
 /// fixed number in flight per pair. It is the ceiling the stress run's delivered messages/s is
-/// compared with (DESIGN.md §4), measured in the same process with the same dispatcher settings.
+/// compared with (docs/design.md §4), measured in the same process with the same dispatcher settings.
 /// </summary>
 public static class PingPongBenchmark
 {

@@ -12,7 +12,7 @@ using HvIommu.Actors.Runs;
 namespace HvIommu.Actors.Cli;
 
 /// <summary>
-/// <c>bench</c>: the performance figures of DESIGN.md §4, measured side by side in one process — raw
+/// <c>bench</c>: the performance figures of docs/design.md §4, measured side by side in one process — raw
 /// Akka.NET ping-pong on the stress dispatcher, then the default stress topology with the oracle on —
 /// reported as a ratio so the machine's speed cancels out.
 /// </summary>

@@ -35,7 +35,7 @@ public sealed record MinimizerStep(string Phase, string Tried, string Outcome, l
 public sealed record MinimizerResult(string Kind, MinimizerRun Original, MinimizerRun Minimal, IReadOnlyList<MinimizerStep> Log, int Runs, TimeSpan Elapsed, bool OutOfBudget);
 
 /// <summary>
-/// Shrinks a failing deterministic run (DESIGN.md §3, <c>minimize</c>) while a violation of the same kind
+/// Shrinks a failing deterministic run (docs/design.md §3, <c>minimize</c>) while a violation of the same kind
 /// still occurs. Phase 1 reduces the configuration greedily, ddmin-style, over <see cref="MinimizerShape.Reductions"/>
 /// until a whole pass keeps nothing; since a new configuration invalidates the schedule, a candidate is kept
 /// when any of a few schedules reproduces the kind with no more delivered messages and steps than the best run so far:

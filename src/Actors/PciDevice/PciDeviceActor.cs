@@ -12,7 +12,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Actors.PciDevice;
 
 /// <summary>
-/// An assigned PCI device's DMA engine (DESIGN.md §2): each transaction is translated (ATC → IOTLB →
+/// An assigned PCI device's DMA engine (docs/design.md §2): each transaction is translated (ATC → IOTLB →
 /// nested walk) when it is issued and moves its data in a later step, so an unmap and a flush can fall
 /// between translation and access — exactly the window a flush must close by draining (H5). With ATS it
 /// answers invalidation requests once the DMA that used the ATC has finished. A misbehaving device replays

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace HvIommu.Actors.Reporting;
 
-/// <summary>Writes a <see cref="RunReport"/> as the JSON of DESIGN.md §3, atomically (see <see cref="AtomicFile"/>).</summary>
+/// <summary>Writes a <see cref="RunReport"/> as the JSON of docs/design.md §3, atomically (see <see cref="AtomicFile"/>).</summary>
 public static class ReportWriter
 {
     public static void Write(RunReport report, string path) =>

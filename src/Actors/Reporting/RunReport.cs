@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace HvIommu.Actors.Reporting;
 
 /// <summary>
-/// The report of one run (<c>--report FILE.json</c>, DESIGN.md §3, <c>schemaVersion: 1</c>): the seed
+/// The report of one run (<c>--report FILE.json</c>, docs/design.md §3, <c>schemaVersion: 1</c>): the seed
 /// and mode that reproduce it, the resolved configuration, the run's statistics, every IOMMU
 /// violation the oracle found, and whether the outcome matched the configuration's expectation.
 /// </summary>
@@ -40,7 +40,7 @@ public sealed record RunReport(
     public bool Partial { get; init; }
 }
 
-/// <summary>How the run scheduled its actors (DESIGN.md §2, "Two ways to run the same actors").</summary>
+/// <summary>How the run scheduled its actors (docs/design.md §2, "Two ways to run the same actors").</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<RunMode>))]
 public enum RunMode
 {

@@ -35,7 +35,7 @@ public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 
 public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null);
 
 /// <summary>
-/// Runs the simulation actors deterministically (DESIGN.md §2): every actor on the deterministic dispatcher,
+/// Runs the simulation actors deterministically (docs/design.md §2): every actor on the deterministic dispatcher,
 /// one mailbox step at a time on this thread, each choice made by a seeded strategy, virtual time for every
 /// timer. Same seed and config → same interleaving, trace hash and violations. One ActorSystem serves many
 /// schedules; the world is rebuilt and reseeded for each.

@@ -14,7 +14,7 @@ namespace HvIommu.Actors.Runs;
 public sealed record RunResult(RunReport Report, RunVerdict Verdict, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null);
 
 /// <summary>
-/// Runs one topology in stress mode (DESIGN.md §2): the simulation actors on Akka's thread-pool dispatcher
+/// Runs one topology in stress mode (docs/design.md §2): the simulation actors on Akka's thread-pool dispatcher
 /// on all cores, until the operation budget or the duration is spent, then drain and teardown. The
 /// wall clock here drives only progress output, the duration limit and the hang watchdog — the command
 /// line's business, outside the simulation.

@@ -3,7 +3,7 @@ using HvIommu.Model.Settings;
 
 namespace HvIommu.Actors.Scenarios;
 
-/// <summary>One scenario file of the hazard catalogue (DESIGN.md §3, config layout).</summary>
+/// <summary>One scenario file of the hazard catalogue (docs/design.md §3, config layout).</summary>
 /// <param name="ExpectKind">The violation kind the scenario must show, or null for any kind (or when clean).</param>
 public sealed record ScenarioEntry(string File, string Name, string Hazard, Expectation Expect, string? ExpectKind, string Description, long Ops)
 {

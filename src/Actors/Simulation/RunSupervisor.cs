@@ -12,7 +12,7 @@ namespace HvIommu.Actors.Simulation;
 public sealed record RunOutcome(bool InitSucceeded, string InitDetail, string TeardownDetail, string? SimulatorFailure);
 
 /// <summary>
-/// The root of one run (DESIGN.md §2): creates every simulation actor under itself on the configured
+/// The root of one run (docs/design.md §2): creates every simulation actor under itself on the configured
 /// dispatcher, then sequences the run — guest init on vCPU 0, the workload on every vCPU, device
 /// quiescing, teardown — and reports the outcome. Any actor crashing is a simulator failure (exit 3).
 /// </summary>

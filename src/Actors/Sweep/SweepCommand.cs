@@ -11,7 +11,7 @@ namespace HvIommu.Actors.Sweep;
 
 /// <summary>
 /// <c>sweep</c>: every combination of the varied config keys explored over the same seeds — the safety-contract
-/// table of which settings are safe and which fail how (DESIGN.md §3). Runs on all cores of this machine, or on a
+/// table of which settings are safe and which fail how (docs/design.md §3). Runs on all cores of this machine, or on a
 /// cluster of workers (<c>--cluster-listen</c>, <c>--local-workers</c>).
 /// </summary>
 public sealed class SweepCommand : CliCommand

@@ -7,7 +7,7 @@ namespace HvIommu.Actors.Sweep;
 
 /// <summary>
 /// A sweep's outputs in DIR: <c>sweep.json</c> (<c>{"cells":[{"settings":{KEY:V},"schedules","violations":{Kind:n},
-/// "firstViolation":{seed,kind,replay}|null}]}</c>, DESIGN.md §3, plus a few more fields), <c>sweep.csv</c> (one row
+/// "firstViolation":{seed,kind,replay}|null}]}</c>, docs/design.md §3, plus a few more fields), <c>sweep.csv</c> (one row
 /// per cell, one column per key and per kind found), <c>sweep.md</c> (the contract table for a design review) and,
 /// when exactly two keys vary, <c>heatmap.png</c> and <c>heatmap.svg</c>.
 /// </summary>

@@ -6,7 +6,7 @@ using HvIommu.Model.Time;
 namespace HvIommu.Actors.Tracing;
 
 /// <summary>
-/// The causal trace of one run (DESIGN.md §1 job 2): messages sent and delivered, hypercall round trips,
+/// The causal trace of one run (docs/design.md §1 job 2): messages sent and delivered, hypercall round trips,
 /// page-table writes, frees, IOMMU cache fills and invalidations, DMA translations and accesses, flushes and
 /// violations, bounded by a <see cref="TraceRecorder"/>. A world without one (stress mode by default) pays a
 /// null check per event site.
@@ -80,14 +80,16 @@ public sealed class SimTrace
     }
 
     /// <summary>
-    /// <paramref name="replier"/> completes a hypercall: the reply goes to the vCPU's ask (a temporary actor
-    /// the driver does not see), so it is recorded here and paired with the vCPU's resumption by
-    /// <paramref name="replyTo"/>, which is unique per call.
+    /// <paramref name="replier"/> completes a hypercall. In deterministic mode the reply is an ordinary message
+    /// to the vCPU, recorded by the driver; in stress mode it is recorded here and paired with the vCPU's
+    /// resumption by <paramref name="replyTo"/> (the vCPU: one hypercall is outstanding per vCPU).
     /// </summary>
     public void HypercallReplied(string replier, int vcpu, IActorRef replyTo, HypercallCompleted reply)
     {
+        if (RecordsMessages)
+            return;
         var (name, detail) = TraceNames.Describe(reply);
-        var seq = Recorder.Record(_step, _clock.NowNs, TraceEventKind.Send, replier, name, detail, RecordsMessages ? _cause : 0, "vcpu" + vcpu);
+        var seq = Recorder.Record(_step, _clock.NowNs, TraceEventKind.Send, replier, name, detail, 0, "vcpu" + vcpu);
         lock (_lock)
             _replies[replyTo] = seq;
     }
@@ -95,16 +97,13 @@ public sealed class SimTrace
     /// <summary>The vCPU resumes with the hypercall's status: a delivery caused by the reply's send.</summary>
     public void HypercallResumed(string vcpu, IActorRef replyTo, HypercallCompleted reply)
     {
+        if (RecordsMessages)
+            return;
         long send;
         lock (_lock)
             _replies.Remove(replyTo, out send);
         var (name, detail) = TraceNames.Describe(reply);
-        var seq = Recorder.Record(_step, _clock.NowNs, TraceEventKind.Deliver, vcpu, name, detail, send);
-        if (RecordsMessages)
-        {
-            _actor = vcpu;
-            _cause = seq;
-        }
+        Recorder.Record(_step, _clock.NowNs, TraceEventKind.Deliver, vcpu, name, detail, send);
     }
 
     /// <summary>The oracle's finding, on the device (or vCPU) where it happened.</summary>

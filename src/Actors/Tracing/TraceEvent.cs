@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace HvIommu.Actors.Tracing;
 
-/// <summary>What a trace event records (DESIGN.md §1 job 2: who sent what to whom, in what order).</summary>
+/// <summary>What a trace event records (docs/design.md §1 job 2: who sent what to whom, in what order).</summary>
 public enum TraceEventKind
 {
     /// <summary>A message was sent; <see cref="TraceEvent.Peer"/> is the receiver.</summary>

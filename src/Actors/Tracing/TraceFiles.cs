@@ -5,7 +5,7 @@ using HvIommu.Actors.Reporting;
 namespace HvIommu.Actors.Tracing;
 
 /// <summary>
-/// What <c>--trace DIR</c> writes (DESIGN.md §1 job 2): <c>trace.perfetto.json</c> (the whole trace, for
+/// What <c>--trace DIR</c> writes (docs/design.md §1 job 2): <c>trace.perfetto.json</c> (the whole trace, for
 /// ui.perfetto.dev), <c>violation.md</c> (the first violation's causal history as a Mermaid sequence diagram,
 /// with its explanation) and <c>history.jsonl</c> (that history as JSON lines; the whole trace when the run
 /// has no violation).

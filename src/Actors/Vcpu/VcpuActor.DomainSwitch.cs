@@ -17,7 +17,7 @@ internal sealed partial class VcpuActor
     private long _opsSinceSwitch;
     private bool _deviceAway;
 
-    private async Task MaybeSwitchDomainAsync()
+    private async GuestTask MaybeSwitchDomainAsync()
     {
         var life = _world.Settings.Lifecycle;
         if (life.DomainSwitch == DomainSwitchMode.None || _index != 0 || ++_opsSinceSwitch < life.DomainSwitchEveryOps)
@@ -40,7 +40,7 @@ internal sealed partial class VcpuActor
         return _world.Domains[(_world.Domains.IndexOf(home) + 1) % _world.Domains.Length].Identity;
     }
 
-    private async Task SwitchDomainAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
+    private async GuestTask SwitchDomainAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
     {
         var toBlocking = to.DomainId.Id == SimWorld.BlockingDomainId;
         if (toBlocking && life.DisableAtsBeforeBlock)
@@ -60,7 +60,7 @@ internal sealed partial class VcpuActor
             device.EnableAts(life.AtsToggleInvalidatesAtc);
     }
 
-    private async Task AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)
+    private async GuestTask AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)
     {
         var status = (await HypercallAsync(new AttachDeviceDomainInput(to, device.LogicalDeviceId), ExitPath.DomainSwitch)).Status;
         if (status != HvStatus.Success && status != HvStatus.DeviceAlreadyInDomain)

@@ -3,6 +3,7 @@ using Akka.Event;
 using HvIommu.Actors.Metrics;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Hypervisor;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
@@ -21,8 +22,12 @@ internal sealed partial class VcpuActor
     private InitStep _initStep;
     private bool _detachFailed;
     private bool _initFailed;
+    private GuestTask<HypercallCompleted>? _prod;
 
-    private async Task InitializeAsync(InitializeGuest m)
+    /// <summary>The descriptor id of a device's answer to <see cref="ReplayRecent"/>.</summary>
+    private const long ProdDescriptorId = -1;
+
+    private async GuestTask InitializeAsync(InitializeGuest m)
     {
         ProgramEarlyDmaDevice();
         var result = await TryInitializeAsync();
@@ -38,7 +43,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>Returns null on success, else what failed; <see cref="_initStep"/> names the step (§1.3).</summary>
-    private async Task<string?> TryInitializeAsync()
+    private async GuestTask<string?> TryInitializeAsync()
     {
         _initStep = InitStep.GetCapabilities;
         var caps = await HypercallAsync(new GetIommuCapabilitiesInput(), ExitPath.Init);
@@ -100,7 +105,7 @@ internal sealed partial class VcpuActor
         _log.Info("{Vcpu}: {Device} was bound before hv_iommu_init and uses a raw-GPA ring at 0x{Gpa:x} (H11)", Name, name, gpa);
     }
 
-    private async Task<string?> AllocatePagingDomainAsync(GuestDomain domain)
+    private async GuestTask<string?> AllocatePagingDomainAsync(GuestDomain domain)
     {
         var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity), ExitPath.Init);
         if (create.Status != HvStatus.Success)
@@ -115,7 +120,7 @@ internal sealed partial class VcpuActor
         return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
-    private async Task<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
+    private async GuestTask<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
     {
         _initStep = createStep;
         var create = await HypercallAsync(new CreateDeviceDomainInput(domain), ExitPath.Init);
@@ -129,7 +134,7 @@ internal sealed partial class VcpuActor
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
     /// targets reach, nothing more (H16). sysfs and the device struct are guest-only and just logged; a cleanup
     /// of a step that never happened (iommu_device_sysfs_remove before iommu_device_sysfs_add) is a violation.</summary>
-    private async Task UnwindAsync(IEnumerable<InitCleanup> plan, InitStep failed, ExitPath path)
+    private async GuestTask UnwindAsync(IEnumerable<InitCleanup> plan, InitStep failed, ExitPath path)
     {
         foreach (var step in plan)
         {
@@ -166,7 +171,7 @@ internal sealed partial class VcpuActor
     /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5). A domain the
     /// host still has a device attached to keeps its tables with lifecycle.keep-tables-when-detach-fails (Xen's
     /// fix 7b658fd273f9); otherwise freeing them is reported (HostReferencedTablesFreed).</summary>
-    private async Task FreePagingDomainsAsync(ExitPath path)
+    private async GuestTask FreePagingDomainsAsync(ExitPath path)
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
@@ -202,9 +207,9 @@ internal sealed partial class VcpuActor
     /// (pt_iommu_deinit, then DELETE, §1.5), delete the static domains, and let the oracle count what is left
     /// (H10, H16).
     /// </summary>
-    private async Task TeardownAsync(TeardownGuest m)
+    private async GuestTask TeardownAsync(TeardownGuest m)
     {
-        Timers.CancelAll();
+        CancelTimers();
         // After a failed init there is no driver to tear down: what the error path left is what leaks (H16).
         if (!_initFailed)
         {
@@ -254,7 +259,7 @@ internal sealed partial class VcpuActor
 
     /// <summary>release_device for every device (the RFC's detach, which flushes the old domain, §1.6);
     /// later revisions disable ATS first (§1.10).</summary>
-    private async Task ReleaseDevicesAsync()
+    private async GuestTask ReleaseDevicesAsync()
     {
         for (var i = 0; i < _world.Devices.Length; i++)
         {
@@ -274,11 +279,27 @@ internal sealed partial class VcpuActor
             await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), ExitPath.Teardown);
     }
 
-    /// <summary>The fault driver: misbehaving devices replay their recent descriptors now (H10's window).</summary>
-    private async Task ProdDevicesAsync()
+    /// <summary>The fault driver: misbehaving devices replay their recent descriptors now (H10's window),
+    /// one device at a time; the vCPU waits for each device's completion (descriptor −1) as it would for a hypercall.</summary>
+    private async GuestTask ProdDevicesAsync()
     {
         foreach (var device in _devices)
-            await device.Ask<DmaCompleted>((IActorRef r) => new ReplayRecent(r), _world.Settings.Run.HangTimeout, CancellationToken.None);
+        {
+            _awaiting = Awaiting.Prod;
+            _prod = new GuestTask<HypercallCompleted>();
+            device.Tell(new ReplayRecent(Self));
+            await _prod;
+        }
+    }
+
+    /// <summary>The prodded device finished its replays: continue the teardown.</summary>
+    private void ResumeProd()
+    {
+        var waiting = _prod!;
+        _prod = null;
+        _awaiting = Awaiting.Nothing;
+        Stash.UnstashAll();
+        waiting.SetResult(null!);
     }
 
     private static string ConfigWordsName(InitStep step) => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step);

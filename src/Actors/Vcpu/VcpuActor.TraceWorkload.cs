@@ -43,7 +43,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>One event per message, so other actors interleave between events.</summary>
-    private async Task RunTraceEventAsync()
+    private async GuestTask RunTraceEventAsync()
     {
         var replay = _world.TraceReplay!;
         if (_traceFinished || _world.Budget.Stopped && FinishTrace())
@@ -78,7 +78,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>iommu_map of the traced range: one leaf per iommu_pgsize step, then the device is programmed.</summary>
-    private async Task TraceMapAsync(TraceReplay replay, int index, IommuTraceEvent e)
+    private async GuestTask TraceMapAsync(TraceReplay replay, int index, IommuTraceEvent e)
     {
         var t0 = _world.Clock.NowNs;
         var domain = _world.DomainOfDevice[_world.TraceDeviceIndex];
@@ -165,7 +165,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>iommu_unmap of the traced range (every map it covers, each where it was placed), then the flush path.</summary>
-    private async Task TraceUnmapAsync(TraceReplay replay, int index)
+    private async GuestTask TraceUnmapAsync(TraceReplay replay, int index)
     {
         var t0 = _world.Clock.NowNs;
         var domain = _world.DomainOfDevice[_world.TraceDeviceIndex];

@@ -103,7 +103,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
-    private async Task CompleteOperationAsync(DmaCompleted m)
+    private async GuestTask CompleteOperationAsync(DmaCompleted m)
     {
         if (TraceDmaCompleted(m) || !_operations.Remove(m.DescriptorId, out var op))
             return;
@@ -143,7 +143,7 @@ internal sealed partial class VcpuActor
     /// §5.2 step 3: flush, then free the table pages, then the IOVA; the caller then frees the buffer. The
     /// hazard knobs move frees before the flush: the table pages (H1), the IOVA and the buffer (H2).
     /// </summary>
-    private async Task StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
+    private async GuestTask StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
     {
         var hazards = _world.Settings.Driver.Hazards;
         if (hazards.FreeIovaBeforeFlush)
@@ -167,7 +167,7 @@ internal sealed partial class VcpuActor
 
     /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
     /// <see cref="FlushRange"/> computes from the gather (exact, or wrong on purpose: H7).</summary>
-    private async Task IotlbSyncAsync(GuestDomain domain, IotlbGather gather, ExitPath path)
+    private async GuestTask IotlbSyncAsync(GuestDomain domain, IotlbGather gather, ExitPath path)
     {
         IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
         if (_world.Settings.Driver.Flush == FlushKind.List
@@ -178,7 +178,7 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>One flush hypercall with the driver's failure handling (H8): log only (RFC), or WARN and fall back to a domain flush.</summary>
-    private async Task FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
+    private async GuestTask FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
     {
         var t0 = _world.Clock.NowNs;
         var reply = await HypercallAsync(input, path);
@@ -201,7 +201,7 @@ internal sealed partial class VcpuActor
     /// — onto a still-full ring only with the H18 knob (Linux as written: the ring wraps and its entries leak),
     /// otherwise flushing again until there is room; arm the timer.
     /// </summary>
-    private async Task QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
+    private async GuestTask QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
     {
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
@@ -218,11 +218,11 @@ internal sealed partial class VcpuActor
         }
         Release(domain, released);
         if (domain.Fq.TryArmTimer() && !ArmTraceFlushQueueTimer(domain))
-            Timers.StartSingleTimer(("fq", domain.Id), new FlushQueueTimerFired(domain.Id), JiffiesTimeout.Delay(_world.Clock.NowNs, _world.Settings.Driver.FlushQueueTimeout, _world.Settings.Driver.FlushQueueHz));
+            ArmFlushQueueTimer(domain.Id, JiffiesTimeout.Delay(_world.Clock.NowNs, _world.Settings.Driver.FlushQueueTimeout, _world.Settings.Driver.FlushQueueHz));
     }
 
     /// <summary>fq_flush_timeout: clear the flag, flush once, reap every CPU's queue of the domain.</summary>
-    private async Task FlushQueueTimeoutAsync(FlushQueueTimerFired m)
+    private async GuestTask FlushQueueTimeoutAsync(FlushQueueTimerFired m)
     {
         var domain = _world.Domains.FirstOrDefault(d => d.Id == m.Domain);
         if (domain?.Table is null)
@@ -234,7 +234,7 @@ internal sealed partial class VcpuActor
 
     /// <summary>fq_flush_iotlb: start++ → flush_iotlb_all (always the domain flush) → finish++. Its exit is an
     /// unmap's: the queue holds only IOVAs that dma_unmap queued.</summary>
-    private async Task FlushQueueFlushAsync(GuestDomain domain)
+    private async GuestTask FlushQueueFlushAsync(GuestDomain domain)
     {
         domain.Fq.FlushStarting();
         await FlushAsync(domain, new FlushDeviceDomainInput(domain.Identity), ExitPath.Unmap);

@@ -9,7 +9,7 @@ namespace HvIommu.Model.Oracle;
 
 /// <summary>
 /// The ground truth of which mappings are live, checked at the moment of every DMA access and every walk
-/// (DESIGN.md §2). It observes: the driver tells it about maps, unmaps and frees, the flush handler about
+/// (docs/design.md §2). It observes: the driver tells it about maps, unmaps and frees, the flush handler about
 /// flushes, the devices about accesses; it never changes the system. Thread-safe: stress mode calls it
 /// from every core at once.
 /// </summary>

@@ -2,7 +2,7 @@ using HvIommu.Model.PageTables;
 
 namespace HvIommu.Model.Oracle;
 
-/// <summary>The life of a mapping as the oracle tracks it (DESIGN.md §2): mapping → mapped → unmapped → flushed.</summary>
+/// <summary>The life of a mapping as the oracle tracks it (docs/design.md §2): mapping → mapped → unmapped → flushed.</summary>
 public enum MappingState
 {
     /// <summary>Registered; the leaf may not be visible yet.</summary>

@@ -1,6 +1,6 @@
 namespace HvIommu.Model.Oracle;
 
-/// <summary>What the oracle found wrong (DESIGN.md §2, "What the oracle calls a violation"). Names are fixed:
+/// <summary>What the oracle found wrong (docs/design.md §2, "What the oracle calls a violation"). Names are fixed:
 /// reports, scenario files (<c>expect-kind</c>) and users rely on them.</summary>
 public enum ViolationKind
 {

@@ -3,10 +3,10 @@ using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Model.Settings;
 
-/// <summary>Whether a run is a stress run on all cores or a seed-exact deterministic run (DESIGN.md §2).</summary>
+/// <summary>Whether a run is a stress run on all cores or a seed-exact deterministic run (docs/design.md §2).</summary>
 public enum RunMode { Stress, Deterministic }
 
-/// <summary>The outcome a topology or scenario expects (DESIGN.md §3).</summary>
+/// <summary>The outcome a topology or scenario expects (docs/design.md §3).</summary>
 public enum Expectation { Clean, Violation }
 
 /// <summary>

@@ -10,7 +10,7 @@ using HvIommu.Model.Oracle;
 namespace HvIommu.Actors.Tests.Actors;
 
 /// <summary>
-/// An assigned device's DMA engine (DESIGN.md §2): translate at issue, move the data in a later step,
+/// An assigned device's DMA engine (docs/design.md §2): translate at issue, move the data in a later step,
 /// complete to the driver; answer drains and ATS invalidations only once the DMA they cover has moved
 /// (brief §2.4, H5). A probe stands in for the driver and for the flush handler.
 /// </summary>

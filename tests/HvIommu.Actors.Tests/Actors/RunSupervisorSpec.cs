@@ -6,7 +6,7 @@ using HvIommu.Model.Memory;
 
 namespace HvIommu.Actors.Tests.Actors;
 
-/// <summary>The root of a run (DESIGN.md §2): any simulation actor crashing ends the run as a simulator failure (exit 3).</summary>
+/// <summary>The root of a run (docs/design.md §2): any simulation actor crashing ends the run as a simulator failure (exit 3).</summary>
 [Trait("Category", "Actors")]
 public sealed class RunSupervisorSpec : ActorSpec
 {

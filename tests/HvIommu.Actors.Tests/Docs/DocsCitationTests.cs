@@ -11,7 +11,7 @@ namespace HvIommu.Actors.Tests.Docs;
 public sealed partial class DocsCitationTests
 {
     // A section of the brief: §N or §N.M, not a foreign spec's deeper number (VT-d §6.5.2.5) nor one a spec names.
-    [GeneratedRegex(@"(?<!(VT-d|spec|SDM Vol\.3|specification) )§(?<n>\d+)(?:\.(?<m>\d+))?(?![.\d])(?: q(?<q>\d+))?")]
+    [GeneratedRegex(@"(?<!(VT-d|spec|SDM Vol\.3|specification|design\.md) )§(?<n>\d+)(?:\.(?<m>\d+))?(?![.\d])(?: q(?<q>\d+))?")]
     private static partial Regex SectionCitation();
 
     [GeneratedRegex(@"\bdocs/(?<file>[A-Za-z0-9_-]+\.md)\b")]
@@ -103,5 +103,19 @@ public sealed partial class DocsCitationTests
             .Select(k => $"{k.Id} {k.ShortKey}")
             .ToList();
         Assert.True(missing.Count == 0, "docs/hazards.md has no row for these hazard-registry knobs: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Every_cited_section_of_the_design_exists_in_docs_design()
+    {
+        var design = File.ReadAllText(Path.Combine(Root, "docs", "design.md"));
+        var sections = new HashSet<string>(Regex.Matches(design, @"^##+ (\d+(?:\.\d+)?)\.? ", RegexOptions.Multiline).Select(m => m.Groups[1].Value));
+        var missing = CitingFiles()
+            .SelectMany(f => Regex.Matches(File.ReadAllText(f), @"design\.md §(\d+(?:\.\d+)?)").Select(m => (File: f, Section: m.Groups[1].Value)))
+            .Where(c => !sections.Contains(c.Section))
+            .Select(c => $"{Path.GetRelativePath(Root, c.File)}: design.md §{c.Section}")
+            .Distinct()
+            .ToList();
+        Assert.True(missing.Count == 0, "cited sections that docs/design.md does not have: " + string.Join("; ", missing));
     }
 }

@@ -10,7 +10,7 @@ using HvIommu.Model.Translation;
 namespace HvIommu.Model.Tests.Oracle;
 
 /// <summary>
-/// Each DMA-access verdict of the oracle (DESIGN.md §2), reached through a real map → translate → unmap →
+/// Each DMA-access verdict of the oracle (docs/design.md §2), reached through a real map → translate → unmap →
 /// flush → free sequence on guest memory, the stage-1 table, the host IOMMU and the translator.
 /// </summary>
 [Trait("Category", "Model")]
