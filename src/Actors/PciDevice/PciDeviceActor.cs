@@ -101,9 +101,21 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // device idle after invalidating the caches (and after a domain switch) knows any later translation
         // sees the new state and needs no drain.
         _slot.TranslationStarted();
-        var view = _slot.View;
-        var ctx = AccessFor(view, tx.Replay);
-        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
+        DomainView view;
+        AccessContext ctx;
+        DmaTranslation t;
+        int seq;
+        var spin = new SpinWait();
+        do
+        {
+            // Redone if the host changed the device's context (ATTACH/DETACH) meanwhile (DeviceSlot.ContextSeq).
+            while (((seq = _slot.ContextSeq) & 1) != 0)
+                spin.SpinOnce();
+            view = _slot.View;
+            ctx = AccessFor(view, tx.Replay);
+            t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
+        }
+        while (_slot.ContextSeq != seq);
         CountSource(t.Source);
         ChargeTranslation(t);
         if (_world.Trace is { } trace)
