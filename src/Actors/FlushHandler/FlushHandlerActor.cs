@@ -8,6 +8,7 @@ using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
+using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.FlushHandler;
 
@@ -25,19 +26,20 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly FlushHandling<FlushContext> _engine;
     private readonly List<FlushStep<FlushContext>> _steps = new();
     private readonly MessageTally _tally;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SimLogger _log;
     private long _completedFlushes;
     private bool _migrationDue;
-    private readonly Model.Randomness.SeededRandom _migrationRandom;
+    private readonly Model.Randomness.EnvironmentChoices _migrationRandom;
     private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
         _world = world;
+        _log = new SimLogger(Context, world.Clock);
         _devices = devices;
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
-        _migrationRandom = world.Random.Derive("host/s2-migration");
+        _migrationRandom = new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices);
         _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>
@@ -74,7 +76,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _world.Costs.VcpuBusy(m.Vcpu, cost);
         _world.Costs.AddFlushNs(cost);
         var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps);
-        _log.Debug("Flush {FlushId} of domain {DomainId} started at {SimTimeNs} ns", run.Id, m.Domain, context.StartNs);
+        _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
         Perform();
@@ -134,7 +136,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var now = _world.Clock.NowNs;
         _world.Host.FlushReachedDeparted(run.Domain, run.Context.DepartedMark);
         _world.Oracle.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, now);
-        _log.Debug("Flush {FlushId} of domain {DomainId} completed at {SimTimeNs} ns", run.Id, run.Domain, now);
+        _log.Debug("Flush {FlushId} of domain {DomainId} completed", run.Id, run.Domain);
         var reply = new HypercallCompleted(request.Code, HvStatus.Success);
         if (_world.Trace is { } trace)
         {

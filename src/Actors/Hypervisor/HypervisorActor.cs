@@ -6,6 +6,7 @@ using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;
+using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.Hypervisor;
 
@@ -18,16 +19,17 @@ internal sealed class HypervisorActor : ReceiveActor
 {
     private readonly SimWorld _world;
     private readonly IActorRef _flushHandler;
-    private readonly SeededRandom _faults;
+    private readonly EnvironmentChoices _faults;
     private readonly MessageTally _tally;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SimLogger _log;
     private readonly Dictionary<HypercallCode, int> _occurrences = new();
 
     public HypervisorActor(SimWorld world, IActorRef flushHandler)
     {
         _world = world;
+        _log = new SimLogger(Context, world.Clock);
         _flushHandler = flushHandler;
-        _faults = world.Random.Derive("hypervisor/faults");
+        _faults = new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices);
         _tally = new MessageTally(world.Counters);
         Receive<Hypercall>(Handle);
     }

@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Display;
 
@@ -6,13 +7,24 @@ namespace HvIommu.Actors.Logging;
 
 /// <summary>
 /// The run's logging set-up: one Serilog logger for the simulator and for Akka's own events (through
-/// <see cref="SerilogLogger"/>), writing to standard error so standard output stays clean for JSON and
-/// summaries.
+/// Akka.Logger.Serilog's logger actor), writing to standard error so standard output stays clean for JSON and
+/// summaries. A simulation actor's event carries the run's clock (<see cref="SimLogger"/>), shown as
+/// <c>t=… ns</c>. An exception is one line (its type and first message line) unless verbose, which adds the
+/// stack trace.
 /// </summary>
 public static class SimLogging
 {
-    /// <summary>The output template: time, level, message, and the exception if any.</summary>
-    public const string OutputTemplate = "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}";
+    /// <summary>The output template with <c>--verbose</c>: time, level, run clock, message, and the exception with its stack trace.</summary>
+    public const string VerboseTemplate = "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SimTime}{Message:lj}{NewLine}{Exception}";
+
+    /// <summary>The output template otherwise: the exception shortened to one line (<see cref="CauseProperty"/>).</summary>
+    public const string OutputTemplate = "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SimTime}{Message:lj}{Cause}{NewLine}";
+
+    /// <summary>The property holding an exception in one line: <c>" (Type: first message line; --verbose shows the stack trace)"</c>.</summary>
+    public const string CauseProperty = "Cause";
+
+    /// <summary>Log events of Akka's own start and stop that every run produces: noise unless verbose.</summary>
+    private static readonly string[] Routine = ["CoordinatedShutdown invoked", "SerilogLogger started"];
 
     /// <summary>
     /// Builds the global Serilog logger (<see cref="Log.Logger"/>) and returns it: Information and
@@ -23,29 +35,34 @@ public static class SimLogging
     {
         var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
-            // Every run ends its ActorSystem on purpose; Akka announces that at INFO, which is noise here.
-            .Filter.ByExcluding(e => !verbose && e.MessageTemplate.Text.StartsWith("CoordinatedShutdown invoked", StringComparison.Ordinal));
+            .Enrich.With(new RunClockEnricher(verbose))
+            // Every run starts and ends its ActorSystem on purpose; Akka announces both at INFO, which is noise here.
+            .Filter.ByExcluding(e => !verbose && Routine.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal)));
+        var template = verbose ? VerboseTemplate : OutputTemplate;
         configuration = sink is null
             ? configuration.WriteTo.Console(
-                outputTemplate: OutputTemplate,
+                outputTemplate: template,
                 standardErrorFromLevel: LogEventLevel.Verbose,
                 formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             : configuration.WriteTo.Sink(new TextWriterSink(
                 sink,
-                new MessageTemplateTextFormatter(OutputTemplate, System.Globalization.CultureInfo.InvariantCulture)));
+                new MessageTemplateTextFormatter(template, System.Globalization.CultureInfo.InvariantCulture)));
         var logger = configuration.CreateLogger();
         Log.Logger = logger;
         return logger;
     }
 
+    /// <summary>The logger actor of Akka.Logger.Serilog, as <c>akka.loggers</c> names it.</summary>
+    public static readonly string LoggerType = $"{typeof(Akka.Logger.Serilog.SerilogLogger).FullName}, {typeof(Akka.Logger.Serilog.SerilogLogger).Assembly.GetName().Name}";
+
     /// <summary>
-    /// HOCON that routes Akka's logging through <see cref="SerilogLogger"/> at the matching level,
+    /// HOCON that routes Akka's logging through Akka.Logger.Serilog's logger actor at the matching level,
     /// silences Akka's own standard-output logger and keeps dead letters quiet (entirely at shutdown,
     /// where stopping actors always produce some; a few are shown with <paramref name="verbose"/>).
     /// </summary>
     public static string AkkaLoggingHocon(bool verbose) => $$"""
         akka {
-          loggers = ["{{typeof(SerilogLogger).FullName}}, {{typeof(SerilogLogger).Assembly.GetName().Name}}"]
+          loggers = ["{{LoggerType}}"]
           loglevel = {{(verbose ? "DEBUG" : "INFO")}}
           stdout-loglevel = OFF
           log-config-on-start = off
@@ -54,4 +71,28 @@ public static class SimLogging
           coordinated-shutdown.log-info = off
         }
         """;
+}
+
+/// <summary>
+/// Renders what the output templates show beyond Serilog's own fields: <c>SimTime</c> ("t=12,100 ns " when the
+/// event carries <see cref="SimLogger.SimTimeProperty"/>, else nothing) and, unless verbose, <c>Cause</c> (the
+/// exception in one line).
+/// </summary>
+internal sealed class RunClockEnricher(bool verbose) : ILogEventEnricher
+{
+    public void Enrich(LogEvent logEvent, ILogEventPropertyFactory factory)
+    {
+        var time = logEvent.Properties.TryGetValue(SimLogger.SimTimeProperty, out var v) && v is ScalarValue { Value: long ns }
+            ? $"t={ns.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} ns "
+            : "";
+        logEvent.AddPropertyIfAbsent(factory.CreateProperty("SimTime", time));
+        if (!verbose)
+            logEvent.AddPropertyIfAbsent(factory.CreateProperty(SimLogging.CauseProperty, logEvent.Exception is { } e ? $" ({e.GetType().Name}: {FirstLine(e.Message)}; --verbose shows the stack trace)" : ""));
+    }
+
+    private static string FirstLine(string s)
+    {
+        var n = s.IndexOf('\n', StringComparison.Ordinal);
+        return n < 0 ? s : s[..n].TrimEnd();
+    }
 }

@@ -24,6 +24,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private readonly DeviceSlot _slot;
     private readonly DeviceSpec _spec;
     private readonly SeededRandom _random;
+    private readonly EnvironmentChoices _env; // what the device decides to do on its own: replays, their page and timing
     private readonly MessageTally _tally;
     private readonly Queue<Transaction> _pending = new();
     private readonly List<Transaction> _delayedReplays = new();
@@ -46,6 +47,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         _slot = world.Devices[index];
         _spec = world.Settings.Devices[index];
         _random = world.Random.Derive("device-engine/" + _spec.Name);
+        _env = new EnvironmentChoices(_random, world.Choices);
         _tally = new MessageTally(world.Counters);
         Array.Fill(_buffer, (byte)0xA5);
         Receive<ProgramDma>(Program);

@@ -5,6 +5,7 @@ using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Vcpu;
+using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -21,7 +22,7 @@ internal sealed class RunSupervisor : ReceiveActor
     private readonly SimWorld _world;
     private readonly string _dispatcher;
     private readonly TaskCompletionSource<RunOutcome> _done;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SimLogger _log;
     private ImmutableArray<IActorRef> _devices;
     private ImmutableArray<IActorRef> _vcpus;
     private int _idle;
@@ -31,6 +32,7 @@ internal sealed class RunSupervisor : ReceiveActor
     public RunSupervisor(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done)
     {
         _world = world;
+        _log = new SimLogger(Context, world.Clock);
         _dispatcher = dispatcher;
         _done = done;
         Receive<GuestInitCompleted>(InitCompleted);
@@ -42,13 +44,14 @@ internal sealed class RunSupervisor : ReceiveActor
     public static Props Props(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done) =>
         Akka.Actor.Props.Create(() => new RunSupervisor(world, dispatcher, done)).WithDispatcher(dispatcher);
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, TimeSpan.Zero, e =>
+    // Logged here once, with the run's clock (Akka's own failure log is off: it would repeat the stack trace).
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, 0, Decider.From(e =>
     {
         _log.Error(e, "Simulation actor failed");
         _world.Budget.Stop();
         _done.TrySetResult(new RunOutcome(_init?.Succeeded ?? false, _init?.Detail ?? "", "", $"{e.GetType().Name}: {e.Message}"));
         return Directive.Stop;
-    });
+    }), loggingEnabled: false);
 
     protected override void PreStart()
     {

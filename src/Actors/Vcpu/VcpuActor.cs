@@ -7,6 +7,7 @@ using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;
+using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.Vcpu;
 
@@ -26,7 +27,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
     private readonly ImmutableArray<IActorRef> _devices;
     private readonly SeededRandom _random;
     private readonly MessageTally _tally;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SimLogger _log;
     private Awaiting _awaiting;
     private readonly Dictionary<uint, ICancelable> _flushQueueTimers = new();
     private bool _timersCancelled;
@@ -35,6 +36,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
     public VcpuActor(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices)
     {
         _world = world;
+        _log = new SimLogger(Context, world.Clock);
         _index = index;
         _hypervisor = hypervisor;
         _devices = devices;

@@ -9,11 +9,11 @@ public sealed class SimLoggingSpec
     [Theory]
     [InlineData(false, "INFO")]
     [InlineData(true, "DEBUG")]
-    public void Akka_hocon_routes_logging_to_the_bridge(bool verbose, string level)
+    public void Akka_hocon_routes_logging_to_akka_logger_serilog(bool verbose, string level)
     {
         var config = ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose));
 
-        Assert.Equal(["HvIommu.Actors.Logging.SerilogLogger, HvIommu.Actors"], config.GetStringList("akka.loggers"));
+        Assert.Equal(["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"], config.GetStringList("akka.loggers"));
         Assert.Equal(level, config.GetString("akka.loglevel"));
         Assert.Equal("OFF", config.GetString("akka.stdout-loglevel"));
         Assert.False(config.GetBoolean("akka.log-dead-letters-during-shutdown"));
@@ -33,5 +33,29 @@ public sealed class SimLoggingSpec
         var text = sink.ToString();
         Assert.Contains("Run 7 started", text, StringComparison.Ordinal);
         Assert.Equal(debugShown, text.Contains("Walk of 0x1000 took 24 references", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_exception_is_one_line_unless_verbose_which_adds_its_stack_trace()
+    {
+        Exception thrown;
+        try
+        {
+            throw new InvalidOperationException("guest memory exhausted\nsecond line");
+        }
+        catch (InvalidOperationException e)
+        {
+            thrown = e;
+        }
+
+        var quiet = new StringWriter();
+        SimLogging.Configure(verbose: false, quiet).Error(thrown, "Simulation actor failed");
+        Assert.Equal("Simulation actor failed (InvalidOperationException: guest memory exhausted; --verbose shows the stack trace)",
+            quiet.ToString().TrimEnd()[(quiet.ToString().IndexOf("] ", StringComparison.Ordinal) + 2)..]);
+
+        var verbose = new StringWriter();
+        SimLogging.Configure(verbose: true, verbose).Error(thrown, "Simulation actor failed");
+        Assert.Contains("   at ", verbose.ToString(), StringComparison.Ordinal);
+        Assert.Contains("second line", verbose.ToString(), StringComparison.Ordinal);
     }
 }
