@@ -139,7 +139,9 @@ public sealed class DmaOracle
     }
 
     /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
-    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx)
+    /// <param name="programmedFor">The mapping the device's descriptor was built for (programmed or replayed), if known:
+    /// a translation that resolves to a mapping of another domain is an isolation breach (Xen XSA-302's shape).</param>
+    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx, MappingRecord? programmedFor = null)
     {
         if (ctx.DeviceBlocked)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
@@ -185,6 +187,13 @@ public sealed class DmaOracle
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device} (now in domain {ctx.DeviceDomain}) used {record}",
                 ExplainOtherDomain(t));
+        if (record is not null && programmedFor is not null && record.Domain != programmedFor.Domain)
+            return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
+                $"DMA by {ctx.Device}{(ctx.Replay ? " (a replayed descriptor)" : "")} for a descriptor built for {programmedFor} resolved to {record}",
+                _causes.Explain(
+                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5)."),
+                    (Cause.DetachedDeviceTranslates, "The detached device kept translating through another domain's tables (H9, §8 q3)."),
+                    (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
         if (record is null && info.Owner != FrameOwner.DmaBuffer)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
                 $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
