@@ -62,7 +62,7 @@ public sealed class SimWorld
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
             .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries,
-                settings.Driver.Hazards.BrokenFlushQueueCounter))
+                settings.Driver.Hazards.BrokenFlushQueueCounter, settings.Driver.FlushQueueHz))
             .ToImmutableArray();
         DomainByName = Domains.ToImmutableDictionary(d => d.Name);
         Devices = settings.Devices.Select(CreateDevice).ToImmutableArray();
@@ -70,6 +70,7 @@ public sealed class SimWorld
             Host.AddDevice(device);
         DomainOfDevice = settings.Devices.Select(d => DomainByName[d.Domain]).ToImmutableArray();
         Managed = new bool[Devices.Length];
+        Pci32BitWorkaround = Enumerable.Repeat(true, Devices.Length).ToArray();
         if (replayed is not null)
         {
             (TraceReplay, TraceDeviceIndex) = CreateTraceReplay(replayed);
@@ -102,6 +103,13 @@ public sealed class SimWorld
     private static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
 
     public SimSettings Settings { get; }
+
+    /// <summary>Per device, dev->iommu->pci_32bit_workaround (dma-iommu.c iommu_dma_alloc_iova): set at probe for a
+    /// PCI device, cleared the first time the 32-bit IOVA space has no room for it.</summary>
+    public bool[] Pci32BitWorkaround { get; }
+
+    /// <summary>The synthetic devices' DMA limit: a 64-bit DMA mask clamped to the domain aperture's last byte.</summary>
+    public ulong DmaLimit => (1UL << IovaWidth) - 1;
 
     /// <summary>The causal trace, or null when this run records none (every event site checks).</summary>
     public Tracing.SimTrace? Trace { get; }

@@ -57,7 +57,8 @@ internal sealed partial class VcpuActor
             if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _index, out frames[i]))
                 throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
         }
-        if (!domain.Iova.TryAllocate(w.BufferPages, out var iova))
+        var iova = domain.Iova.DmaAllocIova((ulong)w.BufferPages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
+        if (iova == 0)
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
         var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, frames, t0);
         if (_world.Settings.Driver.Hazards.RacyTableInstall)
@@ -160,7 +161,7 @@ internal sealed partial class VcpuActor
     /// <summary>free_iova_fast, then dma_unmap returns and the caller frees its buffer.</summary>
     private void FreeIovaAndBuffer(Operation op)
     {
-        op.Domain.Iova.Free(op.Descriptor.Iova, op.Descriptor.Pages);
+        op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
         _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}");
         FreeFrames(op.Frames, "buffer");
     }
@@ -260,7 +261,8 @@ internal sealed partial class VcpuActor
                 ReleaseTraceIova(traced);
                 continue;
             }
-            domain.Iova.Free(e.IovaPfn << GuestMemory.PageShift, e.Pages);
+            // fq_ring_free → free_iova_fast: into the magazines of the CPU that reaps (the timer's CPU reaps them all).
+            domain.Iova.FreeIovaFast(e.IovaPfn, (ulong)e.Pages, _index, _world.Clock.NowNs);
             _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{e.Pages} pages, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
                 foreach (var r in mappings)

@@ -12,8 +12,10 @@ namespace HvIommu.Model.Driver;
 public sealed class GuestDomain
 {
     /// <param name="brokenCounterRule">Hazard H2: the flush queues reap one flush early (<see cref="FlushQueue.BrokenCounterRule"/>).</param>
-    public GuestDomain(string name, uint id, int vcpus, int flushQueueEntries, bool brokenCounterRule = false)
+    /// <param name="hz">CONFIG_HZ, for the IOVA depot trim's delay.</param>
+    public GuestDomain(string name, uint id, int vcpus, int flushQueueEntries, bool brokenCounterRule = false, int hz = 250)
     {
+        Iova = new IovaDomain(vcpus, startPfn: 1, hz);
         Name = name;
         Id = id;
         Identity = HvInputDeviceDomain.Self(DeviceDomainId.S1(id));
@@ -46,7 +48,9 @@ public sealed class GuestDomain
     private StageOnePageTable? _table;
     private int _orphanedByFreedTables;
 
-    public IovaAllocator Iova { get; } = new();
+    /// <summary>The cookie's IOVA domain (iommu_dma_init_domain: a 4 KiB granule, base_pfn 1), one pair of range-cache
+    /// magazines per vCPU.</summary>
+    public IovaDomain Iova { get; }
 
     public FlushQueueDomain Fq { get; }
 
