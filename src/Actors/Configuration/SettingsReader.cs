@@ -106,7 +106,8 @@ internal static class SettingsReader
             BrokenFlushQueueCounter: r.Bool(h + "broken-flush-queue-counter"),
             RacyTableInstall: r.Bool(h + "racy-table-install"),
             FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact),
-            FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"));
+            FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"),
+            SkipMapFlush: r.Bool(h + "skip-map-flush"));
     }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
@@ -149,14 +150,31 @@ internal static class SettingsReader
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(
-        BufferPages: r.Int(Root + "workload.buffer-pages", 1, 4096, 1),
+        BufferPages: r.Int(Root + "workload.buffer-pages", 0, 4096, 1),
         DmaPerOp: r.Int(Root + "workload.dma-per-op", 1, 1_000_000, 1),
         DmaBytes: r.Int(Root + "workload.dma-bytes", 1, 4096, 64),
         WriteFraction: r.Double(Root + "workload.write-fraction", 0, 1, 0.5),
         OutstandingPerVcpu: r.Int(Root + "workload.outstanding-per-vcpu", 1, 1024, 1))
     {
         Trace = TraceWorkloadReader.Read(r),
+        BufferSizes = ReadBufferSizes(r),
     };
+
+    private static ImmutableArray<Model.Workload.BufferSizeRange> ReadBufferSizes(HoconReader r)
+    {
+        var key = Root + "workload.buffer-sizes";
+        var result = ImmutableArray.CreateBuilder<Model.Workload.BufferSizeRange>();
+        foreach (var text in r.StringList(key))
+        {
+            if (Model.Workload.BufferSizeRange.Parse(text, out var error) is { } range)
+                result.Add(range);
+            else
+                r.Problem(key, text, $"expected {error}");
+        }
+        if (result.Count == 0 && r.Int(Root + "workload.buffer-pages", 0, 4096, 1) == 0)
+            r.Problem(key, "[]", "a non-empty list of sizes (4K, 2M) or ranges (8K-60K) when workload.buffer-pages = 0");
+        return result.ToImmutable();
+    }
 
     private static ImmutableArray<DomainSpec> ReadDomains(HoconReader r, out Dictionary<string, List<string>> groups)
     {
@@ -308,14 +326,14 @@ internal static class SettingsReader
         if (s.Domains.Length > MaxDomains)
             r.Problem(Root + "domains", s.Domains.Length.ToString(CultureInfo.InvariantCulture), $"{s.Domains.Length:N0} domains (after expanding counts) is more than the {MaxDomains:N0} a run may have");
         var frames = (long)s.Vm.MemoryMib * 256;
-        var buffers = (long)s.Vm.Vcpus * s.Workload.OutstandingPerVcpu * s.Workload.BufferPages;
+        var buffers = (long)s.Vm.Vcpus * s.Workload.OutstandingPerVcpu * s.Workload.MaxSmallFramesPerBuffer;
         var tables = (long)(s.Domains.Length + 2) * 5; // at most 5 levels, one table each to start
         var needed = buffers + tables;
         if (needed * 2 > frames)
         {
             var mib = (needed * 2 + 255) / 256;
             r.Problem(Root + "vm.memory-mib", s.Vm.MemoryMib.ToString(CultureInfo.InvariantCulture),
-                $"too small: {s.Vm.Vcpus} vCPUs × {s.Workload.OutstandingPerVcpu} outstanding × {s.Workload.BufferPages} buffer pages and the page tables need {needed:N0} of its {frames:N0} 4 KiB frames, and twice that for reuse to work; allowed: at least {mib}");
+                $"too small: {s.Vm.Vcpus} vCPUs × {s.Workload.OutstandingPerVcpu} outstanding × {s.Workload.MaxSmallFramesPerBuffer} buffer pages and the page tables need {needed:N0} of its {frames:N0} 4 KiB frames, and twice that for reuse to work; allowed: at least {mib}");
         }
     }
 

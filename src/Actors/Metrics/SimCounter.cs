@@ -36,4 +36,11 @@ public enum SimCounter
     DomainSwitchVmExits,
     /// <summary>VM exits the teardown made (release devices, flush, delete domains).</summary>
     TeardownVmExits,
+    /// <summary>Leaves the maps wrote, by page size (iommu_pgsize's choices).</summary>
+    Leaves4K,
+    Leaves2M,
+    Leaves1G,
+    /// <summary>Page-table pages a map's large leaf replaced (generic_pt clear_contig), each freed after the map-path
+    /// flush (H19).</summary>
+    TablesReplacedByLeaves,
 }

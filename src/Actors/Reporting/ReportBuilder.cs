@@ -33,6 +33,7 @@ internal static class ReportBuilder
             Memory = mode == RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
             Cost = CostStatsOf(world, c),
+            Mapping = MappingStatsOf(world, c),
         };
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
@@ -91,6 +92,20 @@ internal static class ReportBuilder
         {
             DmaTranslationCdf = world.TranslationCost.Cdf(),
         };
+    }
+
+    private static MappingStats MappingStatsOf(SimWorld world, Metrics.SimCountersSnapshot c)
+    {
+        var iova = world.Domains.Select(d => d.Iova.Stats).ToArray();
+        return new MappingStats(
+            new Dictionary<string, long>
+            {
+                ["4K"] = c[Metrics.SimCounter.Leaves4K],
+                ["2M"] = c[Metrics.SimCounter.Leaves2M],
+                ["1G"] = c[Metrics.SimCounter.Leaves1G],
+            },
+            c[Metrics.SimCounter.TablesReplacedByLeaves],
+            new IovaAllocatorStats(iova.Sum(s => s.CacheHits), iova.Sum(s => s.TreeAllocations), iova.Sum(s => s.CacheFlushes), iova.Sum(s => s.DepotTrims)));
     }
 
     private static MemoryStats MemoryOf(SimWorld world)

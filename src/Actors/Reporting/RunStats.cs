@@ -26,6 +26,10 @@ public sealed record RunStats(
     /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
     public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>The leaves the maps wrote by page size and how the IOVA allocator served them; null in older reports.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public MappingStats? Mapping { get; init; }
+
     /// <summary>The cost model's figures (hviommu.hypervisor.latency); null in reports written before it existed.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public CostStats? Cost { get; init; }
@@ -131,3 +135,16 @@ public sealed record LatencySummary(
     /// <summary>The summary of an operation that never happened.</summary>
     public static LatencySummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 }
+
+/// <summary>
+/// What the maps wrote: <see cref="LeavesBySize"/> counts leaves by page size ("4K", "2M", "1G"; iommu_pgsize's choices
+/// for the synthetic and the traced maps); <see cref="TablesReplacedByLeaves"/> are page-table pages a large leaf replaced
+/// (each freed after the map path's flush, H19). <see cref="Iova"/> sums the domains' IOVA allocators.
+/// </summary>
+public sealed record MappingStats(IReadOnlyDictionary<string, long> LeavesBySize, long TablesReplacedByLeaves, IovaAllocatorStats Iova);
+
+/// <summary>The IOVA allocators of all domains (drivers/iommu/iova.c): <see cref="CacheHits"/> allocations a per-vCPU
+/// magazine or the depot served, <see cref="TreeAllocations"/> those the tree's top-down walk served,
+/// <see cref="CacheFlushes"/> allocation failures that flushed every range cache back to the tree,
+/// <see cref="DepotTrims"/> depot magazines the delayed work returned to the tree.</summary>
+public sealed record IovaAllocatorStats(long CacheHits, long TreeAllocations, long CacheFlushes, long DepotTrims);

@@ -82,6 +82,12 @@ public static class SummaryTable
             Row("trace CPUs, skipped lines", $"{string.Join(",", t.Cpus)}; {N(t.SkippedLines)}");
             Row("trace long-lived / relocated maps", $"{N(t.LongLivedMaps)} / {N(t.RelocatedMaps)}");
         }
+        if (s.Mapping is { } mapping)
+        {
+            Row("leaves mapped 4K / 2M / 1G", string.Join(" / ", mapping.LeavesBySize.Values.Select(N)));
+            Row("tables replaced by large leaves", N(mapping.TablesReplacedByLeaves));
+            Row("IOVA allocations: cached / tree, cache flushes", $"{N(mapping.Iova.CacheHits)} / {N(mapping.Iova.TreeAllocations)}, {N(mapping.Iova.CacheFlushes)}");
+        }
         if (s.Cost is { } k)
         {
             Row("cost: VM exits by path", string.Join(", ", k.VmExitsByPath.Select(kv => $"{kv.Key} {N(kv.Value)}")));

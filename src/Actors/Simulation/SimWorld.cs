@@ -46,8 +46,14 @@ public sealed class SimWorld
         // the frames the allocator hands out, which start above the trace's highest GPA.
         var replayed = settings.Workload.Trace.Enabled ? FtraceCache.Get(settings.Workload.Trace.File) : null;
         var allocatorBase = Math.Max(AllocatorBaseGpa, AlignUp(replayed?.GpaTop ?? 0, 1UL << 21));
-        Memory = new GuestMemory(allocatorBase - AllocatorBaseGpa + ((ulong)settings.Vm.MemoryMib << 20));
-        Frames = new FrameAllocator(Memory, allocatorBase, (Memory.SizeBytes - allocatorBase) >> GuestMemory.PageShift);
+        // The hugetlb pools of a buffer-size mix lie above vm.memory-mib, naturally aligned (GuestMemory is sparse).
+        var (huge2M, huge1G) = settings.Workload.HugePools(settings.Vm.Vcpus);
+        var smallTop = allocatorBase - AllocatorBaseGpa + ((ulong)settings.Vm.MemoryMib << 20);
+        var top = huge1G > 0 ? AlignUp(smallTop + ((ulong)huge2M << 21), 1UL << 30) + ((ulong)huge1G << 30)
+            : huge2M > 0 ? AlignUp(smallTop, 1UL << 21) + ((ulong)huge2M << 21)
+            : smallTop;
+        Memory = new GuestMemory(top);
+        Frames = new FrameAllocator(Memory, allocatorBase, (Memory.SizeBytes - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);

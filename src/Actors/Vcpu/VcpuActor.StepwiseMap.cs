@@ -26,13 +26,13 @@ internal sealed partial class VcpuActor
             StepMap(map);
     }
 
-    /// <summary>One level of one page's map, then a preemption point; programs the device after the last page.</summary>
+    /// <summary>One level of one leaf's map, then a preemption point; finishes the map after the last leaf.</summary>
     private void StepMap(MapInProgress map)
     {
         if (map.Operation is null)
         {
-            map.Record = RegisterPage(map, map.Page);
-            map.Operation = map.Domain.Table!.BeginMap(map.Record.Iova, map.Frames[map.Page], PageSize.Size4K, writable: true);
+            map.Record = RegisterLeaf(map, map.Page);
+            map.Operation = map.Domain.Table!.BeginMap(map.Record.Iova, map.Record.Gpa, map.Record.Size, writable: true, map.Gather);
         }
         if (map.Operation.Step())
         {
@@ -41,10 +41,10 @@ internal sealed partial class VcpuActor
             map.Records.Add(map.Record!);
             map.Operation = null;
             map.Record = null;
-            if (++map.Page == map.Frames.Length)
+            if (++map.Page == map.Leaves.Count)
             {
                 _stepwiseMaps.Remove(map.Id);
-                ProgramDevice(map);
+                Run(FinishMapAsync(map));
                 return;
             }
         }

@@ -98,10 +98,13 @@ internal sealed partial class VcpuActor
         replay.SetPayload(index, records.ToArray());
         _world.Counters.Add(SimCounter.Maps, 1);
         _world.Counters.Add(SimCounter.MapCalls, 1);
+        CountLeaves(records.Select(r => r.Size));
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {
-            await IotlbSyncAsync(domain, gather, ExitPath.Map);
+            _world.Counters.Add(SimCounter.TablesReplacedByLeaves, gather.FreeList.Count);
+            if (!_world.Settings.Driver.Hazards.SkipMapFlush)
+                await IotlbSyncAsync(domain, gather, ExitPath.Map);
             FreeFrames(gather.FreeList, "table page");
         }
         _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));

@@ -12,6 +12,7 @@ using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
+using HvIommu.Model.Workload;
 
 namespace HvIommu.Actors.Vcpu;
 
@@ -39,7 +40,11 @@ internal sealed partial class VcpuActor
             Self.Tell(StartNextOperation.Instance);
     }
 
-    /// <summary>dma_map_page for a buffer: IOVA allocation and PTE writes only — no hypercall (brief §1.7).</summary>
+    /// <summary>
+    /// dma_map for a buffer: IOVA allocation and PTE writes (iommu_map: each physically contiguous piece split by
+    /// iommu_pgsize into the largest leaves alignment, length and the page-size bitmap allow). No hypercall, unless a
+    /// large leaf replaced an emptied table (H19).
+    /// </summary>
     private void StartOperation()
     {
         if (!_world.Budget.TryTake())
@@ -51,56 +56,125 @@ internal sealed partial class VcpuActor
         var deviceIndex = PickDevice();
         var domain = _world.DomainOfDevice[deviceIndex];
         var t0 = _world.Clock.NowNs;
-        var frames = new ulong[w.BufferPages];
-        for (var i = 0; i < frames.Length; i++)
-        {
-            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _index, out frames[i]))
-                throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
-        }
-        var iova = domain.Iova.DmaAllocIova((ulong)w.BufferPages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
+        var pages = w.BufferPages > 0 ? w.BufferPages : w.BufferSizes[_random.Next(w.BufferSizes.Length)].Pick(_random);
+        var (frames, segments) = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
+        var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
         if (iova == 0)
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
-        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, frames, t0);
+        var leaves = new List<MapPiece>();
+        var offset = 0UL;
+        foreach (var (gpa, bytes) in segments)
+        {
+            leaves.AddRange(PageSizePicker.Split(iova + offset, gpa, bytes, _world.Settings.Iommu.PageSizeBitmap));
+            offset += bytes;
+        }
+        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, frames, leaves, t0);
         if (_world.Settings.Driver.Hazards.RacyTableInstall)
         {
             // H6: the map runs level by level, preemptible between levels (VcpuActor.StepwiseMap.cs).
             BeginStepwiseMap(map);
             return;
         }
-        for (var i = 0; i < frames.Length; i++)
+        for (var i = 0; i < leaves.Count; i++)
         {
-            var record = RegisterPage(map, i);
-            CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, frames[i], PageSize.Size4K, writable: true));
-            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{record.Iova:x}", $"GPA 0x{frames[i]:x}, domain {map.Domain.Id}, {record}");
+            var record = RegisterLeaf(map, i);
+            CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, record.Gpa, record.Size, writable: true, map.Gather));
+            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{record.Iova:x}", $"GPA 0x{record.Gpa:x}, domain {map.Domain.Id}, {record}");
             _world.Oracle.Mapped(record);
             map.Records.Add(record);
         }
-        ProgramDevice(map);
+        Run(FinishMapAsync(map));
+    }
+
+    /// <summary>The buffer's frames and its physically contiguous pieces (GPA, bytes): with <paramref name="hugePages"/>,
+    /// 1 GiB and 2 MiB pages of the hugetlb pools for as much as they cover, 4 KiB frames for the rest.</summary>
+    private (ulong[] Frames, List<(ulong Gpa, ulong Bytes)> Segments) AllocateBuffer(int pages, bool hugePages)
+    {
+        var frames = new ulong[pages];
+        var segments = new List<(ulong, ulong)>();
+        var (oneG, twoM, small) = hugePages ? BufferBacking.Split(pages) : (0, 0, pages);
+        var n = 0;
+        foreach (var (size, count) in new[] { (PageSize.Size1G, oneG), (PageSize.Size2M, twoM) })
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (!_world.Frames.TryAllocateHuge(size, FrameOwner.DmaBuffer, _index, out var gpa))
+                    throw new InvalidOperationException($"the guest's hugetlb pool of {size.Name()} pages is exhausted");
+                segments.Add((gpa, size.Bytes()));
+                for (var f = 0UL; f < size.Bytes(); f += 1UL << GuestMemory.PageShift)
+                    frames[n++] = gpa + f;
+            }
+        }
+        for (var i = 0; i < small; i++)
+        {
+            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _index, out var gpa))
+                throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
+            frames[n++] = gpa;
+            segments.Add((gpa, 1UL << GuestMemory.PageShift));
+        }
+        return (frames, segments);
     }
 
     /// <summary>The oracle learns of the mapping before its leaf is written.</summary>
-    private MappingRecord RegisterPage(MapInProgress map, int page)
+    private MappingRecord RegisterLeaf(MapInProgress map, int leaf)
     {
-        var pageIova = map.Iova + ((ulong)page << GuestMemory.PageShift);
-        return _world.Oracle.Register(map.Domain.Id, pageIova, map.Frames[page], PageSize.Size4K, writable: true, _index, map.StartNs);
+        var l = map.Leaves[leaf];
+        return _world.Oracle.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _index, map.StartNs);
     }
 
-    private static void CheckMapped(MapInProgress map, int page, MapStatus status)
+    private static void CheckMapped(MapInProgress map, int leaf, MapStatus status)
     {
         if (status != MapStatus.Mapped)
-            throw new InvalidOperationException($"map of IOVA 0x{map.Iova + ((ulong)page << GuestMemory.PageShift):x} in domain {map.Domain.Name} failed: {status}");
+            throw new InvalidOperationException($"map of IOVA 0x{map.Leaves[leaf].Iova:x} ({map.Leaves[leaf].Size.Name()}) in domain {map.Domain.Name} failed: {status}");
+    }
+
+    /// <summary>
+    /// The end of iommu_map: generic_pt's map_pages syncs the IOTLB when a large leaf replaced an emptied table
+    /// (clear_contig collected it on the gather) and only then frees the table — a VM exit on the map path (H19).
+    /// With <c>driver.hazards.skip-map-flush</c> the table is freed with no flush while the walk caches may still
+    /// point at it.
+    /// </summary>
+    private async GuestTask FinishMapAsync(MapInProgress map)
+    {
+        if (!map.Gather.IsEmpty)
+        {
+            _world.Counters.Add(SimCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
+            if (!_world.Settings.Driver.Hazards.SkipMapFlush)
+                await IotlbSyncAsync(map.Domain, map.Gather, ExitPath.Map);
+            FreeFrames(map.Gather.FreeList, "table page");
+        }
+        ProgramDevice(map);
     }
 
     /// <summary>dma_map returned: hand the buffer to the device.</summary>
     private void ProgramDevice(MapInProgress map)
     {
         var w = _world.Settings.Workload;
-        _world.Counters.Add(SimCounter.Maps, map.Frames.Length);
+        _world.Counters.Add(SimCounter.Maps, map.Pages);
         _world.Counters.Add(SimCounter.MapCalls, 1);
+        CountLeaves(map.Leaves.Select(l => l.Size));
         _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - map.StartNs));
-        var descriptor = new DmaDescriptor(map.Id, map.Iova, w.BufferPages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, map.Records.MoveToImmutable());
-        _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames));
+        var records = map.Records.MoveToImmutable();
+        // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
+        var perPage = ImmutableArray.CreateBuilder<MappingRecord>(map.Pages);
+        foreach (var r in records)
+            for (var k = 0UL; k < r.Size.Bytes() >> GuestMemory.PageShift; k++)
+                perPage.Add(r);
+        var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, perPage.MoveToImmutable());
+        _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames, records));
         _devices[map.DeviceIndex].Tell(new ProgramDma(descriptor, Self));
+    }
+
+    /// <summary>Counts mapped leaves by size (stats.mapping).</summary>
+    private void CountLeaves(IEnumerable<PageSize> sizes)
+    {
+        foreach (var size in sizes)
+            _world.Counters.Add(size switch
+            {
+                PageSize.Size1G => SimCounter.Leaves1G,
+                PageSize.Size2M => SimCounter.Leaves2M,
+                _ => SimCounter.Leaves4K,
+            }, 1);
     }
 
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
@@ -111,7 +185,7 @@ internal sealed partial class VcpuActor
         var t0 = _world.Clock.NowNs;
         var lazy = _world.Settings.Driver.DmaMode == DmaMode.Lazy;
         var gather = new IotlbGather();
-        foreach (var r in op.Descriptor.Mappings)
+        foreach (var r in op.Records)
             _world.Oracle.UnmapStarting(r, t0, queued: lazy);
         // __iommu_dma_unmap (dma-iommu.c) unmaps the mapped size rounded to the IOVA granule, not the
         // power-of-two range the allocator reserved: the tail of that range was never mapped.
@@ -119,7 +193,7 @@ internal sealed partial class VcpuActor
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
             $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}");
-        foreach (var r in op.Descriptor.Mappings)
+        foreach (var r in op.Records)
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
         _world.Counters.Add(SimCounter.UnmapCalls, 1);
@@ -128,7 +202,7 @@ internal sealed partial class VcpuActor
             // §5.2 step 5: the buffer goes back to its owner as soon as dma_unmap returns; the IOVA and the
             // table pages wait in the flush queue.
             FreeFrames(op.Frames, "buffer");
-            await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Descriptor.Mappings);
+            await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Records);
         }
         else
         {
@@ -298,20 +372,30 @@ internal sealed partial class VcpuActor
         _supervisor.Tell(new VcpuIdle(_index));
     }
 
-    private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, ulong[] Frames);
+    /// <param name="Records">The buffer's leaves, one record each (the descriptor lists them per 4 KiB page).</param>
+    private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, ulong[] Frames, ImmutableArray<MappingRecord> Records);
 
     /// <summary>A dma_map between IOVA allocation and programming the device.</summary>
-    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, ulong[] frames, long startNs)
+    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, int pages, ulong[] frames, List<MapPiece> leaves, long startNs)
     {
         public long Id { get; } = id;
         public int DeviceIndex { get; } = deviceIndex;
         public GuestDomain Domain { get; } = domain;
         public ulong Iova { get; } = iova;
-        public ulong[] Frames { get; } = frames;
-        public long StartNs { get; } = startNs;
-        public ImmutableArray<MappingRecord>.Builder Records { get; } = ImmutableArray.CreateBuilder<MappingRecord>(frames.Length);
 
-        /// <summary>Stepwise map only: the page being mapped, its record and its map in progress.</summary>
+        /// <summary>The buffer's size in 4 KiB pages (what dma_map was asked for).</summary>
+        public int Pages { get; } = pages;
+        public ulong[] Frames { get; } = frames;
+
+        /// <summary>The leaves iommu_map writes, in IOVA order.</summary>
+        public List<MapPiece> Leaves { get; } = leaves;
+        public long StartNs { get; } = startNs;
+        public ImmutableArray<MappingRecord>.Builder Records { get; } = ImmutableArray.CreateBuilder<MappingRecord>(leaves.Count);
+
+        /// <summary>Tables the map's large leaves replaced (generic_pt's clear_contig), freed after the map-path flush.</summary>
+        public IotlbGather Gather { get; } = new();
+
+        /// <summary>Stepwise map only: the leaf being mapped, its record and its map in progress.</summary>
         public int Page { get; set; }
         public MappingRecord? Record { get; set; }
         public MapOperation? Operation { get; set; }

@@ -37,7 +37,11 @@ public sealed class FrameAllocator
     /// <param name="memory">The guest memory the frames live in.</param>
     /// <param name="baseGpa">First GPA the allocator manages (4 KiB aligned).</param>
     /// <param name="frameCount">How many frames it manages from there.</param>
-    public FrameAllocator(GuestMemory memory, ulong baseGpa, ulong frameCount)
+    /// <param name="hugePages2M">2 MiB pages set aside at the top for DMA buffers (a hugetlb pool, below the 1 GiB pool).</param>
+    /// <param name="hugePages1G">1 GiB pages set aside at the top of the managed range.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the memory, or too small for the pools
+    /// at their natural alignment.</exception>
+    public FrameAllocator(GuestMemory memory, ulong baseGpa, ulong frameCount, int hugePages2M = 0, int hugePages1G = 0)
     {
         if ((baseGpa & GuestMemory.PageMask) != 0)
             throw new ArgumentException($"base GPA 0x{baseGpa:x} is not 4 KiB aligned", nameof(baseGpa));
@@ -51,15 +55,113 @@ public sealed class FrameAllocator
         _owner = new FrameOwner[frameCount];
         _ownerId = new int[frameCount];
         _generation = new uint[frameCount];
+        // The pools take naturally aligned chunks from the top down: 1 GiB pages first, then 2 MiB pages.
+        var top = baseGpa + (frameCount << GuestMemory.PageShift);
+        _huge1G = new HugePool(top, 1UL << 30, hugePages1G);
+        _huge2M = new HugePool(_huge1G.BaseGpa, 1UL << 21, hugePages2M);
+        if (_huge2M.BaseGpa < baseGpa || _huge2M.BaseGpa > top)
+            throw new ArgumentOutOfRangeException(nameof(frameCount), frameCount,
+                $"{hugePages1G} 1 GiB and {hugePages2M} 2 MiB pages do not fit in frames [0x{baseGpa:x}, +{frameCount}) at their alignment");
+        var small = (int)((_huge2M.BaseGpa - baseGpa) >> GuestMemory.PageShift);
         // Push highest first so the first allocations come out in ascending GPA order (readable traces).
-        for (var i = 0; i < FrameCount; i++)
-            _freeStack[i] = baseGpa + ((frameCount - 1 - (ulong)i) << GuestMemory.PageShift);
-        _freeCount = FrameCount;
+        for (var i = 0; i < small; i++)
+            _freeStack[i] = baseGpa + ((ulong)(small - 1 - i) << GuestMemory.PageShift);
+        _freeCount = small;
+        _hugeFreeFrames = (hugePages1G << 18) + (hugePages2M << 9);
+    }
+
+    private readonly HugePool _huge2M;
+    private readonly HugePool _huge1G;
+    private int _hugeFreeFrames;
+
+    /// <summary>Free pages left in the pool of <paramref name="size"/> (2M or 1G).</summary>
+    public int HugePagesFree(PageTables.PageSize size)
+    {
+        lock (_lock)
+            return Pool(size).FreeCount;
+    }
+
+    /// <summary>
+    /// Takes a page of the hugetlb pool of <paramref name="size"/> (2 MiB or 1 GiB, physically contiguous and naturally
+    /// aligned): every 4 KiB frame in it becomes <paramref name="owner"/>'s, with its generation bumped. The frames
+    /// are given back one by one with <see cref="Free"/>; the page returns to its pool, most recent first, when the
+    /// last of them is.
+    /// </summary>
+    /// <returns>False when the pool is empty.</returns>
+    public bool TryAllocateHuge(PageTables.PageSize size, FrameOwner owner, int ownerId, out ulong gpa)
+    {
+        if (owner == FrameOwner.Free)
+            throw new ArgumentException("cannot allocate a frame for owner Free", nameof(owner));
+        lock (_lock)
+        {
+            var pool = Pool(size);
+            if (!pool.TryTake(out gpa))
+                return false;
+            var first = Index(gpa);
+            var frames = (int)(pool.ChunkBytes >> GuestMemory.PageShift);
+            for (var i = first; i < first + frames; i++)
+            {
+                _owner[i] = owner;
+                _ownerId[i] = ownerId;
+                _generation[i]++;
+            }
+            _hugeFreeFrames -= frames;
+            return true;
+        }
+    }
+
+    private HugePool Pool(PageTables.PageSize size) => size switch
+    {
+        PageTables.PageSize.Size2M => _huge2M,
+        PageTables.PageSize.Size1G => _huge1G,
+        _ => throw new ArgumentOutOfRangeException(nameof(size), size, "hugetlb pools hold 2 MiB and 1 GiB pages"),
+    };
+
+    /// <summary>One hugetlb pool: chunks of <see cref="ChunkBytes"/> from <see cref="BaseGpa"/> up, a LIFO of free ones,
+    /// and per chunk the frames still allocated.</summary>
+    private sealed class HugePool
+    {
+        private readonly Stack<ulong> _free = new();
+        private readonly int[] _used;
+
+        public HugePool(ulong top, ulong chunkBytes, int chunks)
+        {
+            ChunkBytes = chunkBytes;
+            var alignedTop = top & ~(chunkBytes - 1);
+            var bytes = (ulong)chunks * chunkBytes;
+            BaseGpa = chunks == 0 ? top : (bytes > alignedTop ? ulong.MaxValue : alignedTop - bytes);
+            _used = new int[chunks];
+            for (var i = chunks - 1; i >= 0; i--)
+                _free.Push(BaseGpa + (ulong)i * chunkBytes);
+        }
+
+        public ulong BaseGpa { get; }
+        public ulong ChunkBytes { get; }
+        public int FreeCount => _free.Count;
+
+        public bool Contains(ulong gpa) => _used.Length > 0 && gpa >= BaseGpa && gpa - BaseGpa < (ulong)_used.Length * ChunkBytes;
+
+        public bool TryTake(out ulong gpa)
+        {
+            if (!_free.TryPop(out gpa))
+                return false;
+            _used[(int)((gpa - BaseGpa) / ChunkBytes)] = (int)(ChunkBytes >> GuestMemory.PageShift);
+            return true;
+        }
+
+        /// <summary>One frame of a chunk freed; true when it was the chunk's last.</summary>
+        public void FrameFreed(ulong gpa)
+        {
+            var chunk = (int)((gpa - BaseGpa) / ChunkBytes);
+            if (--_used[chunk] == 0)
+                _free.Push(BaseGpa + (ulong)chunk * ChunkBytes);
+        }
     }
 
     public GuestMemory Memory { get; }
     public int FrameCount { get; }
-    public int FreeCount { get { lock (_lock) return _freeCount; } }
+    /// <summary>Free frames: the small frames' free list and the free frames of the hugetlb pools.</summary>
+    public int FreeCount { get { lock (_lock) return _freeCount + _hugeFreeFrames; } }
     public int AllocatedCount => FrameCount - FreeCount;
 
     /// <summary>Allocates a frame; its contents are whatever the last owner left unless <paramref name="zero"/>.</summary>
@@ -101,6 +203,12 @@ public sealed class FrameAllocator
             _owner[i] = FrameOwner.Free;
             _ownerId[i] = 0;
             _generation[i]++;
+            if (_huge2M.Contains(gpa) || _huge1G.Contains(gpa))
+            {
+                (_huge2M.Contains(gpa) ? _huge2M : _huge1G).FrameFreed(gpa);
+                _hugeFreeFrames++;
+                return;
+            }
             _freeStack[_freeCount++] = gpa;
         }
     }

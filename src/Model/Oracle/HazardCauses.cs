@@ -49,6 +49,8 @@ public enum Cause
     RfcInitUnwinding,
     /// <summary>H18: driver.hazards.flush-queue-overrun.</summary>
     FlushQueueOverrun,
+    /// <summary>H19: driver.hazards.skip-map-flush.</summary>
+    SkipMapFlush,
     /// <summary>H9: lifecycle.domain-switch to a paging domain: the moved device keeps DMA descriptors built for its
     /// home domain (the shape of Xen XSA-302).</summary>
     MovedDeviceKeepsOldIovas,
@@ -109,6 +111,7 @@ public sealed class HazardCauses
         If(!b.S2ChangeInvalidatesIotlb && b.S2MigrationEveryFlushes > 0, Cause.StageTwoChangeKeepsEntries);
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
+        If(d.SkipMapFlush, Cause.SkipMapFlush);
         If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking", Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
@@ -134,6 +137,7 @@ public sealed class HazardCauses
         Cause.StageTwoChangeKeepsEntries => "H14",
         Cause.RfcInitUnwinding => "H16",
         Cause.FlushQueueOverrun => "H18",
+        Cause.SkipMapFlush => "H19",
         _ => "",
     };
 

@@ -27,13 +27,16 @@ public enum FlushRangeMode
 /// <param name="FlushRange">H7: the range computation of the list flush.</param>
 /// <param name="FlushQueueOverrun">H18: a full flush queue is flushed once inline and the entry added even if the
 /// ring is still full (dma-iommu.c queue_iova as written): the ring wraps and its entries' IOVAs leak.</param>
+/// <param name="SkipMapFlush">H19: a map whose large leaf replaced an emptied table frees that table without the
+/// iotlb_sync generic_pt's map_pages issues first.</param>
 public sealed record DriverHazards(
     bool FreeTablesBeforeFlush,
     bool FreeIovaBeforeFlush,
     bool BrokenFlushQueueCounter,
     bool RacyTableInstall,
     FlushRangeMode FlushRange,
-    bool FlushQueueOverrun = false)
+    bool FlushQueueOverrun = false,
+    bool SkipMapFlush = false)
 {
     /// <summary>The correct driver: every hazard off.</summary>
     public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);

@@ -119,6 +119,17 @@ public sealed record WorkloadSettings(
     double WriteFraction,
     int OutstandingPerVcpu)
 {
+    /// <summary>The buffer-size mix (hviommu.workload.buffer-sizes): each operation draws an entry, then a size in it.
+    /// Used when <see cref="BufferPages"/> is 0; buffers of 2 MiB and more come from the hugetlb pools.</summary>
+    public System.Collections.Immutable.ImmutableArray<Workload.BufferSizeRange> BufferSizes { get; init; } = [];
+
+    /// <summary>The hugetlb pools (2 MiB pages, 1 GiB pages) the mix needs with <paramref name="vcpus"/> vCPUs.</summary>
+    public (int TwoM, int OneG) HugePools(int vcpus) =>
+        BufferPages > 0 ? (0, 0) : Workload.BufferBacking.Pools(BufferSizes, vcpus * OutstandingPerVcpu);
+
+    /// <summary>The 4 KiB frames one buffer takes at most (the fixed size, or the mix's small part).</summary>
+    public int MaxSmallFramesPerBuffer => BufferPages > 0 ? BufferPages : Workload.BufferBacking.MaxSmallFrames(BufferSizes);
+
     /// <summary>A kernel ftrace replayed as (part of) the workload; <see cref="TraceWorkloadSettings.None"/> when none.</summary>
     public TraceWorkloadSettings Trace { get; init; } = TraceWorkloadSettings.None;
 }

@@ -49,6 +49,14 @@ public sealed class InvalidConfigSpec
         Single("hviommu.seed = ${nowhere}", "(file)", "", "line 1: substitution ${nowhere} is not supported");
 
     [Fact]
+    public void A_bad_buffer_size_names_the_entry_and_what_is_allowed() =>
+        Single("hviommu.workload.buffer-sizes = [\"4K\", \"3K\"]", "hviommu.workload.buffer-sizes", "3K", "sizes are multiples of 4K from 4K to 1G");
+
+    [Fact]
+    public void An_empty_mix_without_a_fixed_size_is_refused() =>
+        Single("hviommu.workload.buffer-sizes = []", "hviommu.workload.buffer-sizes", "[]", "a non-empty list of sizes (4K, 2M) or ranges (8K-60K) when workload.buffer-pages = 0");
+
+    [Fact]
     public void Unknown_top_level_section() =>
         Single("colour = red", "colour", "red", "unknown top-level section; allowed: hviommu, akka");
 

@@ -111,13 +111,18 @@ public sealed class ReferenceDefaultsSpec
             EarlyDmaDevice: ""), Defaults.Lifecycle);
 
     [Fact]
-    public void Workload_defaults() =>
+    public void Workload_defaults()
+    {
         Assert.Equal(new WorkloadSettings(
-            BufferPages: 1,
+            BufferPages: 0,
             DmaPerOp: 8,
             DmaBytes: 64,
             WriteFraction: 0.5,
-            OutstandingPerVcpu: 2), Defaults.Workload);
+            OutstandingPerVcpu: 2) { BufferSizes = Defaults.Workload.BufferSizes }, Defaults.Workload);
+        // The default mix has 2 MiB buffers, so the default run maps large leaves (stats.mapping).
+        Assert.Equal(["4K", "4K", "4K", "8K-64K", "2M"], Defaults.Workload.BufferSizes.Select(r => r.ToString()));
+        Assert.Equal((16, 0), Defaults.Workload.HugePools(Defaults.Vm.Vcpus));
+    }
 
     [Fact]
     public void Topology_defaults_are_one_domain_and_one_device()
