@@ -95,7 +95,8 @@ internal static class SettingsReader
         FlushQueueTimeout: r.Duration(Root + "driver.flush-queue.timeout", TimeSpan.FromMilliseconds(0.001), TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(10)),
         OnFlushFailure: r.Choice(Root + "driver.on-flush-failure", ConfigWords.OnFlushFailure, FlushFailurePolicy.Fallback),
         Hazards: ReadDriverHazards(r),
-        FlushQueueHz: r.Int(Root + "driver.flush-queue.hz", 100, 1000, 250));
+        FlushQueueHz: r.Int(Root + "driver.flush-queue.hz", 100, 1000, 250),
+        FlushQueueInitFails: r.Bool(Root + "driver.flush-queue.init-fails"));
 
     private static DriverHazards ReadDriverHazards(HoconReader r)
     {

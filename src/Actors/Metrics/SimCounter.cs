@@ -43,4 +43,6 @@ public enum SimCounter
     /// <summary>Page-table pages a map's large leaf replaced (generic_pt clear_contig), each freed after the map-path
     /// flush (H19).</summary>
     TablesReplacedByLeaves,
+    /// <summary>Lazy domains whose flush queue could not be set up and that fell back to strict (iommu_dma_init_fq).</summary>
+    FlushQueueInitFailures,
 }

@@ -69,7 +69,7 @@ public sealed class SimWorld
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
             .Select((d, i) => new GuestDomain(d.Name, BlockingDomainId + 1 + (uint)i, settings.Vm.Vcpus, settings.Driver.FlushQueueEntries,
-                settings.Driver.Hazards.BrokenFlushQueueCounter, settings.Driver.FlushQueueHz))
+                settings.Driver.Hazards.BrokenFlushQueueCounter, settings.Driver.FlushQueueHz) { Lazy = settings.Driver.DmaMode == DmaMode.Lazy })
             .ToImmutableArray();
         DomainByName = Domains.ToImmutableDictionary(d => d.Name);
         Devices = settings.Devices.Select(CreateDevice).ToImmutableArray();

@@ -117,7 +117,24 @@ internal sealed partial class VcpuActor
         // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
         var mode = TableDepth.PagingMode(levels);
         var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)), ExitPath.Init);
-        return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
+        if (configure.Status != HvStatus.Success)
+            return "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
+        InitFlushQueue(domain);
+        return null;
+    }
+
+    /// <summary>
+    /// iommu_dma_init_domain's flush-queue step (dma-iommu.c iommu_dma_init_fq): a lazy (DMA_FQ) domain whose per-CPU
+    /// queues cannot be allocated (driver.flush-queue.init-fails) warns and falls back to strict — "If the FQ fails we
+    /// can simply fall back to strict mode" — so its unmaps flush synchronously from then on.
+    /// </summary>
+    private void InitFlushQueue(GuestDomain domain)
+    {
+        if (!domain.Lazy || !_world.Settings.Driver.FlushQueueInitFails)
+            return;
+        domain.Lazy = false;
+        _world.Counters.Add(SimCounter.FlushQueueInitFailures, 1);
+        _log.Warning("{Vcpu}: iova flush queue initialization failed for domain {DomainId}; it falls back to strict", Name, domain.Id);
     }
 
     private async GuestTask<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)

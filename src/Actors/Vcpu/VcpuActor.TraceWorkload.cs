@@ -172,7 +172,7 @@ internal sealed partial class VcpuActor
     {
         var t0 = _world.Clock.NowNs;
         var domain = _world.DomainOfDevice[_world.TraceDeviceIndex];
-        var lazy = _world.Settings.Driver.DmaMode == DmaMode.Lazy;
+        var lazy = domain.Lazy;
         var cleared = new List<(UnmapRange Range, IotlbGather Gather, ImmutableArray<MappingRecord> Records)>();
         foreach (var range in replay.UnmapRanges(index))
         {

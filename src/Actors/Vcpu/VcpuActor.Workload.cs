@@ -183,7 +183,7 @@ internal sealed partial class VcpuActor
         if (TraceDmaCompleted(m) || !_operations.Remove(m.DescriptorId, out var op))
             return;
         var t0 = _world.Clock.NowNs;
-        var lazy = _world.Settings.Driver.DmaMode == DmaMode.Lazy;
+        var lazy = op.Domain.Lazy;
         var gather = new IotlbGather();
         foreach (var r in op.Records)
             _world.Oracle.UnmapStarting(r, t0, queued: lazy);

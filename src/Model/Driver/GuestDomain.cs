@@ -54,6 +54,11 @@ public sealed class GuestDomain
 
     public FlushQueueDomain Fq { get; }
 
+    /// <summary>True while the domain is IOMMU_DOMAIN_DMA_FQ (lazy unmaps through its flush queues); false for a
+    /// strict domain, and for a lazy one whose flush queue could not be set up (iommu_dma_init_domain falls back to
+    /// strict).</summary>
+    public bool Lazy { get; set; }
+
     /// <summary>One flush queue per vCPU (the per-CPU iova_fq of §5.3).</summary>
     public FlushQueue[] Queues { get; }
 

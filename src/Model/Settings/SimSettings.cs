@@ -73,7 +73,8 @@ public sealed record DriverSettings(
     TimeSpan FlushQueueTimeout,
     FlushFailurePolicy OnFlushFailure,
     DriverHazards Hazards,
-    int FlushQueueHz = 250);
+    int FlushQueueHz = 250,
+    bool FlushQueueInitFails = false);
 
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }

@@ -49,6 +49,65 @@ public sealed class RunEndToEndTests
         }
     }
 
+    /// <summary>The default mix has 2 MiB buffers from the hugetlb pool: the default run maps 2 MiB leaves, and every
+    /// map's IOVA came from the allocator's caches or its tree.</summary>
+    [Fact]
+    public void The_default_run_maps_large_leaves_and_reports_them()
+    {
+        var stats = RunStats(null, "--mode", "deterministic", "--seed", "3");
+        var mapping = stats.GetProperty("mapping");
+        Assert.True(mapping.GetProperty("leavesBySize").GetProperty("2M").GetInt64() > 0);
+        Assert.True(mapping.GetProperty("leavesBySize").GetProperty("4K").GetInt64() > 0);
+        var iova = mapping.GetProperty("iova");
+        Assert.Equal(stats.GetProperty("cost").GetProperty("mapCalls").GetInt64(),
+            iova.GetProperty("cacheHits").GetInt64() + iova.GetProperty("treeAllocations").GetInt64());
+        Assert.True(iova.GetProperty("cacheHits").GetInt64() > 0);
+    }
+
+    /// <summary>iommu_dma_init_fq failing for a lazy domain: the domain falls back to strict, so every unmap flushes (one
+    /// VM exit on the unmap path per unmap call), where the lazy domain batches them.</summary>
+    [Fact]
+    public void A_lazy_domain_whose_flush_queue_cannot_be_set_up_falls_back_to_strict()
+    {
+        var lazy = Path.Combine(RepoRoot(), "config", "topologies", "lazy.conf");
+        var failing = Path.Combine(Path.GetTempPath(), $"hviommu-fq-fails-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(failing, File.ReadAllText(lazy) + "\nhviommu.driver.flush-queue.init-fails = on\n");
+        try
+        {
+            static (long Unmaps, long Exits) UnmapExits(System.Text.Json.JsonElement stats) =>
+                (stats.GetProperty("cost").GetProperty("unmapCalls").GetInt64(), stats.GetProperty("cost").GetProperty("vmExitsByPath").GetProperty("unmap").GetInt64());
+            var (lazyUnmaps, lazyExits) = UnmapExits(RunStats(lazy, "--mode", "deterministic", "--seed", "2"));
+            var (strictUnmaps, strictExits) = UnmapExits(RunStats(failing, "--mode", "deterministic", "--seed", "2"));
+
+            Assert.True(lazyExits < lazyUnmaps, $"lazy: {lazyExits} exits for {lazyUnmaps} unmaps");
+            Assert.Equal(strictUnmaps, strictExits);
+        }
+        finally
+        {
+            File.Delete(failing);
+        }
+    }
+
+    private static System.Text.Json.JsonElement RunStats(string? config, params string[] extra)
+    {
+        var report = Path.Combine(Path.GetTempPath(), $"hviommu-e2e-{Guid.NewGuid():N}.json");
+        try
+        {
+            var args = new List<string> { "run", "--ops", "300", "--plain", "--report", report };
+            if (config is not null)
+                args.AddRange(["--config", config]);
+            args.AddRange(extra);
+            var (exit, stdout, stderr) = Run(args.ToArray());
+            Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+            using var doc = JsonDocument.Parse(File.ReadAllText(report));
+            return doc.RootElement.GetProperty("stats").Clone();
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+    }
+
     [Fact]
     public void A_broken_config_exits_2_with_the_file_and_key()
     {
