@@ -115,6 +115,10 @@ public sealed class SimWorld
     /// PCI device, cleared the first time the 32-bit IOVA space has no room for it.</summary>
     public bool[] Pci32BitWorkaround { get; }
 
+    /// <summary>IOVAs (domain, first PFN) the synthetic workload allocated and has neither freed nor put on a flush
+    /// queue yet: what the teardown's IOVA accounting counts as held by a live mapping.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<(uint Domain, ulong Pfn), byte> LiveIovas { get; } = new();
+
     /// <summary>The synthetic devices' DMA limit: a 64-bit DMA mask clamped to the domain aperture's last byte.</summary>
     public ulong DmaLimit => (1UL << IovaWidth) - 1;
 

@@ -265,6 +265,7 @@ internal sealed partial class VcpuActor
     {
         foreach (var domain in _world.Domains.Where(d => d.Table is not null))
         {
+            CheckIovaAccounting(domain);
             foreach (var queue in domain.Queues)
             {
                 FreeFrames(queue.FreeAll(), "table page");
@@ -273,6 +274,21 @@ internal sealed partial class VcpuActor
                         Name, domain.Id, queue.OverrunEntriesLost, queue.OverrunPagesLost);
             }
         }
+    }
+
+    /// <summary>
+    /// Before put_iova_domain reclaims everything: every range the IOVA allocator still holds must be held by a live
+    /// mapping, parked in a range cache, or queued on a flush queue; anything else was lost while the domain lived (H18).
+    /// </summary>
+    private void CheckIovaAccounting(GuestDomain domain)
+    {
+        var held = new HashSet<ulong>(domain.Iova.CachedPfns());
+        foreach (var queue in domain.Queues)
+            held.UnionWith(queue.PendingPfns());
+        held.UnionWith(_world.LiveIovas.Keys.Where(k => k.Domain == domain.Id).Select(k => k.Pfn));
+        var lost = domain.Iova.Ranges().Where(r => !held.Contains(r.PfnLo)).ToList();
+        if (lost.Count > 0)
+            _world.Oracle.ReportLeakedIova(domain.Id, lost.Count, (ulong)lost.Sum(r => (long)r.Pages), lost[0].PfnLo << GuestMemory.PageShift, Name, _world.Clock.NowNs);
     }
 
     /// <summary>release_device for every device (the RFC's detach, which flushes the old domain, §1.6);

@@ -61,6 +61,7 @@ internal sealed partial class VcpuActor
         var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
         if (iova == 0)
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
+        _world.LiveIovas[(domain.Id, iova >> GuestMemory.PageShift)] = 0;
         var leaves = new List<MapPiece>();
         var offset = 0UL;
         foreach (var (gpa, bytes) in segments)
@@ -235,6 +236,7 @@ internal sealed partial class VcpuActor
     /// <summary>free_iova_fast, then dma_unmap returns and the caller frees its buffer.</summary>
     private void FreeIovaAndBuffer(Operation op)
     {
+        _world.LiveIovas.TryRemove((op.Domain.Id, op.Descriptor.Iova >> GuestMemory.PageShift), out _);
         op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
         _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}");
         FreeFrames(op.Frames, "buffer");
@@ -281,6 +283,7 @@ internal sealed partial class VcpuActor
         var queue = domain.Queues[_index];
         var released = new List<FlushQueueEntry>();
         var pfn = iova >> GuestMemory.PageShift;
+        _world.LiveIovas.TryRemove((domain.Id, pfn), out _);
         if (!queue.TryEnqueue(pfn, pages, freeList, mappings, released))
         {
             var overrun = _world.Settings.Driver.Hazards.FlushQueueOverrun;

@@ -130,6 +130,18 @@ public sealed class FlushQueue
         }
     }
 
+    /// <summary>The IOVA PFNs of the entries in the ring now (an overrun's dropped entries are not among them).</summary>
+    public IReadOnlyList<ulong> PendingPfns()
+    {
+        lock (_slots)
+        {
+            var pfns = new List<ulong>();
+            for (var i = _head; i != _tail; i = (i + 1) & _mask)
+                pfns.Add(_slots[i].IovaPfn);
+            return pfns;
+        }
+    }
+
     /// <summary>fq_ring_free: release every entry a completed flush covers, oldest first.</summary>
     public void Reap(List<FlushQueueEntry> released)
     {

@@ -33,6 +33,23 @@ public sealed partial class IovaDomain
             return _rcaches[order].Depot.Count;
     }
 
+    /// <summary>Every PFN parked in a range cache (all CPUs' magazines and the depot): ranges the tree holds that no
+    /// mapping uses.</summary>
+    public IReadOnlySet<ulong> CachedPfns()
+    {
+        lock (_lock)
+        {
+            var pfns = new HashSet<ulong>();
+            foreach (var rcache in _rcaches)
+            {
+                foreach (var mag in rcache.Depot.Concat(rcache.Cpu.SelectMany(c => new[] { c.Loaded, c.Prev })))
+                    for (var i = 0; i < mag.Size; i++)
+                        pfns.Add(mag.Pfns[i]);
+            }
+            return pfns;
+        }
+    }
+
     /// <summary>PFNs in CPU <paramref name="cpu"/>'s (loaded, prev) magazines of size class <paramref name="order"/>.</summary>
     public (int Loaded, int Prev) CpuMagazines(int order, int cpu)
     {

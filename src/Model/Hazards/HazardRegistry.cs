@@ -81,7 +81,7 @@ public static class HazardRegistry
             [ViolationKind.LostMapping, ViolationKind.IsolationBreach], s => s.Driver.TableDepth == Driver.TableDepthRule.FromWidth),
         new("H18", "hviommu.driver.hazards.flush-queue-overrun", "on",
             "a full flush queue takes the entry anyway after one inline flush, so the ring wraps and drops parked entries", "§5.3",
-            [ViolationKind.LeakedTablePage], s => s.Driver.Hazards.FlushQueueOverrun),
+            [ViolationKind.LeakedIova, ViolationKind.LeakedTablePage], s => s.Driver.Hazards.FlushQueueOverrun),
         new("H19", "hviommu.driver.hazards.skip-map-flush", "on",
             "a map whose large leaf replaced an emptied table frees the table without the flush generic_pt's map_pages issues", "§1.7",
             [ViolationKind.WalkThroughFreedTable], s => s.Driver.Hazards.SkipMapFlush),

@@ -303,6 +303,15 @@ public sealed class DmaOracle
         }
     }
 
+    /// <summary>Teardown, before put_iova_domain: <paramref name="ranges"/> IOVA ranges (<paramref name="pages"/> pages) of
+    /// <paramref name="domain"/> are allocated although no live mapping, range cache or flush-queue entry holds them.</summary>
+    public void ReportLeakedIova(uint domain, int ranges, ulong pages, ulong firstIova, string vcpu, long nowNs) =>
+        Report(ViolationKind.LeakedIova, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, firstIova),
+            new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
+            $"{ranges} IOVA range(s) ({pages} pages, the first at 0x{firstIova:x}) of domain {domain} are still allocated at teardown although no mapping, range cache or flush-queue entry holds them",
+            _causes.Explain(
+                (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush while another vCPU's flush was still running, so the ring wrapped and its entries dropped out without their IOVAs being freed: the IOVA space is lost until the domain is freed (H18, §5.3).")));
+
     /// <summary>An init error path ran <paramref name="call"/> under <paramref name="label"/> although the step it undoes
     /// never happened (init failed at <paramref name="failedStep"/>): the reviewer's first point on the RFC (H16).</summary>
     public void ReportUnwindOfStepNeverDone(string failedStep, string label, string call, string neverDone, string vcpu, long nowNs) =>

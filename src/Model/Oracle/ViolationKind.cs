@@ -29,4 +29,8 @@ public enum ViolationKind
     /// <summary>The guest freed the page tables of a domain the host still has a device attached to (H10: freed before
     /// detach, or freed although DETACH failed — Xen fix 7b658fd273f9); the IOMMU may walk them.</summary>
     HostReferencedTablesFreed,
+    /// <summary>At teardown the IOVA allocator still held ranges that no mapping, range cache or flush queue accounts
+    /// for: IOVA space lost while the domain lived (H18: a flush-queue overrun dropped its entries without freeing
+    /// them; put_iova_domain only reclaims them when the domain is freed).</summary>
+    LeakedIova,
 }

@@ -118,6 +118,7 @@ public sealed class FlushQueueTests
         for (ulong pfn = 1; pfn <= 3; pfn++)
             Assert.True(queue.TryEnqueue(pfn, 2, [0x1000 * pfn], payload: null, []));
         Assert.False(queue.TryEnqueue(4, 2, [0x4000UL], payload: null, []));
+        Assert.Equal([1UL, 2, 3], queue.PendingPfns());
         _domain.FlushStarting();                        // our inline flush, which finishes first
         _domain.FlushFinished();
         var released = new List<FlushQueueEntry>();
@@ -125,6 +126,7 @@ public sealed class FlushQueueTests
 
         Assert.Empty(released);
         Assert.Equal(0, queue.Count);
+        Assert.Empty(queue.PendingPfns());              // the lost IOVAs are held by nothing (LeakedIova at teardown)
         Assert.Equal((4L, 8L), (queue.OverrunEntriesLost, queue.OverrunPagesLost));
         // iommu_dma_free_fq only walks head..tail: the lost entries' table pages are not reached.
         Assert.Empty(queue.FreeAll());

@@ -152,6 +152,19 @@ public sealed class IovaDomainTests
     }
 
     [Fact]
+    public void Cached_pfns_are_every_magazines_and_the_depots()
+    {
+        var d = new IovaDomain(cpus: 2);
+        var pfns = AllocMany(d, 300);
+        for (var i = 0; i < 290; i++)
+            d.FreeIovaFast(pfns[i], 1, cpu: i % 2, nowNs: 0); // 145 per CPU: a full magazine swapped to prev and 18 in loaded
+        d.FreeIovaFast(d.AllocIovaFast(64, Limit32, true, 0, 0), 64, 0, 0); // above 32 pages: back to the tree, not cached
+
+        Assert.Equal(pfns.Take(290).ToHashSet(), d.CachedPfns());
+        Assert.Equal(300, d.TreeNodes);
+    }
+
+    [Fact]
     public void Depot_work_trims_one_magazine_per_100ms_while_the_depot_holds_more_than_one_per_cpu()
     {
         var d = new IovaDomain(cpus: 1, hz: 250);
