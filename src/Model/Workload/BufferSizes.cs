@@ -105,5 +105,5 @@ public static class BufferBacking
 
     /// <summary>The 4 KiB frames a buffer of the mix can take at most.</summary>
     public static int MaxSmallFrames(IReadOnlyList<BufferSizeRange> mix) =>
-        mix.Count == 0 ? 0 : mix.Max(r => Math.Min(r.MaxPages, Pages2M - 1));
+        mix.Count == 0 ? 0 : mix.Max(r => r.MaxPages / Pages2M > r.MinPages / Pages2M ? Pages2M - 1 : Split(r.MaxPages).Small);
 }

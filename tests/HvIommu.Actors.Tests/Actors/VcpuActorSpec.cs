@@ -21,6 +21,7 @@ public sealed class VcpuActorSpec : ActorSpec
         hviommu {
           vm.vcpus = 1
           run.hang-timeout = 30s
+          workload.buffer-pages = 1
           domains = [ { name = dom } ]
           devices = [ { name = nic, domain = dom } ]
         }

@@ -18,7 +18,6 @@ public sealed class HazardRegistrySpec
     [
         "hviommu.hypervisor.behaviour.delete-invalidates-caches",
         "hviommu.hypervisor.behaviour.flush-covers-departed-devices",
-        "hviommu.driver.hazards.flush-queue-overrun",
     ];
 
     private static readonly string[] ReferenceLines = File.ReadAllLines(RepoFiles.Path("config", "reference.conf"));

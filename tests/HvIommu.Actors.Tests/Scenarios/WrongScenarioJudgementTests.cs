@@ -21,7 +21,8 @@ public sealed class WrongScenarioJudgementTests
         var stale = stdout.IndexOf(". StaleTranslationAfterFlush [H5]", StringComparison.Ordinal);
         var freed = stdout.IndexOf(". DmaToFreedFrame [H5]", StringComparison.Ordinal);
         Assert.True(stale >= 0 && freed > stale, stdout);
-        Assert.Contains("result: expected violation DmaToFreedFrame, found 2 violations kept: MATCHED (exit 0)", stdout);
+        // How many more the DMA still in flight adds before the run drains depends on how IOVAs are reused.
+        Assert.Matches(@"result: expected violation DmaToFreedFrame, found \d+ violations kept: MATCHED \(exit 0\)", stdout);
     }
 
     [Fact]

@@ -64,7 +64,10 @@ public sealed class BufferSizesTests
         Assert.Equal((16, 0), BufferBacking.Pools([new(1, 1), new(512, 512)], 8));
         Assert.Equal((4, 0), BufferBacking.Pools([new(1, 1), new(512, 1023)], 2));               // up to one 2M page each
         Assert.Equal((1022, 2), BufferBacking.Pools([new(1, 1), new(1024, (1 << 18) + 512)], 1)); // 1G - 4K takes 511 2M pages
-        Assert.Equal(511, BufferBacking.MaxSmallFrames([new(1, 16), new(512, 2048)]));
+        Assert.Equal(16, BufferBacking.MaxSmallFrames([new(1, 16), new(512, 512), new(1024, 1024)])); // 2M, 4M: whole 2M pages
+        Assert.Equal(511, BufferBacking.MaxSmallFrames([new(512, 2048)]));                           // 2M..8M: 2M + 2044K too
+        Assert.Equal(511, BufferBacking.MaxSmallFrames([new(1, 16), new(300, 600)]));  // 1.2M..2.4M: up to 511 small
+        Assert.Equal(256, BufferBacking.MaxSmallFrames([new(768, 768)]));               // 3M: one 2M page and 1M of 4K
     }
 
     [Fact]
