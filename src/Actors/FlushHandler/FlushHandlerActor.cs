@@ -9,6 +9,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
 using HvIommu.Actors.Logging;
+using HvIommu.Actors.Configuration;
 
 namespace HvIommu.Actors.FlushHandler;
 
@@ -54,6 +55,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
             _engine.OnDrained(m.FlushId, m.Device, _steps);
             Perform();
         });
+        Receive<RequestUnanswered>(Unanswered);
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
@@ -79,6 +81,25 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
+        Perform();
+    }
+
+    /// <summary>A surprise-removed device will not answer (H5, Linux 4fc82cd907ac): wait for ever, give up after the ATS
+    /// completion time-out (charged to the flush and the waiting vCPU), or give up at once.</summary>
+    private void Unanswered(RequestUnanswered m)
+    {
+        _tally.Message();
+        var policy = _engine.Knobs.OnDisconnectedDevice;
+        if (policy == DisconnectedDevicePolicy.TimeOut)
+        {
+            var timeout = _world.Settings.Hypervisor.Latency.AtcTimeoutNs;
+            _world.Costs.AddFlushNs(timeout);
+            if (_engine.Run(m.FlushId) is { } run)
+                _world.Costs.VcpuBusy(run.Context.Request.Vcpu, timeout);
+        }
+        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"{(m.Drain ? "drain" : "ATS invalidation")} of removed device {m.Device} unanswered",
+            $"handler flush {m.FlushId}: {ConfigWords.Name(ConfigWords.OnDisconnectedDevice, policy)}");
+        _engine.OnUnanswered(m.FlushId, m.Device, m.Drain, _steps);
         Perform();
     }
 

@@ -61,6 +61,9 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
     /// <summary>Flushes started and not yet completed.</summary>
     public int InProgress => _runs.Count;
 
+    /// <summary>Flush <paramref name="flushId"/> if it is still in progress.</summary>
+    public FlushRun<TContext>? Run(long flushId) => _runs.GetValueOrDefault(flushId);
+
     /// <summary>Starts a flush of <paramref name="domain"/> reaching <paramref name="devices"/> (the host's
     /// DevicesToFlush) and appends its first steps; returns the run (its id names it in completions).</summary>
     public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps)
@@ -73,7 +76,7 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         {
             // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
             // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
-            if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc)
+            if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc || Skips(device))
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
             if (Knobs.AwaitAtcCompletions)
@@ -98,6 +101,27 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         if (Acknowledged(flushId, device, drain: true) is { } run)
             Complete(run, steps);
     }
+
+    /// <summary>
+    /// A request to <paramref name="device"/> for flush <paramref name="flushId"/> will never be answered: the device was
+    /// surprise-removed (the host sees the target absent, as VT-d's invalidation time-out error handling does). With
+    /// <see cref="DisconnectedDevicePolicy.Wait"/> the flush keeps waiting (H5: it hangs); otherwise the request is given
+    /// up as if answered (time-out: after the ATS completion time-out, which the caller charges).
+    /// </summary>
+    public void OnUnanswered(long flushId, string device, bool drain, List<FlushStep<TContext>> steps)
+    {
+        if (Knobs.OnDisconnectedDevice == DisconnectedDevicePolicy.Wait)
+            return;
+        if (drain)
+            OnDrained(flushId, device, steps);
+        else
+            OnAtcCompleted(flushId, device, steps);
+    }
+
+    /// <summary>With <see cref="DisconnectedDevicePolicy.SkipDisconnected"/>, a flush sends nothing to a device the host
+    /// knows is gone (Linux 4fc82cd907ac: pci_dev_is_disconnected() in devtlb_invalidation_with_pasid).</summary>
+    private bool Skips(DeviceSlot device) =>
+        device.Disconnected && Knobs.OnDisconnectedDevice == DisconnectedDevicePolicy.SkipDisconnected;
 
     /// <summary>Forgets every flush in progress (a new schedule on the same topology).</summary>
     public void Reset()
@@ -133,6 +157,8 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         if (Knobs.DrainDma)
             foreach (var device in run.Devices)
             {
+                if (Skips(device))
+                    continue;
                 steps.Add(new(FlushStepKind.Drain, run, device));
                 run.Awaiting.Add(device.Name);
             }

@@ -19,6 +19,8 @@ public enum Cause
     AtcCompletionNotAwaited,
     /// <summary>H5: hypervisor.flush.invalidate-atc = off.</summary>
     FlushSkipsAtc,
+    /// <summary>H5: hypervisor.flush.on-disconnected-device = wait, with a surprise removal.</summary>
+    WaitsForRemovedDevice,
     /// <summary>H5: hypervisor.flush.drain-dma = off.</summary>
     DmaNotDrained,
     /// <summary>H6: driver.hazards.racy-table-install.</summary>
@@ -99,6 +101,7 @@ public sealed class HazardCauses
         If(!f.AwaitAtcCompletions, Cause.AtcCompletionNotAwaited);
         If(!f.DrainDma, Cause.DmaNotDrained);
         If(!f.InvalidateAtc, Cause.FlushSkipsAtc);
+        If(f.OnDisconnectedDevice == DisconnectedDevicePolicy.Wait && l.SurpriseRemove.Length > 0, Cause.WaitsForRemovedDevice);
         If(d.RacyTableInstall, Cause.RacyTableInstall);
         If(d.FlushRange != FlushRangeMode.Exact && s.Driver.Flush == FlushKind.List, Cause.WrongFlushRange);
         If(s.Driver.OnFlushFailure == FlushFailurePolicy.Log && s.Faults.Length > 0, Cause.FlushFailureIgnored);
@@ -129,7 +132,7 @@ public sealed class HazardCauses
         Cause.FreeTablesBeforeFlush or Cause.WalkCacheKept => "H1",
         Cause.FreeIovaBeforeFlush or Cause.BrokenFlushQueueCounter => "H2",
         Cause.DevTlbFirst => "H4",
-        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc => "H5",
+        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc or Cause.WaitsForRemovedDevice => "H5",
         Cause.RacyTableInstall => "H6",
         Cause.WrongFlushRange => "H7",
         Cause.FlushFailureIgnored => "H8",
