@@ -119,7 +119,8 @@ internal static class SettingsReader
             DrainDma: r.Bool(f + "drain-dma", true),
             InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true),
             InvalidateAtc: r.Bool(f + "invalidate-atc", true),
-            OnDisconnectedDevice: r.Choice(f + "on-disconnected-device", ConfigWords.OnDisconnectedDevice, DisconnectedDevicePolicy.SkipDisconnected));
+            OnDisconnectedDevice: r.Choice(f + "on-disconnected-device", ConfigWords.OnDisconnectedDevice, DisconnectedDevicePolicy.SkipDisconnected),
+            WrongOnlyAfterAttach: r.Bool(f + "wrong-only-after-attach"));
         long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
         var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
             Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"), Ns("hypercall-ns"), r.Long(l + "atc-timeout-ns", 1, 600_000_000_000));

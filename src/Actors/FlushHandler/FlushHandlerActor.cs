@@ -77,7 +77,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
             _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
         _world.Costs.VcpuBusy(m.Vcpu, cost);
         _world.Costs.AddFlushNs(cost);
-        var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps);
+        var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps, _world.Host.TakeAttachedSinceFlush(m.Domain));
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
@@ -131,7 +131,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
                     _world.Costs.Charge(Model.Costs.CostKind.AtcInvalidation, atcNs);
                     _world.Costs.AddFlushNs(atcNs);
                     // The guest's vCPU waits in the hypercall for the completion only when the host awaits it (H4).
-                    if (_engine.Knobs.AwaitAtcCompletions)
+                    if (run.AwaitsAtc)
                         _world.Costs.VcpuBusy(run.Context.Request.Vcpu, atcNs);
                     _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
                     break;
@@ -162,7 +162,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         if (_world.Trace is { } trace)
         {
             trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.Context.OracleSeq} completed",
-                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(_engine.Knobs.DrainDma ? "DMA drained" : "no drain")}");
+                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(run.DrainsDma ? "DMA drained" : "no drain")}");
             trace.HypercallReplied(Actor, request.Vcpu, request.ReplyTo, reply);
         }
         request.ReplyTo.Tell(reply);

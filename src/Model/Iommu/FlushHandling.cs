@@ -32,6 +32,12 @@ public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<Flus
     public IReadOnlyList<DeviceSlot> Devices { get; } = devices;
     public TContext Context { get; } = context;
 
+    /// <summary>This flush awaits the ATS invalidation completions (the knob, unless limited to the flush after an attach).</summary>
+    public bool AwaitsAtc { get; internal init; }
+
+    /// <summary>This flush drains DMA translated before it (the knob, unless limited to the flush after an attach).</summary>
+    public bool DrainsDma { get; internal init; }
+
     /// <summary>True once the ATS phase is over and the flush waits (if at all) for drains.</summary>
     public bool Draining { get; internal set; }
 
@@ -66,9 +72,17 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
 
     /// <summary>Starts a flush of <paramref name="domain"/> reaching <paramref name="devices"/> (the host's
     /// DevicesToFlush) and appends its first steps; returns the run (its id names it in completions).</summary>
-    public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps)
+    /// <param name="afterAttach">This is the domain's first flush since a device was attached to it (the host's
+    /// <see cref="HostIommu.TakeAttachedSinceFlush"/>); matters only with <see cref="FlushHandlerSettings.WrongOnlyAfterAttach"/>.</param>
+    public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps,
+        bool afterAttach = false)
     {
-        var run = new FlushRun<TContext>(++_nextId, domain, blocks, devices, context);
+        var wrong = !Knobs.WrongOnlyAfterAttach || afterAttach;
+        var run = new FlushRun<TContext>(++_nextId, domain, blocks, devices, context)
+        {
+            AwaitsAtc = Knobs.AwaitAtcCompletions || !wrong,
+            DrainsDma = Knobs.DrainDma || !wrong,
+        };
         _runs.Add(run.Id, run);
         if (Knobs.Order == FlushOrder.IotlbFirst)
             InvalidateIommuCaches(run, steps);
@@ -79,7 +93,7 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
             if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc || Skips(device))
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
-            if (Knobs.AwaitAtcCompletions)
+            if (run.AwaitsAtc)
                 run.Awaiting.Add(device.Name);
         }
         if (run.Awaiting.Count == 0)
@@ -154,7 +168,7 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         // invalidation steps above have been performed (a translation that starts in between still used the
         // old entry), so the performer reads it when it performs the Drain step and acknowledges an idle
         // device at once (OnDrained).
-        if (Knobs.DrainDma)
+        if (run.DrainsDma)
             foreach (var device in run.Devices)
             {
                 if (Skips(device))

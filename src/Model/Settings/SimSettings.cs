@@ -100,13 +100,18 @@ public enum DisconnectedDevicePolicy
 /// (Linux 041be2717b19 "iommu/vt-d: Fix missed device TLB cache tag": cache_tag_flush_range found no DEVTLB tag for
 /// the device, so the domain's flushes skipped its ATC).</param>
 /// <param name="OnDisconnectedDevice">What the flush does about a surprise-removed device (H5, Linux 4fc82cd907ac).</param>
+/// <param name="WrongOnlyAfterAttach"><see cref="AwaitAtcCompletions"/> off and <see cref="DrainDma"/> off apply only to the
+/// first flush of a domain after a device was attached to it; every other flush awaits and drains. The shape of Linux
+/// 0b15e02f0cc4 ("iommu/amd: Wait for completion of IOTLB flush in attach_device": the flush attach_device issued
+/// did not wait for its completion), shown without breaking every unmap.</param>
 public sealed record FlushHandlerSettings(
     FlushOrder Order,
     bool AwaitAtcCompletions,
     bool DrainDma,
     bool InvalidateWalkCache,
     bool InvalidateAtc = true,
-    DisconnectedDevicePolicy OnDisconnectedDevice = DisconnectedDevicePolicy.SkipDisconnected);
+    DisconnectedDevicePolicy OnDisconnectedDevice = DisconnectedDevicePolicy.SkipDisconnected,
+    bool WrongOnlyAfterAttach = false);
 
 /// <summary>Modelled costs in simulated nanoseconds (brief §7).</summary>
 public sealed record LatencySettings(

@@ -95,6 +95,22 @@ public sealed class FlushHandlingTests
             Assert.Equal(["Complete"], Take());
     }
 
+    /// <summary>Linux 0b15e02f0cc4's shape: with wrong-only-after-attach, only the first flush after an ATTACH skips the
+    /// wait and the drain; the others are correct.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void H5_limited_to_the_flush_after_an_attach_the_other_flushes_await_and_drain(bool afterAttach)
+    {
+        var engine = Engine(Correct with { AwaitAtcCompletions = false, DrainDma = false, WrongOnlyAfterAttach = true });
+        var run = engine.Start(7, null, [_gpu], "vcpu0", _steps, afterAttach);
+        Assert.Equal(!afterAttach, run.AwaitsAtc);
+        Assert.Equal(!afterAttach, run.DrainsDma);
+        Assert.Equal(afterAttach
+            ? ["InvalidateIotlb", "InvalidateWalkCache", "InvalidateAtc:gpu", "Complete"]
+            : ["InvalidateIotlb", "InvalidateWalkCache", "InvalidateAtc:gpu"], Take());
+    }
+
     [Fact]
     public void H1_without_walk_cache_invalidation_the_walk_cache_step_is_missing()
     {
