@@ -42,6 +42,10 @@ public enum DomainSwitchMode
 /// <param name="KeepTablesWhenDetachFails">At teardown, a paging domain a device could not be detached from keeps its
 /// page tables and is not deleted (Xen's fix 7b658fd273f9: the IOMMU may still walk them); off, the RFC's teardown
 /// frees them anyway (H10).</param>
+/// <param name="SurpriseRemove">The device pulled out of its slot (link down, no orderly removal) during the run; "" =
+/// none. From then on it issues no DMA and answers no ATS invalidation and no drain; its outstanding descriptors
+/// complete with errors, as a driver's remove path aborts them.</param>
+/// <param name="SurpriseRemoveAfter">The removal happens when the device is handed its N-th descriptor.</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,
@@ -52,7 +56,9 @@ public sealed record LifecycleSettings(
     bool FreeDomainBeforeDetach,
     string EarlyDmaDevice,
     bool AtsToggleInvalidatesAtc = true,
-    bool KeepTablesWhenDetachFails = false)
+    bool KeepTablesWhenDetachFails = false,
+    string SurpriseRemove = "",
+    int SurpriseRemoveAfter = 20)
 {
     /// <summary>The safe defaults of reference.conf.</summary>
     public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");
