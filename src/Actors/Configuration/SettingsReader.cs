@@ -151,7 +151,8 @@ internal static class SettingsReader
             AtsToggleInvalidatesAtc: r.Bool(l + "ats-toggle-invalidates-atc", true),
             KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"),
             SurpriseRemove: r.String(l + "surprise-remove"),
-            SurpriseRemoveAfter: r.Int(l + "surprise-remove-after", 1, 1_000_000, 20));
+            SurpriseRemoveAfter: r.Int(l + "surprise-remove-after", 1, 1_000_000, 20),
+            QuarantineMovedDevice: r.Bool(l + "quarantine-moved-device"));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(

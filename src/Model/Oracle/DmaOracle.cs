@@ -192,9 +192,20 @@ public sealed class DmaOracle
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device}{(ctx.Replay ? " (a replayed descriptor)" : "")} for a descriptor built for {programmedFor} resolved to {record}",
                 _causes.Explain(
-                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5)."),
+                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5; Xen's fix quarantines such a device: lifecycle.quarantine-moved-device = on)."),
                     (Cause.DetachedDeviceTranslates, "The detached device kept translating through another domain's tables (H9, §8 q3)."),
                     (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
+        // Programmed (not replayed) DMA for a live mapping must resolve to that very mapping: another live mapping of the
+        // same domain means the IOMMU's tables or caches send the device's addresses somewhere the driver never pointed
+        // them. A replay may legitimately hit an IOVA reused since (the IOMMU cannot tell one domain's buffers apart).
+        if (record is not null && programmedFor is not null && !ctx.Replay && !ReferenceEquals(record, programmedFor)
+            && record.Domain == programmedFor.Domain && programmedFor.State == MappingState.Mapped && record.State == MappingState.Mapped)
+            return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
+                $"DMA by {ctx.Device} for a descriptor built for {programmedFor} resolved to {record}, another live mapping of the same domain",
+                _causes.Explain(
+                    (Cause.RacyTableInstall, "A racing table install overwrote a table pointer, so the walk reached another mapping's leaf (H6, §3.1)."),
+                    (Cause.WalkCacheKept, "A stale walk-cache pointer led the walk into a table that now holds another mapping (H1)."),
+                    (Cause.FreeTablesBeforeFlush, "A table page freed before the flush was reused for another mapping while a walk cache still pointed at it (H1).")));
         if (record is null && info.Owner != FrameOwner.DmaBuffer)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
                 $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
