@@ -147,8 +147,11 @@ public static class HazardRegistry
     /// <summary>The knobs the settings switch on, in registry order.</summary>
     public static ImmutableArray<HazardKnob> Active(SimSettings s) => [.. All.Where(k => k.IsOn(s))];
 
-    /// <summary>The hazard id a violation kind most often stands for: the first row that can cause it.</summary>
-    public static string TypicalHazard(ViolationKind kind) => All.FirstOrDefault(k => k.Kinds.Contains(kind))?.Id ?? "";
+    /// <summary>The hazard id a violation kind most often stands for: the first row that can cause it. A hang has none:
+    /// a too-small hang timeout or step budget gives it as well (a knob that can cause one, like on-disconnected-device =
+    /// wait, is still named by <see cref="Attribution"/> when it is on).</summary>
+    public static string TypicalHazard(ViolationKind kind) =>
+        kind == ViolationKind.HypercallHung ? "" : All.FirstOrDefault(k => k.Kinds.Contains(kind))?.Id ?? "";
 
     /// <summary>
     /// Attributes a violation kind to a hazard whose knob is on: the scenario's own hazard when one of its
