@@ -121,7 +121,7 @@ public sealed class HazardCauses
         If(!b.S2ChangeInvalidatesIotlb && b.S2MigrationEveryFlushes > 0, Cause.StageTwoChangeKeepsEntries);
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
-        If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !(l.QuarantineMovedDevice && s.SwitchesIntoPopulatedDomain), Cause.MovedDeviceKeepsOldIovas);
+        If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !l.QuarantineMovedDevice, Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
 

@@ -46,10 +46,10 @@ public enum DomainSwitchMode
 /// none. From then on it issues no DMA and answers no ATS invalidation and no drain; its outstanding descriptors
 /// complete with errors, as a driver's remove path aborts them.</param>
 /// <param name="SurpriseRemoveAfter">The removal happens when the device is handed its N-th descriptor.</param>
-/// <param name="QuarantineMovedDevice">A device moved out of its domain into a paging domain that other devices use goes
-/// to a quarantine domain (the blocking domain: every DMA faults) instead, as Xen does since XSA-302 (devices deassigned
+/// <param name="QuarantineMovedDevice">A device moved out of its domain into another paging domain goes to a quarantine
+/// domain (the blocking domain: every DMA faults) instead, as Xen does since XSA-302 (devices deassigned
 /// from a guest are assigned to the quarantine domain dom_io rather than to dom0). Off (the default, H9): the device
-/// lands in the populated domain and its DMA with the old domain's IOVAs reaches the other devices' buffers.</param>
+/// lands in the target domain and its DMA with the old domain's IOVAs reaches other devices' buffers there.</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,

@@ -30,20 +30,7 @@ public sealed record SimSettings(
     ImmutableArray<DeviceSpec> Devices,
     WorkloadSettings Workload,
     ImmutableArray<FaultSpec> Faults,
-    LifecycleSettings Lifecycle)
-{
-    /// <summary>The paging domain the domain switch moves the first device to: lifecycle.domain-switch-to, or the domain
-    /// after its home domain when that is empty; "blocking" for the blocking domain; "" without a switch.</summary>
-    public string SwitchTargetName =>
-        Lifecycle.DomainSwitch == DomainSwitchMode.None || Devices.IsEmpty ? ""
-        : Lifecycle.DomainSwitchTo.Length > 0 ? Lifecycle.DomainSwitchTo
-        : Domains.IsEmpty ? "" : Domains[(Domains.IndexOf(Domains.FirstOrDefault(d => d.Name == Devices[0].Domain) ?? Domains[0]) + 1) % Domains.Length].Name;
-
-    /// <summary>The domain switch moves the first device into a paging domain other devices use (populated): without
-    /// <see cref="LifecycleSettings.QuarantineMovedDevice"/> its old IOVAs resolve there to their buffers (Xen XSA-302).</summary>
-    public bool SwitchesIntoPopulatedDomain =>
-        SwitchTargetName is { Length: > 0 } to && to != "blocking" && Devices.Skip(1).Any(d => d.Domain == to);
-}
+    LifecycleSettings Lifecycle);
 
 public sealed record RunSettings(
     long Ops,
