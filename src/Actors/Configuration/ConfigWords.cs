@@ -14,6 +14,8 @@ internal static class ConfigWords
     public static readonly IReadOnlyDictionary<string, DmaMode> DmaMode = Words(("strict", Model.Settings.DmaMode.Strict), ("lazy", Model.Settings.DmaMode.Lazy));
     public static readonly IReadOnlyDictionary<string, FlushKind> Flush = Words(("domain", FlushKind.Domain), ("list", FlushKind.List));
     public static readonly IReadOnlyDictionary<string, FlushFailurePolicy> OnFlushFailure = Words(("log", FlushFailurePolicy.Log), ("fallback", FlushFailurePolicy.Fallback));
+    public static readonly IReadOnlyDictionary<string, DisconnectedDevicePolicy> OnDisconnectedDevice = Words(
+        ("skip-disconnected", DisconnectedDevicePolicy.SkipDisconnected), ("wait", DisconnectedDevicePolicy.Wait), ("time-out", DisconnectedDevicePolicy.TimeOut));
     public static readonly IReadOnlyDictionary<string, FlushOrder> FlushOrder = Words(("iotlb-first", Model.Settings.FlushOrder.IotlbFirst), ("devtlb-first", Model.Settings.FlushOrder.DevTlbFirst));
     public static readonly IReadOnlyDictionary<string, Model.Driver.TableDepthRule> TableDepth = Words(
         ("top-level", Model.Driver.TableDepthRule.TopLevel), ("from-width", Model.Driver.TableDepthRule.FromWidth));

@@ -120,10 +120,12 @@ internal static class SettingsReader
             AwaitAtcCompletions: r.Bool(f + "await-atc-completions", true),
             DrainDma: r.Bool(f + "drain-dma", true),
             InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true),
-            InvalidateAtc: r.Bool(f + "invalidate-atc", true));
+            InvalidateAtc: r.Bool(f + "invalidate-atc", true),
+            OnDisconnectedDevice: r.Choice(f + "on-disconnected-device", ConfigWords.OnDisconnectedDevice, DisconnectedDevicePolicy.SkipDisconnected),
+            WrongOnlyAfterAttach: r.Bool(f + "wrong-only-after-attach"));
         long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
         var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
-            Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"), Ns("hypercall-ns"));
+            Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"), Ns("hypercall-ns"), r.Long(l + "atc-timeout-ns", 1, 600_000_000_000));
         const string b = Root + "hypervisor.behaviour.";
         var behaviour = new HostBehaviourSettings(
             DetachedTranslation: r.Choice(b + "detached-translation", ConfigWords.DetachedTranslation, DetachedTranslation.Blocked),
@@ -149,7 +151,10 @@ internal static class SettingsReader
             FreeDomainBeforeDetach: r.Bool(l + "free-domain-before-detach"),
             EarlyDmaDevice: r.String(l + "early-dma-device"),
             AtsToggleInvalidatesAtc: r.Bool(l + "ats-toggle-invalidates-atc", true),
-            KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"));
+            KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"),
+            SurpriseRemove: r.String(l + "surprise-remove"),
+            SurpriseRemoveAfter: r.Int(l + "surprise-remove-after", 1, 1_000_000, 20),
+            QuarantineMovedDevice: r.Bool(l + "quarantine-moved-device"));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(
@@ -303,6 +308,8 @@ internal static class SettingsReader
         if (s.ExpectKind is not null && !Enum.TryParse<HvIommu.Model.Oracle.ViolationKind>(s.ExpectKind, false, out _))
             r.Problem(Root + "expect-kind", s.ExpectKind, "unknown violation kind; allowed: " + string.Join(", ", Enum.GetNames<HvIommu.Model.Oracle.ViolationKind>()));
         var life = s.Lifecycle;
+        if (life.SurpriseRemove.Length > 0 && s.Devices.Length > 0 && !s.Devices.Any(d => d.Name == life.SurpriseRemove))
+            r.Problem(Root + "lifecycle.surprise-remove", life.SurpriseRemove, "no such device; defined: " + string.Join(", ", s.Devices.Select(d => d.Name)));
         if (life.EarlyDmaDevice.Length > 0 && s.Devices.Length > 0 && !s.Devices.Any(d => d.Name == life.EarlyDmaDevice))
             r.Problem(Root + "lifecycle.early-dma-device", life.EarlyDmaDevice, "no such device; defined: " + string.Join(", ", s.Devices.Select(d => d.Name)));
         if (life.DomainSwitchTo.Length > 0 && life.DomainSwitchTo != "blocking" && s.Domains.Length > 0 && !s.Domains.Any(d => d.Name == life.DomainSwitchTo))

@@ -9,6 +9,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
 using HvIommu.Actors.Logging;
+using HvIommu.Actors.Configuration;
 
 namespace HvIommu.Actors.FlushHandler;
 
@@ -54,6 +55,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
             _engine.OnDrained(m.FlushId, m.Device, _steps);
             Perform();
         });
+        Receive<RequestUnanswered>(Unanswered);
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
@@ -75,10 +77,29 @@ internal sealed class FlushHandlerActor : ReceiveActor
             _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
         _world.Costs.VcpuBusy(m.Vcpu, cost);
         _world.Costs.AddFlushNs(cost);
-        var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps);
+        var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps, _world.Host.TakeAttachedSinceFlush(m.Domain));
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
             $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
+        Perform();
+    }
+
+    /// <summary>A surprise-removed device will not answer (H5, Linux 4fc82cd907ac): wait for ever, give up after the ATS
+    /// completion time-out (charged to the flush and the waiting vCPU), or give up at once.</summary>
+    private void Unanswered(RequestUnanswered m)
+    {
+        _tally.Message();
+        var policy = _engine.Knobs.OnDisconnectedDevice;
+        if (policy == DisconnectedDevicePolicy.TimeOut)
+        {
+            var timeout = _world.Settings.Hypervisor.Latency.AtcTimeoutNs;
+            _world.Costs.AddFlushNs(timeout);
+            if (_engine.Run(m.FlushId) is { } run)
+                _world.Costs.VcpuBusy(run.Context.Request.Vcpu, timeout);
+        }
+        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"{(m.Drain ? "drain" : "ATS invalidation")} of removed device {m.Device} unanswered",
+            $"handler flush {m.FlushId}: {ConfigWords.Name(ConfigWords.OnDisconnectedDevice, policy)}");
+        _engine.OnUnanswered(m.FlushId, m.Device, m.Drain, _steps);
         Perform();
     }
 
@@ -110,7 +131,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
                     _world.Costs.Charge(Model.Costs.CostKind.AtcInvalidation, atcNs);
                     _world.Costs.AddFlushNs(atcNs);
                     // The guest's vCPU waits in the hypercall for the completion only when the host awaits it (H4).
-                    if (_engine.Knobs.AwaitAtcCompletions)
+                    if (run.AwaitsAtc)
                         _world.Costs.VcpuBusy(run.Context.Request.Vcpu, atcNs);
                     _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
                     break;
@@ -141,7 +162,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         if (_world.Trace is { } trace)
         {
             trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.Context.OracleSeq} completed",
-                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(_engine.Knobs.DrainDma ? "DMA drained" : "no drain")}");
+                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(run.DrainsDma ? "DMA drained" : "no drain")}");
             trace.HypercallReplied(Actor, request.Vcpu, request.ReplyTo, reply);
         }
         request.ReplyTo.Tell(reply);

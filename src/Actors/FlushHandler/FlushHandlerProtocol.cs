@@ -16,3 +16,8 @@ public sealed record AtcInvalidationCompleted(long FlushId, string Device) : IFl
 
 /// <summary>A device finished every DMA it had translated before the drain request.</summary>
 public sealed record DmaDrained(long FlushId, string Device) : IFlushHandlerMessage;
+
+/// <summary>A request of flush <paramref name="FlushId"/> (an ATS invalidation, or with <paramref name="Drain"/> a drain)
+/// reached a surprise-removed device and will never be answered; sent on the device's behalf, standing for what the host
+/// learns from the bus (the device is absent).</summary>
+public sealed record RequestUnanswered(long FlushId, string Device, bool Drain) : IFlushHandlerMessage;

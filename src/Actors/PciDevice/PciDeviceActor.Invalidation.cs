@@ -14,6 +14,11 @@ internal sealed partial class PciDeviceActor
     private void InvalidateAtc(InvalidateAtc m)
     {
         Tick();
+        if (_removed)
+        {
+            Unanswered(m.FlushId, m.ReplyTo, drain: false);
+            return;
+        }
         ReleaseHeldReplays(all: true);
         if (_slot.Atc is { } atc)
         {
@@ -32,6 +37,11 @@ internal sealed partial class PciDeviceActor
     private void Drain(DrainDma m)
     {
         Tick();
+        if (_removed)
+        {
+            Unanswered(m.FlushId, m.ReplyTo, drain: true);
+            return;
+        }
         ReleaseHeldReplays(all: true);
         Await(new Waiter(m.FlushId, m.ReplyTo, _inFlight.Keys.ToHashSet(), Drain: true));
     }
@@ -64,7 +74,7 @@ internal sealed partial class PciDeviceActor
     /// unmapping (H5's window), sometimes after the flush (stale caches: H4, H7, H8).</summary>
     private void MaybeScheduleReplay(DmaDescriptor d)
     {
-        if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || !_env.Chance(_spec.ReplayProbability))
+        if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || _removed || !_env.Chance(_spec.ReplayProbability))
             return;
         var page = _env.Next(d.Pages);
         var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page])

@@ -41,7 +41,7 @@ internal sealed partial class PciDeviceActor
     private void ReplayRecentDescriptors(ReplayRecent m)
     {
         Tick();
-        var recent = _spec.Behaviour == DeviceBehaviour.StaleReplay ? _recent.ToArray() : [];
+        var recent = _spec.Behaviour == DeviceBehaviour.StaleReplay && !_removed ? _recent.ToArray() : [];
         _recent.Clear();
         if (recent.Length == 0)
         {

@@ -75,6 +75,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private void Program(ProgramDma m)
     {
         Tick();
+        if (Gone(m))
+            return;
         var d = m.Descriptor;
         var state = new DescriptorState(d, m.ReplyTo);
         for (var i = 0; i < d.Transactions; i++)

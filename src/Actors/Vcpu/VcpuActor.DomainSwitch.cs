@@ -24,7 +24,8 @@ internal sealed partial class VcpuActor
             return;
         _opsSinceSwitch = 0;
         var home = _world.DomainOfDevice[0].Identity;
-        var away = SwitchTarget(life.DomainSwitchTo);
+        // Xen since XSA-302: a device leaving its domain for another paging domain is quarantined instead.
+        var away = life.QuarantineMovedDevice ? BlockingDomain : SwitchTarget(life.DomainSwitchTo);
         var (from, to) = _deviceAway ? (away, home) : (home, away);
         _deviceAway = !_deviceAway;
         await SwitchDomainAsync(_world.Devices[0], from, to, life);

@@ -73,6 +73,12 @@ public static class HazardRegistry
         new("H5", "hviommu.hypervisor.flush.invalidate-atc", "off",
             "no flush invalidates any device's ATC (Linux 041be2717b19: a device without a device-TLB cache tag), so ATS devices keep serving flushed translations", "§2.4",
             [.. Stale], s => !s.Hypervisor.Flush.InvalidateAtc),
+        new("H5", "hviommu.hypervisor.flush.on-disconnected-device", "wait",
+            "a flush waits for the ATS invalidation completion of a surprise-removed device, which never comes (Linux 4fc82cd907ac skips it); on with lifecycle.surprise-remove", "§2.4",
+            [ViolationKind.HypercallHung], s => s.Hypervisor.Flush.OnDisconnectedDevice == DisconnectedDevicePolicy.Wait && s.Lifecycle.SurpriseRemove.Length > 0),
+        new("H5", "hviommu.hypervisor.flush.wrong-only-after-attach", "on",
+            "await-atc-completions = off / drain-dma = off only for the first flush after an ATTACH (Linux 0b15e02f0cc4: attach_device's flush did not wait for completion)", "§2.4",
+            [.. Freed], s => s.Hypervisor.Flush.WrongOnlyAfterAttach && (!s.Hypervisor.Flush.AwaitAtcCompletions || !s.Hypervisor.Flush.DrainDma)),
         new("H5", "hviommu.hypervisor.flush.drain-dma", "off",
             "the flush completes before DMA already translated with the old entries has drained", "§2.4, §8",
             [.. Freed], s => !s.Hypervisor.Flush.DrainDma),
@@ -116,6 +122,9 @@ public static class HazardRegistry
         new("H9", "hviommu.hypervisor.behaviour.attach-leaves-old-domain", "on",
             "ATTACH adds the device to its new domain without taking it out of the old one (cloud-hypervisor #6298), so the old domain still translates for it", "§2.2, §8",
             [ViolationKind.IsolationBreach], s => s.Hypervisor.Behaviour.AttachLeavesOldDomain),
+        new("H9", "hviommu.lifecycle.quarantine-moved-device", "off",
+            "a device moved into another paging domain keeps DMA-ing with its old IOVAs, which resolve to other devices' buffers there (Xen XSA-302; the fix quarantines it); on with a domain switch to a paging domain", "§1.6, §5.5",
+            [ViolationKind.IsolationBreach], s => !s.Lifecycle.QuarantineMovedDevice && s.Lifecycle.DomainSwitch != DomainSwitchMode.None && s.Lifecycle.DomainSwitchTo != "blocking"),
         new("H10", "hviommu.lifecycle.free-domain-before-detach", "on",
             "teardown frees each paging domain before its devices are detached and it is flushed", "§1.5",
             [ViolationKind.WalkThroughFreedTable, ViolationKind.HostReferencedTablesFreed, ViolationKind.DmaToFreedFrame], s => s.Lifecycle.FreeDomainBeforeDetach),
@@ -141,8 +150,11 @@ public static class HazardRegistry
     /// <summary>The knobs the settings switch on, in registry order.</summary>
     public static ImmutableArray<HazardKnob> Active(SimSettings s) => [.. All.Where(k => k.IsOn(s))];
 
-    /// <summary>The hazard id a violation kind most often stands for: the first row that can cause it.</summary>
-    public static string TypicalHazard(ViolationKind kind) => All.FirstOrDefault(k => k.Kinds.Contains(kind))?.Id ?? "";
+    /// <summary>The hazard id a violation kind most often stands for: the first row that can cause it. A hang has none:
+    /// a too-small hang timeout or step budget gives it as well (a knob that can cause one, like on-disconnected-device =
+    /// wait, is still named by <see cref="Attribution"/> when it is on).</summary>
+    public static string TypicalHazard(ViolationKind kind) =>
+        kind == ViolationKind.HypercallHung ? "" : All.FirstOrDefault(k => k.Kinds.Contains(kind))?.Id ?? "";
 
     /// <summary>
     /// Attributes a violation kind to a hazard whose knob is on: the scenario's own hazard when one of its

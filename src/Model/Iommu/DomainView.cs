@@ -76,6 +76,15 @@ public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEna
 
     internal void SetView(DomainView view) => Volatile.Write(ref _view, view);
 
+    private volatile bool _disconnected;
+
+    /// <summary>The device was surprise-removed (link down): what pci_dev_is_disconnected() tells the host. It answers
+    /// nothing from now on (no ATS invalidation completion, no drain).</summary>
+    public bool Disconnected => _disconnected;
+
+    /// <summary>The device leaves the bus without an orderly removal.</summary>
+    public void Disconnect() => _disconnected = true;
+
     private int _contextSeq;
 
     /// <summary>

@@ -32,6 +32,12 @@ public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<Flus
     public IReadOnlyList<DeviceSlot> Devices { get; } = devices;
     public TContext Context { get; } = context;
 
+    /// <summary>This flush awaits the ATS invalidation completions (the knob, unless limited to the flush after an attach).</summary>
+    public bool AwaitsAtc { get; internal init; }
+
+    /// <summary>This flush drains DMA translated before it (the knob, unless limited to the flush after an attach).</summary>
+    public bool DrainsDma { get; internal init; }
+
     /// <summary>True once the ATS phase is over and the flush waits (if at all) for drains.</summary>
     public bool Draining { get; internal set; }
 
@@ -61,11 +67,22 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
     /// <summary>Flushes started and not yet completed.</summary>
     public int InProgress => _runs.Count;
 
+    /// <summary>Flush <paramref name="flushId"/> if it is still in progress.</summary>
+    public FlushRun<TContext>? Run(long flushId) => _runs.GetValueOrDefault(flushId);
+
     /// <summary>Starts a flush of <paramref name="domain"/> reaching <paramref name="devices"/> (the host's
     /// DevicesToFlush) and appends its first steps; returns the run (its id names it in completions).</summary>
-    public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps)
+    /// <param name="afterAttach">This is the domain's first flush since a device was attached to it (the host's
+    /// <see cref="HostIommu.TakeAttachedSinceFlush"/>); matters only with <see cref="FlushHandlerSettings.WrongOnlyAfterAttach"/>.</param>
+    public FlushRun<TContext> Start(uint domain, ImmutableArray<FlushVa>? blocks, IReadOnlyList<DeviceSlot> devices, TContext context, List<FlushStep<TContext>> steps,
+        bool afterAttach = false)
     {
-        var run = new FlushRun<TContext>(++_nextId, domain, blocks, devices, context);
+        var wrong = !Knobs.WrongOnlyAfterAttach || afterAttach;
+        var run = new FlushRun<TContext>(++_nextId, domain, blocks, devices, context)
+        {
+            AwaitsAtc = Knobs.AwaitAtcCompletions || !wrong,
+            DrainsDma = Knobs.DrainDma || !wrong,
+        };
         _runs.Add(run.Id, run);
         if (Knobs.Order == FlushOrder.IotlbFirst)
             InvalidateIommuCaches(run, steps);
@@ -73,10 +90,10 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         {
             // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
             // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
-            if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc)
+            if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc || Skips(device))
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
-            if (Knobs.AwaitAtcCompletions)
+            if (run.AwaitsAtc)
                 run.Awaiting.Add(device.Name);
         }
         if (run.Awaiting.Count == 0)
@@ -98,6 +115,27 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         if (Acknowledged(flushId, device, drain: true) is { } run)
             Complete(run, steps);
     }
+
+    /// <summary>
+    /// A request to <paramref name="device"/> for flush <paramref name="flushId"/> will never be answered: the device was
+    /// surprise-removed (the host sees the target absent, as VT-d's invalidation time-out error handling does). With
+    /// <see cref="DisconnectedDevicePolicy.Wait"/> the flush keeps waiting (H5: it hangs); otherwise the request is given
+    /// up as if answered (time-out: after the ATS completion time-out, which the caller charges).
+    /// </summary>
+    public void OnUnanswered(long flushId, string device, bool drain, List<FlushStep<TContext>> steps)
+    {
+        if (Knobs.OnDisconnectedDevice == DisconnectedDevicePolicy.Wait)
+            return;
+        if (drain)
+            OnDrained(flushId, device, steps);
+        else
+            OnAtcCompleted(flushId, device, steps);
+    }
+
+    /// <summary>With <see cref="DisconnectedDevicePolicy.SkipDisconnected"/>, a flush sends nothing to a device the host
+    /// knows is gone (Linux 4fc82cd907ac: pci_dev_is_disconnected() in devtlb_invalidation_with_pasid).</summary>
+    private bool Skips(DeviceSlot device) =>
+        device.Disconnected && Knobs.OnDisconnectedDevice == DisconnectedDevicePolicy.SkipDisconnected;
 
     /// <summary>Forgets every flush in progress (a new schedule on the same topology).</summary>
     public void Reset()
@@ -130,9 +168,11 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         // invalidation steps above have been performed (a translation that starts in between still used the
         // old entry), so the performer reads it when it performs the Drain step and acknowledges an idle
         // device at once (OnDrained).
-        if (Knobs.DrainDma)
+        if (run.DrainsDma)
             foreach (var device in run.Devices)
             {
+                if (Skips(device))
+                    continue;
                 steps.Add(new(FlushStepKind.Drain, run, device));
                 run.Awaiting.Add(device.Name);
             }

@@ -166,6 +166,7 @@ public sealed class HostIommu
             if (!domain.Devices.Contains(device))
                 domain.Devices.Add(device);
             domain.Refresh();
+            domain.AttachedSinceFlush = true;
             device.BeginContextChange();
             device.SetView(view);
             InvalidateAtcOnContextChange(device);
@@ -327,6 +328,19 @@ public sealed class HostIommu
                 d.Departed.RemoveAll(e => e.Stamp <= departedMark);
     }
 
+    /// <summary>Whether a device was attached to the domain since its last flush started; clears the mark (the flush that
+    /// asks is that first flush).</summary>
+    public bool TakeAttachedSinceFlush(uint domainId)
+    {
+        lock (_lock)
+        {
+            if (!_domains.TryGetValue(domainId, out var d) || !d.AttachedSinceFlush)
+                return false;
+            d.AttachedSinceFlush = false;
+            return true;
+        }
+    }
+
     private long _departures;
 
     private void Depart(HostDomain from, DeviceSlot device)
@@ -353,6 +367,9 @@ public sealed class HostIommu
     {
         public uint Id { get; } = id;
         public DomainView? View { get; set; }
+
+        /// <summary>A device was attached since the domain's last flush started (<see cref="TakeAttachedSinceFlush"/>).</summary>
+        public bool AttachedSinceFlush { get; set; }
         // Lists, not hash sets: flushes message devices in this order, and object hash codes differ
         // between processes, which would make a deterministic run's schedule depend on the process.
         public List<DeviceSlot> Devices { get; } = new();

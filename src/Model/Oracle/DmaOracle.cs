@@ -192,9 +192,20 @@ public sealed class DmaOracle
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device}{(ctx.Replay ? " (a replayed descriptor)" : "")} for a descriptor built for {programmedFor} resolved to {record}",
                 _causes.Explain(
-                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5)."),
+                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5; Xen's fix quarantines such a device: lifecycle.quarantine-moved-device = on)."),
                     (Cause.DetachedDeviceTranslates, "The detached device kept translating through another domain's tables (H9, §8 q3)."),
                     (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
+        // Programmed (not replayed) DMA for a live mapping must resolve to that very mapping: another live mapping of the
+        // same domain means the IOMMU's tables or caches send the device's addresses somewhere the driver never pointed
+        // them. A replay may legitimately hit an IOVA reused since (the IOMMU cannot tell one domain's buffers apart).
+        if (record is not null && programmedFor is not null && !ctx.Replay && !ReferenceEquals(record, programmedFor)
+            && record.Domain == programmedFor.Domain && programmedFor.State == MappingState.Mapped && record.State == MappingState.Mapped)
+            return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
+                $"DMA by {ctx.Device} for a descriptor built for {programmedFor} resolved to {record}, another live mapping of the same domain",
+                _causes.Explain(
+                    (Cause.RacyTableInstall, "A racing table install overwrote a table pointer, so the walk reached another mapping's leaf (H6, §3.1)."),
+                    (Cause.WalkCacheKept, "A stale walk-cache pointer led the walk into a table that now holds another mapping (H1)."),
+                    (Cause.FreeTablesBeforeFlush, "A table page freed before the flush was reused for another mapping while a walk cache still pointed at it (H1).")));
         if (record is null && info.Owner != FrameOwner.DmaBuffer)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
                 $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
@@ -336,8 +347,10 @@ public sealed class DmaOracle
         Report(ViolationKind.HypercallHung, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, 0),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
             $"{code.LinuxName()} issued by {vcpu} never completed",
-            _causes.On(Cause.AtcCompletionNotAwaited)
-                ? _causes.Explain((Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4)."))
+            _causes.On(Cause.AtcCompletionNotAwaited) || _causes.On(Cause.WaitsForRemovedDevice)
+                ? _causes.Explain(
+                    (Cause.WaitsForRemovedDevice, "The flush sent an ATS invalidation to a surprise-removed device and waits for a completion that device can never send (H5: hypervisor.flush.on-disconnected-device = wait). Linux 4fc82cd907ac skips devices pci_dev_is_disconnected() reports gone; before it, qi_submit_sync waited for ever."),
+                    (Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4)."))
                 : ("", "The hypercall did not return in time: the run's hang timeout (run.hang-timeout) or step budget (--max-steps) may be shorter than the work; if not, the simulator's correct path hung: please report it with the reproduce line."));
 
     private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
@@ -397,6 +410,7 @@ public sealed class DmaOracle
     private Why ExplainAfterFlush(in DmaTranslation t) => t.Source switch
     {
         TranslationSource.Atc => _causes.Explain(
+            (Cause.AttachFlushNotAwaited, "The first flush of the domain after an ATTACH returned without waiting for the ATS invalidation completions or the drain, while a DMA translated before it was still in flight (H5: hypervisor.flush.wrong-only-after-attach; Linux 0b15e02f0cc4, attach_device's flush did not wait for completion)."),
             (Cause.FlushSkipsAtc, "No flush invalidates the device's ATC (H5: hypervisor.flush.invalidate-atc = off; Linux 041be2717b19, a device with no device-TLB cache tag), so the entry outlived the flush that covered its unmap (§2.4 (b))."),
             (Cause.FlushMissesDepartedDevices, "The flush never reached this device: it had left the domain (attach-as-replace or detach) and the host flushes only the devices attached now, so its ATC kept the entry (H9, §8 q2)."),
             (Cause.AtsToggleKeepsAtc, "ATS was disabled and enabled again without invalidating the device's ATC, and flushes skip devices with ATS disabled: the entry cached before the device was blocked was served again (H9: arm_smmu_disable_ats / arm_smmu_enable_ats invalidate)."),
@@ -409,6 +423,7 @@ public sealed class DmaOracle
             (Cause.StageTwoChangeKeepsEntries, "A stage-2 change left nested entries in place (H14)."),
             (Cause.DmaNotDrained, "A DMA translated from the ATC before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c)).")),
         TranslationSource.Iotlb => _causes.Explain(
+            (Cause.AttachFlushNotAwaited, "The first flush of the domain after an ATTACH returned without waiting for the ATS invalidation completions or the drain, while a DMA translated before it was still in flight (H5: hypervisor.flush.wrong-only-after-attach; Linux 0b15e02f0cc4, attach_device's flush did not wait for completion)."),
             (Cause.DmaNotDrained, "A DMA translated from the IOTLB before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c))."),
             (Cause.FlushMissesDepartedDevices, "The DMA was translated in the old domain before the device left it, and the flush never reached (drained) the departed device (H9, §8 q2)."),
             (Cause.WrongFlushRange, "The IOTLB still held the entry after the flush returned: the list flush's range did not cover this IOVA (H7)."),
@@ -416,6 +431,7 @@ public sealed class DmaOracle
             (Cause.DevTlbFirst, "The IOTLB entry was refilled by a translation racing the flush's invalidations (H4)."),
             (Cause.StageTwoChangeKeepsEntries, "A stage-2 change left nested entries in place (H14).")),
         _ => _causes.Explain(
+            (Cause.AttachFlushNotAwaited, "The first flush of the domain after an ATTACH returned without waiting for the ATS invalidation completions or the drain, while a DMA translated before it was still in flight (H5: hypervisor.flush.wrong-only-after-attach; Linux 0b15e02f0cc4, attach_device's flush did not wait for completion)."),
             (Cause.FlushMissesDepartedDevices, "The DMA was translated in the old domain before the device left it, and the flush never reached (drained) the departed device (H9, §8 q2)."),
             (Cause.DmaNotDrained, "A DMA translated before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c))."),
             (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5).")),

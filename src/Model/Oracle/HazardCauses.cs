@@ -19,6 +19,10 @@ public enum Cause
     AtcCompletionNotAwaited,
     /// <summary>H5: hypervisor.flush.invalidate-atc = off.</summary>
     FlushSkipsAtc,
+    /// <summary>H5: hypervisor.flush.on-disconnected-device = wait, with a surprise removal.</summary>
+    WaitsForRemovedDevice,
+    /// <summary>H5: hypervisor.flush.wrong-only-after-attach with await-atc-completions or drain-dma off.</summary>
+    AttachFlushNotAwaited,
     /// <summary>H5: hypervisor.flush.drain-dma = off.</summary>
     DmaNotDrained,
     /// <summary>H6: driver.hazards.racy-table-install.</summary>
@@ -98,9 +102,11 @@ public sealed class HazardCauses
         If(d.FreeIovaBeforeFlush, Cause.FreeIovaBeforeFlush);
         If(d.BrokenFlushQueueCounter, Cause.BrokenFlushQueueCounter);
         If(f.Order == FlushOrder.DevTlbFirst, Cause.DevTlbFirst);
-        If(!f.AwaitAtcCompletions, Cause.AtcCompletionNotAwaited);
-        If(!f.DrainDma, Cause.DmaNotDrained);
+        If(!f.AwaitAtcCompletions && !f.WrongOnlyAfterAttach, Cause.AtcCompletionNotAwaited);
+        If(!f.DrainDma && !f.WrongOnlyAfterAttach, Cause.DmaNotDrained);
+        If((!f.AwaitAtcCompletions || !f.DrainDma) && f.WrongOnlyAfterAttach, Cause.AttachFlushNotAwaited);
         If(!f.InvalidateAtc, Cause.FlushSkipsAtc);
+        If(f.OnDisconnectedDevice == DisconnectedDevicePolicy.Wait && l.SurpriseRemove.Length > 0, Cause.WaitsForRemovedDevice);
         If(d.RacyTableInstall, Cause.RacyTableInstall);
         If(d.FlushRange != FlushRangeMode.Exact && s.Driver.Flush == FlushKind.List, Cause.WrongFlushRange);
         If(s.Driver.OnFlushFailure == FlushFailurePolicy.Log && s.Faults.Length > 0, Cause.FlushFailureIgnored);
@@ -118,7 +124,7 @@ public sealed class HazardCauses
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
         If(d.SkipMapFlush, Cause.SkipMapFlush);
-        If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking", Cause.MovedDeviceKeepsOldIovas);
+        If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !l.QuarantineMovedDevice, Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
 
@@ -132,7 +138,7 @@ public sealed class HazardCauses
         Cause.FreeTablesBeforeFlush or Cause.WalkCacheKept => "H1",
         Cause.FreeIovaBeforeFlush or Cause.BrokenFlushQueueCounter => "H2",
         Cause.DevTlbFirst => "H4",
-        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc => "H5",
+        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc or Cause.WaitsForRemovedDevice or Cause.AttachFlushNotAwaited => "H5",
         Cause.RacyTableInstall => "H6",
         Cause.WrongFlushRange => "H7",
         Cause.FlushFailureIgnored => "H8",

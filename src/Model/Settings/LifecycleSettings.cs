@@ -42,6 +42,14 @@ public enum DomainSwitchMode
 /// <param name="KeepTablesWhenDetachFails">At teardown, a paging domain a device could not be detached from keeps its
 /// page tables and is not deleted (Xen's fix 7b658fd273f9: the IOMMU may still walk them); off, the RFC's teardown
 /// frees them anyway (H10).</param>
+/// <param name="SurpriseRemove">The device pulled out of its slot (link down, no orderly removal) during the run; "" =
+/// none. From then on it issues no DMA and answers no ATS invalidation and no drain; its outstanding descriptors
+/// complete with errors, as a driver's remove path aborts them.</param>
+/// <param name="SurpriseRemoveAfter">The removal happens when the device is handed its N-th descriptor.</param>
+/// <param name="QuarantineMovedDevice">A device moved out of its domain into another paging domain goes to a quarantine
+/// domain (the blocking domain: every DMA faults) instead, as Xen does since XSA-302 (devices deassigned
+/// from a guest are assigned to the quarantine domain dom_io rather than to dom0). Off (the default, H9): the device
+/// lands in the target domain and its DMA with the old domain's IOVAs reaches other devices' buffers there.</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,
@@ -52,7 +60,10 @@ public sealed record LifecycleSettings(
     bool FreeDomainBeforeDetach,
     string EarlyDmaDevice,
     bool AtsToggleInvalidatesAtc = true,
-    bool KeepTablesWhenDetachFails = false)
+    bool KeepTablesWhenDetachFails = false,
+    string SurpriseRemove = "",
+    int SurpriseRemoveAfter = 20,
+    bool QuarantineMovedDevice = false)
 {
     /// <summary>The safe defaults of reference.conf.</summary>
     public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");

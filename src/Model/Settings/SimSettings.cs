@@ -79,17 +79,40 @@ public sealed record DriverSettings(
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }
 
+/// <summary>What the host's flush does about a device that was surprise-removed (link down) and will answer no ATS
+/// invalidation and no drain (H5; Linux 4fc82cd907ac "iommu/vt-d: Don't issue ATS Invalidation request when device is
+/// disconnected").</summary>
+public enum DisconnectedDevicePolicy
+{
+    /// <summary>Skip it: no ATS invalidation is sent to a device that pci_dev_is_disconnected() reports gone, and one
+    /// already sent is given up as soon as the host sees the device is absent (the fix; the safe default).</summary>
+    SkipDisconnected,
+    /// <summary>Send as usual and wait for the completion the device never sends: the flush hangs (before the fix,
+    /// qi_submit_sync kept waiting on the invalidation's wait descriptor).</summary>
+    Wait,
+    /// <summary>Send as usual and give up after the ATS completion time-out (hypervisor.latency.atc-timeout-ns): safe,
+    /// but every flush of the device's domain costs the time-out.</summary>
+    TimeOut,
+}
+
 /// <summary>The host flush handler's behaviour (brief §2.4, §4; [UNKNOWN] for the pvIOMMU host).</summary>
 /// <param name="InvalidateAtc">The flush sends an ATS invalidation to every ATS-enabled device it reaches. Off (H5): the
 /// flush never invalidates any device's ATC, as VT-d did for a device whose device-TLB cache tag was never assigned
 /// (Linux 041be2717b19 "iommu/vt-d: Fix missed device TLB cache tag": cache_tag_flush_range found no DEVTLB tag for
 /// the device, so the domain's flushes skipped its ATC).</param>
+/// <param name="OnDisconnectedDevice">What the flush does about a surprise-removed device (H5, Linux 4fc82cd907ac).</param>
+/// <param name="WrongOnlyAfterAttach"><see cref="AwaitAtcCompletions"/> off and <see cref="DrainDma"/> off apply only to the
+/// first flush of a domain after a device was attached to it; every other flush awaits and drains. The shape of Linux
+/// 0b15e02f0cc4 ("iommu/amd: Wait for completion of IOTLB flush in attach_device": the flush attach_device issued
+/// did not wait for its completion), shown without breaking every unmap.</param>
 public sealed record FlushHandlerSettings(
     FlushOrder Order,
     bool AwaitAtcCompletions,
     bool DrainDma,
     bool InvalidateWalkCache,
-    bool InvalidateAtc = true);
+    bool InvalidateAtc = true,
+    DisconnectedDevicePolicy OnDisconnectedDevice = DisconnectedDevicePolicy.SkipDisconnected,
+    bool WrongOnlyAfterAttach = false);
 
 /// <summary>Modelled costs in simulated nanoseconds (brief §7).</summary>
 public sealed record LatencySettings(
@@ -100,7 +123,8 @@ public sealed record LatencySettings(
     long IotlbHitNs,
     long WalkReferenceNs,
     long DmaTransferNs,
-    long HypercallNs = 500);
+    long HypercallNs = 500,
+    long AtcTimeoutNs = 60_000_000_000);
 
 public sealed record HypervisorSettings(FlushHandlerSettings Flush, LatencySettings Latency, HostBehaviourSettings Behaviour);
 

@@ -67,6 +67,50 @@ public sealed class FlushHandlingTests
         Assert.Equal(["Complete"], Take());
     }
 
+    /// <summary>Linux 4fc82cd907ac: a surprise-removed device gets no ATS invalidation when the host skips disconnected
+    /// devices; waiting on it never completes; a time-out gives the request up.</summary>
+    [Theory]
+    [InlineData(DisconnectedDevicePolicy.SkipDisconnected)]
+    [InlineData(DisconnectedDevicePolicy.Wait)]
+    [InlineData(DisconnectedDevicePolicy.TimeOut)]
+    public void H5_a_surprise_removed_device_is_skipped_waited_for_or_timed_out(DisconnectedDevicePolicy policy)
+    {
+        var gone = new DeviceSlot("gone", 3, true, new DeviceTlb(16, new SeededRandom(2)));
+        gone.Disconnect();
+        var engine = Engine(Correct with { DrainDma = false, OnDisconnectedDevice = policy });
+        var run = engine.Start(7, null, [gone], "vcpu0", _steps);
+        if (policy == DisconnectedDevicePolicy.SkipDisconnected)
+        {
+            Assert.Equal(["InvalidateIotlb", "InvalidateWalkCache", "Complete"], Take());
+            return;
+        }
+        Assert.Equal(["InvalidateIotlb", "InvalidateWalkCache", "InvalidateAtc:gone"], Take());
+        engine.OnUnanswered(run.Id, "gone", drain: false, _steps);
+        if (policy == DisconnectedDevicePolicy.Wait)
+        {
+            Assert.Empty(Take());
+            Assert.Equal(1, engine.InProgress);
+        }
+        else
+            Assert.Equal(["Complete"], Take());
+    }
+
+    /// <summary>Linux 0b15e02f0cc4's shape: with wrong-only-after-attach, only the first flush after an ATTACH skips the
+    /// wait and the drain; the others are correct.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void H5_limited_to_the_flush_after_an_attach_the_other_flushes_await_and_drain(bool afterAttach)
+    {
+        var engine = Engine(Correct with { AwaitAtcCompletions = false, DrainDma = false, WrongOnlyAfterAttach = true });
+        var run = engine.Start(7, null, [_gpu], "vcpu0", _steps, afterAttach);
+        Assert.Equal(!afterAttach, run.AwaitsAtc);
+        Assert.Equal(!afterAttach, run.DrainsDma);
+        Assert.Equal(afterAttach
+            ? ["InvalidateIotlb", "InvalidateWalkCache", "InvalidateAtc:gpu", "Complete"]
+            : ["InvalidateIotlb", "InvalidateWalkCache", "InvalidateAtc:gpu"], Take());
+    }
+
     [Fact]
     public void H1_without_walk_cache_invalidation_the_walk_cache_step_is_missing()
     {
