@@ -25,15 +25,23 @@ public sealed class BenchCommand : CliCommand
     {
         Description = "instead: one long stress run (default 2,000,000 operations, no duration limit) measuring the managed bytes retained per operation after warm-up (the first 20 %), from full collections at every progress update; exit 0 when below 1 byte/operation, 1 when not",
     };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}})");
+    private readonly Option<bool> _races = new("--races")
+    {
+        Description = "instead: the benchmark of minimal races (config/races/): each race explored with each strategy (portfolio, random, pct, delay) from N starting seeds 1, 1001, 2001, … until the first schedule with the expected violation kind or --budget schedules: schedules and seconds to it (median, max, found/total), and the targets (the portfolio's median ≤ 10 schedules, ≤ 2 × the best single strategy's)",
+    };
+    private readonly Option<string?> _racesDir = new("--races-dir") { Description = "with --races: the race files (*.conf; default: config/races of the repository)", HelpName = "DIR" };
+    private readonly Option<long?> _raceSeeds = CommonOptions.Int64("--race-seeds", "with --races: starting seeds per race and strategy (default 10)", 1, 1000);
+    private readonly Option<long?> _budget = CommonOptions.Int64("--budget", "with --races: schedules per exploration before it counts as not found (default 1,000)", 1, 10_000_000);
+    private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}]})");
 
     public override string Name => "bench";
 
     public override int Order => 80;
 
-    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure.";
+    public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. With --races: schedules to the first violation of each minimal race, per strategy. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure, 130 interrupted (--races).";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _json];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -53,9 +61,20 @@ public sealed class BenchCommand : CliCommand
         }
         """;
 
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is System.CommandLine.Parsing.OptionResult { Implicit: false };
+
     public override int Execute(ParseResult parse, CliContext cli)
     {
         var stdout = cli.Out;
+        Option[] raceOnly = [_racesDir, _raceSeeds, _budget, _strategies];
+        if (parse.GetValue(_races))
+        {
+            if (new Option[] { _config, _ops, _schedules, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
+                throw new UsageException($"{other.Name} does not apply to --races (the races are config/races/*.conf, explored schedule by schedule)");
+            return RaceBenchCommand.Run(parse.GetValue(_racesDir), (int)(parse.GetValue(_raceSeeds) ?? 10), parse.GetValue(_budget) ?? 1000, parse.GetValue(_strategies), parse.GetValue(_json), cli);
+        }
+        if (raceOnly.FirstOrDefault(o => Given(parse, o)) is { } raceOption)
+            throw new UsageException($"{raceOption.Name} needs --races");
         var configPath = parse.GetValue(_config);
         if (configPath is not null)
             OutputPaths.CheckInput("--config", configPath);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Runs;
 
 namespace HvIommu.Actors.Cli;
@@ -102,11 +103,14 @@ public sealed class ScheduleOptionSet(long defaultMaxSteps = ScheduleOptions.Def
 {
     public Option<string?> Strategy { get; } = new Option<string?>("--strategy")
     {
-        Description = "deterministic mode's scheduler: random (uniform choice of the next actor) or pct (probabilistic concurrency testing, Burckhardt et al.); default random",
-        HelpName = "random|pct",
-    }.AcceptOnlyFromAmong("random", "pct");
+        Description = "deterministic mode's scheduler: portfolio (default: random, PCT and delay bounding interleaved schedule by schedule), "
+            + "random (uniform choice of the next actor and of every environment choice), "
+            + "'pct [depth=D] [length=L]' (probabilistic concurrency testing, Burckhardt et al.; depths 1-4 in turn unless fixed, change points over the longest schedule seen), "
+            + "'delay [bound=B] [length=L]' (delay bounding; bounds 1-3 in turn unless fixed); quote a text with spaces",
+        HelpName = "S",
+    };
 
-    public Option<long?> PctDepth { get; } = CommonOptions.Int64("--pct-depth", "PCT's depth D (D - 1 priority change points; default 3); needs --strategy pct", 1, 100, "D");
+    public Option<long?> PctDepth { get; } = CommonOptions.Int64("--pct-depth", "fix PCT's depth D (D - 1 priority change points; default: depths 1-4 in turn); needs --strategy pct", 1, 100, "D");
 
     public Option<long?> MaxSteps { get; } = CommonOptions.Int64("--max-steps",
         $"a deterministic schedule not finished after N steps is a hang (default {defaultMaxSteps.ToString("N0", CultureInfo.InvariantCulture)})", 1, long.MaxValue);
@@ -118,9 +122,19 @@ public sealed class ScheduleOptionSet(long defaultMaxSteps = ScheduleOptions.Def
 
     public ScheduleOptions Read(ParseResult parse)
     {
-        var strategy = parse.GetValue(Strategy) ?? "random";
-        if (parse.GetValue(PctDepth) is not null && strategy != "pct")
+        var strategy = parse.GetValue(Strategy) ?? StrategySpec.Default;
+        var depth = (int?)parse.GetValue(PctDepth);
+        StrategyPlan plan;
+        try
+        {
+            plan = StrategySpec.Parse(strategy, depth);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException("--strategy: " + e.Message);
+        }
+        if (depth is not null && plan.Kind != StrategyKind.Pct)
             throw new UsageException($"--pct-depth is PCT's depth; it needs --strategy pct (got --strategy {strategy})");
-        return new ScheduleOptions(strategy, (int)(parse.GetValue(PctDepth) ?? 3), parse.GetValue(MaxSteps) ?? defaultMaxSteps);
+        return new ScheduleOptions(strategy, depth, parse.GetValue(MaxSteps) ?? defaultMaxSteps);
     }
 }

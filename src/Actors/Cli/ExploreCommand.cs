@@ -32,7 +32,7 @@ public sealed class ExploreCommand : CliCommand
 
     public override int Order => 30;
 
-    public override string Description => "Many deterministic schedules of a scenario (uniform random or PCT); stops at the first violation and prints how to replay it. "
+    public override string Description => "Many deterministic schedules of a scenario (portfolio, random, PCT, delay bounding); stops at the first violation (of hviommu.expect-kind when the scenario names one: other kinds are counted and listed with their first seed) and prints how to replay it. "
         + "Exit codes: 0 the outcome matched the expectation (a violation found for an expect = violation scenario, none over all schedules for a clean one), 1 not, 2 bad input, 3 simulator failure, 130 interrupted.";
 
     protected override IEnumerable<Symbol> Symbols() => [_config, .. _schedule.All, _seeds, _duration, _seed, _parallel, _all, _ops, _report, _trace, _plain, .. _cluster.All];
@@ -61,7 +61,7 @@ public sealed class ExploreCommand : CliCommand
         var first = parse.GetValue(_seed) ?? config.Settings.Seed;
         SimLogging.Configure(verbose: false);
         var what = duration is { } limit ? $"for {limit.TotalSeconds:0.#} s" : total == 1 ? "1 schedule" : $"{total:N0} schedules";
-        cli.Out.WriteLine($"explore {config.File}: strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, seeds from {first}, {what}, {parallel} explorer{(parallel == 1 ? "" : "s")}");
+        cli.Out.WriteLine($"explore {config.File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {first}, {what}, {parallel} explorer{(parallel == 1 ? "" : "s")}");
 
         var search = new Exploration(config, configPath, options, first, total, parallel, stopAtFirst: !parse.GetValue(_all), ops);
         var wall = Stopwatch.StartNew();
@@ -100,6 +100,8 @@ public sealed class ExploreCommand : CliCommand
         stdout.WriteLine();
         var seconds = Math.Max(elapsed.TotalSeconds, 1e-3);
         stdout.WriteLine($"schedules {search.Schedules:N0}, steps {search.Steps:N0}, {Rate(search.Schedules / seconds)} schedules/s, {Rate(search.Steps / seconds)} steps/s, {search.WithViolations:N0} with violations{(interrupted ? " (interrupted)" : "")}");
+        foreach (var kind in search.KindsSeen)
+            stdout.WriteLine($"  {kind.Kind}: {kind.Schedules:N0} schedule(s), first seed {kind.FirstSeed} (schedule {kind.FirstIndex + 1:N0})");
         if (found is null)
         {
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
@@ -111,9 +113,10 @@ public sealed class ExploreCommand : CliCommand
                 stdout.WriteLine($"result: INTERRUPTED — every schedule was clean ({n}) (exit {ExitCodes.Interrupted})");
                 return ExitCodes.Interrupted;
             }
+            var expectedKind = config.Settings.ExpectKind is { } k ? $"a {k} violation" : "a violation";
             stdout.WriteLine(clean
                 ? $"result: expected clean, every schedule was clean ({n}): MATCHED (exit 0)"
-                : $"result: expected a violation, none found in {n}: NOT MATCHED (exit 1)");
+                : $"result: expected {expectedKind}, none found in {n}{(search.KindsSeen.Count > 0 ? " (only other kinds, above)" : "")}: NOT MATCHED (exit 1)");
             return clean ? ExitCodes.Matched : ExitCodes.Mismatched;
         }
         var schedulesToFirst = search.SchedulesToFirst == 1 ? "1 schedule" : $"{search.SchedulesToFirst:N0} schedules";

@@ -52,7 +52,7 @@ public sealed class MinimizeCommand : CliCommand
 
         cli.Out.WriteLine($"minimize {reportPath}: {kind} in {recorded.Report.Config.File}, seed {recorded.Schedule.Seed}, {recorded.Schedule.Strategy}; budget {budget.TotalSeconds:0.#} s, {seeds} seed{(seeds == 1 ? "" : "s")} per candidate");
         cli.Out.WriteLine($"kept as they are (the bug): {MinimizerShape.Bug(config.Settings)}");
-        using var minimizer = new Minimizer(config, text, recorded.Schedule.Strategy, kind, new MinimizerOptions(budget, seeds, maxSteps, cli.Cancel));
+        using var minimizer = new Minimizer(config, text, kind, new MinimizerOptions(budget, seeds, maxSteps, cli.Cancel));
         var confirmed = minimizer.Confirm(recorded.Schedule);
         if (confirmed is null)
         {

@@ -23,7 +23,7 @@ public static class ClusterExplore
         using var pool = cluster.CreatePool(parallel, stderr);
         var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds);
         var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
-            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
+            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
         if (broke is not null)
         {
             stderr.WriteLine($"error: {broke}");

@@ -14,6 +14,7 @@ public static class ComparePlots
 
     public static IReadOnlyList<string> Write(string dir, string source, IReadOnlyList<VariantResult> results)
     {
+        Reporting.PlotFonts.Use();
         var files = new List<string>();
         files.AddRange(Save(ExitsAndCollateral(source, results), dir, "vm-exits-collateral"));
         files.AddRange(Save(HitRate(source, results), dir, "iotlb-hit-rate"));

@@ -1,15 +1,36 @@
 namespace HvIommu.Actors.Deterministic;
 
 /// <summary>
-/// Decides each step of a deterministic run. <c>candidates</c> are the ordinals of the ready actors in
-/// ascending order (ordinal = order of first sight in this schedule); ordinal 0, when present, is "fire the
-/// next virtual timer". The strategy returns an index into <c>candidates</c>, or -1 when it cannot follow
-/// (a replayed schedule whose recorded choice is not ready). A strategy instance serves one schedule.
+/// Decides each step of a deterministic run, and each choice the simulated environment leaves open.
+/// <c>candidates</c> are the ordinals of the ready actors in ascending order (ordinal = order of first sight in
+/// this schedule); ordinal 0, when present, is "fire the next virtual timer". The strategy returns an index
+/// into <c>candidates</c>, or -1 when it cannot follow (a replayed schedule whose recorded choice is not ready).
+/// A strategy instance serves one schedule.
 /// </summary>
 public interface IScheduleStrategy
 {
-    /// <summary>Name and parameters, e.g. <c>pct depth=3 steps=1000</c>; saved with recorded schedules.</summary>
+    /// <summary>
+    /// Name and parameters, e.g. <c>pct depth=3 length=120</c>; saved with recorded schedules, and
+    /// <see cref="StrategySpec.Create"/> builds the same strategy again from it and the seed.
+    /// </summary>
     string Description { get; }
 
     int Choose(ReadOnlySpan<int> candidates, long step);
+
+    /// <summary>
+    /// An environment choice (a data choice): which of <paramref name="options"/> (≥ 2) outcomes a random
+    /// event of the simulated environment has — a device replays a descriptor or not, which page, after how
+    /// many of its steps. <paramref name="index"/> counts the data choices of the schedule from 0. Returns a
+    /// value in [0, <paramref name="options"/>), or -1 when it cannot follow (a replay off its recording).
+    /// Option 0 is the environment's quietest outcome (no replay, no delay); the default takes it.
+    /// </summary>
+    int ChooseValue(int options, long index) => 0;
+
+    /// <summary>
+    /// True when this strategy makes the environment's open choices through <see cref="ChooseValue"/> (every
+    /// strategy that explores, and the replay of a version 2 schedule). False for the replay of a version 1
+    /// schedule, recorded when the environment drew them from the seed: the run draws them from the seed
+    /// again, so the old file replays unchanged.
+    /// </summary>
+    bool ChoosesEnvironment => true;
 }

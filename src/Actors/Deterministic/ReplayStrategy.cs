@@ -1,24 +1,32 @@
 namespace HvIommu.Actors.Deterministic;
 
 /// <summary>
-/// Follows a recorded schedule choice by choice. When the recorded ordinal is not among the ready candidates
-/// (the code or config changed, or the file was edited) it returns -1 and the driver stops, reporting the
-/// step (0-based) at which the run left its recording in <see cref="DriveResult.DivergedAtStep"/>.
+/// Follows a recorded schedule choice by choice, environment choices included. When the recorded ordinal is
+/// not among the ready candidates, or the recorded environment choice is missing or had another number of
+/// options (the code or config changed, or the file was edited), it returns -1 and the driver stops, reporting
+/// the step (0-based) at which the run left its recording in <see cref="DriveResult.DivergedAtStep"/>.
 /// </summary>
 public sealed class ReplayStrategy : IScheduleStrategy
 {
     private readonly IReadOnlyList<int> _choices;
+    private readonly IReadOnlyList<ScheduleValue> _values;
 
-    public ReplayStrategy(ScheduleFile schedule) : this(schedule.Choices)
+    public ReplayStrategy(ScheduleFile schedule) : this(schedule.Choices, schedule.EnvironmentChoices)
     {
         Source = schedule.Strategy;
+        ChoosesEnvironment = schedule.Version >= 2;
     }
 
-    public ReplayStrategy(IReadOnlyList<int> choices)
+    public ReplayStrategy(IReadOnlyList<int> choices, IReadOnlyList<ScheduleValue>? values = null)
     {
         _choices = choices;
+        _values = values ?? [];
         Source = "choices";
     }
+
+    /// <summary>False when following a version 1 schedule: its environment choices come from the seed, as they did
+    /// when it was recorded.</summary>
+    public bool ChoosesEnvironment { get; } = true;
 
     /// <summary>The strategy that produced the recording.</summary>
     public string Source { get; }
@@ -32,4 +40,7 @@ public sealed class ReplayStrategy : IScheduleStrategy
         var index = candidates.BinarySearch(_choices[(int)step]);
         return index >= 0 ? index : -1;
     }
+
+    public int ChooseValue(int options, long index) =>
+        index < _values.Count && _values[(int)index].Options == options ? _values[(int)index].Value : -1;
 }

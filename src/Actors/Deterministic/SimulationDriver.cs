@@ -11,7 +11,7 @@ namespace HvIommu.Actors.Deterministic;
 /// (a continuation on the thread pool, <c>PipeTo</c>, <c>Task.Run</c>) trips the guard: the run is no longer
 /// a function of its schedule.
 /// </summary>
-public sealed class SimulationDriver
+public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
 {
     private const int TimerOrdinal = 0;
 
@@ -20,6 +20,7 @@ public sealed class SimulationDriver
     private readonly Dictionary<Mailbox, ActorIdentity> _otherMailboxes = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Type, ulong> _typeHashes = new();
     private readonly List<int> _choices = new();
+    private readonly List<ScheduleValue> _values = new();
 
     // Pending runnables sorted by ordinal: _runs[i] has ordinal _candidates[i + 1]; _candidates[0] is the
     // timer queue, so the strategy's candidate span is a slice of _candidates with no copying.
@@ -36,6 +37,8 @@ public sealed class SimulationDriver
     private bool _cleanup;
     private long _guardTrips;
     private string? _guardActor;
+    private long _decisions;
+    private bool _valueDiverged;
 
     internal SimulationDriver(VirtualTimeScheduler time) => _time = time;
 
@@ -64,6 +67,9 @@ public sealed class SimulationDriver
     /// <summary>Steps taken in the current schedule.</summary>
     public long Steps => _choices.Count;
 
+    /// <summary>Decision steps of the current schedule: steps at which two or more candidates were ready.</summary>
+    public long Decisions => _decisions;
+
     /// <summary>The ordinal chosen at each step of the current schedule (0 = fire the next timer).</summary>
     public IReadOnlyList<int> Choices => _choices;
 
@@ -76,8 +82,32 @@ public sealed class SimulationDriver
 
     public bool IsDriving => _driving;
 
+    /// <summary>The environment choices of the current schedule, in the order they were made.</summary>
+    public IReadOnlyList<ScheduleValue> Values => _values;
+
     /// <summary>The current schedule as a file that <see cref="ReplayStrategy"/> can follow.</summary>
-    public ScheduleFile Record() => new(Seed, _strategy.Description, _choices.ToArray());
+    public ScheduleFile Record() => new(Seed, _strategy.Description, _choices.ToArray(), _values.ToArray()) { Version = _strategy.ChoosesEnvironment ? 2 : 1 };
+
+    /// <summary>
+    /// An environment choice of the actor running now (<see cref="Model.Randomness.IChoiceMaker"/>): the strategy
+    /// picks one of <paramref name="options"/> and the schedule records it. While winding a run down (outside
+    /// the schedule) the quietest outcome, 0, is taken unrecorded. A replay whose recorded choice does not fit
+    /// (missing, or recorded with another number of options) takes 0 and stops the run as diverged after this step.
+    /// </summary>
+    public int Choose(int options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options, 2);
+        if (_cleanup || !_driving)
+            return 0;
+        var value = _strategy.ChooseValue(options, _values.Count);
+        if ((uint)value >= (uint)options)
+        {
+            _valueDiverged = true;
+            value = 0;
+        }
+        _values.Add(new ScheduleValue(value, options));
+        return value;
+    }
 
     /// <summary>
     /// Starts a new schedule: virtual time 0, no timers, ordinals from 1, no choices, trace and guard cleared.
@@ -95,6 +125,9 @@ public sealed class SimulationDriver
         _nextOrdinal = 1;
         _otherMailboxes.Clear();
         _choices.Clear();
+        _values.Clear();
+        _valueDiverged = false;
+        _decisions = 0;
         Trace.Reset();
         Interlocked.Exchange(ref _guardTrips, 0);
         Volatile.Write(ref _guardActor, null);
@@ -159,7 +192,9 @@ public sealed class SimulationDriver
                     break;
                 if (outcome == StepOutcome.Diverged)
                 {
-                    diverged = _choices.Count;
+                    // A step diverges before it runs (its recorded actor is not ready) or, through an environment
+                    // choice, while it runs: then it counts as taken and the run stops after it.
+                    diverged = _valueDiverged ? _choices.Count - 1 : _choices.Count;
                     break;
                 }
                 steps++;
@@ -270,6 +305,8 @@ public sealed class SimulationDriver
         }
         else
         {
+            if (candidates.Length > 1)
+                _decisions++;
             index = _strategy.Choose(candidates, _choices.Count);
             if ((uint)index >= (uint)candidates.Length)
                 return StepOutcome.Diverged;
@@ -291,7 +328,7 @@ public sealed class SimulationDriver
         if (Tracer is { } tracer && !_cleanup)
             tracer.Enter(IdentityOf(chosen).Name, _choices.Count);
         chosen.Run();
-        return StepOutcome.Ran;
+        return _valueDiverged ? StepOutcome.Diverged : StepOutcome.Ran;
     }
 
     private void AddPending(IRunnable run)

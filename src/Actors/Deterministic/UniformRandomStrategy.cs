@@ -2,15 +2,21 @@ using HvIommu.Model.Randomness;
 
 namespace HvIommu.Actors.Deterministic;
 
-/// <summary>Each step runs a ready actor (or fires the next timer) chosen uniformly with a seeded generator.</summary>
+/// <summary>
+/// Each step runs a ready actor (or fires the next timer) chosen uniformly with a seeded generator; each
+/// environment choice takes one of its outcomes uniformly (as Coyote's random strategy does for its
+/// nondeterministic booleans and integers).
+/// </summary>
 public sealed class UniformRandomStrategy : IScheduleStrategy
 {
     private readonly SeededRandom _random;
 
     public UniformRandomStrategy(ulong seed) => _random = new SeededRandom(seed);
 
-    public string Description => "random";
+    public string Description => StrategySpec.Random;
 
     public int Choose(ReadOnlySpan<int> candidates, long step) =>
         candidates.Length == 1 ? 0 : _random.Next(candidates.Length);
+
+    public int ChooseValue(int options, long index) => _random.Next(options);
 }

@@ -29,7 +29,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly SimLogger _log;
     private long _completedFlushes;
     private bool _migrationDue;
-    private readonly Model.Randomness.SeededRandom _migrationRandom;
+    private readonly Model.Randomness.EnvironmentChoices _migrationRandom;
     private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
@@ -39,7 +39,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _devices = devices;
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
-        _migrationRandom = world.Random.Derive("host/s2-migration");
+        _migrationRandom = new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices);
         _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>

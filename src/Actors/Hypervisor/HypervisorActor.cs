@@ -19,7 +19,7 @@ internal sealed class HypervisorActor : ReceiveActor
 {
     private readonly SimWorld _world;
     private readonly IActorRef _flushHandler;
-    private readonly SeededRandom _faults;
+    private readonly EnvironmentChoices _faults;
     private readonly MessageTally _tally;
     private readonly SimLogger _log;
     private readonly Dictionary<HypercallCode, int> _occurrences = new();
@@ -29,7 +29,7 @@ internal sealed class HypervisorActor : ReceiveActor
         _world = world;
         _log = new SimLogger(Context, world.Clock);
         _flushHandler = flushHandler;
-        _faults = world.Random.Derive("hypervisor/faults");
+        _faults = new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices);
         _tally = new MessageTally(world.Counters);
         Receive<Hypercall>(Handle);
     }

@@ -25,6 +25,17 @@ public sealed record MinimizerRun(MinimizerShape Shape, LoadedConfig Config, ulo
 {
     public long Messages => Result.Report.Stats.MessagesDelivered;
 
+    /// <summary>Environment choice number → outcome, for every environment choice that was not the quietest
+    /// (0); carried along with the schedule, never shrunk.</summary>
+    public ImmutableSortedDictionary<long, int> ValueDeviations { get; init; } = ImmutableSortedDictionary<long, int>.Empty;
+
+    /// <summary>True when the environment's choices came from the seed (the confirmation of a version 1 schedule):
+    /// the runs that carry this one's schedule over draw them from the seed too.</summary>
+    public bool SeededEnvironment { get; init; }
+
+    /// <summary>The environment choices to carry over: null when they come from the seed.</summary>
+    public IReadOnlyDictionary<long, int>? CarriedValues => SeededEnvironment ? null : ValueDeviations;
+
     public long Steps => Result.Report.Stats.Steps;
 }
 
@@ -39,7 +50,7 @@ public sealed record MinimizerResult(string Kind, MinimizerRun Original, Minimiz
 /// still occurs. Phase 1 reduces the configuration greedily, ddmin-style, over <see cref="MinimizerShape.Reductions"/>
 /// until a whole pass keeps nothing; since a new configuration invalidates the schedule, a candidate is kept
 /// when any of a few schedules reproduces the kind with no more delivered messages and steps than the best run so far:
-/// the current schedule's deviations carried over, then the original strategy on a few seeds. Phase 2 runs
+/// the current schedule's deviations carried over, then the default strategy (the portfolio) on a few seeds. Phase 2 runs
 /// ddmin over the final run's deviations from the default schedule (<see cref="MinimizerSchedule"/>),
 /// replayed with <see cref="DefaultFallbackStrategy"/>. Size is delivered messages and steps; neither ever grows.
 /// </summary>
@@ -50,8 +61,7 @@ public sealed class Minimizer : IDisposable
     private readonly MinimizerShape _originalShape;
     private readonly string _kind;
     private readonly MinimizerOptions _options;
-    private readonly string _strategy;
-    private readonly int _pctDepth;
+    private readonly StrategyPlan _plan = StrategySpec.Parse(StrategySpec.Default);
     private readonly DeterministicSystem _system;
     private readonly Stopwatch _wall = Stopwatch.StartNew();
     private readonly List<MinimizerStep> _log = new();
@@ -59,18 +69,14 @@ public sealed class Minimizer : IDisposable
 
     /// <param name="original">The failing run's config (as replay loads it).</param>
     /// <param name="originalText">Its file's text (the embedded default's when it had none).</param>
-    /// <param name="strategy">The recorded schedule's strategy description, e.g. <c>pct depth=3 steps=1000</c>.</param>
     /// <param name="kind">The violation kind that must keep occurring.</param>
-    public Minimizer(LoadedConfig original, string originalText, string strategy, string kind, MinimizerOptions options)
+    public Minimizer(LoadedConfig original, string originalText, string kind, MinimizerOptions options)
     {
         _original = original;
         _originalText = originalText;
         _originalShape = MinimizerShape.Of(original.Settings);
         _kind = kind;
         _options = options;
-        var pct = Regex.Match(strategy, @"^pct depth=(\d+)");
-        _strategy = pct.Success ? "pct" : "random";
-        _pctDepth = pct.Success ? int.Parse(pct.Groups[1].Value, CultureInfo.InvariantCulture) : 3;
         _system = DeterministicRunner.CreateSystem(original, verbose: false, name: "minimize");
     }
 
@@ -151,16 +157,18 @@ public sealed class Minimizer : IDisposable
         {
             return (null, "invalid: " + string.Join("; ", e.Problems.Select(p => $"{p.Key}: {p.Message}")));
         }
-        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations), "");
+        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations, best.CarriedValues), "");
         if (Improves(carried, best))
             return (carried, "kept (schedule carried over)");
-        var expected = Math.Max(100, best.Steps);
+        // Fresh schedules come from the default strategy (the portfolio), its lengths learnt from the best run.
+        _plan.Observe(best.Result.Decisions);
         for (var i = 0; i < _options.Seeds && !OutOfBudget; i++)
         {
             var seed = best.Seed + (ulong)i;
-            var run = Run(shape, config, seed, () => Fresh(seed, expected), "");
+            var strategy = _plan.Next(seed, i);
+            var run = Run(shape, config, seed, () => strategy, "");
             if (Improves(run, best))
-                return (run, $"kept ({_strategy} seed {seed})");
+                return (run, $"kept ({strategy.Description} seed {seed})");
         }
         return (null, OutOfBudget ? "no (budget ran out)" : "no");
     }
@@ -200,17 +208,11 @@ public sealed class Minimizer : IDisposable
 
     private MinimizerRun? TrySchedule(MinimizerRun best, ImmutableSortedDictionary<long, int> keep, string dropped)
     {
-        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep), "");
+        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep, best.CarriedValues), "");
         var ok = Improves(run, best);
         var after = ok ? run : best;
         _log.Add(new MinimizerStep("schedule", "drop " + dropped, ok ? $"kept ({run.Deviations.Count} deviation(s) left)" : "no", after.Messages, after.Steps));
         return ok ? run : null;
-    }
-
-    private IScheduleStrategy Fresh(ulong seed, long expectedSteps)
-    {
-        var derived = SeededRandom.DeriveSeed(seed, "schedule");
-        return _strategy == "pct" ? new PctStrategy(derived, _pctDepth, expectedSteps) : new UniformRandomStrategy(derived);
     }
 
     private MinimizerRun Run(MinimizerShape shape, LoadedConfig config, ulong seed, Func<IScheduleStrategy> strategy, string reproduce)
@@ -231,6 +233,6 @@ public sealed class Minimizer : IDisposable
         _runs++;
         var first = result.Report.Violations.FirstOrDefault(v => v.Kind == _kind);
         var toViolation = first is null ? deliveries.Count : deliveries.Count(t => t <= first.SimTimeNs);
-        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation);
+        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation) { ValueDeviations = recorder.ValueDeviations, SeededEnvironment = !recorder.ChoosesEnvironment };
     }
 }

@@ -24,11 +24,17 @@ public static class MinimizerSchedule
 public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrategy
 {
     private readonly SortedDictionary<long, int> _deviations = new();
+    private readonly SortedDictionary<long, int> _values = new();
 
     public string Description => inner.Description;
 
+    public bool ChoosesEnvironment => inner.ChoosesEnvironment;
+
     /// <summary>Step → ordinal chosen, for every step that left the default schedule.</summary>
     public ImmutableSortedDictionary<long, int> Deviations => _deviations.ToImmutableSortedDictionary();
+
+    /// <summary>Environment choice number → outcome, for every environment choice other than the quietest (0).</summary>
+    public ImmutableSortedDictionary<long, int> ValueDeviations => _values.ToImmutableSortedDictionary();
 
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {
@@ -37,16 +43,27 @@ public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrate
             _deviations[step] = candidates[index];
         return index;
     }
+
+    public int ChooseValue(int options, long index)
+    {
+        var value = inner.ChooseValue(options, index);
+        if (value > 0 && value < options)
+            _values[index] = value;
+        return value;
+    }
 }
 
 /// <summary>
 /// Follows a deviation set: at a step it names, runs the named ordinal when that actor is ready; everywhere
 /// else, and when the named actor is not ready (the config or an earlier removed deviation moved the run),
-/// takes the default choice. It never diverges, so any subset of a deviation set is a schedule.
+/// takes the default choice. It never diverges, so any subset of a deviation set is a schedule. With no
+/// <c>values</c> the environment draws its choices from the seed (a version 1 schedule's run carried over).
 /// </summary>
-public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> deviations) : IScheduleStrategy
+public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> deviations, IReadOnlyDictionary<long, int>? values = null) : IScheduleStrategy
 {
     public string Description => $"default with {deviations.Count} deviation(s)";
+
+    public bool ChoosesEnvironment => values is not null;
 
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {
@@ -58,4 +75,8 @@ public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> devia
         }
         return MinimizerSchedule.DefaultIndex(candidates);
     }
+
+    /// <summary>The recorded environment choice where there is one that fits, else the quietest outcome.</summary>
+    public int ChooseValue(int options, long index) =>
+        values is not null && values.TryGetValue(index, out var value) && value < options ? value : 0;
 }

@@ -64,12 +64,12 @@ internal sealed partial class PciDeviceActor
     /// unmapping (H5's window), sometimes after the flush (stale caches: H4, H7, H8).</summary>
     private void MaybeScheduleReplay(DmaDescriptor d)
     {
-        if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || !_random.Chance(_spec.ReplayProbability))
+        if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || !_env.Chance(_spec.ReplayProbability))
             return;
-        var page = _random.Next(d.Pages);
+        var page = _env.Next(d.Pages);
         var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page])
         {
-            DueStep = _step + _random.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
+            DueStep = _step + _env.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
         };
         _delayedReplays.Add(tx);
     }
@@ -97,7 +97,7 @@ internal sealed partial class PciDeviceActor
     {
         if (!tx.Replay)
             return false;
-        var hold = _random.Next(2 * _spec.InFlight + 1);
+        var hold = _env.Next(2 * _spec.InFlight + 1);
         if (hold == 0)
             return false;
         tx.ReleaseStep = _step + hold;

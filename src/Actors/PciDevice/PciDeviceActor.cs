@@ -24,6 +24,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private readonly DeviceSlot _slot;
     private readonly DeviceSpec _spec;
     private readonly SeededRandom _random;
+    private readonly EnvironmentChoices _env; // what the device decides to do on its own: replays, their page and timing
     private readonly MessageTally _tally;
     private readonly Queue<Transaction> _pending = new();
     private readonly List<Transaction> _delayedReplays = new();
@@ -46,6 +47,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         _slot = world.Devices[index];
         _spec = world.Settings.Devices[index];
         _random = world.Random.Derive("device-engine/" + _spec.Name);
+        _env = new EnvironmentChoices(_random, world.Choices);
         _tally = new MessageTally(world.Counters);
         Array.Fill(_buffer, (byte)0xA5);
         Receive<ProgramDma>(Program);
@@ -101,9 +103,21 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // device idle after invalidating the caches (and after a domain switch) knows any later translation
         // sees the new state and needs no drain.
         _slot.TranslationStarted();
-        var view = _slot.View;
-        var ctx = AccessFor(view, tx.Replay);
-        var t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
+        DomainView view;
+        AccessContext ctx;
+        DmaTranslation t;
+        int seq;
+        var spin = new SpinWait();
+        do
+        {
+            // Redone if the host changed the device's context (ATTACH/DETACH) meanwhile (DeviceSlot.ContextSeq).
+            while (((seq = _slot.ContextSeq) & 1) != 0)
+                spin.SpinOnce();
+            view = _slot.View;
+            ctx = AccessFor(view, tx.Replay);
+            t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
+        }
+        while (_slot.ContextSeq != seq);
         CountSource(t.Source);
         ChargeTranslation(t);
         if (_world.Trace is { } trace)
@@ -138,7 +152,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
         // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
         var ctx = AccessFor(tx.View!, tx.Replay);
-        var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx);
+        var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx, tx.Mapping);
         if (verdict is not null && _world.Violations.IsViolation(verdict.Kind) && _world.Settings.Run.StopOnFirstViolation)
             _world.Budget.Stop();
         var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);

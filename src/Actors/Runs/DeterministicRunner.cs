@@ -10,29 +10,46 @@ using HvIommu.Model.Randomness;
 namespace HvIommu.Actors.Runs;
 
 /// <summary>How a deterministic schedule is chosen: a strategy seeded from the run's seed, or a recorded schedule.</summary>
-/// <param name="Strategy">random or pct.</param>
-/// <param name="PctDepth">PCT's bug depth d (d − 1 priority change points).</param>
+/// <param name="Strategy">A strategy as <see cref="StrategySpec"/> spells it: <c>portfolio</c> (the default),
+/// <c>random</c>, <c>pct [depth=D] [length=L]</c>, <c>delay [bound=B] [length=L]</c>.</param>
+/// <param name="PctDepth">PCT's bug depth d (d − 1 priority change points) when the strategy text gives none;
+/// null = the depths tried in turn.</param>
 /// <param name="MaxSteps">A schedule that has not finished after this many steps is reported as a hang.</param>
 /// <param name="Replay">Replay exactly this schedule instead of choosing.</param>
 /// <param name="Custom">Builds the strategy from (seed, expected steps) instead of the above (the minimizer's
 /// schedules that fall back to a default choice and record their deviations from it).</param>
-public sealed record ScheduleOptions(string Strategy = "random", int PctDepth = 3, long MaxSteps = ScheduleOptions.DefaultMaxSteps, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
+public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int? PctDepth = null, long MaxSteps = ScheduleOptions.DefaultMaxSteps, ScheduleFile? Replay = null, Func<ulong, long, IScheduleStrategy>? Custom = null)
 {
     /// <summary>Steps after which an unfinished schedule is a hang, unless <c>--max-steps</c> says otherwise.</summary>
     public const long DefaultMaxSteps = 50_000_000;
 
+    /// <summary>
+    /// The strategy of a single schedule, a function of these options and the seed alone: a custom one, the
+    /// replay, or the strategy text's first pick for this seed (the portfolio's first member is uniform random,
+    /// as a single run has always been; with no length given PCT's change points are drawn over
+    /// <paramref name="expectedSteps"/>). An explorer asks <see cref="Plan"/> instead, which interleaves the
+    /// portfolio's members and learns the length across its schedules.
+    /// </summary>
     public IScheduleStrategy Create(ulong seed, long expectedSteps) => Custom is not null
         ? Custom(seed, expectedSteps)
         : Replay is not null
         ? new ReplayStrategy(Replay)
-        : Strategy == "pct"
-            ? new PctStrategy(SeededRandom.DeriveSeed(seed, "schedule"), PctDepth, Math.Max(1, expectedSteps))
-            : new UniformRandomStrategy(SeededRandom.DeriveSeed(seed, "schedule"));
+        : Plan().Next(seed, 0, expectedSteps);
+
+    /// <summary>A fresh plan of <see cref="Strategy"/> for one explorer's schedules.</summary>
+    public StrategyPlan Plan() => StrategySpec.Parse(Strategy, PctDepth);
+
+    /// <summary>These options with the concrete strategy of one schedule (its text names it for reproduction).</summary>
+    public ScheduleOptions For(IScheduleStrategy strategy) => this with { Strategy = strategy.Description, PctDepth = null, Custom = (_, _) => strategy };
 }
 
 /// <summary>One deterministic schedule's result: the report, the recorded schedule, where a replay left its path,
 /// and the causal trace when one was recorded.</summary>
-public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null);
+public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
+{
+    /// <summary>Decision steps of the schedule (steps with two or more ready candidates): what plans learn from.</summary>
+    public long Decisions { get; init; }
+}
 
 /// <summary>
 /// Runs the simulation actors deterministically (docs/design.md §2): every actor on the deterministic dispatcher,
@@ -54,9 +71,10 @@ public static class DeterministicRunner
     {
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
-        system.Reset(seed, options.Create(seed, expectedSteps));
+        var strategy = options.Create(seed, expectedSteps);
+        system.Reset(seed, strategy);
         var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
-        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace);
+        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null };
         var done = new TaskCompletionSource<RunOutcome>();
         system.Driver.Tracer = simTrace;
         DriveResult drive;
@@ -72,6 +90,7 @@ public static class DeterministicRunner
         var steps = system.Driver.Steps;
         var traceHash = system.Driver.Trace.ToString();
         var schedule = system.Driver.Record();
+        var decisions = system.Driver.Decisions;
 
         string? failure = null;
         var interrupted = !done.Task.IsCompleted && cancel.IsCancellationRequested;
@@ -95,6 +114,6 @@ public static class DeterministicRunner
             TraceHash = traceHash,
             Partial = interrupted,
         };
-        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace);
+        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions };
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HvIommu.Actors.Configuration;
+using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Runs;
 
@@ -15,9 +16,12 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
     private long _schedules;
     private long _steps;
     private long _withViolations;
+    private readonly Dictionary<string, KindSeen> _kinds = new(StringComparer.Ordinal);
     private volatile bool _stop;
     private int _running;
 
+    /// <summary>The first schedule that answers the exploration: one with the expected violation kind (any kind when
+    /// the scenario names none), or any violation for a clean scenario.</summary>
     public ScheduleResult? FirstViolation { get; private set; }
     /// <summary>The result of the first seed's schedule (index 0), whatever it found; the same for any --parallel.</summary>
     public ScheduleResult? FirstSchedule { get; private set; }
@@ -61,14 +65,20 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
         {
             using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "explore-" + index);
             var expected = Math.Max(1000, config.Settings.Run.Ops * 20);
+            // One plan per explorer: it learns the schedule length from this explorer's schedules, and names
+            // each schedule's concrete strategy (the portfolio's member by schedule index) so the reproduce
+            // command and the schedule file replay it alone.
+            var plan = options.Plan();
             while (!_stop)
             {
                 var i = Interlocked.Increment(ref _next) - 1;
                 if (i >= total)
                     break;
                 var seed = first + (ulong)i;
-                var reproduce = Reproduction.Run(configPath, seed, ops, options);
-                var result = DeterministicRunner.RunSchedule(system, config, seed, options, reproduce, expected, recordLatencies: false, trace: false);
+                var concrete = options.For(plan.Next(seed, i));
+                var reproduce = Reproduction.Run(configPath, seed, ops, concrete);
+                var result = DeterministicRunner.RunSchedule(system, config, seed, concrete, reproduce, expected, recordLatencies: false, trace: false);
+                plan.Observe(result.Decisions);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Add(ref _steps, result.Report.Stats.Steps);
                 Record(result, i);
@@ -91,19 +101,43 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
             _stop = true;
             return;
         }
-        if (result.Report.Violations.Count == 0)
+        var report = result.Report;
+        if (report.Violations.Count == 0)
             return;
         Interlocked.Increment(ref _withViolations);
+        // A scenario that expects one kind is not matched by another: count the others, note the first seed
+        // of each, and go on until the expected kind (or the budget).
+        var hit = report.Expected == ExpectedOutcome.Clean || report.OutcomeMatched;
         lock (_lock)
         {
-            if (FirstViolation is null)
+            foreach (var kind in report.Violations.Select(v => v.Kind).Distinct())
+            {
+                if (_kinds.TryGetValue(kind, out var seen))
+                    _kinds[kind] = seen with { Schedules = seen.Schedules + 1, FirstSeed = index < seen.FirstIndex ? report.Seed : seen.FirstSeed, FirstIndex = Math.Min(index, seen.FirstIndex) };
+                else
+                    _kinds[kind] = new KindSeen(kind, 1, report.Seed, index);
+            }
+            if (hit && (FirstViolation is null || index + 1 < SchedulesToFirst))
             {
                 FirstViolation = result;
                 TimeToFirst = _clock.Elapsed;
                 SchedulesToFirst = index + 1;
             }
         }
-        if (stopAtFirst)
+        if (hit && stopAtFirst)
             _stop = true;
     }
+
+    /// <summary>Every violation kind seen, in order of first sight (schedule index).</summary>
+    public IReadOnlyList<KindSeen> KindsSeen
+    {
+        get
+        {
+            lock (_lock)
+                return _kinds.Values.OrderBy(k => k.FirstIndex).ToList();
+        }
+    }
+
+    /// <summary>A violation kind seen by the exploration: in how many schedules, and the first one's seed.</summary>
+    public sealed record KindSeen(string Kind, long Schedules, ulong FirstSeed, long FirstIndex);
 }

@@ -31,9 +31,10 @@ public static class Reproduction
             parts.Add("--mode stress");
             return string.Join(' ', parts);
         }
-        parts.Add("--mode deterministic --strategy " + deterministic.Strategy);
-        if (deterministic.Strategy == "pct")
-            parts.Add("--pct-depth " + deterministic.PctDepth.ToString(CultureInfo.InvariantCulture));
+        // A concrete strategy text (pct depth=3 length=57) is one argument: quoted.
+        parts.Add("--mode deterministic --strategy " + (deterministic.Strategy.Contains(' ', StringComparison.Ordinal) ? $"\"{deterministic.Strategy}\"" : deterministic.Strategy));
+        if (deterministic.PctDepth is { } depth)
+            parts.Add("--pct-depth " + depth.ToString(CultureInfo.InvariantCulture));
         if (deterministic.MaxSteps != ScheduleOptions.DefaultMaxSteps)
             parts.Add("--max-steps " + deterministic.MaxSteps.ToString(CultureInfo.InvariantCulture));
         return string.Join(' ', parts);

@@ -53,14 +53,18 @@ public static class ScenarioCatalogue
     /// under the current directory or, failing that, under the repository root found above it or above the
     /// program. Null when none exists.
     /// </summary>
-    public static string? FindDirectory(string? explicitDir)
+    public static string? FindDirectory(string? explicitDir) => FindConfigDirectory(explicitDir, "scenarios");
+
+    /// <summary><paramref name="explicitDir"/> when given, else <c>config/NAME</c> found as <see cref="FindDirectory"/>
+    /// finds <c>config/scenarios</c>; null when none exists.</summary>
+    public static string? FindConfigDirectory(string? explicitDir, string name)
     {
         if (explicitDir is not null)
             return Directory.Exists(explicitDir) ? explicitDir : null;
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                var candidate = Path.Combine(dir.FullName, "config", "scenarios");
+                var candidate = Path.Combine(dir.FullName, "config", name);
                 if (Directory.Exists(candidate))
                     return candidate;
                 if (File.Exists(Path.Combine(dir.FullName, "HvIommu.Actors.sln")))

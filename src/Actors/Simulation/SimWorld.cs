@@ -107,6 +107,11 @@ public sealed class SimWorld
     public Tracing.SimTrace? Trace { get; }
     public ISimClock Clock { get; }
     public SeededRandom Random { get; }
+
+    /// <summary>Who makes the environment's open choices (a device's replays, injected failures, migrations):
+    /// null in stress mode (each component's seeded generator draws them), the deterministic driver otherwise,
+    /// so the exploration strategy makes them and the schedule records them.</summary>
+    public IChoiceMaker? Choices { get; init; }
     public GuestMemory Memory { get; }
     public FrameAllocator Frames { get; }
     public Stage2 Stage2 { get; }

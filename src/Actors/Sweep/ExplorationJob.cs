@@ -28,7 +28,7 @@ public sealed record ExplorationJob(
     long? SeedsPerCell,
     double? SecondsPerCell,
     string Strategy,
-    int PctDepth,
+    int? PctDepth,
     long MaxSteps,
     long? Ops,
     bool Stress)

@@ -87,7 +87,7 @@ public sealed class SweepCommand : CliCommand
         var state = new SweepState(job, stopAtFirst: false, leaseSeconds: cluster.LeaseSeconds);
         var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells() : null, () =>
         {
-            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.Strategy == "pct" ? $" depth {options.PctDepth}" : "")}, {mode}; {pool.Where}");
+            stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, {mode}; {pool.Where}");
             foreach (var a in plan.Axes)
                 stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
         });
@@ -114,7 +114,7 @@ public sealed class SweepCommand : CliCommand
             failed |= tally.FirstFailure is not null;
             results.Add(CellResult.Of(plan, c, tally, first));
         }
-        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{s2:N0} seeds from {job.FirstSeed}" : $"{seconds:0.#} s", options.Strategy == "pct" ? $"pct depth {options.PctDepth}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
+        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{s2:N0} seeds from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
         var files = SweepWriter.WriteAll(outDir, plan, results, header);
         stdout.WriteLine();
         stdout.WriteLine(SweepWriter.Table(plan, results));

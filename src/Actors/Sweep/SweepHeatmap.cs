@@ -11,6 +11,7 @@ public static class SweepHeatmap
 {
     public static IReadOnlyList<string> Write(string dir, SweepPlan plan, IReadOnlyList<CellResult> cells, SweepWriter.Header header)
     {
+        Reporting.PlotFonts.Use();
         var rows = plan.Axes[0].Values;
         var cols = plan.Axes[1].Values;
         var plot = new Plot();

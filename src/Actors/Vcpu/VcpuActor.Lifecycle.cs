@@ -232,7 +232,8 @@ internal sealed partial class VcpuActor
         }
         // Domains kept on purpose after a failed detach (and their tables) are no leak.
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause);
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause,
+            _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall));
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
     }

@@ -29,7 +29,22 @@ public sealed class GuestDomain
     public HvInputDeviceDomain Identity { get; }
 
     /// <summary>Null until the domain is allocated (hv_iommu_domain_alloc_paging), and after it is freed.</summary>
-    public StageOnePageTable? Table { get; set; }
+    public StageOnePageTable? Table
+    {
+        get => _table;
+        set
+        {
+            _orphanedByFreedTables += _table?.TablesOrphanedByRacyInstall ?? 0;
+            _table = value;
+        }
+    }
+
+    /// <summary>Table pointers racy installs (H6) overwrote in this domain's tables, freed ones included: the
+    /// tables they orphaned are leaked, whatever teardown does.</summary>
+    public int TablesOrphanedByRacyInstall => _orphanedByFreedTables + (_table?.TablesOrphanedByRacyInstall ?? 0);
+
+    private StageOnePageTable? _table;
+    private int _orphanedByFreedTables;
 
     public IovaAllocator Iova { get; } = new();
 

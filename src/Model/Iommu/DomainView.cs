@@ -73,4 +73,18 @@ public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEna
     }
 
     internal void SetView(DomainView view) => Volatile.Write(ref _view, view);
+
+    private int _contextSeq;
+
+    /// <summary>
+    /// A sequence count of context changes (ATTACH, DETACH), odd while one is under way: the new view and the ATC
+    /// invalidation that goes with it are one step for the device, as an ATTACH hypercall is for the guest. A
+    /// translation that read an odd count, or a different one after it finished, is redone (a seqlock): without it
+    /// a DMA could see the new (blocked) view and still hit an ATC entry the invalidation was about to drop.
+    /// </summary>
+    public int ContextSeq => Volatile.Read(ref _contextSeq);
+
+    internal void BeginContextChange() => Interlocked.Increment(ref _contextSeq);
+
+    internal void EndContextChange() => Interlocked.Increment(ref _contextSeq);
 }

@@ -155,8 +155,10 @@ public sealed class HostIommu
                     Depart(other, device);
             domain.Devices.Add(device);
             domain.Refresh();
+            device.BeginContextChange();
             device.SetView(domain.View);
             InvalidateAtcOnContextChange(device);
+            device.EndContextChange();
             return HvStatus.Success;
         }
     }
@@ -175,8 +177,10 @@ public sealed class HostIommu
                 return HvStatus.InvalidDeviceState;
             from.Devices.Remove(device);
             Depart(from, device);
+            device.BeginContextChange();
             device.SetView(DetachedView(from));
             InvalidateAtcOnContextChange(device);
+            device.EndContextChange();
             return HvStatus.Success;
         }
     }

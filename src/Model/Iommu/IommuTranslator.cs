@@ -46,8 +46,10 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
             var invalidations = atc.Invalidations;
             var epoch = host.Epoch(view.DomainId);
             var t = TranslateInIommu(view, iova, access, ctx);
+            // A context change (ATTACH/DETACH: new view, then ATC invalidation) between the caller's view read and the
+            // count read above is caught by the view no longer being the one translated through.
             if (t.Ok && atc.FillUnlessInvalidated(iova, new DeviceTlbEntry(PageBase(t.Hpa, t.Size), PageBase(t.Gpa, t.Size), t.Size, t.Writable, t.FrameGeneration, t.Mapping), invalidations)
-                && host.Epoch(view.DomainId) != epoch)
+                && (host.Epoch(view.DomainId) != epoch || !ReferenceEquals(device.View, view)))
                 atc.InvalidatePages([FlushVa.FromRange(PageBase(iova, t.Size), PageBase(iova, t.Size) + t.Size.Bytes() - 1)]);
             return t;
         }

@@ -139,7 +139,9 @@ public sealed class DmaOracle
     }
 
     /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
-    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx)
+    /// <param name="programmedFor">The mapping the device's descriptor was built for (programmed or replayed), if known:
+    /// a translation that resolves to a mapping of another domain is an isolation breach (Xen XSA-302's shape).</param>
+    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx, MappingRecord? programmedFor = null)
     {
         if (ctx.DeviceBlocked)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
@@ -185,6 +187,13 @@ public sealed class DmaOracle
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device} (now in domain {ctx.DeviceDomain}) used {record}",
                 ExplainOtherDomain(t));
+        if (record is not null && programmedFor is not null && record.Domain != programmedFor.Domain)
+            return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
+                $"DMA by {ctx.Device}{(ctx.Replay ? " (a replayed descriptor)" : "")} for a descriptor built for {programmedFor} resolved to {record}",
+                _causes.Explain(
+                    (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5)."),
+                    (Cause.DetachedDeviceTranslates, "The detached device kept translating through another domain's tables (H9, §8 q3)."),
+                    (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
         if (record is null && info.Owner != FrameOwner.DmaBuffer)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, frame,
                 $"DMA reached frame 0x{frame:x} ({info.Owner}) through a translation that no mapping of the domain backs",
@@ -261,9 +270,11 @@ public sealed class DmaOracle
                 (Cause.FreeTablesBeforeFlush, "The walk went through a cached pointer to a table page freed before the flush and reused (H1).")));
     }
 
-    /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16).</summary>
+    /// <summary>Teardown: anything the guest or host still holds is a leak (H10, H16). Table pages left because a
+    /// racy install (H6) overwrote the pointer to them (<paramref name="tablesOrphanedByRacyInstall"/> such
+    /// overwrites were seen) leaked through H6, and the explanation says so first.</summary>
     /// <param name="leakCause">The hazard and cause the driver knows made a DELETE fail (e.g. DELETE refused because DETACH failed), if any.</param>
-    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, Why? leakCause = null)
+    public void CheckTeardown(int liveHostDomains, int baselineHostDomains, int tablePagesLeft, long nowNs, Why? leakCause = null, int tablesOrphanedByRacyInstall = 0)
     {
         var ctx = new AccessContext("", "", 0, false, false, 0, nowNs);
         var none = DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, 0, 0);
@@ -273,12 +284,21 @@ public sealed class DmaOracle
                 leakCause is { } c ? c : _causes.Explain(
                     (Cause.RfcInitUnwinding, "An error path skipped HVCALL_DELETE_DEVICE_DOMAIN (H16, §1.9: the RFC's init error path jumps past the static-domain cleanup).")));
         if (tablePagesLeft > 0)
+        {
+            (Cause, string)[] leftBehind =
+            [
+                (Cause.RfcInitUnwinding, "A domain was left behind by the RFC's init error path without pt_iommu_deinit (H16)."),
+                (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush, so the ring wrapped and dropped parked entries whose table pages were never released (H18, §5.3)."),
+                (Cause.BrokenFlushQueueCounter, "A flush-queue entry's table pages were never released (H2)."),
+            ];
+            // A racing install seen to overwrite a table pointer is the cause, named first (the others only if on).
             Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
-                $"{tablePagesLeft} page-table page(s) are still allocated after teardown",
-                _causes.Explain(
-                    (Cause.RfcInitUnwinding, "A domain was left behind by the RFC's init error path without pt_iommu_deinit (H16)."),
-                    (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush, so the ring wrapped and dropped parked entries whose table pages were never released (H18, §5.3)."),
-                    (Cause.BrokenFlushQueueCounter, "A flush-queue entry's table pages were never released (H2).")));
+                $"{tablePagesLeft} page-table page(s) are still allocated after teardown"
+                + (tablesOrphanedByRacyInstall > 0 ? $"; {tablesOrphanedByRacyInstall} table pointer(s) were overwritten by a racing install" : ""),
+                tablesOrphanedByRacyInstall > 0
+                    ? _causes.Explain([(Cause.RacyTableInstall, "An intermediate table was installed with a plain store instead of compare-exchange: a racing vCPU's install overwrote the pointer to the table another vCPU had just installed, and that table (with every table under it) can no longer be reached by pt_iommu_deinit's walk (H6, §3.1)."), .. leftBehind])
+                    : _causes.Explain(leftBehind));
+        }
     }
 
     /// <summary>An init error path ran <paramref name="call"/> under <paramref name="label"/> although the step it undoes

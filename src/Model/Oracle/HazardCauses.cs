@@ -49,6 +49,9 @@ public enum Cause
     RfcInitUnwinding,
     /// <summary>H18: driver.hazards.flush-queue-overrun.</summary>
     FlushQueueOverrun,
+    /// <summary>H9: lifecycle.domain-switch to a paging domain: the moved device keeps DMA descriptors built for its
+    /// home domain (the shape of Xen XSA-302).</summary>
+    MovedDeviceKeepsOldIovas,
 }
 
 /// <summary>
@@ -106,6 +109,7 @@ public sealed class HazardCauses
         If(!b.S2ChangeInvalidatesIotlb && b.S2MigrationEveryFlushes > 0, Cause.StageTwoChangeKeepsEntries);
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
+        If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking", Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
 
@@ -123,7 +127,8 @@ public sealed class HazardCauses
         Cause.RacyTableInstall => "H6",
         Cause.WrongFlushRange => "H7",
         Cause.FlushFailureIgnored => "H8",
-        Cause.AtsKeptWhenBlocked or Cause.AtsToggleKeepsAtc or Cause.AttachKeepsAtc or Cause.FlushMissesDepartedDevices or Cause.DetachedDeviceTranslates => "H9",
+        Cause.AtsKeptWhenBlocked or Cause.AtsToggleKeepsAtc or Cause.AttachKeepsAtc or Cause.FlushMissesDepartedDevices or Cause.DetachedDeviceTranslates
+            or Cause.MovedDeviceKeepsOldIovas => "H9",
         Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches or Cause.FreeTablesDespiteFailedDetach => "H10",
         Cause.EarlyDma => "H11",
         Cause.StageTwoChangeKeepsEntries => "H14",

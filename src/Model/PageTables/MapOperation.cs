@@ -95,6 +95,8 @@ public sealed class MapOperation
     {
         var pointer = Pte.TablePointer(_pendingTable);
         _pendingTable = 0;
+        if (_table.Memory.Load64(slot) != 0)
+            _table.NoteOrphanedByRacyInstall();
         _table.Memory.Store64(slot, pointer);
         Follow(pointer);
     }

@@ -141,6 +141,14 @@ public sealed partial class StageOnePageTable
     }
 
     /// <summary>The loser of an install race frees the table it allocated (brief §3.1).</summary>
+    /// <summary>Table pointers a racy install (H6) overwrote: each orphans the table it pointed to, and every
+    /// table under it, which no teardown walk can reach again.</summary>
+    public int TablesOrphanedByRacyInstall => Volatile.Read(ref _orphaned);
+
+    private int _orphaned;
+
+    internal void NoteOrphanedByRacyInstall() => Interlocked.Increment(ref _orphaned);
+
     internal void ReleaseUnusedTable(ulong gpa)
     {
         _frames.Free(gpa);

@@ -15,7 +15,7 @@ public sealed class HostileInputTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -30,7 +30,7 @@ public sealed class HostileInputTests : IDisposable
         return path;
     }
 
-    private static void BadInput((int Code, string Out, string Err) r, params string[] mentions)
+    internal static void BadInput((int Code, string Out, string Err) r, params string[] mentions)
     {
         Assert.True(r.Code == ExitCodes.BadInput, $"exit {r.Code}\n{r.Out}\n{r.Err}");
         Assert.DoesNotContain("   at ", r.Err);

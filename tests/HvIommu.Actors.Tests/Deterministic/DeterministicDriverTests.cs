@@ -66,7 +66,7 @@ public sealed class DeterministicDriverTests : IDisposable
         var original = Deterministic.RunRelays(_system, 11, new PctStrategy(11, 3, 60));
         var file = ScheduleFile.Parse(original.Schedule.ToText());
         Assert.Equal(original.Schedule.Choices, file.Choices);
-        Assert.Equal("pct depth=3 steps=60", file.Strategy);
+        Assert.Equal("pct depth=3 length=60", file.Strategy);
         var replay = Deterministic.RunRelays(_system, file.Seed, new ReplayStrategy(file));
         Assert.True(replay.Result.Deterministic);
         Assert.Equal(original.Hash, replay.Hash);

@@ -3,6 +3,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
+using HvIommu.Model.PageTables;
 using HvIommu.Model.Tests.Iommu;
 using HvIommu.Model.Translation;
 
@@ -170,6 +171,34 @@ public sealed class AccessVerdictTests
         Assert.Equal(ViolationKind.DmaToFreedFrame, v?.Kind);
         Assert.False(_rig.Oracle.SuppressesWrite(v, t));
         Assert.False(_rig.Oracle.SuppressesWrite(null, t));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_translation_resolving_to_a_mapping_of_another_domain_than_its_descriptor_is_an_isolation_breach(bool replay)
+    {
+        // The descriptor was built for a mapping of domain 9 (the device's home); the device now translates in
+        // domain 5, where the same IOVA maps another device's buffer (Xen XSA-302's shape).
+        var home = _rig.Oracle.Register(9, Iova, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
+        _rig.Oracle.Mapped(home);
+        _rig.MapBuffer(Iova);
+        var t = _rig.Translate(_rig.Nic, Iova, replay: replay);
+
+        var v = _rig.Oracle.CheckAccess(t, IommuRig.Context(_rig.Nic, replay), programmedFor: home);
+
+        Assert.Equal(ViolationKind.IsolationBreach, v?.Kind);
+        Assert.Contains("for a descriptor built for", v!.Description);
+        Assert.Contains("XSA-302", v.Explanation);
+    }
+
+    [Fact]
+    public void A_replay_resolving_to_a_newer_mapping_of_the_same_domain_is_not_an_isolation_breach()
+    {
+        var old = _rig.Oracle.Register(IommuRig.DomainId, Iova - 0x1000, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
+        _rig.MapBuffer(Iova);
+        var t = _rig.Translate(_rig.Nic, Iova, replay: true);
+        Assert.Null(_rig.Oracle.CheckAccess(t, IommuRig.Context(_rig.Nic, replay: true), programmedFor: old));
     }
 
     [Fact]

@@ -1,0 +1,169 @@
+using System.Globalization;
+using HvIommu.Model.Randomness;
+
+namespace HvIommu.Actors.Deterministic;
+
+/// <summary>
+/// The exploration strategies by name, as the command line (<c>--strategy</c>), recorded schedules and
+/// reproduce commands spell them:
+/// <list type="bullet">
+/// <item><c>random</c> — uniform choice at every step (<see cref="UniformRandomStrategy"/>).</item>
+/// <item><c>pct [depth=D] [length=L]</c> — PCT (<see cref="PctStrategy"/>); without a depth the depths
+/// <see cref="PctDepths"/> are tried in turn, schedule by schedule; without a length the change points are drawn
+/// over the longest schedule (in decision steps) the explorer has seen so far.</item>
+/// <item><c>delay [bound=B] [length=L]</c> — delay bounding (<see cref="DelayBoundingStrategy"/>); without a
+/// bound the bounds <see cref="DelayBounds"/> are tried in turn.</item>
+/// <item><c>portfolio</c> — the default: random, PCT and delay bounding interleaved schedule by schedule, each
+/// member trying its parameters in turn (Coyote's default is a portfolio too: no single strategy wins).</item>
+/// </list>
+/// Every schedule's strategy is concrete — <c>random</c>, <c>pct depth=3 length=57</c>,
+/// <c>delay bound=2 length=57</c> — and that text (recorded in the schedule file and the reproduce command)
+/// with the schedule's seed builds the same strategy again: what the portfolio chose is replayable by itself.
+/// </summary>
+public static class StrategySpec
+{
+    public const string Random = "random";
+    public const string Portfolio = "portfolio";
+
+    /// <summary>The strategy <c>explore</c>, <c>run --mode deterministic</c>, <c>sweep</c> and <c>minimize</c>
+    /// use when none is given: one setting, shared.</summary>
+    public const string Default = Portfolio;
+
+    /// <summary>PCT depths tried in turn when none is fixed.</summary>
+    public static IReadOnlyList<int> PctDepths { get; } = [1, 2, 3, 4];
+
+    /// <summary>Delay bounds tried in turn when none is fixed.</summary>
+    public static IReadOnlyList<int> DelayBounds { get; } = [1, 2, 3];
+
+    /// <summary>The allowed forms, for error messages and usage text.</summary>
+    public const string Allowed = "portfolio, random, pct [depth=D] [length=L], delay [bound=B] [length=L]";
+
+    public static string Pct(int depth, long length) =>
+        string.Create(CultureInfo.InvariantCulture, $"pct depth={depth} length={length}");
+
+    public static string Delay(int bound, long length) =>
+        string.Create(CultureInfo.InvariantCulture, $"delay bound={bound} length={length}");
+
+    /// <summary>Parses a strategy text; <paramref name="pctDepth"/> (from <c>--pct-depth</c>) fixes PCT's depth
+    /// when the text does not. Throws <see cref="FormatException"/> naming the text and what is allowed.</summary>
+    public static StrategyPlan Parse(string text, int? pctDepth = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (words.Length == 0)
+            throw new FormatException($"strategy '{text}' is empty; allowed: {Allowed}");
+        var parameters = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var word in words.Skip(1))
+        {
+            var eq = word.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !long.TryParse(word.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+                throw new FormatException($"strategy '{text}': '{word}' is not name=number; allowed: {Allowed}");
+            parameters[word[..eq]] = value;
+        }
+        var name = words[0];
+        var allowedParameters = name switch
+        {
+            Random or Portfolio => Array.Empty<string>(),
+            "pct" => ["depth", "length", "steps"],
+            "delay" => ["bound", "length"],
+            _ => throw new FormatException($"strategy '{text}' is not a strategy; allowed: {Allowed}"),
+        };
+        foreach (var key in parameters.Keys)
+            if (!allowedParameters.Contains(key))
+                throw new FormatException($"strategy '{text}': {name} takes no '{key}'; allowed: {Allowed}");
+        long? length = parameters.TryGetValue("length", out var l) ? l : parameters.TryGetValue("steps", out var s) ? s : null;
+        if (length < 0)
+            throw new FormatException($"strategy '{text}': length must be ≥ 0");
+        switch (name)
+        {
+            case "pct":
+                long? depth = parameters.TryGetValue("depth", out var d) ? d : pctDepth;
+                if (depth is < 1 or > 100)
+                    throw new FormatException($"strategy '{text}': depth must be 1 … 100");
+                return new StrategyPlan(text, StrategyKind.Pct, depth is { } fixedDepth ? [(int)fixedDepth] : PctDepths, length);
+            case "delay":
+                var bound = parameters.TryGetValue("bound", out var b) ? b : (long?)null;
+                if (bound is < 0 or > 100)
+                    throw new FormatException($"strategy '{text}': bound must be 0 … 100");
+                return new StrategyPlan(text, StrategyKind.Delay, bound is { } fixedBound ? [(int)fixedBound] : DelayBounds, length);
+            case Random:
+                return new StrategyPlan(text, StrategyKind.Random, [], null);
+            default:
+                return new StrategyPlan(text, StrategyKind.Portfolio, [], null);
+        }
+    }
+
+    /// <summary>The strategy <paramref name="description"/> names, for the schedule with this seed: the inverse
+    /// of <see cref="IScheduleStrategy.Description"/> for concrete strategies.</summary>
+    public static IScheduleStrategy Create(string description, ulong seed) => Parse(description).Next(seed, 0);
+
+    /// <summary>The strategy's own seed for a schedule: derived from the schedule's seed, apart from the workload's.</summary>
+    public static ulong StrategySeed(ulong scheduleSeed) => SeededRandom.DeriveSeed(scheduleSeed, "schedule");
+}
+
+public enum StrategyKind
+{
+    Random,
+    Pct,
+    Delay,
+    Portfolio,
+}
+
+/// <summary>
+/// A strategy across the schedules of one explorer: hands out the concrete strategy of each schedule
+/// (<see cref="Next"/>) and learns from each finished one (<see cref="Observe"/>) the schedule length over
+/// which PCT's change points and delay bounding's delays are drawn. Not thread-safe: one per explorer.
+/// </summary>
+public sealed class StrategyPlan
+{
+    private readonly IReadOnlyList<int> _parameters;
+    private readonly long? _length;
+    private long _observed;
+
+    internal StrategyPlan(string text, StrategyKind kind, IReadOnlyList<int> parameters, long? length)
+    {
+        Text = text;
+        Kind = kind;
+        _parameters = parameters;
+        _length = length;
+    }
+
+    /// <summary>The text this plan was parsed from.</summary>
+    public string Text { get; }
+
+    public StrategyKind Kind { get; }
+
+    /// <summary>The longest schedule seen so far, in decision steps (steps with two or more ready candidates).</summary>
+    public long ObservedLength => _observed;
+
+    /// <summary>The strategy of the <paramref name="index"/>-th schedule (0-based) of this exploration, seeded from
+    /// the schedule's <paramref name="seed"/>; with no length given and none observed yet, change points and
+    /// delays are drawn over <paramref name="unobservedLength"/> decision steps (0: none, as Coyote's first iteration).</summary>
+    public IScheduleStrategy Next(ulong seed, long index, long unobservedLength = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        var strategySeed = StrategySpec.StrategySeed(seed);
+        var length = _length ?? (_observed > 0 ? _observed : Math.Max(0, unobservedLength));
+        switch (Kind)
+        {
+            case StrategyKind.Random:
+                return new UniformRandomStrategy(strategySeed);
+            case StrategyKind.Pct:
+                return new PctStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length);
+            case StrategyKind.Delay:
+                return new DelayBoundingStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length);
+            default:
+                // Members in turn; each member tries its own parameters in turn over its share of the schedules.
+                var turn = index / 3;
+                return (index % 3) switch
+                {
+                    0 => new UniformRandomStrategy(strategySeed),
+                    1 => new PctStrategy(strategySeed, StrategySpec.PctDepths[(int)(turn % StrategySpec.PctDepths.Count)], length),
+                    _ => new DelayBoundingStrategy(strategySeed, StrategySpec.DelayBounds[(int)(turn % StrategySpec.DelayBounds.Count)], length),
+                };
+        }
+    }
+
+    /// <summary>A schedule of this plan finished after <paramref name="decisions"/> decision steps.</summary>
+    public void Observe(long decisions) => _observed = Math.Max(_observed, decisions);
+}
