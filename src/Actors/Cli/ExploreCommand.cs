@@ -121,7 +121,8 @@ public sealed class ExploreCommand : CliCommand
         }
         var schedulesToFirst = search.SchedulesToFirst == 1 ? "1 schedule" : $"{search.SchedulesToFirst:N0} schedules";
         stdout.WriteLine($"first violation: seed {found.Report.Seed} after {search.TimeToFirst!.Value.TotalSeconds:0.000} s and {schedulesToFirst}; trace hash {found.Report.TraceHash}");
-        var code = RunOutput.Finish(cli, found.Report, found.Verdict, null, null, reportPath, found.Schedule, TraceOf(config, found, traceDir));
+        // Interrupted after a find: the report is the failing schedule's, marked partial (the search did not finish), exit 130.
+        var code = RunOutput.Finish(cli, found.Report with { Partial = interrupted }, found.Verdict, null, null, reportPath, found.Schedule, TraceOf(config, found, traceDir));
         stdout.WriteLine(reportPath is not null
             ? $"replay: {Reproduction.Replay(reportPath)}"
             : $"reproduce: {found.Report.Violations.FirstOrDefault()?.Reproduce}");

@@ -3,7 +3,8 @@ namespace HvIommu.Actors.Configuration;
 /// <summary>
 /// Checks configuration text before Akka's HOCON parser sees it, for the inputs that parser handles badly: it
 /// overflows the stack on substitution cycles (<c>a = ${a}</c>) and on very deep nesting, accepts an unclosed
-/// or an extra brace, and throws a null reference on <c>include</c>. A scenario must be self-contained and
+/// or an extra brace, throws a null reference on <c>include</c>, and never returns from a list holding something
+/// that is not a value (<c>[ x = 4 ]</c>). A scenario must be self-contained and
 /// reproducible, so substitutions (which may read the environment) and includes are refused outright, with the
 /// line they are on; braces and brackets must balance; nesting and size are bounded.
 /// </summary>
@@ -14,6 +15,15 @@ public static class HoconGuard
 
     /// <summary>A topology is a few kilobytes; the largest shipped file is well under 16 KiB.</summary>
     public const int MaxBytes = 1 << 20;
+
+    /// <summary>
+    /// Characters that cannot start a value (HOCON's forbidden unquoted characters, less the brackets, quotes,
+    /// commas and comments the parser handles). Directly inside a list Akka's parser does not reject them: its
+    /// array loop (Akka.Configuration.Hocon.Parser.ParseArray) neither consumes them nor stops, so it spins
+    /// forever, adding empty elements until memory runs out — <c>devices = [ vm.vcpus = 4 ]</c>, a list whose
+    /// closing bracket and next key got swapped, hangs <c>validate</c>.
+    /// </summary>
+    private const string NotAValue = "$:=`^?!@*&\\";
 
     /// <summary>Every problem of the text's shape, as one-line messages; empty when the parser can take it.</summary>
     public static IReadOnlyList<string> Check(string text)
@@ -68,6 +78,13 @@ public static class HoconGuard
                 i = SkipTo(text, i, '\n') - 1;
                 continue;
             }
+            if (open.Count > 0 && open.Peek().Bracket == '[' && NotAValue.Contains(c))
+            {
+                problems.Add(c is '=' or ':'
+                    ? $"line {line}: '{c}' inside the list opened at line {open.Peek().Line}: a list holds values separated by commas, and a key = value belongs inside {{ }} (is a ']' or a '{{' missing?)"
+                    : $"line {line}: '{c}' inside the list opened at line {open.Peek().Line} is not a value; quote it (\"…\") if it is text");
+                break;
+            }
             switch (c)
             {
                 case '{' or '[':
@@ -91,7 +108,43 @@ public static class HoconGuard
         }
         if (problems.Count == 0 && open.Count > 0)
             problems.Add($"line {open.Peek().Line}: '{open.Peek().Bracket}' is never closed (the file ends at line {line})");
+        if (problems.Count == 0 && DanglingEnd(text) is { } dangling)
+            problems.Add($"line {dangling.Line}: the text ends in the middle of a statement ('{dangling.Text}' with nothing after it): is it cut short?");
         return problems;
+    }
+
+    /// <summary>
+    /// The last statement when the text ends in a key's dot (<c>hviommu.vm.</c>): a file cut mid-key, which Akka's
+    /// parser takes as a key with no value and carries on. (A dangling <c>=</c> is already refused by the reader as
+    /// a key with no value, naming the key.)
+    /// </summary>
+    private static (int Line, string Text)? DanglingEnd(string text)
+    {
+        var lines = text.ReplaceLineEndings("\n").Split('\n');
+        for (var i = lines.Length - 1; i >= 0; i--)
+        {
+            var s = StripComment(lines[i]).TrimEnd();
+            if (s.Length == 0)
+                continue;
+            return s[^1] == '.' ? (i + 1, s.Trim()) : null;
+        }
+        return null;
+    }
+
+    /// <summary>The line without a trailing <c>#</c> or <c>//</c> comment (outside quotes).</summary>
+    private static string StripComment(string line)
+    {
+        var quoted = false;
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (line[i] == '\\' && quoted)
+                i++;
+            else if (line[i] == '"')
+                quoted = !quoted;
+            else if (!quoted && (line[i] == '#' || (line[i] == '/' && i + 1 < line.Length && line[i + 1] == '/')))
+                return line[..i];
+        }
+        return line;
     }
 
     private static int SkipTo(string text, int from, char stop)

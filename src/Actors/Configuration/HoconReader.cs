@@ -16,7 +16,11 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     public List<ConfigProblem> Problems => problems;
 
     /// <summary>The file a key's value comes from.</summary>
-    public string SourceOf(string path) => overlay is not null && SafeHasPath(overlay, path) ? overlayFile : ReferenceFile;
+    public string SourceOf(string path) => overlay is not null && SafeHasPath(overlay, ListKey(path)) ? overlayFile : ReferenceFile;
+
+    /// <summary>The key of a list element's path (<c>hviommu.devices[0]</c> → <c>hviommu.devices</c>): HOCON has no
+    /// path to an element, and a list is written whole by one file.</summary>
+    private static string ListKey(string path) => path.IndexOf('[', StringComparison.Ordinal) is var b and >= 0 ? path[..b] : path;
 
     /// <summary>Records a problem with <paramref name="path"/>; in a list element, a value the element took from its
     /// defaults section is blamed on that section's key and file (<c>device-defaults.ats</c>), where it was written.</summary>

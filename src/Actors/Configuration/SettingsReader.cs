@@ -159,7 +159,7 @@ internal static class SettingsReader
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(
         BufferPages: r.Int(Root + "workload.buffer-pages", 0, 4096, 1),
-        DmaPerOp: r.Int(Root + "workload.dma-per-op", 1, 1_000_000, 1),
+        DmaPerOp: r.Int(Root + "workload.dma-per-op", 1, 4096, 1),
         DmaBytes: r.Int(Root + "workload.dma-bytes", 1, 4096, 64),
         WriteFraction: r.Double(Root + "workload.write-fraction", 0, 1, 0.5),
         OutstandingPerVcpu: r.Int(Root + "workload.outstanding-per-vcpu", 1, 1024, 1))
@@ -182,6 +182,22 @@ internal static class SettingsReader
         if (result.Count == 0 && r.Int(Root + "workload.buffer-pages", 0, 4096, 1) == 0)
             r.Problem(key, "[]", "a non-empty list of sizes (4K, 2M) or ranges (8K-60K) when workload.buffer-pages = 0");
         return result.ToImmutable();
+    }
+
+    /// <summary>
+    /// A scenario that expects a violation of a hazard with knobs must switch one of them on: a violation is only
+    /// ever attributed to a hazard whose knob is on. When none is, the file was most likely cut short (a truncated
+    /// file that still parses: the knob was in the part that is missing) or the knob was left out. Only for a file
+    /// as written (<see cref="SimConfig.Load"/>): a sweep or an override may switch the knob off on purpose.
+    /// </summary>
+    internal static void CheckHazardKnobOn(HoconReader r, SimSettings s)
+    {
+        if (s.Expect != Expectation.Violation || s.Hazard.Length == 0)
+            return;
+        var knobs = HvIommu.Model.Hazards.HazardRegistry.All.Where(k => k.Id == s.Hazard).ToList();
+        if (knobs.Count > 0 && !knobs.Any(k => k.IsOn(s)))
+            r.Problem(Root + "hazard", s.Hazard, $"expect = violation of {s.Hazard}, but none of its knobs is on ("
+                + string.Join(", ", knobs.Select(k => $"{k.ShortKey} = {k.WrongValue}")) + "): is the file cut short, or the knob left out?");
     }
 
     private static ImmutableArray<DomainSpec> ReadDomains(HoconReader r, out Dictionary<string, List<string>> groups)

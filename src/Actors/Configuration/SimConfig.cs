@@ -42,11 +42,15 @@ public static class SimConfig
                 throw new ConfigException([new ConfigProblem(path, "(file)", "", $"larger than the {HoconGuard.MaxBytes:N0} bytes a configuration may have")]);
             text = System.IO.File.ReadAllText(path);
         }
-        return Parse(text, file, overrides);
+        // A knob set off on the command line is deliberate; a knob missing from the file may be a cut-off file.
+        var knobOverridden = overrides?.Any(o => HvIommu.Model.Hazards.HazardRegistry.All.Any(k => o.Contains(k.ShortKey, StringComparison.Ordinal))) ?? false;
+        return Parse(text, file, overrides, asWritten: !knobOverridden);
     }
 
     /// <summary>Loads configuration text as if it were a file named <paramref name="file"/>.</summary>
-    public static LoadedConfig Parse(string text, string file, IEnumerable<string>? overrides = null)
+    /// <param name="asWritten">The text is a file as its author wrote it (not a resolved config, not a sweep cell):
+    /// also check that a scenario expecting a hazard's violation switches one of its knobs on.</param>
+    public static LoadedConfig Parse(string text, string file, IEnumerable<string>? overrides = null, bool asWritten = false)
     {
         var overlay = ParseOrThrow(text, file);
         foreach (var line in overrides ?? [])
@@ -56,6 +60,8 @@ public static class SimConfig
         var merged = overlay.WithFallback(Reference);
         var reader = new HoconReader(merged, overlay, file, problems);
         var settings = SettingsReader.Read(reader);
+        if (asWritten)
+            SettingsReader.CheckHazardKnobOn(reader, settings);
         TraceTopology.Check(settings, file, problems);
         if (problems.Count == 0)
             DispatcherCheck.Check(reader, settings.Run.Dispatcher);

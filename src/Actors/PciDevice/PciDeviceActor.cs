@@ -252,7 +252,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     {
         var what = t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}" : $"fault {t.Fault} ({t.Source})";
         trace.Event(TraceEventKind.DmaTranslate, Actor, $"translate 0x{tx.Iova:x}",
-            $"{what}, domain {view.DomainId}{(tx.Replay ? ", replayed descriptor" : "")}");
+            $"{what}, domain {view.DomainId}{(t.Mapping is { } m ? $", mapping #{m.Serial}" : "")}{(tx.Replay ? ", replayed descriptor" : "")}");
         if (!t.Ok)
             return;
         if (t.Source == TranslationSource.Walk)

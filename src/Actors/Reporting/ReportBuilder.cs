@@ -38,7 +38,7 @@ internal static class ReportBuilder
         var violations = world.Violations.Kept
             .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
                 v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
-                v.Description, v.Explanation, reproduce))
+                v.Description, v.Explanation, reproduce, v.MappingSerial == 0 ? null : v.MappingSerial, v.FlushSeq == 0 ? null : v.FlushSeq))
             .ToList();
         var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
         var didNotRun = s.Expect == Expectation.Clean ? world.DidNotRun() : null;

@@ -19,7 +19,9 @@ public sealed record ViolationRecord(
     string? Frame,
     string Description,
     string Explanation,
-    string Reproduce)
+    string Reproduce,
+    long? Mapping = null,
+    long? Flush = null)
 {
     /// <summary>An address as the report writes it: <c>0x</c> and lower-case hexadecimal.</summary>
     public static string Hex(ulong address) => "0x" + address.ToString("x", CultureInfo.InvariantCulture);

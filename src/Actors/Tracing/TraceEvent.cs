@@ -47,10 +47,12 @@ public sealed record TraceEvent(
 /// <summary>A trace event's fields as JSON properties (history.jsonl lines, Perfetto args).</summary>
 public static class TraceEventJson
 {
-    public static void WriteFields(Utf8JsonWriter w, TraceEvent e)
+    /// <param name="stepped">False when the trace has no schedule steps (a stress run): the <c>step</c> field is left out.</param>
+    public static void WriteFields(Utf8JsonWriter w, TraceEvent e, bool stepped = true)
     {
         w.WriteNumber("seq", e.Seq);
-        w.WriteNumber("step", e.Step);
+        if (stepped)
+            w.WriteNumber("step", e.Step);
         w.WriteNumber("timeNs", e.TimeNs);
         w.WriteString("kind", e.Kind.ToString());
         w.WriteString("actor", e.Actor);

@@ -29,14 +29,14 @@ public static class TraceFiles
             PerfettoWriter.Write(events, trace.Dropped, stream);
 
         var first = report.Violations.FirstOrDefault();
-        var story = first is null ? null : ViolationStory.Of(events, first);
+        var story = first is null ? null : ViolationStory.Of(events, first, stepped: trace.RecordsMessages);
         var history = story is null ? events : History(events, story);
         var markdown = Path.Combine(directory, MermaidFile);
         File.WriteAllText(markdown, story is not null ? Diagram(story, history, trace, report)
             : first is not null ? BeyondTheTrace(first, report, trace, events.Count)
             : NoViolation(report, trace, events.Count));
         var jsonl = Path.Combine(directory, HistoryFile);
-        File.WriteAllText(jsonl, JsonLines(history));
+        File.WriteAllText(jsonl, JsonLines(history, stepped: trace.RecordsMessages));
         return [perfetto, markdown, jsonl];
     }
 
@@ -47,7 +47,10 @@ public static class TraceFiles
     public static IReadOnlyList<TraceEvent> History(IReadOnlyList<TraceEvent> events, ViolationStory story)
     {
         var targets = story.Facts.Prepend(story.Violation).Select(e => e.Seq).ToList();
-        return CausalHistory.Of(events, targets, MaxDiagramEvents);
+        // In a stress run actors record concurrently and the violation carries the time of the access, so an event
+        // recorded just before it may be later on the clock: it did not happen before, leave it out.
+        var until = story.Violation.TimeNs;
+        return CausalHistory.Of(events.Where(e => e.TimeNs <= until || e.Seq == story.Violation.Seq).ToList(), targets, MaxDiagramEvents);
     }
 
     private static string Diagram(ViolationStory story, IReadOnlyList<TraceEvent> history, SimTrace trace, RunReport report)
@@ -95,7 +98,8 @@ public static class TraceFiles
         $"({kept:N0} events kept, {trace.Dropped:N0} dropped); open {PerfettoFile} in https://ui.perfetto.dev.\n";
 
     /// <summary>One JSON object per event: seq, step, timeNs, kind, actor, name, detail, cause, peer.</summary>
-    public static string JsonLines(IReadOnlyList<TraceEvent> events)
+    /// <param name="stepped">False for a stress run's trace, which has no schedule steps: no <c>step</c> field.</param>
+    public static string JsonLines(IReadOnlyList<TraceEvent> events, bool stepped = true)
     {
         var sb = new StringBuilder();
         using var buffer = new MemoryStream();
@@ -105,7 +109,7 @@ public static class TraceFiles
             using (var w = new Utf8JsonWriter(buffer))
             {
                 w.WriteStartObject();
-                TraceEventJson.WriteFields(w, e);
+                TraceEventJson.WriteFields(w, e, stepped);
                 w.WriteEndObject();
             }
             sb.Append(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length)).Append('\n');

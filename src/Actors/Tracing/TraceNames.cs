@@ -12,6 +12,25 @@ namespace HvIommu.Actors.Tracing;
 /// </summary>
 public static class TraceNames
 {
+    /// <summary>The oracle serials of the mappings an unmap clears, as runs: <c>mappings #17-#20 #25</c> (a large buffer
+    /// is one run), so a story can find the unmap of the mapping a violation names.</summary>
+    public static string Mappings(IEnumerable<HvIommu.Model.Oracle.MappingRecord> records)
+    {
+        var serials = records.Select(r => r.Serial).Order().ToList();
+        var sb = new System.Text.StringBuilder("mappings");
+        for (var i = 0; i < serials.Count;)
+        {
+            var j = i;
+            while (j + 1 < serials.Count && serials[j + 1] == serials[j] + 1)
+                j++;
+            sb.Append(" #").Append(serials[i]);
+            if (j > i)
+                sb.Append("-#").Append(serials[j]);
+            i = j + 1;
+        }
+        return sb.ToString();
+    }
+
     public static (string Name, string Detail) Describe(object message) => message switch
     {
         Hypercall h => ($"Hypercall {h.Input.Code}", $"vcpu{h.Vcpu}{DomainOf(h.Input)}"),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using HvIommu.Actors.Reporting;
 
@@ -8,6 +9,11 @@ namespace HvIommu.Actors.Tracing;
 /// number, when it started and completed), the free, the access — each with its step — and which of them
 /// came too early. These are also the events the violation depends on through shared memory (the free
 /// the DMA ran into, the flush that returned), which message causes alone do not reach.
+/// Every fact is the one the oracle names, found by its serial numbers (<see cref="ViolationRecord.Mapping"/>,
+/// <see cref="ViolationRecord.Flush"/>), never a nearby event that looks alike: the map event of that mapping,
+/// the unmap that cleared it, the DMA's translation made from it, that flush of the mapping's domain. A fact the
+/// oracle does not name is not told (no flush when none had completed). Only events before the violation count:
+/// earlier in the trace and, in a stress run, where actors record concurrently, not later on its clock.
 /// </summary>
 public sealed class ViolationStory
 {
@@ -28,78 +34,103 @@ public sealed class ViolationStory
     public string Text { get; }
 
     /// <summary>The story of <paramref name="record"/> (the report's first violation) in <paramref name="events"/>; null when the trace lacks it.</summary>
-    public static ViolationStory? Of(IReadOnlyList<TraceEvent> events, ViolationRecord record)
+    /// <param name="stepped">The trace has schedule steps (a deterministic run). A stress run's events have none, so
+    /// the story tells times (wall clock) instead of "step 0".</param>
+    public static ViolationStory? Of(IReadOnlyList<TraceEvent> events, ViolationRecord record, bool stepped = true)
     {
         var violation = events.FirstOrDefault(e => e.Kind == TraceEventKind.Violation);
         if (violation is null)
             return null;
-        var before = events.TakeWhile(e => e.Seq < violation.Seq).ToList();
+        var before = events.Where(e => e.Seq < violation.Seq && e.TimeNs <= violation.TimeNs).ToList();
+        var serial = record.Mapping;
+        var map = serial is null ? null
+            : before.LastOrDefault(e => e.Kind == TraceEventKind.PteWrite && e.Name.StartsWith("map ", StringComparison.Ordinal) && Names(e, "mapping", serial.Value));
+        var mapDomain = map is null ? record.Domain?.ToString(CultureInfo.InvariantCulture) : Detail(map, "domain");
+        var unmap = serial is null ? null
+            : before.LastOrDefault(e => e.Kind == TraceEventKind.PteWrite && e.Name.StartsWith("unmap ", StringComparison.Ordinal) && Names(e, "mappings", serial.Value));
+        // The DMA's translation: from the named mapping when there is one, else the device's last of that IOVA.
         var iova = record.Iova ?? "";
-        var page = PageOf(iova);
-        var translate = iova.Length == 0 ? null
-            : before.LastOrDefault(e => e.Kind == TraceEventKind.DmaTranslate && e.Actor == violation.Actor && e.Name.EndsWith(" " + iova, StringComparison.Ordinal));
-        // The mapping and the flush the oracle names (by serial, domain and number: flush numbers count per domain),
-        // never another domain's flush or an earlier mapping of the same IOVA.
-        var text = record.Description + " " + record.Explanation;
-        var serial = Named(text, @"mapping #(\d+)");
-        var mapDomain = Named(text, @"mapping #\d+ [^()]*\([^)]*\) of domain (\d+)");
-        var flushNo = Named(text, @"flush #(\d+)");
-        var map = page is null ? null : before.LastOrDefault(e => e.Kind == TraceEventKind.PteWrite && e.Name == "map " + page
-            && (serial is null || e.Detail.Contains($"mapping #{serial} ", StringComparison.Ordinal)));
-        mapDomain ??= map is null ? null : Detail(map, "domain");
-        var unmap = map is null ? null
-            : before.FirstOrDefault(e => e.Seq > map.Seq && e.Kind == TraceEventKind.PteWrite && e.Actor == map.Actor && e.Name.StartsWith("unmap ", StringComparison.Ordinal)
-                && Detail(e, "domain") == Detail(map, "domain"));
-        var free = record.Frame is { } frame ? before.LastOrDefault(e => e.Kind == TraceEventKind.Free && e.Name.EndsWith(" " + frame, StringComparison.Ordinal)) : null;
-        var anchor = free ?? violation;
+        var translate = before.LastOrDefault(e => e.Kind == TraceEventKind.DmaTranslate && e.Actor == violation.Actor
+            && (serial is { } s ? Names(e, "mapping", s) : iova.Length > 0 && e.Name.EndsWith(" " + iova, StringComparison.Ordinal)));
+        // The free of the frame after the mapping was made (an earlier free is of the frame's previous owner).
+        var free = record.Frame is { } frame
+            ? before.LastOrDefault(e => e.Kind == TraceEventKind.Free && e.Name.EndsWith(" " + frame, StringComparison.Ordinal) && (map is null || e.Seq > map.Seq))
+            : null;
         bool OfDomain(TraceEvent e) => mapDomain is null || Detail(e, "domain") == mapDomain;
-        var flushDone = flushNo is not null && mapDomain is not null
-            ? before.LastOrDefault(e => e.Kind == TraceEventKind.Flush && e.Name == $"flush #{flushNo} completed" && OfDomain(e))
-            : before.LastOrDefault(e => e.Seq < anchor.Seq && e.Kind == TraceEventKind.Flush && e.Name.EndsWith(" completed", StringComparison.Ordinal)
-                && OfDomain(e) && (unmap is null || e.Seq > unmap.Seq));
+        var flushDone = record.Flush is { } flush
+            ? before.LastOrDefault(e => e.Kind == TraceEventKind.Flush && e.Name == $"flush #{flush} completed" && OfDomain(e))
+            : null;
         var flushStart = flushDone is null ? null
-            : before.LastOrDefault(e => e.Seq < flushDone.Seq && e.Kind == TraceEventKind.Flush && e.Name == flushDone.Name.Replace(" completed", " started", StringComparison.Ordinal) && OfDomain(e));
+            : before.LastOrDefault(e => e.Seq < flushDone.Seq && e.Kind == TraceEventKind.Flush && e.Name == $"flush #{record.Flush} started" && OfDomain(e));
         var facts = new[] { map, translate, unmap, flushStart, flushDone, free }.OfType<TraceEvent>().OrderBy(e => e.Seq).ToList();
 
+        var clock = new StoryClock(stepped);
         var sb = new StringBuilder();
-        sb.AppendLine($"**{record.Kind} ({record.Hazard})** at schedule step {violation.Step} ({violation.Actor}'s step {record.Step}), {record.SimTimeNs} ns: {record.Description}");
+        var actor = violation.Actor;
+        sb.AppendLine(stepped
+            ? $"**{record.Kind} ({record.Hazard})** at schedule step {violation.Step} ({actor}'s step {record.Step}), {record.SimTimeNs} ns: {record.Description}"
+            : $"**{record.Kind} ({record.Hazard})** at {actor}'s step {record.Step}, {N(record.SimTimeNs)} ns into the run (wall clock): {record.Description}");
         sb.AppendLine();
-        sb.AppendLine("What happened, in schedule order:");
+        sb.AppendLine(stepped ? "What happened, in schedule order:" : "What happened, in the order it was recorded (a stress run has no schedule steps; times are wall clock):");
         sb.AppendLine();
         foreach (var e in facts.Append(violation))
-            sb.AppendLine($"- step {e.Step}, {e.TimeNs} ns — {e.Actor}: {e.Name} ({e.Detail})");
+            sb.AppendLine($"- {clock.Stamp(e)} — {e.Actor}: {e.Name} ({e.Detail})");
         sb.AppendLine();
-        sb.AppendLine("Too early: " + TooEarly(translate, flushStart, flushDone, free, violation));
+        sb.AppendLine("Too early: " + TooEarly(clock, translate, flushStart, flushDone, free, violation, record.Flush is null && unmap is not null));
         sb.AppendLine();
         sb.AppendLine(record.Explanation);
         return new ViolationStory(violation, facts, sb.ToString());
     }
 
-    private static string TooEarly(TraceEvent? translate, TraceEvent? flushStart, TraceEvent? flushDone, TraceEvent? free, TraceEvent violation)
+    /// <summary>How an event's moment is told: its schedule step (deterministic) or its wall-clock time (stress).</summary>
+    private sealed class StoryClock(bool stepped)
+    {
+        public string Stamp(TraceEvent e) => stepped ? $"step {e.Step}, {e.TimeNs} ns" : $"{N(e.TimeNs)} ns";
+
+        public string At(TraceEvent e) => stepped ? $"at step {e.Step}" : $"at {N(e.TimeNs)} ns";
+
+        public string Of(TraceEvent e) => stepped ? $"step {e.Step}" : $"{N(e.TimeNs)} ns";
+    }
+
+    private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string TooEarly(StoryClock clock, TraceEvent? translate, TraceEvent? flushStart, TraceEvent? flushDone, TraceEvent? free, TraceEvent violation, bool unflushed)
     {
         var flush = flushDone is null ? "" : $"{flushDone.Name.Replace(" completed", "", StringComparison.Ordinal)} of domain {Detail(flushDone, "domain")}";
         if (free is not null && flushDone is null)
-            return $"the free at step {free.Step} — no flush covering the unmap had completed before it.";
+            return $"the free {clock.At(free)} — no flush covering the unmap had completed before it.";
         if (translate is not null && flushStart is not null && flushDone is not null && translate.Seq < flushStart.Seq)
-            return $"the completion of {flush} at step {flushDone.Step} — the DMA translated at step {translate.Step}, before the flush started " +
-                   $"(step {flushStart.Step}), was still in flight and moved its data at step {violation.Step}" +
-                   (free is not null ? $", after the free at step {free.Step} that the completion allowed." : ".");
+            return $"the completion of {flush} {clock.At(flushDone)} — the DMA translated {clock.At(translate)}, before the flush started " +
+                   $"({clock.Of(flushStart)}), was still in flight and moved its data {clock.At(violation)}" +
+                   (free is not null ? $", after the free {clock.At(free)} that the completion allowed." : ".");
         if (translate is not null && flushDone is not null && translate.Seq > flushDone.Seq)
-            return $"nothing in the driver: the DMA at step {translate.Step} was translated after {flush} completed (step {flushDone.Step}) from an entry the flush left behind ({Detail(translate, "via")}).";
+            return $"nothing in the driver: the DMA {clock.At(translate)} was translated after {flush} completed ({clock.Of(flushDone)}) from an entry the flush left behind ({Detail(translate, "via")}).";
         if (free is not null)
-            return $"the free at step {free.Step}, before the DMA translated at step {translate?.Step.ToString() ?? "?"} had moved its data (step {violation.Step}).";
+            return $"the free {clock.At(free)}, before the DMA translated {(translate is null ? "earlier" : clock.At(translate))} had moved its data ({clock.Of(violation)}).";
+        if (unflushed)
+            return "the DMA used the mapping after its unmap, and no flush covering the unmap had completed; see the explanation below.";
         return "see the explanation below; the trace holds no free or flush for this IOVA.";
     }
 
-    /// <summary>The first group of <paramref name="pattern"/> in <paramref name="text"/>, or null.</summary>
-    private static string? Named(string text, string pattern) =>
-        System.Text.RegularExpressions.Regex.Match(text, pattern) is { Success: true } m ? m.Groups[1].Value : null;
-
-    /// <summary>The IOVA's 4 KiB page as the trace writes it (0x…000).</summary>
-    private static string? PageOf(string iova) =>
-        iova.StartsWith("0x", StringComparison.Ordinal) && ulong.TryParse(iova.AsSpan(2), System.Globalization.NumberStyles.HexNumber, null, out var v)
-            ? $"0x{v & ~0xFFFUL:x}"
-            : null;
+    /// <summary>True when <paramref name="e"/>'s detail names serial <paramref name="serial"/> after <paramref name="label"/>
+    /// ("mapping #17 IOVA …", "mappings #17-#20 #25": see <see cref="TraceNames.Mappings"/>).</summary>
+    private static bool Names(TraceEvent e, string label, long serial)
+    {
+        var i = e.Detail.IndexOf(label + " #", StringComparison.Ordinal);
+        if (i < 0)
+            return false;
+        foreach (var token in e.Detail[(i + label.Length + 1)..].Split(' ', ','))
+        {
+            if (!token.StartsWith('#'))
+                break;
+            var dash = token.IndexOf("-#", StringComparison.Ordinal);
+            var (from, to) = dash < 0 ? (token[1..], token[1..]) : (token[1..dash], token[(dash + 2)..]);
+            if (long.TryParse(from, NumberStyles.None, CultureInfo.InvariantCulture, out var lo)
+                && long.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out var hi) && lo <= serial && serial <= hi)
+                return true;
+        }
+        return false;
+    }
 
     /// <summary>The word after <paramref name="key"/> in a detail ("domain 3, …" → "3").</summary>
     private static string Detail(TraceEvent e, string key)

@@ -193,7 +193,7 @@ internal sealed partial class VcpuActor
         var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
-            $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}");
+            $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(op.Records)}");
         foreach (var r in op.Records)
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);

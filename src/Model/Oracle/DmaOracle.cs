@@ -371,7 +371,8 @@ public sealed class DmaOracle
         var explanation = why.Text;
         var timeNs = ctx.SimTimeNs != 0 || _clock is null ? ctx.SimTimeNs : _clock.NowNs;
         var v = new Violation(kind, hazard, ctx.Step, timeNs, ctx.Vcpu, ctx.Device, t.Domain, t.Iova, frame,
-            description, record is null ? explanation : $"{explanation} History: {History(record)}");
+            description, record is null ? explanation : $"{explanation} History: {History(record)}",
+            record?.Serial ?? 0, record is { State: MappingState.Flushed } ? record.FlushedBySeq : 0);
         return _log.Record(v) || kind == ViolationKind.LazyWindowStaleAccess ? v : null;
     }
 

@@ -53,11 +53,46 @@ public sealed class HostileInputTests : IDisposable
     [InlineData("hviommu.devices = [ { name = n, domain = dom, count = 100000 } ]", "hviommu.devices")]
     [InlineData("hviommu.device-defaults.ats = maybe", "hviommu.device-defaults.ats")]
     [InlineData("hviommu.iommu.max-domains = 2", "hviommu.iommu.max-domains")]
+    // Found by the config fuzz: a key = value directly inside a list (a list's ']' swapped with the next line) made
+    // Akka's parser loop forever; so did any other character that cannot start a value.
+    [InlineData("hviommu {\n  devices = [\n  vm.vcpus = 4\n  { name = dev, domain = dom }\n  ]\n}", "line 3: '=' inside the list opened at line 2")]
+    [InlineData("hviommu.iommu.capabilities = [present, ^]", "'^' inside the list")]
+    [InlineData("hviommu.iommu.capabilities = [present s1 : x]", "':' inside the list")]
+    // A file cut mid-statement (the parser took the dangling key as a key with no value).
+    [InlineData("hviommu { run.ops = 5 }\nhviommu.vm.\n# trailing comment", "line 2: the text ends in the middle of a statement")]
+    // More transactions per operation than a run can carry through its step budget.
+    [InlineData("hviommu.workload.dma-per-op = 1000000", "hviommu.workload.dma-per-op")]
     public void A_hostile_config_is_bad_input_naming_what_is_wrong(string text, string mention)
     {
         var path = Conf(text);
         BadInput(Run("validate", "--config", path), path, mention);
         BadInput(Run("run", "--config", path, "--ops", "1"), mention);
+    }
+
+    [Fact]
+    public void A_list_element_that_is_not_an_object_is_blamed_on_the_file_that_wrote_the_list()
+    {
+        var path = Conf("hviommu.devices = [ x ]");
+        BadInput(Run("validate", "--config", path), $"{path}: hviommu.devices[0] = x");
+    }
+
+    /// <summary>
+    /// A scenario cut off after a complete block still parses; what gives it away is a wrong twin whose hazard knob
+    /// is gone (it would run on defaults and "miss" its violation). Switching the knob off from the command line
+    /// (a sweep, an override) is deliberate and stays allowed.
+    /// </summary>
+    [Fact]
+    public void A_scenario_cut_before_its_hazard_knob_is_refused()
+    {
+        var full = File.ReadAllText(Path.Combine(Simulation.RunEndToEndTests.RepoRoot(), "config", "scenarios", "h2-free-iova-wrong.conf"));
+        var knob = full.IndexOf("\n  driver.hazards.free-iova-before-flush = on", StringComparison.Ordinal);
+        Assert.True(knob > 0);
+        // Cut at the end of the last complete line before the knob, then close the block as an editor would leave it.
+        var cut = full[..knob] + "\n}\n";
+        BadInput(Run("validate", "--config", Conf(cut)), "hviommu.hazard = H2", "none of its knobs is on", "driver.hazards.free-iova-before-flush = on", "cut short");
+        var path = Conf(full.Replace("driver.hazards.free-iova-before-flush = on", "", StringComparison.Ordinal));
+        var config = HvIommu.Actors.Configuration.SimConfig.Load(path, ["hviommu.driver.hazards.free-iova-before-flush = off"]);
+        Assert.False(config.Settings.Driver.Hazards.FreeIovaBeforeFlush);
     }
 
     [Fact]

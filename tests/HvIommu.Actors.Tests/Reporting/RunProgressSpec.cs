@@ -60,6 +60,56 @@ public sealed class RunProgressSpec
         progress.Stop();
     }
 
+    /// <summary>
+    /// Issue 14: the live line wrapped at 80 and 120 columns. Rendered on an interactive ANSI console of each width
+    /// with a long title and the memory figures, no line of the output is wider than the terminal, and the
+    /// operations count is still there; a narrow terminal keeps the spinner and a description.
+    /// </summary>
+    [Theory]
+    [InlineData(40)]
+    [InlineData(80)]
+    [InlineData(120)]
+    [InlineData(200)]
+    public void The_live_line_fits_the_terminal_width(int width)
+    {
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Yes,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.Yes,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = width;
+        var memory = new HvIommu.Actors.Metrics.MemorySample(RssBytes: 182_400_000, PeakRssBytes: 190_000_000, ManagedHeapBytes: 41_200_000, Gen2Collections: 3);
+        var progress = new LiveProgress(console);
+        progress.Start("random-correct-13-ats-detach-attach-lazy — seed 18446744073709551615, stress");
+        progress.Update(Halfway with { Memory = memory, Operations = 123_456_789, TargetOperations = 1_000_000_000 });
+        progress.Stop();
+
+        var text = System.Text.RegularExpressions.Regex.Replace(output.ToString(), @"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "");
+        var lines = text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, l => Assert.True(l.TrimEnd().Length < width, $"{l.TrimEnd().Length} ≥ {width}: '{l}'"));
+        Assert.Contains(lines, l => l.Contains("123,456,789", StringComparison.Ordinal) || l.Contains('…'));
+        // One row per task: the description and the percentage column on the same line, not wrapped below it.
+        if (width >= LiveProgress.NarrowWidth)
+            Assert.Contains(lines, l => l.Contains("violation", StringComparison.Ordinal) && l.Contains('%'));
+        if (width >= 120)
+            Assert.Contains(lines, l => l.Contains("123,456,789/1,000,000,000 ops", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_description_drops_detail_before_it_is_cut()
+    {
+        var s = Halfway with { Memory = new HvIommu.Actors.Metrics.MemorySample(182_400_000, 190_000_000, 41_200_000, 3) };
+        Assert.Equal("t: 50,000/100,000 ops, 12,346 DMA/s, 1 violation, rss 182 MB (peak 190 MB), heap 41 MB", LiveProgress.Fit("t", s, 200));
+        Assert.Equal("t: 50,000/100,000 ops, 12,346 DMA/s, 1 violation", LiveProgress.Fit("t", s, 60));
+        Assert.Equal("t: 50,000/100,000 ops, 1 violation", LiveProgress.Fit("t", s, 40));
+        Assert.Equal("50,000/100,000 ops, 1 violation", LiveProgress.Fit("a long title", s, 32));
+        Assert.Equal("50,000/100,00…", LiveProgress.Fit("a long title", s, 14));
+    }
+
     [Fact]
     public void The_factory_gives_plain_progress_when_told_there_is_no_terminal() =>
         Assert.IsType<PlainProgress>(RunProgressFactory.Create(TextWriter.Null, interactive: false));

@@ -106,7 +106,7 @@ public sealed class ScenariosCommandTests
         try
         {
             File.WriteAllText(Path.Combine(dir.FullName, "h5-lonely-wrong.conf"),
-                "# lonely\nhviommu { name = \"h5-lonely-wrong\", hazard = \"H5\", description = \"d\", expect = violation }");
+                "# lonely\nhviommu { name = \"h5-lonely-wrong\", hazard = \"H5\", description = \"d\", expect = violation, hypervisor.flush.drain-dma = off }");
             File.WriteAllText(Path.Combine(dir.FullName, "h9-broken-right.conf"), "hviommu { vm { vcpus = zero } }");
             var (exit, stdout, stderr) = RunEndToEndTests.Run(["scenarios", "--dir", dir.FullName]);
             Assert.Equal(ExitCodes.BadInput, exit);
