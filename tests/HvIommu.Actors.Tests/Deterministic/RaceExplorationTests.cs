@@ -225,7 +225,6 @@ public sealed class RaceEnvironmentChoiceTests
     [InlineData("h1-free-tables")]
     [InlineData("h4-devtlb-first")]
     [InlineData("h14-s2-change")]
-    [InlineData("h9-detach-last-domain")]
     public void The_default_strategy_finds_a_minimal_race_within_a_small_budget_from_each_start(string race)
     {
         var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race(race), []);
