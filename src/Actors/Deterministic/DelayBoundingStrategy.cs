@@ -9,7 +9,7 @@ namespace HvIommu.Actors.Deterministic;
 /// with it), and at up to <c>bound</c> delay points drawn over the decision steps of the longest schedule seen
 /// so far it delays that actor — moves it to the end of the list — so the next one runs instead. A bug
 /// reachable with b delays is found with probability at least 1 / k^b per schedule, k decision steps.
-/// Environment choices are uniform.
+/// Environment choices are uniform; environment coins follow <see cref="Coins"/>.
 /// </summary>
 public sealed class DelayBoundingStrategy : IScheduleStrategy
 {
@@ -23,8 +23,10 @@ public sealed class DelayBoundingStrategy : IScheduleStrategy
     /// <param name="seed">The strategy's own seed (derived from the schedule's seed).</param>
     /// <param name="bound">Delays in this schedule (≥ 0).</param>
     /// <param name="length">Decision steps to draw the delay points over; 0 = no delay.</param>
-    public DelayBoundingStrategy(ulong seed, int bound, long length)
+    /// <param name="coins">How the environment's coins are decided.</param>
+    public DelayBoundingStrategy(ulong seed, int bound, long length, CoinPolicy coins = CoinPolicy.Uniform)
     {
+        Coins = coins;
         ArgumentOutOfRangeException.ThrowIfNegative(bound);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Bound = bound;
@@ -41,7 +43,11 @@ public sealed class DelayBoundingStrategy : IScheduleStrategy
 
     public long Length { get; }
 
-    public string Description => StrategySpec.Delay(Bound, Length);
+    public CoinPolicy Coins { get; }
+
+    public string Description => StrategySpec.Delay(Bound, Length) + CoinPolicies.Suffix(Coins);
+
+    public int ChooseCoin(double probability, long index) => CoinPolicies.Flip(Coins, probability, _random);
 
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {

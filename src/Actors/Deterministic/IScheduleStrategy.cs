@@ -33,4 +33,43 @@ public interface IScheduleStrategy
     /// again, so the old file replays unchanged.
     /// </summary>
     bool ChoosesEnvironment => true;
+
+    /// <summary>The schedule file version this strategy's runs are recorded (or were recorded) as: 3 for every
+    /// strategy that explores; a replay follows its file's, so the device times its replays as it did then.</summary>
+    int Version => ScheduleFile.CurrentVersion;
+
+    /// <summary>
+    /// An environment coin: whether an event of <paramref name="probability"/> (strictly between 0 and 1) happens —
+    /// a device replays a descriptor, an injected failure strikes. Recorded as a two-way choice (1 = it happens) like
+    /// <see cref="ChooseValue"/>, which the default asks; a strategy may bias it (<see cref="CoinPolicy"/>).
+    /// </summary>
+    int ChooseCoin(double probability, long index) => ChooseValue(2, index);
+}
+
+/// <summary>How an exploring strategy decides the environment's coins.</summary>
+public enum CoinPolicy
+{
+    /// <summary>Each outcome with probability ½, whatever the event's configured probability.</summary>
+    Uniform,
+
+    /// <summary>The event happens with probability <see cref="CoinPolicies.Eventful"/> (or its configured probability,
+    /// when higher): more replays, more injected failures — more chances for a race, as an adversarial environment.</summary>
+    Eventful,
+}
+
+/// <summary>The coin policies' draws, shared by the exploring strategies.</summary>
+public static class CoinPolicies
+{
+    /// <summary>The probability an eventful coin comes up "it happens".</summary>
+    public const double Eventful = 0.9;
+
+    /// <summary>The text of a policy in a strategy's description (empty for the uniform default).</summary>
+    public static string Suffix(CoinPolicy policy) => policy == CoinPolicy.Eventful ? " coins=eventful" : "";
+
+    /// <summary>One coin under <paramref name="policy"/>, drawn from <paramref name="random"/>: 1 = it happens.</summary>
+    public static int Flip(CoinPolicy policy, double probability, Model.Randomness.SeededRandom random) => policy switch
+    {
+        CoinPolicy.Eventful => random.Chance(Math.Max(Eventful, probability)) ? 1 : 0,
+        _ => random.Next(2),
+    };
 }

@@ -13,7 +13,8 @@ namespace HvIommu.Actors.Deterministic;
 /// (<paramref name="length"/>), not over a guess: a change point past the end of the run is a change point
 /// lost. With no observation yet (length 0) the schedule has no change point, as Coyote's first iteration.
 /// A bug of depth d is found with probability at least 1 / (n · k^(d−1)) per schedule, n actors, k decision
-/// steps. Environment choices are uniform (Coyote's prioritization draws its booleans and integers at random).
+/// steps. Environment choices are uniform (Coyote's prioritization draws its booleans and integers at random);
+/// environment coins follow <see cref="Coins"/>.
 /// </summary>
 public sealed class PctStrategy : IScheduleStrategy
 {
@@ -29,8 +30,10 @@ public sealed class PctStrategy : IScheduleStrategy
     /// <param name="seed">The strategy's own seed (derived from the schedule's seed).</param>
     /// <param name="depth">The bug depth d ≥ 1: d − 1 priority change points.</param>
     /// <param name="length">Decision steps to draw the change points over (the longest schedule seen so far); 0 = none.</param>
-    public PctStrategy(ulong seed, int depth, long length)
+    /// <param name="coins">How the environment's coins are decided.</param>
+    public PctStrategy(ulong seed, int depth, long length, CoinPolicy coins = CoinPolicy.Uniform)
     {
+        Coins = coins;
         ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Depth = depth;
@@ -48,7 +51,11 @@ public sealed class PctStrategy : IScheduleStrategy
     /// <summary>The decision steps the change points were drawn over.</summary>
     public long Length { get; }
 
-    public string Description => StrategySpec.Pct(Depth, Length);
+    public CoinPolicy Coins { get; }
+
+    public string Description => StrategySpec.Pct(Depth, Length) + CoinPolicies.Suffix(Coins);
+
+    public int ChooseCoin(double probability, long index) => CoinPolicies.Flip(Coins, probability, _random);
 
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {

@@ -15,6 +15,7 @@ public sealed class ReplayStrategy : IScheduleStrategy
     {
         Source = schedule.Strategy;
         ChoosesEnvironment = schedule.Version >= 2;
+        Version = schedule.Version;
     }
 
     public ReplayStrategy(IReadOnlyList<int> choices, IReadOnlyList<ScheduleValue>? values = null)
@@ -27,6 +28,9 @@ public sealed class ReplayStrategy : IScheduleStrategy
     /// <summary>False when following a version 1 schedule: its environment choices come from the seed, as they did
     /// when it was recorded.</summary>
     public bool ChoosesEnvironment { get; } = true;
+
+    /// <summary>The version of the recording: the device's replays are timed as they were then.</summary>
+    public int Version { get; } = ScheduleFile.CurrentVersion;
 
     /// <summary>The strategy that produced the recording.</summary>
     public string Source { get; }

@@ -15,7 +15,7 @@ public readonly record struct ScheduleValue(int Value, int Options)
 /// (which outcome of how many: a device's replay, its page and delay, an injected failure), in order. Saved as
 /// short text:
 /// <code>
-/// hviommu-schedule 2
+/// hviommu-schedule 3
 /// seed 42
 /// strategy pct depth=3 length=200
 /// steps 7
@@ -25,26 +25,35 @@ public readonly record struct ScheduleValue(int Value, int Options)
 /// Choices and values are wrapped at 32 per line; every following line starting with a digit continues the
 /// list above it. Version 1 files (no <c>values</c> line: recorded when the environment drew its choices from
 /// the seed) still load with <see cref="Version"/> 1, and their replay draws the environment from the seed
-/// again (<see cref="ReplayStrategy.ChoosesEnvironment"/>), so they replay unchanged.
+/// again (<see cref="ReplayStrategy.ChoosesEnvironment"/>), so they replay unchanged. Version 2 files were recorded
+/// when a misbehaving device timed its replays in its own steps (a drawn delay); version 3 files when the device's
+/// replay engine is an actor the schedule runs (<see cref="Simulation.SimWorld.ScheduledReplays"/>). Each replays
+/// with the mechanism it was recorded with.
 /// </summary>
 public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int> Choices, IReadOnlyList<ScheduleValue>? Values = null)
 {
-    private const string Magic = "hviommu-schedule 2";
+    private const string Magic = "hviommu-schedule 3";
+    private const string MagicV2 = "hviommu-schedule 2";
     private const string MagicV1 = "hviommu-schedule 1";
+
+    /// <summary>The version this simulator records.</summary>
+    public const int CurrentVersion = 3;
     private const int PerLine = 32;
 
     /// <summary>The environment choices (empty for a version 1 file).</summary>
     public IReadOnlyList<ScheduleValue> EnvironmentChoices => Values ?? [];
 
-    /// <summary>2: the strategy made the environment's choices (recorded in <c>values</c>); 1: the seed drew them.</summary>
-    public int Version { get; init; } = 2;
+    /// <summary>3: the strategy made the environment's choices (recorded in <c>values</c>) and the schedule timed the
+    /// device's replays; 2: the same, with replays timed by a drawn number of device steps; 1: the seed drew the
+    /// environment's choices.</summary>
+    public int Version { get; init; } = CurrentVersion;
 
     public string ToText()
     {
         if (Version == 1 && EnvironmentChoices.Count > 0)
             throw new InvalidOperationException("a version 1 schedule has no environment choices");
         var text = new StringBuilder();
-        text.Append(Version == 1 ? MagicV1 : Magic).Append('\n');
+        text.Append(Version switch { 1 => MagicV1, 2 => MagicV2, _ => Magic }).Append('\n');
         text.Append("seed ").Append(Seed.ToString(CultureInfo.InvariantCulture)).Append('\n');
         text.Append("strategy ").Append(Strategy).Append('\n');
         text.Append("steps ").Append(Choices.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
@@ -56,9 +65,9 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
     public static ScheduleFile Parse(string text)
     {
         var lines = text.Replace("\r", "", StringComparison.Ordinal).Split('\n');
-        if (lines.Length == 0 || lines[0].Trim() is not (Magic or MagicV1))
-            throw new FormatException($"not a schedule file: the first line must be \"{Magic}\" (or \"{MagicV1}\")");
-        var version = lines[0].Trim() == MagicV1 ? 1 : 2;
+        if (lines.Length == 0 || lines[0].Trim() is not (Magic or MagicV2 or MagicV1))
+            throw new FormatException($"not a schedule file: the first line must be \"{Magic}\" (or \"{MagicV2}\", \"{MagicV1}\")");
+        var version = lines[0].Trim() switch { MagicV1 => 1, MagicV2 => 2, _ => 3 };
         ulong? seed = null;
         string? strategy = null;
         int? steps = null;

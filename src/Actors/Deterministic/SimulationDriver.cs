@@ -86,7 +86,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     public IReadOnlyList<ScheduleValue> Values => _values;
 
     /// <summary>The current schedule as a file that <see cref="ReplayStrategy"/> can follow.</summary>
-    public ScheduleFile Record() => new(Seed, _strategy.Description, _choices.ToArray(), _values.ToArray()) { Version = _strategy.ChoosesEnvironment ? 2 : 1 };
+    public ScheduleFile Record() => new(Seed, _strategy.Description, _choices.ToArray(), _values.ToArray()) { Version = _strategy.ChoosesEnvironment ? _strategy.Version : 1 };
 
     /// <summary>
     /// An environment choice of the actor running now (<see cref="Model.Randomness.IChoiceMaker"/>): the strategy
@@ -94,12 +94,18 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     /// the schedule) the quietest outcome, 0, is taken unrecorded. A replay whose recorded choice does not fit
     /// (missing, or recorded with another number of options) takes 0 and stops the run as diverged after this step.
     /// </summary>
-    public int Choose(int options)
+    public int Choose(int options) => Decide(options, null);
+
+    /// <summary>An environment coin of the actor running now: the strategy decides it (<see cref="IScheduleStrategy.ChooseCoin"/>)
+    /// and the schedule records it as a two-way choice, as <see cref="Choose"/> records any other.</summary>
+    public int ChooseCoin(double probability) => Decide(2, probability);
+
+    private int Decide(int options, double? coin)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options, 2);
         if (_cleanup || !_driving)
             return 0;
-        var value = _strategy.ChooseValue(options, _values.Count);
+        var value = coin is { } p ? _strategy.ChooseCoin(p, _values.Count) : _strategy.ChooseValue(options, _values.Count);
         if ((uint)value >= (uint)options)
         {
             _valueDiverged = true;

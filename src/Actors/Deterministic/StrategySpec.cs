@@ -14,8 +14,12 @@ namespace HvIommu.Actors.Deterministic;
 /// <item><c>delay [bound=B] [length=L]</c> — delay bounding (<see cref="DelayBoundingStrategy"/>); without a
 /// bound the bounds <see cref="DelayBounds"/> are tried in turn.</item>
 /// <item><c>portfolio</c> — the default: random, PCT and delay bounding interleaved schedule by schedule, each
-/// member trying its parameters in turn (Coyote's default is a portfolio too: no single strategy wins).</item>
+/// member trying its parameters in turn (Coyote's default is a portfolio too: no single strategy wins); about two
+/// schedules in three (drawn from the schedule's seed) decide the environment's coins eventfully.</item>
 /// </list>
+/// Every strategy but the portfolio takes <c>coins=uniform</c> (the default: each outcome of an environment coin
+/// with probability ½) or <c>coins=eventful</c> (the event — a replay, an injected failure — happens with
+/// probability 0.9, or its configured probability when higher): an adversarial environment.
 /// Every schedule's strategy is concrete — <c>random</c>, <c>pct depth=3 length=57</c>,
 /// <c>delay bound=2 length=57</c> — and that text (recorded in the schedule file and the reproduce command)
 /// with the schedule's seed builds the same strategy again: what the portfolio chose is replayable by itself.
@@ -36,7 +40,10 @@ public static class StrategySpec
     public static IReadOnlyList<int> DelayBounds { get; } = [1, 2, 3];
 
     /// <summary>The allowed forms, for error messages and usage text.</summary>
-    public const string Allowed = "portfolio, random, pct [depth=D] [length=L], delay [bound=B] [length=L]";
+    public const string Allowed = "portfolio, random, pct [depth=D] [length=L], delay [bound=B] [length=L], each but portfolio with [coins=uniform|eventful]";
+
+    /// <summary>Two in three portfolio schedules take eventful coins.</summary>
+    public const double PortfolioEventfulShare = 2.0 / 3;
 
     public static string Pct(int depth, long length) =>
         string.Create(CultureInfo.InvariantCulture, $"pct depth={depth} length={length}");
@@ -53,8 +60,19 @@ public static class StrategySpec
         if (words.Length == 0)
             throw new FormatException($"strategy '{text}' is empty; allowed: {Allowed}");
         var parameters = new Dictionary<string, long>(StringComparer.Ordinal);
+        var coins = CoinPolicy.Uniform;
         foreach (var word in words.Skip(1))
         {
+            if (word.StartsWith("coins=", StringComparison.Ordinal) && words[0] != Portfolio)
+            {
+                coins = word["coins=".Length..] switch
+                {
+                    "uniform" => CoinPolicy.Uniform,
+                    "eventful" => CoinPolicy.Eventful,
+                    _ => throw new FormatException($"strategy '{text}': coins must be uniform or eventful; allowed: {Allowed}"),
+                };
+                continue;
+            }
             var eq = word.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0 || !long.TryParse(word.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
                 throw new FormatException($"strategy '{text}': '{word}' is not name=number; allowed: {Allowed}");
@@ -80,14 +98,14 @@ public static class StrategySpec
                 long? depth = parameters.TryGetValue("depth", out var d) ? d : pctDepth;
                 if (depth is < 1 or > 100)
                     throw new FormatException($"strategy '{text}': depth must be 1 … 100");
-                return new StrategyPlan(text, StrategyKind.Pct, depth is { } fixedDepth ? [(int)fixedDepth] : PctDepths, length);
+                return new StrategyPlan(text, StrategyKind.Pct, depth is { } fixedDepth ? [(int)fixedDepth] : PctDepths, length, coins);
             case "delay":
                 var bound = parameters.TryGetValue("bound", out var b) ? b : (long?)null;
                 if (bound is < 0 or > 100)
                     throw new FormatException($"strategy '{text}': bound must be 0 … 100");
-                return new StrategyPlan(text, StrategyKind.Delay, bound is { } fixedBound ? [(int)fixedBound] : DelayBounds, length);
+                return new StrategyPlan(text, StrategyKind.Delay, bound is { } fixedBound ? [(int)fixedBound] : DelayBounds, length, coins);
             case Random:
-                return new StrategyPlan(text, StrategyKind.Random, [], null);
+                return new StrategyPlan(text, StrategyKind.Random, [], null, coins);
             default:
                 return new StrategyPlan(text, StrategyKind.Portfolio, [], null);
         }
@@ -120,8 +138,11 @@ public sealed class StrategyPlan
     private readonly long? _length;
     private long _observed;
 
-    internal StrategyPlan(string text, StrategyKind kind, IReadOnlyList<int> parameters, long? length)
+    private readonly CoinPolicy _coins;
+
+    internal StrategyPlan(string text, StrategyKind kind, IReadOnlyList<int> parameters, long? length, CoinPolicy coins = CoinPolicy.Uniform)
     {
+        _coins = coins;
         Text = text;
         Kind = kind;
         _parameters = parameters;
@@ -151,19 +172,23 @@ public sealed class StrategyPlan
         switch (Kind)
         {
             case StrategyKind.Random:
-                return new UniformRandomStrategy(strategySeed);
+                return new UniformRandomStrategy(strategySeed, _coins);
             case StrategyKind.Pct:
-                return new PctStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length);
+                return new PctStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length, _coins);
             case StrategyKind.Delay:
-                return new DelayBoundingStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length);
+                return new DelayBoundingStrategy(strategySeed, _parameters[(int)(index % _parameters.Count)], length, _coins);
             default:
-                // Members in turn; each member tries its own parameters in turn over its share of the schedules.
+                // Members in turn; each member tries its own parameters in turn over its share of the schedules. The
+                // coin policy is drawn from the schedule's seed (not the index), so it varies independently of them.
                 var turn = index / 3;
+                var coins = new SeededRandom(SeededRandom.DeriveSeed(seed, "coins")).Chance(StrategySpec.PortfolioEventfulShare)
+                    ? CoinPolicy.Eventful
+                    : CoinPolicy.Uniform;
                 return (index % 3) switch
                 {
-                    0 => new UniformRandomStrategy(strategySeed),
-                    1 => new PctStrategy(strategySeed, StrategySpec.PctDepths[(int)(turn % StrategySpec.PctDepths.Count)], length),
-                    _ => new DelayBoundingStrategy(strategySeed, StrategySpec.DelayBounds[(int)(turn % StrategySpec.DelayBounds.Count)], length),
+                    0 => new UniformRandomStrategy(strategySeed, coins),
+                    1 => new PctStrategy(strategySeed, StrategySpec.PctDepths[(int)(turn % StrategySpec.PctDepths.Count)], length, coins),
+                    _ => new DelayBoundingStrategy(strategySeed, StrategySpec.DelayBounds[(int)(turn % StrategySpec.DelayBounds.Count)], length, coins),
                 };
         }
     }

@@ -36,6 +36,9 @@ public sealed record MinimizerRun(MinimizerShape Shape, LoadedConfig Config, ulo
     /// <summary>The environment choices to carry over: null when they come from the seed.</summary>
     public IReadOnlyDictionary<long, int>? CarriedValues => SeededEnvironment ? null : ValueDeviations;
 
+    /// <summary>The schedule version the run was made as (how the device timed its replays); carried over with it.</summary>
+    public int Version { get; init; } = Deterministic.ScheduleFile.CurrentVersion;
+
     public long Steps => Result.Report.Stats.Steps;
 }
 
@@ -157,7 +160,7 @@ public sealed class Minimizer : IDisposable
         {
             return (null, "invalid: " + string.Join("; ", e.Problems.Select(p => $"{p.Key}: {p.Message}")));
         }
-        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations, best.CarriedValues), "");
+        var carried = Run(shape, config, best.Seed, () => new DefaultFallbackStrategy(best.Deviations, best.CarriedValues, best.Version), "");
         if (Improves(carried, best))
             return (carried, "kept (schedule carried over)");
         // Fresh schedules come from the default strategy (the portfolio), its lengths learnt from the best run.
@@ -208,7 +211,7 @@ public sealed class Minimizer : IDisposable
 
     private MinimizerRun? TrySchedule(MinimizerRun best, ImmutableSortedDictionary<long, int> keep, string dropped)
     {
-        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep, best.CarriedValues), "");
+        var run = Run(best.Shape, best.Config, best.Seed, () => new DefaultFallbackStrategy(keep, best.CarriedValues, best.Version), "");
         var ok = Improves(run, best);
         var after = ok ? run : best;
         _log.Add(new MinimizerStep("schedule", "drop " + dropped, ok ? $"kept ({run.Deviations.Count} deviation(s) left)" : "no", after.Messages, after.Steps));
@@ -233,6 +236,6 @@ public sealed class Minimizer : IDisposable
         _runs++;
         var first = result.Report.Violations.FirstOrDefault(v => v.Kind == _kind);
         var toViolation = first is null ? deliveries.Count : deliveries.Count(t => t <= first.SimTimeNs);
-        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation) { ValueDeviations = recorder.ValueDeviations, SeededEnvironment = !recorder.ChoosesEnvironment };
+        return new MinimizerRun(shape, config, seed, recorder!.Deviations, result, deliveries.Count, toViolation) { ValueDeviations = recorder.ValueDeviations, SeededEnvironment = !recorder.ChoosesEnvironment, Version = recorder.Version };
     }
 }

@@ -30,6 +30,8 @@ public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrate
 
     public bool ChoosesEnvironment => inner.ChoosesEnvironment;
 
+    public int Version => inner.Version;
+
     /// <summary>Step → ordinal chosen, for every step that left the default schedule.</summary>
     public ImmutableSortedDictionary<long, int> Deviations => _deviations.ToImmutableSortedDictionary();
 
@@ -44,9 +46,12 @@ public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrate
         return index;
     }
 
-    public int ChooseValue(int options, long index)
+    public int ChooseValue(int options, long index) => Noted(inner.ChooseValue(options, index), options, index);
+
+    public int ChooseCoin(double probability, long index) => Noted(inner.ChooseCoin(probability, index), 2, index);
+
+    private int Noted(int value, int options, long index)
     {
-        var value = inner.ChooseValue(options, index);
         if (value > 0 && value < options)
             _values[index] = value;
         return value;
@@ -57,13 +62,16 @@ public sealed class DeviationRecorder(IScheduleStrategy inner) : IScheduleStrate
 /// Follows a deviation set: at a step it names, runs the named ordinal when that actor is ready; everywhere
 /// else, and when the named actor is not ready (the config or an earlier removed deviation moved the run),
 /// takes the default choice. It never diverges, so any subset of a deviation set is a schedule. With no
-/// <c>values</c> the environment draws its choices from the seed (a version 1 schedule's run carried over).
+/// <c>values</c> the environment draws its choices from the seed (a version 1 schedule's run carried over);
+/// <paramref name="version"/> keeps the device's replays timed as in the run carried over.
 /// </summary>
-public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> deviations, IReadOnlyDictionary<long, int>? values = null) : IScheduleStrategy
+public sealed class DefaultFallbackStrategy(IReadOnlyDictionary<long, int> deviations, IReadOnlyDictionary<long, int>? values = null, int version = ScheduleFile.CurrentVersion) : IScheduleStrategy
 {
     public string Description => $"default with {deviations.Count} deviation(s)";
 
     public bool ChoosesEnvironment => values is not null;
+
+    public int Version => version;
 
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {

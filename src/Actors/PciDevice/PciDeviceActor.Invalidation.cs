@@ -29,6 +29,7 @@ internal sealed partial class PciDeviceActor
             _world.Trace?.Event(Tracing.TraceEventKind.CacheInvalidate, Actor, "ATC invalidate",
                 $"{(m.Blocks is { } b ? $"{b.Length} blocks" : "all entries")}, handler flush {m.FlushId}");
         }
+        MaybePrefetch();
         var users = _inFlight.Values.Where(t => t.Translation.Source == TranslationSource.Atc).Select(t => t.Id).ToHashSet();
         Await(new Waiter(m.FlushId, m.ReplyTo, users, Drain: false));
     }
@@ -77,11 +78,52 @@ internal sealed partial class PciDeviceActor
         if (_spec.Behaviour != DeviceBehaviour.StaleReplay || _quiesceReplyTo is not null || _removed || !_env.Chance(_spec.ReplayProbability))
             return;
         var page = _env.Next(d.Pages);
+        if (_replayEngine is not null)
+        {
+            var ticket = ++_nextTicket;
+            _scheduledReplays.Add(ticket, new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page]));
+            _replayEngine.Tell(new ReplayLater(ticket, ReplayKind.Replay));
+            return;
+        }
         var tx = new Transaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page])
         {
             DueStep = _step + _env.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
         };
         _delayedReplays.Add(tx);
+    }
+
+    /// <summary>The replay engine ran: the replay it held goes to the device's queue now (unless quiescing dropped it).</summary>
+    private void ReplayScheduled(ReplayNow m)
+    {
+        Tick();
+        if (m.Kind == ReplayKind.Prefetch)
+        {
+            if (_prefetches.Remove(m.Ticket, out var iova) && _quiesceReplyTo is null)
+                Prefetch(iova);
+            return;
+        }
+        if (_scheduledReplays.Remove(m.Ticket, out var tx))
+            _pending.Enqueue(tx);
+        Pump();
+    }
+
+    /// <summary>
+    /// After an ATS invalidation a misbehaving ATS device may ask again for the translation of a page it used
+    /// recently — a translation request with no data, which PCIe ATS allows at any time — and so refill its ATC
+    /// from whatever the IOMMU's caches hold then. Only a host that invalidates the IOTLB after the ATCs (H4, VT-d
+    /// §6.5.2.5) hands it a stale entry. In deterministic mode (schedule version 3) whether it asks, for which
+    /// page, and when (the replay engine's step) are the schedule's choices; a fault is not judged (the page may
+    /// be unmapped), as for a replay.
+    /// </summary>
+    private void MaybePrefetch()
+    {
+        if (_replayEngine is null || _slot.Atc is null || _recent.Count == 0 || _quiesceReplyTo is not null || !_env.Chance(_spec.ReplayProbability))
+            return;
+        var d = _recent.ElementAt(_env.Next(_recent.Count));
+        var page = _env.Next(d.Pages);
+        var ticket = ++_nextTicket;
+        _prefetches.Add(ticket, d.Iova + ((ulong)page << 12));
+        _replayEngine.Tell(new ReplayLater(ticket, ReplayKind.Prefetch));
     }
 
     private void ReleaseDueReplays()
@@ -107,6 +149,14 @@ internal sealed partial class PciDeviceActor
     {
         if (!tx.Replay)
             return false;
+        if (_replayEngine is not null)
+        {
+            // Held until the replay engine runs (or an invalidation, drain or quiesce forces it out).
+            tx.ReleaseStep = long.MaxValue;
+            _heldReplays.Add(tx);
+            _replayEngine.Tell(new ReplayLater(tx.Id, ReplayKind.Transfer));
+            return true;
+        }
         var hold = _env.Next(2 * _spec.InFlight + 1);
         if (hold == 0)
             return false;
@@ -132,6 +182,8 @@ internal sealed partial class PciDeviceActor
         Tick();
         _quiesceReplyTo = m.ReplyTo;
         _delayedReplays.Clear();
+        _scheduledReplays.Clear();
+        _prefetches.Clear();
         ReleaseHeldReplays(all: true);
         CheckQuiesced();
     }

@@ -29,6 +29,10 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private readonly Queue<Transaction> _pending = new();
     private readonly List<Transaction> _delayedReplays = new();
     private readonly List<Transaction> _heldReplays = new();
+    private readonly Dictionary<long, Transaction> _scheduledReplays = new(); // by ticket, waiting in the replay engine
+    private readonly Dictionary<long, ulong> _prefetches = new(); // ticket → IOVA of an ATS prefetch waiting in the replay engine
+    private IActorRef? _replayEngine;
+    private long _nextTicket;
     private readonly Dictionary<long, Transaction> _inFlight = new();
     private readonly List<Waiter> _waiters = new();
     private readonly byte[] _buffer = new byte[4096];
@@ -57,6 +61,13 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         Receive<Quiesce>(StartQuiesce);
         Receive<SetRawGpaRing>(SetRing);
         Receive<ReplayRecent>(ReplayRecentDescriptors);
+        Receive<ReplayNow>(ReplayScheduled);
+    }
+
+    protected override void PreStart()
+    {
+        if (_world.ScheduledReplays && _spec.Behaviour == DeviceBehaviour.StaleReplay)
+            _replayEngine = Context.ActorOf(ReplayEngineActor.Props(Context.Props.Dispatcher), "replays");
     }
 
     public static Props Props(SimWorld world, int index, string dispatcher) =>
@@ -144,12 +155,39 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             Self.Tell(new TransferDue(tx.Id));
     }
 
+    /// <summary>An ATS translation request with no data phase (a prefetch): translated, cached as any translation
+    /// is (ATC fill), its fault not judged.</summary>
+    private void Prefetch(ulong iova)
+    {
+        _slot.TranslationStarted();
+        DomainView view;
+        DmaTranslation t;
+        int seq;
+        var spin = new SpinWait();
+        do
+        {
+            while (((seq = _slot.ContextSeq) & 1) != 0)
+                spin.SpinOnce();
+            view = _slot.View;
+            t = _world.Translator.Translate(_slot, iova, AccessKind.Read, AccessFor(view, replay: true), view);
+        }
+        while (_slot.ContextSeq != seq);
+        _slot.TransferFinished();
+        CountSource(t.Source);
+        ChargeTranslation(t);
+        _world.Trace?.Event(TraceEventKind.DmaTranslate, Actor, $"ATS prefetch 0x{iova:x}",
+            t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}, domain {view.DomainId}" : $"fault {t.Fault} ({t.Source}), domain {view.DomainId}");
+        _world.StopIfAnswered();
+    }
+
     /// <summary>The data phase: the oracle judges the access at the moment it touches memory.</summary>
     private void Transfer(TransferDue m)
     {
         Tick();
         if (!_inFlight.Remove(m.TransactionId, out var tx))
             return;
+        if (tx.Replay && _replayEngine is not null)
+            _heldReplays.Remove(tx);
         // Judged against the domain the device was in when the IOMMU translated it: DMA translated before a
         // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
         var ctx = AccessFor(tx.View!, tx.Replay);

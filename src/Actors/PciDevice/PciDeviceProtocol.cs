@@ -44,3 +44,23 @@ public sealed record SetRawGpaRing(DmaDescriptor Ring) : IPciDeviceMessage;
 /// each); <see cref="DmaCompleted"/> goes to <paramref name="ReplyTo"/> once they are done. A well-behaved
 /// device answers at once. Used at teardown to put DMA where a wrong order leaves a window (H10).</summary>
 public sealed record ReplayRecent(IActorRef ReplyTo) : IPciDeviceMessage;
+
+/// <summary>What a device hands its replay engine to time (schedule version 3).</summary>
+internal enum ReplayKind
+{
+    /// <summary>A completed descriptor re-issued: its write enters the device's queue.</summary>
+    Replay,
+
+    /// <summary>The data phase of a translated replayed write.</summary>
+    Transfer,
+
+    /// <summary>An ATS translation request for a recently used page, with no data (PCIe ATS lets a device ask for
+    /// translations ahead of use; after an invalidation it asks again for its working set).</summary>
+    Prefetch,
+}
+
+/// <summary>Device → its replay engine: hand <paramref name="Ticket"/> back when you run.</summary>
+internal sealed record ReplayLater(long Ticket, ReplayKind Kind);
+
+/// <summary>Replay engine → device: the replay or prefetch with <paramref name="Ticket"/> goes now.</summary>
+internal sealed record ReplayNow(long Ticket, ReplayKind Kind);

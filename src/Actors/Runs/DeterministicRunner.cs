@@ -74,7 +74,7 @@ public static class DeterministicRunner
         var strategy = options.Create(seed, expectedSteps);
         system.Reset(seed, strategy);
         var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
-        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null };
+        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null, ScheduledReplays = strategy.ChoosesEnvironment && strategy.Version >= 3 };
         var done = new TaskCompletionSource<RunOutcome>();
         system.Driver.Tracer = simTrace;
         DriveResult drive;

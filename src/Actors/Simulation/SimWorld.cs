@@ -131,6 +131,12 @@ public sealed class SimWorld
     /// null in stress mode (each component's seeded generator draws them), the deterministic driver otherwise,
     /// so the exploration strategy makes them and the schedule records them.</summary>
     public IChoiceMaker? Choices { get; init; }
+
+    /// <summary>True when a misbehaving device's replays are timed by the schedule (schedule version 3): a replay
+    /// and the data phase of a replayed write each wait in the device's replay engine, an actor of their own,
+    /// until the strategy runs it — so where a replay lands among the other actors' steps is a scheduling choice.
+    /// False in stress mode and when replaying an older schedule, where the delay is drawn in device steps.</summary>
+    public bool ScheduledReplays { get; init; }
     public GuestMemory Memory { get; }
     public FrameAllocator Frames { get; }
     public Stage2 Stage2 { get; }

@@ -11,6 +11,10 @@ public interface IChoiceMaker
     /// <summary>One of <paramref name="options"/> (≥ 2) outcomes, in [0, options); 0 is the quietest (no replay, no
     /// delay, no failure).</summary>
     int Choose(int options);
+
+    /// <summary>Whether an event of <paramref name="probability"/> (strictly between 0 and 1) happens: 1 yes, 0 no.
+    /// The default is a two-way <see cref="Choose"/>; a maker may weigh it by the probability.</summary>
+    int ChooseCoin(double probability) => Choose(2);
 }
 
 /// <summary>
@@ -31,7 +35,7 @@ public sealed class EnvironmentChoices(SeededRandom random, IChoiceMaker? maker)
     {
         if (maker is null)
             return random.Chance(probability);
-        return probability > 0 && (probability >= 1 || maker.Choose(2) == 1);
+        return probability > 0 && (probability >= 1 || maker.ChooseCoin(probability) == 1);
     }
 
     /// <summary>One of <paramref name="options"/> (≥ 1) outcomes, in [0, options).</summary>

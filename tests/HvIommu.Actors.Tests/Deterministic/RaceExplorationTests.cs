@@ -84,7 +84,7 @@ public sealed class RaceEnvironmentChoiceTests
             Assert.True(exit == 0, stdout + stderr);
             var schedule = Path.ChangeExtension(report, ".schedule");
             var lines = File.ReadAllLines(schedule).ToList();
-            Assert.Equal("hviommu-schedule 2", lines[0]);
+            Assert.Equal("hviommu-schedule 3", lines[0]);
             var values = lines.FindIndex(l => l.StartsWith("values ", StringComparison.Ordinal));
             Assert.True(values > 0, string.Join('\n', lines));
             Assert.Contains("/2", lines[values]); // a replay coin: one of two outcomes
@@ -145,6 +145,58 @@ public sealed class RaceEnvironmentChoiceTests
         }
     }
 
+    /// <summary>An exploring strategy as it was before the replay engine: its runs time the device's replays in device
+    /// steps and are recorded as version 2.</summary>
+    private sealed class VersionTwoStrategy(ulong seed) : IScheduleStrategy
+    {
+        private readonly UniformRandomStrategy _inner = new(seed);
+
+        public string Description => StrategySpec.Random;
+
+        public int Version => 2;
+
+        public int Choose(ReadOnlySpan<int> candidates, long step) => _inner.Choose(candidates, step);
+
+        public int ChooseValue(int options, long index) => ((IScheduleStrategy)_inner).ChooseValue(options, index);
+    }
+
+    [Fact]
+    public void Version_2_and_version_3_schedules_each_replay_with_the_replay_timing_they_were_recorded_with()
+    {
+        var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race("h4-devtlb-first"), []);
+        using var system = Runs.DeterministicRunner.CreateSystem(config, verbose: false, name: "v2-test");
+        var engineSteps = 0;
+        system.Driver.DeliveryObserver = (path, _) => engineSteps += path.EndsWith("/replays", StringComparison.Ordinal) ? 1 : 0;
+        try
+        {
+            for (var seed = 1UL; seed <= 6; seed++)
+            {
+                engineSteps = 0;
+                var v2 = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(Custom: (s, _) => new VersionTwoStrategy(StrategySpec.StrategySeed(s))), "", trace: false);
+                Assert.Equal(0, engineSteps); // version 2: no replay engine; delays drawn as values
+                var v2Text = v2.Schedule.ToText();
+                Assert.StartsWith("hviommu-schedule 2\n", v2Text);
+                var v2Again = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(Replay: ScheduleFile.Parse(v2Text)), "", trace: false);
+                Assert.Null(v2Again.Drive.DivergedAtStep);
+                Assert.Equal(v2.Report.TraceHash, v2Again.Report.TraceHash);
+                Assert.Equal(0, engineSteps);
+
+                var v3 = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(StrategySpec.Random), "", trace: false);
+                var v3Text = v3.Schedule.ToText();
+                Assert.StartsWith("hviommu-schedule 3\n", v3Text);
+                var v3Again = Runs.DeterministicRunner.RunSchedule(system, config, seed, new Runs.ScheduleOptions(Replay: ScheduleFile.Parse(v3Text)), "", trace: false);
+                Assert.Null(v3Again.Drive.DivergedAtStep);
+                Assert.Equal(v3.Report.TraceHash, v3Again.Report.TraceHash);
+                Assert.Equal(v3.Report.Violations.Select(v => v.Kind), v3Again.Report.Violations.Select(v => v.Kind));
+            }
+            Assert.True(engineSteps > 0, "a version 3 run of a replaying device runs its replay engine");
+        }
+        finally
+        {
+            system.Driver.DeliveryObserver = null;
+        }
+    }
+
     [Fact]
     public void A_version_1_schedule_with_environment_choices_is_refused_naming_the_line()
     {
@@ -170,6 +222,9 @@ public sealed class RaceEnvironmentChoiceTests
     [InlineData("h5-drain")]
     [InlineData("h9-ats-block")]
     [InlineData("h6-racy-install")]
+    [InlineData("h1-free-tables")]
+    [InlineData("h4-devtlb-first")]
+    [InlineData("h14-s2-change")]
     public void The_default_strategy_finds_a_minimal_race_within_a_small_budget_from_each_start(string race)
     {
         var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race(race), []);

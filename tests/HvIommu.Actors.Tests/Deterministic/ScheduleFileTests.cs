@@ -13,13 +13,26 @@ public sealed class ScheduleFileTests
         var choices = Enumerable.Range(0, 70).Select(i => i % 5).ToArray();
         var file = new ScheduleFile(9, "pct depth=2 length=31", choices, values);
         var text = file.ToText();
-        Assert.StartsWith("hviommu-schedule 2\n", text);
+        Assert.StartsWith("hviommu-schedule 3\n", text);
         Assert.Contains("\nvalues 0/3 1/4 2/3 ", text);
         var back = ScheduleFile.Parse(text);
         Assert.Equal(9UL, back.Seed);
         Assert.Equal("pct depth=2 length=31", back.Strategy);
         Assert.Equal(choices, back.Choices);
         Assert.Equal(values, back.EnvironmentChoices);
+    }
+
+    [Fact]
+    public void A_version_2_file_loads_as_version_2_and_its_replay_times_the_replays_in_device_steps()
+    {
+        var back = ScheduleFile.Parse("hviommu-schedule 2\nseed 4\nstrategy random\nsteps 3\nvalues 1/2 3/7\nchoices 1 2 0\n");
+        Assert.Equal(2, back.Version);
+        Assert.Equal([new ScheduleValue(1, 2), new ScheduleValue(3, 7)], back.EnvironmentChoices);
+        Assert.StartsWith("hviommu-schedule 2\n", back.ToText());
+        IScheduleStrategy replay = new ReplayStrategy(back);
+        Assert.True(replay.ChoosesEnvironment);
+        Assert.Equal(2, replay.Version);
+        Assert.Equal(ScheduleFile.CurrentVersion, ((IScheduleStrategy)new ReplayStrategy(ScheduleFile.Parse(new ScheduleFile(4, "random", [1]).ToText()))).Version);
     }
 
     [Fact]

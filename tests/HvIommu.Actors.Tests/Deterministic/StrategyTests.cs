@@ -47,16 +47,44 @@ public sealed class StrategyTests
         plan.Observe(80);
         plan.Observe(50);
         Assert.Equal(80, plan.ObservedLength);
-        var names = Enumerable.Range(0, 12).Select(i => plan.Next(7, i).Description).ToList();
+        var names = Enumerable.Range(0, 12).Select(i => plan.Next(100 + (ulong)i, i).Description).ToList();
         Assert.Equal(
             ["random", "pct depth=1 length=80", "delay bound=1 length=80",
              "random", "pct depth=2 length=80", "delay bound=2 length=80",
              "random", "pct depth=3 length=80", "delay bound=3 length=80",
              "random", "pct depth=4 length=80", "delay bound=1 length=80"],
-            names);
+            names.Select(n => n.Replace(" coins=eventful", "", StringComparison.Ordinal)));
         // Every schedule the portfolio hands out replays from its own text and seed.
         for (var i = 0; i < 12; i++)
             Assert.Equal(Drive(plan.Next(100 + (ulong)i, i)), Drive(StrategySpec.Create(names[i], 100 + (ulong)i)));
+    }
+
+    [Fact]
+    public void About_two_portfolio_schedules_in_three_take_eventful_coins_drawn_from_their_seed()
+    {
+        var plan = StrategySpec.Parse(StrategySpec.Default);
+        var eventful = Enumerable.Range(0, 300).Count(i => plan.Next(1 + (ulong)i, i).Description.EndsWith(" coins=eventful", StringComparison.Ordinal));
+        Assert.InRange(eventful, 170, 230);
+        // The same seed and index give the same policy (a function of the schedule's seed).
+        Assert.Equal(plan.Next(42, 5).Description, StrategySpec.Parse(StrategySpec.Default).Next(42, 5).Description);
+    }
+
+    [Fact]
+    public void An_eventful_coin_comes_up_far_more_often_than_a_uniform_one_and_respects_a_higher_probability()
+    {
+        var eventful = new UniformRandomStrategy(5, CoinPolicy.Eventful);
+        var uniform = new UniformRandomStrategy(5);
+        IScheduleStrategy e = eventful, u = uniform;
+        var eventfulHits = Enumerable.Range(0, 1000).Sum(i => e.ChooseCoin(0.3, i));
+        var uniformHits = Enumerable.Range(0, 1000).Sum(i => u.ChooseCoin(0.3, i));
+        Assert.InRange(eventfulHits, 860, 940);
+        Assert.InRange(uniformHits, 440, 560);
+        IScheduleStrategy certain = new PctStrategy(5, 2, 10, CoinPolicy.Eventful);
+        Assert.InRange(Enumerable.Range(0, 1000).Sum(i => certain.ChooseCoin(0.99, i)), 975, 1000);
+        Assert.Equal("delay bound=2 length=10 coins=eventful", new DelayBoundingStrategy(5, 2, 10, CoinPolicy.Eventful).Description);
+        Assert.Equal("pct depth=2 length=10 coins=eventful", StrategySpec.Create("pct depth=2 length=10 coins=eventful", 5).Description);
+        Assert.Equal("random", StrategySpec.Create("random coins=uniform", 5).Description);
+        Assert.Throws<FormatException>(() => StrategySpec.Parse("random coins=loud"));
     }
 
     [Fact]
