@@ -8,9 +8,11 @@ namespace HvIommu.Actors.Cluster;
 
 /// <summary>
 /// <c>explore</c> on a cluster (<c>--cluster-listen</c> or <c>--local-workers</c>): the same search as on one machine —
-/// the same seeds give the same schedules — with the seeds leased to the workers. The first violation stops every
-/// worker unless <c>--all</c>; the coordinator then re-runs the found seed itself (checking the worker's trace hash)
-/// and writes the report, its schedule and the trace here, so they replay on any machine.
+/// the same seeds give the same schedules — with the seeds leased to the workers. The first violation (of the
+/// scenario's <c>expect-kind</c> when it names one: other kinds are counted, listed with their first seed, and the
+/// search goes on) stops every worker unless <c>--all</c>; the coordinator then re-runs the found seed itself
+/// (checking the worker's trace hash) and writes the report, its schedule and the trace here, so they replay on
+/// any machine.
 /// </summary>
 public static class ClusterExplore
 {
@@ -19,9 +21,11 @@ public static class ClusterExplore
     {
         var plan = SweepPlan.Build(configPath, [], start, duration is null ? seeds ?? 1000 : null, duration?.TotalSeconds, options, ops, stress: false);
         var job = plan.Job;
+        var config = plan.CellConfigs[0];
+        var expectKind = config.Settings.Expect == Model.Settings.Expectation.Violation ? config.Settings.ExpectKind : null;
         SimLogging.Configure(verbose: false);
         using var pool = cluster.CreatePool(parallel, stderr);
-        var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds);
+        var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds, answers: SweepState.ShowsKind(expectKind));
         var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
             $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
         if (broke is not null)
@@ -33,29 +37,32 @@ public static class ClusterExplore
         var elapsed = state.Elapsed;
         stdout.WriteLine();
         stdout.WriteLine($"schedules {tally.Schedules:N0}, steps {tally.Steps:N0}, {tally.Schedules / Math.Max(elapsed.TotalSeconds, 1e-3):N0} schedules/s, {tally.Steps / Math.Max(elapsed.TotalSeconds, 1e-3):N0} steps/s, {tally.WithViolations:N0} with violations");
+        foreach (var line in KindsSummary(tally, job.FirstSeed))
+            stdout.WriteLine(line);
         stdout.WriteLine(Coordination(state, pool));
         if (tally.FirstFailure is { } failed)
         {
             stderr.WriteLine($"error: the simulator failed on seed {failed.Seed}: {failed.Failure}");
             return ExitCodes.SimulatorFailure;
         }
-        var found = all ? tally.FirstViolation : state.EarliestFound;
-        var config = plan.CellConfigs[0];
+        var found = all ? (expectKind is null ? tally.FirstViolation : tally.FirstOfKind.GetValueOrDefault(expectKind)) : state.EarliestFound;
         if (found is null)
         {
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
+            var expected = expectKind is null ? "a violation" : $"a {expectKind} violation";
             stdout.WriteLine(clean
                 ? "result: expected clean, every schedule was clean: MATCHED (exit 0)"
-                : "result: expected a violation, none found in these schedules: NOT MATCHED (exit 1)");
+                : $"result: expected {expected}, none found in these schedules{(tally.Kinds.Count > 0 ? " (only other kinds, above)" : "")}: NOT MATCHED (exit 1)");
             return clean ? ExitCodes.Matched : ExitCodes.Mismatched;
         }
         if (!all)
             stdout.WriteLine($"first violation: seed {found.Seed} after {state.TimeToFirst!.Value.TotalSeconds:0.000} s and {state.SchedulesToFirst:N0} schedule(s)");
 
         // The worker sent the seed and its trace hash; the schedule, report and trace are made here.
-        var reproduce = Reproduction.Run(configPath, found.Seed, ops, options);
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "cluster-explore-replay");
-        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, options, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null);
+        var concrete = job.Strategies().For(system, config, found.Seed);
+        var reproduce = Reproduction.Run(configPath, found.Seed, ops, concrete);
+        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, concrete, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null);
         if (result.Report.TraceHash != found.TraceHash)
         {
             stderr.WriteLine($"error: nondeterminism detected: seed {found.Seed} gave trace hash {found.TraceHash} on the worker and {result.Report.TraceHash} here");
@@ -68,6 +75,12 @@ public static class ClusterExplore
             : $"reproduce: {result.Report.Violations.FirstOrDefault()?.Reproduce}");
         return code;
     }
+
+    /// <summary>One line per violation kind the schedules showed, in order of its first seed: how many schedules, the
+    /// first seed and which schedule that was (seed − first seed + 1) — the lines local <c>explore</c> prints.</summary>
+    public static IEnumerable<string> KindsSummary(CellTally tally, ulong firstSeed) =>
+        tally.FirstOfKind.OrderBy(k => k.Value.Seed).ThenBy(k => k.Key, StringComparer.Ordinal)
+            .Select(k => $"  {k.Key}: {tally.Kinds[k.Key]:N0} schedule(s), first seed {k.Value.Seed} (schedule {k.Value.Seed - firstSeed + 1:N0})");
 
     /// <summary>What coordinating cost: leases, the coordinator's handling time per lease, and the share of the
     /// workers' time spent waiting for a lease (against running schedules).</summary>

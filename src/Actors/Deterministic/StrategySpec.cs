@@ -133,6 +133,10 @@ public sealed class StrategyPlan
 
     public StrategyKind Kind { get; }
 
+    /// <summary>True when some schedule of this plan draws change points or delays over a length it is not given:
+    /// learnt from earlier schedules (<see cref="Observe"/>) or passed to <see cref="Next"/>.</summary>
+    public bool NeedsLength => Kind != StrategyKind.Random && _length is null;
+
     /// <summary>The longest schedule seen so far, in decision steps (steps with two or more ready candidates).</summary>
     public long ObservedLength => _observed;
 

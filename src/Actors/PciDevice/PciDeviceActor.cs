@@ -123,8 +123,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         if (_world.Trace is { } trace)
             TraceTranslation(trace, tx, t, view);
         // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
-        if (_world.Settings.Run.StopOnFirstViolation && _world.Violations.Total > 0)
-            _world.Budget.Stop();
+        _world.StopIfAnswered();
         if (!t.Ok)
         {
             _slot.TransferFinished();
@@ -153,8 +152,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // domain switch and landing after it belongs to the old domain (whose flush must drain it, H9).
         var ctx = AccessFor(tx.View!, tx.Replay);
         var verdict = _world.Oracle.CheckAccess(tx.Translation, ctx, tx.Mapping);
-        if (verdict is not null && _world.Violations.IsViolation(verdict.Kind) && _world.Settings.Run.StopOnFirstViolation)
-            _world.Budget.Stop();
+        if (verdict is not null)
+            _world.StopIfAnswered();
         var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);
         _world.Trace?.Event(TraceEventKind.DmaAccess, Actor, $"DMA {tx.Access} 0x{tx.Iova:x}",
             $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}{(suppressed ? ", write to a reused page-table/kernel frame not performed (H3 window)" : "")}");

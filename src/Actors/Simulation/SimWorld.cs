@@ -52,6 +52,7 @@ public sealed class SimWorld
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
+        _expectedKind = settings.Expect == Expectation.Violation && settings.ExpectKind is { } expected ? Enum.Parse<ViolationKind>(expected) : null;
         if (trace is not null)
             Violations.Observer = trace.Violation;
         Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
@@ -122,6 +123,22 @@ public sealed class SimWorld
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }
+
+    /// <summary>
+    /// Stops starting operations once the run has found what it looks for (<c>run.stop-on-first-violation</c>):
+    /// the first violation of the scenario's <c>expect-kind</c> when it names one — a violation of another kind is
+    /// counted and kept, and the run goes on, as <c>explore</c> goes on past schedules of other kinds — else the
+    /// first violation of any kind. Called by the components that find violations while the run goes on.
+    /// </summary>
+    public void StopIfAnswered()
+    {
+        if (!Settings.Run.StopOnFirstViolation)
+            return;
+        if (_expectedKind is { } kind ? Violations.Count(kind) > 0 : Violations.Total > 0)
+            Budget.Stop();
+    }
+
+    private readonly ViolationKind? _expectedKind;
     public HypercallWatchdog Watchdog { get; }
 
     /// <summary>Why guest init failed, or null (it succeeded or has not run); set by vCPU 0.</summary>

@@ -16,6 +16,7 @@ public sealed record LeaseProgress(long LeaseId, int Cell, ulong From, long Coun
 public sealed class CellTally
 {
     private readonly Dictionary<string, long> _kinds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SeedOutcome> _firstOfKind = new(StringComparer.Ordinal);
 
     public long Schedules { get; private set; }
     public long Steps { get; private set; }
@@ -23,6 +24,9 @@ public sealed class CellTally
 
     /// <summary>Violation kind → number of schedules that showed it.</summary>
     public IReadOnlyDictionary<string, long> Kinds => _kinds;
+
+    /// <summary>Violation kind → the schedule with the lowest seed that showed it.</summary>
+    public IReadOnlyDictionary<string, SeedOutcome> FirstOfKind => _firstOfKind;
 
     /// <summary>The violating schedule with the lowest seed (so the same whatever the order schedules ran in).</summary>
     public SeedOutcome? FirstViolation { get; private set; }
@@ -46,7 +50,11 @@ public sealed class CellTally
                 continue;
             WithViolations++;
             foreach (var k in o.Kinds.Distinct(StringComparer.Ordinal))
+            {
                 _kinds[k] = _kinds.GetValueOrDefault(k) + 1;
+                if (!_firstOfKind.TryGetValue(k, out var first) || o.Seed < first.Seed)
+                    _firstOfKind[k] = o;
+            }
             if (FirstViolation is null || o.Seed < FirstViolation.Seed)
                 FirstViolation = o;
         }

@@ -17,7 +17,8 @@ namespace HvIommu.Actors.Sweep;
 /// <param name="FirstSeed">Every cell runs seeds FirstSeed, FirstSeed + 1, …</param>
 /// <param name="SeedsPerCell">Schedules per cell; null when <paramref name="SecondsPerCell"/> bounds each cell instead.</param>
 /// <param name="SecondsPerCell">Wall-clock seconds each cell runs for (--duration), or null.</param>
-/// <param name="Strategy">random or pct.</param>
+/// <param name="Strategy">The strategy text (<c>portfolio</c>, <c>random</c>, <c>pct …</c>, <c>delay …</c>); each seed's
+/// concrete strategy is a function of the seed and its index in the cell (<see cref="Strategies"/>).</param>
 /// <param name="Ops">--ops: guest operations per schedule, or null for the config's run.ops.</param>
 /// <param name="Stress">Stress mode: each seed is one stress run on all cores (the seed fixes the workload only).</param>
 public sealed record ExplorationJob(
@@ -37,6 +38,9 @@ public sealed record ExplorationJob(
 
     /// <summary>How schedules are chosen (a method, not a property: the job crosses the network as JSON).</summary>
     public ScheduleOptions ScheduleOptions() => new(Strategy, PctDepth, MaxSteps);
+
+    /// <summary>The concrete strategy of each seed of a cell, the same in every explorer and in the coordinator's re-run.</summary>
+    public IndexedStrategies Strategies() => new(ScheduleOptions(), FirstSeed);
 
     /// <summary>The lines applied on the base config for <paramref name="cell"/>: --ops, then the cell's own.</summary>
     public IReadOnlyList<string> OverridesOf(int cell) => [.. BaseOverrides(), .. CellOverrides[cell]];

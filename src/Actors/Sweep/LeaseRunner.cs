@@ -17,6 +17,7 @@ namespace HvIommu.Actors.Sweep;
 public sealed class LeaseRunner(ExplorationJob job, string name, int batch = 256, double batchSeconds = 0.25) : IDisposable
 {
     private readonly Dictionary<int, LoadedConfig> _configs = new();
+    private readonly Dictionary<int, IndexedStrategies> _strategies = new();
     private readonly Dictionary<string, DeterministicSystem> _systems = new(StringComparer.Ordinal);
 
     /// <summary>Runs <paramref name="lease"/> until it is done or <paramref name="stop"/> says so; returns the seeds run.</summary>
@@ -62,7 +63,9 @@ public sealed class LeaseRunner(ExplorationJob job, string name, int batch = 256
             return (Notable(cell, seed, r.Report.Violations.Select(v => v.Kind), "", r.Failure), r.Report.Stats.Steps);
         }
         var system = SystemFor(config);
-        var result = DeterministicRunner.RunSchedule(system, config, seed, job.ScheduleOptions(), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false);
+        if (!_strategies.TryGetValue(cell, out var strategies))
+            _strategies[cell] = strategies = job.Strategies();
+        var result = DeterministicRunner.RunSchedule(system, config, seed, strategies.For(system, config, seed), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false);
         return (Notable(cell, seed, result.Report.Violations.Select(v => v.Kind), result.Report.TraceHash ?? "", result.Failure), result.Report.Stats.Steps);
     }
 

@@ -10,6 +10,9 @@ namespace HvIommu.Actors.Sweep;
 /// </summary>
 /// <param name="leaseSeconds">Work a lease should hold at the explorer's measured rate: long enough that asking
 /// for it costs little against running it, short enough to balance the tail and lose little when a worker dies.</param>
+/// <param name="answers">Which violating schedules answer the run and so stop it (without every schedule wanted):
+/// by default any; an exploration whose scenario names <c>expect-kind</c> passes <see cref="ShowsKind"/>, so a
+/// schedule of another kind is counted and the run goes on, as <c>explore</c> on one machine does.</param>
 public sealed class SweepState
 {
     private readonly Lock _lock = new();
@@ -24,9 +27,12 @@ public sealed class SweepState
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile bool _stopped;
 
-    public SweepState(ExplorationJob job, bool stopAtFirst, double leaseSeconds = 2.0, long maxLease = 100_000)
+    private readonly Func<SeedOutcome, bool> _answers;
+
+    public SweepState(ExplorationJob job, bool stopAtFirst, double leaseSeconds = 2.0, long maxLease = 100_000, Func<SeedOutcome, bool>? answers = null)
     {
         _job = job;
+        _answers = answers ?? (_ => true);
         _stopAtFirst = stopAtFirst;
         _leaseSeconds = job.SecondsPerCell is { } d ? Math.Min(leaseSeconds, Math.Max(0.05, d / 10)) : leaseSeconds;
         _maxLease = maxLease;
@@ -49,7 +55,13 @@ public sealed class SweepState
     /// <summary>Progress pieces refused (a lost explorer's late reports, or anything out of order).</summary>
     public long ReportsRefused { get; private set; }
 
-    /// <summary>The first violating schedule found in time, and after how long (explore's "time to first").</summary>
+    /// <summary>Answers only schedules that show <paramref name="kind"/> (a scenario's <c>expect-kind</c>); any
+    /// violating schedule when <paramref name="kind"/> is null.</summary>
+    public static Func<SeedOutcome, bool> ShowsKind(string? kind) =>
+        kind is null ? _ => true : o => o.Kinds.Contains(kind, StringComparer.Ordinal);
+
+    /// <summary>The first answering schedule (a violation, of the expected kind when one is named, or a simulator
+    /// failure) found in time, and after how long (explore's "time to first").</summary>
     public SeedOutcome? EarliestFound { get; private set; }
 
     public TimeSpan? TimeToFirst { get; private set; }
@@ -103,7 +115,7 @@ public sealed class SweepState
             var r = _rates.GetValueOrDefault(holder);
             _rates[holder] = (r.Schedules + progress.Count, r.Busy + progress.BusySeconds);
             _waitSeconds += progress.WaitSeconds;
-            var violation = progress.Notable.Where(o => o.Kinds.Length > 0 || o.Failure is not null).MinBy(o => o.Seed);
+            var violation = progress.Notable.Where(o => o.Failure is not null || (o.Kinds.Length > 0 && _answers(o))).MinBy(o => o.Seed);
             if (violation is not null && EarliestFound is null)
             {
                 EarliestFound = violation;

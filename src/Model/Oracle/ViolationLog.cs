@@ -4,13 +4,15 @@ namespace HvIommu.Model.Oracle;
 
 /// <summary>
 /// Where the oracle puts what it finds: every violation is counted by kind, the first
-/// <see cref="MaxKept"/> are kept whole. Thread-safe; the lazy window (H3) is counted apart and becomes a
+/// <see cref="MaxKept"/> are kept whole, and so is the first of every kind after them (a run that goes on past
+/// other kinds to the one its scenario expects keeps that one to explain). Thread-safe; the lazy window (H3) is counted apart and becomes a
 /// violation only when the run asks.
 /// </summary>
 public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
 {
     private readonly ConcurrentQueue<Violation> _kept = new();
     private readonly long[] _counts = new long[Enum.GetValues<ViolationKind>().Length];
+    private readonly int[] _keptOfKind = new int[Enum.GetValues<ViolationKind>().Length];
     private int _keptCount;
     private long _total;
 
@@ -38,7 +40,8 @@ public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
             return false;
         Interlocked.Increment(ref _total);
         Observer?.Invoke(v);
-        if (Interlocked.Increment(ref _keptCount) <= MaxKept)
+        var firstOfKind = Interlocked.Exchange(ref _keptOfKind[(int)v.Kind], 1) == 0;
+        if (Interlocked.Increment(ref _keptCount) <= MaxKept || firstOfKind)
             _kept.Enqueue(v);
         return true;
     }

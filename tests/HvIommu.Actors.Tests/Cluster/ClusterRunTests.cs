@@ -33,6 +33,8 @@ public sealed class ClusterRunTests : IDisposable
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
         Assert.Equal(2, Regex.Matches(stderr, "coordinator: worker .* joined").Count);
         Assert.Contains("the same as on the worker", stdout);
+        // h5-drain-wrong expects DmaToFreedFrame: the summary lists the kinds seen with their first seed.
+        Assert.Matches(@"  DmaToFreedFrame: \d+ schedule\(s\), first seed \d+ \(schedule \d+\)", stdout);
         var (replayed, output, errors) = RunEndToEndTests.Run(["replay", "--report", report]);
         Assert.True(replayed == 0, $"exit {replayed}\n{output}\n{errors}");
         Assert.Contains("REPRODUCED", output);

@@ -11,22 +11,29 @@ namespace HvIommu.Actors.Tests.Scenarios;
 /// The catalogue over many seeds (opt-in, <see cref="LongFactAttribute"/>): with HVIOMMU_LONG_SEEDS=N every
 /// right twin runs on seeds 1..N and every wrong scenario on seeds 1..min(N, 20); each run must match its
 /// expectation. Reports per scenario the median wall time of a run and, for wrong scenarios, the median
-/// number of operations mapped before the first violation stopped the run.
+/// number of operations mapped before the first violation stopped the run. A wrong scenario is judged by one
+/// run per seed, as a user runs it: with <c>expect-kind</c>, the run goes on past violations of other kinds
+/// until the expected one (or its operations run out), so a schedule that meets another symptom of the same
+/// hazard first is not a miss. With HVIOMMU_LONG_WRONG_SEEDS=N only the wrong scenarios run, on seeds 1..N.
 /// </summary>
 public sealed class ScenarioLongTests(ITestOutputHelper output)
 {
     private const int WrongSeedCap = 20;
+    private const string WrongSeedsVariable = "HVIOMMU_LONG_WRONG_SEEDS";
 
     [LongFact]
     [Trait("Category", "Long")]
     public void Every_scenario_matches_over_many_seeds()
     {
         var seeds = LongFactAttribute.Seeds ?? 0;
+        var wrongOnly = int.TryParse(Environment.GetEnvironmentVariable(WrongSeedsVariable), out var w) && w > 0 ? w : (int?)null;
         var failures = new List<string>();
         output.WriteLine($"{"scenario",-28} {"seeds",5} {"matched",7} {"median s",9} {"median ops",10} {"sum s",8}");
         foreach (var file in ScenarioFiles.All())
         {
-            var count = ScenarioFiles.IsRight(file) ? seeds : Math.Min(seeds, WrongSeedCap);
+            if (wrongOnly is not null && ScenarioFiles.IsRight(file))
+                continue;
+            var count = ScenarioFiles.IsRight(file) ? seeds : wrongOnly ?? Math.Min(seeds, WrongSeedCap);
             var times = new List<double>();
             var ops = new List<long>();
             var matched = 0;

@@ -21,6 +21,19 @@ public sealed class ViolationLogTests
     }
 
     [Fact]
+    public void The_first_of_each_kind_is_kept_after_the_kept_slots_are_full()
+    {
+        var log = new ViolationLog(maxKept: 2, lazyWindowIsViolation: false);
+        for (var i = 0; i < 4; i++)
+            log.Record(V(ViolationKind.StaleTranslationAfterFlush, i));
+        log.Record(V(ViolationKind.DmaToFreedFrame, 10));
+        log.Record(V(ViolationKind.DmaToFreedFrame, 11));
+
+        Assert.Equal([0L, 1L, 10L], log.Kept.Select(v => v.Step));
+        Assert.Equal(2, log.Count(ViolationKind.DmaToFreedFrame));
+    }
+
+    [Fact]
     public void Lazy_window_accesses_are_counted_apart_unless_the_run_makes_them_violations()
     {
         var tolerant = new ViolationLog(4, lazyWindowIsViolation: false);
