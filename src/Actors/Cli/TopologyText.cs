@@ -88,7 +88,7 @@ internal static class TopologyText
         w.WriteLine($"  driver: {ConfigWords.Name(ConfigWords.DmaMode, s.Driver.DmaMode)} mode, {HvIommu.Model.Driver.TableDepth.For(s).Levels}-level tables, "
             + $"{ConfigWords.Name(ConfigWords.Flush, s.Driver.Flush)} flush, on-flush-failure={ConfigWords.Name(ConfigWords.OnFlushFailure, s.Driver.OnFlushFailure)}");
         var f = s.Hypervisor.Flush;
-        w.WriteLine($"  flush handler: order={ConfigWords.Name(ConfigWords.FlushOrder, f.Order)} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
+        w.WriteLine($"  flush handler: order={ConfigWords.Name(ConfigWords.FlushOrder, f.Order)} invalidate-atc={OnOff(f.InvalidateAtc)} await-atc={OnOff(f.AwaitAtcCompletions)} drain={OnOff(f.DrainDma)} walk-cache={OnOff(f.InvalidateWalkCache)}");
         if (s.Workload.Trace.Enabled)
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         w.WriteLine($"  host behaviour: {Behaviour(s.Hypervisor.Behaviour)}");
@@ -102,7 +102,7 @@ internal static class TopologyText
     {
         var f = h.Flush;
         line("flush", $"order {ConfigWords.Name(ConfigWords.FlushOrder, f.Order)}, await ATC completions {OnOff(f.AwaitAtcCompletions)}, "
-            + $"drain DMA {OnOff(f.DrainDma)}, invalidate walk cache {OnOff(f.InvalidateWalkCache)}");
+            + $"drain DMA {OnOff(f.DrainDma)}, invalidate walk cache {OnOff(f.InvalidateWalkCache)}, invalidate ATCs {OnOff(f.InvalidateAtc)}");
         line("host behaviour", Behaviour(h.Behaviour));
         var l = h.Latency;
         line("latency", $"VM exit {l.VmExitNs} ns, flush domain {l.FlushDomainNs} ns, flush list {l.FlushListNs} ns, "
@@ -141,7 +141,7 @@ internal static class TopologyText
         $"detached-translation={ConfigWords.Name(ConfigWords.DetachedTranslation, b.DetachedTranslation)} "
         + $"delete-invalidates-caches={OnOff(b.DeleteInvalidatesCaches)} flush-covers-departed-devices={OnOff(b.FlushCoversDepartedDevices)} "
         + $"attach-invalidates-atc={OnOff(b.AttachInvalidatesAtc)} s2-migration-every-flushes={b.S2MigrationEveryFlushes} "
-        + $"s2-change-invalidates-iotlb={OnOff(b.S2ChangeInvalidatesIotlb)}";
+        + $"s2-change-invalidates-iotlb={OnOff(b.S2ChangeInvalidatesIotlb)} attach-leaves-old-domain={OnOff(b.AttachLeavesOldDomain)}";
 
     private static string FirstThenMore(IReadOnlyList<string> items, int first) =>
         items.Count <= first

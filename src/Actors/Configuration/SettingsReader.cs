@@ -117,7 +117,8 @@ internal static class SettingsReader
             Order: r.Choice(f + "order", ConfigWords.FlushOrder, FlushOrder.IotlbFirst),
             AwaitAtcCompletions: r.Bool(f + "await-atc-completions", true),
             DrainDma: r.Bool(f + "drain-dma", true),
-            InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true));
+            InvalidateWalkCache: r.Bool(f + "invalidate-walk-cache", true),
+            InvalidateAtc: r.Bool(f + "invalidate-atc", true));
         long Ns(string key) => r.Long(l + key, 0, 10_000_000_000);
         var latency = new LatencySettings(Ns("vm-exit-ns"), Ns("flush-domain-ns"), Ns("flush-list-ns"), Ns("atc-invalidate-ns"),
             Ns("iotlb-hit-ns"), Ns("walk-reference-ns"), Ns("dma-transfer-ns"), Ns("hypercall-ns"));
@@ -128,7 +129,8 @@ internal static class SettingsReader
             FlushCoversDepartedDevices: r.Bool(b + "flush-covers-departed-devices", true),
             S2MigrationEveryFlushes: r.Int(b + "s2-migration-every-flushes", 0, 1_000_000),
             S2ChangeInvalidatesIotlb: r.Bool(b + "s2-change-invalidates-iotlb", true),
-            AttachInvalidatesAtc: r.Bool(b + "attach-invalidates-atc", true));
+            AttachInvalidatesAtc: r.Bool(b + "attach-invalidates-atc", true),
+            AttachLeavesOldDomain: r.Bool(b + "attach-leaves-old-domain"));
         return new HypervisorSettings(flush, latency, behaviour);
     }
 

@@ -10,7 +10,9 @@ namespace HvIommu.Model.Iommu;
 /// </summary>
 /// <param name="AttachedNowhere">The device is in no domain (never attached, or after DETACH): the guest can
 /// neither flush nor drain what it does, so any DMA that gets through is outside the guest's control (H9).</param>
-public sealed record DomainView(uint DomainId, bool TranslationEnabled, bool Blocked, int Levels, ulong RootGpa, bool AttachedNowhere = false)
+/// <param name="LeftIn">The domain an ATTACH failed to take the device out of (hypervisor.behaviour.attach-leaves-old-domain
+/// = on, H9; cloud-hypervisor #6298): what the new domain does not translate, the old one still does. Null normally.</param>
+public sealed record DomainView(uint DomainId, bool TranslationEnabled, bool Blocked, int Levels, ulong RootGpa, bool AttachedNowhere = false, DomainView? LeftIn = null)
 {
     /// <summary>A device attached nowhere: every DMA faults ([UNKNOWN] in the brief, §8 q3; blocked is the safe guess).</summary>
     public static DomainView Detached { get; } = new(DeviceDomainId.Null, false, true, 4, 0, AttachedNowhere: true);

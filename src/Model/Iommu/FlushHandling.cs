@@ -45,7 +45,8 @@ public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<Flus
 /// <see cref="FlushHandlerSettings.InvalidateWalkCache"/> off leaves walk caches pointing at freed tables (H1),
 /// <see cref="FlushOrder.DevTlbFirst"/> invalidates the ATCs before the IOTLB they refill from (H4, VT-d
 /// §6.5.2.5), <see cref="FlushHandlerSettings.AwaitAtcCompletions"/> off and <see cref="FlushHandlerSettings.DrainDma"/>
-/// off let the flush return while stale translations are still usable or in use (H4, H5). Several flushes may be in
+/// off let the flush return while stale translations are still usable or in use (H4, H5), and
+/// <see cref="FlushHandlerSettings.InvalidateAtc"/> off never invalidates an ATC at all (H5). Several flushes may be in
 /// progress at once. Every call appends the steps to perform, in order, to <c>steps</c>; the caller performs them
 /// and reports completions back. Not thread-safe: one flush handler owns it.
 /// </summary>
@@ -72,7 +73,7 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         {
             // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
             // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
-            if (device.Atc is null || !device.AtsEnabled)
+            if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc)
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
             if (Knobs.AwaitAtcCompletions)

@@ -128,13 +128,16 @@ public sealed class HostIommu
                 return HvStatus.InvalidParameter;
             domain.View = new DomainView(domain.Id, s.TranslationEnabled, s.Blocked, fiveLevel ? 5 : 4, s.PageTableRoot);
             foreach (var device in domain.Devices)
-                device.SetView(domain.View);
+                if (device.View.DomainId == domain.Id)
+                    device.SetView(domain.View);
             return HvStatus.Success;
         }
     }
 
     /// <summary>HVCALL_ATTACH_DEVICE_DOMAIN. Attaching a device that is in another domain replaces it (later
-    /// revisions use attach as "replace", §1.10); the same domain again gives DEVICE_ALREADY_IN_DOMAIN.</summary>
+    /// revisions use attach as "replace", §1.10); the same domain again gives DEVICE_ALREADY_IN_DOMAIN. With
+    /// <see cref="HostBehaviourSettings.AttachLeavesOldDomain"/> (a host bug, H9) the device stays a member of its old
+    /// domain as well, and the old domain still translates for it (<see cref="DomainView.LeftIn"/>).</summary>
     public HvStatus Attach(AttachDeviceDomainInput input)
     {
         var status = CheckIdentity(input.Domain);
@@ -148,15 +151,23 @@ public sealed class HostIommu
                 return HvStatus.InvalidParameter;
             if (domain.View is null)
                 return HvStatus.InvalidDeviceState;
-            if (domain.Devices.Contains(device))
+            var previous = device.View;
+            if (domain.Devices.Contains(device) && (!Behaviour.AttachLeavesOldDomain || previous.DomainId == domain.Id))
                 return HvStatus.DeviceAlreadyInDomain;
-            foreach (var other in _domains.Values)
-                if (other.Devices.Remove(device))
-                    Depart(other, device);
-            domain.Devices.Add(device);
+            var view = domain.View;
+            if (!Behaviour.AttachLeavesOldDomain)
+            {
+                foreach (var other in _domains.Values)
+                    if (other.Devices.Remove(device))
+                        Depart(other, device);
+            }
+            else if (!previous.AttachedNowhere)
+                view = view with { LeftIn = previous with { LeftIn = null } };
+            if (!domain.Devices.Contains(device))
+                domain.Devices.Add(device);
             domain.Refresh();
             device.BeginContextChange();
-            device.SetView(domain.View);
+            device.SetView(view);
             InvalidateAtcOnContextChange(device);
             device.EndContextChange();
             return HvStatus.Success;
@@ -172,11 +183,15 @@ public sealed class HostIommu
         {
             if (!_devices.TryGetValue(input.DeviceId, out var device))
                 return HvStatus.InvalidDeviceId;
-            var from = _domains.Values.FirstOrDefault(d => d.Devices.Contains(device));
+            var from = _domains.Values.FirstOrDefault(d => d.Id == device.View.DomainId && d.Devices.Contains(device))
+                ?? _domains.Values.FirstOrDefault(d => d.Devices.Contains(device));
             if (from is null)
                 return HvStatus.InvalidDeviceState;
-            from.Devices.Remove(device);
-            Depart(from, device);
+            // The device leaves every domain it is a member of (more than one only after an ATTACH that left it in
+            // its old domain as well, attach-leaves-old-domain).
+            foreach (var member in _domains.Values)
+                if (member.Devices.Remove(device))
+                    Depart(member, device);
             device.BeginContextChange();
             device.SetView(DetachedView(from));
             InvalidateAtcOnContextChange(device);

@@ -26,6 +26,18 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
     public DmaTranslation Translate(DeviceSlot device, ulong iova, AccessKind access, in AccessContext ctx, DomainView? view = null)
     {
         view ??= device.View;
+        var t = TranslateIn(device, iova, access, ctx, view);
+        // A host whose ATTACH left the device in its old domain as well (cloud-hypervisor #6298, fixed by detaching the
+        // endpoint from its old domain on ATTACH as virtio-iommu §5.13.6.3.2 requires): the old domain's mappings stay
+        // programmed for the device, so what the new domain does not translate still reaches the old domain's buffers.
+        if (!t.Ok && (t.Fault is WalkFault.NotPresent or WalkFault.Blocked or WalkFault.OutsideAperture)
+            && view.LeftIn is { Blocked: false, TranslationEnabled: true } old)
+            return TranslateInIommu(old, iova, access, ctx);
+        return t;
+    }
+
+    private DmaTranslation TranslateIn(DeviceSlot device, ulong iova, AccessKind access, in AccessContext ctx, DomainView view)
+    {
         if (view.Blocked)
         {
             // The IOMMU rejects the device's untranslated requests; but with ATS still enabled the device

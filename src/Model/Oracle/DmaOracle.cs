@@ -149,7 +149,8 @@ public sealed class DmaOracle : ITranslationMonitor
                 $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device is in the blocking domain",
                 _causes.Explain(
                     (Cause.AtsKeptWhenBlocked, "The blocking domain must reject every DMA (§1.4), but ATS was left enabled, so the device's ATC kept serving translations cached before it was blocked (H9: later revisions disable ATS before blocking)."),
-                    (Cause.AttachKeepsAtc, "The ATTACH to the blocking domain left the device's ATC in place (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
+                    (Cause.AttachKeepsAtc, "The ATTACH to the blocking domain left the device's ATC in place (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
+                    (Cause.AttachLeavesOldDomain, LeftInOldDomain)));
         if (ctx.DeviceDetached)
             return Report(ViolationKind.IsolationBreach, t, ctx, t.Mapping, 0,
                 $"DMA by {ctx.Device} got through (translated from {From(t.Source)}) while the device was attached to no domain",
@@ -389,6 +390,7 @@ public sealed class DmaOracle : ITranslationMonitor
     private Why ExplainAfterFlush(in DmaTranslation t) => t.Source switch
     {
         TranslationSource.Atc => _causes.Explain(
+            (Cause.FlushSkipsAtc, "No flush invalidates the device's ATC (H5: hypervisor.flush.invalidate-atc = off; Linux 041be2717b19, a device with no device-TLB cache tag), so the entry outlived the flush that covered its unmap (§2.4 (b))."),
             (Cause.FlushMissesDepartedDevices, "The flush never reached this device: it had left the domain (attach-as-replace or detach) and the host flushes only the devices attached now, so its ATC kept the entry (H9, §8 q2)."),
             (Cause.AtsToggleKeepsAtc, "ATS was disabled and enabled again without invalidating the device's ATC, and flushes skip devices with ATS disabled: the entry cached before the device was blocked was served again (H9: arm_smmu_disable_ats / arm_smmu_enable_ats invalidate)."),
             (Cause.AtsKeptWhenBlocked, "ATS stayed enabled while the device was away from the domain, and the flushes of the domain no longer reached it, so its ATC kept the entry (H9)."),
@@ -412,7 +414,11 @@ public sealed class DmaOracle : ITranslationMonitor
             (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5).")),
     };
 
+    private const string LeftInOldDomain =
+        "The host's ATTACH put the device in its new domain without taking it out of the old one, so the old domain's mappings stayed reachable for it (H9: hypervisor.behaviour.attach-leaves-old-domain = on; cloud-hypervisor #6298 — virtio-iommu §5.13.6.3.2 requires the endpoint to be detached from its old domain).";
+
     private Why ExplainOtherDomain(in DmaTranslation t) => _causes.Explain(
+        (Cause.AttachLeavesOldDomain, LeftInOldDomain),
         (Cause.AttachKeepsAtc, "ATTACH moved the device to another domain without invalidating its (untagged) ATC: the device kept translating its old domain's IOVAs (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
         (Cause.FlushMissesDepartedDevices, "A translation of the device's previous domain outlived the domain switch: the flush of the old domain never reached the device that left it (H9, §8 q2)."),
         (Cause.AtsKeptWhenBlocked, "A translation of the device's previous domain outlived the domain switch: ATS stayed enabled (H9)."),

@@ -17,6 +17,8 @@ public enum Cause
     DevTlbFirst,
     /// <summary>H5: hypervisor.flush.await-atc-completions = off.</summary>
     AtcCompletionNotAwaited,
+    /// <summary>H5: hypervisor.flush.invalidate-atc = off.</summary>
+    FlushSkipsAtc,
     /// <summary>H5: hypervisor.flush.drain-dma = off.</summary>
     DmaNotDrained,
     /// <summary>H6: driver.hazards.racy-table-install.</summary>
@@ -31,6 +33,8 @@ public enum Cause
     AtsToggleKeepsAtc,
     /// <summary>H9: hypervisor.behaviour.attach-invalidates-atc = off.</summary>
     AttachKeepsAtc,
+    /// <summary>H9: hypervisor.behaviour.attach-leaves-old-domain = on.</summary>
+    AttachLeavesOldDomain,
     /// <summary>H9: hypervisor.behaviour.flush-covers-departed-devices = off.</summary>
     FlushMissesDepartedDevices,
     /// <summary>H9: hypervisor.behaviour.detached-translation other than blocked.</summary>
@@ -94,12 +98,14 @@ public sealed class HazardCauses
         If(f.Order == FlushOrder.DevTlbFirst, Cause.DevTlbFirst);
         If(!f.AwaitAtcCompletions, Cause.AtcCompletionNotAwaited);
         If(!f.DrainDma, Cause.DmaNotDrained);
+        If(!f.InvalidateAtc, Cause.FlushSkipsAtc);
         If(d.RacyTableInstall, Cause.RacyTableInstall);
         If(d.FlushRange != FlushRangeMode.Exact && s.Driver.Flush == FlushKind.List, Cause.WrongFlushRange);
         If(s.Driver.OnFlushFailure == FlushFailurePolicy.Log && s.Faults.Length > 0, Cause.FlushFailureIgnored);
         If(!l.DisableAtsBeforeBlock, Cause.AtsKeptWhenBlocked);
         If(!l.AtsToggleInvalidatesAtc && l.DisableAtsBeforeBlock, Cause.AtsToggleKeepsAtc);
         If(!b.AttachInvalidatesAtc, Cause.AttachKeepsAtc);
+        If(b.AttachLeavesOldDomain, Cause.AttachLeavesOldDomain);
         If(!b.FlushCoversDepartedDevices, Cause.FlushMissesDepartedDevices);
         If(b.DetachedTranslation != DetachedTranslation.Blocked, Cause.DetachedDeviceTranslates);
         If(l.FreeDomainBeforeDetach, Cause.FreeDomainBeforeDetach);
@@ -123,11 +129,11 @@ public sealed class HazardCauses
         Cause.FreeTablesBeforeFlush or Cause.WalkCacheKept => "H1",
         Cause.FreeIovaBeforeFlush or Cause.BrokenFlushQueueCounter => "H2",
         Cause.DevTlbFirst => "H4",
-        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained => "H5",
+        Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc => "H5",
         Cause.RacyTableInstall => "H6",
         Cause.WrongFlushRange => "H7",
         Cause.FlushFailureIgnored => "H8",
-        Cause.AtsKeptWhenBlocked or Cause.AtsToggleKeepsAtc or Cause.AttachKeepsAtc or Cause.FlushMissesDepartedDevices or Cause.DetachedDeviceTranslates
+        Cause.AtsKeptWhenBlocked or Cause.AtsToggleKeepsAtc or Cause.AttachKeepsAtc or Cause.AttachLeavesOldDomain or Cause.FlushMissesDepartedDevices or Cause.DetachedDeviceTranslates
             or Cause.MovedDeviceKeepsOldIovas => "H9",
         Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches or Cause.FreeTablesDespiteFailedDetach => "H10",
         Cause.EarlyDma => "H11",

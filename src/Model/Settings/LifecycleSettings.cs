@@ -82,8 +82,12 @@ public enum DetachedTranslation
 /// invalidate its ATC, as VT-d does when it reprograms a context entry (device-TLB flush after the context-cache
 /// flush) and arm-smmu-v3 in arm_smmu_attach_commit; [UNKNOWN] for the pvIOMMU host. Off: the untagged ATC keeps
 /// the old domain's translations after the device moved (H9).</param>
+/// <param name="AttachLeavesOldDomain">A host bug (H9): ATTACH of a device that is in another domain adds it to the new
+/// domain without taking it out of the old one, so the old domain's mappings stay reachable for the device
+/// (cloud-hypervisor #6298: its virtio-iommu did not detach the endpoint from its old domain on ATTACH, which
+/// virtio-iommu §5.13.6.3.2 requires). Off: ATTACH replaces (the safe default).</param>
 public sealed record HostBehaviourSettings(DetachedTranslation DetachedTranslation, bool DeleteInvalidatesCaches, bool FlushCoversDepartedDevices = true,
-    int S2MigrationEveryFlushes = 0, bool S2ChangeInvalidatesIotlb = true, bool AttachInvalidatesAtc = true)
+    int S2MigrationEveryFlushes = 0, bool S2ChangeInvalidatesIotlb = true, bool AttachInvalidatesAtc = true, bool AttachLeavesOldDomain = false)
 {
     public static HostBehaviourSettings Safe { get; } = new(DetachedTranslation.Blocked, true);
 }

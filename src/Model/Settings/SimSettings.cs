@@ -78,11 +78,17 @@ public sealed record DriverSettings(
 /// <summary>Order of the flush handler's invalidations (hazard H4).</summary>
 public enum FlushOrder { IotlbFirst, DevTlbFirst }
 
+/// <summary>The host flush handler's behaviour (brief §2.4, §4; [UNKNOWN] for the pvIOMMU host).</summary>
+/// <param name="InvalidateAtc">The flush sends an ATS invalidation to every ATS-enabled device it reaches. Off (H5): the
+/// flush never invalidates any device's ATC, as VT-d did for a device whose device-TLB cache tag was never assigned
+/// (Linux 041be2717b19 "iommu/vt-d: Fix missed device TLB cache tag": cache_tag_flush_range found no DEVTLB tag for
+/// the device, so the domain's flushes skipped its ATC).</param>
 public sealed record FlushHandlerSettings(
     FlushOrder Order,
     bool AwaitAtcCompletions,
     bool DrainDma,
-    bool InvalidateWalkCache);
+    bool InvalidateWalkCache,
+    bool InvalidateAtc = true);
 
 /// <summary>Modelled costs in simulated nanoseconds (brief §7).</summary>
 public sealed record LatencySettings(

@@ -37,7 +37,7 @@ public sealed class ValidateCommandSpec
         Assert.Contains("page sizes  4K, 2M, 1G", lines);
         Assert.Contains("caches      IOTLB 4096, walk cache 1024, ATC 64 entries", lines);
         Assert.Contains("driver      dma-mode strict, 4-level tables, flush domain, flush queue 256 entries / 10ms, on flush failure fallback", lines);
-        Assert.Contains("flush       order iotlb-first, await ATC completions on, drain DMA on, invalidate walk cache on", lines);
+        Assert.Contains("flush       order iotlb-first, await ATC completions on, drain DMA on, invalidate walk cache on, invalidate ATCs on", lines);
         Assert.Contains(lines, l => l.StartsWith("latency     VM exit 1500 ns, flush domain 3000 ns", StringComparison.Ordinal));
         Assert.Contains("faults      none", lines);
         Assert.Contains("domains     2: net, storage", lines);

@@ -18,4 +18,15 @@ public sealed class LongFactAttribute : FactAttribute
     /// <summary>The seed count from the environment, or null when unset or not a positive number.</summary>
     public static int? Seeds =>
         int.TryParse(Environment.GetEnvironmentVariable(SeedsVariable), out var n) && n > 0 ? n : null;
+
+    /// <summary>
+    /// Appends one line to the file named by <c>HVIOMMU_LONG_PROGRESS</c>, when set, so a long run can be watched while
+    /// it runs (xunit shows a test's output only when it ends). Does nothing otherwise.
+    /// </summary>
+    public static void Progress(string line)
+    {
+        var path = Environment.GetEnvironmentVariable("HVIOMMU_LONG_PROGRESS");
+        if (!string.IsNullOrEmpty(path))
+            File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss} {line}\n");
+    }
 }

@@ -42,7 +42,12 @@ public sealed class RandomCorrectConfigTests(ITestOutputHelper output)
         var count = LongFactAttribute.Seeds ?? 0;
         var failures = new List<string>();
         for (var i = 1; i <= count; i++)
-            failures.AddRange(RunBothModes(1000 + i, ops: 400));
+        {
+            var found = RunBothModes(1000 + i, ops: 400);
+            failures.AddRange(found);
+            if (found.Count > 0 || i % 25 == 0)
+                LongFactAttribute.Progress($"random correct configurations 1001..{1000 + i}: {failures.Count} failed runs so far");
+        }
         output.WriteLine($"{count} random correct configurations, each in deterministic and stress mode: {failures.Count} failed runs");
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }

@@ -56,6 +56,18 @@ public sealed class FlushHandlingTests
     }
 
     [Fact]
+    public void H5_without_atc_invalidation_no_device_gets_an_ats_invalidation_and_the_flush_only_drains()
+    {
+        // Linux 041be2717b19: a device with no device-TLB cache tag is never sent an ATS invalidation.
+        var engine = Engine(Correct with { InvalidateAtc = false });
+        var run = engine.Start(7, null, [_gpu, _nic], "vcpu0", _steps);
+        Assert.Equal(["InvalidateIotlb", "InvalidateWalkCache", "Drain:gpu", "Drain:nic"], Take());
+        engine.OnDrained(run.Id, "gpu", _steps);
+        engine.OnDrained(run.Id, "nic", _steps);
+        Assert.Equal(["Complete"], Take());
+    }
+
+    [Fact]
     public void H1_without_walk_cache_invalidation_the_walk_cache_step_is_missing()
     {
         var engine = Engine(Correct with { InvalidateWalkCache = false });

@@ -12,11 +12,12 @@ namespace HvIommu.Model.Tests.Iommu;
 [Trait("Category", "Model")]
 public sealed class HostBehaviourTests
 {
-    private static (IommuRig Rig, HostIommu Host, IommuTranslator Translator) Rig(DetachedTranslation detached, bool deleteInvalidates = true, bool attachInvalidatesAtc = true)
+    private static (IommuRig Rig, HostIommu Host, IommuTranslator Translator) Rig(DetachedTranslation detached, bool deleteInvalidates = true, bool attachInvalidatesAtc = true,
+        bool attachLeavesOldDomain = false)
     {
         var rig = new IommuRig();
         var host = new HostIommu(rig.Memory, rig.Stage2, IommuRig.DefaultSettings, new SeededRandom(1),
-            new HostBehaviourSettings(detached, deleteInvalidates, AttachInvalidatesAtc: attachInvalidatesAtc));
+            new HostBehaviourSettings(detached, deleteInvalidates, AttachInvalidatesAtc: attachInvalidatesAtc, AttachLeavesOldDomain: attachLeavesOldDomain));
         host.AddDevice(rig.Nic);
         host.AddDevice(rig.AtsDevice);
         Assert.Equal(HvStatus.Success, host.CreateDomain(new CreateDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId))));
@@ -28,6 +29,30 @@ public sealed class HostBehaviourTests
 
     private static AccessContext Ctx(DeviceSlot d) =>
         new(d.Name, "vcpu0", d.View.DomainId, d.View.Blocked, false, 1, 1000, d.View.AttachedNowhere);
+
+    /// <summary>cloud-hypervisor #6298: an ATTACH that leaves the device in its old domain lets the old domain's mappings
+    /// through while the device is in the blocking domain; a replacing ATTACH blocks them, and the device can come back.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_attach_that_leaves_the_device_in_its_old_domain_lets_the_old_mappings_through(bool leaves)
+    {
+        var (rig, host, translator) = Rig(DetachedTranslation.Blocked, attachLeavesOldDomain: leaves);
+        var record = rig.MapBuffer(0x30_0000);
+        var blocking = IommuRig.DomainId + 1;
+        Assert.Equal(HvStatus.Success, host.CreateDomain(new CreateDeviceDomainInput(IommuRig.Domain(blocking))));
+        Assert.Equal(HvStatus.Success, host.ConfigureDomain(new ConfigureDeviceDomainInput(IommuRig.Domain(blocking), DeviceDomainSettings.BlockAll)));
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(blocking), rig.Nic.LogicalDeviceId)));
+        Assert.True(rig.Nic.View.Blocked);
+        Assert.Equal(leaves, host.DevicesIn(IommuRig.DomainId).Contains(rig.Nic));
+        var t = translator.Translate(rig.Nic, record.Iova, AccessKind.Write, Ctx(rig.Nic));
+        Assert.Equal(leaves, t.Ok);
+        if (leaves)
+            Assert.Equal(ViolationKind.IsolationBreach, rig.Oracle.CheckAccess(t, Ctx(rig.Nic))?.Kind);
+        Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), rig.Nic.LogicalDeviceId)));
+        Assert.Equal(IommuRig.DomainId, rig.Nic.View.DomainId);
+        Assert.Equal(HvStatus.DeviceAlreadyInDomain, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), rig.Nic.LogicalDeviceId)));
+    }
 
     [Theory]
     [InlineData(DetachedTranslation.Blocked, false)]
