@@ -135,13 +135,13 @@ public sealed class BenchCommand : CliCommand
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
     }
 
-    /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Metrics.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
+    /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Bench.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
     private static int Soak(long ops, bool json, string? configPath, TextWriter stdout)
     {
         // Samples are taken at progress updates: every 100 ms, so even a short soak on a fast machine has many.
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 24h", "hviommu.run.progress-interval = 100ms"]);
         SimLogging.Configure(verbose: false);
-        var probe = new Metrics.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
+        var probe = new Bench.SoakProbe(ops / 5, json ? null : new Reporting.PlainProgress(Console.Error));
         var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), probe, verbose: false);
         var soak = probe.Result();
         stdout.WriteLine(json ? JsonSerializer.Serialize(new { soak = soak.ToJson(config.File, result.Report) }) : soak.Describe(config.File, result.Report));

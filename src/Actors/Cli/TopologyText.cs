@@ -55,7 +55,7 @@ internal static class TopologyText
     }
 
     private static void WriteDriver(Action<string, string> line, DriverSettings d, int levels) =>
-        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {levels}-level tables{(d.TableDepth == HvIommu.Model.Driver.TableDepthRule.FromWidth ? " (depth from the IOVA width)" : "")}, "
+        line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {levels}-level tables{(d.TableDepth == HvIommu.Model.Settings.TableDepthRule.FromWidth ? " (depth from the IOVA width)" : "")}, "
             + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
 

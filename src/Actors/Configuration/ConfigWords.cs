@@ -17,8 +17,8 @@ internal static class ConfigWords
     public static readonly IReadOnlyDictionary<string, DisconnectedDevicePolicy> OnDisconnectedDevice = Words(
         ("skip-disconnected", DisconnectedDevicePolicy.SkipDisconnected), ("wait", DisconnectedDevicePolicy.Wait), ("time-out", DisconnectedDevicePolicy.TimeOut));
     public static readonly IReadOnlyDictionary<string, FlushOrder> FlushOrder = Words(("iotlb-first", Model.Settings.FlushOrder.IotlbFirst), ("devtlb-first", Model.Settings.FlushOrder.DevTlbFirst));
-    public static readonly IReadOnlyDictionary<string, Model.Driver.TableDepthRule> TableDepth = Words(
-        ("top-level", Model.Driver.TableDepthRule.TopLevel), ("from-width", Model.Driver.TableDepthRule.FromWidth));
+    public static readonly IReadOnlyDictionary<string, Model.Settings.TableDepthRule> TableDepth = Words(
+        ("top-level", Model.Settings.TableDepthRule.TopLevel), ("from-width", Model.Settings.TableDepthRule.FromWidth));
     public static readonly IReadOnlyDictionary<string, FlushRangeMode> FlushRange = Words(
         ("exact", FlushRangeMode.Exact), ("empty", FlushRangeMode.Empty), ("off-by-one", FlushRangeMode.OffByOne), ("overflow", FlushRangeMode.Overflow));
     public static readonly IReadOnlyDictionary<string, InitUnwinding> InitUnwinding = Words(("fixed", Model.Settings.InitUnwinding.Fixed), ("rfc-v1", Model.Settings.InitUnwinding.RfcV1));

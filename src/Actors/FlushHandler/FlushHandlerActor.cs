@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using HvIommu.Model.Hypercalls;
 
-namespace HvIommu.Actors.FlushHandler;
+namespace HvIommu.Actors.Protocol;
 
 /// <summary>Messages of the IOMMU flush handler (brief §2.4, §5.5).</summary>
 public interface IFlushHandlerMessage;

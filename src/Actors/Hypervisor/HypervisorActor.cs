@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;

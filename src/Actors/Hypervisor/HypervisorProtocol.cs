@@ -1,7 +1,7 @@
 using Akka.Actor;
 using HvIommu.Model.Hypercalls;
 
-namespace HvIommu.Actors.Hypervisor;
+namespace HvIommu.Actors.Protocol;
 
 /// <summary>Messages of the hypervisor actor (brief §2): a vCPU traps with a hypercall and is blocked until the reply.</summary>
 public interface IHypervisorMessage;

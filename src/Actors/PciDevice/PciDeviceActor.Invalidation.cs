@@ -1,7 +1,7 @@
 using Akka.Actor;
-using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Protocol;
 using HvIommu.Model.Iommu;
-using HvIommu.Model.Oracle;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using HvIommu.Actors.Protocol;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
 
@@ -48,7 +49,7 @@ internal sealed partial class PciDeviceActor
             m.ReplyTo.Tell(new DmaCompleted(-1, 0));
             return;
         }
-        var prod = new DmaDescriptor(-1, 0, 1, recent.Length, 64, 1.0, ImmutableArray<Model.Oracle.MappingRecord>.Empty);
+        var prod = new DmaDescriptor(-1, 0, 1, recent.Length, 64, 1.0, ImmutableArray<Model.Mappings.MappingRecord>.Empty);
         var state = new DescriptorState(prod, m.ReplyTo);
         foreach (var d in recent)
             _pending.Enqueue(new Transaction(state, d.Iova, AccessKind.Write, replay: true, d.Mappings[0]));

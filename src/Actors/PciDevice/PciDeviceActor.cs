@@ -1,10 +1,10 @@
 using Akka.Actor;
 using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
-using HvIommu.Model.Oracle;
 using HvIommu.Model.Randomness;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;

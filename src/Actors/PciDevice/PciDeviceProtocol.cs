@@ -1,10 +1,9 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using HvIommu.Actors.FlushHandler;
 using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Oracle;
+using HvIommu.Model.Mappings;
 
-namespace HvIommu.Actors.PciDevice;
+namespace HvIommu.Actors.Protocol;
 
 /// <summary>Messages of a PCI device's DMA engine.</summary>
 public interface IPciDeviceMessage;

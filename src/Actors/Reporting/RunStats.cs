@@ -1,3 +1,5 @@
+using HvIommu.Actors.Metrics;
+
 namespace HvIommu.Actors.Reporting;
 
 /// <summary>
@@ -83,9 +85,6 @@ public sealed record CostStats(
     public IReadOnlyList<CdfPoint> DmaTranslationCdf { get; init; } = [];
 }
 
-/// <summary>One point of a cumulative distribution: the fraction of samples at or below <paramref name="Ns"/>.</summary>
-public sealed record CdfPoint(long Ns, double Fraction);
-
 /// <summary>
 /// A stress run's memory in bytes, read when the run ended: the resident set then and at its peak (the whole
 /// process), the managed heap the last garbage collection left, the full collections so far, and the mapping
@@ -119,21 +118,6 @@ public sealed record CacheStats(long Hits, long Misses)
     /// <summary>Hits over lookups, or null when there were no lookups.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public double? HitRate => Hits + Misses == 0 ? null : (double)Hits / (Hits + Misses);
-}
-
-/// <summary>Latency percentiles of one operation (map, unmap, flush, DMA, …) in nanoseconds.</summary>
-public sealed record LatencySummary(
-    long Count,
-    long MinNs,
-    long P50Ns,
-    long P90Ns,
-    long P99Ns,
-    long P999Ns,
-    long MaxNs,
-    double MeanNs)
-{
-    /// <summary>The summary of an operation that never happened.</summary>
-    public static LatencySummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 }
 
 /// <summary>

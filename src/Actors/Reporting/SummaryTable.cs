@@ -1,4 +1,5 @@
 using System.Globalization;
+using HvIommu.Actors.Metrics;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

@@ -59,6 +59,10 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
 /// </summary>
 public static class DeterministicRunner
 {
+    /// <summary>The steps an explorer expects one schedule of <paramref name="config"/> to take (its
+    /// <c>expectedSteps</c> below): 20 per operation, at least 1,000.</summary>
+    public static long ExpectedSteps(LoadedConfig config) => Math.Max(1000, config.Settings.Run.Ops * 20);
+
     /// <summary>The system for deterministic runs of <paramref name="config"/> (logging and the config's akka section applied).</summary>
     public static DeterministicSystem CreateSystem(LoadedConfig config, bool verbose, string name = "hviommu-deterministic") =>
         DeterministicSystem.Create(name, ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose)).WithFallback(config.Merged));

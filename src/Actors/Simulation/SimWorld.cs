@@ -4,6 +4,7 @@ using HvIommu.Model.Caches;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Randomness;

@@ -54,7 +54,7 @@ public sealed record ExplorationJob(
 
     /// <summary>Steps a PCT schedule of this config is expected to take (its change points are spread over them);
     /// every explorer and the coordinator's re-run use the same figure, so a seed is the same schedule everywhere.</summary>
-    public static long ExpectedSteps(LoadedConfig config) => Math.Max(1000, config.Settings.Run.Ops * 20);
+    public static long ExpectedSteps(LoadedConfig config) => DeterministicRunner.ExpectedSteps(config);
 
     /// <summary>
     /// A stand-alone config file for <paramref name="cell"/>: the base text, then the cell's settings (and the

@@ -1,5 +1,5 @@
 using Akka.Actor;
-using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.Protocol;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Time;
 

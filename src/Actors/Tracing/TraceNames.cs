@@ -1,7 +1,6 @@
-using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Vcpu;
+using HvIommu.Actors.Protocol;
 using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Actors.Tracing;

@@ -1,9 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
-using HvIommu.Actors.Hypervisor;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using HvIommu.Actors.Protocol;
 using HvIommu.Model.PageTables;
 
 namespace HvIommu.Actors.Vcpu;

@@ -1,12 +1,11 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Driver;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
-using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Workload;

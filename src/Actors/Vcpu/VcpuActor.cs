@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Randomness;

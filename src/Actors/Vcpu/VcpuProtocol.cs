@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Actors.Protocol;
 
 /// <summary>Messages of a vCPU running the guest driver.</summary>
 public interface IVcpuMessage;

@@ -17,7 +17,7 @@ public readonly record struct IotlbEntry(
     bool Writable,
     uint FrameGeneration,
     long FillSerial = 0,
-    Oracle.MappingRecord? Mapping = null) : ITranslationEntry
+    Mappings.MappingRecord? Mapping = null) : ITranslationEntry
 {
     /// <summary>The serial of <see cref="Mapping"/>, or 0.</summary>
     public long MappingSerial => Mapping?.Serial ?? 0;
@@ -36,7 +36,7 @@ public readonly record struct DeviceTlbEntry(
     PageSize Size,
     bool Writable,
     uint FrameGeneration,
-    Oracle.MappingRecord? Mapping = null) : ITranslationEntry
+    Mappings.MappingRecord? Mapping = null) : ITranslationEntry
 {
     /// <summary>The serial of <see cref="Mapping"/>, or 0.</summary>
     public long MappingSerial => Mapping?.Serial ?? 0;

@@ -3,16 +3,6 @@ using HvIommu.Model.Settings;
 
 namespace HvIommu.Model.Driver;
 
-/// <summary>How the guest driver chooses the depth of its stage-1 tables (brief §1 domain_alloc_paging, hazard H15).</summary>
-public enum TableDepthRule
-{
-    /// <summary>Later revisions: <c>cfg.top_level = 4</c> (5-level) when the width exceeds 48 bits, else 3 (4-level).</summary>
-    TopLevel,
-    /// <summary>RFC v1: no <c>top_level</c>; generic_pt derives it from the width (3 levels below 40 bits) while the
-    /// driver still tells the host 4- or 5-level paging (H15).</summary>
-    FromWidth,
-}
-
 /// <summary>
 /// The table depth and IOVA width a pvIOMMU paging domain gets, and the paging mode the host is told (brief §1,
 /// §3). Sources: drivers/iommu/generic_pt/fmt/x86_64.h <c>x86_64_pt_iommu_fmt_init</c> (the RFC-era version

@@ -84,7 +84,7 @@ public static class HazardRegistry
             [.. Freed], s => !s.Hypervisor.Flush.DrainDma),
         new("H15", "hviommu.driver.table-depth", "from-width",
             "generic_pt derives the table depth from the IOVA width (3 levels below 40 bits) while the host is told 4-level paging", "§1.5, §3",
-            [ViolationKind.LostMapping, ViolationKind.IsolationBreach], s => s.Driver.TableDepth == Driver.TableDepthRule.FromWidth),
+            [ViolationKind.LostMapping, ViolationKind.IsolationBreach], s => s.Driver.TableDepth == Settings.TableDepthRule.FromWidth),
         new("H18", "hviommu.driver.hazards.flush-queue-overrun", "on",
             "a full flush queue takes the entry anyway after one inline flush, so the ring wraps and drops parked entries", "§5.3",
             [ViolationKind.LeakedIova, ViolationKind.LeakedTablePage], s => s.Driver.Hazards.FlushQueueOverrun),

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using HvIommu.Model.Caches;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
-using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
 
@@ -14,7 +13,7 @@ namespace HvIommu.Model.Iommu;
 /// on the way back. Each translation carries the shadow data the oracle needs (frame generation, mapping
 /// record), and every walk's table pages are shown to the oracle (H1).
 /// </summary>
-public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, DmaOracle oracle, ulong apertureMax)
+public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, ITranslationMonitor oracle, ulong apertureMax)
 {
     private long _walks;
     private long _walkReferences;
@@ -81,7 +80,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         Interlocked.Add(ref _walkReferences, walk.MemoryReferences);
 
         var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova) with { WalkReferences = walk.MemoryReferences };
-        oracle.CheckWalk(walk.Chain, probe, ctx);
+        oracle.Walked(walk.Chain, probe, ctx);
         FillWalkCache(view, iova, walk.Chain);
         if (host.Epoch(view.DomainId) != epoch)
             host.WalkCache.InvalidateDomain(view.DomainId);

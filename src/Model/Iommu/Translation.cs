@@ -24,7 +24,7 @@ public readonly record struct DmaTranslation(
     HvIommu.Model.PageTables.PageSize Size,
     bool Writable,
     uint FrameGeneration,
-    HvIommu.Model.Oracle.MappingRecord? Mapping)
+    HvIommu.Model.Mappings.MappingRecord? Mapping)
 {
     /// <summary>The serial of <see cref="Mapping"/>, or 0 when no mapping backs the translation.</summary>
     public long MappingSerial => Mapping?.Serial ?? 0;

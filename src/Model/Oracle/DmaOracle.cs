@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
@@ -13,7 +14,7 @@ namespace HvIommu.Model.Oracle;
 /// flushes, the devices about accesses; it never changes the system. Thread-safe: stress mode calls it
 /// from every core at once.
 /// </summary>
-public sealed class DmaOracle
+public sealed class DmaOracle : ITranslationMonitor
 {
     private readonly FrameAllocator _frames;
     private readonly Stage2 _stage2;
@@ -231,6 +232,8 @@ public sealed class DmaOracle
         && _stage2.TryReverse(t.Hpa, out var gpa) && IsGuestStructure(_frames.GetInfo(gpa & ~GuestMemory.PageMask));
 
     private static bool IsGuestStructure(FrameInfo info) => info.Owner is FrameOwner.PageTable or FrameOwner.Kernel;
+
+    void ITranslationMonitor.Walked(ImmutableArray<WalkStep> chain, in DmaTranslation walk, in AccessContext ctx) => CheckWalk(chain, walk, ctx);
 
     /// <summary>Checks the table pages a walk read: each must still be a page table of the walked domain (H1).</summary>
     public Violation? CheckWalk(ImmutableArray<WalkStep> chain, in DmaTranslation t, in AccessContext ctx)

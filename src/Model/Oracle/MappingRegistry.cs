@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.PageTables;
 
 namespace HvIommu.Model.Oracle;

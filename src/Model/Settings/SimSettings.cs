@@ -67,7 +67,7 @@ public enum FlushFailurePolicy { Log, Fallback }
 
 public sealed record DriverSettings(
     DmaMode DmaMode,
-    HvIommu.Model.Driver.TableDepthRule TableDepth,
+    TableDepthRule TableDepth,
     FlushKind Flush,
     int FlushQueueEntries,
     TimeSpan FlushQueueTimeout,

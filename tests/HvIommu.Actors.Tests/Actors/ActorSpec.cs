@@ -3,8 +3,8 @@ using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
-using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Time;
 

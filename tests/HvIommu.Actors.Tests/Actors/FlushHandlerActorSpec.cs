@@ -2,12 +2,12 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
 using HvIommu.Actors.FlushHandler;
-using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Caches;
 using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Oracle;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.PageTables;
 
 namespace HvIommu.Actors.Tests.Actors;

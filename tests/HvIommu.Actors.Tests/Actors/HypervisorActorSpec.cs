@@ -1,8 +1,8 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
-using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Hypercalls;
 

@@ -1,9 +1,10 @@
 using Akka.Actor;
 using Akka.TestKit;
-using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 

@@ -1,12 +1,12 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
-using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Vcpu;
 using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Oracle;
+using HvIommu.Model.Mappings;
 
 namespace HvIommu.Actors.Tests.Actors;
 

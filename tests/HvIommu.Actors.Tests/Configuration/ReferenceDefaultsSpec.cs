@@ -57,7 +57,7 @@ public sealed class ReferenceDefaultsSpec
     public void Driver_defaults() =>
         Assert.Equal(new DriverSettings(
             DmaMode: DmaMode.Strict,
-            TableDepth: HvIommu.Model.Driver.TableDepthRule.TopLevel,
+            TableDepth: HvIommu.Model.Settings.TableDepthRule.TopLevel,
             Flush: FlushKind.Domain,
             FlushQueueEntries: 256,
             FlushQueueTimeout: TimeSpan.FromMilliseconds(10),

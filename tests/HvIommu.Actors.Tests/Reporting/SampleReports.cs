@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Reporting;

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Reporting;

@@ -1,5 +1,5 @@
+using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
-using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Runs;
 using Xunit.Abstractions;
 

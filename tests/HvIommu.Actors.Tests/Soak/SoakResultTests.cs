@@ -1,4 +1,4 @@
-using HvIommu.Actors.Metrics;
+using HvIommu.Actors.Bench;
 
 namespace HvIommu.Actors.Tests.Soak;
 

@@ -1,13 +1,12 @@
+using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Runs;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
-using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tests.Configuration;
 using HvIommu.Actors.Tests.Simulation;
-using HvIommu.Actors.Tracing;
 
 namespace HvIommu.Actors.Tests.Tracing;
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;

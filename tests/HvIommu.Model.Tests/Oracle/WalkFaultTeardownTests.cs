@@ -1,5 +1,6 @@
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.PageTables;

@@ -128,7 +128,7 @@ public sealed class GenericPtCaseTests
     {
         // x86_64_pt_iommu_fmt_init (RFC era): top level (39 - 31) / 9 + 2 = 2, a 3-level table; the hypercall's
         // first_stage_paging_mode has only 4- and 5-level (H15).
-        Assert.Equal(3, HvIommu.Model.Driver.TableDepth.Levels(39, HvIommu.Model.Driver.TableDepthRule.FromWidth));
+        Assert.Equal(3, HvIommu.Model.Driver.TableDepth.Levels(39, HvIommu.Model.Settings.TableDepthRule.FromWidth));
         var table = new StageOnePageTable(_guest.Memory, _guest.Frames, 3, TestGuest.DomainId, 39);
         Mapped(table, 0x7F_FFFF_F000, 0x20_0000, PageSize.Size4K);
         Assert.Equal(new[] { 511, 511, 511 }, Walk(table, 0x7F_FFFF_F000).Chain.Select(s => s.Index));
@@ -149,8 +149,8 @@ public sealed class GenericPtCaseTests
     [InlineData(57, 5, 5)]
     public void Depth_from_the_width_and_from_the_later_revisions_top_level(int width, int fromWidth, int topLevel)
     {
-        Assert.Equal(fromWidth, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Driver.TableDepthRule.FromWidth));
-        Assert.Equal(topLevel, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Driver.TableDepthRule.TopLevel));
+        Assert.Equal(fromWidth, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Settings.TableDepthRule.FromWidth));
+        Assert.Equal(topLevel, HvIommu.Model.Driver.TableDepth.Levels(width, HvIommu.Model.Settings.TableDepthRule.TopLevel));
         Assert.Equal(48, HvIommu.Model.Driver.TableDepth.DriverIovaWidth(57, fiveLevelCapable: false));
     }
 

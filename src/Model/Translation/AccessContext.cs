@@ -1,4 +1,4 @@
-namespace HvIommu.Model.Oracle;
+namespace HvIommu.Model.Translation;
 
 /// <summary>Who is accessing, and when: the device, its current domain, the step and the simulated time.</summary>
 /// <param name="DeviceDetached">The device is attached to no domain (after DETACH, brief §8 q3).</param>

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Tracing;
 
-namespace HvIommu.Actors.Tracing;
+namespace HvIommu.Actors.Reporting;
 
 /// <summary>
 /// The first violation told from its trace: the DMA's translation, the mapping, its unmap, the flush (its

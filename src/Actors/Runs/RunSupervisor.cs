@@ -4,10 +4,12 @@ using Akka.Event;
 using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Protocol;
+using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Vcpu;
 using HvIommu.Actors.Logging;
 
-namespace HvIommu.Actors.Simulation;
+namespace HvIommu.Actors.Runs;
 
 /// <summary>How a run ended, as the supervisor saw it.</summary>
 public sealed record RunOutcome(bool InitSucceeded, string InitDetail, string TeardownDetail, string? SimulatorFailure);

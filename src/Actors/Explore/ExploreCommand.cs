@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using HvIommu.Actors.Cli;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Runs;
 
-namespace HvIommu.Actors.Cli;
+namespace HvIommu.Actors.Explore;
 
 /// <summary>
 /// <c>explore</c>: many deterministic schedules of one scenario (<see cref="Exploration"/>), each a seed (and so a

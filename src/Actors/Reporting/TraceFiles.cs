@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Tracing;
 
-namespace HvIommu.Actors.Tracing;
+namespace HvIommu.Actors.Reporting;
 
 /// <summary>
 /// What <c>--trace DIR</c> writes (docs/design.md §1 job 2): <c>trace.perfetto.json</c> (the whole trace, for

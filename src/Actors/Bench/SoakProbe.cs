@@ -1,6 +1,6 @@
 using HvIommu.Actors.Reporting;
 
-namespace HvIommu.Actors.Metrics;
+namespace HvIommu.Actors.Bench;
 
 /// <summary>One soak sample: operations completed and the memory right after a full, blocking collection.</summary>
 /// <param name="Operations">Guest operations completed (map → DMA → unmap) when the sample was taken.</param>

@@ -5,9 +5,9 @@ using HvIommu.Actors.Cli;
 using HvIommu.Actors.Cluster;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Sweep;
 
-namespace HvIommu.Actors.Sweep;
+namespace HvIommu.Actors.Explore;
 
 /// <summary>
 /// <c>sweep</c>: every combination of the varied config keys explored over the same seeds — the safety-contract

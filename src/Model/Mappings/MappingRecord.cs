@@ -1,6 +1,6 @@
 using HvIommu.Model.PageTables;
 
-namespace HvIommu.Model.Oracle;
+namespace HvIommu.Model.Mappings;
 
 /// <summary>The life of a mapping as the oracle tracks it (docs/design.md §2): mapping → mapped → unmapped → flushed.</summary>
 public enum MappingState

@@ -1,0 +1,66 @@
+using HvIommu.Actors.Runs;
+using HvIommu.Model.Oracle;
+
+namespace HvIommu.Actors.Tests.Architecture;
+
+/// <summary>
+/// Neither assembly has a namespace cycle (docs/design.md "Layers"): read from the compiled metadata, so every
+/// reference counts, in signatures and in method bodies alike. A failure names each cycle and the type reference
+/// behind every edge of it.
+/// </summary>
+[Trait("Category", "Actors")]
+public sealed class NamespaceCycleTests
+{
+    private static NamespaceGraph Model() => NamespaceGraph.Read(typeof(DmaOracle).Assembly.Location, "HvIommu.Model");
+
+    private static NamespaceGraph Actors() => NamespaceGraph.Read(typeof(RunOutcome).Assembly.Location, "HvIommu.Actors");
+
+    [Fact]
+    public void The_model_has_no_namespace_cycle()
+    {
+        var cycles = Model().Cycles();
+        Assert.True(cycles.Count == 0, "namespace cycles in src/Model:\n" + string.Join("\n", cycles));
+    }
+
+    [Fact]
+    public void The_actors_have_no_namespace_cycle()
+    {
+        var cycles = Actors().Cycles();
+        Assert.True(cycles.Count == 0, "namespace cycles in src/Actors:\n" + string.Join("\n", cycles));
+    }
+
+    [Fact]
+    public void The_graph_sees_references_in_signatures_and_method_bodies()
+    {
+        var model = Model();
+        // DmaOracle's signatures name DmaTranslation; the translator reaches the oracle only through its port.
+        Assert.True(model.DependsOn("HvIommu.Model.Oracle", "HvIommu.Model.Iommu"));
+        Assert.False(model.DependsOn("HvIommu.Model.Iommu", "HvIommu.Model.Oracle"));
+
+        var actors = Actors();
+        // RunSupervisor creates the actors in a method body (VcpuActor.Props(...) in a lambda of a LINQ Select).
+        Assert.True(actors.DependsOn("HvIommu.Actors.Runs", "HvIommu.Actors.Vcpu"));
+        Assert.True(actors.DependsOn("HvIommu.Actors.Vcpu", "HvIommu.Actors.Protocol"));
+        Assert.True(actors.DependsOn("HvIommu.Actors.Tracing", "HvIommu.Actors.Protocol"));
+        Assert.False(actors.DependsOn("HvIommu.Actors.Tracing", "HvIommu.Actors.Vcpu"));
+    }
+
+    [Fact]
+    public void A_cycle_is_named_with_the_reference_behind_each_edge()
+    {
+        var graph = new NamespaceGraph();
+        graph.Add("A", "B", "A1 → B1");
+        graph.Add("B", "C", "B1 → C1");
+        graph.Add("C", "A", "C1 → A1");
+        graph.Add("C", "D", "C1 → D1");
+        graph.Add("D", "E", "D1 → E1");
+        graph.Add("E", "D", "E1 → D1");
+
+        var cycles = graph.Cycles();
+
+        Assert.Equal(2, cycles.Count);
+        Assert.Contains("{A, B, C}: A → B (A1 → B1); B → C (B1 → C1); C → A (C1 → A1)", cycles);
+        Assert.Contains("{D, E}: D → E (D1 → E1); E → D (E1 → D1)", cycles);
+        Assert.Empty(new NamespaceGraph().Cycles());
+    }
+}
