@@ -1,5 +1,6 @@
 using Akka.Actor;
 using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Protocol;
 
 namespace HvIommu.Actors.PciDevice;
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using HvIommu.Actors.Protocol;
 
 namespace HvIommu.Actors.PciDevice;
 

@@ -13,7 +13,7 @@ public static class TraceNames
 {
     /// <summary>The oracle serials of the mappings an unmap clears, as runs: <c>mappings #17-#20 #25</c> (a large buffer
     /// is one run), so a story can find the unmap of the mapping a violation names.</summary>
-    public static string Mappings(IEnumerable<HvIommu.Model.Oracle.MappingRecord> records)
+    public static string Mappings(IEnumerable<HvIommu.Model.Mappings.MappingRecord> records)
     {
         var serials = records.Select(r => r.Serial).Order().ToList();
         var sb = new System.Text.StringBuilder("mappings");
