@@ -99,7 +99,7 @@ internal sealed partial class VcpuActor
         {
             for (var i = 0; i < count; i++)
             {
-                if (!_world.Frames.TryAllocateHuge(size, FrameOwner.DmaBuffer, _index, out var gpa))
+                if (!_world.Frames.TryAllocateHuge(size.Bytes(), FrameOwner.DmaBuffer, _index, out var gpa))
                     throw new InvalidOperationException($"the guest's hugetlb pool of {size.Name()} pages is exhausted");
                 segments.Add((gpa, size.Bytes()));
                 for (var f = 0UL; f < size.Bytes(); f += 1UL << GuestMemory.PageShift)

@@ -74,27 +74,28 @@ public sealed class FrameAllocator
     private readonly HugePool _huge1G;
     private int _hugeFreeFrames;
 
-    /// <summary>Free pages left in the pool of <paramref name="size"/> (2M or 1G).</summary>
-    public int HugePagesFree(PageTables.PageSize size)
+    /// <summary>Free pages left in the pool of <paramref name="pageBytes"/>-byte pages (2 MiB or 1 GiB).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Any other size.</exception>
+    public int HugePagesFree(ulong pageBytes)
     {
         lock (_lock)
-            return Pool(size).FreeCount;
+            return Pool(pageBytes).FreeCount;
     }
 
     /// <summary>
-    /// Takes a page of the hugetlb pool of <paramref name="size"/> (2 MiB or 1 GiB, physically contiguous and naturally
+    /// Takes a page of the hugetlb pool of <paramref name="pageBytes"/>-byte pages (2 MiB or 1 GiB, physically contiguous and naturally
     /// aligned): every 4 KiB frame in it becomes <paramref name="owner"/>'s, with its generation bumped. The frames
     /// are given back one by one with <see cref="Free"/>; the page returns to its pool, most recent first, when the
     /// last of them is.
     /// </summary>
     /// <returns>False when the pool is empty.</returns>
-    public bool TryAllocateHuge(PageTables.PageSize size, FrameOwner owner, int ownerId, out ulong gpa)
+    public bool TryAllocateHuge(ulong pageBytes, FrameOwner owner, int ownerId, out ulong gpa)
     {
         if (owner == FrameOwner.Free)
             throw new ArgumentException("cannot allocate a frame for owner Free", nameof(owner));
         lock (_lock)
         {
-            var pool = Pool(size);
+            var pool = Pool(pageBytes);
             if (!pool.TryTake(out gpa))
                 return false;
             var first = Index(gpa);
@@ -110,11 +111,12 @@ public sealed class FrameAllocator
         }
     }
 
-    private HugePool Pool(PageTables.PageSize size) => size switch
+    // Memory sits below the page tables, so the pools are named by size in bytes, not by the page-table PageSize.
+    private HugePool Pool(ulong pageBytes) => pageBytes switch
     {
-        PageTables.PageSize.Size2M => _huge2M,
-        PageTables.PageSize.Size1G => _huge1G,
-        _ => throw new ArgumentOutOfRangeException(nameof(size), size, "hugetlb pools hold 2 MiB and 1 GiB pages"),
+        1UL << 21 => _huge2M,
+        1UL << 30 => _huge1G,
+        _ => throw new ArgumentOutOfRangeException(nameof(pageBytes), pageBytes, "hugetlb pools hold 2 MiB and 1 GiB pages"),
     };
 
     /// <summary>One hugetlb pool: chunks of <see cref="ChunkBytes"/> from <see cref="BaseGpa"/> up, a LIFO of free ones,

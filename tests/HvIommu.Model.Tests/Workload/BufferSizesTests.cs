@@ -77,20 +77,20 @@ public sealed class BufferSizesTests
         var frames = new FrameAllocator(memory, 0x10_0000, ((64UL << 20) - 0x10_0000) >> 12, hugePages2M: 3);
         var smallBefore = frames.FreeCount - 3 * 512;
 
-        Assert.True(frames.TryAllocateHuge(PageSize.Size2M, FrameOwner.DmaBuffer, 1, out var a));
-        Assert.True(frames.TryAllocateHuge(PageSize.Size2M, FrameOwner.DmaBuffer, 1, out var b));
+        Assert.True(frames.TryAllocateHuge(PageSize.Size2M.Bytes(), FrameOwner.DmaBuffer, 1, out var a));
+        Assert.True(frames.TryAllocateHuge(PageSize.Size2M.Bytes(), FrameOwner.DmaBuffer, 1, out var b));
         Assert.Equal(0UL, a & ((1UL << 21) - 1));
         Assert.NotEqual(a, b);
-        Assert.Equal(1, frames.HugePagesFree(PageSize.Size2M));
+        Assert.Equal(1, frames.HugePagesFree(PageSize.Size2M.Bytes()));
         var generation = frames.GenerationOf(a);
         Assert.All(Enumerable.Range(0, 512), i => Assert.Equal(new FrameInfo(FrameOwner.DmaBuffer, 1, generation), frames.GetInfo(a + ((ulong)i << 12))));
 
         for (var i = 0; i < 511; i++)
             frames.Free(a + ((ulong)i << 12));
-        Assert.Equal(1, frames.HugePagesFree(PageSize.Size2M)); // one frame still allocated
+        Assert.Equal(1, frames.HugePagesFree(PageSize.Size2M.Bytes())); // one frame still allocated
         frames.Free(a + (511UL << 12));
-        Assert.Equal(2, frames.HugePagesFree(PageSize.Size2M));
-        Assert.True(frames.TryAllocateHuge(PageSize.Size2M, FrameOwner.DmaBuffer, 2, out var again));
+        Assert.Equal(2, frames.HugePagesFree(PageSize.Size2M.Bytes()));
+        Assert.True(frames.TryAllocateHuge(PageSize.Size2M.Bytes(), FrameOwner.DmaBuffer, 2, out var again));
         Assert.Equal(a, again);                                  // most recently freed first
         Assert.True(frames.GenerationOf(a) > generation);        // the oracle can tell the reuse
         // The small frames never come from the pool.
@@ -100,7 +100,7 @@ public sealed class BufferSizesTests
             Assert.True(f < a && f < b);
         }
         Assert.False(frames.TryAllocate(FrameOwner.Kernel, 0, out _));
-        Assert.Throws<ArgumentOutOfRangeException>(() => frames.TryAllocateHuge(PageSize.Size4K, FrameOwner.DmaBuffer, 0, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => frames.TryAllocateHuge(PageSize.Size4K.Bytes(), FrameOwner.DmaBuffer, 0, out _));
     }
 
     [Fact]
