@@ -216,4 +216,13 @@ public sealed class Issue10InputTests
             "--mode", "deterministic", "--seed", "1");
         Assert.True(exit == ExitCodes.Matched, stdout);
     }
+
+    [Fact]
+    public void The_readme_names_every_field_bug_pair()
+    {
+        var readme = File.ReadAllText(RepoFiles.Path("README.md"));
+        foreach (var twin in RegressionConfigTests.FieldBugWrongTwins)
+            Assert.Contains($"`{twin[..^"-wrong".Length]}`", readme);
+        Assert.Contains("`h10-detach-fails`", readme);
+    }
 }
