@@ -140,10 +140,25 @@ public static class RaceBenchmark
     /// <summary>One exploration: schedules from <paramref name="start"/> until the expected kind or the budget.</summary>
     public static RaceTrial Explore(DeterministicSystem system, LoadedConfig race, string strategy, ulong start, long budget)
     {
+        var wall = Stopwatch.StartNew();
+        var i = 0L;
+        foreach (var result in Schedules(system, race, strategy, start, budget))
+        {
+            i++;
+            if (result.Report.Expected == ExpectedOutcome.Violation && result.Report.OutcomeMatched)
+                return new RaceTrial(start, i, wall.Elapsed.TotalSeconds);
+        }
+        return new RaceTrial(start, null, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The schedules <c>explore --strategy S --seed START</c> runs, lazily, up to <paramref name="budget"/>:
+    /// schedule i with seed START + i and the plan's i-th concrete strategy, the plan learning each schedule's
+    /// length. Throws <see cref="InvalidOperationException"/> on a simulator failure (naming file, seed, strategy).</summary>
+    public static IEnumerable<ScheduleResult> Schedules(DeterministicSystem system, LoadedConfig race, string strategy, ulong start, long budget)
+    {
         var options = new ScheduleOptions(strategy, MaxSteps: 1_000_000);
         var plan = options.Plan();
         var expected = Math.Max(1000, race.Settings.Run.Ops * 20);
-        var wall = Stopwatch.StartNew();
         for (var i = 0L; i < budget; i++)
         {
             var seed = start + (ulong)i;
@@ -151,9 +166,7 @@ public static class RaceBenchmark
             if (result.Failure is not null)
                 throw new InvalidOperationException($"{race.File} seed {seed} ({result.Schedule.Strategy}): {result.Failure}");
             plan.Observe(result.Decisions);
-            if (result.Report.Expected == ExpectedOutcome.Violation && result.Report.OutcomeMatched)
-                return new RaceTrial(start, i + 1, wall.Elapsed.TotalSeconds);
+            yield return result;
         }
-        return new RaceTrial(start, null, wall.Elapsed.TotalSeconds);
     }
 }
