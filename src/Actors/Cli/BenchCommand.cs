@@ -33,7 +33,7 @@ public sealed class BenchCommand : CliCommand
     private readonly Option<long?> _raceSeeds = CommonOptions.Int64("--race-seeds", "with --races: starting seeds per race and strategy (default 10)", 1, 1000);
     private readonly Option<long?> _budget = CommonOptions.Int64("--budget", "with --races: schedules per exploration before it counts as not found (default 1,000)", 1, 10_000_000);
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\"}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}]})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}]})");
 
     public override string Name => "bench";
 
