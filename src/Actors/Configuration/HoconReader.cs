@@ -48,7 +48,11 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     {
         if (!SafeHasPath(merged, path))
         {
-            Problem(path, "", "missing (and reference.conf has no default)");
+            // A key missing from a list element and from its defaults is the element's to give: blame the element
+            // (hviommu.devices[0].name in the file that wrote the list), not the defaults section.
+            problems.Add(new ConfigProblem(parent is not null ? overlayFile : SourceOf(path), keyPrefix + path, "", defaultsPath is null
+                ? "missing (and reference.conf has no default)"
+                : $"missing: every entry needs it ({defaultsPath} has no default)"));
             return null;
         }
         return merged.GetValue(path);

@@ -5,6 +5,7 @@ using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Model.Oracle;
 
@@ -322,7 +323,7 @@ public sealed class DmaOracle : ITranslationMonitor
     public void ReportLeakedIova(uint domain, int ranges, ulong pages, ulong firstIova, string vcpu, long nowNs) =>
         Report(ViolationKind.LeakedIova, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, firstIova),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
-            $"{ranges} IOVA range(s) ({pages} pages, the first at 0x{firstIova:x}) of domain {domain} are still allocated at teardown although no mapping, range cache or flush-queue entry holds them",
+            $"{ranges} IOVA range(s) ({Counted.Of(pages, "page")}, the first at 0x{firstIova:x}) of domain {domain} are still allocated at teardown although no mapping, range cache or flush-queue entry holds them",
             _causes.Explain(
                 (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush while another vCPU's flush was still running, so the ring wrapped and its entries dropped out without their IOVAs being freed: the IOVA space is lost until the domain is freed (H18, §5.3).")));
 
