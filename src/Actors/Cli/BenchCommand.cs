@@ -106,11 +106,13 @@ public sealed class BenchCommand : CliCommand
         }
 
         var (steps, stepSeconds) = MeasureSteps(config);
-        var (done, scheduleSeconds) = MeasureSchedules(schedules);
+        var (done, scheduleSeconds, phases) = MeasureSchedules(schedules);
         if (!json)
         {
             stdout.WriteLine($"deterministic run of {config.File}: {steps:N0} controlled steps in {stepSeconds:0.00} s = {steps / stepSeconds:N0} steps/s (one thread)");
             stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race: {done:N0} in {scheduleSeconds:0.00} s = {done / scheduleSeconds:N0} schedules/s");
+            stdout.WriteLine($"  profile of {phases.Schedules:N0} more (µs per schedule): " + string.Join(", ", Enum.GetValues<SchedulePhase>().Select(p => $"{p.ToString().ToLowerInvariant()} {phases.PerSchedule(phases.Ticks(p)):0.0}"))
+                + $"; drive steps: {Per(phases.Steps.MessageSteps)} message ({phases.PerSchedule(phases.Steps.MessageTicks):0.0} µs), {Per(phases.Steps.SystemSteps)} system-only ({phases.PerSchedule(phases.Steps.SystemTicks):0.0} µs), {Per(phases.Steps.TimerSteps)} timer ({phases.PerSchedule(phases.Steps.TimerTicks):0.0} µs)");
         }
         else
         {
@@ -129,10 +131,29 @@ public sealed class BenchCommand : CliCommand
                 {
                     stepsPerSecond = Math.Round(steps / stepSeconds),
                     schedulesPerSecond = Math.Round(done / scheduleSeconds),
+                    scheduleProfile = new
+                    {
+                        schedules = phases.Schedules,
+                        microsecondsPerSchedule = Enum.GetValues<SchedulePhase>().ToDictionary(p => p.ToString().ToLowerInvariant(), p => Math.Round(phases.PerSchedule(phases.Ticks(p)), 1)),
+                        stepsPerSchedule = new
+                        {
+                            message = Math.Round(Per(phases.Steps.MessageSteps), 1),
+                            systemOnly = Math.Round(Per(phases.Steps.SystemSteps), 1),
+                            timer = Math.Round(Per(phases.Steps.TimerSteps), 1),
+                        },
+                        stepMicrosecondsPerSchedule = new
+                        {
+                            message = Math.Round(phases.PerSchedule(phases.Steps.MessageTicks), 1),
+                            systemOnly = Math.Round(phases.PerSchedule(phases.Steps.SystemTicks), 1),
+                            timer = Math.Round(phases.PerSchedule(phases.Steps.TimerTicks), 1),
+                        },
+                    },
                 },
             }));
         }
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
+
+        double Per(long steps) => phases.Schedules == 0 ? 0 : (double)steps / phases.Schedules;
     }
 
     /// <summary><c>bench --soak</c>: a stress run sampled by a <see cref="Bench.SoakProbe"/>; progress lines (with memory) on standard error.</summary>
@@ -163,8 +184,10 @@ public sealed class BenchCommand : CliCommand
         return (r.Report.Stats.Steps, sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule.</summary>
-    private static (long Schedules, double Seconds) MeasureSchedules(long count)
+    /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule; then
+    /// the profile (wall time by phase and step kind) of as many more schedules, at most 1,000, measured apart so
+    /// that its clock reads do not count in the rate.</summary>
+    private static (long Schedules, double Seconds, SchedulePhases Profile) MeasureSchedules(long count)
     {
         var config = SimConfig.Parse(MinimalFreeBeforeFlush, "bench-free-before-flush (embedded)");
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
@@ -174,7 +197,11 @@ public sealed class BenchCommand : CliCommand
         var sw = Stopwatch.StartNew();
         for (var i = 0L; i < count; i++)
             DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false);
-        return (count, sw.Elapsed.TotalSeconds);
+        var seconds = sw.Elapsed.TotalSeconds;
+        var phases = new SchedulePhases();
+        for (var i = 0L; i < Math.Min(count, 1000); i++)
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases);
+        return (count, seconds, phases);
     }
 
     /// <summary>Ping-pong with as many pairs as the topology has vCPUs and devices, and a few messages in

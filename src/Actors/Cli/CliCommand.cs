@@ -24,6 +24,12 @@ public abstract class CliCommand
     /// <summary>Position in the help's command list (lower first).</summary>
     public virtual int Order => 100;
 
+    /// <summary>
+    /// True when the command promises that under <c>--json</c> every input error, a parse error too, is one
+    /// <c>{"error": …}</c> object on stdout (the human text then goes to stderr).
+    /// </summary>
+    public virtual bool JsonErrors => false;
+
     /// <summary>The command's options and arguments.</summary>
     protected abstract IEnumerable<Symbol> Symbols();
 

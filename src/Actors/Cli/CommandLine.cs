@@ -48,6 +48,13 @@ public static class CommandLine
         {
             if (parse.Action is ParseErrorAction errors)
                 errors.ShowHelp = false;
+            var jsonErrors = byCommand.TryGetValue(parse.CommandResult.Command, out var failed) && failed.JsonErrors && args.Contains("--json");
+            if (jsonErrors)
+            {
+                // The promised JSON object on stdout; System.CommandLine's messages and suggestions go to stderr.
+                PageTableReport.WriteJsonError(stdout, parse.Errors[0].Message);
+                invocation.Output = stderr;
+            }
             parse.Invoke(invocation);
             var name = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
             stderr.WriteLine($"See '{name}--help' for the options.");

@@ -25,6 +25,8 @@ public sealed class PageTableCommand : CliCommand
 
     public override int Order => 70;
 
+    public override bool JsonErrors => true;
+
     public override string Description => "Builds a stage-1 I/O page table from --map/--unmap (applied in the order given) and shows the nested walk of one IOVA, entry by entry. Exit codes: 0 shown, 2 bad input.";
 
     protected override IEnumerable<Symbol> Symbols() => [_levels, _map, _unmap, _walk, _write, _json];

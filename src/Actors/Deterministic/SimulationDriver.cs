@@ -39,6 +39,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     private string? _guardActor;
     private long _decisions;
     private bool _valueDiverged;
+    private long _deliveries;
 
     internal SimulationDriver(VirtualTimeScheduler time) => _time = time;
 
@@ -59,6 +60,9 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     /// runs at each step; null when not tracing. Tracing only observes: it never changes a choice.
     /// </summary>
     public Tracing.SimTrace? Tracer { get; set; }
+
+    /// <summary>Wall time of the schedule's steps by kind (<c>bench</c>'s profile); null for speed. Only observes.</summary>
+    public StepProfile? Profile { get; set; }
 
     public ulong Seed { get; private set; }
 
@@ -256,6 +260,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         if (!_typeHashes.TryGetValue(type, out var typeHash))
             _typeHashes[type] = typeHash = TraceHash.Of(StableTypeName(type));
         Trace.Add(identity.PathHash, typeHash);
+        _deliveries++;
         DeliveryObserver?.Invoke(identity.Path, message);
         Tracer?.Delivered(identity.Name, message, sendSeq);
     }
@@ -324,7 +329,16 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         {
             if (!_cleanup)
                 Tracer?.Enter("timers", _choices.Count);
-            _time.FireNext();
+            if (Profile is { } timers && !_cleanup)
+            {
+                var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                _time.FireNext();
+                timers.Timer(System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            }
+            else
+            {
+                _time.FireNext();
+            }
             return StepOutcome.Ran;
         }
         var position = timer ? index - 1 : index;
@@ -333,7 +347,21 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         _time.Advance(QuantumNs);
         if (Tracer is { } tracer && !_cleanup)
             tracer.Enter(IdentityOf(chosen).Name, _choices.Count);
-        chosen.Run();
+        if (Profile is { } profile && !_cleanup)
+        {
+            var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            var delivered = _deliveries;
+            chosen.Run();
+            var ticks = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+            if (_deliveries != delivered)
+                profile.Message(ticks);
+            else
+                profile.System(ticks);
+        }
+        else
+        {
+            chosen.Run();
+        }
         return _valueDiverged ? StepOutcome.Diverged : StepOutcome.Ran;
     }
 

@@ -60,7 +60,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new FlushHandlerActor(world, devices)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new FlushHandlerActor(world, devices), dispatcher);
 
     protected override void PostStop() => _tally.Publish();
 

@@ -71,7 +71,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, int index, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new PciDeviceActor(world, index)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new PciDeviceActor(world, index), dispatcher);
 
     protected override void PostStop()
     {

@@ -72,8 +72,10 @@ public static class DeterministicRunner
     /// <param name="trace">Record the causal trace (every send, delivery and memory event, bounded); it only
     /// observes, so the schedule and the trace hash are the same with and without it.</param>
     /// <param name="cancel">Ctrl-C: stop driving; the report covers the steps that ran and is marked partial.</param>
-    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true, CancellationToken cancel = default)
+    /// <param name="phases">When given, the schedule's wall time by phase is added to it (bench's profile).</param>
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true, CancellationToken cancel = default, SchedulePhases? phases = null)
     {
+        var mark = Stopwatch.GetTimestamp();
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
         var strategy = options.Create(seed, expectedSteps);
@@ -82,15 +84,20 @@ public static class DeterministicRunner
         var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null, ScheduledReplays = strategy.ChoosesEnvironment && strategy.Version >= 3 };
         var done = new TaskCompletionSource<RunOutcome>();
         system.Driver.Tracer = simTrace;
+        system.Driver.Profile = phases?.Steps;
         DriveResult drive;
         try
         {
+            Lap(phases, ref mark, SchedulePhase.Prepare);
             system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
+            Lap(phases, ref mark, SchedulePhase.Start);
             drive = system.DriveUntil(() => done.Task.IsCompleted || cancel.IsCancellationRequested, options.MaxSteps);
+            Lap(phases, ref mark, SchedulePhase.Drive);
         }
         finally
         {
             system.Driver.Tracer = null;
+            system.Driver.Profile = null;
         }
         var steps = system.Driver.Steps;
         var traceHash = system.Driver.Trace.ToString();
@@ -111,6 +118,7 @@ public static class DeterministicRunner
         else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
         system.StopRun();
+        Lap(phases, ref mark, SchedulePhase.Stop);
         wall.Stop();
 
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduce, RunMode.Deterministic);
@@ -120,6 +128,18 @@ public static class DeterministicRunner
             TraceHash = traceHash,
             Partial = interrupted,
         };
+        Lap(phases, ref mark, SchedulePhase.Report);
+        if (phases is not null)
+            phases.Schedules++;
         return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions };
+    }
+
+    private static void Lap(SchedulePhases? phases, ref long mark, SchedulePhase phase)
+    {
+        if (phases is null)
+            return;
+        var now = Stopwatch.GetTimestamp();
+        phases.Add(phase, now - mark);
+        mark = now;
     }
 }
