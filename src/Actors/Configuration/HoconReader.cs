@@ -26,6 +26,9 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     /// defaults section is blamed on that section's key and file (<c>device-defaults.ats</c>), where it was written.</summary>
     public void Problem(string path, string value, string message)
     {
+        // One problem per key: a follow-up (an empty name after "missing") would only repeat it, blamed elsewhere.
+        if (problems.Exists(p => p.Key == keyPrefix + path))
+            return;
         if (parent is not null && defaultsPath is not null && overlay is not null && !SafeHasPath(overlay, path))
             parent.Problem($"{defaultsPath}.{path}", value, message);
         else

@@ -32,7 +32,7 @@ public sealed class InvalidConfigSpec
         Assert.Equal(key, p.Key);
         Assert.Equal(value, p.Value);
         Assert.Contains(allowed, p.Message);
-        Assert.Contains($"{file}: {key}", p.ToString());
+        Assert.Contains(key == ConfigProblem.WholeFile ? $"{file}: " : $"{file}: {key}", p.ToString());
     }
 
     [Fact]
