@@ -10,19 +10,22 @@ using Microsoft.Coyote;
 using Microsoft.Coyote.Logging;
 using Microsoft.Coyote.SystematicTesting;
 
-// The Coyote anchor (issue "thin actors", item 8): in one process, the simulator's explorer and Coyote 1.7.11's
-// TestingEngine on the same minimal races (config/races/h2-free-iova, h4-devtlb-first, h5-drain):
+// The Coyote anchor (issue "thin actors", item 8) and the race benchmark side by side with Coyote: in one process,
+// the simulator's explorer and Coyote 1.7.11's TestingEngine:
 //   1. schedules/s of both on the H2 race's clean twin (hazard off, so every schedule runs to its end), and the ratio;
-//   2. schedules to the first violation with the simulator's portfolio, random and PCT and Coyote's random and
-//      prioritization (PCT) strategies, from the same starting seeds, with each tool's schedules/s on the way.
+//   2. the benchmark of minimal races (bench --races: every config/races file, every simulator strategy, the same
+//      starting seeds), with Coyote's default (its portfolio), random and prioritization (PCT) strategies on its
+//      models of the H2, H4 and H5 races (RaceModels.cs) in the same table, and how many times fewer schedules the
+//      simulator's default needs than Coyote's best strategy.
 // Coyote's telemetry is off: COYOTE_CLI_TELEMETRY_OPTOUT=1 in this process and WithTelemetryEnabled(false). Its
 // log is off (a logger to TextWriter.Null, VerbosityLevel.None), and, the models being actors only, partially controlled concurrency is
 // not allowed (Coyote then spends nothing on watching for uncontrolled tasks).
 Environment.SetEnvironmentVariable("COYOTE_CLI_TELEMETRY_OPTOUT", "1");
 
 int seeds = 10;
-long budget = 1000, throughputSchedules = 2000;
+long budget = 2000, throughputSchedules = 2000;
 string? racesDir = null;
+string[]? only = null;
 try
 {
     for (var i = 0; i < args.Length; i++)
@@ -34,14 +37,20 @@ try
             case "--budget": budget = Positive("--budget", Value(), 10_000_000); break;
             case "--schedules": throughputSchedules = Positive("--schedules", Value(), 10_000_000); break;
             case "--races-dir": racesDir = Value(); break;
-            case "--smoke": seeds = 1; budget = 200; throughputSchedules = 100; break;
+            case "--races": only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+            case "--smoke": seeds = 2; budget = 100; throughputSchedules = 100; only = RaceKnobs.All.Select(k => k.Name).ToArray(); break;
             case "-h" or "--help":
-                Console.WriteLine("usage: dotnet run -c Release --project benchmarks/HvIommu.Coyote -- [--seeds N (10)] [--budget N (1000)] [--schedules N (2000)] [--races-dir DIR] [--smoke]");
+                Console.WriteLine("usage: dotnet run -c Release --project benchmarks/HvIommu.Coyote -- [--seeds N (10)] [--budget N (2000)] [--schedules N (2000)] [--races-dir DIR] [--races NAME,NAME (all)] [--smoke]");
                 return 0;
-            default: throw new ArgumentException($"unknown option '{args[i]}' (allowed: --seeds, --budget, --schedules, --races-dir, --smoke, --help)");
+            default: throw new ArgumentException($"unknown option '{args[i]}' (allowed: --seeds, --budget, --schedules, --races-dir, --races, --smoke, --help)");
         }
     }
-    racesDir = RaceBenchmark.FindDirectory(racesDir) ?? throw new ArgumentException("--races-dir: no config/races directory found above the working directory");
+    racesDir = RaceBenchmark.FindDirectory(racesDir) ?? throw new ArgumentException(racesDir is null ? "no config/races directory found above the working directory; give --races-dir DIR" : $"--races-dir '{racesDir}' is not a directory");
+    foreach (var name in only ?? [])
+        if (!File.Exists(Path.Combine(racesDir, name + ".conf")))
+            throw new ArgumentException($"--races: '{name}' has no file {name}.conf in {racesDir}");
+    if (!File.Exists(Path.Combine(racesDir, RaceKnobs.FreeBeforeFlushRace.Name + ".conf")))
+        throw new ArgumentException($"--races-dir '{racesDir}' holds no {RaceKnobs.FreeBeforeFlushRace.Name}.conf (the throughput race)");
 }
 catch (ArgumentException e)
 {
@@ -76,47 +85,40 @@ Console.WriteLine($"{h2.Name} clean twin (2 vCPUs, 4 operations, hazard off), {t
 Console.WriteLine($"  simulator explorer {simulatorRate:N0} schedules/s, Coyote 1.7.11 TestingEngine (actors) {coyoteRate:N0} schedules/s, ratio {simulatorRate / coyoteRate:0.00}");
 Console.WriteLine();
 
-// 2. Schedules to the first violation.
-Console.WriteLine($"schedules to the first violation, {seeds} starting seeds ({string.Join(", ", starts.Take(3))}, …), budget {budget:N0}: median / max (found/total), schedules/s");
-Console.WriteLine($"{"race",-16} {"strategy",-22} {"median",8} {"max",8} {"found",7} {"sched/s",9}");
-foreach (var knobs in RaceKnobs.All)
+// 2. The benchmark of minimal races, with Coyote's cells beside the simulator's where Coyote has a model.
+var files = RaceBenchmark.RaceFiles(racesDir).Where(f => only is null || only.Contains(Path.GetFileNameWithoutExtension(f))).ToList();
+Console.WriteLine($"schedules to the first violation of the expected kind: {files.Count} race(s), {seeds} starting seed(s) ({string.Join(", ", starts.Take(3))}, …), budget {budget:N0} schedules; simulator strategies {string.Join(", ", RaceBenchmark.Strategies)}; Coyote 1.7.11 (its models of {string.Join(", ", RaceKnobs.All.Select(k => k.Name))}) default, random, pct");
+var table = new List<IReadOnlyList<RaceCell>>();
+foreach (var file in files)
 {
-    var race = SimConfig.Load(RaceFile(knobs), []);
-    var cells = RaceBenchmark.Measure(race, [StrategySpec.Default, StrategySpec.Random, "pct"], starts, budget);
-    foreach (var cell in cells)
+    var cells = RaceBenchmark.Measure(SimConfig.Load(file, []), RaceBenchmark.Strategies, starts, budget).ToList();
+    if (RaceKnobs.All.FirstOrDefault(k => k.Name == Path.GetFileNameWithoutExtension(file)) is { } knobs)
     {
-        var explored = cell.Trials.Sum(t => t.Schedules ?? budget);
-        var seconds = cell.Trials.Sum(t => t.Seconds);
-        Row(knobs.Name, "simulator " + cell.Strategy, cell.Trials.Select(t => t.Schedules is { } s ? (double)s : double.PositiveInfinity).ToList(), explored / seconds);
+        cells.Add(CoyoteCell(knobs, "default", Configuration.Create));
+        cells.Add(CoyoteCell(knobs, "random", () => Configuration.Create().WithRandomStrategy()));
+        cells.Add(CoyoteCell(knobs, "pct", () => Configuration.Create().WithPrioritizationStrategy()));
     }
-    CoyoteRow(knobs, "coyote random", () => Configuration.Create().WithRandomStrategy());
-    CoyoteRow(knobs, "coyote pct", () => Configuration.Create().WithPrioritizationStrategy());
+    table.Add(cells);
+    RaceBenchmark.Render([cells], Console.Out);
 }
+Console.WriteLine();
+if (RaceBenchmark.TargetsSummary(table) is { } summary)
+    Console.WriteLine(summary);
+foreach (var cells in table)
+    if (RaceBenchmark.AgainstOtherTool(cells) is { } o)
+        Console.WriteLine($"{cells[0].Race}: the simulator's default needs {(o.AtLeast ? "at least " : "")}{o.Ratio.ToString("0.0", CultureInfo.InvariantCulture)} × fewer schedules (median) than Coyote's best strategy on its model ({o.Best}{(o.AtLeast ? $" > {budget}" : $" {o.BestMedian.ToString("0.#", CultureInfo.InvariantCulture)}")}); target on H4 and H5: ≥ 10 ×");
 return 0;
 
-void CoyoteRow(RaceKnobs knobs, string label, Func<Configuration> configuration)
+// Coyote on its model of one race from every start: a TestingEngine run per start, up to the budget.
+RaceCell CoyoteCell(RaceKnobs knobs, string strategy, Func<Configuration> configuration)
 {
-    var found = new List<double>();
-    double explored = 0, seconds = 0;
-    foreach (var start in starts)
+    var trials = starts.Select(start =>
     {
         var run = CoyoteRun(knobs, configuration(), (uint)start, budget);
-        found.Add(run.Bug ? run.Schedules : double.PositiveInfinity);
-        explored += run.Schedules;
-        seconds += run.Seconds;
-    }
-    Row(knobs.Name, label, found, explored / seconds);
+        return new RaceTrial(start, run.Bug ? run.Schedules : null, run.Seconds);
+    }).ToArray();
+    return new RaceCell(knobs.Name, strategy, trials, budget, Tool: "coyote");
 }
-
-void Row(string race, string strategy, List<double> schedules, double rate)
-{
-    var sorted = schedules.Order().ToArray();
-    var mid = sorted.Length / 2;
-    var median = sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    Console.WriteLine($"{race,-16} {strategy,-22} {Num(median),8} {Num(sorted[^1]),8} {$"{sorted.Count(double.IsFinite)}/{sorted.Length}",7} {rate,9:N0}");
-}
-
-string Num(double v) => double.IsPositiveInfinity(v) ? $">{budget}" : v.ToString("0.#", CultureInfo.InvariantCulture);
 
 static void Check(ScheduleResult result)
 {

@@ -11,8 +11,14 @@ namespace HvIommu.Actors.Bench;
 public sealed record RaceTrial(ulong Start, long? Schedules, double Seconds);
 
 /// <summary>One race × one strategy over every starting seed.</summary>
-public sealed record RaceCell(string Race, string Strategy, IReadOnlyList<RaceTrial> Trials, long Budget)
+/// <param name="Tool">Null for the simulator's explorer; else the other tool whose model of the race this cell
+/// measured (the Coyote anchor in benchmarks/ adds <c>coyote</c> cells), shown beside the simulator's cells but
+/// never counted in the simulator's targets.</param>
+public sealed record RaceCell(string Race, string Strategy, IReadOnlyList<RaceTrial> Trials, long Budget, string? Tool = null)
 {
+    /// <summary>The table's strategy column: the strategy, after the other tool's name when there is one.</summary>
+    public string Label => Tool is null ? Strategy : Tool + " " + Strategy;
+
     public int Found => Trials.Count(t => t.Schedules is not null);
 
     /// <summary>Median schedules to the first violation; a trial that found nothing counts as more than the
@@ -59,27 +65,61 @@ public static class RaceBenchmark
     /// with the best single strategy (ratio of medians; infinite when the default found it in fewer than half).</summary>
     public static (double DefaultMedian, string Best, double BestMedian, double Ratio) Targets(IReadOnlyList<RaceCell> cells)
     {
-        var portfolio = cells.First(c => c.Strategy == StrategySpec.Default);
-        var best = cells.Where(c => c.Strategy != StrategySpec.Default).OrderBy(c => c.MedianSchedules).First();
+        var portfolio = cells.First(c => c.Tool is null && c.Strategy == StrategySpec.Default);
+        var best = cells.Where(c => c.Tool is null && c.Strategy != StrategySpec.Default).OrderBy(c => c.MedianSchedules).First();
         var ratio = double.IsPositiveInfinity(portfolio.MedianSchedules) ? double.PositiveInfinity : portfolio.MedianSchedules / Math.Max(1, best.MedianSchedules);
         return (portfolio.MedianSchedules, best.Strategy, best.MedianSchedules, ratio);
     }
 
-    /// <summary>The side-by-side table: one row per race × strategy.</summary>
+    /// <summary>Whether <paramref name="cells"/> hold the default strategy and a single one to judge it by.</summary>
+    public static bool HasTargets(IReadOnlyList<RaceCell> cells) =>
+        cells.Any(c => c.Tool is null && c.Strategy == StrategySpec.Default) && cells.Any(c => c.Tool is null && c.Strategy != StrategySpec.Default);
+
+    /// <summary>How many times fewer schedules the simulator's default strategy needs than another tool's best
+    /// strategy on its model of the same race (ratio of medians, the simulator's taken as at least 1). When the
+    /// other tool found the race in fewer than half its trials its median is past the budget, and the ratio is
+    /// a lower bound (<c>AtLeast</c>). Null when the cells hold no other tool or no default.</summary>
+    public static (string Best, double BestMedian, double Ratio, bool AtLeast)? AgainstOtherTool(IReadOnlyList<RaceCell> cells)
+    {
+        var portfolio = cells.FirstOrDefault(c => c.Tool is null && c.Strategy == StrategySpec.Default);
+        var other = cells.Where(c => c.Tool is not null).OrderBy(c => c.MedianSchedules).FirstOrDefault();
+        if (portfolio is null || other is null || double.IsPositiveInfinity(portfolio.MedianSchedules))
+            return null;
+        var atLeast = double.IsPositiveInfinity(other.MedianSchedules);
+        var otherMedian = atLeast ? other.Budget : other.MedianSchedules;
+        return (other.Label, other.MedianSchedules, otherMedian / Math.Max(1, portfolio.MedianSchedules), atLeast);
+    }
+
+    /// <summary>The side-by-side table: one row per race × strategy (and per other tool's strategy).</summary>
     public static void Render(IReadOnlyList<IReadOnlyList<RaceCell>> races, TextWriter w)
     {
-        w.WriteLine($"{"race",-24} {"strategy",-10} {"found",7} {"median",7} {"max",7} {"median s",9} {"max s",8}");
+        w.WriteLine($"{"race",-24} {"strategy",-16} {"found",7} {"median",7} {"max",7} {"median s",9} {"max s",8}");
         foreach (var cells in races)
         {
             foreach (var c in cells)
-                w.WriteLine($"{c.Race,-24} {c.Strategy,-10} {c.Found,3}/{c.Trials.Count,-3} {Number(c.MedianSchedules, c.Budget),7} {Number(c.MaxSchedules, c.Budget),7} {Seconds(c.MedianSeconds),9} {Seconds(c.MaxSeconds),8}");
-            if (cells.Any(c => c.Strategy == StrategySpec.Default) && cells.Count > 1)
+                w.WriteLine($"{c.Race,-24} {c.Label,-16} {c.Found,3}/{c.Trials.Count,-3} {Number(c.MedianSchedules, c.Budget),7} {Number(c.MaxSchedules, c.Budget),7} {Seconds(c.MedianSeconds),9} {Seconds(c.MaxSeconds),8}");
+            if (HasTargets(cells))
             {
                 var t = Targets(cells);
-                w.WriteLine($"{"",-24} default median {Number(t.DefaultMedian, cells[0].Budget)} (target ≤ 10: {(t.DefaultMedian <= 10 ? "met" : "NOT met")}); best single {t.Best} {Number(t.BestMedian, cells[0].Budget)}; ratio {(double.IsInfinity(t.Ratio) ? "∞" : t.Ratio.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture))} (target ≤ 2: {(t.Ratio <= 2 ? "met" : "NOT met")})");
+                w.WriteLine($"{"",-24} default median {Number(t.DefaultMedian, cells[0].Budget)} (target ≤ 10: {(t.DefaultMedian <= 10 ? "met" : "NOT met")}); best single {t.Best} {Number(t.BestMedian, cells[0].Budget)}; ratio {(double.IsInfinity(t.Ratio) ? "∞" : Ratio(t.Ratio))} (target ≤ 2: {(t.Ratio <= 2 ? "met" : "NOT met")})");
             }
+            if (AgainstOtherTool(cells) is { } o)
+                w.WriteLine($"{"",-24} fewest schedules of the other tool: {o.Best} {Number(o.BestMedian, cells[0].Budget)}, {(o.AtLeast ? "at least " : "")}{Ratio(o.Ratio)} × the default's median");
         }
     }
+
+    /// <summary>The closing line of the table: on how many races the default strategy meets both targets; null
+    /// when no race holds the default and a single strategy.</summary>
+    public static string? TargetsSummary(IReadOnlyList<IReadOnlyList<RaceCell>> races)
+    {
+        var judged = races.Where(HasTargets).ToList();
+        if (judged.Count == 0)
+            return null;
+        var met = judged.Count(c => Targets(c) is { DefaultMedian: <= 10, Ratio: <= 2 });
+        return $"targets met on {met} of {judged.Count} race(s): the default strategy's median ≤ 10 schedules and ≤ 2 × the best single strategy's median";
+    }
+
+    private static string Ratio(double v) => v.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Number(double v, long budget) => double.IsPositiveInfinity(v) ? $">{budget}" : v.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -100,10 +140,25 @@ public static class RaceBenchmark
     /// <summary>One exploration: schedules from <paramref name="start"/> until the expected kind or the budget.</summary>
     public static RaceTrial Explore(DeterministicSystem system, LoadedConfig race, string strategy, ulong start, long budget)
     {
+        var wall = Stopwatch.StartNew();
+        var i = 0L;
+        foreach (var result in Schedules(system, race, strategy, start, budget))
+        {
+            i++;
+            if (result.Report.Expected == ExpectedOutcome.Violation && result.Report.OutcomeMatched)
+                return new RaceTrial(start, i, wall.Elapsed.TotalSeconds);
+        }
+        return new RaceTrial(start, null, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The schedules <c>explore --strategy S --seed START</c> runs, lazily, up to <paramref name="budget"/>:
+    /// schedule i with seed START + i and the plan's i-th concrete strategy, the plan learning each schedule's
+    /// length. Throws <see cref="InvalidOperationException"/> on a simulator failure (naming file, seed, strategy).</summary>
+    public static IEnumerable<ScheduleResult> Schedules(DeterministicSystem system, LoadedConfig race, string strategy, ulong start, long budget)
+    {
         var options = new ScheduleOptions(strategy, MaxSteps: 1_000_000);
         var plan = options.Plan();
         var expected = Math.Max(1000, race.Settings.Run.Ops * 20);
-        var wall = Stopwatch.StartNew();
         for (var i = 0L; i < budget; i++)
         {
             var seed = start + (ulong)i;
@@ -111,9 +166,7 @@ public static class RaceBenchmark
             if (result.Failure is not null)
                 throw new InvalidOperationException($"{race.File} seed {seed} ({result.Schedule.Strategy}): {result.Failure}");
             plan.Observe(result.Decisions);
-            if (result.Report.Expected == ExpectedOutcome.Violation && result.Report.OutcomeMatched)
-                return new RaceTrial(start, i + 1, wall.Elapsed.TotalSeconds);
+            yield return result;
         }
-        return new RaceTrial(start, null, wall.Elapsed.TotalSeconds);
     }
 }

@@ -69,12 +69,10 @@ internal static class RaceBenchCommand
             }));
             return ExitCodes.Matched;
         }
-        var defaultCells = all.Where(c => c.Any(x => x.Strategy == StrategySpec.Default) && c.Count > 1).ToList();
-        if (defaultCells.Count > 0)
+        if (RaceBenchmark.TargetsSummary(all) is { } summary)
         {
-            var met = defaultCells.Count(c => RaceBenchmark.Targets(c) is { DefaultMedian: <= 10, Ratio: <= 2 });
             stdout.WriteLine();
-            stdout.WriteLine($"targets met on {met} of {defaultCells.Count} race(s): the default strategy's median ≤ 10 schedules and ≤ 2 × the best single strategy's median");
+            stdout.WriteLine(summary);
         }
         return ExitCodes.Matched;
     }

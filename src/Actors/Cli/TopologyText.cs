@@ -18,7 +18,8 @@ internal static class TopologyText
     public static void Write(TextWriter w, LoadedConfig loaded)
     {
         var s = loaded.Settings;
-        void Line(string label, string text) => w.WriteLine($"{label,-12}{text}");
+        // A label as wide as the column or wider ("host behaviour") keeps one space before its text.
+        void Line(string label, string text) => w.WriteLine($"{(label.Length < 12 ? label.PadRight(12) : label + " ")}{text}");
 
         Line("config", loaded.File);
         Line("seed", s.Seed.ToString(CultureInfo.InvariantCulture));

@@ -8,6 +8,7 @@ using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Settings;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Configuration;
@@ -60,7 +61,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new FlushHandlerActor(world, devices)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new FlushHandlerActor(world, devices), dispatcher);
 
     protected override void PostStop() => _tally.Publish();
 
@@ -172,8 +173,9 @@ internal sealed class FlushHandlerActor : ReceiveActor
 
     /// <summary>
     /// H14: every N-th completed flush the host migrates the frame of one live mapping of the flushed domain —
-    /// only at a moment no device has DMA in flight (a host must quiesce DMA before moving a page; otherwise it
-    /// waits for the next flush).
+    /// only at a moment no device has DMA in flight, with new DMA held off while it moves the page
+    /// (<see cref="HostIommu.TryQuiesceDma"/>; a host must quiesce DMA before moving a page; otherwise it waits for
+    /// the next flush).
     /// </summary>
     private void MaybeMigrate(uint domain)
     {
@@ -182,14 +184,23 @@ internal sealed class FlushHandlerActor : ReceiveActor
             return;
         if (++_completedFlushes % every == 0)
             _migrationDue = true;
-        if (!_migrationDue || _world.Devices.Any(d => d.InFlight > 0))
+        if (!_migrationDue || !_world.Host.TryQuiesceDma(_world.Devices))
             return;
-        var mapped = _world.Oracle.MappedIn(domain);
-        if (mapped.Count == 0)
-            return;
-        var victim = mapped[_migrationRandom.Next(mapped.Count)];
-        _migrationDue = false;
-        var newHpa = _world.Host.MigrateFrame(victim.Gpa, domain, _world.Devices.Where(d => d.Atc is not null));
+        ulong newHpa;
+        MappingRecord victim;
+        try
+        {
+            var mapped = _world.Oracle.MappedIn(domain);
+            if (mapped.Count == 0)
+                return;
+            victim = mapped[_migrationRandom.Next(mapped.Count)];
+            _migrationDue = false;
+            newHpa = _world.Host.MigrateFrame(victim.Gpa, domain, _world.Devices.Where(d => d.Atc is not null));
+        }
+        finally
+        {
+            _world.Host.ResumeDma();
+        }
         _log.Debug("Host migrated GPA {Gpa} of {Mapping} to HPA {Hpa}", $"0x{victim.Gpa:x}", victim.ToString(), $"0x{newHpa:x}");
         _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, $"stage-2 migration of GPA 0x{victim.Gpa:x}",
             $"to HPA 0x{newHpa:x}; nested IOTLB/ATC entries {(_world.Settings.Hypervisor.Behaviour.S2ChangeInvalidatesIotlb ? "invalidated" : "kept (H14)")}");

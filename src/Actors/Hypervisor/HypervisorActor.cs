@@ -36,7 +36,7 @@ internal sealed class HypervisorActor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, IActorRef flushHandler, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new HypervisorActor(world, flushHandler)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new HypervisorActor(world, flushHandler), dispatcher);
 
     protected override void PostStop() => _tally.Publish();
 

@@ -71,7 +71,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, int index, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new PciDeviceActor(world, index)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new PciDeviceActor(world, index), dispatcher);
 
     protected override void PostStop()
     {
@@ -120,7 +120,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         AccessContext ctx;
         DmaTranslation t;
         int seq;
-        var spin = new SpinWait();
+        var spin = WaitWhileDmaQuiesced();
         do
         {
             // Redone if the host changed the device's context (ATTACH/DETACH) meanwhile (DeviceSlot.ContextSeq).
@@ -163,7 +163,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         DomainView view;
         DmaTranslation t;
         int seq;
-        var spin = new SpinWait();
+        var spin = WaitWhileDmaQuiesced();
         do
         {
             while (((seq = _slot.ContextSeq) & 1) != 0)
@@ -178,6 +178,19 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         _world.Trace?.Event(TraceEventKind.DmaTranslate, Actor, $"ATS prefetch 0x{iova:x}",
             t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}, domain {view.DomainId}" : $"fault {t.Fault} ({t.Source}), domain {view.DomainId}");
         _world.StopIfAnswered();
+    }
+
+    /// <summary>
+    /// After publishing a translation (<see cref="DeviceSlot.TranslationStarted"/>): waits while the host holds DMA off
+    /// for a stage-2 change (<see cref="HostIommu.TryQuiesceDma"/>), so the translation reads the new stage-2 entry.
+    /// Only a concurrent (stress) run can see the hold: the host takes and releases it within one message.
+    /// </summary>
+    private SpinWait WaitWhileDmaQuiesced()
+    {
+        var spin = new SpinWait();
+        while (_world.Host.DmaQuiesced)
+            spin.SpinOnce();
+        return spin;
     }
 
     /// <summary>The data phase: the oracle judges the access at the moment it touches memory.</summary>

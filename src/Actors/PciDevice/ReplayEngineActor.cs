@@ -17,5 +17,5 @@ internal sealed class ReplayEngineActor : ReceiveActor
         Receive<ReplayLater>(m => Sender.Tell(m.Kind == ReplayKind.Transfer ? new TransferDue(m.Ticket) : new ReplayNow(m.Ticket, m.Kind)));
     }
 
-    public static Props Props(string dispatcher) => Akka.Actor.Props.Create(() => new ReplayEngineActor()).WithDispatcher(dispatcher);
+    public static Props Props(string dispatcher) => Simulation.SimProps.Of(() => new ReplayEngineActor(), dispatcher);
 }

@@ -44,7 +44,7 @@ internal sealed class RunSupervisor : ReceiveActor
     }
 
     public static Props Props(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done) =>
-        Akka.Actor.Props.Create(() => new RunSupervisor(world, dispatcher, done)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new RunSupervisor(world, dispatcher, done), dispatcher);
 
     // Logged here once, with the run's clock (Akka's own failure log is off: it would repeat the stack trace).
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, 0, Decider.From(e =>

@@ -65,7 +65,7 @@ public sealed class SimWorld
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
-        Counters = new SimCounters(Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())));
+        Counters = new SimCounters(HypercallNames);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
@@ -290,6 +290,9 @@ public sealed class SimWorld
     }
 
     private readonly HashSet<ulong> _usedIds = new();
+
+    // Every hypercall code with its name, formatted once per process rather than once per world (an explorer builds a world per schedule).
+    private static readonly (ushort Code, string Name)[] HypercallNames = Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())).ToArray();
 }
 
 /// <summary>How many guest operations may still start; stops early on request (duration, first violation).</summary>

@@ -211,10 +211,23 @@ internal sealed partial class VcpuActor
                 if (status == HvStatus.InvalidDeviceState && _detachFailed)
                     _deleteRefusedCause = (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
                         $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host.");
+                else if (status == HvStatus.InvalidDeviceState && attached.Count > 0)
+                    _deleteRefusedCause = DeleteBeforeDetach(domain.Id, status, attached.Select(d => d.Name));
             }
             domain.CreatedInHypervisor = false;
         }
         _created.Clear();
+    }
+
+    /// <summary>Why DELETE was refused when teardown deleted a domain its devices were still attached to (the host
+    /// answers HV_STATUS_INVALID_DEVICE_STATE, brief §2.3): H10's free-before-detach order when that knob is on.</summary>
+    private (string Hazard, string Text) DeleteBeforeDetach(uint domain, HvStatus status, IEnumerable<string> attached)
+    {
+        var knob = _world.Oracle.Causes.On(Model.Oracle.Cause.FreeDomainBeforeDetach);
+        return (knob ? "H10" : "",
+            $"DELETE of domain {domain} was refused ({status.LinuxName()}) because {string.Join(", ", attached)} was still attached to it: "
+            + (knob ? "teardown freed and deleted the domain before detaching its devices (H10: lifecycle.free-domain-before-detach = on, §1.5)."
+                    : "teardown deleted the domain before detaching its devices."));
     }
 
     /// <summary>

@@ -94,7 +94,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
     private string Name { get; }
 
     public static Props Props(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new VcpuActor(world, index, hypervisor, devices)).WithDispatcher(dispatcher);
+        SimProps.Of(() => new VcpuActor(world, index, hypervisor, devices), dispatcher);
 
     protected override void PostStop()
     {

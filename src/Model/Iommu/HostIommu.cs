@@ -259,11 +259,37 @@ public sealed class HostIommu
 
     private ulong _nextMigrationHpa;
 
+    private int _dmaQuiesced;
+
+    /// <summary>The host holds DMA off for a stage-2 change (<see cref="TryQuiesceDma"/>): a device that has published
+    /// a translation (<see cref="DeviceSlot.TranslationStarted"/>) waits until this is false before it translates.</summary>
+    public bool DmaQuiesced => Volatile.Read(ref _dmaQuiesced) != 0;
+
+    /// <summary>
+    /// Before a stage-2 change (H14): holds new DMA off, then checks that none of <paramref name="devices"/> has DMA in
+    /// flight. True: DMA stays held off until <see cref="ResumeDma"/>. False (some DMA in flight): nothing is held and
+    /// the change must wait. Each side publishes before it reads the other's word (a device increments its in-flight
+    /// count, then reads <see cref="DmaQuiesced"/>; this sets the word, then reads the counts), both with full
+    /// fences, so a translation either is seen here or sees the hold: none can read the old stage-2 entry and move
+    /// data after the change, as one checked only by a read of the counts could in stress mode.
+    /// </summary>
+    public bool TryQuiesceDma(IEnumerable<DeviceSlot> devices)
+    {
+        Interlocked.Exchange(ref _dmaQuiesced, 1);
+        if (devices.All(d => d.InFlight == 0))
+            return true;
+        ResumeDma();
+        return false;
+    }
+
+    /// <summary>Ends the hold of <see cref="TryQuiesceDma"/>.</summary>
+    public void ResumeDma() => Volatile.Write(ref _dmaQuiesced, 0);
+
     /// <summary>
     /// The host moves guest frame <paramref name="gpa"/> to a fresh host frame (page migration). With
     /// <see cref="HostBehaviourSettings.S2ChangeInvalidatesIotlb"/> it then invalidates, in the same step, every
     /// IOTLB entry derived from the old stage-2 entry and the ATCs of the given devices (brief §4); without it,
-    /// those nested entries keep the old HPA (H14). The caller guarantees no DMA is in flight.
+    /// those nested entries keep the old HPA (H14). The caller holds DMA off (<see cref="TryQuiesceDma"/>).
     /// </summary>
     public ulong MigrateFrame(ulong gpa, uint domainId, IEnumerable<DeviceSlot> atsDevices)
     {

@@ -51,10 +51,15 @@ public sealed class DidNotRunTests
     [Fact]
     public void Validate_and_the_banner_print_every_host_behaviour_setting()
     {
-        var keys = new[] { "detached-translation=blocked", "delete-invalidates-caches=on", "flush-covers-departed-devices=on",
-            "attach-invalidates-atc=on", "s2-migration-every-flushes=0", "s2-change-invalidates-iotlb=on" };
+        // Every key of reference.conf's hviommu.hypervisor.behaviour block with its default, as "key=value".
+        var block = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Tests.Configuration.RepoFiles.Path("config", "reference.conf")),
+            @"(?s)\n    behaviour \{(.*?)\n    \}").Groups[1].Value;
+        var keys = System.Text.RegularExpressions.Regex.Matches(block, @"(?m)^\s+([a-z0-9-]+)\s*=\s*(\S+)\s*$")
+            .Select(m => $"{m.Groups[1].Value}={m.Groups[2].Value}").ToList();
+        Assert.True(keys.Count >= 7, string.Join(", ", keys));
         var (exit, stdout, stderr) = RunEndToEndTests.Run(["validate"]);
         Assert.True(exit == 0, stderr);
+        Assert.Contains("host behaviour detached-translation=", stdout);
         foreach (var k in keys)
             Assert.Contains(k, stdout);
         var (runExit, runOut, _) = RunEndToEndTests.Run(["run", "--ops", "20", "--plain", "--mode", "deterministic"]);
