@@ -213,6 +213,7 @@ internal sealed partial class VcpuActor
         _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
         _world.Budget.Complete();
         await MaybeSwitchDomainAsync();
+        MaybeWriteDmaFqToSysfs();
         Self.Tell(StartNextOperation.Instance);
     }
 

@@ -53,6 +53,11 @@ public sealed class InvalidConfigSpec
         Single("hviommu.workload.buffer-sizes = [\"4K\", \"3K\"]", "hviommu.workload.buffer-sizes", "3K", "sizes are multiples of 4K from 4K to 1G");
 
     [Fact]
+    public void The_sysfs_switch_to_dma_fq_needs_a_strict_domain() =>
+        Single("hviommu { driver.dma-mode = lazy, lifecycle.sysfs-dma-fq-after = 5 }", "hviommu.lifecycle.sysfs-dma-fq-after", "5",
+            "the sysfs switch to DMA-FQ brings up the flush queue of a strict domain: set driver.dma-mode = strict (or 0 for no switch)");
+
+    [Fact]
     public void An_empty_mix_without_a_fixed_size_is_refused() =>
         Single("hviommu.workload.buffer-sizes = []", "hviommu.workload.buffer-sizes", "[]", "a non-empty list of sizes (4K, 2M) or ranges (8K-60K) when workload.buffer-pages = 0");
 
