@@ -1,4 +1,5 @@
 using HvIommu.Actors.Reporting;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Bench;
 
@@ -94,13 +95,13 @@ public sealed record SoakResult(long WarmUpOperations, IReadOnlyList<SoakSample>
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var w = new StringWriter(c);
-        w.WriteLine($"soak of {configFile}: {report.Stats.Unmaps:N0} unmaps, {report.Stats.DmaTransactions:N0} DMA in {report.Stats.WallSeconds:0.0} s, {report.Violations.Count} violations");
+        w.WriteLine($"soak of {configFile}: {report.Stats.Unmaps:N0} unmaps, {report.Stats.DmaTransactions:N0} DMA in {report.Stats.WallSeconds:0.0} s, {Counted.Of(report.Violations.Count, "violation")}");
         if (First is not { } a || Last is not { } b || BytesPerOperation is not { } perOp)
         {
-            w.WriteLine($"  not measured: fewer than two samples after the warm-up of {WarmUpOperations:N0} operations (raise --ops)");
+            w.WriteLine($"  not measured: fewer than two samples after the warm-up of {Counted.Of(WarmUpOperations, "operation")} (raise --ops)");
             return w.ToString().TrimEnd();
         }
-        w.WriteLine($"  managed heap after full collections: {a.HeapBytes:N0} bytes at {a.Operations:N0} operations → {b.HeapBytes:N0} bytes at {b.Operations:N0} ({Samples.Count} samples after a warm-up of {WarmUpOperations:N0})");
+        w.WriteLine($"  managed heap after full collections: {a.HeapBytes:N0} bytes at {Counted.Of(a.Operations, "operation")} → {b.HeapBytes:N0} bytes at {b.Operations:N0} ({Samples.Count} samples after a warm-up of {WarmUpOperations:N0})");
         w.WriteLine($"  RSS: {a.RssBytes:N0} → {b.RssBytes:N0} bytes ({RssBytesPerOperation:0.00} bytes/operation); peak {report.Stats.Memory?.PeakRssBytes ?? 0:N0} bytes");
         w.Write($"  retained: {perOp:0.000} bytes/operation (least squares over the samples); target < {TargetBytesPerOperation:0} byte/operation: {Verdict}");
         return w.ToString();

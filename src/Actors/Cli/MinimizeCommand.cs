@@ -6,6 +6,7 @@ using HvIommu.Actors.Logging;
 using HvIommu.Actors.Minimize;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Runs;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cli;
 
@@ -29,7 +30,7 @@ public sealed class MinimizeCommand : CliCommand
     public override string Description => "Shrinks a failing deterministic run to a minimal one that still fails the same way: phase 1 shrinks the configuration "
         + "(operations, vCPUs, devices, in-flight depth, ATS, domains, outstanding operations, DMA per operation, buffer pages; the hazard knobs stay), "
         + "phase 2 drops the schedule's deviations from the default schedule by delta debugging. "
-        + "Exit codes: 0 a minimal failing run was written, 1 the report does not reproduce, 2 bad input, 3 simulator failure.";
+        + "Exit codes: 0 a minimal failing run was written, 1 the report does not reproduce, 2 bad input, 3 simulator failure, 130 interrupted (the best run so far is written, its report marked partial).";
 
     protected override IEnumerable<Symbol> Symbols() => [_report, _out, _budget, _seeds, _maxSteps];
 
@@ -43,7 +44,7 @@ public sealed class MinimizeCommand : CliCommand
         OutputPaths.CheckDirectory("--out", outDir);
         var maxSteps = parse.GetValue(_maxSteps) ?? Math.Max(2_000_000, recorded.Report.Stats.Steps * 2);
         if (maxSteps < recorded.Report.Stats.Steps)
-            throw new UsageException($"--max-steps {maxSteps:N0} is below the {recorded.Report.Stats.Steps:N0} steps of the run to shrink; allowed: at least {recorded.Report.Stats.Steps:N0}");
+            throw new UsageException($"--max-steps {maxSteps:N0} is below the {Counted.Of(recorded.Report.Stats.Steps, "step")} of the run to shrink; allowed: at least {recorded.Report.Stats.Steps:N0}");
         var kind = recorded.Report.Violations.FirstOrDefault()?.Kind
             ?? throw new UsageException($"--report {reportPath}: the run found no violation; there is nothing to minimize");
         var config = recorded.Config;
@@ -62,8 +63,9 @@ public sealed class MinimizeCommand : CliCommand
         if (confirmed.Result.Report.TraceHash != recorded.Report.TraceHash)
             cli.Out.WriteLine($"note: the replay shows {kind} but its trace hash {confirmed.Result.Report.TraceHash} differs from the report's {recorded.Report.TraceHash}");
         var result = minimizer.Minimize(confirmed);
-        PrintLog(cli.Out, result, cli.Cancel.IsCancellationRequested);
-        return Write(cli, minimizer, result, outDir);
+        var interrupted = cli.Cancel.IsCancellationRequested;
+        PrintLog(cli.Out, result, interrupted);
+        return Write(cli, minimizer, result, outDir, interrupted);
     }
 
     /// <summary>
@@ -107,10 +109,12 @@ public sealed class MinimizeCommand : CliCommand
         stdout.WriteLine($"original: {o.Shape.Describe()}, seed {o.Seed}");
         stdout.WriteLine($"minimal:  {m.Shape.Describe()}, seed {m.Seed}, {m.Deviations.Count} deviation{(m.Deviations.Count == 1 ? "" : "s")} from the default schedule");
         var stop = interrupted ? " (interrupted: the best run so far is kept)" : result.OutOfBudget ? " (budget ran out)" : "";
-        stdout.WriteLine($"size: {o.Messages:N0} → {m.Messages:N0} messages delivered ({Percent(m.Messages, o.Messages)}), of which up to the violation {o.DeliveriesToViolation:N0}/{o.Deliveries:N0} → {m.DeliveriesToViolation:N0}/{m.Deliveries:N0} driver deliveries, {o.Steps:N0} → {m.Steps:N0} steps ({Percent(m.Steps, o.Steps)}); {result.Runs:N0} runs in {result.Elapsed.TotalSeconds:0.0} s{stop}");
+        stdout.WriteLine($"size: {o.Messages:N0} → {Counted.Of(m.Messages, "message")} delivered ({Percent(m.Messages, o.Messages)}), of which up to the violation {o.DeliveriesToViolation:N0}/{o.Deliveries:N0} → {m.DeliveriesToViolation:N0}/{m.Deliveries:N0} driver deliveries, {o.Steps:N0} → {Counted.Of(m.Steps, "step")} ({Percent(m.Steps, o.Steps)}); {Counted.Of(result.Runs, "run")} in {result.Elapsed.TotalSeconds:0.0} s{stop}");
     }
 
-    private static int Write(CliContext cli, Minimizer minimizer, MinimizerResult result, string outDir)
+    /// <summary>Writes the minimal run's files; interrupted (Ctrl-C), they hold the best run so far, the report is
+    /// marked partial (the search did not finish, a smaller run may exist) and the exit code is 130.</summary>
+    private static int Write(CliContext cli, Minimizer minimizer, MinimizerResult result, string outDir, bool interrupted)
     {
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "minimal.conf");
@@ -130,12 +134,17 @@ public sealed class MinimizeCommand : CliCommand
         }
         AtomicFile.WriteText(configPath, configText);
         AtomicFile.WriteText(schedulePath, schedule.ToText());
-        var report = check.Report with { Artifacts = [schedulePath] };
+        var report = check.Report with { Artifacts = [schedulePath], Partial = interrupted };
         if (RunOutput.Trace(Path.Combine(outDir, "trace"), check.Trace) is { } trace)
             report = report with { Artifacts = [.. report.Artifacts, .. RunOutput.WriteTrace(cli.Out, trace, report)] };
         ReportWriter.Write(report, reportPath);
         cli.Out.WriteLine($"wrote {configPath}, {schedulePath}, {reportPath} (trace hash {report.TraceHash})");
         cli.Out.WriteLine($"replay: {replayCommand}");
+        if (interrupted)
+        {
+            cli.Out.WriteLine($"result: INTERRUPTED — the files hold the smallest failing run found so far; the report is marked partial (exit {ExitCodes.Interrupted})");
+            return ExitCodes.Interrupted;
+        }
         return ExitCodes.Matched;
     }
 

@@ -4,6 +4,7 @@ using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Logging;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cli;
 
@@ -35,7 +36,7 @@ internal static class RaceBenchCommand
         SimLogging.Configure(verbose: false, TextWriter.Null);
         var starts = RaceBenchmark.Starts(seeds);
         if (!json)
-            stdout.WriteLine($"bench --races {dir}: {files.Count} race(s) × {strategies.Count} strateg(ies) × {seeds} starting seed(s) (1, 1001, …), budget {budget:N0} schedules");
+            stdout.WriteLine($"bench --races {dir}: {files.Count} race(s) × {strategies.Count} strateg(ies) × {seeds} starting seed(s) (1, 1001, …), budget {Counted.Of(budget, "schedule")}");
         var all = new List<IReadOnlyList<RaceCell>>();
         foreach (var config in configs)
         {

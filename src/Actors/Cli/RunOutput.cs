@@ -2,6 +2,7 @@ using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Runs;
 using HvIommu.Actors.Tracing;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cli;
 
@@ -51,7 +52,7 @@ public static class RunOutput
     {
         var files = TraceFiles.Write(request.Directory, request.Trace, report);
         var t = request.Trace;
-        stdout.WriteLine($"trace: {t.Recorder.Recorded:N0} events recorded, {t.Dropped:N0} dropped (capacity {t.Recorder.Capacity:N0}){(t.RecordsMessages ? "" : "; a stress run's trace has no message causes: it is not causal-complete")}");
+        stdout.WriteLine($"trace: {Counted.Of(t.Recorder.Recorded, "event")} recorded, {t.Dropped:N0} dropped (capacity {t.Recorder.Capacity:N0}){(t.RecordsMessages ? "" : "; a stress run's trace has no message causes: it is not causal-complete")}");
         foreach (var f in files)
             stdout.WriteLine($"trace: {f}");
         stdout.WriteLine($"open {files[0]} in https://ui.perfetto.dev");

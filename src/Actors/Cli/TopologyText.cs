@@ -2,6 +2,7 @@ using System.Globalization;
 using HvIommu.Actors.Configuration;
 using HvIommu.Model.Hazards;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cli;
 
@@ -29,15 +30,15 @@ internal static class TopologyText
             Line("scenario", string.Join("  ", new[] { s.Name, s.Hazard.Length > 0 ? $"hazard {s.Hazard}" : "" }.Where(t => t.Length > 0)));
         if (s.Description.Length > 0)
             Line("description", s.Description);
-        Line("run", $"{s.Run.Ops} ops, duration {Show(s.Run.Duration)}, hang timeout {Show(s.Run.HangTimeout)}, "
-            + $"progress every {Show(s.Run.ProgressInterval)}, keep {s.Run.MaxViolationsKept} violations, "
+        Line("run", $"{Counted.Of(s.Run.Ops, "op")}, duration {Show(s.Run.Duration)}, hang timeout {Show(s.Run.HangTimeout)}, "
+            + $"progress every {Show(s.Run.ProgressInterval)}, keep {Counted.Of(s.Run.MaxViolationsKept, "violation")}, "
             + $"stop on first violation {OnOff(s.Run.StopOnFirstViolation)}, lazy window is violation {OnOff(s.Run.LazyWindowIsViolation)}");
-        Line("vm", $"{s.Vm.MemoryMib} MiB, {s.Vm.Vcpus} vCPUs");
+        Line("vm", $"{s.Vm.MemoryMib} MiB, {Counted.Of(s.Vm.Vcpus, "vCPU")}");
         WriteIommu(Line, s.Iommu);
         WriteDriver(Line, s.Driver, HvIommu.Model.Driver.TableDepth.For(s).Levels);
         WriteHypervisor(Line, s.Hypervisor);
         WriteHazards(Line, s);
-        Line("workload", $"buffers of {(s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages")}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
+        Line("workload", $"buffers of {Counted.Of(s.Workload.BufferPages, "page")}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
             + $"write fraction {Num(s.Workload.WriteFraction)}, {s.Workload.OutstandingPerVcpu} outstanding per vCPU");
         Line("faults", s.Faults.IsEmpty
             ? "none"
@@ -52,12 +53,12 @@ internal static class TopologyText
         line("iommu", $"capabilities {string.Join(", ", caps)}; IOVA width {i.MaxIovaWidth}, PASID width {i.MaxPasidWidth}, "
             + $"max domains {i.MaxDomains}");
         line("page sizes", string.Join(", ", ConfigWords.BitNames(ConfigWords.PageSizes, i.PageSizeBitmap)));
-        line("caches", $"IOTLB {i.IotlbEntries}, walk cache {i.WalkCacheEntries}, ATC {i.AtcEntries} entries");
+        line("caches", $"IOTLB {i.IotlbEntries}, walk cache {i.WalkCacheEntries}, ATC {Counted.Of(i.AtcEntries, "entry", "entries")}");
     }
 
     private static void WriteDriver(Action<string, string> line, DriverSettings d, int levels) =>
         line("driver", $"dma-mode {ConfigWords.Name(ConfigWords.DmaMode, d.DmaMode)}, {levels}-level tables{(d.TableDepth == HvIommu.Model.Settings.TableDepthRule.FromWidth ? " (depth from the IOVA width)" : "")}, "
-            + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {d.FlushQueueEntries} entries / {Show(d.FlushQueueTimeout)}, "
+            + $"flush {ConfigWords.Name(ConfigWords.Flush, d.Flush)}, flush queue {Counted.Of(d.FlushQueueEntries, "entry", "entries")} / {Show(d.FlushQueueTimeout)}, "
             + $"on flush failure {ConfigWords.Name(ConfigWords.OnFlushFailure, d.OnFlushFailure)}");
 
     /// <summary>The hazard knobs in force (docs/hazards.md), from the hazard registry, or "none".</summary>
@@ -68,7 +69,7 @@ internal static class TopologyText
         var l = s.Lifecycle;
         var events = new List<string>();
         if (l.DomainSwitch != DomainSwitchMode.None)
-            events.Add($"domain switch {ConfigWords.Name(ConfigWords.DomainSwitch, l.DomainSwitch)} every {l.DomainSwitchEveryOps} ops");
+            events.Add($"domain switch {ConfigWords.Name(ConfigWords.DomainSwitch, l.DomainSwitch)} every {Counted.Of(l.DomainSwitchEveryOps, "op")}");
         if (l.FailInitStep != InitStep.None)
             events.Add($"init fails at {ConfigWords.Name(ConfigWords.InitStep, l.FailInitStep)}");
         if (s.Hypervisor.Behaviour.S2MigrationEveryFlushes > 0)
@@ -93,7 +94,7 @@ internal static class TopologyText
         if (s.Workload.Trace.Enabled)
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         w.WriteLine($"  host behaviour: {Behaviour(s.Hypervisor.Behaviour)}");
-        var pages = s.Workload.BufferPages == 1 ? "1 page" : $"{s.Workload.BufferPages} pages";
+        var pages = Counted.Of(s.Workload.BufferPages, "page");
         w.WriteLine($"  workload: {pages} per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
         var hazards = HazardRegistry.Active(s);
         w.WriteLine($"  hazards: {(hazards.IsEmpty ? "none" : string.Join("; ", hazards.Select(k => k.Describe(s))))}");

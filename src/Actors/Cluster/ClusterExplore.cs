@@ -3,6 +3,7 @@ using HvIommu.Actors.Cli;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Sweep;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cluster;
 
@@ -27,7 +28,7 @@ public static class ClusterExplore
         using var pool = cluster.CreatePool(parallel, stderr);
         var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds, answers: SweepState.ShowsKind(expectKind));
         var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
-            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{n:N0} schedules" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
+            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{Counted.Of(n, "schedule")}" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
         if (broke is not null)
         {
             stderr.WriteLine($"error: {broke}");
@@ -90,9 +91,9 @@ public static class ClusterExplore
         var wait = state.WaitSeconds;
         var handling = pool is ClusterPool c ? c.Stats.HandlingSeconds : 0;
         var messages = pool is ClusterPool c2 ? c2.Stats.Messages : 0;
-        return $"coordination: {state.LeasesGranted:N0} leases ({state.Totals().Schedules / (double)Math.Max(1, state.LeasesGranted):N0} schedules each), "
-            + $"coordinator {handling * 1000 / Math.Max(1, state.LeasesGranted):0.000} ms per lease over {messages:N0} messages, "
+        return $"coordination: {Counted.Of(state.LeasesGranted, "lease")} ({state.Totals().Schedules / (double)Math.Max(1, state.LeasesGranted):N0} schedules each), "
+            + $"coordinator {handling * 1000 / Math.Max(1, state.LeasesGranted):0.000} ms per lease over {Counted.Of(messages, "message")}, "
             + $"explorers waited {wait:0.00} s for leases against {busy:0.0} s running schedules ({100 * wait / Math.Max(busy + wait, 1e-9):0.00} %)"
-            + (state.SeedsReleased > 0 ? $"; {state.SeedsReleased:N0} seeds of lost workers re-leased, {state.ReportsRefused:N0} late reports refused" : "");
+            + (state.SeedsReleased > 0 ? $"; {Counted.Of(state.SeedsReleased, "seed")} of lost workers re-leased, {state.ReportsRefused:N0} late reports refused" : "");
     }
 }

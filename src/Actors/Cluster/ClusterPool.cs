@@ -3,6 +3,7 @@ using System.Globalization;
 using Akka.Actor;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Sweep;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cluster;
 
@@ -82,7 +83,7 @@ public sealed class ClusterPool(ClusterAddress listen, int minWorkers, int local
                     _noWorkers.Restart();
                 if (_noWorkers.Elapsed > settings.WorkerWait)
                 {
-                    _crash = $"every worker is gone and none joined within {settings.WorkerWait.TotalSeconds:0} s; {state.Totals().Schedules:N0} schedules were run";
+                    _crash = $"every worker is gone and none joined within {settings.WorkerWait.TotalSeconds:0} s; {Counted.Of(state.Totals().Schedules, "schedule")} were run";
                     state.Stop();
                     Finish(state);
                     return true;

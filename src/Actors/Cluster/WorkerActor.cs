@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using HvIommu.Actors.Sweep;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cluster;
 
@@ -65,7 +66,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.WriteLine($"worker: stop: {s.Reason}");
         });
         Receive<ExplorerCrashed>(c => Finish(3, "an explorer thread crashed: " + c.Message));
-        Receive<RunFinished>(f => Finish(0, $"run finished: {f.Summary}; this worker ran {_schedules:N0} schedules in {_leasesRun:N0} leases"));
+        Receive<RunFinished>(f => Finish(0, $"run finished: {f.Summary}; this worker ran {Counted.Of(_schedules, "schedule")} in {Counted.Of(_leasesRun, "lease")}"));
         Receive<ClusterEvent.UnreachableMember>(m => LostIfCoordinator(m.Member.Address, "unreachable"));
         Receive<ClusterEvent.MemberRemoved>(m => LostIfCoordinator(m.Member.Address, "removed from the cluster"));
         Receive<Terminated>(t => LostIfCoordinator(t.ActorRef.Path.Address, "stopped"));

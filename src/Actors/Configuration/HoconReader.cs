@@ -26,6 +26,9 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     /// defaults section is blamed on that section's key and file (<c>device-defaults.ats</c>), where it was written.</summary>
     public void Problem(string path, string value, string message)
     {
+        // One problem per key: a follow-up (an empty name after "missing") would only repeat it, blamed elsewhere.
+        if (problems.Exists(p => p.Key == keyPrefix + path))
+            return;
         if (parent is not null && defaultsPath is not null && overlay is not null && !SafeHasPath(overlay, path))
             parent.Problem($"{defaultsPath}.{path}", value, message);
         else
@@ -48,7 +51,11 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     {
         if (!SafeHasPath(merged, path))
         {
-            Problem(path, "", "missing (and reference.conf has no default)");
+            // A key missing from a list element and from its defaults is the element's to give: blame the element
+            // (hviommu.devices[0].name in the file that wrote the list), not the defaults section.
+            problems.Add(new ConfigProblem(parent is not null ? overlayFile : SourceOf(path), keyPrefix + path, "", defaultsPath is null
+                ? "missing (and reference.conf has no default)"
+                : $"missing: every entry needs it ({defaultsPath} has no default)"));
             return null;
         }
         return merged.GetValue(path);

@@ -108,7 +108,8 @@ internal static class SettingsReader
             RacyTableInstall: r.Bool(h + "racy-table-install"),
             FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact),
             FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"),
-            SkipMapFlush: r.Bool(h + "skip-map-flush"));
+            SkipMapFlush: r.Bool(h + "skip-map-flush"),
+            FlushQueuePublishedEarly: r.Bool(h + "flush-queue-published-early"));
     }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
@@ -154,7 +155,8 @@ internal static class SettingsReader
             KeepTablesWhenDetachFails: r.Bool(l + "keep-tables-when-detach-fails"),
             SurpriseRemove: r.String(l + "surprise-remove"),
             SurpriseRemoveAfter: r.Int(l + "surprise-remove-after", 1, 1_000_000, 20),
-            QuarantineMovedDevice: r.Bool(l + "quarantine-moved-device"));
+            QuarantineMovedDevice: r.Bool(l + "quarantine-moved-device"),
+            SysfsDmaFqAfter: r.Int(l + "sysfs-dma-fq-after", 0, 1_000_000));
     }
 
     private static WorkloadSettings ReadWorkload(HoconReader r) => new(
@@ -332,6 +334,8 @@ internal static class SettingsReader
             r.Problem(Root + "lifecycle.domain-switch-to", life.DomainSwitchTo, "expected \"blocking\", \"\" or a domain; defined: " + string.Join(", ", s.Domains.Select(d => d.Name)));
         else if (life.DomainSwitch != DomainSwitchMode.None && life.DomainSwitchTo.Length == 0 && s.Domains.Length < 2)
             r.Problem(Root + "lifecycle.domain-switch", ConfigWords.Name(ConfigWords.DomainSwitch, life.DomainSwitch), "a domain switch needs a second paging domain, or domain-switch-to = blocking (H9)");
+        if (life.SysfsDmaFqAfter > 0 && s.Driver.DmaMode != DmaMode.Strict)
+            r.Problem(Root + "lifecycle.sysfs-dma-fq-after", life.SysfsDmaFqAfter.ToString(CultureInfo.InvariantCulture), "the sysfs switch to DMA-FQ brings up the flush queue of a strict domain: set driver.dma-mode = strict (or 0 for no switch)");
         if ((s.Iommu.PageSizeBitmap & (1UL << 12)) == 0)
             r.Problem(Root + "iommu.page-sizes", "", "the driver needs 4K pages (later revisions refuse a hypervisor without them)");
     }

@@ -39,7 +39,7 @@ public static class SimConfig
             if (!System.IO.File.Exists(path))
                 throw new ConfigException([new ConfigProblem(path, "--config", path, "no such file")]);
             if (new FileInfo(path).Length > HoconGuard.MaxBytes)
-                throw new ConfigException([new ConfigProblem(path, "(file)", "", $"larger than the {HoconGuard.MaxBytes:N0} bytes a configuration may have")]);
+                throw new ConfigException([new ConfigProblem(path, ConfigProblem.WholeFile, "", $"larger than the {HoconGuard.MaxBytes:N0} bytes a configuration may have")]);
             text = System.IO.File.ReadAllText(path);
         }
         // A knob set off on the command line is deliberate; a knob missing from the file may be a cut-off file.
@@ -74,7 +74,7 @@ public static class SimConfig
     {
         var shape = HoconGuard.Check(text);
         if (shape.Count > 0)
-            throw new ConfigException([.. shape.Select(p => new ConfigProblem(file, "(file)", "", p))]);
+            throw new ConfigException([.. shape.Select(p => new ConfigProblem(file, ConfigProblem.WholeFile, "", p))]);
         try
         {
             var config = ConfigurationFactory.ParseString(text);
@@ -84,7 +84,7 @@ public static class SimConfig
         }
         catch (Exception e) when (e is not ConfigException)
         {
-            throw new ConfigException([new ConfigProblem(file, "(file)", "", "malformed HOCON: " + DescribeSyntaxError(text, e.Message))]);
+            throw new ConfigException([new ConfigProblem(file, ConfigProblem.WholeFile, "", "malformed HOCON: " + DescribeSyntaxError(text, e.Message))]);
         }
     }
 

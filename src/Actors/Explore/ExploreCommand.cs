@@ -64,20 +64,14 @@ public sealed class ExploreCommand : CliCommand
         var what = duration is { } limit ? $"for {limit.TotalSeconds:0.#} s" : total == 1 ? "1 schedule" : $"{total:N0} schedules";
         cli.Out.WriteLine($"explore {config.File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {first}, {what}, {parallel} explorer{(parallel == 1 ? "" : "s")}");
 
-        var search = new Exploration(config, configPath, options, first, total, parallel, stopAtFirst: !parse.GetValue(_all), ops);
+        var search = new Exploration(config, configPath, options, first, total, parallel, stopAtFirst: !parse.GetValue(_all), ops, cli.Cancel);
         var wall = Stopwatch.StartNew();
         search.Start();
         var lastPrint = TimeSpan.Zero;
-        var interrupted = false;
         while (!search.Wait(TimeSpan.FromMilliseconds(200)))
         {
             if (duration is { } d && wall.Elapsed >= d)
                 search.Stop();
-            if (cli.Cancel.IsCancellationRequested && !interrupted)
-            {
-                interrupted = true;
-                search.Stop();
-            }
             if (wall.Elapsed - lastPrint >= TimeSpan.FromSeconds(1))
             {
                 lastPrint = wall.Elapsed;
@@ -86,7 +80,7 @@ public sealed class ExploreCommand : CliCommand
         }
         wall.Stop();
         cli.Out.WriteLine(search.Progress(wall.Elapsed));
-        return Report(cli, search, config, reportPath, traceDir, wall.Elapsed, interrupted);
+        return Report(cli, search, config, reportPath, traceDir, wall.Elapsed, search.Interrupted);
     }
 
     private static int Report(CliContext cli, Exploration search, LoadedConfig config, string? reportPath, string? traceDir, TimeSpan elapsed, bool interrupted)
@@ -109,12 +103,15 @@ public sealed class ExploreCommand : CliCommand
             var n = search.Schedules == 1 ? "1 schedule" : $"{search.Schedules:N0} schedules";
             if (reportPath is not null && search.FirstSchedule is { } firstRun)
                 WriteCleanReport(cli, firstRun, reportPath, interrupted);
+            var expectedKind = config.Settings.ExpectKind is { } k ? $"a {k} violation" : "a violation";
             if (interrupted)
             {
-                stdout.WriteLine($"result: INTERRUPTED — every schedule was clean ({n}) (exit {ExitCodes.Interrupted})");
+                // Interrupted: nothing is concluded, whatever the expectation; the schedules that ran are described.
+                stdout.WriteLine(search.KindsSeen.Count == 0
+                    ? $"result: INTERRUPTED — every schedule that ran was clean ({n}) (exit {ExitCodes.Interrupted})"
+                    : $"result: INTERRUPTED — no {expectedKind[2..]} in the {n} that ran, only other kinds (above) (exit {ExitCodes.Interrupted})");
                 return ExitCodes.Interrupted;
             }
-            var expectedKind = config.Settings.ExpectKind is { } k ? $"a {k} violation" : "a violation";
             stdout.WriteLine(clean
                 ? $"result: expected clean, every schedule was clean ({n}): MATCHED (exit 0)"
                 : $"result: expected {expectedKind}, none found in {n}{(search.KindsSeen.Count > 0 ? " (only other kinds, above)" : "")}: NOT MATCHED (exit 1)");

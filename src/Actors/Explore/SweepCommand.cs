@@ -6,6 +6,7 @@ using HvIommu.Actors.Cluster;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Sweep;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Explore;
 
@@ -83,7 +84,7 @@ public sealed class SweepCommand : CliCommand
         SimLogging.Configure(verbose: false);
         var job = plan.Job;
         using var pool = cluster.CreatePool(parallel ?? (stress ? 1 : null), stderr);
-        var seedsText = job.SeedsPerCell is { } n ? $"{n:N0} seeds ({job.FirstSeed}…{job.FirstSeed + (ulong)n - 1})" : $"{seconds:0.#} s of seeds from {job.FirstSeed}";
+        var seedsText = job.SeedsPerCell is { } n ? $"{Counted.Of(n, "seed")} ({job.FirstSeed}…{job.FirstSeed + (ulong)n - 1})" : $"{seconds:0.#} s of seeds from {job.FirstSeed}";
         var state = new SweepState(job, stopAtFirst: false, leaseSeconds: cluster.LeaseSeconds);
         var outcome = ExplorationDriver.Drive(state, pool, stdout, plain, job.SeedsPerCell is { } per ? per * job.Cells() : null, () =>
         {
@@ -114,7 +115,7 @@ public sealed class SweepCommand : CliCommand
             failed |= tally.FirstFailure is not null;
             results.Add(CellResult.Of(plan, c, tally, first));
         }
-        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{s2:N0} seeds from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
+        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{Counted.Of(s2, "seed")} from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
         var files = SweepWriter.WriteAll(outDir, plan, results, header);
         stdout.WriteLine();
         stdout.WriteLine(SweepWriter.Table(plan, results));

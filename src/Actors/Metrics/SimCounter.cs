@@ -45,4 +45,6 @@ public enum SimCounter
     TablesReplacedByLeaves,
     /// <summary>Lazy domains whose flush queue could not be set up and that fell back to strict (iommu_dma_init_fq).</summary>
     FlushQueueInitFailures,
+    /// <summary>Strict domains switched to DMA-FQ in place by the sysfs write (iommu_dma_init_fq published fq_domain).</summary>
+    DomainsSwitchedToLazy,
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using HvIommu.Actors.Tracing;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Reporting;
 
@@ -58,7 +59,7 @@ public static class TraceFiles
         var title = $"{story.Violation.Name} — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run";
         var sb = new StringBuilder(story.Text);
         sb.AppendLine();
-        sb.AppendLine($"The diagram shows the {history.Count} events that happen-before the violation (messages, and the memory events it depends on), out of {trace.Recorder.Recorded:N0} recorded ({trace.Dropped:N0} dropped).");
+        sb.AppendLine($"The diagram shows the {Counted.Of(history.Count, "event")} that happen-before the violation (messages, and the memory events it depends on), out of {trace.Recorder.Recorded:N0} recorded ({trace.Dropped:N0} dropped).");
         if (!trace.RecordsMessages)
             sb.AppendLine("This is a stress run's trace: messages between actors were not recorded, so it is not causal-complete; replay a deterministic run for the full history.");
         if (report.Violations.FirstOrDefault()?.Reproduce is { Length: > 0 } reproduce)
@@ -76,8 +77,8 @@ public static class TraceFiles
         var hazard = string.IsNullOrEmpty(first.Hazard) ? "" : $" ({first.Hazard})";
         sb.AppendLine($"# {first.Kind}{hazard} — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run, beyond the trace");
         sb.AppendLine();
-        var count = report.Violations.Count == 1 ? "1 violation" : $"{report.Violations.Count:N0} violations";
-        sb.AppendLine($"The run found {count}, but the trace kept only its first {kept:N0} events (hviommu.run.trace-capacity = {trace.Recorder.Capacity:N0}; "
+        var count = Counted.Of(report.Violations.Count, "violation");
+        sb.AppendLine($"The run found {count}, but the trace kept only its first {Counted.Of(kept, "event")} (hviommu.run.trace-capacity = {trace.Recorder.Capacity:N0}; "
             + $"{trace.Dropped:N0} later events were dropped), and the first violation came after them, so there is no causal history to draw.");
         sb.AppendLine();
         sb.AppendLine($"**{first.Kind}{hazard}** at {first.Vcpu ?? first.Device ?? "the run"}'s step {first.Step}, {first.SimTimeNs} ns: {first.Description}");
@@ -95,7 +96,7 @@ public static class TraceFiles
     private static string NoViolation(RunReport report, SimTrace trace, int kept) =>
         $"# No violation — seed {report.Seed}, {report.Mode.ToString().ToLowerInvariant()} run\n\n" +
         $"The run found no violation, so there is no causal history to draw. {HistoryFile} holds the whole trace " +
-        $"({kept:N0} events kept, {trace.Dropped:N0} dropped); open {PerfettoFile} in https://ui.perfetto.dev.\n";
+        $"({Counted.Of(kept, "event")} kept, {trace.Dropped:N0} dropped); open {PerfettoFile} in https://ui.perfetto.dev.\n";
 
     /// <summary>One JSON object per event: seq, step, timeNs, kind, actor, name, detail, cause, peer.</summary>
     /// <param name="stepped">False for a stress run's trace, which has no schedule steps: no <c>step</c> field.</param>

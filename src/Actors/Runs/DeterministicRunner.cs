@@ -6,6 +6,7 @@ using HvIommu.Actors.Logging;
 using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Randomness;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Runs;
 
@@ -112,7 +113,7 @@ public static class DeterministicRunner
         else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
             failure = crash;
         else if (!done.Task.IsCompleted && world.ReportHungHypercalls(0) is null && drive.TimedOut)
-            failure = $"the schedule did not finish within {options.MaxSteps:N0} steps (--max-steps): a hang, or more work than that budget — "
+            failure = $"the schedule did not finish within {Counted.Of(options.MaxSteps, "step")} (--max-steps): a hang, or more work than that budget — "
                 + "if the run was still progressing (many DMAs per operation, many operations), raise --max-steps";
         else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";

@@ -7,7 +7,9 @@ namespace HvIommu.Actors.Runs;
 /// <summary>The explorer threads of one <c>explore</c>: disjoint seeds, one deterministic system each.</summary>
 /// <remarks>Explorers run untraced and without latency histograms (schedules/s matters); the first failing
 /// schedule is kept whole, so it can be written, replayed and traced afterwards.</remarks>
-public sealed class Exploration(LoadedConfig config, string? configPath, ScheduleOptions options, ulong first, long total, int parallel, bool stopAtFirst, long? ops)
+/// <param name="cancel">Ctrl-C: each explorer finishes the schedule it is running and starts no other; the search
+/// is then <see cref="Interrupted"/> unless it had already finished (every seed run, or the answer found).</param>
+public sealed class Exploration(LoadedConfig config, string? configPath, ScheduleOptions options, ulong first, long total, int parallel, bool stopAtFirst, long? ops, CancellationToken cancel = default)
 {
     private readonly List<Thread> _threads = new();
     private readonly Stopwatch _clock = new();
@@ -18,7 +20,11 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
     private long _withViolations;
     private readonly Dictionary<string, KindSeen> _kinds = new(StringComparer.Ordinal);
     private volatile bool _stop;
+    private volatile bool _interrupted;
     private int _running;
+
+    /// <summary>Ctrl-C stopped the search before it finished: its counts cover only the schedules that ran.</summary>
+    public bool Interrupted => _interrupted;
 
     /// <summary>The first schedule that answers the exploration: one with the expected violation kind (any kind when
     /// the scenario names none), or any violation for a clean scenario.</summary>
@@ -82,6 +88,12 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Add(ref _steps, result.Report.Stats.Steps);
                 Record(result, i);
+                // Checked after the schedule, so the one running when Ctrl-C came is finished and counted.
+                if (cancel.IsCancellationRequested && !_stop && Interlocked.Read(ref _next) < total)
+                {
+                    _interrupted = true;
+                    _stop = true;
+                }
             }
         }
         finally

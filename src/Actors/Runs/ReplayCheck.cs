@@ -1,4 +1,5 @@
 using HvIommu.Actors.Reporting;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Runs;
 
@@ -38,7 +39,7 @@ public static class ReplayCheck
         if (replay.Drive.DivergedAtStep is { } step)
             return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: the recorded choice was not available; the run is not the one recorded");
         if (original is null)
-            return new(ReplayOutcome.Replayed, $"replayed {replay.Report.Stats.Steps:N0} steps");
+            return new(ReplayOutcome.Replayed, $"replayed {Counted.Of(replay.Report.Stats.Steps, "step")}");
         var before = Kinds(original);
         var after = Kinds(replay.Report);
         return original.TraceHash == replay.Report.TraceHash && before == after

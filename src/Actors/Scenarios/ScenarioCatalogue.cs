@@ -95,7 +95,7 @@ public static class ScenarioCatalogue
         else if (stem.EndsWith(RightSuffix, StringComparison.Ordinal) && e.Expect != Expectation.Clean)
             problems.Add(new ConfigProblem(e.File, "hviommu.expect", e.ExpectText, "a -right scenario expects clean"));
         else if (!stem.EndsWith(WrongSuffix, StringComparison.Ordinal) && !stem.EndsWith(RightSuffix, StringComparison.Ordinal))
-            problems.Add(new ConfigProblem(e.File, "(file)", Path.GetFileName(e.File), "a scenario file is named <hazard>-<variant>-wrong.conf or <hazard>-<variant>-right.conf"));
+            problems.Add(new ConfigProblem(e.File, ConfigProblem.WholeFile, Path.GetFileName(e.File), "a scenario file is named <hazard>-<variant>-wrong.conf or <hazard>-<variant>-right.conf"));
     }
 
     private static void CheckTwins(IReadOnlyList<ScenarioEntry> entries, List<ConfigProblem> problems)
@@ -106,7 +106,7 @@ public static class ScenarioCatalogue
             var stem = Path.GetFileNameWithoutExtension(e.File);
             var twin = Twin(stem);
             if (twin is not null && !stems.Contains(twin))
-                problems.Add(new ConfigProblem(e.File, "(file)", Path.GetFileName(e.File), $"has no twin: {twin}.conf is missing beside it"));
+                problems.Add(new ConfigProblem(e.File, ConfigProblem.WholeFile, Path.GetFileName(e.File), $"has no twin: {twin}.conf is missing beside it"));
         }
     }
 

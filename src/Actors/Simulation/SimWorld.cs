@@ -11,6 +11,7 @@ using HvIommu.Model.Randomness;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -188,7 +189,7 @@ public sealed class SimWorld
         if (InitFailure is { } why)
             return InitFailureInjected ? null : $"guest init failed ({why}) although the configuration injected no init failure: no DMA was tested";
         if (Violations.Total == 0 && Budget.Completed < Budget.Total)
-            return $"only {Budget.Completed:N0} of {Budget.Total:N0} operations completed (the run was stopped early by its duration or step budget)";
+            return $"only {Budget.Completed:N0} of {Counted.Of(Budget.Total, "operation")} completed (the run was stopped early by its duration or step budget)";
         return null;
     }
 

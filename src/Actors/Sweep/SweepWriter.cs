@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using HvIommu.Actors.Reporting;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Sweep;
 
@@ -112,7 +113,7 @@ public static class SweepWriter
         var sb = new StringBuilder();
         sb.AppendLine($"# Sweep of {header.Config}");
         sb.AppendLine();
-        sb.AppendLine($"{header.Seeds} per cell, {header.Strategy}, {header.Mode} mode; {header.Schedules:N0} schedules in {header.WallSeconds:0.#} s on {header.Where}.");
+        sb.AppendLine($"{header.Seeds} per cell, {header.Strategy}, {header.Mode} mode; {Counted.Of(header.Schedules, "schedule")} in {header.WallSeconds:0.#} s on {header.Where}.");
         sb.AppendLine("A cell is safe when none of its schedules showed a violation; otherwise the kinds found, each with the number of");
         sb.AppendLine("schedules that showed it, and the command that replays the lowest-seed violating schedule exactly.");
         sb.AppendLine();

@@ -2,6 +2,7 @@ using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Protocol;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Tracing;
 
@@ -39,7 +40,7 @@ public static class TraceNames
         AtcInvalidationCompleted a => ("AtcInvalidationCompleted", $"flush {a.FlushId}"),
         DrainDma d => ("DrainDma", $"flush {d.FlushId}"),
         DmaDrained d => ("DmaDrained", $"flush {d.FlushId}"),
-        ProgramDma p => ("ProgramDma", $"descriptor {p.Descriptor.Id}, IOVA 0x{p.Descriptor.Iova:x}, {p.Descriptor.Pages} pages"),
+        ProgramDma p => ("ProgramDma", $"descriptor {p.Descriptor.Id}, IOVA 0x{p.Descriptor.Iova:x}, {Counted.Of(p.Descriptor.Pages, "page")}"),
         DmaCompleted c => ("DmaCompleted", $"descriptor {c.DescriptorId}, {c.Faults} faults"),
         TransferDue t => ("TransferDue", $"transaction {t.TransactionId}"),
         FlushQueueTimerFired f => ("FlushQueueTimerFired", $"domain {f.Domain}"),

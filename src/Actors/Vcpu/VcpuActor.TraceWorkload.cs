@@ -9,6 +9,7 @@ using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Vcpu;
 
@@ -183,7 +184,7 @@ internal sealed partial class VcpuActor
             var gather = new IotlbGather();
             domain.Table!.Unmap(range.Iova, range.Bytes, gather);
             _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{range.Iova:x}",
-                $"{range.Bytes >> GuestMemory.PageShift} pages, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(records)}");
+                $"{Counted.Of(range.Bytes >> GuestMemory.PageShift, "page")}, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(records)}");
             foreach (var r in records)
                 _world.Oracle.UnmapDone(r, t0);
             cleared.Add((range, gather, records));

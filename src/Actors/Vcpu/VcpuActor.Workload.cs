@@ -13,6 +13,7 @@ using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Vcpu;
 
@@ -193,7 +194,7 @@ internal sealed partial class VcpuActor
         var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
-            $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(op.Records)}");
+            $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(op.Records)}");
         foreach (var r in op.Records)
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
@@ -212,6 +213,7 @@ internal sealed partial class VcpuActor
         _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
         _world.Budget.Complete();
         await MaybeSwitchDomainAsync();
+        MaybeWriteDmaFqToSysfs();
         Self.Tell(StartNextOperation.Instance);
     }
 
@@ -238,7 +240,7 @@ internal sealed partial class VcpuActor
     {
         _world.LiveIovas.TryRemove((op.Domain.Id, op.Descriptor.Iova >> GuestMemory.PageShift), out _);
         op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
-        _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{op.Descriptor.Pages} pages, domain {op.Domain.Id}");
+        _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
         FreeFrames(op.Frames, "buffer");
     }
 
@@ -340,7 +342,7 @@ internal sealed partial class VcpuActor
             }
             // fq_ring_free → free_iova_fast: into the magazines of the CPU that reaps (the timer's CPU reaps them all).
             domain.Iova.FreeIovaFast(e.IovaPfn, (ulong)e.Pages, _index, _world.Clock.NowNs);
-            _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{e.Pages} pages, domain {domain.Id}, from the flush queue");
+            _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{Counted.Of(e.Pages, "page")}, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
                 foreach (var r in mappings)
                     _world.Oracle.FlushQueueReleased(r);

@@ -48,6 +48,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
         Guest<StartWorkload>(StartWorkload);
         Guest<StartNextOperation>(_ => StartOperation());
         Guest<ContinueMap>(ContinueStepwiseMap);
+        Guest<ContinueFlushQueueInit>(_ => ContinueFlushQueueInitStep());
         Guest<DmaCompleted>(m =>
         {
             if (m.DescriptorId == ProdDescriptorId && _awaiting == Awaiting.Prod)
@@ -84,6 +85,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
         foreach (var timer in _flushQueueTimers.Values)
             timer.Cancel();
         _flushQueueTimers.Clear();
+        _flushQueueInitTimer?.Cancel();
         _timersCancelled = true;
     }
 

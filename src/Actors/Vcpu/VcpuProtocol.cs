@@ -34,6 +34,13 @@ internal sealed record FlushQueueTimerFired(uint Domain);
 /// <summary>Self-message: the preemption point between two levels of a stepwise map (racy-table-install, H6).</summary>
 internal sealed record ContinueMap(long DescriptorId);
 
+/// <summary>Self-message: the preemption point between two steps of iommu_dma_init_fq run by the sysfs switch to DMA-FQ.</summary>
+internal sealed class ContinueFlushQueueInit
+{
+    public static readonly ContinueFlushQueueInit Instance = new();
+    private ContinueFlushQueueInit() { }
+}
+
 /// <summary>Self-message: run the next event of this vCPU's share of a replayed kernel trace (or wait for it).</summary>
 internal sealed class TraceNext
 {

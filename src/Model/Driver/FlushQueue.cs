@@ -31,6 +31,19 @@ public sealed class FlushQueueDomain
 
     /// <summary>fq_flush_timeout clears the flag first, so unmaps during the flush re-arm it.</summary>
     public void TimerFired() => Volatile.Write(ref _timerOn, 0);
+
+    /// <summary>iommu_dma_init_fq's first step: <c>atomic64_set</c> of both flush counters to 0. Run while an
+    /// fq_flush_iotlb is between its two increments (possible only when fq_domain was published first, H2), it leaves
+    /// finish one ahead of start for good, and every later entry is reaped one flush early.</summary>
+    public void ResetCounters()
+    {
+        Interlocked.Exchange(ref _start, 0);
+        Interlocked.Exchange(ref _finish, 0);
+    }
+
+    /// <summary>iommu_dma_init_fq's <c>timer_setup</c> and <c>atomic_set(&amp;fq_timer_on, 0)</c>. A timer an early unmap
+    /// already armed still fires in the model (Linux re-initialising a pending timer_list is undefined).</summary>
+    public void SetupTimer() => Volatile.Write(ref _timerOn, 0);
 }
 
 /// <summary>
@@ -167,6 +180,30 @@ public sealed class FlushQueue
             }
             _head = _tail;
             return pages;
+        }
+    }
+
+    /// <summary>
+    /// iommu_dma_init_one_fq (dma-iommu.c): head = tail = 0 and every entry's freelist re-initialised. On a ring an
+    /// unmap already used (fq_domain published too early, H2) its entries drop out: their IOVAs are never freed and
+    /// their table pages never released.
+    /// </summary>
+    /// <returns>The entries dropped, the IOVA pages they held and the table pages on the slots' lists.</returns>
+    public (int Entries, long Pages, int TablePages) Initialise()
+    {
+        lock (_slots)
+        {
+            var (entries, pages) = (0, 0L);
+            for (var i = _head; i != _tail; i = (i + 1) & _mask)
+            {
+                entries++;
+                pages += _slots[i].Pages;
+            }
+            var tables = _slots.Sum(s => s.FreeList.Count);
+            foreach (var slot in _slots)
+                slot.Clear();
+            _head = _tail = 0;
+            return (entries, pages, tables);
         }
     }
 

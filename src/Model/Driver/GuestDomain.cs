@@ -57,7 +57,15 @@ public sealed class GuestDomain
     /// <summary>True while the domain is IOMMU_DOMAIN_DMA_FQ (lazy unmaps through its flush queues); false for a
     /// strict domain, and for a lazy one whose flush queue could not be set up (iommu_dma_init_domain falls back to
     /// strict).</summary>
-    public bool Lazy { get; set; }
+    /// <remarks>Read once per unmap and written with release semantics, as READ_ONCE / WRITE_ONCE of the cookie's
+    /// <c>fq_domain</c> (<see cref="FlushQueueInit"/>).</remarks>
+    public bool Lazy
+    {
+        get => Volatile.Read(ref _lazy);
+        set => Volatile.Write(ref _lazy, value);
+    }
+
+    private bool _lazy;
 
     /// <summary>One flush queue per vCPU (the per-CPU iova_fq of §5.3).</summary>
     public FlushQueue[] Queues { get; }

@@ -5,6 +5,7 @@ using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Model.Oracle;
 
@@ -306,6 +307,7 @@ public sealed class DmaOracle : ITranslationMonitor
                 (Cause.RfcInitUnwinding, "A domain was left behind by the RFC's init error path without pt_iommu_deinit (H16)."),
                 (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush, so the ring wrapped and dropped parked entries whose table pages were never released (H18, §5.3)."),
                 (Cause.BrokenFlushQueueCounter, "A flush-queue entry's table pages were never released (H2)."),
+                (Cause.FlushQueuePublishedEarly, HalfInitialisedQueue),
             ];
             // A racing install seen to overwrite a table pointer is the cause, named first (the others only if on).
             Report(ViolationKind.LeakedTablePage, none, ctx, null, 0,
@@ -322,9 +324,13 @@ public sealed class DmaOracle : ITranslationMonitor
     public void ReportLeakedIova(uint domain, int ranges, ulong pages, ulong firstIova, string vcpu, long nowNs) =>
         Report(ViolationKind.LeakedIova, DmaTranslation.Faulted(WalkFault.None, TranslationSource.None, domain, firstIova),
             new AccessContext("", vcpu, domain, false, false, 0, nowNs), null, 0,
-            $"{ranges} IOVA range(s) ({pages} pages, the first at 0x{firstIova:x}) of domain {domain} are still allocated at teardown although no mapping, range cache or flush-queue entry holds them",
+            $"{ranges} IOVA range(s) ({Counted.Of(pages, "page")}, the first at 0x{firstIova:x}) of domain {domain} are still allocated at teardown although no mapping, range cache or flush-queue entry holds them",
             _causes.Explain(
-                (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush while another vCPU's flush was still running, so the ring wrapped and its entries dropped out without their IOVAs being freed: the IOVA space is lost until the domain is freed (H18, §5.3).")));
+                (Cause.FlushQueueOverrun, "A full flush queue took the entry anyway after one inline flush while another vCPU's flush was still running, so the ring wrapped and its entries dropped out without their IOVAs being freed: the IOVA space is lost until the domain is freed (H18, §5.3)."),
+                (Cause.FlushQueuePublishedEarly, HalfInitialisedQueue)));
+
+    private const string HalfInitialisedQueue =
+        "The sysfs switch to DMA-FQ ran iommu_dma_init_fq with fq_domain published before the per-CPU rings were initialised: an unmap queued its IOVA into a ring that iommu_dma_init_one_fq then reset, so the entry dropped out and its IOVA and table pages were never freed (H2, §5.3; Linux publishes fq_domain last, after smp_wmb()).";
 
     /// <summary>An init error path ran <paramref name="call"/> under <paramref name="label"/> although the step it undoes
     /// never happened (init failed at <paramref name="failedStep"/>): the reviewer's first point on the RFC (H16).</summary>
@@ -391,11 +397,13 @@ public sealed class DmaOracle : ITranslationMonitor
         MappingState.Unmapped => _causes.Explain(
             (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while {From(t.Source)} still held the translation (H8, §2.3)."),
             (Cause.FreeIovaBeforeFlush, $"The buffer was freed before the flush covering its unmap, while {From(t.Source)} still held the translation (H2, §5.2 step 3)."),
-            (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3).")),
+            (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3)."),
+            (Cause.FlushQueuePublishedEarly, $"The sysfs switch to DMA-FQ published fq_domain before iommu_dma_init_fq reset the flush counters, and the reset landed inside a flush another vCPU had already started: its finish++ left fq_flush_finish_cnt one ahead of fq_flush_start_cnt, so the flush queue released this entry before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3; Linux publishes fq_domain last).")),
         MappingState.Flushed => ExplainAfterFlush(t),
         _ => _causes.Explain(
             (Cause.FreeIovaBeforeFlush, $"The frame changed owner under a live translation from {From(t.Source)}: the buffer was freed before its flush (H2)."),
-            (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early (H2).")),
+            (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early (H2)."),
+            (Cause.FlushQueuePublishedEarly, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early after the half-initialised queue's counter reset (H2).")),
     };
 
     /// <summary>Where a translation came from, in words: "the IOTLB", "the device's ATC", "a table walk".</summary>

@@ -59,6 +59,8 @@ public enum Cause
     FlushQueueOverrun,
     /// <summary>H19: driver.hazards.skip-map-flush.</summary>
     SkipMapFlush,
+    /// <summary>H2: driver.hazards.flush-queue-published-early with lifecycle.sysfs-dma-fq-after.</summary>
+    FlushQueuePublishedEarly,
     /// <summary>H9: lifecycle.domain-switch to a paging domain: the moved device keeps DMA descriptors built for its
     /// home domain (the shape of Xen XSA-302).</summary>
     MovedDeviceKeepsOldIovas,
@@ -124,6 +126,7 @@ public sealed class HazardCauses
         If(l.InitUnwinding == InitUnwinding.RfcV1, Cause.RfcInitUnwinding);
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
         If(d.SkipMapFlush, Cause.SkipMapFlush);
+        If(d.FlushQueuePublishedEarly && l.SysfsDmaFqAfter > 0, Cause.FlushQueuePublishedEarly);
         If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !l.QuarantineMovedDevice, Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
@@ -136,7 +139,7 @@ public sealed class HazardCauses
     public static string HazardOf(Cause c) => c switch
     {
         Cause.FreeTablesBeforeFlush or Cause.WalkCacheKept => "H1",
-        Cause.FreeIovaBeforeFlush or Cause.BrokenFlushQueueCounter => "H2",
+        Cause.FreeIovaBeforeFlush or Cause.BrokenFlushQueueCounter or Cause.FlushQueuePublishedEarly => "H2",
         Cause.DevTlbFirst => "H4",
         Cause.AtcCompletionNotAwaited or Cause.DmaNotDrained or Cause.FlushSkipsAtc or Cause.WaitsForRemovedDevice or Cause.AttachFlushNotAwaited => "H5",
         Cause.RacyTableInstall => "H6",

@@ -33,8 +33,12 @@ public sealed partial class StageOnePageTable
     /// <summary>
     /// generic_pt <c>unmap_pages</c> (iommu_pt.h): <c>make_range</c> refuses a zero, overflowing or out-of-width
     /// range (0, gather untouched); otherwise <c>__unmap_range</c> walks it and <c>gather_range_pages</c> adds
-    /// the requested [<paramref name="iova"/>, +<paramref name="pageSize"/>×<paramref name="pageCount"/>) to the
-    /// gather — whatever was cleared — and the unlinked tables to its free list (freed after the flush, H1).
+    /// [<paramref name="iova"/>, +bytes unmapped) to the gather and the unlinked tables to its free list (freed after
+    /// the flush, H1). The range is what was cleared, not what was asked for, as upstream since ee6e69d03255
+    /// ("iommupt: Fix short gather if the unmap goes into a large mapping"): an unmap ending inside a large leaf
+    /// removes the whole leaf, and the gather (hence the list flush) must cover all of it; an unmap that stopped at a
+    /// hole gathers only what it cleared. Before that fix the requested length was gathered — a short flush. An unmap
+    /// that cleared nothing leaves the gather as it was (Linux adds a size-0 range, start = iova, end = iova − 1).
     /// </summary>
     /// <returns>Bytes of leaves cleared; the walk stops at the first empty entry, and at a start that is not
     /// aligned to the leaf it lands in (nothing cleared there).</returns>
@@ -49,7 +53,7 @@ public sealed partial class StageOnePageTable
         var walk = new UnmapWalk(iova, iova + (length - 1));
         UnmapLevel(root, Levels - 1, 0, ref walk);
         Unlinked(gather, walk.FreeList);
-        gather.AddRange(iova, length);
+        gather.AddRange(iova, walk.Unmapped);
         return walk.Unmapped;
     }
 

@@ -29,6 +29,9 @@ public enum FlushRangeMode
 /// ring is still full (dma-iommu.c queue_iova as written): the ring wraps and its entries' IOVAs leak.</param>
 /// <param name="SkipMapFlush">H19: a map whose large leaf replaced an emptied table frees that table without the
 /// iotlb_sync generic_pt's map_pages issues first.</param>
+/// <param name="FlushQueuePublishedEarly">H2: iommu_dma_init_fq, run live by the sysfs switch to DMA-FQ
+/// (<see cref="LifecycleSettings.SysfsDmaFqAfter"/>), publishes fq_domain before the per-CPU rings are initialised, so
+/// an unmap can queue into a ring the init then resets (<see cref="Driver.FlushQueueInit"/>).</param>
 public sealed record DriverHazards(
     bool FreeTablesBeforeFlush,
     bool FreeIovaBeforeFlush,
@@ -36,7 +39,8 @@ public sealed record DriverHazards(
     bool RacyTableInstall,
     FlushRangeMode FlushRange,
     bool FlushQueueOverrun = false,
-    bool SkipMapFlush = false)
+    bool SkipMapFlush = false,
+    bool FlushQueuePublishedEarly = false)
 {
     /// <summary>The correct driver: every hazard off.</summary>
     public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);

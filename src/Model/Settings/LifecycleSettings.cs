@@ -50,6 +50,9 @@ public enum DomainSwitchMode
 /// domain (the blocking domain: every DMA faults) instead, as Xen does since XSA-302 (devices deassigned
 /// from a guest are assigned to the quarantine domain dom_io rather than to dom0). Off (the default, H9): the device
 /// lands in the target domain and its DMA with the old domain's IOVAs reaches other devices' buffers there.</param>
+/// <param name="SysfsDmaFqAfter">After this many of its operations vCPU 0 writes <c>DMA-FQ</c> to the IOMMU group type of
+/// every strict paging domain (iommu.c iommu_group_store_type), bringing its flush queue up in place while DMA goes on;
+/// 0 = never. Needs driver.dma-mode = strict.</param>
 public sealed record LifecycleSettings(
     InitUnwinding InitUnwinding,
     InitStep FailInitStep,
@@ -63,7 +66,8 @@ public sealed record LifecycleSettings(
     bool KeepTablesWhenDetachFails = false,
     string SurpriseRemove = "",
     int SurpriseRemoveAfter = 20,
-    bool QuarantineMovedDevice = false)
+    bool QuarantineMovedDevice = false,
+    int SysfsDmaFqAfter = 0)
 {
     /// <summary>The safe defaults of reference.conf.</summary>
     public static LifecycleSettings Safe { get; } = new(InitUnwinding.Fixed, InitStep.None, DomainSwitchMode.None, 8, "", true, false, "");

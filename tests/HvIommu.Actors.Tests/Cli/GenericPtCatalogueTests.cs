@@ -14,7 +14,8 @@ namespace HvIommu.Actors.Tests.Cli;
 /// Expectation tokens, separated by <c>;</c>: <c>ok</c> (the walk translates), <c>fault=KIND</c>, <c>leaf=0x…</c> (the
 /// last entry of the chain), <c>at=LEVEL:INDEX</c> (the last step of the chain), <c>idx=i,j,…</c> (every step's index,
 /// top first), <c>depth=N</c> (steps in the chain), <c>gpa=0x…</c>, <c>size=4K|2M|1G</c>, <c>rw=true|false</c>,
-/// <c>unmapped=0x…</c> (bytes the last unmap reported), <c>freed=N</c> (tables the last unmap freed) and
+/// <c>unmapped=0x…</c> (bytes the last unmap reported), <c>freed=N</c> (tables the last unmap freed),
+/// <c>gather=0x…-0x…|none</c> (the last unmap's gather: what it cleared, iommu_pt.h unmap_pages since ee6e69d03255) and
 /// <c>error=TEXT</c> (exit 2 with a JSON error containing TEXT).
 /// </remarks>
 [Trait("Category", "Model")]
@@ -61,15 +62,15 @@ public sealed class GenericPtCatalogueTests
         ("C7", "--map 0x40000000=0x40000000,1G,rw --map 0x40001000=0x300000,4K,rw --walk 0", "error=overlaps an earlier mapping"),
         ("C8", "--map 0x200000=0x400000,2M,rw --map 0x400000=0x600000,2M,rw --walk 0x400000", "ok;leaf=0x00000000006000e7;at=1:2"),
         // D: iommu_pt.h __unmap_range / unmap_pages, iommu.c __iommu_unmap; kunit test_unmap_split, test_map_table_to_oa.
-        ("D1", "--map 0x200000=0x400000,2M,rw --unmap 0x200000,4K --walk 0x3ff000", "fault=NotPresent;at=1:1;leaf=0x0000000000000000;unmapped=0x200000"),
+        ("D1", "--map 0x200000=0x400000,2M,rw --unmap 0x200000,4K --walk 0x3ff000", "fault=NotPresent;at=1:1;leaf=0x0000000000000000;unmapped=0x200000;gather=0x200000-0x3fffff"),
         ("D2", "--map 0x200000=0x400000,2M,rw --map 0x400000=0x600000,2M,rw --unmap 0x200000,4K --walk 0x400000", "ok;at=1:2;unmapped=0x200000"),
         ("D2b", "--map 0x200000=0x400000,2M,rw --map 0x400000=0x600000,2M,rw --unmap 0x200000,4K --walk 0x200000", "fault=NotPresent;at=1:1"),
         ("D3", "--map 0x40000000=0x40000000,1G,rw --unmap 0x40000000,4K --walk 0x7ffff000", "fault=NotPresent;at=2:1;unmapped=0x40000000"),
         ("D4", "--map 0x40000000=0x40000000,1G,rw --map 0x80000000=0x80000000,1G,rw --unmap 0x40000000,2M --walk 0x80000000", "ok;at=2:2;unmapped=0x40000000"),
         ("D4b", "--map 0x40000000=0x40000000,1G,rw --unmap 0x40000000,2M --walk 0x40000000", "fault=NotPresent;at=2:1;unmapped=0x40000000"),
-        ("D5", "--map 0x200000=0x400000,2M,rw --unmap 0x201000,4K --walk 0x200000", "ok;size=2M;unmapped=0x0"),
+        ("D5", "--map 0x200000=0x400000,2M,rw --unmap 0x201000,4K --walk 0x200000", "ok;size=2M;unmapped=0x0;gather=none"),
         ("D6", "--map 0x40000000=0x40000000,1G,rw --unmap 0x40200000,2M --walk 0x40000000", "ok;size=1G;unmapped=0x0"),
-        ("D7", "--map 0x1000=0x200000,4K,rw --map 0x3000=0x202000,4K,rw --unmap 0x1000,0x3000 --walk 0x3000", "ok;unmapped=0x1000"),
+        ("D7", "--map 0x1000=0x200000,4K,rw --map 0x3000=0x202000,4K,rw --unmap 0x1000,0x3000 --walk 0x3000", "ok;unmapped=0x1000;gather=0x1000-0x1fff"),
         ("D7b", "--map 0x1000=0x200000,4K,rw --map 0x3000=0x202000,4K,rw --unmap 0x1000,0x3000 --walk 0x1000", "fault=NotPresent;at=0:1"),
         ("D8", "--map 0x3000=0x202000,4K,rw --unmap 0x1000,0x3000 --walk 0x3000", "ok;unmapped=0x0"),
         ("D9", "--map 0x200000=0x400000,4K,rw --unmap 0x200000,2M --walk 0x200000", "fault=NotPresent;at=0:0;unmapped=0x1000;freed=0"),
@@ -174,6 +175,7 @@ public sealed class GenericPtCatalogueTests
                 "rw" => result.GetProperty("writable").GetBoolean() ? "true" : "false",
                 "unmapped" => unmaps[^1].GetProperty("unmapped").GetString(),
                 "freed" => unmaps[^1].GetProperty("freedTables").GetInt32().ToString(),
+                "gather" => unmaps[^1].TryGetProperty("gatherStart", out var gs) ? $"{gs.GetString()}-{unmaps[^1].GetProperty("gatherEnd").GetString()}" : "none",
                 _ => throw new ArgumentException($"{id}: unknown expectation '{key}'"),
             };
             Assert.True(value == actual, $"{id}: {key} is '{actual}', the kernel gives '{value}'");

@@ -82,6 +82,25 @@ public sealed class HostileInputTests : IDisposable
     /// (a sweep, an override) is deliberate and stays allowed.
     /// </summary>
     [Fact]
+    public void A_list_element_missing_a_key_without_default_is_blamed_on_the_element_and_its_file()
+    {
+        // It used to be blamed on "reference.conf: hviommu.device-defaults.name".
+        var path = Conf("hviommu.devices = [ { count = 3 } ]");
+        var r = Run("validate", "--config", path);
+        BadInput(r, $"{path}: hviommu.devices[0].name: missing");
+        Assert.DoesNotContain("reference.conf: hviommu.device-defaults.name", r.Err);
+    }
+
+    [Fact]
+    public void A_problem_with_the_whole_file_names_no_placeholder_key()
+    {
+        var path = Conf("hviommu { vm.vcpus = 2 }\n}");
+        var r = Run("validate", "--config", path);
+        BadInput(r, $"{path}: line 2: '}}' closes nothing");
+        Assert.DoesNotContain("(file)", r.Err);
+    }
+
+    [Fact]
     public void A_scenario_cut_before_its_hazard_knob_is_refused()
     {
         var full = File.ReadAllText(Path.Combine(Simulation.RunEndToEndTests.RepoRoot(), "config", "scenarios", "h2-free-iova-wrong.conf"));

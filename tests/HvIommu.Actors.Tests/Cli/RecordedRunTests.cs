@@ -156,4 +156,69 @@ public sealed class RecordedRunTests : IDisposable
         using var doc = JsonDocument.Parse(File.ReadAllText(report));
         Assert.True(doc.RootElement.GetProperty("partial").GetBoolean());
     }
+
+    private static JsonElement ReportJson(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.Clone();
+    }
+
+    [Fact]
+    public void An_explore_interrupted_after_a_find_writes_that_report_partial_and_does_not_exit_0()
+    {
+        // Ctrl-C before the start: each explorer finishes the schedule it runs (seed 1 finds the H5 violation) and
+        // starts no other; with --all the search was not over, so it is interrupted, not matched.
+        using var interrupt = new CancellationTokenSource();
+        interrupt.Cancel();
+        var report = Path.Combine(_dir, "x.json");
+
+        var r = Run(["explore", "--config", ScenarioCopy(), "--all", "--seeds", "50", "--report", report, "--plain"], interrupt.Token);
+
+        Assert.True(r.Code == ExitCodes.Interrupted, r.Out + r.Err);
+        Assert.Contains("schedules 1, ", r.Out);
+        Assert.Contains("(interrupted)", r.Out);
+        Assert.Contains("result: INTERRUPTED", r.Out);
+        Assert.Contains("(partial: the run was interrupted)", r.Out);
+        var json = ReportJson(report);
+        Assert.True(json.GetProperty("partial").GetBoolean());
+        Assert.Contains("DmaToFreedFrame", json.GetProperty("violations").GetRawText());
+        Assert.True(File.Exists(Path.ChangeExtension(report, ".schedule")));
+    }
+
+    [Fact]
+    public void An_explore_interrupted_with_nothing_found_says_so_writes_a_partial_report_and_exits_130()
+    {
+        using var interrupt = new CancellationTokenSource();
+        interrupt.Cancel();
+        var report = Path.Combine(_dir, "clean.json");
+        var right = Path.Combine(_dir, "h5-right.conf");
+        File.Copy(MinimizeFixture.Scenario("h5-drain-right"), right, overwrite: true);
+
+        var r = Run(["explore", "--config", right, "--seeds", "50", "--report", report, "--plain"], interrupt.Token);
+
+        Assert.True(r.Code == ExitCodes.Interrupted, r.Out + r.Err);
+        Assert.Contains("result: INTERRUPTED — every schedule that ran was clean (1 schedule)", r.Out);
+        Assert.DoesNotContain("MATCHED", r.Out);
+        Assert.True(ReportJson(report).GetProperty("partial").GetBoolean());
+    }
+
+    [Fact]
+    public void A_minimize_interrupted_writes_the_best_run_so_far_with_a_partial_report_and_exits_130()
+    {
+        var report = Path.Combine(_dir, "h5.json");
+        FailingRun(ScenarioCopy(), report);
+        using var interrupt = new CancellationTokenSource();
+        interrupt.Cancel();
+        var outDir = Path.Combine(_dir, "min");
+
+        var r = Run(["minimize", "--report", report, "--out", outDir], interrupt.Token);
+
+        Assert.True(r.Code == ExitCodes.Interrupted, r.Out + r.Err);
+        Assert.Contains("(interrupted: the best run so far is kept)", r.Out);
+        Assert.Contains("result: INTERRUPTED", r.Out);
+        var minimal = Path.Combine(outDir, "report.json");
+        Assert.True(ReportJson(minimal).GetProperty("partial").GetBoolean());
+        // What was written still replays as printed.
+        Reproduced(Run(["replay", "--report", minimal]));
+    }
 }

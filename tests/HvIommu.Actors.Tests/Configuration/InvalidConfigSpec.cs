@@ -32,7 +32,7 @@ public sealed class InvalidConfigSpec
         Assert.Equal(key, p.Key);
         Assert.Equal(value, p.Value);
         Assert.Contains(allowed, p.Message);
-        Assert.Contains($"{file}: {key}", p.ToString());
+        Assert.Contains(key == ConfigProblem.WholeFile ? $"{file}: " : $"{file}: {key}", p.ToString());
     }
 
     [Fact]
@@ -51,6 +51,11 @@ public sealed class InvalidConfigSpec
     [Fact]
     public void A_bad_buffer_size_names_the_entry_and_what_is_allowed() =>
         Single("hviommu.workload.buffer-sizes = [\"4K\", \"3K\"]", "hviommu.workload.buffer-sizes", "3K", "sizes are multiples of 4K from 4K to 1G");
+
+    [Fact]
+    public void The_sysfs_switch_to_dma_fq_needs_a_strict_domain() =>
+        Single("hviommu { driver.dma-mode = lazy, lifecycle.sysfs-dma-fq-after = 5 }", "hviommu.lifecycle.sysfs-dma-fq-after", "5",
+            "the sysfs switch to DMA-FQ brings up the flush queue of a strict domain: set driver.dma-mode = strict (or 0 for no switch)");
 
     [Fact]
     public void An_empty_mix_without_a_fixed_size_is_refused() =>

@@ -40,6 +40,8 @@ public sealed class ValidateCommandSpec
         Assert.Contains("flush       order iotlb-first, await ATC completions on, drain DMA on, invalidate walk cache on, invalidate ATCs on, on disconnected device skip-disconnected, wrong only after attach off", lines);
         Assert.Contains(lines, l => l.StartsWith("latency     VM exit 1500 ns, flush domain 3000 ns", StringComparison.Ordinal));
         Assert.Contains("faults      none", lines);
+        // A label wider than the column still gets a space before its text (it used to read "host behaviourdetached-…").
+        Assert.Contains(lines, l => l.StartsWith("host behaviour detached-translation=blocked", StringComparison.Ordinal));
         Assert.Contains("domains     2: net, storage", lines);
         Assert.Contains("devices     4 (1 with ATS)", lines);
         Assert.Contains("  nic0   net      on           4  well-behaved  0", lines);

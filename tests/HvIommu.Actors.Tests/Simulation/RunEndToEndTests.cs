@@ -88,6 +88,21 @@ public sealed class RunEndToEndTests
         }
     }
 
+    /// <summary>The sysfs switch to DMA-FQ (iommu_group_store_type → iommu_dma_init_fq) on a strict domain: before it every
+    /// unmap flushes (one unmap-path exit per unmap); after it unmaps go through the flush queue, so the run ends with
+    /// fewer unmap-path exits than unmaps, and clean.</summary>
+    [Fact]
+    public void The_sysfs_switch_to_dma_fq_turns_a_strict_domain_lazy_mid_run()
+    {
+        var right = Path.Combine(RepoRoot(), "config", "scenarios", "h2-fq-half-init-right.conf");
+        var stats = RunStats(right, "--mode", "deterministic", "--seed", "3");
+        var cost = stats.GetProperty("cost");
+        var (unmaps, exits) = (cost.GetProperty("unmapCalls").GetInt64(), cost.GetProperty("vmExitsByPath").GetProperty("unmap").GetInt64());
+        Assert.True(exits < unmaps, $"{exits} unmap-path exits for {unmaps} unmaps");
+        // 40 strict unmaps on vCPU 0 alone came before the switch, one exit each.
+        Assert.True(exits >= 40, $"{exits} unmap-path exits");
+    }
+
     private static System.Text.Json.JsonElement RunStats(string? config, params string[] extra)
     {
         var report = Path.Combine(Path.GetTempPath(), $"hviommu-e2e-{Guid.NewGuid():N}.json");
