@@ -116,21 +116,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         // device idle after invalidating the caches (and after a domain switch) knows any later translation
         // sees the new state and needs no drain.
         _slot.TranslationStarted();
-        DomainView view;
-        AccessContext ctx;
-        DmaTranslation t;
-        int seq;
-        var spin = WaitWhileDmaQuiesced();
-        do
-        {
-            // Redone if the host changed the device's context (ATTACH/DETACH) meanwhile (DeviceSlot.ContextSeq).
-            while (((seq = _slot.ContextSeq) & 1) != 0)
-                spin.SpinOnce();
-            view = _slot.View;
-            ctx = AccessFor(view, tx.Replay);
-            t = _world.Translator.Translate(_slot, tx.Iova, tx.Access, ctx, view);
-        }
-        while (_slot.ContextSeq != seq);
+        var t = TranslateStable(tx.Iova, tx.Access, tx.Replay, out var view, out var ctx);
         CountSource(t.Source);
         ChargeTranslation(t);
         if (_world.Trace is { } trace)
@@ -160,7 +146,20 @@ internal sealed partial class PciDeviceActor : ReceiveActor
     private void Prefetch(ulong iova)
     {
         _slot.TranslationStarted();
-        DomainView view;
+        var t = TranslateStable(iova, AccessKind.Read, replay: true, out var view, out _);
+        _slot.TransferFinished();
+        CountSource(t.Source);
+        ChargeTranslation(t);
+        _world.Trace?.Event(TraceEventKind.DmaTranslate, Actor, $"ATS prefetch 0x{iova:x}",
+            t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}, domain {view.DomainId}" : $"fault {t.Fault} ({t.Source}), domain {view.DomainId}");
+        _world.StopIfAnswered();
+    }
+
+    /// <summary>Translates <paramref name="iova"/> against a context the host did not change meanwhile: redone if an
+    /// ATTACH/DETACH moved the device during the walk (<see cref="DeviceSlot.ContextSeq"/>, odd while it is changing),
+    /// after waiting out a stage-2 change's hold on DMA.</summary>
+    private DmaTranslation TranslateStable(ulong iova, AccessKind access, bool replay, out DomainView view, out AccessContext ctx)
+    {
         DmaTranslation t;
         int seq;
         var spin = WaitWhileDmaQuiesced();
@@ -169,15 +168,11 @@ internal sealed partial class PciDeviceActor : ReceiveActor
             while (((seq = _slot.ContextSeq) & 1) != 0)
                 spin.SpinOnce();
             view = _slot.View;
-            t = _world.Translator.Translate(_slot, iova, AccessKind.Read, AccessFor(view, replay: true), view);
+            ctx = AccessFor(view, replay);
+            t = _world.Translator.Translate(_slot, iova, access, ctx, view);
         }
         while (_slot.ContextSeq != seq);
-        _slot.TransferFinished();
-        CountSource(t.Source);
-        ChargeTranslation(t);
-        _world.Trace?.Event(TraceEventKind.DmaTranslate, Actor, $"ATS prefetch 0x{iova:x}",
-            t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}, domain {view.DomainId}" : $"fault {t.Fault} ({t.Source}), domain {view.DomainId}");
-        _world.StopIfAnswered();
+        return t;
     }
 
     /// <summary>
