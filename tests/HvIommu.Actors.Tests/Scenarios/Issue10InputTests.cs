@@ -76,7 +76,7 @@ public sealed class Issue10InputTests
               expect = violation, expect-kind = IsolationBreach, run.ops = 200, vm.vcpus = 1
               domains = [ { name = "guest" }, { name = "dom0" } ]
               devices = [ { name = "nic", domain = "guest", behaviour = stale-replay }, { name = "disk", domain = "dom0", behaviour = stale-replay } ]
-              lifecycle { domain-switch = attach-replace, domain-switch-to = "dom0", domain-switch-every = 1 }
+              lifecycle { domain-switch = attach-replace, domain-switch-to = "dom0", domain-switch-every = 1, quarantine-moved-device = off }
             }
             """, "--strategy", "pct", "--seeds", "50");
         Assert.True(exit == ExitCodes.Matched, stdout);
