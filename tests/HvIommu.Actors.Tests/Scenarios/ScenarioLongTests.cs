@@ -63,7 +63,7 @@ public sealed class ScenarioLongTests(ITestOutputHelper output)
             using var doc = JsonDocument.Parse(File.ReadAllText(report));
             var stats = doc.RootElement.GetProperty("stats");
             var pages = SimConfig.Load(file).Settings.Workload.BufferPages;
-            return (exit, stdout + stderr, stats.GetProperty("wallSeconds").GetDouble(), stats.GetProperty("maps").GetInt64() / Math.Max(1, pages));
+            return (exit, stdout + stderr, stats.GetProperty("wallSeconds").GetDouble(), stats.GetProperty("pagesMapped").GetInt64() / Math.Max(1, pages));
         }
         finally
         {
