@@ -283,22 +283,31 @@ public sealed class SimWorld
 
     private DeviceSlot CreateDevice(DeviceSpec spec, int index)
     {
-        // Each device gets a VMBus instance GUID drawn from the seed; its logical id is built as
-        // hv_build_logical_dev_id does (brief §1.1). Redraw on the (unlikely) H13 collision.
+        // Each device sits on a vPCI bus with a VMBus instance GUID: the configured one (devices[].vmbus-guid), else
+        // one drawn from the seed; its logical id is built as hv_build_logical_dev_id does (brief §1.1). A drawn GUID
+        // is redrawn on the (unlikely) H13 collision; configured GUIDs may alias on purpose.
         var random = Random.Derive("device/" + spec.Name);
-        ulong id;
-        Span<byte> bytes = stackalloc byte[16];
-        do
+        Guid guid;
+        if (spec.VmbusGuid is { } configured)
+            guid = configured;
+        else
         {
-            for (var i = 0; i < 16; i += 8)
-                BitConverter.TryWriteBytes(bytes[i..], random.NextUInt64());
-            id = LogicalDeviceId.BuildLogicalDeviceId(new Guid(bytes), 0);
+            if (_usedIds.Count == 0)
+                _usedIds.UnionWith(Settings.Devices.Where(d => d.VmbusGuid is not null).Select(d => LogicalDeviceId.BuildLogicalDeviceId(d.VmbusGuid!.Value, 0)));
+            Span<byte> bytes = stackalloc byte[16];
+            do
+            {
+                for (var i = 0; i < 16; i += 8)
+                    BitConverter.TryWriteBytes(bytes[i..], random.NextUInt64());
+                guid = new Guid(bytes);
+            }
+            while (_usedIds.Contains(LogicalDeviceId.BuildLogicalDeviceId(guid, 0)));
         }
-        while (_usedIds.Contains(id));
+        var id = LogicalDeviceId.BuildLogicalDeviceId(guid, 0);
         _usedIds.Add(id);
         var ats = spec.Ats && ((IommuCapabilities)Settings.Iommu.CapabilityBits).HasFlag(IommuCapabilities.Ats);
         var atc = ats ? new DeviceTlb(Settings.Iommu.AtcEntries, random.Derive("atc")) : null;
-        return new DeviceSlot(spec.Name, id, iommuEnabled: true, atc);
+        return new DeviceSlot(spec.Name, id, iommuEnabled: true, atc, guid);
     }
 
     private readonly HashSet<ulong> _usedIds = new();

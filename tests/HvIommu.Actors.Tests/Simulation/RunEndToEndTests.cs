@@ -108,6 +108,24 @@ public sealed class RunEndToEndTests
         Assert.True(exits >= 40, $"{exits} unmap-path exits");
     }
 
+    /// <summary>H13's pair end to end: the safe probe refuses the two aliased devices before any hypercall (-ENODEV) and
+    /// the probe walk goes on, so only nic2 is asked about, attached and driven; the RFC probes and attaches all three
+    /// (the second ATTACH with the shared id moves nic0).</summary>
+    [Fact]
+    public void A_probe_failure_of_the_aliased_devices_leaves_the_third_device_working()
+    {
+        static (long Property, long Attach, long Dma) Counts(System.Text.Json.JsonElement stats)
+        {
+            var calls = stats.GetProperty("hypercalls");
+            return (calls.GetProperty("GetLogicalDeviceProperty").GetInt64(), calls.GetProperty("AttachDeviceDomain").GetInt64(), stats.GetProperty("dmaTransactions").GetInt64());
+        }
+        var right = Counts(RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h13-device-id-alias-right.conf"), "--seed", "2"));
+        Assert.Equal((1L, 1L), (right.Property, right.Attach));
+        Assert.True(right.Dma >= 300 * 8, $"{right.Dma} DMA transactions: nic2 should carry all 300 operations' DMA");
+        var wrong = RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h13-device-id-alias-wrong.conf"), "--seed", "2");
+        Assert.Equal((3L, 3L), (Counts(wrong).Property, Counts(wrong).Attach));
+    }
+
     private static System.Text.Json.JsonElement RunStats(string? config, params string[] extra)
     {
         var report = Path.Combine(Path.GetTempPath(), $"hviommu-e2e-{Guid.NewGuid():N}.json");
