@@ -124,7 +124,7 @@ public sealed class BenchCommand : CliCommand
                     messagesPerSecond = Math.Round(messagesPerSecond),
                     ratio = Math.Round(ratio, 4),
                     dmaPerSecond = Math.Round(dmaPerSecond),
-                    operations = stats.Unmaps,
+                    operations = stats.PagesUnmapped,
                     violations = result.Report.Violations.Count,
                 },
                 deterministic = new

@@ -43,6 +43,7 @@ public sealed class SimWorld
         Costs = new Model.Costs.CostLedger(settings.Vm.Vcpus);
         Settings = settings;
         Clock = clock;
+        _stepNs = clock is Deterministic.VirtualTimeScheduler scheduler ? scheduler.Driver.QuantumNs : 0;
         Random = new SeededRandom(settings.Seed);
         // A replayed trace names guest-physical pages of its own (page cache, queues): they are guest memory below
         // the frames the allocator hands out, which start above the trace's highest GPA.
@@ -242,6 +243,16 @@ public sealed class SimWorld
 
     /// <summary>Sum of the modelled costs (VM exits, flush handling, walks, transfers) in simulated ns.</summary>
     public long ModelledNs => Costs.TotalNs;
+
+    /// <summary>
+    /// Records on <paramref name="recorder"/> how long an operation begun at <paramref name="startNs"/> took on
+    /// <see cref="Clock"/>. Deterministic mode's clock is the scheduler's (100 ns per delivered message, advanced before
+    /// the message runs), so the message that started the operation is counted too: one finished within it (a map with
+    /// no VM exit) reads one step, 100 ns, not a 1 ns that looks measured. Stress mode's is the wall clock.
+    /// </summary>
+    public void RecordLatency(LatencyRecorder recorder, long startNs) => recorder.Record(Clock.NowNs - startNs + _stepNs);
+
+    private readonly long _stepNs;
 
     public IReadOnlyDictionary<string, LatencyRecorder> Latencies => new Dictionary<string, LatencyRecorder>
     {

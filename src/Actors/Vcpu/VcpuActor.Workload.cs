@@ -155,7 +155,7 @@ internal sealed partial class VcpuActor
         _world.Counters.Add(SimCounter.Maps, map.Pages);
         _world.Counters.Add(SimCounter.MapCalls, 1);
         CountLeaves(map.Leaves.Select(l => l.Size));
-        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - map.StartNs));
+        _world.RecordLatency(_world.MapLatency, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
         var perPage = ImmutableArray.CreateBuilder<MappingRecord>(map.Pages);
@@ -210,7 +210,7 @@ internal sealed partial class VcpuActor
         {
             await StrictSyncAndFreeAsync(op, gather);
         }
-        _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.UnmapLatency, t0);
         _world.Budget.Complete();
         await MaybeSwitchDomainAsync();
         MaybeWriteDmaFqToSysfs();
@@ -261,7 +261,7 @@ internal sealed partial class VcpuActor
     {
         var t0 = _world.Clock.NowNs;
         var reply = await HypercallAsync(input, path);
-        _world.FlushLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.FlushLatency, t0);
         if (reply.Status == HvStatus.Success)
             return;
         if (_world.Settings.Driver.OnFlushFailure == FlushFailurePolicy.Log)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using HvIommu.Actors.Cli;
+using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Simulation;
 
@@ -30,15 +31,19 @@ public sealed class RunEndToEndTests
 
             using var doc = JsonDocument.Parse(File.ReadAllText(report));
             var root = doc.RootElement;
-            Assert.Equal(1, root.GetProperty("schemaVersion").GetInt32());
+            Assert.Equal(RunReport.CurrentSchemaVersion, root.GetProperty("schemaVersion").GetInt32());
             Assert.Equal(7UL, root.GetProperty("seed").GetUInt64());
             Assert.Equal("stress", root.GetProperty("mode").GetString());
             Assert.True(root.GetProperty("outcomeMatched").GetBoolean());
             Assert.Equal(0, root.GetProperty("violations").GetArrayLength());
             var stats = root.GetProperty("stats");
             Assert.True(stats.GetProperty("dmaTransactions").GetInt64() > 0);
-            Assert.True(stats.GetProperty("maps").GetInt64() >= 300);
-            Assert.Equal(stats.GetProperty("maps").GetInt64(), stats.GetProperty("unmaps").GetInt64());
+            Assert.True(stats.GetProperty("pagesMapped").GetInt64() >= 300);
+            Assert.Equal(stats.GetProperty("pagesMapped").GetInt64(), stats.GetProperty("pagesUnmapped").GetInt64());
+            var cost = stats.GetProperty("cost");
+            Assert.Equal(cost.GetProperty("mapCalls").GetInt64(), cost.GetProperty("unmapCalls").GetInt64());
+            Assert.True(stats.GetProperty("pagesMapped").GetInt64() >= cost.GetProperty("mapCalls").GetInt64(), "a dma_map call maps one page or more");
+            Assert.Equal("wall", stats.GetProperty("latencyClock").GetString());
             Assert.True(stats.GetProperty("hypercalls").GetProperty("FlushDeviceDomain").GetInt64() > 0);
             Assert.True(stats.GetProperty("messagesDelivered").GetInt64() > 0);
             Assert.Equal(JsonValueKind.Object, root.GetProperty("config").GetProperty("resolved").ValueKind);
