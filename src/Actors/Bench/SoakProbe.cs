@@ -95,7 +95,7 @@ public sealed record SoakResult(long WarmUpOperations, IReadOnlyList<SoakSample>
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var w = new StringWriter(c);
-        w.WriteLine($"soak of {configFile}: {report.Stats.Unmaps:N0} unmaps, {report.Stats.DmaTransactions:N0} DMA in {report.Stats.WallSeconds:0.0} s, {Counted.Of(report.Violations.Count, "violation")}");
+        w.WriteLine($"soak of {configFile}: {report.Stats.PagesUnmapped:N0} pages unmapped, {report.Stats.DmaTransactions:N0} DMA in {report.Stats.WallSeconds:0.0} s, {Counted.Of(report.Violations.Count, "violation")}");
         if (First is not { } a || Last is not { } b || BytesPerOperation is not { } perOp)
         {
             w.WriteLine($"  not measured: fewer than two samples after the warm-up of {Counted.Of(WarmUpOperations, "operation")} (raise --ops)");
@@ -111,7 +111,7 @@ public sealed record SoakResult(long WarmUpOperations, IReadOnlyList<SoakSample>
     public object ToJson(string configFile, RunReport report) => new
     {
         config = configFile,
-        unmaps = report.Stats.Unmaps,
+        unmaps = report.Stats.PagesUnmapped,
         warmUpOperations = WarmUpOperations,
         samples = Samples.Count,
         measuredOperations = MeasuredOperations,

@@ -125,7 +125,7 @@ public sealed class BenchCommand : CliCommand
                     messagesPerSecond = Math.Round(messagesPerSecond),
                     ratio = Math.Round(ratio, 4),
                     dmaPerSecond = Math.Round(dmaPerSecond),
-                    // Guest operations (map → DMA → unmap), as the text line counts them; stats.Unmaps counts pages.
+                    // Guest operations (map → DMA → unmap), as the text line counts them; stats.pagesUnmapped counts pages.
                     operations = result.Operations,
                     violations = result.Report.Violations.Count,
                 },

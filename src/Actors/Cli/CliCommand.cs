@@ -5,7 +5,8 @@ namespace HvIommu.Actors.Cli;
 /// <summary>What a command gets besides its parsed arguments: where to write, and whether the user interrupted.</summary>
 /// <param name="Cancel">Cancelled by Ctrl-C: a long command stops starting work, prints its summary and writes
 /// what it has, marked partial.</param>
-public sealed record CliContext(TextWriter Out, TextWriter Error, bool Verbose, CancellationToken Cancel);
+/// <param name="Plain">--plain (on every command): plain progress lines even on a terminal.</param>
+public sealed record CliContext(TextWriter Out, TextWriter Error, bool Verbose, CancellationToken Cancel, bool Plain = false);
 
 /// <summary>
 /// One sub-command of the program. A command is one file in <c>src/Actors/Cli/</c>: a sealed class deriving

@@ -33,7 +33,9 @@ public static class CommandLine
         var verbose = CommonOptions.Verbose();
         var root = new RootCommand("HvIommu.Actors — a simulator of the Hyper-V para-virtualized IOMMU.\n"
             + "Exit codes: 0 the outcome matched the expectation, 1 it did not, 2 bad input, 3 simulator failure.");
+        var plain = CommonOptions.Plain();
         root.Add(verbose);
+        root.Add(plain);
         var byCommand = new Dictionary<Command, CliCommand>();
         foreach (var c in commands)
         {
@@ -63,7 +65,7 @@ public static class CommandLine
         // Help, --version and completion directives carry their own action; the commands carry none.
         if (parse.Action is not null || !byCommand.TryGetValue(parse.CommandResult.Command, out var chosen))
             return HelpOrVersion(parse, invocation);
-        return Execute(chosen, parse, new CliContext(stdout, stderr, parse.GetValue(verbose), cancel));
+        return Execute(chosen, parse, new CliContext(stdout, stderr, parse.GetValue(verbose), cancel, parse.GetValue(plain)));
     }
 
     private static int HelpOrVersion(ParseResult parse, InvocationConfiguration invocation)

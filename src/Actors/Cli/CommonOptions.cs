@@ -32,13 +32,19 @@ public static class CommonOptions
     public static Option<TimeSpan?> Duration(string description, string name = "--duration") =>
         new(name) { Description = description, HelpName = "T", CustomParser = r => DurationOf(r) };
 
-    public static Option<string?> Report(string description = "write the report JSON (schemaVersion 1) to FILE; a deterministic run also writes its schedule beside it (FILE with .schedule)") =>
+    public static Option<string?> Report(string description = "write the report JSON (schemaVersion 2) to FILE; a deterministic run also writes its schedule beside it (FILE with .schedule)") =>
         new("--report") { Description = description, HelpName = "FILE.json" };
 
     public static Option<string?> Trace(string description = "write the causal trace into DIR: trace.perfetto.json (open in https://ui.perfetto.dev), violation.md (the first violation in words and a Mermaid diagram), history.jsonl") =>
         new("--trace") { Description = description, HelpName = "DIR" };
 
-    public static Option<bool> Plain() => new("--plain") { Description = "plain progress lines even on a terminal" };
+    /// <summary>--plain, on every command (like --verbose), so a flag copied from one command line is never refused by another:
+    /// plain progress lines even on a terminal; commands without live progress print plain text anyway.</summary>
+    public static Option<bool> Plain() => new("--plain")
+    {
+        Description = "plain progress lines even on a terminal (commands without live progress print plain text anyway)",
+        Recursive = true,
+    };
 
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 

@@ -23,7 +23,6 @@ public sealed class RunCommand : CliCommand
     private readonly Option<TimeSpan?> _duration = CommonOptions.Duration("stop starting operations after T (e.g. 30s; overrides hviommu.run.duration)");
     private readonly Option<string?> _report = CommonOptions.Report();
     private readonly Option<string?> _trace = CommonOptions.Trace("write the causal trace into DIR (trace.perfetto.json, violation.md, history.jsonl); a stress run records a bounded trace without message causes (not causal-complete)");
-    private readonly Option<bool> _plain = CommonOptions.Plain();
     private readonly ScheduleOptionSet _schedule = new();
 
     public override string Name => "run";
@@ -34,7 +33,7 @@ public sealed class RunCommand : CliCommand
         + "(Akka's dispatchers on all cores) or deterministic mode (seeded scheduler, virtual time). "
         + "Exit codes: 0 the outcome matched the expectation, 1 it did not, 2 bad input, 3 simulator failure, 130 interrupted.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _workloadTrace, _seed, _mode, _ops, _duration, _report, _trace, _plain, .. _schedule.All];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _workloadTrace, _seed, _mode, _ops, _duration, _report, _trace, .. _schedule.All];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -73,7 +72,7 @@ public sealed class RunCommand : CliCommand
             var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce, cancel: cli.Cancel);
             return RunOutput.Finish(cli, r.Report, r.Verdict, r.Failure, null, reportPath, r.Schedule, RunOutput.Trace(traceDir, r.Trace));
         }
-        var progress = RunProgressFactory.Create(cli.Out, parse.GetValue(_plain) ? false : null);
+        var progress = RunProgressFactory.Create(cli.Out, cli.Plain ? false : null);
         var result = StressRunner.Run(config, Reproduction.Run(configPath, settings.Seed, ops, null, duration, tracePath), progress, cli.Verbose, trace: traceDir is not null, cancel: cli.Cancel);
         var initFailed = !result.Outcome.InitSucceeded && result.Failure is null ? result.Outcome.InitDetail : null;
         return RunOutput.Finish(cli, result.Report, result.Verdict, result.Failure, initFailed, reportPath, null, RunOutput.Trace(traceDir, result.Trace));

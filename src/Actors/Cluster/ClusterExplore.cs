@@ -17,8 +17,11 @@ namespace HvIommu.Actors.Cluster;
 /// </summary>
 public static class ClusterExplore
 {
+    /// <param name="cancel">Ctrl-C, as for explore on one machine: no more leases, the workers are told the run is over
+    /// (the schedules they are running are dropped), the summary is printed, the report (of the violation found, else of
+    /// the first seed) is written marked partial, and the exit code is 130 — unless the search had already finished.</param>
     public static int Run(string? configPath, ScheduleOptions options, ulong? start, long? seeds, TimeSpan? duration, bool all, long? ops,
-        string? reportPath, string? traceDir, int? parallel, ClusterOptions cluster, TextWriter stdout, TextWriter stderr)
+        string? reportPath, string? traceDir, int? parallel, ClusterOptions cluster, TextWriter stdout, TextWriter stderr, CancellationToken cancel = default)
     {
         var plan = SweepPlan.Build(configPath, [], start, duration is null ? seeds ?? 1000 : null, duration?.TotalSeconds, options, ops, stress: false);
         var job = plan.Job;
@@ -28,7 +31,9 @@ public static class ClusterExplore
         using var pool = cluster.CreatePool(parallel, stderr);
         var state = new SweepState(job, stopAtFirst: !all, leaseSeconds: cluster.LeaseSeconds, answers: SweepState.ShowsKind(expectKind));
         var broke = ExplorationDriver.Drive(state, pool, stdout, plain: true, job.SeedsPerCell, () => stdout.WriteLine(
-            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{Counted.Of(n, "schedule")}" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"));
+            $"explore {plan.CellConfigs[0].File}: strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, seeds from {job.FirstSeed}, {(job.SeedsPerCell is { } n ? $"{Counted.Of(n, "schedule")}" : $"for {duration!.Value.TotalSeconds:0.#} s")}, {pool.Where}"), cancel);
+        var interrupted = state.Interrupted;
+        var cli = new CliContext(stdout, stderr, false, cancel);
         if (broke is not null)
         {
             stderr.WriteLine($"error: {broke}");
@@ -37,7 +42,7 @@ public static class ClusterExplore
         var tally = state.Tallies[0];
         var elapsed = state.Elapsed;
         stdout.WriteLine();
-        stdout.WriteLine($"schedules {tally.Schedules:N0}, steps {tally.Steps:N0}, {tally.Schedules / Math.Max(elapsed.TotalSeconds, 1e-3):N0} schedules/s, {tally.Steps / Math.Max(elapsed.TotalSeconds, 1e-3):N0} steps/s, {tally.WithViolations:N0} with violations");
+        stdout.WriteLine($"{Throughput.Of(tally.Schedules, tally.Steps, elapsed, stress: false)}, {tally.WithViolations:N0} with violations{(interrupted ? " (interrupted)" : "")}");
         foreach (var line in KindsSummary(tally, job.FirstSeed))
             stdout.WriteLine(line);
         stdout.WriteLine(Coordination(state, pool));
@@ -51,6 +56,17 @@ public static class ClusterExplore
         {
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
             var expected = expectKind is null ? "a violation" : $"a {expectKind} violation";
+            if (reportPath is not null)
+                WriteFirstSeedReport(cli, config, configPath, job, ops, reportPath, interrupted);
+            if (interrupted)
+            {
+                // Nothing is concluded from an interrupted search, whatever the expectation (as explore on one machine).
+                var ran = Counted.Of(tally.Schedules, "schedule");
+                stdout.WriteLine(tally.Kinds.Count == 0
+                    ? $"result: INTERRUPTED — every schedule that ran was clean ({ran}) (exit {ExitCodes.Interrupted})"
+                    : $"result: INTERRUPTED — no {expected[2..]} in the {ran} that ran, only other kinds (above) (exit {ExitCodes.Interrupted})");
+                return ExitCodes.Interrupted;
+            }
             stdout.WriteLine(clean
                 ? "result: expected clean, every schedule was clean: MATCHED (exit 0)"
                 : $"result: expected {expected}, none found in these schedules{(tally.Kinds.Count > 0 ? " (only other kinds, above)" : "")}: NOT MATCHED (exit 1)");
@@ -70,11 +86,27 @@ public static class ClusterExplore
             return ExitCodes.SimulatorFailure;
         }
         stdout.WriteLine($"re-ran seed {found.Seed} here: trace hash {result.Report.TraceHash}, the same as on the worker");
-        var code = RunOutput.Finish(new CliContext(stdout, stderr, false, CancellationToken.None), result.Report, result.Verdict, result.Failure, null, reportPath, result.Schedule, RunOutput.Trace(traceDir, result.Trace));
+        // Interrupted after a find (with --all): the violation's report, marked partial since the search did not finish; exit 130.
+        var code = RunOutput.Finish(cli, result.Report with { Partial = interrupted }, result.Verdict, result.Failure, null, reportPath, result.Schedule, RunOutput.Trace(traceDir, result.Trace));
         stdout.WriteLine(reportPath is not null
-            ? $"replay: dotnet run --project src/Actors -c Release -- replay --report {reportPath}"
+            ? $"replay: {Reproduction.Replay(reportPath)}"
             : $"reproduce: {result.Report.Violations.FirstOrDefault()?.Reproduce}");
         return code;
+    }
+
+    /// <summary>
+    /// No schedule answered: --report still gets a report, of the first seed re-run here (as explore on one machine
+    /// writes), so an older failing report is never left behind looking current.
+    /// </summary>
+    private static void WriteFirstSeedReport(CliContext cli, Configuration.LoadedConfig config, string? configPath, ExplorationJob job, long? ops, string reportPath, bool interrupted)
+    {
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "cluster-explore-first");
+        var concrete = job.Strategies().For(system, config, job.FirstSeed);
+        var first = DeterministicRunner.RunSchedule(system, config, job.FirstSeed, concrete, Reproduction.Run(configPath, job.FirstSeed, ops, concrete), ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: false);
+        var schedulePath = Path.ChangeExtension(reportPath, ".schedule");
+        Reporting.AtomicFile.WriteText(schedulePath, first.Schedule.ToText());
+        Reporting.ReportWriter.Write(first.Report with { Partial = interrupted, Artifacts = [schedulePath] }, reportPath);
+        cli.Out.WriteLine($"report: {reportPath} (no schedule failed; this is the report of the first schedule, seed {job.FirstSeed}){(interrupted ? " (partial: the run was interrupted)" : "")}");
     }
 
     /// <summary>One line per violation kind the schedules showed, in order of its first seed: how many schedules, the

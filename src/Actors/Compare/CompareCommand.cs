@@ -42,7 +42,6 @@ public sealed class CompareCommand : CliCommand
     private readonly Option<long?> _ops = CommonOptions.Ops("synthetic guest operations (overrides hviommu.run.ops; a trace's events always run)");
     private readonly Option<long?> _parallel = CommonOptions.Int64("--parallel",
         "deterministic variants run on N threads at once (default: the machine's cores; the figures are the same for any N); stress variants always run one at a time", 1, 64);
-    private readonly Option<bool> _plain = CommonOptions.Plain();
 
     public override string Name => "compare";
 
@@ -52,7 +51,7 @@ public sealed class CompareCommand : CliCommand
         + "the cost model's figures side by side as a table, compare.json, compare.csv and plots. "
         + "Exit codes: 0 every variant's outcome matched its expectation (clean by default), 1 some did not, 2 bad input, 3 the simulator failed, 130 interrupted.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_workloadTrace, _config, _out, _variants, _seed, _mode, _ops, _parallel, _plain];
+    protected override IEnumerable<Symbol> Symbols() => [_workloadTrace, _config, _out, _variants, _seed, _mode, _ops, _parallel];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -65,7 +64,7 @@ public sealed class CompareCommand : CliCommand
             Mode: parse.GetValue(_mode) ?? "deterministic",
             Ops: parse.GetValue(_ops),
             Parallel: (int?)parse.GetValue(_parallel),
-            Plain: parse.GetValue(_plain));
+            Plain: cli.Plain);
         SimLogging.Configure(cli.Verbose);
         return Execute(options, cli.Out, cli.Error, cli.Verbose, cli.Cancel);
     }

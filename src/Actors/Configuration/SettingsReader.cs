@@ -109,7 +109,8 @@ internal static class SettingsReader
             FlushRange: r.Choice(h + "flush-range", ConfigWords.FlushRange, FlushRangeMode.Exact),
             FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"),
             SkipMapFlush: r.Bool(h + "skip-map-flush"),
-            FlushQueuePublishedEarly: r.Bool(h + "flush-queue-published-early"));
+            FlushQueuePublishedEarly: r.Bool(h + "flush-queue-published-early"),
+            AmbiguousDeviceId: r.Bool(h + "ambiguous-device-id"));
     }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)
@@ -246,7 +247,7 @@ internal static class SettingsReader
                 continue;
             }
             var e = r.Element(Root + "devices", i, list[i], defaults, Root + "device-defaults");
-            CheckKeys(e, list[i], "name", "domain", "count", "ats", "in-flight", "behaviour", "replay-probability");
+            CheckKeys(e, list[i], "name", "domain", "count", "ats", "in-flight", "behaviour", "replay-probability", "vmbus-guid");
             var name = e.String("name");
             var domain = e.String("domain");
             var count = e.Int("count", 1, 1 << 20, 1);
@@ -254,6 +255,7 @@ internal static class SettingsReader
             var inFlight = e.Int("in-flight", 1, 4096, 1);
             var behaviour = e.Choice("behaviour", ConfigWords.Behaviour, DeviceBehaviour.WellBehaved);
             var replay = e.Double("replay-probability", 0, 1);
+            var guid = ReadVmbusGuid(e, count);
             if (!ValidName(e, name))
                 continue;
             List<string> targets;
@@ -269,11 +271,33 @@ internal static class SettingsReader
                 continue;
             }
             foreach (var member in Expand(name, count))
-                result.Add(new DeviceSpec(member, targets[deviceIndex++ % targets.Count], ats, inFlight, behaviour, replay));
+                result.Add(new DeviceSpec(member, targets[deviceIndex++ % targets.Count], ats, inFlight, behaviour, replay, guid));
         }
         foreach (var dup in result.GroupBy(d => d.Name).Where(g => g.Count() > 1))
             r.Problem(Root + "devices", dup.Key, "duplicate device name (after expanding counts)");
+        foreach (var dup in result.Where(d => d.VmbusGuid is not null).GroupBy(d => d.VmbusGuid).Where(g => g.Count() > 1))
+            r.Problem(Root + "devices", dup.Key!.Value.ToString(), $"vmbus-guid shared by {string.Join(", ", dup.Select(d => d.Name))}; every vPCI bus has its own instance GUID");
         return result.ToImmutable();
+    }
+
+    /// <summary>A device's <c>vmbus-guid</c>: "" = drawn from the seed; else a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx),
+    /// which only a single device (count = 1) can have — it names one vPCI bus.</summary>
+    private static Guid? ReadVmbusGuid(HoconReader e, int count)
+    {
+        var text = e.String("vmbus-guid");
+        if (text.Length == 0)
+            return null;
+        if (!Guid.TryParseExact(text, "D", out var guid))
+        {
+            e.Problem("vmbus-guid", text, "expected a GUID such as 6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b, or \"\" to draw one from the seed");
+            return null;
+        }
+        if (count > 1)
+        {
+            e.Problem("vmbus-guid", text, $"a vPCI bus GUID names one device, but count = {count}; give each device its own entry");
+            return null;
+        }
+        return guid;
     }
 
     private static ImmutableArray<FaultSpec> ReadFaults(HoconReader r)

@@ -26,7 +26,6 @@ public sealed class ExploreCommand : CliCommand
     private readonly Option<long?> _ops = CommonOptions.Ops("guest operations per schedule (overrides hviommu.run.ops)");
     private readonly Option<string?> _report = CommonOptions.Report("write the report of the first failing schedule (of the first schedule when none fails) to FILE, and its schedule beside it");
     private readonly Option<string?> _trace = CommonOptions.Trace("replay the first failing schedule with the causal trace on and write its files into DIR");
-    private readonly Option<bool> _plain = CommonOptions.Plain();
     private readonly Cluster.ClusterOptionSet _cluster = new();
 
     public override string Name => "explore";
@@ -36,7 +35,7 @@ public sealed class ExploreCommand : CliCommand
     public override string Description => "Many deterministic schedules of a scenario (portfolio, random, PCT, delay bounding); stops at the first violation (of hviommu.expect-kind when the scenario names one: other kinds are counted and listed with their first seed) and prints how to replay it. "
         + "Exit codes: 0 the outcome matched the expectation (a violation found for an expect = violation scenario, none over all schedules for a clean one), 1 not, 2 bad input, 3 simulator failure, 130 interrupted.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, .. _schedule.All, _seeds, _duration, _seed, _parallel, _all, _ops, _report, _trace, _plain, .. _cluster.All];
+    protected override IEnumerable<Symbol> Symbols() => [_config, .. _schedule.All, _seeds, _duration, _seed, _parallel, _all, _ops, _report, _trace, .. _cluster.All];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -55,7 +54,7 @@ public sealed class ExploreCommand : CliCommand
         var total = seeds ?? (duration is null ? DefaultSeeds : long.MaxValue);
         var cluster = _cluster.Read(parse, configPath is not null ? SimConfig.Load(configPath).Merged : null);
         if (cluster.IsCluster)
-            return Cluster.ClusterExplore.Run(configPath, options, parse.GetValue(_seed), seeds, duration, parse.GetValue(_all), ops, reportPath, traceDir, parallelGiven, cluster, cli.Out, cli.Error);
+            return Cluster.ClusterExplore.Run(configPath, options, parse.GetValue(_seed), seeds, duration, parse.GetValue(_all), ops, reportPath, traceDir, parallelGiven, cluster, cli.Out, cli.Error, cli.Cancel);
 
         var overrides = ops is { } o ? new[] { $"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}" } : [];
         var config = SimConfig.Load(configPath, overrides);
@@ -93,8 +92,7 @@ public sealed class ExploreCommand : CliCommand
         }
         var found = search.FirstViolation;
         stdout.WriteLine();
-        var seconds = Math.Max(elapsed.TotalSeconds, 1e-3);
-        stdout.WriteLine($"schedules {search.Schedules:N0}, steps {search.Steps:N0}, {Rate(search.Schedules / seconds)} schedules/s, {Rate(search.Steps / seconds)} steps/s, {search.WithViolations:N0} with violations{(interrupted ? " (interrupted)" : "")}");
+        stdout.WriteLine($"{Throughput.Of(search.Schedules, search.Steps, elapsed, stress: false)}, {search.WithViolations:N0} with violations{(interrupted ? " (interrupted)" : "")}");
         foreach (var kind in search.KindsSeen)
             stdout.WriteLine($"  {kind.Kind}: {kind.Schedules:N0} schedule(s), first seed {kind.FirstSeed} (schedule {kind.FirstIndex + 1:N0})");
         if (found is null)
@@ -136,8 +134,6 @@ public sealed class ExploreCommand : CliCommand
         Reporting.ReportWriter.Write(report with { Artifacts = [schedulePath] }, reportPath);
         cli.Out.WriteLine($"report: {reportPath} (no schedule failed; this is the report of the first schedule, seed {first.Report.Seed})");
     }
-
-    private static string Rate(double perSecond) => perSecond.ToString(perSecond < 10 ? "N1" : "N0", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Explorers run untraced (schedules/s matters); the failing schedule is replayed once with the trace on.

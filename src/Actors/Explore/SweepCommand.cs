@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using HvIommu.Actors.Cli;
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cluster;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
@@ -36,7 +37,6 @@ public sealed class SweepCommand : CliCommand
         HelpName = "DIR",
         Required = true,
     };
-    private readonly Option<bool> _plain = CommonOptions.Plain();
     private readonly ClusterOptionSet _cluster = new();
 
     public override string Name => "sweep";
@@ -46,7 +46,7 @@ public sealed class SweepCommand : CliCommand
     public override string Description => "A matrix of config values × seeds explored cell by cell: the safety-contract table (which settings are safe, which fail and how), JSON, CSV, Markdown, heatmap. "
         + "Exit codes: 0 every cell's outcome matched its hviommu.expect, 1 some cell's did not, 2 bad input, 3 the simulator failed.";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _vary, _seeds, _duration, _seed, .. _schedule.All, _mode, _ops, _parallel, _out, _plain, .. _cluster.All];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _vary, _seeds, _duration, _seed, .. _schedule.All, _mode, _ops, _parallel, _out, .. _cluster.All];
 
     public override int Execute(ParseResult parse, CliContext cli)
     {
@@ -62,7 +62,7 @@ public sealed class SweepCommand : CliCommand
         var ops = parse.GetValue(_ops);
         var parallel = (int?)parse.GetValue(_parallel);
         var outDir = parse.GetValue(_out)!;
-        var plain = parse.GetValue(_plain);
+        var plain = cli.Plain;
         var cluster = _cluster.Read(parse, configPath is not null && File.Exists(configPath) ? SimConfig.Load(configPath).Merged : null);
         if (seeds is not null && duration is not null)
             throw new UsageException("give --seeds N or --duration T, not both");
@@ -121,7 +121,7 @@ public sealed class SweepCommand : CliCommand
         stdout.WriteLine(SweepWriter.Table(plan, results));
         stdout.WriteLine();
         var totals = state.Totals();
-        stdout.WriteLine($"schedules {totals.Schedules:N0}, steps {totals.Steps:N0}, {totals.Schedules / Math.Max(state.Elapsed.TotalSeconds, 1e-3):N0} schedules/s over {state.Elapsed.TotalSeconds:0.0} s");
+        stdout.WriteLine($"{Throughput.Of(totals.Schedules, totals.Steps, state.Elapsed, stress)} over {state.Elapsed.TotalSeconds:0.0} s");
         stdout.WriteLine(ClusterExplore.Coordination(state, pool));
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");

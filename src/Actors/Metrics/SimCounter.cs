@@ -47,4 +47,6 @@ public enum SimCounter
     FlushQueueInitFailures,
     /// <summary>Strict domains switched to DMA-FQ in place by the sysfs write (iommu_dma_init_fq published fq_domain).</summary>
     DomainsSwitchedToLazy,
+    /// <summary>Devices whose probe_device returned -ENODEV (not managed by the pvIOMMU; the probe went on with the others).</summary>
+    DevicesNotManaged,
 }

@@ -211,7 +211,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         _modelledNs += _world.Settings.Hypervisor.Latency.DmaTransferNs;
         _transfers++;
         if (tx.IssuedNs != 0)
-            _world.DmaLatency.Record(Math.Max(1, _world.Clock.NowNs - tx.IssuedNs));
+            _world.RecordLatency(_world.DmaLatency, tx.IssuedNs);
         Finish(tx, faulted: false);
         if (_waiters.Count > 0)
             ReleaseWaiters(tx.Id);

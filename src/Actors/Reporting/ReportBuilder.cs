@@ -29,6 +29,7 @@ internal static class ReportBuilder
             wallSeconds, world.ModelledNs, c.Steps,
             world.Latencies.ToDictionary(kv => kv.Key, kv => kv.Value.Summarize()))
         {
+            LatencyClock = mode == RunMode.Deterministic ? "scheduler" : "wall",
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
             Memory = mode == RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,

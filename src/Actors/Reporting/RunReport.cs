@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace HvIommu.Actors.Reporting;
 
 /// <summary>
-/// The report of one run (<c>--report FILE.json</c>, docs/design.md §3, <c>schemaVersion: 1</c>): the seed
+/// The report of one run (<c>--report FILE.json</c>, docs/design.md §3, <c>schemaVersion: 2</c>): the seed
 /// and mode that reproduce it, the resolved configuration, the run's statistics, every IOMMU
 /// violation the oracle found, and whether the outcome matched the configuration's expectation.
 /// </summary>
@@ -20,7 +20,9 @@ public sealed record RunReport(
     IReadOnlyList<string> Artifacts)
 {
     /// <summary>The schema version this simulator writes and reads.</summary>
-    public const int CurrentSchemaVersion = 1;
+    /// <remarks>2: stats.maps and stats.unmaps became pagesMapped and pagesUnmapped (they always counted 4 KiB pages),
+    /// stats.vmExitsPerUnmap (every exit over pages) went (cost.vmExitsPerUnmap is per dma_unmap call), stats.latencyClock came.</remarks>
+    public const int CurrentSchemaVersion = 2;
 
     [JsonPropertyOrder(-1)]
     public int SchemaVersion { get; init; } = CurrentSchemaVersion;

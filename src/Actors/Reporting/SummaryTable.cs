@@ -6,8 +6,8 @@ using Spectre.Console.Rendering;
 namespace HvIommu.Actors.Reporting;
 
 /// <summary>
-/// The end-of-run summary for people: run parameters, counts (maps, unmaps, DMA, hypercalls, VM exits
-/// per unmap, IOTLB and ATC hit rates), latency percentiles per operation, and every violation with
+/// The end-of-run summary for people: run parameters, counts (map and unmap calls, pages mapped and unmapped, DMA,
+/// hypercalls, VM exits, IOTLB and ATC hit rates), latency percentiles per operation, and every violation with
 /// its hazard, meaning and the command that reproduces it. Tables on a terminal; the same layout with
 /// ASCII borders and no colour for files and pipes.
 /// </summary>
@@ -64,16 +64,17 @@ public static class SummaryTable
     {
         var table = new Table().Title("counts").AddColumn("what").AddColumn(new TableColumn("count").RightAligned());
         void Row(string name, string value) => table.AddRow(new Text(name), new Text(value));
-        Row("maps", N(s.Maps));
-        Row("unmaps", N(s.Unmaps));
+        // Calls and pages on separate rows, each saying what it counts: a 2 MiB buffer is one dma_map call and 512 pages.
+        if (s.Cost is { } calls)
+            Row("map calls / unmap calls (dma_map, dma_unmap)", $"{N(calls.MapCalls)} / {N(calls.UnmapCalls)}");
+        Row("pages mapped / unmapped (4 KiB)", $"{N(s.PagesMapped)} / {N(s.PagesUnmapped)}");
         Row("DMA transactions", N(s.DmaTransactions));
         Row("messages delivered", N(s.MessagesDelivered));
         foreach (var (name, count) in s.Hypercalls)
             Row($"hypercall {name}", N(count));
         foreach (var (kind, count) in s.Findings)
             Row($"found {kind}", N(count));
-        Row("VM exits", N(s.VmExits));
-        Row("VM exits per unmap", s.VmExitsPerUnmap.ToString("F2", C));
+        Row("VM exits (all paths)", N(s.VmExits));
         Row("IOTLB hit rate", HitRate(s.Iotlb));
         Row("ATC hit rate", HitRate(s.Atc));
         if (s.WorkloadTrace is { } t)
@@ -92,7 +93,7 @@ public static class SummaryTable
         if (s.Cost is { } k)
         {
             Row("cost: VM exits by path", string.Join(", ", k.VmExitsByPath.Select(kv => $"{kv.Key} {N(kv.Value)}")));
-            Row("cost: exits per unmap call / per map call", $"{k.VmExitsPerUnmap.ToString("F2", C)} / {k.VmExitsPerMap.ToString("F3", C)}");
+            Row("cost: unmap-path exits per unmap call / map-path exits per map call", $"{k.VmExitsPerUnmap.ToString("F2", C)} / {k.VmExitsPerMap.ToString("F3", C)}");
             Row("cost: flush hypercalls, list entries", $"{N(k.FlushHypercalls)}, {N(k.ListEntries)}");
             Row("cost: collateral invalidations", N(k.CollateralInvalidations));
             Row("cost: walk-cache hit rate, walk refs per DMA", $"{(k.WalkCacheHitRate is { } w ? (w * 100).ToString("F1", C) + " %" : "no lookups")}, {k.WalkReferencesPerDma.ToString("F2", C)}");
@@ -100,17 +101,11 @@ public static class SummaryTable
             Row("cost: DMA translation p50 / p99", $"{N(k.DmaTranslationNs.P50Ns)} / {N(k.DmaTranslationNs.P99Ns)} ns");
             Row("cost: ns per op, simulated ops/s", $"{k.CostNsPerOp.ToString("N0", C)}, {k.SimulatedOpsPerSecond.ToString("N0", C)}");
         }
-        // A stress run has no controlled steps and no simulated clock: its actors run on real threads, and what it
-        // adds up is the modelled cost of their operations (VM exits, flushes, DMA).
+        // stats.simulatedNs is the cost model's sum over the actors (VM exits, flushes, DMA) in both modes, not a clock;
+        // a stress run has no controlled steps: its actors run on real threads.
         if (mode == RunMode.Deterministic)
-        {
             Row("steps", N(s.Steps));
-            Row("simulated time", $"{N(s.SimulatedNs)} ns");
-        }
-        else
-        {
-            Row("modelled cost (sum over actors)", $"{N(s.SimulatedNs)} ns");
-        }
+        Row("modelled cost (sum over actors)", $"{N(s.SimulatedNs)} ns");
         Row("wall time", $"{s.WallSeconds.ToString("F3", C)} s");
         if (s.Memory is { } m)
         {
@@ -123,8 +118,9 @@ public static class SummaryTable
 
     private static Table Latencies(IReadOnlyDictionary<string, LatencySummary> latencies, RunMode mode)
     {
-        var clock = mode == RunMode.Deterministic ? "simulated time" : "wall clock";
-        var table = new Table().Title($"latency (ns, {clock})").AddColumn("operation");
+        var table = new Table().Title(LatencyTitle(mode)).AddColumn("operation");
+        if (mode == RunMode.Deterministic)
+            table.Caption("scheduler time: 100 ns per message delivered while the operation ran (the one that started it included), plus timer waits");
         foreach (var h in new[] { "count", "min", "p50", "p90", "p99", "p99.9", "max", "mean" })
             table.AddColumn(new TableColumn(h).RightAligned());
         foreach (var (name, l) in latencies.Where(l => l.Value.Count > 0))
@@ -135,6 +131,15 @@ public static class SummaryTable
         }
         return table;
     }
+
+    /// <summary>
+    /// What the latency table measures (stats.latencyClock): in a deterministic run the scheduler's virtual time, which
+    /// advances 100 ns per delivered message and jumps to each timer it fires — so an operation done within the message
+    /// that started it (a map with no VM exit) reads 100 ns: one step, not a measurement. A stress run's are wall clock.
+    /// </summary>
+    public static string LatencyTitle(RunMode mode) => mode == RunMode.Deterministic
+        ? "latency (ns of scheduler time, not wall clock)"
+        : "latency (ns, wall clock)";
 
     private static void Violations(IReadOnlyList<ViolationRecord> violations, RunMode mode, IAnsiConsole console)
     {

@@ -27,7 +27,7 @@ public static class TraceFiles
         var events = trace.Snapshot();
         var perfetto = Path.Combine(directory, PerfettoFile);
         using (var stream = File.Create(perfetto))
-            PerfettoWriter.Write(events, trace.Dropped, stream);
+            PerfettoWriter.Write(events, trace.Dropped, stream, stepped: trace.RecordsMessages);
 
         var first = report.Violations.FirstOrDefault();
         var story = first is null ? null : ViolationStory.Of(events, first, stepped: trace.RecordsMessages);

@@ -43,6 +43,7 @@ public sealed class SimWorld
         Costs = new Model.Costs.CostLedger(settings.Vm.Vcpus);
         Settings = settings;
         Clock = clock;
+        _stepNs = clock is Deterministic.VirtualTimeScheduler scheduler ? scheduler.Driver.QuantumNs : 0;
         Random = new SeededRandom(settings.Seed);
         // A replayed trace names guest-physical pages of its own (page cache, queues): they are guest memory below
         // the frames the allocator hands out, which start above the trace's highest GPA.
@@ -235,6 +236,16 @@ public sealed class SimWorld
     /// <summary>Sum of the modelled costs (VM exits, flush handling, walks, transfers) in simulated ns.</summary>
     public long ModelledNs => Costs.TotalNs;
 
+    /// <summary>
+    /// Records on <paramref name="recorder"/> how long an operation begun at <paramref name="startNs"/> took on
+    /// <see cref="Clock"/>. Deterministic mode's clock is the scheduler's (100 ns per delivered message, advanced before
+    /// the message runs), so the message that started the operation is counted too: one finished within it (a map with
+    /// no VM exit) reads one step, 100 ns, not a 1 ns that looks measured. Stress mode's is the wall clock.
+    /// </summary>
+    public void RecordLatency(LatencyRecorder recorder, long startNs) => recorder.Record(Clock.NowNs - startNs + _stepNs);
+
+    private readonly long _stepNs;
+
     public IReadOnlyDictionary<string, LatencyRecorder> Latencies => new Dictionary<string, LatencyRecorder>
     {
         ["map"] = MapLatency,
@@ -272,22 +283,31 @@ public sealed class SimWorld
 
     private DeviceSlot CreateDevice(DeviceSpec spec, int index)
     {
-        // Each device gets a VMBus instance GUID drawn from the seed; its logical id is built as
-        // hv_build_logical_dev_id does (brief §1.1). Redraw on the (unlikely) H13 collision.
+        // Each device sits on a vPCI bus with a VMBus instance GUID: the configured one (devices[].vmbus-guid), else
+        // one drawn from the seed; its logical id is built as hv_build_logical_dev_id does (brief §1.1). A drawn GUID
+        // is redrawn on the (unlikely) H13 collision; configured GUIDs may alias on purpose.
         var random = Random.Derive("device/" + spec.Name);
-        ulong id;
-        Span<byte> bytes = stackalloc byte[16];
-        do
+        Guid guid;
+        if (spec.VmbusGuid is { } configured)
+            guid = configured;
+        else
         {
-            for (var i = 0; i < 16; i += 8)
-                BitConverter.TryWriteBytes(bytes[i..], random.NextUInt64());
-            id = LogicalDeviceId.BuildLogicalDeviceId(new Guid(bytes), 0);
+            if (_usedIds.Count == 0)
+                _usedIds.UnionWith(Settings.Devices.Where(d => d.VmbusGuid is not null).Select(d => LogicalDeviceId.BuildLogicalDeviceId(d.VmbusGuid!.Value, 0)));
+            Span<byte> bytes = stackalloc byte[16];
+            do
+            {
+                for (var i = 0; i < 16; i += 8)
+                    BitConverter.TryWriteBytes(bytes[i..], random.NextUInt64());
+                guid = new Guid(bytes);
+            }
+            while (_usedIds.Contains(LogicalDeviceId.BuildLogicalDeviceId(guid, 0)));
         }
-        while (_usedIds.Contains(id));
+        var id = LogicalDeviceId.BuildLogicalDeviceId(guid, 0);
         _usedIds.Add(id);
         var ats = spec.Ats && ((IommuCapabilities)Settings.Iommu.CapabilityBits).HasFlag(IommuCapabilities.Ats);
         var atc = ats ? new DeviceTlb(Settings.Iommu.AtcEntries, random.Derive("atc")) : null;
-        return new DeviceSlot(spec.Name, id, iommuEnabled: true, atc);
+        return new DeviceSlot(spec.Name, id, iommuEnabled: true, atc, guid);
     }
 
     private readonly HashSet<ulong> _usedIds = new();

@@ -84,6 +84,25 @@ public sealed class SweepState
         }
     }
 
+    /// <summary>
+    /// The user interrupted (Ctrl-C): no more leases, and the explorers drop what they hold (a cluster's workers are
+    /// told the run is over; their late reports are refused). The run is <see cref="Interrupted"/> unless it had
+    /// already stopped by itself (the answer found, or a failure) or every seed had been run.
+    /// </summary>
+    public void Interrupt()
+    {
+        lock (_lock)
+        {
+            if (!_stopped && !_book.Done)
+                Interrupted = true;
+            _stopped = true;
+            _book.Stop();
+        }
+    }
+
+    /// <summary>True when <see cref="Interrupt"/> stopped a run that had not finished: its totals cover only what ran.</summary>
+    public bool Interrupted { get; private set; }
+
     /// <summary>A lease for <paramref name="holder"/>, sized to its measured rate; null when nothing is left to hand out now.</summary>
     public Lease? Take(string holder, int holders = 1)
     {

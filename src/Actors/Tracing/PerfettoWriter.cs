@@ -5,11 +5,15 @@ namespace HvIommu.Actors.Tracing;
 /// <summary>
 /// Writes a trace as Chrome trace-event JSON, which ui.perfetto.dev and chrome://tracing open: a track
 /// (thread) per actor, a slice per handled message, flow arrows from each send to its delivery, and
-/// instant events for memory events and violations. Timestamps are the simulated time in microseconds.
+/// instant events for memory events and violations. Timestamps are the run's clock in microseconds (the scheduler's
+/// virtual time in a deterministic run, the wall clock in a stress run: otherData.clock says which). Each event's args
+/// carry <c>seq</c>, the order it was recorded in; <c>step</c>, the schedule step, only when the run had steps.
 /// </summary>
 public static class PerfettoWriter
 {
-    public static void Write(IReadOnlyList<TraceEvent> events, long dropped, Stream output)
+    /// <param name="stepped">False for a stress run's trace: it has no schedule steps, so no event carries a <c>step</c>
+    /// (a "step: 0" on every event would read as a fact); <c>seq</c> orders them.</param>
+    public static void Write(IReadOnlyList<TraceEvent> events, long dropped, Stream output, bool stepped = true)
     {
         var tids = events.Select(e => e.Actor).Distinct().Select((a, i) => (a, i + 1)).ToDictionary(x => x.a, x => x.Item2);
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false });
@@ -18,6 +22,7 @@ public static class PerfettoWriter
         w.WriteStartObject("otherData");
         w.WriteString("generator", "HvIommu.Actors");
         w.WriteNumber("droppedEvents", dropped);
+        w.WriteString("clock", stepped ? "scheduler (virtual time, 100 ns per delivered message)" : "wall");
         w.WriteEndObject();
         w.WriteStartArray("traceEvents");
         foreach (var (actor, tid) in tids)
@@ -33,19 +38,19 @@ public static class PerfettoWriter
             w.WriteEndObject();
         }
         foreach (var e in events)
-            WriteEvent(w, e, tids);
+            WriteEvent(w, e, tids, stepped);
         w.WriteEndArray();
         w.WriteEndObject();
     }
 
-    private static void WriteEvent(Utf8JsonWriter w, TraceEvent e, Dictionary<string, int> tids)
+    private static void WriteEvent(Utf8JsonWriter w, TraceEvent e, Dictionary<string, int> tids, bool stepped)
     {
         var ts = e.TimeNs / 1000.0;
         var tid = tids[e.Actor];
         switch (e.Kind)
         {
             case TraceEventKind.Deliver:
-                Slice(w, e, tid, ts);
+                Slice(w, e, tid, ts, stepped);
                 if (e.Cause != 0)
                     Flow(w, "f", e.Cause, tid, ts, e.Name);
                 break;
@@ -53,12 +58,12 @@ public static class PerfettoWriter
                 Flow(w, "s", e.Seq, tid, ts, e.Name);
                 break;
             default:
-                Instant(w, e, tid, ts);
+                Instant(w, e, tid, ts, stepped);
                 break;
         }
     }
 
-    private static void Slice(Utf8JsonWriter w, TraceEvent e, int tid, double ts)
+    private static void Slice(Utf8JsonWriter w, TraceEvent e, int tid, double ts, bool stepped)
     {
         w.WriteStartObject();
         w.WriteString("ph", "X");
@@ -68,7 +73,7 @@ public static class PerfettoWriter
         w.WriteNumber("tid", tid);
         w.WriteNumber("ts", ts);
         w.WriteNumber("dur", 0.05);
-        Args(w, e);
+        Args(w, e, stepped);
         w.WriteEndObject();
     }
 
@@ -87,7 +92,7 @@ public static class PerfettoWriter
         w.WriteEndObject();
     }
 
-    private static void Instant(Utf8JsonWriter w, TraceEvent e, int tid, double ts)
+    private static void Instant(Utf8JsonWriter w, TraceEvent e, int tid, double ts, bool stepped)
     {
         w.WriteStartObject();
         w.WriteString("ph", "i");
@@ -97,14 +102,14 @@ public static class PerfettoWriter
         w.WriteNumber("pid", 1);
         w.WriteNumber("tid", tid);
         w.WriteNumber("ts", ts);
-        Args(w, e);
+        Args(w, e, stepped);
         w.WriteEndObject();
     }
 
-    private static void Args(Utf8JsonWriter w, TraceEvent e)
+    private static void Args(Utf8JsonWriter w, TraceEvent e, bool stepped)
     {
         w.WriteStartObject("args");
-        TraceEventJson.WriteFields(w, e);
+        TraceEventJson.WriteFields(w, e, stepped);
         w.WriteEndObject();
     }
 }

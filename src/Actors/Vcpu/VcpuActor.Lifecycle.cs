@@ -65,14 +65,9 @@ internal sealed partial class VcpuActor
                 return (step == InitStep.SysfsAdd ? "iommu_device_sysfs_add" : "iommu_device_register") + " failed (injected, lifecycle.fail-init-step)";
         }
 
-        // probe_device (§1.6): is the endpoint managed by the pvIOMMU?
+        // bus_iommu_probe → probe_iommu_group → __iommu_probe_device → probe_device per device (§1.6, DeviceProbe).
         _initStep = InitStep.Probe;
-        for (var i = 0; i < _world.Devices.Length; i++)
-        {
-            var device = _world.Devices[i];
-            var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Init);
-            _world.Managed[i] = prop.Status == HvStatus.Success && prop.Output is GetLogicalDevicePropertyOutput { IommuEnabled: true };
-        }
+        await ProbeDevicesAsync();
 
         // Default DMA domains (hv_iommu_domain_alloc_paging, §1.5), then attach (§1.6).
         foreach (var domain in _world.Domains)
@@ -89,6 +84,48 @@ internal sealed partial class VcpuActor
                 return $"attach of {_world.Devices[i].Name}: {attach.Status.LinuxName()}";
         }
         return null;
+    }
+
+    /// <summary>
+    /// The register-time probe walk (iommu.c bus_iommu_probe → probe_iommu_group → __iommu_probe_device) with
+    /// hv_iommu_probe_device: each device is probed on its own, and one that returns -ENODEV (not managed: the
+    /// property hypercall failed or HV_DEVICE_IOMMU_ENABLED is clear, or its logical id is ambiguous, H13) is left
+    /// out while the walk goes on with the others — it gets no default domain, no ATTACH, and no pvIOMMU workload.
+    /// Nothing was set up for it, so there is nothing to release (__iommu_probe_device frees only dev->iommu).
+    /// </summary>
+    private async GuestTask ProbeDevicesAsync()
+    {
+        var registry = new LogicalIdRegistry();
+        foreach (var device in _world.Devices)
+            registry.Register(device.VmbusInstance);
+        var trust = _world.Settings.Driver.Hazards.AmbiguousDeviceId;
+        for (var i = 0; i < _world.Devices.Length; i++)
+        {
+            var device = _world.Devices[i];
+            var ambiguous = registry.IsAmbiguous(device.VmbusInstance);
+            HvStatus? status = null;
+            var enabled = false;
+            if (DeviceProbe.AsksHypervisor(ambiguous, trust))
+            {
+                var prop = await HypercallAsync(new GetLogicalDevicePropertyInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Init);
+                status = prop.Status;
+                enabled = prop.Output is GetLogicalDevicePropertyOutput { IommuEnabled: true };
+            }
+            var result = DeviceProbe.Probe(ambiguous, trust, status, enabled);
+            _world.Managed[i] = result == ProbeResult.Managed;
+            if (ambiguous)
+            {
+                var others = _world.Devices.Where(d => d != device && registry.SharingWith(device.VmbusInstance).Contains(d.VmbusInstance)).Select(d => d.Name);
+                if (result == ProbeResult.NoDevice)
+                    _log.Warning("{Vcpu}: probe_device of {Device}: logical device id 0x{Id:x} is shared with {Others} (vPCI bus GUID bytes 4–7 agree); -ENODEV, the device is not managed by the pvIOMMU",
+                        Name, device.Name, device.LogicalDeviceId, string.Join(", ", others));
+                else
+                    _log.Warning("{Vcpu}: probe_device of {Device}: logical device id 0x{Id:x} is shared with {Others}, used anyway (H13: driver.hazards.ambiguous-device-id = on)",
+                        Name, device.Name, device.LogicalDeviceId, string.Join(", ", others));
+            }
+            if (result != ProbeResult.Managed)
+                _world.Counters.Add(SimCounter.DevicesNotManaged, 1);
+        }
     }
 
     /// <summary>H11: the device's driver was bound before hv_iommu_init and got a raw-GPA (dma-direct) ring.</summary>

@@ -96,7 +96,8 @@ internal sealed partial class VcpuActor
             records.Add(record);
         }
         replay.SetPayload(index, records.ToArray());
-        _world.Counters.Add(SimCounter.Maps, 1);
+        // stats.pagesMapped counts 4 KiB pages, as for the synthetic workload; the call is MapCalls.
+        _world.Counters.Add(SimCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
         _world.Counters.Add(SimCounter.MapCalls, 1);
         CountLeaves(records.Select(r => r.Size));
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
@@ -107,7 +108,7 @@ internal sealed partial class VcpuActor
                 await IotlbSyncAsync(domain, gather, ExitPath.Map);
             FreeFrames(gather.FreeList, "table page");
         }
-        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.MapLatency, t0);
         _traceLive.Add(index);
         ProgramTraceDma(replay, index);
         replay.ReachedTracePoint(index);
@@ -189,7 +190,8 @@ internal sealed partial class VcpuActor
                 _world.Oracle.UnmapDone(r, t0);
             cleared.Add((range, gather, records));
         }
-        _world.Counters.Add(SimCounter.Unmaps, 1);
+        // stats.pagesUnmapped counts 4 KiB pages, as for the synthetic workload; the call is UnmapCalls.
+        _world.Counters.Add(SimCounter.Unmaps, cleared.Sum(c => (long)((c.Range.Bytes + GuestMemory.PageMask) >> GuestMemory.PageShift)));
         _world.Counters.Add(SimCounter.UnmapCalls, 1);
         replay.ReachedTracePoint(index);
         // Nothing of the range was mapped (the map was made before the trace began): strict dma-iommu still calls
@@ -218,7 +220,7 @@ internal sealed partial class VcpuActor
                 }
             }
         }
-        _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.UnmapLatency, t0);
         replay.Finished(index);
     }
 

@@ -157,7 +157,7 @@ internal sealed partial class VcpuActor
         _world.Counters.Add(SimCounter.Maps, map.Pages);
         _world.Counters.Add(SimCounter.MapCalls, 1);
         CountLeaves(map.Leaves.Select(l => l.Size));
-        _world.MapLatency.Record(Math.Max(1, _world.Clock.NowNs - map.StartNs));
+        _world.RecordLatency(_world.MapLatency, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
         var perPage = ImmutableArray.CreateBuilder<MappingRecord>(map.Pages);
@@ -202,7 +202,7 @@ internal sealed partial class VcpuActor
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
         _world.Counters.Add(SimCounter.UnmapCalls, 1);
         await PerformUnmapAsync(op, gather, lazy);
-        _world.UnmapLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.UnmapLatency, t0);
         _world.Budget.Complete();
         await MaybeSwitchDomainAsync();
         MaybeWriteDmaFqToSysfs();
@@ -251,7 +251,7 @@ internal sealed partial class VcpuActor
     {
         var t0 = _world.Clock.NowNs;
         var reply = await HypercallAsync(input, path);
-        _world.FlushLatency.Record(Math.Max(1, _world.Clock.NowNs - t0));
+        _world.RecordLatency(_world.FlushLatency, t0);
         if (reply.Status == HvStatus.Success)
             return;
         if (DmaApi.OnFlushFailed(_world.Settings.Driver.OnFlushFailure) == FlushFailureAction.Log)

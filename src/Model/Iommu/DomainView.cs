@@ -25,12 +25,16 @@ public sealed record DomainView(uint DomainId, bool TranslationEnabled, bool Blo
 /// One assigned PCI endpoint as the host IOMMU sees it: its logical device id (brief §1.1), whether the
 /// pvIOMMU manages it, its ATC when ATS is enabled, and the domain it is attached to.
 /// </summary>
-public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEnabled, DeviceTlb? atc)
+/// <param name="vmbusInstance">The VMBus instance GUID of its vPCI bus (the logical id is built from its bytes 4–7).</param>
+public sealed class DeviceSlot(string name, ulong logicalDeviceId, bool iommuEnabled, DeviceTlb? atc, Guid vmbusInstance = default)
 {
     private DomainView _view = DomainView.Detached;
 
     public string Name { get; } = name;
     public ulong LogicalDeviceId { get; } = logicalDeviceId;
+
+    /// <summary>The VMBus instance GUID of the device's vPCI bus.</summary>
+    public Guid VmbusInstance { get; } = vmbusInstance;
     public bool IommuEnabled { get; } = iommuEnabled;
 
     /// <summary>The device's ATS translation cache, or null without ATS.</summary>

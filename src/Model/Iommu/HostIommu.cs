@@ -51,11 +51,14 @@ public sealed class HostIommu
         }
     }
 
-    /// <summary>Registers an assigned endpoint (done by the host when the VM starts, not by a hypercall).</summary>
+    /// <summary>Registers an assigned endpoint (done by the host when the VM starts, not by a hypercall). The host
+    /// finds a device by its logical id, i.e. by GUID bytes 4–7 + function (brief §1.9 "Patch 1/5"); when two
+    /// endpoints share that id, every hypercall naming it reaches the one assigned first ([UNKNOWN] which one a real
+    /// host picks; any fixed choice aliases the other device, H13).</summary>
     public void AddDevice(DeviceSlot device)
     {
         lock (_lock)
-            _devices.Add(device.LogicalDeviceId, device);
+            _devices.TryAdd(device.LogicalDeviceId, device);
     }
 
     /// <summary>sizeof(struct hv_output_get_iommu_capabilities): u32 size, u16 reserved, u8 + u8 widths, u64 cap, u64 pgsize_bitmap (brief §2.2).</summary>

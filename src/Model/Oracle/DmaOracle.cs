@@ -189,14 +189,15 @@ public sealed class DmaOracle : ITranslationMonitor
         if (record is not null && record.Domain != ctx.DeviceDomain)
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device} (now in domain {ctx.DeviceDomain}) used {record}",
-                ExplainOtherDomain(t));
+                ExplainOtherDomain(t, ctx));
         if (record is not null && programmedFor is not null && record.Domain != programmedFor.Domain)
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device}{(ctx.Replay ? " (a replayed descriptor)" : "")} for a descriptor built for {programmedFor} resolved to {record}",
                 _causes.Explain(
                     (Cause.MovedDeviceKeepsOldIovas, $"The device was moved to domain {ctx.DeviceDomain} while it still held descriptors built for its home domain {programmedFor.Domain} (and the driver kept programming those IOVAs): the new domain's tables resolve them to another device's live buffer. A device must be quiesced and its DMA addresses rebuilt before it changes domain — the shape of Xen XSA-302 (H9, §1.6, §5.5; Xen's fix quarantines such a device: lifecycle.quarantine-moved-device = on)."),
                     (Cause.DetachedDeviceTranslates, "The detached device kept translating through another domain's tables (H9, §8 q3)."),
-                    (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off).")));
+                    (Cause.AttachKeepsAtc, "ATTACH moved the device without invalidating its ATC (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
+                    (Cause.AmbiguousDeviceId, AliasedDeviceId(ctx, programmedFor.Domain))));
         // Programmed (not replayed) DMA for a live mapping must resolve to that very mapping: another live mapping of the
         // same domain means the IOMMU's tables or caches send the device's addresses somewhere the driver never pointed
         // them. A replay may legitimately hit an IOVA reused since (the IOMMU cannot tell one domain's buffers apart).
@@ -452,13 +453,18 @@ public sealed class DmaOracle : ITranslationMonitor
     private const string LeftInOldDomain =
         "The host's ATTACH put the device in its new domain without taking it out of the old one, so the old domain's mappings stayed reachable for it (H9: hypervisor.behaviour.attach-leaves-old-domain = on; cloud-hypervisor #6298 — virtio-iommu §5.13.6.3.2 requires the endpoint to be detached from its old domain).";
 
-    private Why ExplainOtherDomain(in DmaTranslation t) => _causes.Explain(
+    private Why ExplainOtherDomain(in DmaTranslation t, in AccessContext ctx) => _causes.Explain(
         (Cause.AttachLeavesOldDomain, LeftInOldDomain),
+        (Cause.AmbiguousDeviceId, AliasedDeviceId(ctx, null)),
         (Cause.AttachKeepsAtc, "ATTACH moved the device to another domain without invalidating its (untagged) ATC: the device kept translating its old domain's IOVAs (H9: hypervisor.behaviour.attach-invalidates-atc = off)."),
         (Cause.FlushMissesDepartedDevices, "A translation of the device's previous domain outlived the domain switch: the flush of the old domain never reached the device that left it (H9, §8 q2)."),
         (Cause.AtsKeptWhenBlocked, "A translation of the device's previous domain outlived the domain switch: ATS stayed enabled (H9)."),
         (Cause.AtsToggleKeepsAtc, "ATS was re-enabled without invalidating the ATC, which still held the previous domain's translation (H9)."),
         (Cause.DetachedDeviceTranslates, "The detached device kept translating through its last domain (H9, §8 q3)."));
+
+    /// <summary>H13's story: the device was moved by another device's ATTACH that named the same logical id.</summary>
+    private static string AliasedDeviceId(in AccessContext ctx, uint? home) =>
+        $"{ctx.Device} is in domain {ctx.DeviceDomain}{(home is { } h ? $", not in its own domain {h}," : "")} because another device's vPCI bus shares its GUID bytes 4–7: both have the same logical device id, the host resolved that device's HVCALL_ATTACH_DEVICE_DOMAIN to {ctx.Device} and moved it, so its DMA addresses now resolve in a domain the driver never attached it to (H13, §1.9 \"Patch 1/5\": only the whole GUID is unique; driver.hazards.ambiguous-device-id = on, the safe driver refuses the ambiguous id at probe).";
 
     /// <summary>Marks <paramref name="r"/> flushed by flush <paramref name="seq"/> when that flush started after its
     /// unmap and covers it; true when it did.</summary>

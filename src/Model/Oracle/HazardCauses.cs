@@ -64,6 +64,8 @@ public enum Cause
     /// <summary>H9: lifecycle.domain-switch to a paging domain: the moved device keeps DMA descriptors built for its
     /// home domain (the shape of Xen XSA-302).</summary>
     MovedDeviceKeepsOldIovas,
+    /// <summary>H13: driver.hazards.ambiguous-device-id with two devices whose logical ids alias.</summary>
+    AmbiguousDeviceId,
 }
 
 /// <summary>
@@ -127,6 +129,7 @@ public sealed class HazardCauses
         If(d.FlushQueueOverrun, Cause.FlushQueueOverrun);
         If(d.SkipMapFlush, Cause.SkipMapFlush);
         If(d.FlushQueuePublishedEarly && l.SysfsDmaFqAfter > 0, Cause.FlushQueuePublishedEarly);
+        If(d.AmbiguousDeviceId, Cause.AmbiguousDeviceId);
         If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !l.QuarantineMovedDevice, Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
@@ -149,6 +152,7 @@ public sealed class HazardCauses
             or Cause.MovedDeviceKeepsOldIovas => "H9",
         Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches or Cause.FreeTablesDespiteFailedDetach => "H10",
         Cause.EarlyDma => "H11",
+        Cause.AmbiguousDeviceId => "H13",
         Cause.StageTwoChangeKeepsEntries => "H14",
         Cause.RfcInitUnwinding => "H16",
         Cause.FlushQueueOverrun => "H18",

@@ -32,6 +32,9 @@ public enum FlushRangeMode
 /// <param name="FlushQueuePublishedEarly">H2: iommu_dma_init_fq, run live by the sysfs switch to DMA-FQ
 /// (<see cref="LifecycleSettings.SysfsDmaFqAfter"/>), publishes fq_domain before the per-CPU rings are initialised, so
 /// an unmap can queue into a ring the init then resets (<see cref="Driver.FlushQueueInit"/>).</param>
+/// <param name="AmbiguousDeviceId">H13: probe_device manages a device whose logical device id (GUID bytes 4–7 +
+/// function) another vPCI bus shares, so ATTACH and DETACH with that id reach whichever device the host matches
+/// first; off = the id registry refuses the ambiguous id and probe returns -ENODEV (<see cref="Driver.DeviceProbe"/>).</param>
 public sealed record DriverHazards(
     bool FreeTablesBeforeFlush,
     bool FreeIovaBeforeFlush,
@@ -40,7 +43,8 @@ public sealed record DriverHazards(
     FlushRangeMode FlushRange,
     bool FlushQueueOverrun = false,
     bool SkipMapFlush = false,
-    bool FlushQueuePublishedEarly = false)
+    bool FlushQueuePublishedEarly = false,
+    bool AmbiguousDeviceId = false)
 {
     /// <summary>The correct driver: every hazard off.</summary>
     public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);

@@ -135,13 +135,16 @@ public sealed record DomainSpec(string Name);
 public enum DeviceBehaviour { WellBehaved, StaleReplay }
 
 /// <summary>One assigned PCI device of the topology.</summary>
+/// <param name="VmbusGuid">The VMBus instance GUID of the device's vPCI bus (its logical device id is built from bytes
+/// 4–7 of it, brief §1.1); null = drawn from the seed, never aliasing another device's id.</param>
 public sealed record DeviceSpec(
     string Name,
     string Domain,
     bool Ats,
     int InFlight,
     DeviceBehaviour Behaviour,
-    double ReplayProbability);
+    double ReplayProbability,
+    Guid? VmbusGuid = null);
 
 public sealed record WorkloadSettings(
     int BufferPages,

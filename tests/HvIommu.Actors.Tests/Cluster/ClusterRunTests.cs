@@ -88,6 +88,43 @@ public sealed class ClusterRunTests : IDisposable
         Assert.Contains("every schedule was clean", text);
     }
 
+    /// <summary>
+    /// Ctrl-C on a cluster exploration stops it as on one machine: no more leases, the worker is told the run is over,
+    /// the summary says interrupted, the report (of the first seed, none having failed) is written marked partial, and
+    /// the exit is 130. The interrupt comes when the banner is printed — after the worker joined, before any answer
+    /// could end the search — so the test waits on no clock.
+    /// </summary>
+    [Fact]
+    public void An_interrupted_cluster_exploration_stops_its_workers_writes_a_partial_report_and_exits_130()
+    {
+        var report = Path.Combine(_dir, "cut short.json");
+        Directory.CreateDirectory(_dir);
+        File.WriteAllText(report, "an older report that must not be left looking current");
+        using var interrupt = new CancellationTokenSource();
+        var stdout = new InterruptingWriter(interrupt, line => line.StartsWith("explore ", StringComparison.Ordinal));
+        var stderr = new LockedWriter();
+        var code = CommandLine.Run(["explore", "--config", Scenario("h5-drain-right"), "--seeds", "1000000", "--local-workers", "1", "--report", report, "--plain"], stdout, stderr, interrupt.Token);
+        var text = stdout.Text;
+        Assert.True(code == ExitCodes.Interrupted, $"exit {code}\n{text}\n{stderr.Text}");
+        Assert.True(interrupt.IsCancellationRequested);
+        Assert.Contains("with violations (interrupted)", text);
+        Assert.Contains("result: INTERRUPTED — every schedule that ran was clean", text);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report));
+        Assert.True(doc.RootElement.GetProperty("partial").GetBoolean());
+        Assert.True(File.Exists(Path.ChangeExtension(report, ".schedule")));
+    }
+
+    /// <summary>A writer that cancels <paramref name="interrupt"/> (Ctrl-C) once a line it is given matches.</summary>
+    private sealed class InterruptingWriter(CancellationTokenSource interrupt, Func<string, bool> when) : LockedWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && when(value))
+                interrupt.Cancel();
+        }
+    }
+
     [Theory]
     [InlineData("worker", "--join", "no-port-here")]
     [InlineData("worker", "--join", "127.0.0.1:99999")]
@@ -167,7 +204,7 @@ public sealed class ClusterRunTests : IDisposable
     }
 
     /// <summary>A text writer several threads write to and the test reads while the run goes on.</summary>
-    private sealed class LockedWriter : StringWriter
+    private class LockedWriter : StringWriter
     {
         private readonly Lock _lock = new();
 

@@ -77,7 +77,7 @@ public sealed class InvalidConfigSpec
     [Fact]
     public void Unknown_key_inside_a_device_entry() =>
         Single("hviommu.devices = [ { name = nic, domain = dom, colour = red } ]", "hviommu.devices[0].colour", "red",
-            "unknown key; allowed: name, domain, count, ats, in-flight, behaviour, replay-probability");
+            "unknown key; allowed: name, domain, count, ats, in-flight, behaviour, replay-probability, vmbus-guid");
 
     [Fact]
     public void A_list_where_a_number_goes() =>
@@ -107,6 +107,21 @@ public sealed class InvalidConfigSpec
     public void A_replay_probability_above_one_is_out_of_range() =>
         Single("hviommu.devices = [ { name = nic, domain = dom, replay-probability = 2 } ]",
             "hviommu.devices[0].replay-probability", "2", "expected a number from 0 to 1");
+
+    [Fact]
+    public void A_vmbus_guid_that_is_no_guid_is_refused() =>
+        Single("hviommu.devices = [ { name = nic, domain = dom, vmbus-guid = \"6f1c2a3b-44d5\" } ]",
+            "hviommu.devices[0].vmbus-guid", "6f1c2a3b-44d5", "expected a GUID such as");
+
+    [Fact]
+    public void A_vmbus_guid_names_one_device_not_a_count_of_them() =>
+        Single("hviommu.devices = [ { name = nic, domain = dom, count = 2, vmbus-guid = \"6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b\" } ]",
+            "hviommu.devices[0].vmbus-guid", "6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b", "a vPCI bus GUID names one device, but count = 2");
+
+    [Fact]
+    public void Two_devices_cannot_share_a_whole_vmbus_guid() =>
+        Single("hviommu.devices = [ { name = a, domain = dom, vmbus-guid = \"6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b\" }, { name = b, domain = dom, vmbus-guid = \"6F1C2A3B-44D5-4E6F-8A9B-0C1D2E3F4A5B\" } ]",
+            "hviommu.devices", "6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b", "vmbus-guid shared by a, b");
 
     [Fact]
     public void A_bad_enum_word_lists_the_allowed_words() =>

@@ -13,13 +13,13 @@ public sealed class ReportJsonSpec
         var root = doc.RootElement;
 
         Assert.Equal("schemaVersion", root.EnumerateObject().First().Name);
-        Assert.Equal(1, root.GetProperty("schemaVersion").GetInt32());
+        Assert.Equal(RunReport.CurrentSchemaVersion, root.GetProperty("schemaVersion").GetInt32());
         Assert.Equal(7UL, root.GetProperty("seed").GetUInt64());
         Assert.Equal("deterministic", root.GetProperty("mode").GetString());
         Assert.Equal("config/scenarios/h5-free-before-flush.conf", root.GetProperty("config").GetProperty("file").GetString());
         Assert.Equal(2, root.GetProperty("config").GetProperty("resolved").GetProperty("vm").GetProperty("vcpus").GetInt32());
         var stats = root.GetProperty("stats");
-        foreach (var name in new[] { "messagesDelivered", "dmaTransactions", "maps", "unmaps", "vmExits", "vmExitsPerUnmap", "wallSeconds", "simulatedNs", "steps" })
+        foreach (var name in new[] { "messagesDelivered", "dmaTransactions", "pagesMapped", "pagesUnmapped", "vmExits", "wallSeconds", "simulatedNs", "steps" })
             Assert.Equal(JsonValueKind.Number, stats.GetProperty(name).ValueKind);
         Assert.Equal(495, stats.GetProperty("hypercalls").GetProperty("FlushDeviceDomain").GetInt64());
         Assert.Equal(3000, stats.GetProperty("iotlb").GetProperty("hits").GetInt64());

@@ -16,8 +16,8 @@ internal static class SampleReports
         Stats: new RunStats(
             MessagesDelivered: 123_456,
             DmaTransactions: 4_321,
-            Maps: 1_000,
-            Unmaps: 990,
+            PagesMapped: 1_000,
+            PagesUnmapped: 990,
             Hypercalls: new Dictionary<string, long> { ["MapDeviceGpaPages"] = 12, ["FlushDeviceDomain"] = 495 },
             VmExits: 1_485,
             Iotlb: new CacheStats(Hits: 3_000, Misses: 1_000),

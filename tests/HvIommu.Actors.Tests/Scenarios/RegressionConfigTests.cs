@@ -67,7 +67,8 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
     /// <summary>
     /// Every field-bug wrong twin (<see cref="FieldBugWrongTwins"/>) must be caught on every seed 1..N in its own mode,
     /// not only on the catalogue's first 20: a right twin's cleanliness means something only if the wrong one is always
-    /// seen. HVIOMMU_LONG_SEEDS=200 for the issues' claim.
+    /// seen. HVIOMMU_LONG_SEEDS=200 for the issues' claim. A stress-mode twin may take up to three runs of a seed
+    /// (<see cref="ScenarioFiles.JudgeWrong{T}"/>), since there the seed does not fix the thread schedule.
     /// </summary>
     [LongFact]
     [Trait("Category", "Long")]
@@ -79,16 +80,21 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
         {
             var file = Path.Combine(ScenarioFiles.Directory, name + ".conf");
             var missed = 0;
+            var redraws = 0;
             for (var seed = 1; seed <= seeds; seed++)
             {
-                var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--config", file, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--plain"]);
+                var s = seed;
+                var ((exit, stdout, _), attempts) = ScenarioFiles.JudgeWrong(file,
+                    () => RunEndToEndTests.Run(["run", "--config", file, "--seed", s.ToString(CultureInfo.InvariantCulture), "--plain"]),
+                    r => r.Exit == ExitCodes.Matched);
+                redraws += attempts - 1;
                 if (exit == ExitCodes.Matched)
                     continue;
                 missed++;
-                failures.Add($"{name} seed {seed}: exit {exit}\n{stdout}");
-                Report($"  MISSED {name} seed {seed}: exit {exit}");
+                failures.Add($"{name} seed {seed}: exit {exit} after {attempts} run(s)\n{stdout}");
+                Report($"  MISSED {name} seed {seed}: exit {exit} after {attempts} run(s)");
             }
-            Report($"{name} (own mode): {seeds - missed}/{seeds} seeds caught");
+            Report($"{name} (own mode): {seeds - missed}/{seeds} seeds caught, {redraws} stress redraws");
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }

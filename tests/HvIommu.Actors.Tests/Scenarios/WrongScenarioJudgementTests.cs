@@ -47,4 +47,29 @@ public sealed class WrongScenarioJudgementTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    // How the tests judge a wrong scenario: a stress-mode file gets up to three draws of the thread schedule, a
+    // deterministic one exactly one (ScenarioFiles.JudgeWrong).
+    [Fact]
+    public void A_stress_mode_wrong_scenario_is_redrawn_until_it_matches_at_most_three_times()
+    {
+        var file = Path.Combine(ScenarioFiles.Directory, "h3-lazy-window-wrong.conf");
+        Assert.True(ScenarioFiles.IsStress(file));
+        var runs = 0;
+        var (_, attempts) = ScenarioFiles.JudgeWrong(file, () => ++runs, r => r == 2);
+        Assert.Equal(2, attempts);
+        runs = 0;
+        var (last, capped) = ScenarioFiles.JudgeWrong(file, () => ++runs, _ => false);
+        Assert.Equal((3, 3), (last, capped));
+    }
+
+    [Fact]
+    public void A_deterministic_wrong_scenario_gets_exactly_one_run()
+    {
+        var file = Path.Combine(ScenarioFiles.Directory, "h5-attach-flush-wrong.conf");
+        Assert.False(ScenarioFiles.IsStress(file));
+        var runs = 0;
+        var (_, attempts) = ScenarioFiles.JudgeWrong(file, () => ++runs, _ => false);
+        Assert.Equal((1, 1), (attempts, runs));
+    }
 }

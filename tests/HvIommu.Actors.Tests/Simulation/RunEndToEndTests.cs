@@ -1,5 +1,6 @@
 using System.Text.Json;
 using HvIommu.Actors.Cli;
+using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Tests.Simulation;
 
@@ -30,15 +31,19 @@ public sealed class RunEndToEndTests
 
             using var doc = JsonDocument.Parse(File.ReadAllText(report));
             var root = doc.RootElement;
-            Assert.Equal(1, root.GetProperty("schemaVersion").GetInt32());
+            Assert.Equal(RunReport.CurrentSchemaVersion, root.GetProperty("schemaVersion").GetInt32());
             Assert.Equal(7UL, root.GetProperty("seed").GetUInt64());
             Assert.Equal("stress", root.GetProperty("mode").GetString());
             Assert.True(root.GetProperty("outcomeMatched").GetBoolean());
             Assert.Equal(0, root.GetProperty("violations").GetArrayLength());
             var stats = root.GetProperty("stats");
             Assert.True(stats.GetProperty("dmaTransactions").GetInt64() > 0);
-            Assert.True(stats.GetProperty("maps").GetInt64() >= 300);
-            Assert.Equal(stats.GetProperty("maps").GetInt64(), stats.GetProperty("unmaps").GetInt64());
+            Assert.True(stats.GetProperty("pagesMapped").GetInt64() >= 300);
+            Assert.Equal(stats.GetProperty("pagesMapped").GetInt64(), stats.GetProperty("pagesUnmapped").GetInt64());
+            var cost = stats.GetProperty("cost");
+            Assert.Equal(cost.GetProperty("mapCalls").GetInt64(), cost.GetProperty("unmapCalls").GetInt64());
+            Assert.True(stats.GetProperty("pagesMapped").GetInt64() >= cost.GetProperty("mapCalls").GetInt64(), "a dma_map call maps one page or more");
+            Assert.Equal("wall", stats.GetProperty("latencyClock").GetString());
             Assert.True(stats.GetProperty("hypercalls").GetProperty("FlushDeviceDomain").GetInt64() > 0);
             Assert.True(stats.GetProperty("messagesDelivered").GetInt64() > 0);
             Assert.Equal(JsonValueKind.Object, root.GetProperty("config").GetProperty("resolved").ValueKind);
@@ -101,6 +106,24 @@ public sealed class RunEndToEndTests
         Assert.True(exits < unmaps, $"{exits} unmap-path exits for {unmaps} unmaps");
         // 40 strict unmaps on vCPU 0 alone came before the switch, one exit each.
         Assert.True(exits >= 40, $"{exits} unmap-path exits");
+    }
+
+    /// <summary>H13's pair end to end: the safe probe refuses the two aliased devices before any hypercall (-ENODEV) and
+    /// the probe walk goes on, so only nic2 is asked about, attached and driven; the RFC probes and attaches all three
+    /// (the second ATTACH with the shared id moves nic0).</summary>
+    [Fact]
+    public void A_probe_failure_of_the_aliased_devices_leaves_the_third_device_working()
+    {
+        static (long Property, long Attach, long Dma) Counts(System.Text.Json.JsonElement stats)
+        {
+            var calls = stats.GetProperty("hypercalls");
+            return (calls.GetProperty("GetLogicalDeviceProperty").GetInt64(), calls.GetProperty("AttachDeviceDomain").GetInt64(), stats.GetProperty("dmaTransactions").GetInt64());
+        }
+        var right = Counts(RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h13-device-id-alias-right.conf"), "--seed", "2"));
+        Assert.Equal((1L, 1L), (right.Property, right.Attach));
+        Assert.True(right.Dma >= 300 * 8, $"{right.Dma} DMA transactions: nic2 should carry all 300 operations' DMA");
+        var wrong = RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h13-device-id-alias-wrong.conf"), "--seed", "2");
+        Assert.Equal((3L, 3L), (Counts(wrong).Property, Counts(wrong).Attach));
     }
 
     private static System.Text.Json.JsonElement RunStats(string? config, params string[] extra)
