@@ -8,6 +8,7 @@ using HvIommu.Actors.Bench;
 using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Runs;
+using HvIommu.Model.Text;
 
 namespace HvIommu.Actors.Cli;
 
@@ -101,7 +102,7 @@ public sealed class BenchCommand : CliCommand
         var ratio = messagesPerSecond / raw.MessagesPerSecond;
         if (!json)
         {
-            stdout.WriteLine($"stress run of {config.File}: {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
+            stdout.WriteLine($"stress run of {config.File}: {Counted.Of(result.Operations, "operation")}, {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
             stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; violations {result.Report.Violations.Count}");
         }
 
@@ -124,7 +125,8 @@ public sealed class BenchCommand : CliCommand
                     messagesPerSecond = Math.Round(messagesPerSecond),
                     ratio = Math.Round(ratio, 4),
                     dmaPerSecond = Math.Round(dmaPerSecond),
-                    operations = stats.PagesUnmapped,
+                    // Guest operations (map → DMA → unmap), as the text line counts them; stats.pagesUnmapped counts pages.
+                    operations = result.Operations,
                     violations = result.Report.Violations.Count,
                 },
                 deterministic = new

@@ -11,7 +11,9 @@ using HvIommu.Model.Settings;
 namespace HvIommu.Actors.Runs;
 
 /// <summary>What a finished run hands back to the command line: its report, its exit code and its trace (if recorded).</summary>
-public sealed record RunResult(RunReport Report, RunVerdict Verdict, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null);
+/// <param name="Operations">Guest operations completed (map → DMA → unmap; a replayed trace's events), the figure
+/// the progress line counts as "ops"; 0 where the runner does not count them.</param>
+public sealed record RunResult(RunReport Report, RunVerdict Verdict, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null, long Operations = 0);
 
 /// <summary>
 /// Runs one topology in stress mode (docs/design.md §2): the simulation actors on Akka's thread-pool dispatcher
@@ -76,13 +78,16 @@ public static class StressRunner
         wall.Stop();
 
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduceCommand, Reporting.RunMode.Stress) with { Partial = interrupted };
-        return new RunResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), outcome, failure, simTrace);
+        return new RunResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), outcome, failure, simTrace, OperationsDone(world));
     }
+
+    /// <summary>Guest operations completed: the synthetic workload's (map → DMA → unmap) plus a replayed trace's events.</summary>
+    private static long OperationsDone(SimWorld world) => world.Budget.Completed + (world.TraceReplay?.EventsFinished ?? 0);
 
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
     {
         var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
         var traced = world.TraceReplay;
-        return new ProgressSnapshot(world.Budget.Completed + (traced?.EventsFinished ?? 0), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds, Metrics.MemorySample.Now());
+        return new ProgressSnapshot(OperationsDone(world), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds, Metrics.MemorySample.Now());
     }
 }

@@ -20,7 +20,7 @@ internal sealed partial class VcpuActor
     private async GuestTask MaybeSwitchDomainAsync()
     {
         var life = _world.Settings.Lifecycle;
-        if (life.DomainSwitch == DomainSwitchMode.None || _index != 0 || ++_opsSinceSwitch < life.DomainSwitchEveryOps)
+        if (!DriverLifecycle.SwitchDue(life, _index, ++_opsSinceSwitch))
             return;
         _opsSinceSwitch = 0;
         var home = _world.DomainOfDevice[0].Identity;
@@ -45,22 +45,27 @@ internal sealed partial class VcpuActor
 
     private async GuestTask SwitchDomainAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
     {
-        var toBlocking = to.DomainId.Id == SimWorld.BlockingDomainId;
-        if (toBlocking && life.DisableAtsBeforeBlock)
-            device.DisableAts(life.AtsToggleInvalidatesAtc);
-        if (life.DomainSwitch == DomainSwitchMode.DetachAttach)
+        foreach (var step in DriverLifecycle.SwitchPlan(life, toBlocking: to.DomainId.Id == SimWorld.BlockingDomainId))
         {
-            await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
-            await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
-            await AttachOrLogAsync(device, to);
+            switch (step)
+            {
+                case DomainSwitchStep.DisableAts:
+                    device.DisableAts(life.AtsToggleInvalidatesAtc);
+                    break;
+                case DomainSwitchStep.Detach:
+                    await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
+                    break;
+                case DomainSwitchStep.FlushOld:
+                    await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
+                    break;
+                case DomainSwitchStep.Attach:
+                    await AttachOrLogAsync(device, to);
+                    break;
+                case DomainSwitchStep.EnableAts:
+                    device.EnableAts(life.AtsToggleInvalidatesAtc);
+                    break;
+            }
         }
-        else
-        {
-            await AttachOrLogAsync(device, to);
-            await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
-        }
-        if (!toBlocking && life.DisableAtsBeforeBlock)
-            device.EnableAts(life.AtsToggleInvalidatesAtc);
     }
 
     private async GuestTask AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)

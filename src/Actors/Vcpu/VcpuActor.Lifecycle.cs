@@ -279,29 +279,33 @@ internal sealed partial class VcpuActor
     private async GuestTask TeardownAsync(TeardownGuest m)
     {
         CancelTimers();
-        // After a failed init there is no driver to tear down: what the error path left is what leaks (H16).
-        if (!_initFailed)
+        // The order is DriverLifecycle.TeardownPlan's: none after a failed init (what the error path left is what
+        // leaks, H16); with H10 iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached.
+        foreach (var step in DriverLifecycle.TeardownPlan(_world.Settings.Lifecycle, _initFailed))
         {
-            if (_world.Settings.Lifecycle.FreeDomainBeforeDetach)
+            switch (step)
             {
-                // H10: iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached and the caches unflushed.
-                FreeFlushQueues();
-                await FreePagingDomainsAsync(ExitPath.Teardown);
-                await ProdDevicesAsync();
-                await ReleaseDevicesAsync();
-            }
-            else
-            {
-                await ReleaseDevicesAsync();
-                await ProdDevicesAsync();
-                FreeFlushQueues();
-                await FreePagingDomainsAsync(ExitPath.Teardown);
-                // A device the host refused to detach is still attached to a domain whose tables were just freed
-                // (keep-tables-when-detach-fails = off, the RFC's teardown): its DMA now walks the freed tables (H10).
-                if (_tablesFreedUnderAttachedDevice)
+                case TeardownStep.ReleaseDevices:
+                    await ReleaseDevicesAsync();
+                    break;
+                case TeardownStep.ProdDevices:
                     await ProdDevicesAsync();
+                    break;
+                case TeardownStep.FreeFlushQueues:
+                    FreeFlushQueues();
+                    break;
+                case TeardownStep.FreePagingDomains:
+                    await FreePagingDomainsAsync(ExitPath.Teardown);
+                    // A device the host refused to detach is still attached to a domain whose tables were just freed
+                    // (keep-tables-when-detach-fails = off, the RFC's teardown): its DMA now walks the freed tables (H10).
+                    // H10's own order prods the devices after this step anyway.
+                    if (_tablesFreedUnderAttachedDevice && !_world.Settings.Lifecycle.FreeDomainBeforeDetach)
+                        await ProdDevicesAsync();
+                    break;
+                case TeardownStep.DeleteStaticDomains:
+                    await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
+                    break;
             }
-            await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
         }
         // Domains kept on purpose after a failed detach (and their tables) are no leak.
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));

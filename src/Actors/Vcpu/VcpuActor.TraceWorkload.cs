@@ -198,26 +198,27 @@ internal sealed partial class VcpuActor
         // iotlb_sync, and the empty gather makes it the domain flush.
         if (cleared.Count == 0 && !lazy)
             await IotlbSyncAsync(domain, new IotlbGather(), ExitPath.Unmap);
+        // The synthetic workload's plan (DmaApi.UnmapPlan); a traced buffer is the traced kernel's, not ours to free.
         foreach (var (range, gather, records) in cleared)
         {
-            var pages = (int)(range.Bytes >> GuestMemory.PageShift);
-            if (lazy)
+            foreach (var step in DmaApi.UnmapPlan(lazy, _world.Settings.Driver.Hazards))
             {
-                await QueueIovaAsync(domain, range.Iova, pages, gather.FreeList.ToArray(), new TraceQueuedIova(records, range.Iova, range.Bytes));
-                continue;
+                switch (step)
+                {
+                    case DmaStep.FreeIova:
+                        replay.ReleaseIova(range.Iova, range.Bytes);
+                        break;
+                    case DmaStep.FreeTables:
+                        FreeFrames(gather.FreeList, "table page");
+                        break;
+                    case DmaStep.Sync:
+                        await IotlbSyncAsync(domain, gather, ExitPath.Unmap);
+                        break;
+                    case DmaStep.Enqueue:
+                        await QueueIovaAsync(domain, range.Iova, (int)(range.Bytes >> GuestMemory.PageShift), gather.FreeList.ToArray(), new TraceQueuedIova(records, range.Iova, range.Bytes));
+                        break;
+                }
             }
-            // §5.2 step 3 as for the synthetic workload: flush, then the table pages, then the IOVA (unless a hazard
-            // knob moves a free before the flush: H1 the tables, H2 the IOVA).
-            var hazards = _world.Settings.Driver.Hazards;
-            if (hazards.FreeIovaBeforeFlush)
-                replay.ReleaseIova(range.Iova, range.Bytes);
-            if (hazards.FreeTablesBeforeFlush)
-                FreeFrames(gather.FreeList, "table page");
-            await IotlbSyncAsync(domain, gather, ExitPath.Unmap);
-            if (!hazards.FreeTablesBeforeFlush)
-                FreeFrames(gather.FreeList, "table page");
-            if (!hazards.FreeIovaBeforeFlush)
-                replay.ReleaseIova(range.Iova, range.Bytes);
         }
         _world.RecordLatency(_world.UnmapLatency, t0);
         replay.Finished(index);

@@ -139,11 +139,13 @@ internal sealed partial class VcpuActor
     private async GuestTask FinishMapAsync(MapInProgress map)
     {
         if (!map.Gather.IsEmpty)
-        {
             _world.Counters.Add(SimCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
-            if (!_world.Settings.Driver.Hazards.SkipMapFlush)
+        foreach (var step in DmaApi.MapFinishPlan(!map.Gather.IsEmpty, _world.Settings.Driver.Hazards))
+        {
+            if (step == DmaStep.Sync)
                 await IotlbSyncAsync(map.Domain, map.Gather, ExitPath.Map);
-            FreeFrames(map.Gather.FreeList, "table page");
+            else
+                FreeFrames(map.Gather.FreeList, "table page");
         }
         ProgramDevice(map);
     }
@@ -199,17 +201,7 @@ internal sealed partial class VcpuActor
             _world.Oracle.UnmapDone(r, t0);
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
         _world.Counters.Add(SimCounter.UnmapCalls, 1);
-        if (lazy)
-        {
-            // §5.2 step 5: the buffer goes back to its owner as soon as dma_unmap returns; the IOVA and the
-            // table pages wait in the flush queue.
-            FreeFrames(op.Frames, "buffer");
-            await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Records);
-        }
-        else
-        {
-            await StrictSyncAndFreeAsync(op, gather);
-        }
+        await PerformUnmapAsync(op, gather, lazy);
         _world.RecordLatency(_world.UnmapLatency, t0);
         _world.Budget.Complete();
         await MaybeSwitchDomainAsync();
@@ -218,43 +210,41 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>
-    /// §5.2 step 3: flush, then free the table pages, then the IOVA; the caller then frees the buffer. The
-    /// hazard knobs move frees before the flush: the table pages (H1), the IOVA and the buffer (H2).
+    /// The rest of dma_unmap in the order <see cref="DmaApi.UnmapPlan"/> gives for the domain and the driver hazards:
+    /// strict (§5.2 step 3, with H1 / H2 moving frees before the flush) or lazy (§5.3: the buffer goes back at once,
+    /// the IOVA and the table pages wait in the flush queue).
     /// </summary>
-    private async GuestTask StrictSyncAndFreeAsync(Operation op, IotlbGather gather)
+    private async GuestTask PerformUnmapAsync(Operation op, IotlbGather gather, bool lazy)
     {
-        var hazards = _world.Settings.Driver.Hazards;
-        if (hazards.FreeIovaBeforeFlush)
-            FreeIovaAndBuffer(op);
-        if (hazards.FreeTablesBeforeFlush)
-            FreeFrames(gather.FreeList, "table page");
-        await IotlbSyncAsync(op.Domain, gather, ExitPath.Unmap);
-        if (!hazards.FreeTablesBeforeFlush)
-            FreeFrames(gather.FreeList, "table page");
-        if (!hazards.FreeIovaBeforeFlush)
-            FreeIovaAndBuffer(op);
+        foreach (var step in DmaApi.UnmapPlan(lazy, _world.Settings.Driver.Hazards))
+        {
+            switch (step)
+            {
+                case DmaStep.FreeIova:
+                    _world.LiveIovas.TryRemove((op.Domain.Id, op.Descriptor.Iova >> GuestMemory.PageShift), out _);
+                    op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
+                    _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
+                    break;
+                case DmaStep.FreeBuffer:
+                    FreeFrames(op.Frames, "buffer");
+                    break;
+                case DmaStep.FreeTables:
+                    FreeFrames(gather.FreeList, "table page");
+                    break;
+                case DmaStep.Sync:
+                    await IotlbSyncAsync(op.Domain, gather, ExitPath.Unmap);
+                    break;
+                case DmaStep.Enqueue:
+                    await QueueIovaAsync(op.Domain, op.Descriptor.Iova, op.Descriptor.Pages, gather.FreeList.ToArray(), op.Records);
+                    break;
+            }
+        }
     }
 
-    /// <summary>free_iova_fast, then dma_unmap returns and the caller frees its buffer.</summary>
-    private void FreeIovaAndBuffer(Operation op)
-    {
-        _world.LiveIovas.TryRemove((op.Domain.Id, op.Descriptor.Iova >> GuestMemory.PageShift), out _);
-        op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
-        _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
-        FreeFrames(op.Frames, "buffer");
-    }
-
-    /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the domain flush, or the list flush of the blocks
-    /// <see cref="FlushRange"/> computes from the gather (exact, or wrong on purpose: H7).</summary>
-    private async GuestTask IotlbSyncAsync(GuestDomain domain, IotlbGather gather, ExitPath path)
-    {
-        IHypercallInput input = new FlushDeviceDomainInput(domain.Identity);
-        if (_world.Settings.Driver.Flush == FlushKind.List
-            && FlushRange.Blocks(_world.Settings.Driver.Hazards.FlushRange, gather.Start, gather.End, (1UL << _world.IovaWidth) - 1) is { } blocks)
-            // The driver marks the list as IOMMU-format page numbers (HV_FLUSH_DEVICE_DOMAIN_LIST_IOMMU_FORMAT, bit 0).
-            input = new FlushDeviceDomainListInput(domain.Identity, FlushDeviceDomainListFlags.IommuFormat, blocks);
-        await FlushAsync(domain, input, path);
-    }
+    /// <summary>The driver's iotlb_sync (brief §1.7, §1.10): the hypercall <see cref="DmaApi.SyncInput"/> chooses
+    /// for the gather (the domain flush, or the list flush of its blocks: H7).</summary>
+    private GuestTask IotlbSyncAsync(GuestDomain domain, IotlbGather gather, ExitPath path) =>
+        FlushAsync(domain, DmaApi.SyncInput(_world.Settings.Driver, domain.Identity, gather.Start, gather.End, (1UL << _world.IovaWidth) - 1), path);
 
     /// <summary>One flush hypercall with the driver's failure handling (H8): log only (RFC), or WARN and fall back to a domain flush.</summary>
     private async GuestTask FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
@@ -264,7 +254,7 @@ internal sealed partial class VcpuActor
         _world.RecordLatency(_world.FlushLatency, t0);
         if (reply.Status == HvStatus.Success)
             return;
-        if (_world.Settings.Driver.OnFlushFailure == FlushFailurePolicy.Log)
+        if (DmaApi.OnFlushFailed(_world.Settings.Driver.OnFlushFailure) == FlushFailureAction.Log)
         {
             _log.Error("{Vcpu}: {Hypercall} of domain {DomainId} failed: {Status}", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
             return;

@@ -58,6 +58,8 @@ public sealed class ScheduleReuseTests
         var steps = phases.Steps;
         Assert.Equal(profiled.Report.Stats.Steps, steps.MessageSteps + steps.SystemSteps + steps.TimerSteps);
         Assert.True(steps.MessageSteps > 0 && steps.MessageTicks > 0);
-        Assert.True(phases.Ticks(SchedulePhase.Drive) >= steps.MessageTicks + steps.SystemTicks + steps.TimerTicks);
+        // Steps run while the run starts (the supervisor's creation) and while it is driven: their clock reads nest
+        // inside those two laps, so this holds however loaded the machine is.
+        Assert.True(phases.Ticks(SchedulePhase.Start) + phases.Ticks(SchedulePhase.Drive) >= steps.MessageTicks + steps.SystemTicks + steps.TimerTicks);
     }
 }

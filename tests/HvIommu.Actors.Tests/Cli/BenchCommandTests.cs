@@ -1,0 +1,25 @@
+using System.Text.Json;
+using HvIommu.Actors.Cli;
+
+namespace HvIommu.Actors.Tests.Cli;
+
+/// <summary>
+/// <c>bench</c> end to end on a small budget: the JSON's <c>stress.operations</c> counts guest operations
+/// (map → DMA → unmap), as <c>--ops</c> asks for them and the text line prints them, not the pages they unmapped.
+/// </summary>
+[Trait("Category", "Actors")]
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public void Bench_json_counts_stress_operations_not_pages_unmapped()
+    {
+        var r = HostileInputTests.Run("bench", "--json", "--ops", "300", "--schedules", "2");
+        Assert.True(r.Code == ExitCodes.Matched, r.Out + r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var stress = doc.RootElement.GetProperty("stress");
+        // The default topology's buffers are 1 to many pages, so 300 operations unmap well over 300 pages.
+        Assert.Equal(300, stress.GetProperty("operations").GetInt64());
+        Assert.True(stress.GetProperty("dmaPerSecond").GetDouble() > 0);
+        Assert.Equal(2, doc.RootElement.GetProperty("deterministic").GetProperty("scheduleProfile").GetProperty("schedules").GetInt64());
+    }
+}
