@@ -93,7 +93,8 @@ public sealed class RecordFuzzTests(ITestOutputHelper output) : IDisposable
             case 1:
             {
                 var at = random.Next(text.Length + 1);
-                var c = "{}[]\",:\u0000\\ü9-"[random.Next(14)];
+                const string Inserted = "{}[]\",:\u0000\\ü9-";
+                var c = Inserted[random.Next(Inserted.Length)];
                 return (text[..at] + c + text[at..], $"report: '{c}' inserted at {at}");
             }
             default:
