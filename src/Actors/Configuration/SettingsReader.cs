@@ -110,7 +110,8 @@ internal static class SettingsReader
             FlushQueueOverrun: r.Bool(h + "flush-queue-overrun"),
             SkipMapFlush: r.Bool(h + "skip-map-flush"),
             FlushQueuePublishedEarly: r.Bool(h + "flush-queue-published-early"),
-            AmbiguousDeviceId: r.Bool(h + "ambiguous-device-id"));
+            AmbiguousDeviceId: r.Bool(h + "ambiguous-device-id"),
+            HypercallInputIrqsOn: r.Bool(h + "hypercall-input-irqs-on"));
     }
 
     private static HypervisorSettings ReadHypervisor(HoconReader r)

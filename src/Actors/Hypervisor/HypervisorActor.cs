@@ -62,7 +62,7 @@ internal sealed class HypervisorActor : ReceiveActor
             return;
         }
         var host = _world.Host;
-        switch (call.Input)
+        switch (ReadInput(call))
         {
             case GetIommuCapabilitiesInput i:
                 Reply(call, host.GetCapabilities(i, out var caps), caps);
@@ -103,6 +103,27 @@ internal sealed class HypervisorActor : ReceiveActor
                 Reply(call, HvStatus.InvalidHypercallCode);
                 break;
         }
+    }
+
+    /// <summary>The input the host executes: the page at the call's input GPA, decoded for its control word (brief
+    /// §2.1); the message's own input when it names no page (actor tests). When the page no longer holds what the driver
+    /// filled in — an interrupt refilled it before the trap (H17) — the call runs with the page's input and is counted.</summary>
+    private IHypercallInput? ReadInput(Hypercall call)
+    {
+        if (call.InputGpa == 0)
+            return call.Input;
+        // The host reads what the call code's layout covers (the rep count's entries, never past the page).
+        Span<byte> page = stackalloc byte[HypercallInputCodec.PageBytes];
+        var used = Math.Min(HypercallInputCodec.PageBytes, HypercallInputCodec.FixedBytes(call.Control.Code) + 8 * call.Control.RepCount);
+        _world.Memory.Read(call.InputGpa, page[..used]);
+        var read = HypercallInputCodec.Read(call.Control, page);
+        if (!HypercallInputCodec.SameInput(read, call.Input))
+        {
+            _world.Counters.Add(SimCounter.HypercallInputsReplaced, 1);
+            _log.Warning("vCPU {Vcpu} trapped with {Code} for {Meant}, but its input page holds {Read} (the page was refilled before the trap)",
+                call.Vcpu, call.Control.Code.LinuxName(), call.Input, read);
+        }
+        return read;
     }
 
     private void Flush(Hypercall call, HvInputDeviceDomain domain, System.Collections.Immutable.ImmutableArray<FlushVa>? blocks)

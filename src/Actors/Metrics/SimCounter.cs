@@ -49,4 +49,8 @@ public enum SimCounter
     DomainsSwitchedToLazy,
     /// <summary>Devices whose probe_device returned -ENODEV (not managed by the pvIOMMU; the probe went on with the others).</summary>
     DevicesNotManaged,
+    /// <summary>Hypercalls whose input page held another call's input when the host read it (H17).</summary>
+    HypercallInputsReplaced,
+    /// <summary>Interrupts (DMA completions, flush-queue timers) taken between filling an input page and the trap (H17).</summary>
+    InterruptsInHypercallWindow,
 }

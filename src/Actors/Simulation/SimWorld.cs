@@ -55,8 +55,10 @@ public sealed class SimWorld
         var top = huge1G > 0 ? AlignUp(smallTop + ((ulong)huge2M << 21), 1UL << 30) + ((ulong)huge1G << 30)
             : huge2M > 0 ? AlignUp(smallTop, 1UL << 21) + ((ulong)huge2M << 21)
             : smallTop;
-        Memory = new GuestMemory(top);
-        Frames = new FrameAllocator(Memory, allocatorBase, (Memory.SizeBytes - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
+        // Each vCPU's hypercall input page (hyperv_pcpu_input_arg, allocated at boot) lies above the allocator's frames.
+        HypercallInputPageBase = top;
+        Memory = new GuestMemory(top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift));
+        Frames = new FrameAllocator(Memory, allocatorBase, (top - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
@@ -193,6 +195,12 @@ public sealed class SimWorld
             return $"only {Budget.Completed:N0} of {Counted.Of(Budget.Total, "operation")} completed (the run was stopped early by its duration or step budget)";
         return null;
     }
+
+    /// <summary>GPA of the first vCPU's hypercall input page; vCPU n's is n pages above (guest memory, outside the frame allocator).</summary>
+    public ulong HypercallInputPageBase { get; }
+
+    /// <summary>GPA of <paramref name="vcpu"/>'s hypercall input page (hyperv_pcpu_input_arg).</summary>
+    public ulong HypercallInputPage(int vcpu) => HypercallInputPageBase + ((ulong)vcpu << GuestMemory.PageShift);
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }

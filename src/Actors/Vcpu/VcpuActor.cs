@@ -44,6 +44,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
         _tally = new MessageTally(world.Counters);
         Name = "vcpu" + index;
         Receive<HypercallCompleted>(Resume);
+        Receive<TrapHypercall>(_ => TrapFilled());
         Guest<InitializeGuest>(m => Run(InitializeAsync(m)));
         Guest<StartWorkload>(StartWorkload);
         Guest<StartNextOperation>(_ => StartOperation());
@@ -103,24 +104,103 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
     }
 
     /// <summary>
-    /// A hypercall: trap, wait for the status. The vCPU publishes that it is blocked so the run's
-    /// watchdog — like the kernel's soft-lockup detector — can report a call that never returns
+    /// A hypercall: fill this vCPU's input page, trap, wait for the status. The vCPU publishes that it is blocked so
+    /// the run's watchdog — like the kernel's soft-lockup detector — can report a call that never returns
     /// (HypercallHung); the wait itself has no timeout, which keeps timers out of the hot path.
     /// The exit is counted under the guest <paramref name="path"/> that made it (the cost model's exits per unmap).
+    /// The wrappers fill the page and trap under local_irq_save (brief §1.7), so nothing runs in between; with
+    /// driver.hazards.hypercall-input-irqs-on (H17), outside interrupt context, the trap is a later message and
+    /// interrupts already pending on the vCPU run first (<see cref="TrapFilled"/>).
     /// </summary>
     private GuestTask<HypercallCompleted> HypercallAsync(IHypercallInput input, ExitPath path)
     {
         if (_awaiting != Awaiting.Nothing)
             throw new InvalidOperationException($"{Name} trapped with {input.Code} while still waiting for {_awaiting}");
+        var control = FillInputPage(input);
+        var task = new GuestTask<HypercallCompleted>();
+        if (_world.Settings.Driver.Hazards.HypercallInputIrqsOn && !_inInterrupt)
+        {
+            _filled = (input, path, control, task);
+            _awaiting = Awaiting.IrqWindow;
+            Self.Tell(TrapHypercall.Instance);
+            return task;
+        }
+        Trap(input, path, control, task);
+        return task;
+    }
+
+    /// <summary>Writes the input into this vCPU's page (hyperv_pcpu_input_arg) as the wrappers do: memset, then fields.</summary>
+    private HypercallControl FillInputPage(IHypercallInput input)
+    {
+        Span<byte> bytes = stackalloc byte[HypercallInputCodec.PageBytes];
+        var control = HypercallInputCodec.Write(input, bytes);
+        var used = HypercallInputCodec.FixedBytes(input.Code) + 8 * control.RepCount;
+        _world.Memory.Write(_world.HypercallInputPage(_index), bytes[..used]);
+        return control;
+    }
+
+    /// <summary>The vmcall: the control word and the input page's GPA go to the hypervisor; the vCPU blocks.</summary>
+    private void Trap(IHypercallInput input, ExitPath path, HypercallControl control, GuestTask<HypercallCompleted> task)
+    {
         _world.Counters.Add(path.Counter());
         _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
-        var call = new Hypercall(input, _index, Self);
+        var call = new Hypercall(input, _index, Self, control, _world.HypercallInputPage(_index));
         _world.Trace?.HypercallSent(Name, call);
         _awaiting = Awaiting.Hypercall;
-        _hypercall = new GuestTask<HypercallCompleted>();
+        _hypercall = task;
         _hypervisor.Tell(call);
-        return _hypercall;
     }
+
+    /// <summary>The hypercall filled with interrupts enabled traps now (H17); while an interrupt's own hypercall is
+    /// outstanding it waits for that to return.</summary>
+    private void TrapFilled()
+    {
+        if (_awaiting != Awaiting.IrqWindow)
+        {
+            Stash.Stash();
+            return;
+        }
+        var (input, path, control, task) = _filled!.Value;
+        _filled = null;
+        _awaiting = Awaiting.Nothing;
+        Trap(input, path, control, task);
+    }
+
+    /// <summary>An interrupt taken between filling the input page and the trap (H17): a DMA completion (its unmap)
+    /// or the flush-queue timer runs to its end in interrupt context — its own wrappers trap at once — then the
+    /// interrupted call goes on to its trap.</summary>
+    private void RunInterrupt(GuestTask handler)
+    {
+        void End()
+        {
+            _inInterrupt = false;
+            _awaiting = Awaiting.IrqWindow;
+            handler.ThrowIfFaulted();
+        }
+        if (handler.IsCompleted)
+            End();
+        else
+            handler.OnCompleted(End);
+    }
+
+    /// <summary>The interrupt a message stands for, started (H17's window), or null when it is no interrupt.</summary>
+    private GuestTask? StartInterrupt(object m)
+    {
+        if (m is not (DmaCompleted { DescriptorId: not ProdDescriptorId } or FlushQueueTimerFired))
+            return null;
+        _awaiting = Awaiting.Nothing;
+        _inInterrupt = true;
+        _world.Counters.Add(SimCounter.InterruptsInHypercallWindow, 1);
+        return m switch
+        {
+            DmaCompleted d => CompleteOperationAsync(d),
+            FlushQueueTimerFired f when !_timersCancelled => FlushQueueTimeoutAsync(f),
+            _ => GuestTask.Done,
+        };
+    }
+
+    private (IHypercallInput Input, ExitPath Path, HypercallControl Control, GuestTask<HypercallCompleted> Task)? _filled;
+    private bool _inInterrupt;
 
     /// <summary>The VM exit returns: guest work stashed meanwhile goes back to the mailbox's front, and the
     /// suspended driver path continues — possibly straight into its next hypercall.</summary>
@@ -141,6 +221,12 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
     /// <summary>Handles a guest message now, or stashes it while the vCPU waits (a VM exit, a device prod).</summary>
     private void Guest<T>(Action<T> handler) => Receive<T>(m =>
     {
+        if (_awaiting == Awaiting.IrqWindow && StartInterrupt(m!) is { } interrupt)
+        {
+            _tally.Message();
+            RunInterrupt(interrupt);
+            return;
+        }
         if (_awaiting != Awaiting.Nothing && !(m is DmaCompleted { DescriptorId: ProdDescriptorId } && _awaiting == Awaiting.Prod))
         {
             Stash.Stash();
@@ -159,6 +245,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
             task.OnCompleted(task.ThrowIfFaulted);
     }
 
-    /// <summary>What the vCPU is blocked on: nothing, its hypercall, or (teardown only) a device's replay of recent DMA.</summary>
-    private enum Awaiting { Nothing, Hypercall, Prod }
+    /// <summary>What the vCPU is blocked on: nothing, its hypercall, (teardown only) a device's replay of recent DMA, or
+    /// the trap of a hypercall whose input page it filled with interrupts enabled (H17).</summary>
+    private enum Awaiting { Nothing, Hypercall, Prod, IrqWindow }
 }

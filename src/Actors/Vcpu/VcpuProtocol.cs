@@ -41,6 +41,14 @@ internal sealed class ContinueFlushQueueInit
     private ContinueFlushQueueInit() { }
 }
 
+/// <summary>Self-message: the vmcall after the input page was filled with interrupts enabled (H17): interrupts
+/// already pending on the vCPU run before it.</summary>
+internal sealed class TrapHypercall
+{
+    public static readonly TrapHypercall Instance = new();
+    private TrapHypercall() { }
+}
+
 /// <summary>Self-message: run the next event of this vCPU's share of a replayed kernel trace (or wait for it).</summary>
 internal sealed class TraceNext
 {

@@ -399,13 +399,19 @@ public sealed class DmaOracle : ITranslationMonitor
             (Cause.FlushFailureIgnored, $"The buffer was freed although the flush covering its unmap failed and the failure was only logged, while {From(t.Source)} still held the translation (H8, §2.3)."),
             (Cause.FreeIovaBeforeFlush, $"The buffer was freed before the flush covering its unmap, while {From(t.Source)} still held the translation (H2, §5.2 step 3)."),
             (Cause.BrokenFlushQueueCounter, $"The flush queue released the entry one flush early, before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3)."),
-            (Cause.FlushQueuePublishedEarly, $"The sysfs switch to DMA-FQ published fq_domain before iommu_dma_init_fq reset the flush counters, and the reset landed inside a flush another vCPU had already started: its finish++ left fq_flush_finish_cnt one ahead of fq_flush_start_cnt, so the flush queue released this entry before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3; Linux publishes fq_domain last).")),
+            (Cause.FlushQueuePublishedEarly, $"The sysfs switch to DMA-FQ published fq_domain before iommu_dma_init_fq reset the flush counters, and the reset landed inside a flush another vCPU had already started: its finish++ left fq_flush_finish_cnt one ahead of fq_flush_start_cnt, so the flush queue released this entry before any flush covering its unmap had completed, while {From(t.Source)} still held the translation (H2, §5.3; Linux publishes fq_domain last)."),
+            (Cause.HypercallInputIrqsOn, HypercallPageReentered(t))),
         MappingState.Flushed => ExplainAfterFlush(t),
         _ => _causes.Explain(
             (Cause.FreeIovaBeforeFlush, $"The frame changed owner under a live translation from {From(t.Source)}: the buffer was freed before its flush (H2)."),
             (Cause.BrokenFlushQueueCounter, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early (H2)."),
-            (Cause.FlushQueuePublishedEarly, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early after the half-initialised queue's counter reset (H2).")),
+            (Cause.FlushQueuePublishedEarly, $"The frame changed owner under a live translation from {From(t.Source)}: the flush queue released it early after the half-initialised queue's counter reset (H2)."),
+            (Cause.HypercallInputIrqsOn, HypercallPageReentered(t))),
     };
+
+    /// <summary>H17's story: the flush the driver filled in was never executed, an interrupt's input replaced it in the page.</summary>
+    private static string HypercallPageReentered(in DmaTranslation t) =>
+        $"The flush covering this unmap never ran: the driver filled its vCPU's hypercall input page with interrupts enabled, an interrupt on the same vCPU (a DMA completion's unmap, or the flush-queue timer) filled the page with its own hypercall before the trap, and the host read that input instead — so another domain was flushed, the buffer was freed, and {From(t.Source)} still held the translation (H17, §1.7: every wrapper takes local_irq_save before it touches hyperv_pcpu_input_arg; driver.hazards.hypercall-input-irqs-on = on).";
 
     /// <summary>Where a translation came from, in words: "the IOTLB", "the device's ATC", "a table walk".</summary>
     private static string From(TranslationSource source) => source switch

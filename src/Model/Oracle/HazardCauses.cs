@@ -66,6 +66,8 @@ public enum Cause
     MovedDeviceKeepsOldIovas,
     /// <summary>H13: driver.hazards.ambiguous-device-id with two devices whose logical ids alias.</summary>
     AmbiguousDeviceId,
+    /// <summary>H17: driver.hazards.hypercall-input-irqs-on.</summary>
+    HypercallInputIrqsOn,
 }
 
 /// <summary>
@@ -130,6 +132,7 @@ public sealed class HazardCauses
         If(d.SkipMapFlush, Cause.SkipMapFlush);
         If(d.FlushQueuePublishedEarly && l.SysfsDmaFqAfter > 0, Cause.FlushQueuePublishedEarly);
         If(d.AmbiguousDeviceId, Cause.AmbiguousDeviceId);
+        If(d.HypercallInputIrqsOn, Cause.HypercallInputIrqsOn);
         If(l.DomainSwitch != DomainSwitchMode.None && l.DomainSwitchTo != "blocking" && !l.QuarantineMovedDevice, Cause.MovedDeviceKeepsOldIovas);
         return new HazardCauses(on);
     }
@@ -153,6 +156,7 @@ public sealed class HazardCauses
         Cause.FreeDomainBeforeDetach or Cause.DeleteKeepsCaches or Cause.FreeTablesDespiteFailedDetach => "H10",
         Cause.EarlyDma => "H11",
         Cause.AmbiguousDeviceId => "H13",
+        Cause.HypercallInputIrqsOn => "H17",
         Cause.StageTwoChangeKeepsEntries => "H14",
         Cause.RfcInitUnwinding => "H16",
         Cause.FlushQueueOverrun => "H18",

@@ -35,6 +35,9 @@ public enum FlushRangeMode
 /// <param name="AmbiguousDeviceId">H13: probe_device manages a device whose logical device id (GUID bytes 4–7 +
 /// function) another vPCI bus shares, so ATTACH and DETACH with that id reach whichever device the host matches
 /// first; off = the id registry refuses the ambiguous id and probe returns -ENODEV (<see cref="Driver.DeviceProbe"/>).</param>
+/// <param name="HypercallInputIrqsOn">H17: the hypercall wrappers fill the per-vCPU input page (hyperv_pcpu_input_arg)
+/// without local_irq_save, so an interrupt between the fill and the trap can refill the page with its own input
+/// (<see cref="Hypercalls.HypercallInputCodec"/>).</param>
 public sealed record DriverHazards(
     bool FreeTablesBeforeFlush,
     bool FreeIovaBeforeFlush,
@@ -44,7 +47,8 @@ public sealed record DriverHazards(
     bool FlushQueueOverrun = false,
     bool SkipMapFlush = false,
     bool FlushQueuePublishedEarly = false,
-    bool AmbiguousDeviceId = false)
+    bool AmbiguousDeviceId = false,
+    bool HypercallInputIrqsOn = false)
 {
     /// <summary>The correct driver: every hazard off.</summary>
     public static DriverHazards None { get; } = new(false, false, false, false, FlushRangeMode.Exact);

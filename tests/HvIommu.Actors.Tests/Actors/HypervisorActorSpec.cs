@@ -161,6 +161,29 @@ public sealed class HypervisorActorSpec : ActorSpec
         Assert.False(_vcpu.HasMessages);
     }
 
+    /// <summary>The host executes the vCPU's input page as it finds it at the trap (brief §2.1): a page an interrupt
+    /// refilled with a flush of another domain (H17) flushes that domain, whatever the driver meant.</summary>
+    [Fact]
+    public void The_host_executes_what_the_input_page_holds_when_it_handles_the_call()
+    {
+        var domain4 = HvInputDeviceDomain.Self(DeviceDomainId.S1(4));
+        Assert.Equal(HvStatus.Success, Status(new CreateDeviceDomainInput(Domain3)));
+        Assert.Equal(HvStatus.Success, Status(new CreateDeviceDomainInput(domain4)));
+        var gpa = _world.HypercallInputPage(0);
+        var page = new byte[HypercallInputCodec.PageBytes];
+
+        var control = HypercallInputCodec.Write(new FlushDeviceDomainInput(Domain3), page);
+        _world.Memory.Write(gpa, page);
+        _hypervisor.Tell(new Hypercall(new FlushDeviceDomainInput(Domain3), 0, _vcpu, control, gpa));
+        Assert.Equal(3u, _flushHandler.ExpectMsg<ExecuteFlush>().Domain);
+
+        HypercallInputCodec.Write(new FlushDeviceDomainInput(domain4), page);
+        _world.Memory.Write(gpa, page);
+        _hypervisor.Tell(new Hypercall(new FlushDeviceDomainInput(Domain3), 0, _vcpu, control, gpa));
+        Assert.Equal(4u, _flushHandler.ExpectMsg<ExecuteFlush>().Domain);
+        Assert.Equal(1, _world.Counters.Get(HvIommu.Actors.Metrics.SimCounter.HypercallInputsReplaced));
+    }
+
     [Fact]
     public void A_list_flush_is_handed_over_with_its_blocks_and_a_malformed_block_is_InvalidParameter()
     {
