@@ -23,11 +23,30 @@ public static class CommonOptions
     public static Option<long?> Ops(string description = "guest DMA operations to run (overrides hviommu.run.ops)") =>
         Int64("--ops", description, 0, 1_000_000_000_000);
 
-    public static Option<string?> Mode() => new Option<string?>("--mode")
+    public static Option<string?> Mode() => OneOf("--mode",
+        "stress: Akka's dispatchers on all cores, real races, the seed fixes the workload; deterministic: one mailbox step at a time under a seeded scheduler with virtual time (default: hviommu.mode)",
+        "stress", "deterministic");
+
+    /// <summary>An option that takes one of <paramref name="values"/> (exactly as written: a typo is refused, not
+    /// guessed); the error names the option, the value and the values allowed. Completion offers the values.</summary>
+    public static Option<string?> OneOf(string name, string description, params string[] values)
     {
-        Description = "stress: Akka's dispatchers on all cores, real races, the seed fixes the workload; deterministic: one mailbox step at a time under a seeded scheduler with virtual time (default: hviommu.mode)",
-        HelpName = "stress|deterministic",
-    }.AcceptOnlyFromAmong("stress", "deterministic");
+        var option = new Option<string?>(name)
+        {
+            Description = description,
+            HelpName = string.Join('|', values),
+            CustomParser = r =>
+            {
+                var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (values.Contains(text, StringComparer.Ordinal))
+                    return text;
+                r.AddError($"{name} '{text}' is not one of: {string.Join(", ", values)}");
+                return null;
+            },
+        };
+        option.CompletionSources.Add(_ => values.Select(v => new System.CommandLine.Completions.CompletionItem(v)));
+        return option;
+    }
 
     public static Option<TimeSpan?> Duration(string description, string name = "--duration") =>
         new(name) { Description = description, HelpName = "T", CustomParser = r => DurationOf(r) };
@@ -89,12 +108,24 @@ public static class CommonOptions
         return null;
     }
 
+    /// <summary>The longest duration an option takes: a week, as hviommu.run.duration (a longer wait is a typo, and
+    /// would overflow the timers).</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
     private static TimeSpan? DurationOf(ArgumentResult r)
     {
         var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-        if (HoconReader.TryParseDuration(text, out var d) && d > TimeSpan.Zero)
+        var name = OptionName(r);
+        var trimmed = text.Trim();
+        // HOCON reads a bare number as milliseconds; on a command line "--duration 5" means seconds as often as not: ask.
+        if (trimmed.Length > 0 && trimmed.All(c => char.IsAsciiDigit(c) || c == '.'))
+        {
+            r.AddError($"{name} '{text}' has no unit: write {trimmed}ms, {trimmed}s, {trimmed}m or {trimmed}h");
+            return null;
+        }
+        if (HoconReader.TryParseDuration(text, out var d) && d >= TimeSpan.FromMilliseconds(1) && d <= MaxDuration)
             return d;
-        r.AddError($"{OptionName(r)} '{text}' is not a positive duration (e.g. 500ms, 30s, 2m)");
+        r.AddError($"{name} '{text}' is not a duration from 1ms to {MaxDuration.TotalHours:0}h with a unit: ms, s, m or h (e.g. 500ms, 30s, 2m)");
         return null;
     }
 

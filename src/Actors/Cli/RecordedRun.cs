@@ -24,20 +24,21 @@ public sealed record RecordedRun(string ReportPath, RunReport Report, string Sch
         }
         catch (Exception e) when (e is ReportFormatException or JsonException or IOException or NotSupportedException)
         {
-            throw new UsageException($"{option} {reportPath}: not a readable report ({FirstLine(e.Message)})");
+            throw new UsageException($"{option} {reportPath}: not a readable report: {(e is ReportFormatException f ? f.Problem : FirstLine(e.Message))}");
         }
         if (report.Mode != RunMode.Deterministic)
             throw new UsageException($"{option} {reportPath}: a {report.Mode.ToString().ToLowerInvariant()} run cannot be {purpose}; only deterministic runs can");
         if (string.IsNullOrEmpty(report.TraceHash))
             throw new UsageException($"{option} {reportPath}: the report has no traceHash, which every deterministic report carries; it cannot be {purpose}");
         var schedulePath = FindSchedule(option, reportPath, report);
-        var schedule = LoadSchedule($"schedule file {schedulePath}", schedulePath);
+        var schedule = LoadSchedule("schedule file", schedulePath);
         if (schedule.Seed != report.Seed)
             throw new UsageException($"schedule file {schedulePath}: seed {schedule.Seed} is not the report's seed {report.Seed}; the two files belong to different runs");
         return new RecordedRun(reportPath, report, schedulePath, schedule, FromResolved(report, reportPath));
     }
 
-    /// <summary>A schedule file, parsed and checked; throws <see cref="UsageException"/> naming it.</summary>
+    /// <summary>A schedule file, parsed and checked; throws <see cref="UsageException"/> naming <paramref name="what"/>
+    /// (the option, or "schedule file") and the file.</summary>
     public static ScheduleFile LoadSchedule(string what, string path)
     {
         OutputPaths.CheckInput(what, path);
@@ -45,23 +46,28 @@ public sealed record RecordedRun(string ReportPath, RunReport Report, string Sch
         {
             return ScheduleFile.Load(path);
         }
-        catch (Exception e) when (e is FormatException or IOException or OverflowException)
+        catch (Exception e) when (e is FormatException or IOException or OverflowException or ArgumentException)
         {
-            throw new UsageException($"{what}: {FirstLine(e.Message)}");
+            // ScheduleFile's messages start "schedule file line N: …" or "schedule file: …": say which file once.
+            var problem = FirstLine(e.Message);
+            problem = problem.StartsWith("schedule file", StringComparison.Ordinal) ? problem["schedule file".Length..].TrimStart(':', ' ') : problem;
+            throw new UsageException($"{what} {path}: {problem}");
         }
     }
 
-    /// <summary>The report's own schedule: beside the report first (its usual place, found from any directory), then as recorded.</summary>
+    /// <summary>The report's own schedule: beside the report first (its usual place, found from any directory), then
+    /// the report's own name with .schedule (a pair renamed together), then as recorded.</summary>
     private static string FindSchedule(string option, string reportPath, RunReport report)
     {
         var recorded = report.Artifacts.Where(a => a.EndsWith(".schedule", StringComparison.Ordinal)).ToList();
-        if (recorded.Count == 0)
-            throw new UsageException($"{option} {reportPath}: it names no schedule file among its artifacts");
         var directory = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
-        foreach (var candidate in recorded.Select(a => Path.Combine(directory, Path.GetFileName(a))).Concat(recorded.Where(Path.IsPathRooted)))
+        var own = Path.ChangeExtension(Path.GetFullPath(reportPath), ".schedule");
+        foreach (var candidate in recorded.Select(a => Path.Combine(directory, Path.GetFileName(a))).Append(own).Concat(recorded.Where(Path.IsPathRooted)))
             if (File.Exists(candidate))
                 return candidate;
-        throw new UsageException($"{option} {reportPath}: its schedule {Path.GetFileName(recorded[0])} is not beside it in {directory}");
+        throw new UsageException(recorded.Count == 0
+            ? $"{option} {reportPath}: it names no schedule file among its artifacts, and {Path.GetFileName(own)} is not beside it"
+            : $"{option} {reportPath}: its schedule {Path.GetFileName(recorded[0])} is not beside it in {directory}");
     }
 
     /// <summary>The configuration the run used, rebuilt from the report's <c>config.resolved</c>.</summary>

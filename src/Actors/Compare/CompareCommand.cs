@@ -34,11 +34,7 @@ public sealed class CompareCommand : CliCommand
         HelpName = "V,…",
     };
     private readonly Option<ulong?> _seed = CommonOptions.Seed("the master seed, the same for every variant (default: hviommu.seed)");
-    private readonly Option<string?> _mode = new Option<string?>("--mode")
-    {
-        Description = "deterministic (default: the same seed gives the same figures) or stress (Akka's dispatchers, real races)",
-        HelpName = "deterministic|stress",
-    }.AcceptOnlyFromAmong("deterministic", "stress");
+    private readonly Option<string?> _mode = CommonOptions.OneOf("--mode", "deterministic (default: the same seed gives the same figures) or stress (Akka's dispatchers, real races)", "deterministic", "stress");
     private readonly Option<long?> _ops = CommonOptions.Ops("synthetic guest operations (overrides hviommu.run.ops; a trace's events always run)");
     private readonly Option<long?> _parallel = CommonOptions.Int64("--parallel",
         "deterministic variants run on N threads at once (default: the machine's cores; the figures are the same for any N); stress variants always run one at a time", 1, 64);

@@ -74,6 +74,7 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
         var choices = new List<int>();
         var values = new List<ScheduleValue>();
         string? list = null;
+        var given = new HashSet<string>(StringComparer.Ordinal);
         for (var n = 1; n < lines.Length; n++)
         {
             var line = lines[n].Trim();
@@ -88,6 +89,8 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
                 continue;
             }
             list = null;
+            if (key is "seed" or "strategy" or "steps" or "choices" or "values" && !given.Add(key))
+                throw new FormatException($"schedule file line {n + 1}: {key} is given twice (a hand edit?); each key appears once");
             switch (key)
             {
                 case "seed":
@@ -115,7 +118,10 @@ public sealed record ScheduleFile(ulong Seed, string Strategy, IReadOnlyList<int
             }
         }
         if (seed is null || strategy is null || steps is null)
-            throw new FormatException("schedule file: seed, strategy and steps are required");
+        {
+            var missing = new[] { ("seed", seed is null), ("strategy", strategy is null), ("steps", steps is null) }.Where(k => k.Item2).Select(k => k.Item1);
+            throw new FormatException($"schedule file: {string.Join(", ", missing)} missing (every schedule has seed, strategy and steps; cut short?)");
+        }
         if (steps != choices.Count)
             throw new FormatException($"schedule file: steps says {steps} but {choices.Count} choices follow");
         return new ScheduleFile(seed.Value, strategy, choices, values) { Version = version };

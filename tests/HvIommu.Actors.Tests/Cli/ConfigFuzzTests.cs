@@ -28,7 +28,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
     public const int LongCasesPerSeed = 25;
 
     /// <summary>The Long tier's cases start here, so they are not the default tier's again.</summary>
-    private const int LongFirstCase = 100_000;
+    internal const int LongFirstCase = 100_000;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("hviommu-fuzz-").FullName;
 
@@ -147,7 +147,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private static int? CasesOverride() =>
+    internal static int? CasesOverride() =>
         int.TryParse(Environment.GetEnvironmentVariable(CasesVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
 
     [Fact]

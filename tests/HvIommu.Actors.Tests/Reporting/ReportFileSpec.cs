@@ -70,12 +70,12 @@ public sealed class ReportFileSpec : IDisposable
     }
 
     [Theory]
-    [InlineData("{ not json", "not a valid report")]
+    [InlineData("{ not json", "is not valid JSON (line 1, byte 3)")]
     [InlineData("[1, 2]", "not an object")]
     [InlineData("""{ "seed": 7 }""", "has no schemaVersion")]
     [InlineData("""{ "schemaVersion": 1 }""", "has schemaVersion 1; this simulator reads version 2")]
     [InlineData("""{ "schemaVersion": 3 }""", "has schemaVersion 3; this simulator reads version 2")]
-    [InlineData("""{ "schemaVersion": 2, "seed": 7 }""", "not a valid report")]
+    [InlineData("""{ "schemaVersion": 2, "seed": 7 }""", "the report lacks required fields")]
     public void Reading_a_bad_report_says_what_is_wrong(string content, string problem)
     {
         var path = Path.Combine(_dir, "bad.json");
