@@ -42,8 +42,9 @@ internal sealed partial class PciDeviceActor
     private void ReplayRecentDescriptors(ReplayRecent m)
     {
         Tick();
+        // The recent descriptors stay: a device prodded again (after teardown freed tables the host still walks for
+        // it) replays them again, as a real device keeps its stale descriptors until it is reset.
         var recent = _spec.Behaviour == DeviceBehaviour.StaleReplay && !_removed ? _recent.ToArray() : [];
-        _recent.Clear();
         if (recent.Length == 0)
         {
             m.ReplyTo.Tell(new DmaCompleted(-1, 0));

@@ -29,6 +29,7 @@ internal sealed class RunSupervisor : ReceiveActor
     private ImmutableArray<IActorRef> _vcpus;
     private int _idle;
     private int _quiesced;
+    private int _timersStopped;
     private GuestInitCompleted? _init;
 
     public RunSupervisor(SimWorld world, string dispatcher, TaskCompletionSource<RunOutcome> done)
@@ -39,6 +40,7 @@ internal sealed class RunSupervisor : ReceiveActor
         _done = done;
         Receive<GuestInitCompleted>(InitCompleted);
         Receive<VcpuIdle>(_ => VcpuIdle());
+        Receive<FlushQueueTimersStopped>(_ => TimersStopped());
         Receive<DeviceQuiesced>(_ => DeviceQuiesced());
         Receive<GuestTeardownCompleted>(m => _done.TrySetResult(new RunOutcome(_init?.Succeeded ?? false, _init?.Detail ?? "", m.Detail, null)));
     }
@@ -79,9 +81,20 @@ internal sealed class RunSupervisor : ReceiveActor
             _vcpus[0].Tell(new TeardownGuest(Self));
     }
 
+    // Every vCPU's flush-queue timers are stopped (and a running timeout finished) before teardown, as
+    // iommu_dma_free_fq stops fq_timer synchronously: a timeout of another vCPU must not reap its queues into the
+    // IOVA caches while vCPU 0 accounts for every IOVA and frees the queues.
     private void VcpuIdle()
     {
         if (++_idle < _vcpus.Length)
+            return;
+        foreach (var v in _vcpus)
+            v.Tell(new StopFlushQueueTimers(Self));
+    }
+
+    private void TimersStopped()
+    {
+        if (++_timersStopped < _vcpus.Length)
             return;
         foreach (var d in _devices)
             d.Tell(new Quiesce(Self));

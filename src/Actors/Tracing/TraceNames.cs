@@ -46,6 +46,7 @@ public static class TraceNames
         FlushQueueTimerFired f => ("FlushQueueTimerFired", $"domain {f.Domain}"),
         ContinueMap m => ("ContinueMap", $"descriptor {m.DescriptorId}"),
         VcpuIdle v => ("VcpuIdle", $"vcpu{v.Vcpu}"),
+        FlushQueueTimersStopped t => ("FlushQueueTimersStopped", $"vcpu{t.Vcpu}"),
         DeviceQuiesced q => ("DeviceQuiesced", q.Device),
         _ => (message.GetType().Name, ""),
     };

@@ -24,8 +24,10 @@ internal sealed partial class VcpuActor
             return;
         _opsSinceSwitch = 0;
         var home = _world.DomainOfDevice[0].Identity;
-        // Xen since XSA-302: a device leaving its domain for another paging domain is quarantined instead.
-        var away = life.QuarantineMovedDevice ? BlockingDomain : SwitchTarget(life.DomainSwitchTo);
+        // A device would land in another device's paging domain with its driver still programming its old IOVAs: Linux
+        // refuses that (the DMA-API driver holds the group on its default domain, iommu.c iommu_device_use_default_domain),
+        // Xen since XSA-302 quarantines the device; lifecycle.quarantine-moved-device = off is the hazard (H9).
+        var away = life.QuarantineMovedDevice && _world.Settings.SwitchesIntoPopulatedDomain ? BlockingDomain : SwitchTarget(life.DomainSwitchTo);
         var (from, to) = _deviceAway ? (away, home) : (home, away);
         _deviceAway = !_deviceAway;
         await SwitchDomainAsync(_world.Devices[0], from, to, life);

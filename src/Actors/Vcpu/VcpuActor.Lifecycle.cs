@@ -20,6 +20,7 @@ internal sealed partial class VcpuActor
 
     private InitStep _initStep;
     private bool _detachFailed;
+    private bool _tablesFreedUnderAttachedDevice;
     private bool _initFailed;
     private GuestTask<HypercallCompleted>? _prod;
 
@@ -238,6 +239,8 @@ internal sealed partial class VcpuActor
                 continue;
             }
             if (attached.Count > 0 && domain.Table is not null)
+                _tablesFreedUnderAttachedDevice = true;
+            if (attached.Count > 0 && domain.Table is not null)
                 _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
                     _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
             FreeTable(domain);
@@ -293,6 +296,10 @@ internal sealed partial class VcpuActor
                 await ProdDevicesAsync();
                 FreeFlushQueues();
                 await FreePagingDomainsAsync(ExitPath.Teardown);
+                // A device the host refused to detach is still attached to a domain whose tables were just freed
+                // (keep-tables-when-detach-fails = off, the RFC's teardown): its DMA now walks the freed tables (H10).
+                if (_tablesFreedUnderAttachedDevice)
+                    await ProdDevicesAsync();
             }
             await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
         }

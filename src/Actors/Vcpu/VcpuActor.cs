@@ -64,6 +64,11 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash
             if (!_timersCancelled)
                 Run(FlushQueueTimeoutAsync(m));
         });
+        Guest<StopFlushQueueTimers>(m =>
+        {
+            CancelTimers();
+            m.ReplyTo.Tell(new FlushQueueTimersStopped(_index));
+        });
         Guest<TeardownGuest>(m => Run(TeardownAsync(m)));
     }
 

@@ -16,6 +16,16 @@ public sealed record StartWorkload(IActorRef ReplyTo) : IVcpuMessage;
 /// <summary>The vCPU has no operation outstanding and will start none.</summary>
 public sealed record VcpuIdle(int Vcpu);
 
+/// <summary>
+/// Stop this vCPU's flush-queue timers before teardown and wait for a timeout already running: iommu_dma_free_fq
+/// (dma-iommu.c) stops the timer with del_timer_sync / timer_shutdown_sync, which waits for a running fq_flush_timeout,
+/// before it frees the queues. Handled as guest work, so a timeout in the middle of its flush finishes first; answer
+/// <see cref="FlushQueueTimersStopped"/>.
+/// </summary>
+public sealed record StopFlushQueueTimers(IActorRef ReplyTo) : IVcpuMessage;
+
+public sealed record FlushQueueTimersStopped(int Vcpu);
+
 /// <summary>Tear the guest down (release devices to blocking, drain flush queues, free domains); answer <see cref="GuestTeardownCompleted"/>.</summary>
 public sealed record TeardownGuest(IActorRef ReplyTo) : IVcpuMessage;
 

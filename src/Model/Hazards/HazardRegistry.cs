@@ -132,7 +132,7 @@ public static class HazardRegistry
             "ATTACH adds the device to its new domain without taking it out of the old one (cloud-hypervisor #6298), so the old domain still translates for it", "§2.2, §8",
             [ViolationKind.IsolationBreach], s => s.Hypervisor.Behaviour.AttachLeavesOldDomain),
         new("H9", "hviommu.lifecycle.quarantine-moved-device", "off",
-            "a device moved into another paging domain keeps DMA-ing with its old IOVAs, which resolve to other devices' buffers there (Xen XSA-302; the fix quarantines it); on with a domain switch to a paging domain", "§1.6, §5.5",
+            "a device moved into another device's paging domain keeps DMA-ing with its old IOVAs, which resolve to that device's buffers there (Xen XSA-302; the fix quarantines it); on with a domain switch to a paging domain (quarantine on diverts only a move into a populated one)", "§1.6, §5.5",
             [ViolationKind.IsolationBreach], s => !s.Lifecycle.QuarantineMovedDevice && s.Lifecycle.DomainSwitch != DomainSwitchMode.None && s.Lifecycle.DomainSwitchTo != "blocking"),
         new("H10", "hviommu.lifecycle.free-domain-before-detach", "on",
             "teardown frees each paging domain before its devices are detached and it is flushed", "§1.5",

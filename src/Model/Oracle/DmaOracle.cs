@@ -252,7 +252,8 @@ public sealed class DmaOracle : ITranslationMonitor
                     (Cause.WalkCacheKept, "The flush left the walk caches in place, so the IOMMU reached a table page freed after it through a cached pointer (H1, §3.1)."),
                     (Cause.SkipMapFlush, "A map replaced an emptied table by a large leaf and freed the table without flushing, while the walk cache still pointed at it (H19, §3.1): generic_pt's map_pages syncs the IOTLB before it frees the tables it replaced."),
                     (Cause.FreeDomainBeforeDetach, "The walk read a table of a domain whose tables were freed (pt_iommu_deinit) while a device was still attached to it (H10, §1.5): teardown must detach and flush before it frees."),
-                    (Cause.DeleteKeepsCaches, "The domain was deleted and its tables freed, but DELETE left its walk-cache entries in place (H10, §8 q4).")));
+                    (Cause.DeleteKeepsCaches, "The domain was deleted and its tables freed, but DELETE left its walk-cache entries in place (H10, §8 q4)."),
+                    (Cause.FreeTablesDespiteFailedDetach, "HVCALL_DETACH_DEVICE_DOMAIN failed, so the device stayed attached and the IOMMU kept walking the domain's tables, which the RFC's teardown freed anyway (H10; Xen fix 7b658fd273f9 keeps them: lifecycle.keep-tables-when-detach-fails = on).")));
         }
         return null;
     }

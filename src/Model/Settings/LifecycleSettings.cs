@@ -46,10 +46,13 @@ public enum DomainSwitchMode
 /// none. From then on it issues no DMA and answers no ATS invalidation and no drain; its outstanding descriptors
 /// complete with errors, as a driver's remove path aborts them.</param>
 /// <param name="SurpriseRemoveAfter">The removal happens when the device is handed its N-th descriptor.</param>
-/// <param name="QuarantineMovedDevice">A device moved out of its domain into another paging domain goes to a quarantine
-/// domain (the blocking domain: every DMA faults) instead, as Xen does since XSA-302 (devices deassigned
-/// from a guest are assigned to the quarantine domain dom_io rather than to dom0). Off (the default, H9): the device
-/// lands in the target domain and its DMA with the old domain's IOVAs reaches other devices' buffers there.</param>
+/// <param name="QuarantineMovedDevice">On (the default, the safe behaviour): a device the domain switch would move into
+/// a paging domain another device DMAs in goes to a quarantine domain (the blocking domain: every DMA faults) instead.
+/// Linux never lets a device whose DMA-API driver is bound reach another paging domain (iommu.c
+/// iommu_device_use_default_domain and __iommu_take_dma_ownership return -EBUSY while the group's domain is not its
+/// default domain), and Xen since XSA-302 assigns a device deassigned from a guest to its quarantine domain dom_io
+/// rather than to dom0. Off (H9): the device lands in the populated domain and its DMA with the old domain's IOVAs
+/// reaches the other device's buffers there. A move into an empty paging domain or to blocking is not affected.</param>
 /// <param name="SysfsDmaFqAfter">After this many of its operations vCPU 0 writes <c>DMA-FQ</c> to the IOMMU group type of
 /// every strict paging domain (iommu.c iommu_group_store_type), bringing its flush queue up in place while DMA goes on;
 /// 0 = never. Needs driver.dma-mode = strict.</param>
@@ -66,7 +69,7 @@ public sealed record LifecycleSettings(
     bool KeepTablesWhenDetachFails = false,
     string SurpriseRemove = "",
     int SurpriseRemoveAfter = 20,
-    bool QuarantineMovedDevice = false,
+    bool QuarantineMovedDevice = true,
     int SysfsDmaFqAfter = 0)
 {
     /// <summary>The safe defaults of reference.conf.</summary>

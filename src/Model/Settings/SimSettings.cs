@@ -30,7 +30,34 @@ public sealed record SimSettings(
     ImmutableArray<DeviceSpec> Devices,
     WorkloadSettings Workload,
     ImmutableArray<FaultSpec> Faults,
-    LifecycleSettings Lifecycle);
+    LifecycleSettings Lifecycle)
+{
+    /// <summary>
+    /// Where the domain switch (lifecycle.domain-switch) moves the first device: "blocking", a domain name, or, for
+    /// "", the paging domain after its home domain in <see cref="Domains"/>; null when nothing is switched.
+    /// </summary>
+    public string? SwitchTargetName
+    {
+        get
+        {
+            if (Lifecycle.DomainSwitch == DomainSwitchMode.None || Devices.Length == 0 || Domains.Length == 0)
+                return null;
+            if (Lifecycle.DomainSwitchTo.Length > 0)
+                return Lifecycle.DomainSwitchTo;
+            var home = Domains.IndexOf(Domains.FirstOrDefault(d => d.Name == Devices[0].Domain) ?? Domains[0]);
+            return Domains[(home + 1) % Domains.Length].Name;
+        }
+    }
+
+    /// <summary>
+    /// Whether the domain switch moves the first device into a paging domain that another device of the topology DMAs
+    /// in (its home domain): the move XSA-302 is about, where the device's old IOVAs reach that device's buffers.
+    /// A move into an empty paging domain or to blocking only makes the old IOVAs fault.
+    /// </summary>
+    public bool SwitchesIntoPopulatedDomain =>
+        SwitchTargetName is { } to && to != "blocking" && to != Devices[0].Domain
+        && Devices.Skip(1).Any(d => d.Domain == to);
+}
 
 public sealed record RunSettings(
     long Ops,

@@ -108,7 +108,8 @@ public sealed class ReferenceDefaultsSpec
             DomainSwitchTo: "",
             DisableAtsBeforeBlock: true,
             FreeDomainBeforeDetach: false,
-            EarlyDmaDevice: ""), Defaults.Lifecycle);
+            EarlyDmaDevice: "",
+            QuarantineMovedDevice: true), Defaults.Lifecycle);
 
     [Fact]
     public void Workload_defaults()

@@ -60,7 +60,7 @@ public sealed class RaceExplorationTests
         Assert.Contains("LeakedTablePage [H6]", stdout);
         Assert.DoesNotContain("[H16]", stdout);
         Assert.Contains("overwritten by a racing install", stdout);
-        Assert.Matches(@"--mode deterministic --strategy (random|""pct depth=\d+ length=\d+""|""delay bound=\d+ length=\d+"")", stdout);
+        Assert.Matches(@"--mode deterministic --strategy (random|""pct depth=\d+ length=\d+( coins=\w+)?""|""delay bound=\d+ length=\d+( coins=\w+)?"")", stdout);
     }
 }
 

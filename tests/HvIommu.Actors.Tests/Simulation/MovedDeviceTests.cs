@@ -1,4 +1,5 @@
 using HvIommu.Actors.Cli;
+using HvIommu.Actors.Tests.Scenarios;
 
 namespace HvIommu.Actors.Tests.Simulation;
 
@@ -19,7 +20,7 @@ public sealed class MovedDeviceTests
           vm.vcpus = 1
           domains = [ { name = "guest" }, { name = "dom0" } ]
           devices = [ { name = "nic", domain = "guest" }, { name = "disk", domain = "dom0" } ]
-          lifecycle { domain-switch = attach-replace, domain-switch-to = "dom0", domain-switch-every = 1 }
+          lifecycle { domain-switch = attach-replace, domain-switch-to = "dom0", domain-switch-every = 1, quarantine-moved-device = off }
         }
         """;
 
@@ -59,5 +60,18 @@ public sealed class MovedDeviceTests
             .Replace("domain-switch-to = \"dom0\"", "domain-switch-to = \"spare\"", StringComparison.Ordinal);
         var (exit, stdout) = Run(text, "--mode", mode);
         Assert.True(exit == ExitCodes.Matched, stdout);
+    }
+
+    // The issue-15 report (config/regressions/issue15-moved-ats-device-lazy.conf, clean with its defaults in both modes
+    // through RegressionConfigTests): with quarantine-moved-device = off the same run is the XSA-302 hazard and names it.
+    [Fact]
+    public void The_well_behaved_ats_device_moved_into_a_populated_domain_breaches_only_without_quarantine()
+    {
+        var text = File.ReadAllText(Path.Combine(RegressionConfigTests.Directory, "issue15-moved-ats-device-lazy.conf"))
+            .Replace("domain-switch-every = 3 }", "domain-switch-every = 3, quarantine-moved-device = off }", StringComparison.Ordinal);
+        var (exit, stdout) = Run(text, "--mode", "deterministic");
+        Assert.True(exit == ExitCodes.Mismatched, stdout);
+        Assert.Contains("IsolationBreach [H9]", stdout);
+        Assert.Contains("quarantine-moved-device = on", stdout);
     }
 }
