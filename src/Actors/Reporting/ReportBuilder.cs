@@ -31,6 +31,7 @@ internal static class ReportBuilder
         {
             LatencyClock = mode == RunMode.Deterministic ? "scheduler" : "wall",
             Findings = Enum.GetValues<ViolationKind>().Where(k => world.Violations.Count(k) > 0).ToDictionary(k => k.ToString(), k => world.Violations.Count(k)),
+            DriverEvents = DriverEventCounters.Where(k => c[k] > 0).ToDictionary(k => JsonNamingPolicy.CamelCase.ConvertName(k.ToString()), k => c[k]),
             Memory = mode == RunMode.Stress ? MemoryOf(world) : null,
             WorkloadTrace = world.TraceReplay is { } replay ? WorkloadTraceStatsOf(replay) : null,
             Cost = CostStatsOf(world, c),
@@ -94,6 +95,13 @@ internal static class ReportBuilder
             DmaTranslationCdf = world.TranslationCost.Cdf(),
         };
     }
+
+    /// <summary>The counters <see cref="RunStats.DriverEvents"/> reports when non-zero.</summary>
+    private static readonly Metrics.SimCounter[] DriverEventCounters =
+    [
+        Metrics.SimCounter.DevicesNotManaged, Metrics.SimCounter.FlushQueueInitFailures, Metrics.SimCounter.DomainsSwitchedToLazy,
+        Metrics.SimCounter.HypercallInputsReplaced, Metrics.SimCounter.InterruptsInHypercallWindow,
+    ];
 
     private static MappingStats MappingStatsOf(SimWorld world, Metrics.SimCountersSnapshot c)
     {

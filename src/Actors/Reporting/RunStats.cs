@@ -35,6 +35,15 @@ public sealed record RunStats(
     /// violations in full); includes LazyWindowStaleAccess, which is a violation only when asked (H3).</summary>
     public IReadOnlyDictionary<string, long> Findings { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>
+    /// The driver's rarer events, by counter name (camelCase), only those that happened: <c>devicesNotManaged</c>
+    /// (probe_device returned -ENODEV, H13), <c>flushQueueInitFailures</c> (iommu_dma_init_fq failed, the domain stayed
+    /// strict), <c>domainsSwitchedToLazy</c> (the sysfs switch to DMA-FQ), <c>hypercallInputsReplaced</c> (the host read
+    /// another call's input from the per-vCPU input page, H17) and <c>interruptsInHypercallWindow</c> (interrupts taken
+    /// between filling that page and the trap, H17). Empty when none happened or in older reports.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> DriverEvents { get; init; } = new Dictionary<string, long>();
+
     /// <summary>The leaves the maps wrote by page size and how the IOVA allocator served them; null in older reports.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public MappingStats? Mapping { get; init; }

@@ -74,6 +74,8 @@ public static class SummaryTable
             Row($"hypercall {name}", N(count));
         foreach (var (kind, count) in s.Findings)
             Row($"found {kind}", N(count));
+        foreach (var (name, count) in s.DriverEvents)
+            Row($"driver event {name}", N(count));
         Row("VM exits (all paths)", N(s.VmExits));
         Row("IOTLB hit rate", HitRate(s.Iotlb));
         Row("ATC hit rate", HitRate(s.Atc));

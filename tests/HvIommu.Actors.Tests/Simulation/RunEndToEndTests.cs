@@ -126,6 +126,21 @@ public sealed class RunEndToEndTests
         Assert.Equal((3L, 3L), (Counts(wrong).Property, Counts(wrong).Attach));
     }
 
+    [Fact]
+    public void The_report_counts_the_driver_events_that_happened_and_only_those()
+    {
+        long Event(System.Text.Json.JsonElement stats, string name) =>
+            stats.GetProperty("driverEvents").TryGetProperty(name, out var n) ? n.GetInt64() : 0;
+        // H13's right twin refuses the two devices that share a logical id: two probes returned -ENODEV.
+        var refused = RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h13-device-id-alias-right.conf"), "--seed", "2");
+        Assert.Equal(2, Event(refused, "devicesNotManaged"));
+        // H17's wrong twin fills the input page with interrupts on: interrupts land in the window and replace inputs.
+        var h17 = RunStats(Path.Combine(RepoRoot(), "config", "scenarios", "h17-input-page-wrong.conf"), "--seed", "1");
+        Assert.True(Event(h17, "interruptsInHypercallWindow") > 0 && Event(h17, "hypercallInputsReplaced") > 0, h17.GetProperty("driverEvents").ToString());
+        // The default run has none of them, and the map stays empty rather than listing zeros.
+        Assert.Empty(RunStats(null, "--seed", "1").GetProperty("driverEvents").EnumerateObject());
+    }
+
     private static System.Text.Json.JsonElement RunStats(string? config, params string[] extra)
     {
         var report = Path.Combine(Path.GetTempPath(), $"hviommu-e2e-{Guid.NewGuid():N}.json");
