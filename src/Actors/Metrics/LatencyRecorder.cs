@@ -15,6 +15,10 @@ public sealed class LatencyRecorder
     /// <summary>The largest latency tracked: one hour. Larger values are clamped to it.</summary>
     public const long HighestTrackableNs = 3_600_000_000_000;
 
+    /// <summary>The <c>dma</c> latency samples one DMA transaction in this many (transaction id a multiple of it), so its
+    /// count is about stats.dmaTransactions / 8, not every transaction.</summary>
+    public const int DmaSampleEvery = 8;
+
     private const int SignificantDigits = 3;
 
     private readonly Recorder? _recorder;

@@ -135,7 +135,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor
         tx.View = view;
         tx.Id = ++_nextTransactionId;
         // Latency is sampled (one transaction in eight): reading the clock is a large share of a DMA's cost.
-        tx.IssuedNs = (tx.Id & 7) == 0 ? _world.Clock.NowNs : 0;
+        tx.IssuedNs = tx.Id % LatencyRecorder.DmaSampleEvery == 0 ? _world.Clock.NowNs : 0;
         _inFlight.Add(tx.Id, tx);
         if (!HoldReplay(tx))
             Self.Tell(new TransferDue(tx.Id));

@@ -127,12 +127,15 @@ public static class SummaryTable
             table.AddColumn(new TableColumn(h).RightAligned());
         foreach (var (name, l) in latencies.Where(l => l.Value.Count > 0))
         {
-            IRenderable[] cells = [.. new[] { name, N(l.Count), N(l.MinNs), N(l.P50Ns), N(l.P90Ns), N(l.P99Ns), N(l.P999Ns), N(l.MaxNs), l.MeanNs.ToString("N0", C) }
+            IRenderable[] cells = [.. new[] { LatencyRow(name), N(l.Count), N(l.MinNs), N(l.P50Ns), N(l.P90Ns), N(l.P99Ns), N(l.P999Ns), N(l.MaxNs), l.MeanNs.ToString("N0", C) }
                 .Select(v => new Text(v))];
             table.AddRow(cells);
         }
         return table;
     }
+
+    /// <summary>A latency row's label: the dma row says it is a sample, so its count is not read against the DMA transactions.</summary>
+    public static string LatencyRow(string name) => name == "dma" ? $"dma (1 in {LatencyRecorder.DmaSampleEvery} sampled)" : name;
 
     /// <summary>
     /// What the latency table measures (stats.latencyClock): in a deterministic run the scheduler's virtual time, which

@@ -40,6 +40,20 @@ public sealed class RunFiguresTests : IDisposable
     }
 
     [Fact]
+    public void The_dma_latency_row_says_it_is_a_sample_of_the_transactions()
+    {
+        var report = Path.Combine(_dir, "s.json");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--mode", "deterministic", "--ops", "40", "--seed", "3", "--plain", "--report", report]);
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        // 320 DMA transactions, 40 of them in the dma row: the row must not read as every transaction.
+        Assert.Contains("| dma (1 in 8 sampled) ", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(report));
+        var stats = doc.RootElement.GetProperty("stats");
+        var sampled = stats.GetProperty("latencies").GetProperty("dma").GetProperty("count").GetInt64();
+        Assert.InRange(sampled * HvIommu.Actors.Metrics.LatencyRecorder.DmaSampleEvery, stats.GetProperty("dmaTransactions").GetInt64() - 8 * 8, stats.GetProperty("dmaTransactions").GetInt64());
+    }
+
+    [Fact]
     public void A_stress_trace_has_no_schedule_step_and_a_deterministic_one_has()
     {
         var stress = Path.Combine(_dir, "stress trace");
