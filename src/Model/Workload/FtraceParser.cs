@@ -112,7 +112,8 @@ public static partial class FtraceParser
         };
         if (kind is null)
             return LineKind.OtherEvent;
-        var cpu = int.Parse(m.Groups["cpu"].ValueSpan, CultureInfo.InvariantCulture);
+        if (!int.TryParse(m.Groups["cpu"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var cpu))
+            throw new TraceFormatException(file, number, $"CPU [{m.Groups["cpu"].Value}] is not a CPU number (expected a whole number from 0 to {int.MaxValue})");
         var ts = ParseSeconds(m.Groups["ts"].Value, file, number);
         var body = m.Groups["body"].Value;
         ev = kind == IommuEventKind.Map ? ParseMap(body, cpu, ts, file, number) : ParseUnmap(body, cpu, ts, file, number);
@@ -200,13 +201,13 @@ public static partial class FtraceParser
         return true;
     }
 
-    [GeneratedRegex(@"^\s*(?<task>.*?)-(?<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>[^\s:\[\]]{4,6})\s+)?(?<ts>\d+\.\d+):\s+(?<event>[\w:]+):\s?(?<body>.*)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\s*(?<task>.*?)-(?<pid>[0-9]+)\s+(?:\(\s*[0-9-]+\)\s+)?\[(?<cpu>[0-9]+)\]\s+(?:(?<flags>[^\s:\[\]]{4,6})\s+)?(?<ts>[0-9]+\.[0-9]+):\s+(?<event>[\w:]+):\s?(?<body>.*)$", RegexOptions.CultureInvariant)]
     private static partial Regex EventLine();
 
-    [GeneratedRegex(@"^IOMMU: iova=0x(?<iova>[0-9a-fA-F]+)(?: - 0x(?<end>[0-9a-fA-F]+))? paddr=(?:0x)?0x(?<pa>[0-9a-fA-F]+) size=(?<size>\d+)\s*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^IOMMU: iova=0x(?<iova>[0-9a-fA-F]+)(?: - 0x(?<end>[0-9a-fA-F]+))? paddr=(?:0x)?0x(?<pa>[0-9a-fA-F]+) size=(?<size>[0-9]+)\s*$", RegexOptions.CultureInvariant)]
     private static partial Regex MapBody();
 
-    [GeneratedRegex(@"^IOMMU: iova=0x(?<iova>[0-9a-fA-F]+)(?: - 0x(?<end>[0-9a-fA-F]+))? size=(?<size>\d+) unmapped_size=(?<unmapped>\d+)\s*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^IOMMU: iova=0x(?<iova>[0-9a-fA-F]+)(?: - 0x(?<end>[0-9a-fA-F]+))? size=(?<size>[0-9]+) unmapped_size=(?<unmapped>[0-9]+)\s*$", RegexOptions.CultureInvariant)]
     private static partial Regex UnmapBody();
 
     /// <summary>The two sniffed bytes followed by the rest of the stream.</summary>

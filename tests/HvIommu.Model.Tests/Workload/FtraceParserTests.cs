@@ -94,6 +94,10 @@ public sealed class FtraceParserTests
     [InlineData("  dd-116 [000] ..... 8.468073: map: IOMMU: iova=0xfff60000 - 0xfff90000 paddr=0x1000 size=131072", "expected end = start + size")]
     [InlineData("  dd-116 [000] ..... 8.468073: map: IOMMU: iova=0xfff60800 - 0xfff61800 paddr=0x1000 size=4096", "4 KiB-aligned")]
     [InlineData("  dd-116 [000] ..... 8.468073: map: IOMMU: iova=0xfff60000 - 0xfff61000 paddr=0x1800 size=4096", "paddr=0x1800 is not 4 KiB aligned")]
+    // A CPU number past int, and digits of another script (.NET's \d matches U+FF19), were a simulator failure (exit 3).
+    [InlineData("  dd-116 [99999999999] ..... 8.468073: map: IOMMU: iova=0xfff60000 - 0xfff61000 paddr=0x1000 size=4096", "CPU [99999999999] is not a CPU number (expected a whole number from 0 to 2147483647)")]
+    [InlineData("  dd-116 [\uFF19\uFF19] ..... 8.468073: map: IOMMU: iova=0xfff60000 - 0xfff61000 paddr=0x1000 size=4096", "expected an ftrace event line")]
+    [InlineData("  dd-116 [000] ..... 8.468073: map: IOMMU: iova=0xfff60000 - 0xfff61000 paddr=0x1000 size=\uFF14\uFF10\uFF19\uFF16", "expected 'map: IOMMU:")]
     public void A_malformed_line_names_its_line_number_and_what_was_expected(string bad, string expected)
     {
         var text = Header + "          dd-116     [000] .....     8.468073: map: IOMMU: iova=0x00000000fff60000 - 0x00000000fff80000 paddr=0x0000000004f0a000 size=131072\n" + bad + "\n";
