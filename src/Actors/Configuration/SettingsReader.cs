@@ -348,7 +348,8 @@ internal static class SettingsReader
             r.Problem(Root + "devices", "[]", "a topology needs at least one device");
         if (s.Expect == Expectation.Clean && s.ExpectKind is not null)
             r.Problem(Root + "expect-kind", s.ExpectKind, "only meaningful with expect = violation");
-        if (s.ExpectKind is not null && !Enum.TryParse<HvIommu.Model.Oracle.ViolationKind>(s.ExpectKind, false, out _))
+        // By name only: Enum.TryParse also takes numbers ("-1", "99"), which name no kind.
+        if (s.ExpectKind is not null && !Enum.GetNames<HvIommu.Model.Oracle.ViolationKind>().Contains(s.ExpectKind, StringComparer.Ordinal))
             r.Problem(Root + "expect-kind", s.ExpectKind, "unknown violation kind; allowed: " + string.Join(", ", Enum.GetNames<HvIommu.Model.Oracle.ViolationKind>()));
         var life = s.Lifecycle;
         if (life.SurpriseRemove.Length > 0 && s.Devices.Length > 0 && !s.Devices.Any(d => d.Name == life.SurpriseRemove))

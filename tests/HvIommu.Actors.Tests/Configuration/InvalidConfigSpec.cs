@@ -269,4 +269,13 @@ public sealed class InvalidConfigSpec
     [InlineData("hviommu.hypervisor.behaviour.delete-invalidates-caches = 2", "hviommu.hypervisor.behaviour.delete-invalidates-caches", "2", "on")]
     public void Lifecycle_and_host_behaviour_keys_reject_bad_values(string text, string key, string value, string allowed) =>
         Single(text, key, value, allowed);
+
+    // A number is no violation kind, though .NET's enum parser would take it (the long config fuzz found "-1" running to exit 3).
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("3")]
+    [InlineData("dmaToFreedFrame")]
+    [InlineData("Nonsense")]
+    public void Expect_kind_takes_only_a_violation_kind_name(string kind) =>
+        Single($"hviommu {{ expect = violation, expect-kind = \"{kind}\" }}", "hviommu.expect-kind", kind, "unknown violation kind; allowed: ");
 }
