@@ -58,7 +58,7 @@ internal sealed partial class VcpuActor
         var deviceIndex = SyntheticWorkload.PickDevice(_random, _world.Managed, _world.TraceDeviceIndex);
         var domain = _world.DomainOfDevice[deviceIndex];
         var t0 = _world.Clock.NowNs;
-        var pages = SyntheticWorkload.BufferPages(w, _random);
+        var pages = SyntheticWorkload.BufferPages(w.BufferPages, w.BufferSizes, _random);
         var (frames, segments) = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
         var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
         if (iova == 0)

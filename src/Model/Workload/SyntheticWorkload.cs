@@ -1,5 +1,5 @@
+using System.Collections.Immutable;
 using HvIommu.Model.Randomness;
-using HvIommu.Model.Settings;
 
 namespace HvIommu.Model.Workload;
 
@@ -34,8 +34,10 @@ public static class SyntheticWorkload
         }
     }
 
-    /// <summary>The next buffer's size in 4 KiB pages: <see cref="WorkloadSettings.BufferPages"/> when fixed, else an entry
-    /// of the buffer-size mix drawn uniformly, then a size in it (<see cref="BufferSizeRange.Pick"/>).</summary>
-    public static int BufferPages(WorkloadSettings w, SeededRandom random) =>
-        w.BufferPages > 0 ? w.BufferPages : w.BufferSizes[random.Next(w.BufferSizes.Length)].Pick(random);
+    /// <summary>The next buffer's size in 4 KiB pages: <paramref name="fixedPages"/> (hviommu.workload.buffer-pages) when
+    /// positive, else an entry of the buffer-size mix <paramref name="sizes"/> drawn uniformly, then a size in it
+    /// (<see cref="BufferSizeRange.Pick"/>). Takes the two settings rather than the settings record, so that Workload does
+    /// not depend on Settings (which depends on Workload).</summary>
+    public static int BufferPages(int fixedPages, ImmutableArray<BufferSizeRange> sizes, SeededRandom random) =>
+        fixedPages > 0 ? fixedPages : sizes[random.Next(sizes.Length)].Pick(random);
 }

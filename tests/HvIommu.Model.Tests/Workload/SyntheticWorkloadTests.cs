@@ -41,17 +41,17 @@ public sealed class SyntheticWorkloadTests
     {
         var fixedSize = new WorkloadSettings(BufferPages: 4, DmaPerOp: 1, DmaBytes: 64, WriteFraction: 0.5, OutstandingPerVcpu: 1);
         var random = new SeededRandom(9);
-        Assert.Equal(4, SyntheticWorkload.BufferPages(fixedSize, random));
+        Assert.Equal(4, SyntheticWorkload.BufferPages(fixedSize.BufferPages, fixedSize.BufferSizes, random));
         Assert.Equal(new SeededRandom(9).Next(1000), random.Next(1000)); // untouched
 
         var mix = fixedSize with { BufferPages = 0, BufferSizes = [new BufferSizeRange(1, 1), new BufferSizeRange(8, 16)] };
         var r = new SeededRandom(3);
-        var sizes = Enumerable.Range(0, 200).Select(_ => SyntheticWorkload.BufferPages(mix, r)).ToList();
+        var sizes = Enumerable.Range(0, 200).Select(_ => SyntheticWorkload.BufferPages(mix.BufferPages, mix.BufferSizes, r)).ToList();
         Assert.All(sizes, s => Assert.True(s == 1 || s is >= 8 and <= 16));
         Assert.Contains(1, sizes);
         Assert.Contains(sizes, s => s >= 8);
         var check = new SeededRandom(3);
         var entry = mix.BufferSizes[check.Next(2)];
-        Assert.Equal(entry.Pick(check), SyntheticWorkload.BufferPages(mix, new SeededRandom(3)));
+        Assert.Equal(entry.Pick(check), SyntheticWorkload.BufferPages(mix.BufferPages, mix.BufferSizes, new SeededRandom(3)));
     }
 }
