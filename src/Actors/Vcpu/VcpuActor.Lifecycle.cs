@@ -20,8 +20,7 @@ internal sealed partial class VcpuActor
     private readonly List<HvInputDeviceDomain> _created = new();
 
     private InitStep _initStep;
-    private bool _detachFailed;
-    private bool _tablesFreedUnderAttachedDevice;
+    private TeardownLedger? _ledger;
     private bool _initFailed;
     private GuestTask<HypercallCompleted>? _prod;
 
@@ -43,47 +42,57 @@ internal sealed partial class VcpuActor
         m.ReplyTo.Tell(new GuestInitCompleted(result is null, result ?? "Microsoft Hypervisor IOMMU initialized"));
     }
 
-    /// <summary>Returns null on success, else what failed; <see cref="_initStep"/> names the step (§1.3).</summary>
+    /// <summary>Performs <see cref="DriverInit.Plan"/>; returns null on success, else what failed, and
+    /// <see cref="_initStep"/> names the step (§1.3).</summary>
     private async GuestTask<string?> TryInitializeAsync()
     {
-        _initStep = InitStep.GetCapabilities;
-        var caps = await HypercallAsync(new GetIommuCapabilitiesInput(), ExitPath.Init);
-        if (caps.Status != HvStatus.Success || caps.Output is not GetIommuCapabilitiesOutput output)
-            return $"HVCALL_GET_IOMMU_CAPABILITIES returned {caps.Status.LinuxName()} (-ENODEV)";
-        if (!output.IommuCap.HasFlag(IommuCapabilities.Present) || !output.IommuCap.HasFlag(IommuCapabilities.S1))
-            return "the hypervisor reports no pvIOMMU with stage-1 support (-ENODEV)";
-
-        // hv_initialize_static_domains (§1.4): identity = translation off; blocking = translation on + blocked.
-        if (await CreateAndConfigureAsync(IdentityDomain, new DeviceDomainSettings(false, false, FirstStagePagingMode.FourLevel, 0), InitStep.CreateIdentity) is { } e1)
-            return "identity domain: " + e1;
-        if (await CreateAndConfigureAsync(BlockingDomain, DeviceDomainSettings.BlockAll, InitStep.CreateBlocking) is { } e2)
-            return "blocking domain: " + e2;
-
-        // iommu_device_sysfs_add and iommu_device_register: guest-side fault points (H16).
-        foreach (var step in new[] { InitStep.SysfsAdd, InitStep.Register })
+        foreach (var step in DriverInit.Plan)
         {
             _initStep = step;
-            if (_world.Settings.Lifecycle.FailInitStep == step)
-                return (step == InitStep.SysfsAdd ? "iommu_device_sysfs_add" : "iommu_device_register") + " failed (injected, lifecycle.fail-init-step)";
+            var error = step switch
+            {
+                InitStep.GetCapabilities => await CapabilitiesAsync(),
+                // hv_initialize_static_domains (§1.4): identity = translation off; blocking = translation on + blocked.
+                InitStep.CreateIdentity => await DomainCallAsync(new CreateDeviceDomainInput(IdentityDomain)),
+                InitStep.ConfigureIdentity => await DomainCallAsync(new ConfigureDeviceDomainInput(IdentityDomain, new DeviceDomainSettings(false, false, FirstStagePagingMode.FourLevel, 0))),
+                InitStep.CreateBlocking => await DomainCallAsync(new CreateDeviceDomainInput(BlockingDomain)),
+                InitStep.ConfigureBlocking => await DomainCallAsync(new ConfigureDeviceDomainInput(BlockingDomain, DeviceDomainSettings.BlockAll)),
+                // iommu_device_sysfs_add and iommu_device_register: guest-side fault points (H16).
+                InitStep.SysfsAdd or InitStep.Register => DriverInit.GuestStep(step, _world.Settings.Lifecycle),
+                _ => await ProbeAndAttachAsync(),
+            };
+            if (error is not null)
+                return DriverInit.StaticDomain(step) is { } which ? $"{which} domain: {error}" : error;
         }
+        return null;
+    }
 
-        // bus_iommu_probe → probe_iommu_group → __iommu_probe_device → probe_device per device (§1.6, DeviceProbe).
-        _initStep = InitStep.Probe;
+    private async GuestTask<string?> CapabilitiesAsync()
+    {
+        var caps = await HypercallAsync(new GetIommuCapabilitiesInput(), ExitPath.Init);
+        return DriverInit.Capabilities(caps.Status, (caps.Output as GetIommuCapabilitiesOutput)?.IommuCap);
+    }
+
+    private async GuestTask<string?> DomainCallAsync(IHypercallInput call) =>
+        DriverInit.DomainCall(call is CreateDeviceDomainInput, (await HypercallAsync(call, ExitPath.Init)).Status);
+
+    /// <summary>bus_iommu_probe → probe_iommu_group → __iommu_probe_device → probe_device per device (§1.6, DeviceProbe),
+    /// then the default DMA domains (hv_iommu_domain_alloc_paging, §1.5), then ATTACH of every managed device (§1.6).</summary>
+    private async GuestTask<string?> ProbeAndAttachAsync()
+    {
         await ProbeDevicesAsync();
-
-        // Default DMA domains (hv_iommu_domain_alloc_paging, §1.5), then attach (§1.6).
         foreach (var domain in _world.Domains)
         {
-            if (await AllocatePagingDomainAsync(domain) is { } e3)
-                return $"paging domain {domain.Name}: " + e3;
+            if (await AllocatePagingDomainAsync(domain) is { } error)
+                return $"paging domain {domain.Name}: " + error;
         }
         for (var i = 0; i < _world.Devices.Length; i++)
         {
             if (!_world.Managed[i])
                 continue;
             var attach = await HypercallAsync(new AttachDeviceDomainInput(_world.DomainOfDevice[i].Identity, _world.Devices[i].LogicalDeviceId), ExitPath.Init);
-            if (attach.Status != HvStatus.Success && attach.Status != HvStatus.DeviceAlreadyInDomain)
-                return $"attach of {_world.Devices[i].Name}: {attach.Status.LinuxName()}";
+            if (DriverInit.Attach(_world.Devices[i].Name, attach.Status) is { } error)
+                return error;
         }
         return null;
     }
@@ -145,18 +154,16 @@ internal sealed partial class VcpuActor
 
     private async GuestTask<string?> AllocatePagingDomainAsync(GuestDomain domain)
     {
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain.Identity), ExitPath.Init);
-        if (create.Status != HvStatus.Success)
-            return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
+        if (await DomainCallAsync(new CreateDeviceDomainInput(domain.Identity)) is { } error)
+            return error;
         _created.Add(domain.Identity);
         domain.CreatedInHypervisor = true;
         var levels = _world.TableLevels;
         domain.Table = new StageOnePageTable(_world.Memory, _world.Frames, levels, (int)domain.Id, _world.IovaWidth, _world.Settings.Driver.Hazards.RacyTableInstall);
         // first_stage_paging_mode = (levels == 5): a 3-level table (table-depth = from-width) is announced as 4-level (H15).
         var mode = TableDepth.PagingMode(levels);
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode)), ExitPath.Init);
-        if (configure.Status != HvStatus.Success)
-            return "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
+        if (await DomainCallAsync(new ConfigureDeviceDomainInput(domain.Identity, DeviceDomainSettings.Paging(domain.Table.RootGpa, mode))) is { } failed)
+            return failed;
         InitFlushQueue(domain);
         return null;
     }
@@ -168,22 +175,11 @@ internal sealed partial class VcpuActor
     /// </summary>
     private void InitFlushQueue(GuestDomain domain)
     {
-        if (!domain.Lazy || !_world.Settings.Driver.FlushQueueInitFails)
+        if (!DriverInit.FallsBackToStrict(domain.Lazy, _world.Settings.Driver))
             return;
         domain.Lazy = false;
         _world.Counters.Add(SimCounter.FlushQueueInitFailures, 1);
         _log.Warning("{Vcpu}: iova flush queue initialization failed for domain {DomainId}; it falls back to strict", Name, domain.Id);
-    }
-
-    private async GuestTask<string?> CreateAndConfigureAsync(HvInputDeviceDomain domain, DeviceDomainSettings settings, InitStep createStep)
-    {
-        _initStep = createStep;
-        var create = await HypercallAsync(new CreateDeviceDomainInput(domain), ExitPath.Init);
-        if (create.Status != HvStatus.Success)
-            return "HVCALL_CREATE_DEVICE_DOMAIN: " + create.Status.LinuxName();
-        _initStep = createStep + 1;
-        var configure = await HypercallAsync(new ConfigureDeviceDomainInput(domain, settings), ExitPath.Init);
-        return configure.Status == HvStatus.Success ? null : "HVCALL_CONFIGURE_DEVICE_DOMAIN: " + configure.Status.LinuxName();
     }
 
     /// <summary>Runs an init error path (<see cref="InitUnwindPlan"/>): exactly the cleanups the chosen goto
@@ -217,43 +213,45 @@ internal sealed partial class VcpuActor
         }
     }
 
-    /// <summary>Domains kept on purpose because a device could not be detached from them (Xen's fix, H10).</summary>
-    private readonly List<GuestDomain> _keptAttached = new();
+    /// <summary>The teardown's bookkeeping: failed detaches, domains kept because of them, tables freed under a device.</summary>
+    private TeardownLedger Ledger => _ledger ??= new TeardownLedger(_world.Settings.Lifecycle);
 
     /// <summary>Why DELETE of a domain was refused, when the driver knows (a failed DETACH).</summary>
     private (string Hazard, string Text)? _deleteRefusedCause;
 
-    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5). A domain the
-    /// host still has a device attached to keeps its tables with lifecycle.keep-tables-when-detach-fails (Xen's
-    /// fix 7b658fd273f9); otherwise freeing them is reported (HostReferencedTablesFreed).</summary>
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (§1.5), as
+    /// <see cref="TeardownLedger.FreePagingDomain"/> decides: a domain the host still has a device attached to keeps its
+    /// tables with lifecycle.keep-tables-when-detach-fails (Xen's fix 7b658fd273f9); otherwise freeing them is reported
+    /// (HostReferencedTablesFreed).</summary>
     private async GuestTask FreePagingDomainsAsync(ExitPath path)
     {
         for (var i = _created.Count - 1; i >= 0; i--)
         {
             var domain = _world.Domains.First(d => d.Identity == _created[i]);
             var attached = _world.Host.DevicesIn(domain.Id);
-            if (attached.Count > 0 && _detachFailed && _world.Settings.Lifecycle.KeepTablesWhenDetachFails)
+            switch (Ledger.FreePagingDomain(domain.Id, attached.Count, domain.Table is not null))
             {
-                _log.Warning("{Vcpu}: domain {DomainId} still has {Devices} attached after a failed detach: its tables are kept and it is not deleted",
-                    Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
-                _keptAttached.Add(domain);
-                continue;
+                case PagingDomainFree.Keep:
+                    _log.Warning("{Vcpu}: domain {DomainId} still has {Devices} attached after a failed detach: its tables are kept and it is not deleted",
+                        Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
+                    continue;
+                case PagingDomainFree.FreeUnderAttachedDevice:
+                    _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
+                        _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
+                    break;
             }
-            if (attached.Count > 0 && domain.Table is not null)
-                _tablesFreedUnderAttachedDevice = true;
-            if (attached.Count > 0 && domain.Table is not null)
-                _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
-                    _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
             FreeTable(domain);
             var status = (await HypercallAsync(new DeleteDeviceDomainInput(domain.Identity), path)).Status;
             if (status != HvStatus.Success)
             {
                 _log.Error("{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
-                if (status == HvStatus.InvalidDeviceState && _detachFailed)
-                    _deleteRefusedCause = (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
-                        $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host.");
-                else if (status == HvStatus.InvalidDeviceState && attached.Count > 0)
-                    _deleteRefusedCause = DeleteBeforeDetach(domain.Id, status, attached.Select(d => d.Name));
+                _deleteRefusedCause = Ledger.Deleted(domain.Id, status, attached.Count) switch
+                {
+                    DeleteRefusal.DetachFailed => (_world.Oracle.Causes.On(Model.Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
+                        $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host."),
+                    DeleteRefusal.DeletedBeforeDetach => DeleteBeforeDetach(domain.Id, status, attached.Select(d => d.Name)),
+                    _ => _deleteRefusedCause,
+                };
             }
             domain.CreatedInHypervisor = false;
         }
@@ -284,12 +282,15 @@ internal sealed partial class VcpuActor
         // leaks, H16); with H10 iommu_dma_free_fq, pt_iommu_deinit + DELETE while devices are still attached.
         foreach (var step in DriverLifecycle.TeardownPlan(_world.Settings.Lifecycle, _initFailed))
         {
+            if (!Ledger.Performs(step))
+                continue;
             switch (step)
             {
                 case TeardownStep.ReleaseDevices:
                     await ReleaseDevicesAsync();
                     break;
                 case TeardownStep.ProdDevices:
+                case TeardownStep.ProdDevicesOnFreedTables:
                     await ProdDevicesAsync();
                     break;
                 case TeardownStep.FreeFlushQueues:
@@ -297,11 +298,6 @@ internal sealed partial class VcpuActor
                     break;
                 case TeardownStep.FreePagingDomains:
                     await FreePagingDomainsAsync(ExitPath.Teardown);
-                    // A device the host refused to detach is still attached to a domain whose tables were just freed
-                    // (keep-tables-when-detach-fails = off, the RFC's teardown): its DMA now walks the freed tables (H10).
-                    // H10's own order prods the devices after this step anyway.
-                    if (_tablesFreedUnderAttachedDevice && !_world.Settings.Lifecycle.FreeDomainBeforeDetach)
-                        await ProdDevicesAsync();
                     break;
                 case TeardownStep.DeleteStaticDomains:
                     await UnwindAsync([InitCleanup.DeleteBlocking, InitCleanup.DeleteIdentity], InitStep.None, ExitPath.Teardown);
@@ -309,8 +305,8 @@ internal sealed partial class VcpuActor
             }
         }
         // Domains kept on purpose after a failed detach (and their tables) are no leak.
-        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - _keptAttached.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d.Id));
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, _keptAttached.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause,
+        var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - Ledger.Kept.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d));
+        _world.Oracle.CheckTeardown(_world.Host.DomainCount, Ledger.Kept.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause,
             _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall));
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         m.ReplyTo.Tell(new GuestTeardownCompleted($"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated"));
@@ -364,9 +360,8 @@ internal sealed partial class VcpuActor
             if (_world.Settings.Lifecycle.DisableAtsBeforeBlock)
                 device.DisableAts(_world.Settings.Lifecycle.AtsToggleInvalidatesAtc);
             var status = (await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.Teardown)).Status;
-            if (status != HvStatus.Success)
+            if (!Ledger.Detached(status))
             {
-                _detachFailed = true;
                 _log.Error("{Vcpu}: HVCALL_DETACH_DEVICE_DOMAIN of {Device} failed: {Status}; it stays attached at the host", Name, device.Name, status.LinuxName());
             }
         }

@@ -33,7 +33,7 @@ internal sealed partial class VcpuActor
         _supervisor = m.ReplyTo;
         _workloadStarted = true;
         StartTraceWorkload();
-        if (!_world.Managed.Contains(true) || !_world.HasSyntheticDevice)
+        if (!SyntheticWorkload.Runs(_world.Managed, _world.TraceDeviceIndex))
         {
             ReportIdleIfDone(force: true);
             return;
@@ -55,10 +55,10 @@ internal sealed partial class VcpuActor
             return;
         }
         var w = _world.Settings.Workload;
-        var deviceIndex = PickDevice();
+        var deviceIndex = SyntheticWorkload.PickDevice(_random, _world.Managed, _world.TraceDeviceIndex);
         var domain = _world.DomainOfDevice[deviceIndex];
         var t0 = _world.Clock.NowNs;
-        var pages = w.BufferPages > 0 ? w.BufferPages : w.BufferSizes[_random.Next(w.BufferSizes.Length)].Pick(_random);
+        var pages = SyntheticWorkload.BufferPages(w.BufferPages, w.BufferSizes, _random);
         var (frames, segments) = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
         var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
         if (iova == 0)
@@ -347,16 +347,6 @@ internal sealed partial class VcpuActor
         {
             _world.Frames.Free(f);
             _world.Trace?.Event(TraceEventKind.Free, Name, $"free {what} 0x{f:x}", "frame back to the guest allocator");
-        }
-    }
-
-    private int PickDevice()
-    {
-        while (true)
-        {
-            var i = _random.Next(_world.Devices.Length);
-            if (_world.Managed[i] && i != _world.TraceDeviceIndex)
-                return i;
         }
     }
 

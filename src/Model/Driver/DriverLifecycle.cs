@@ -14,8 +14,13 @@ public enum TeardownStep
     /// <summary>iommu_put_dma_cookie → iommu_dma_free_fq: the table pages parked in the flush queues are freed with no
     /// flush (safe only once the devices are released and the domains flushed).</summary>
     FreeFlushQueues,
-    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE.</summary>
+    /// <summary>hv_iommu_paging_domain_free for every paging domain: pt_iommu_deinit, then DELETE (what to do with each:
+    /// <see cref="TeardownLedger.FreePagingDomain"/>).</summary>
     FreePagingDomains,
+    /// <summary>The fault driver again, only when tables were just freed under a device the host refused to detach
+    /// (lifecycle.keep-tables-when-detach-fails = off, the RFC's teardown): its DMA now walks the freed tables (H10).
+    /// Performed only when <see cref="TeardownLedger.Performs"/> says so.</summary>
+    ProdDevicesOnFreedTables,
     /// <summary>DELETE the blocking, then the identity domain.</summary>
     DeleteStaticDomains,
 }
@@ -44,7 +49,8 @@ public enum DomainSwitchStep
 public static class DriverLifecycle
 {
     private static readonly ImmutableArray<TeardownStep> Teardown =
-        [TeardownStep.ReleaseDevices, TeardownStep.ProdDevices, TeardownStep.FreeFlushQueues, TeardownStep.FreePagingDomains, TeardownStep.DeleteStaticDomains];
+        [TeardownStep.ReleaseDevices, TeardownStep.ProdDevices, TeardownStep.FreeFlushQueues, TeardownStep.FreePagingDomains,
+         TeardownStep.ProdDevicesOnFreedTables, TeardownStep.DeleteStaticDomains];
 
     private static readonly ImmutableArray<TeardownStep> TeardownFreeFirst =
         [TeardownStep.FreeFlushQueues, TeardownStep.FreePagingDomains, TeardownStep.ProdDevices, TeardownStep.ReleaseDevices, TeardownStep.DeleteStaticDomains];
@@ -53,9 +59,11 @@ public static class DriverLifecycle
 
     /// <summary>
     /// The teardown after the workload: release the devices (detach, flush), let misbehaving devices replay, free the
-    /// flush queues' parked tables, free the paging domains, delete the static domains. Empty after a failed init
+    /// flush queues' parked tables, free the paging domains (and prod the devices again if that freed tables under a device
+    /// the host refused to detach), delete the static domains. Empty after a failed init
     /// (what the error path left is what leaks, H16). <see cref="LifecycleSettings.FreeDomainBeforeDetach"/> (H10)
-    /// frees the flush queues and the paging domains first, so the devices' stale DMA (the prod) meets freed tables.
+    /// frees the flush queues and the paging domains first, so the devices' stale DMA (the prod, which comes next in any
+    /// case) meets freed tables.
     /// </summary>
     public static ImmutableArray<TeardownStep> TeardownPlan(LifecycleSettings life, bool initFailed) =>
         initFailed ? [] : life.FreeDomainBeforeDetach ? TeardownFreeFirst : Teardown;

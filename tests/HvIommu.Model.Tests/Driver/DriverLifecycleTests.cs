@@ -9,7 +9,8 @@ public sealed class DriverLifecycleTests
 {
     [Fact]
     public void Teardown_releases_devices_before_freeing_their_flush_queues_and_domains() =>
-        Same([TeardownStep.ReleaseDevices, TeardownStep.ProdDevices, TeardownStep.FreeFlushQueues, TeardownStep.FreePagingDomains, TeardownStep.DeleteStaticDomains],
+        Same([TeardownStep.ReleaseDevices, TeardownStep.ProdDevices, TeardownStep.FreeFlushQueues, TeardownStep.FreePagingDomains,
+                TeardownStep.ProdDevicesOnFreedTables, TeardownStep.DeleteStaticDomains],
             DriverLifecycle.TeardownPlan(LifecycleSettings.Safe, initFailed: false));
 
     [Fact]
