@@ -91,6 +91,26 @@ public static class CommonOptions
         };
 
     /// <summary>A decimal or 0x-prefixed hexadecimal unsigned number; throws <see cref="UsageException"/> naming <paramref name="what"/>.</summary>
+    /// <summary>
+    /// The items of a comma-separated option (<c>--strategies portfolio,random</c>), trimmed. An empty item (<c>a,,b</c>,
+    /// a trailing comma), an empty list or an item named twice is a mistake, not something to drop silently:
+    /// <see cref="UsageException"/> naming the option, its value and the item.
+    /// </summary>
+    /// <param name="what">What one item is, for the messages ("strategy", "variant").</param>
+    public static IReadOnlyList<string> CommaList(string option, string text, string what)
+    {
+        var items = text.Split(',').Select(s => s.Trim()).ToList();
+        if (items.All(s => s.Length == 0))
+            throw new UsageException($"{option} '{text}' names no {what}; name at least one");
+        var empty = items.FindIndex(s => s.Length == 0);
+        if (empty >= 0)
+            throw new UsageException($"{option} '{text}': item {empty + 1} is empty (two commas, or one at an end); name a {what} there or drop the comma");
+        var twice = items.GroupBy(s => s, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
+            throw new UsageException($"{option} '{text}': {what} '{twice.Key}' is named twice");
+        return items;
+    }
+
     public static ulong ParseUInt64(string what, string s) =>
         TryParseUInt64(s, out var v) ? v : throw new UsageException($"{what} '{s}' is not a number (decimal, or hex with 0x)");
 

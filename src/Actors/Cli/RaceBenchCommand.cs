@@ -14,7 +14,7 @@ internal static class RaceBenchCommand
     public static int Run(string? dirOption, int seeds, long budget, string? strategiesText, bool json, CliContext cli)
     {
         var stdout = cli.Out;
-        var strategies = strategiesText is null ? RaceBenchmark.Strategies : strategiesText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var strategies = strategiesText is null ? RaceBenchmark.Strategies : CommonOptions.CommaList("--strategies", strategiesText, "strategy");
         foreach (var s in strategies)
         {
             try

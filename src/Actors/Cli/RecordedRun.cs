@@ -34,6 +34,12 @@ public sealed record RecordedRun(string ReportPath, RunReport Report, string Sch
         if (report.TraceHash is not { Length: 16 } hash || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
             throw new UsageException($"{option} {reportPath}: not a readable report: $.traceHash = \"{report.TraceHash}\" is not a value this field takes; "
                 + "allowed: the trace hash the run wrote, a string of 16 hex digits");
+        // A hand-edited kind could never be found again: bad input naming the field, not "NOT REPRODUCED".
+        var kinds = Enum.GetNames<Model.Oracle.ViolationKind>();
+        for (var i = 0; i < report.Violations.Count; i++)
+            if (!kinds.Contains(report.Violations[i].Kind, StringComparer.Ordinal))
+                throw new UsageException($"{option} {reportPath}: not a readable report: $.violations[{i}].kind = \"{report.Violations[i].Kind}\" is not a value this field takes; "
+                    + $"allowed: a violation kind ({string.Join(", ", kinds)})");
         var schedulePath = FindSchedule(option, reportPath, report);
         var schedule = LoadSchedule("schedule file", schedulePath);
         if (schedule.Seed != report.Seed)

@@ -163,7 +163,7 @@ public sealed class CompareCommand : CliCommand
         if (text is null)
             return CompareVariant.Defaults(hasAts);
         var list = new List<CompareVariant>();
-        foreach (var word in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var word in CommonOptions.CommaList("--variants", text, "variant"))
         {
             var v = CompareVariant.Parse(word)
                 ?? throw new UsageException($"--variants: '{word}' is not a variant; allowed: strict-domain, strict-list, lazy-domain, lazy-list, each optionally with -ats-off");
@@ -171,8 +171,6 @@ public sealed class CompareCommand : CliCommand
                 throw new UsageException($"--variants: '{word}' is named twice");
             list.Add(v);
         }
-        if (list.Count == 0)
-            throw new UsageException("--variants: name at least one variant");
         return list;
     }
 

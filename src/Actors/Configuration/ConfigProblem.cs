@@ -9,10 +9,17 @@ public sealed record ConfigProblem(string File, string Key, string Value, string
     public override string ToString() => (Key, Value.Length) switch
     {
         (WholeFile, 0) => $"{File}: {Message}",
-        (WholeFile, _) => $"{File}: {Value}: {Message}",
+        (WholeFile, _) => $"{File}: {Shown(Value)}: {Message}",
         (_, 0) => $"{File}: {Key}: {Message}",
-        _ => $"{File}: {Key} = {Value}: {Message}",
+        _ => $"{File}: {Key} = {Shown(Value)}: {Message}",
     };
+
+    /// <summary>The value as the message shows it: as written, or quoted with escapes when it holds a control character
+    /// (<c>"2\u0001"</c>), which would otherwise print invisibly and make a bad value look valid.</summary>
+    public static string Shown(string value) =>
+        value.Any(char.IsControl)
+            ? "\"" + string.Concat(value.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) + "\""
+            : value;
 }
 
 /// <summary>The configuration could not be used; carries every problem found, not just the first.</summary>

@@ -72,6 +72,13 @@ public static class HoconGuard
                 i = close < 0 ? text.Length : close;
                 continue;
             }
+            if (c == '+' && i + 1 < text.Length && text[i + 1] == '=')
+            {
+                // HOCON's a += v is a = ${?a} [v]: a substitution, refused as one (the parser would read "+" into the key).
+                problems.Add($"line {line}: '+=' (append to the value above) is not supported: a configuration must be self-contained; write the whole list");
+                i = SkipTo(text, i, '\n') - 1;
+                continue;
+            }
             if (atStatement && text.AsSpan(i).StartsWith("include") && i + 7 < text.Length && !char.IsLetterOrDigit(text[i + 7]) && text[i + 7] is not '-' and not '=' and not ':' and not '.')
             {
                 problems.Add($"line {line}: include is not supported: a configuration must be self-contained; copy the keys in");

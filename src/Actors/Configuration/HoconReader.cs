@@ -142,6 +142,12 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
         var s = Scalar(path);
         if (s is null)
             return fallback;
+        // HOCON reads a bare number as milliseconds; the command line refuses one (--duration 5), so the file does too.
+        if (double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            Problem(path, s, $"has no unit: write {s.Trim()}ms, {s.Trim()}s, {s.Trim()}m or {s.Trim()}h (a duration from {Show(min)} to {Show(max)})");
+            return fallback;
+        }
         if (!TryParseDuration(s, out var d) || d < min || d > max)
         {
             Problem(path, s, $"expected a duration from {Show(min)} to {Show(max)} (e.g. 10ms, 2s, 1m)");

@@ -46,6 +46,7 @@ public sealed class HostileInputTests : IDisposable
     [InlineData("hviommu {\n  vm.vcpus = 2\n", "never closed")]
     [InlineData("hviommu { vm.vcpus = 2 }\n}", "closes nothing")]
     [InlineData("include \"/etc/passwd\"", "include is not supported")]
+    [InlineData("hviommu.domains += {name = \"extra\"}", "line 1: '+=' (append to the value above) is not supported")]
     [InlineData("hviommu.run.dispatcher = \"no.such.dispatcher\"", "hviommu.run.dispatcher")]
     [InlineData("hviommu.stress-dispatcher.throughput = 0.5", "hviommu.stress-dispatcher.throughput")]
     [InlineData("akka.actor.default-dispatcher.type = NoSuchType", "akka.actor.default-dispatcher.type")]

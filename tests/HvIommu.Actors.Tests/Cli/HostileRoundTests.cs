@@ -101,6 +101,7 @@ public sealed class HostileRoundTests : IDisposable
         { "traceHash zz", "$.traceHash = \"zz\" is not a value this field takes; allowed: the trace hash the run wrote, a string of 16 hex digits" },
         { "traceHash 12", "$.traceHash = 12" },
         { "outcomeMatched yes", "allowed: true or false" },
+        { "violation kind Bogus", "$.violations[0].kind = \"Bogus\" is not a value this field takes; allowed: a violation kind (" },
     };
 
     [Theory]
@@ -126,6 +127,7 @@ public sealed class HostileRoundTests : IDisposable
             "empty" => "",
             "traceHash zz" => Set(json, "traceHash", JsonValue.Create("zz")),
             "traceHash 12" => Set(json, "traceHash", JsonValue.Create(12)),
+            "violation kind Bogus" => Set(json, "violations", JsonNode.Parse("""[{ "kind": "Bogus", "hazard": "H5", "step": 1, "simTimeNs": 1, "vcpu": null, "device": null, "domain": null, "iova": null, "frame": null, "description": "d", "explanation": "e", "reproduce": "r" }]""")),
             "outcomeMatched yes" => Set(json, "outcomeMatched", JsonValue.Create("yes")),
             "NUL in a key" => text.Replace("\"seed\"", "\"se\u0000ed\"", StringComparison.Ordinal),
             _ => throw new ArgumentException(edit),

@@ -62,6 +62,13 @@ public sealed class StrategyOptionTests : IDisposable
         BadInput(Run("bench", "--race-seeds", "2"), "--race-seeds", "needs --races");
         BadInput(Run("bench", "--races", "--ops", "5"), "--ops", "does not apply to --races");
         BadInput(Run("bench", "--races", "--strategies", "random,pct depth=0"), "--strategies");
+        // A list option never drops what it cannot read: an empty list, an empty item, an item twice.
+        BadInput(Run("bench", "--races", "--strategies", ""), "--strategies '' names no strategy");
+        BadInput(Run("bench", "--races", "--strategies", "portfolio,,random"), "--strategies 'portfolio,,random': item 2 is empty");
+        BadInput(Run("bench", "--races", "--strategies", "random,"), "item 2 is empty");
+        BadInput(Run("bench", "--races", "--strategies", "random,random"), "strategy 'random' is named twice");
+        var config = Path.Combine(RunEndToEndTests.RepoRoot(), "config", "default.conf");
+        BadInput(Run("compare", "--config", config, "--out", Path.Combine(_dir, "cmp"), "--variants", "strict-domain,,lazy-list"), "--variants 'strict-domain,,lazy-list': item 2 is empty");
         BadInput(Run("bench", "--races", "--races-dir", Path.Combine(_dir, "absent")), "--races-dir");
     }
 

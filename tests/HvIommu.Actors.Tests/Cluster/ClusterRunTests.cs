@@ -109,6 +109,12 @@ public sealed class ClusterRunTests : IDisposable
         Assert.True(interrupt.IsCancellationRequested);
         Assert.Contains("with violations (interrupted)", text);
         Assert.Contains("result: INTERRUPTED — every schedule that ran was clean", text);
+        // One count everywhere: a lease a worker finished after the stop is not added between the two lines.
+        var summary = System.Text.RegularExpressions.Regex.Match(text, @"^schedules ([\d,]+), ", System.Text.RegularExpressions.RegexOptions.Multiline);
+        var result = System.Text.RegularExpressions.Regex.Match(text, @"was clean \(([\d,]+) schedules?\)");
+        Assert.True(summary.Success && result.Success, text);
+        Assert.Equal(summary.Groups[1].Value, result.Groups[1].Value);
+        Assert.DoesNotContain("Unable to REMOVE channel", stderr.Text);
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report));
         Assert.True(doc.RootElement.GetProperty("partial").GetBoolean());
         Assert.True(File.Exists(Path.ChangeExtension(report, ".schedule")));

@@ -36,6 +36,17 @@ public sealed class InvalidConfigSpec
     }
 
     [Theory]
+    [InlineData("hviommu.run.duration = 5", "hviommu.run.duration", "5")]
+    [InlineData("hviommu.run.hang-timeout = 250", "hviommu.run.hang-timeout", "250")]
+    [InlineData("hviommu.driver.flush-queue.timeout = 0.5", "hviommu.driver.flush-queue.timeout", "0.5")]
+    public void A_duration_without_a_unit_is_refused_as_on_the_command_line(string text, string key, string value) =>
+        Single(text, key, value, $"has no unit: write {value}ms, {value}s, {value}m or {value}h");
+
+    [Fact]
+    public void A_value_with_a_control_character_is_shown_escaped() =>
+        Assert.Equal("bad.conf: hviommu.vm.vcpus = \"2\\u0001\": x", new ConfigProblem(File, "hviommu.vm.vcpus", "2\u0001", "x").ToString());
+
+    [Theory]
     [InlineData("--duration", "hviommu.run.duration", "99999999h")]
     [InlineData("--ops", "hviommu.run.ops", "-3")]
     [InlineData("--seed", "hviommu.seed", "-1")]
