@@ -29,15 +29,49 @@ public static class OutputPaths
         CheckCreatable(option, path, Path.GetFullPath(path));
     }
 
-    /// <summary>The paths of a running command: its --config (read), --report (written with its schedule) and --trace directory.</summary>
-    public static void CheckRun(string? config, string? report, string? traceDir)
+    /// <summary>
+    /// The paths of a running command: its --config and --workload-trace (read), --report (written with its
+    /// schedule beside it) and --trace directory; no two of them may name the same file or directory.
+    /// </summary>
+    public static void CheckRun(string? config, string? report, string? traceDir, string? workloadTrace = null)
     {
         if (config is not null)
             CheckInput("--config", config);
+        if (workloadTrace is not null)
+            CheckInput("--workload-trace", workloadTrace);
         if (report is not null)
             CheckReportWithSchedule("--report", report);
         if (traceDir is not null)
             CheckDirectory("--trace", traceDir);
+        CheckDistinct(
+            ("--config", config),
+            ("--workload-trace", workloadTrace),
+            ("--report", report),
+            ("the schedule of --report", report is null ? null : Path.ChangeExtension(report, ".schedule")),
+            ("--trace", traceDir));
+    }
+
+    /// <summary>
+    /// No two paths of one command name the same file or directory: an output written over another output or
+    /// over an input would lose it only after the whole run (a trace directory created where the report goes, a
+    /// report written over the config it ran). Paths are compared whole, after resolving them against the current
+    /// directory; null entries are skipped. Throws <see cref="UsageException"/> naming both options.
+    /// </summary>
+    public static void CheckDistinct(params (string Option, string? Path)[] paths)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].Path is not { Length: > 0 } a)
+                continue;
+            var fullA = Path.GetFullPath(a).TrimEnd('/', '\\');
+            for (var j = i + 1; j < paths.Length; j++)
+            {
+                if (paths[j].Path is not { Length: > 0 } b)
+                    continue;
+                if (string.Equals(fullA, Path.GetFullPath(b).TrimEnd('/', '\\'), StringComparison.Ordinal))
+                    throw new UsageException($"{paths[j].Option} '{b}' is the same path as {paths[i].Option} '{a}'; give each its own path");
+            }
+        }
     }
 
     /// <summary>An existing file the command will read.</summary>

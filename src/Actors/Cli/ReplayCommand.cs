@@ -44,6 +44,12 @@ public sealed class ReplayCommand : CliCommand
             OutputPaths.CheckInput("--config", configOption);
         if (traceDir is not null)
             OutputPaths.CheckDirectory("--trace", traceDir);
+        OutputPaths.CheckDistinct(
+            ("--config", configOption),
+            ("--report", reportPath),
+            ("--schedule", schedulePath),
+            ("the schedule of --report", reportPath is null ? null : Path.ChangeExtension(reportPath, ".schedule")),
+            ("--trace", traceDir));
 
         RunReport? original = null;
         LoadedConfig config;

@@ -44,9 +44,7 @@ public sealed class RunCommand : CliCommand
         var traceDir = parse.GetValue(_trace);
         var schedule = _schedule.Read(parse);
         var tracePath = parse.GetValue(_workloadTrace);
-        OutputPaths.CheckRun(configPath, reportPath, traceDir);
-        if (tracePath is not null)
-            OutputPaths.CheckInput("--workload-trace", tracePath);
+        OutputPaths.CheckRun(configPath, reportPath, traceDir, tracePath);
 
         var overrides = new List<string>();
         if (parse.GetValue(_seed) is { } s)

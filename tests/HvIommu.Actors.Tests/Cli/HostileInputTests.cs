@@ -148,6 +148,29 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void Two_paths_of_one_command_that_name_the_same_file_are_refused_before_the_run()
+    {
+        var conf = Conf("hviommu.run.ops = 1");
+        var report = Path.Combine(_dir, "same.json");
+        var schedule = Path.Combine(_dir, "same.schedule");
+        foreach (var args in new[]
+        {
+            new[] { "run", "--report", report, "--trace", report },
+            ["run", "--report", report, "--trace", schedule],
+            ["run", "--report", conf, "--config", conf],
+            ["explore", "--report", report, "--trace", report, "--seeds", "1"],
+            ["explore", "--report", report, "--trace", schedule + "/", "--seeds", "1"],
+        })
+        {
+            var r = Run([.. args, "--ops", "1"]);
+            BadInput(r, "is the same path as");
+            Assert.DoesNotContain("result:", r.Out); // refused before any run
+            Assert.False(Directory.Exists(report) || Directory.Exists(schedule), string.Join(' ', args));
+        }
+        Assert.Equal("hviommu.run.ops = 1", File.ReadAllText(conf).Trim()); // the config it would have overwritten
+    }
+
+    [Fact]
     public void Report_inputs_that_are_directories_or_lack_a_trace_hash_are_bad_input()
     {
         BadInput(Run("replay", "--report", _dir), "is a directory");
