@@ -92,6 +92,14 @@ internal sealed class ShardedCache<TKey, TValue>
 
     public void CountMiss(in TKey key) => Interlocked.Increment(ref ShardOf(key).Misses);
 
+    /// <summary>Empties every shard and reseeds it from <paramref name="random"/> as the constructor would: the cache
+    /// then behaves exactly as <c>new ShardedCache(Capacity, random)</c> (an explorer reuses it across schedules).</summary>
+    public void Reset(SeededRandom random)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+            _shards[i].Reset(ShardSeed(random.Seed, i));
+    }
+
     public CacheStats Stats()
     {
         var stats = CacheStats.Empty;
