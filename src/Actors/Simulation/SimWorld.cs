@@ -68,7 +68,9 @@ public sealed class SimWorld
         Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
+        Events.Subscribe(Oracle);
+        Flushes = new FlushSequence(Events);
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(HypercallNames);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
@@ -148,6 +150,13 @@ public sealed class SimWorld
     public HostIommu Host { get; }
     public ViolationLog Violations { get; }
     public DmaOracle Oracle { get; }
+
+    /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle
+    /// subscribes to it; the components emit to it instead of calling their observers.</summary>
+    public Model.Events.SimEventStream Events { get; } = new();
+
+    /// <summary>Numbers each domain's flushes as they start in the IOMMU (and emits FlushStarted).</summary>
+    public FlushSequence Flushes { get; }
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }
