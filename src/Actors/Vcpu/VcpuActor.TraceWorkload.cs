@@ -3,6 +3,7 @@ using Akka.Actor;
 using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Tracing;
+using HvIommu.Model.Device;
 using HvIommu.Model.Events;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Mappings;

@@ -5,6 +5,7 @@ using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Tracing;
+using HvIommu.Model.Device;
 using HvIommu.Model.Events;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
