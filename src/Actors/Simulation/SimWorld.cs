@@ -200,6 +200,11 @@ public sealed class SimWorld
     {
         if (InitFailure is { } why)
             return InitFailureInjected ? null : $"guest init failed ({why}) although the configuration injected no init failure: no DMA was tested";
+        // Every device refused at probe (-ENODEV, or GET_LOGICAL_DEVICE_PROPERTY failed): the workload had no device to
+        // map for, so no operation ran — an injected fault on that init hypercall unwinding cleanly is what it tests.
+        if (Violations.Total == 0 && Budget.Completed == 0 && Budget.Total > 0 && Managed.Length > 0 && !Managed.Contains(true))
+            return Settings.Faults.Any(f => f.Call == HypercallCode.GetLogicalDeviceProperty) ? null
+                : "the pvIOMMU managed none of the devices (every probe refused it) although the configuration injected no fault on GetLogicalDeviceProperty: no DMA was tested";
         if (Violations.Total == 0 && Budget.Completed < Budget.Total)
             return $"only {Budget.Completed:N0} of {Counted.Of(Budget.Total, "operation")} completed (the run was stopped early by its duration or step budget)";
         return null;

@@ -500,7 +500,11 @@ public sealed class DmaOracle : ISimEventSink
             (Cause.AttachFlushNotAwaited, "The first flush of the domain after an ATTACH returned without waiting for the ATS invalidation completions or the drain, while a DMA translated before it was still in flight (H5: hypervisor.flush.wrong-only-after-attach; Linux 0b15e02f0cc4, attach_device's flush did not wait for completion)."),
             (Cause.FlushMissesDepartedDevices, "The DMA was translated in the old domain before the device left it, and the flush never reached (drained) the departed device (H9, §8 q2)."),
             (Cause.DmaNotDrained, "A DMA translated before the flush was still in flight when the flush returned: the drain never came (H5, §2.4 (c))."),
-            (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5).")),
+            (Cause.AtcCompletionNotAwaited, "A DMA translated before the flush was still in flight when the flush returned without waiting for the device (H5)."),
+            // A walk made after the flush reaches a flushed leaf only through a table no longer linked from the root,
+            // which only a cached pointer the flush left behind leads to.
+            (Cause.WalkCacheKept, "The walk went through a stale walk-cache pointer to a table the unmap had unlinked, whose leaf still held the flushed mapping, because the flush did not drop the walk caches (H1, §3.1)."),
+            (Cause.FreeTablesBeforeFlush, "The walk went through a cached pointer to a table page freed before the flush, whose leaf still held the flushed mapping (H1, §3.1).")),
     };
 
     private const string LeftInOldDomain =
