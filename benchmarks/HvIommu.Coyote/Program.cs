@@ -99,7 +99,7 @@ foreach (var file in files)
         cells.Add(CoyoteCell(knobs, "pct", () => Configuration.Create().WithPrioritizationStrategy()));
     }
     table.Add(cells);
-    RaceBenchmark.Render([cells], Console.Out);
+    RaceBenchmark.Render([cells], Console.Out, header: table.Count == 1);
 }
 Console.WriteLine();
 if (RaceBenchmark.TargetsSummary(table) is { } summary)

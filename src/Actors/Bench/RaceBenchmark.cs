@@ -90,21 +90,32 @@ public static class RaceBenchmark
         return (other.Label, other.MedianSchedules, otherMedian / Math.Max(1, portfolio.MedianSchedules), atLeast);
     }
 
-    /// <summary>The side-by-side table: one row per race × strategy (and per other tool's strategy).</summary>
-    public static void Render(IReadOnlyList<IReadOnlyList<RaceCell>> races, TextWriter w)
+    /// <summary>Width of the race column: the longest race name of config/races (27) fits.</summary>
+    private const int RaceWidth = 28;
+
+    /// <summary>Width of the strategy column: a strategy text such as <c>random coins=eventful</c> (21) fits.</summary>
+    private const int StrategyWidth = 22;
+
+    /// <summary>
+    /// The side-by-side table: one row per race × strategy (and per other tool's strategy). A caller that renders
+    /// race by race as each is measured passes <paramref name="header"/> = true for the first race only; the columns
+    /// have fixed widths so the rows of separate calls line up.
+    /// </summary>
+    public static void Render(IReadOnlyList<IReadOnlyList<RaceCell>> races, TextWriter w, bool header = true)
     {
-        w.WriteLine($"{"race",-24} {"strategy",-16} {"found",7} {"median",7} {"max",7} {"median s",9} {"max s",8}");
+        if (header)
+            w.WriteLine($"{"race",-RaceWidth} {"strategy",-StrategyWidth} {"found",7} {"median",7} {"max",7} {"median s",9} {"max s",8}");
         foreach (var cells in races)
         {
             foreach (var c in cells)
-                w.WriteLine($"{c.Race,-24} {c.Label,-16} {c.Found,3}/{c.Trials.Count,-3} {Number(c.MedianSchedules, c.Budget),7} {Number(c.MaxSchedules, c.Budget),7} {Seconds(c.MedianSeconds),9} {Seconds(c.MaxSeconds),8}");
+                w.WriteLine($"{c.Race,-RaceWidth} {c.Label,-StrategyWidth} {c.Found,3}/{c.Trials.Count,-3} {Number(c.MedianSchedules, c.Budget),7} {Number(c.MaxSchedules, c.Budget),7} {Seconds(c.MedianSeconds),9} {Seconds(c.MaxSeconds),8}");
             if (HasTargets(cells))
             {
                 var t = Targets(cells);
-                w.WriteLine($"{"",-24} default median {Number(t.DefaultMedian, cells[0].Budget)} (target ≤ 10: {(t.DefaultMedian <= 10 ? "met" : "NOT met")}); best single {t.Best} {Number(t.BestMedian, cells[0].Budget)}; ratio {(double.IsInfinity(t.Ratio) ? "∞" : Ratio(t.Ratio))} (target ≤ 2: {(t.Ratio <= 2 ? "met" : "NOT met")})");
+                w.WriteLine($"{"",-RaceWidth} default median {Number(t.DefaultMedian, cells[0].Budget)} (target ≤ 10: {(t.DefaultMedian <= 10 ? "met" : "NOT met")}); best single {t.Best} {Number(t.BestMedian, cells[0].Budget)}; ratio {(double.IsInfinity(t.Ratio) ? "∞" : Ratio(t.Ratio))} (target ≤ 2: {(t.Ratio <= 2 ? "met" : "NOT met")})");
             }
             if (AgainstOtherTool(cells) is { } o)
-                w.WriteLine($"{"",-24} fewest schedules of the other tool: {o.Best} {Number(o.BestMedian, cells[0].Budget)}, {(o.AtLeast ? "at least " : "")}{Ratio(o.Ratio)} × the default's median");
+                w.WriteLine($"{"",-RaceWidth} fewest schedules of the other tool: {o.Best} {Number(o.BestMedian, cells[0].Budget)}, {(o.AtLeast ? "at least " : "")}{Ratio(o.Ratio)} × the default's median");
         }
     }
 

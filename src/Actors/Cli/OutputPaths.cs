@@ -79,7 +79,14 @@ public static class OutputPaths
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"{option} '{path}': cannot write in {dir} ({e.Message.TrimEnd('.')})");
+            // Say why without the probe's own file name, which the user never asked for.
+            var why = e switch
+            {
+                UnauthorizedAccessException => "permission denied",
+                FileNotFoundException => "it takes no new files", // /proc, /sys
+                _ => e.Message.Replace(probe, dir, StringComparison.Ordinal).TrimEnd('.'),
+            };
+            throw new UsageException($"{option} '{path}': cannot write in {dir} ({why})");
         }
     }
 }

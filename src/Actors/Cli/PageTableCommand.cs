@@ -17,7 +17,7 @@ public sealed class PageTableCommand : CliCommand
     private readonly Option<string?> _levels = new("--levels") { Description = "depth of the stage-1 table: 4 or 5 (default 4; IOVA width 48 or 57 bits)", HelpName = "4|5" };
     private readonly Option<string[]> _map = new("--map") { Description = "IOVA=GPA,SIZE,PERMS with SIZE 4K|2M|1G and PERMS r|rw; numbers decimal or 0x hex; GPA anywhere below 2^52; repeatable", HelpName = "IOVA=GPA,SIZE,PERMS" };
     private readonly Option<string[]> _unmap = new("--unmap") { Description = "IOVA,SIZE with SIZE 4K|2M|1G or a byte count, as iommu_unmap: prints the bytes unmapped (0 for a length that is not a 4K multiple; stops at the first hole; never splits a leaf); repeatable", HelpName = "IOVA,SIZE" };
-    private readonly Option<string?> _walk = new("--walk") { Description = "the address to translate (required)", HelpName = "IOVA" };
+    private readonly Option<string?> _walk = new("--walk") { Description = "the address to translate (required unless --unmap is given: then the unmaps' results alone are printed)", HelpName = "IOVA" };
     private readonly Option<bool> _write = new("--write") { Description = "walk as a DMA write (default: read)" };
     private readonly Option<bool> _json = CommonOptions.Json("print one JSON object instead of text (errors too)");
 
@@ -51,8 +51,10 @@ public sealed class PageTableCommand : CliCommand
         var levels = 4;
         if (levelsText is not null && !(int.TryParse(levelsText, NumberStyles.None, CultureInfo.InvariantCulture, out levels) && levels is 4 or 5))
             throw new UsageException($"--levels '{levelsText}' is not a whole number in [4, 5]");
-        var walkText = parse.GetValue(_walk) ?? throw new UsageException("--walk IOVA is required");
-        var walkIova = CommonOptions.ParseUInt64("--walk", walkText);
+        var walkText = parse.GetValue(_walk);
+        if (walkText is null && parse.GetResult(_unmap) is null)
+            throw new UsageException("--walk IOVA is required unless --unmap is given (the unmap's byte count is then the answer)");
+        ulong? walkIova = walkText is null ? null : CommonOptions.ParseUInt64("--walk", walkText);
         var access = parse.GetValue(_write) ? AccessKind.Write : AccessKind.Read;
         var parsed = InOrder(parse).Select(o => o.Name == "--map" ? (object)PageTableArguments.ParseMap(o.Value) : PageTableArguments.ParseUnmap(o.Value)).ToList();
 
@@ -64,11 +66,11 @@ public sealed class PageTableCommand : CliCommand
             else
                 session.Apply((UnmapArgument)operation);
         }
-        var result = session.Walk(walkIova, access);
+        var result = walkIova is { } iova ? session.Walk(iova, access) : null;
         if (json)
             PageTableReport.WriteJson(stdout, result, session.Steps);
         else
-            PageTableReport.WriteText(stdout, result, walkIova, session.Steps);
+            PageTableReport.WriteText(stdout, result, walkIova ?? 0, session.Steps);
         return ExitCodes.Matched;
     }
 

@@ -18,13 +18,16 @@ public static class PageTableReport
         _ => $"L{level}",
     };
 
-    public static void WriteText(TextWriter w, WalkResult result, ulong iova, IReadOnlyList<PageTableStep>? steps = null)
+    /// <param name="result">The walk of <paramref name="iova"/>; null when none was asked for (only the unmaps are printed).</param>
+    public static void WriteText(TextWriter w, WalkResult? result, ulong iova, IReadOnlyList<PageTableStep>? steps = null)
     {
         foreach (var step in steps ?? [])
         {
             if (step.Kind == "unmap")
                 w.WriteLine($"unmap {step.Text}: 0x{step.Unmapped:x} bytes unmapped{Gather(step)}{(step.FreedTables > 0 ? $", {step.FreedTables} table page(s) freed" : "")}");
         }
+        if (result is null)
+            return;
         foreach (var step in result.Chain)
             w.WriteLine($"{LevelName(step.Level),-5}  table 0x{step.TableGpa:x}  index {step.Index,3}  entry 0x{step.Entry:x16}  {Pte.DescribeFlags(step.Entry, step.Level)}");
         if (result.Ok)
@@ -33,7 +36,8 @@ public static class PageTableReport
             w.WriteLine($"IOVA 0x{iova:x} fault {result.Fault}: {Reason(result)}");
     }
 
-    public static void WriteJson(TextWriter w, WalkResult result, IReadOnlyList<PageTableStep>? steps = null)
+    /// <param name="result">Null when no walk was asked for: <c>levels</c> is then empty and <c>result</c> null.</param>
+    public static void WriteJson(TextWriter w, WalkResult? result, IReadOnlyList<PageTableStep>? steps = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -44,7 +48,7 @@ public static class PageTableReport
                 WriteStep(json, step);
             json.WriteEndArray();
             json.WriteStartArray("levels");
-            foreach (var step in result.Chain)
+            foreach (var step in result?.Chain ?? [])
             {
                 json.WriteStartObject();
                 json.WriteNumber("level", step.Level);
@@ -55,7 +59,10 @@ public static class PageTableReport
                 json.WriteEndObject();
             }
             json.WriteEndArray();
-            WriteResult(json, result);
+            if (result is null)
+                json.WriteNull("result");
+            else
+                WriteResult(json, result);
             json.WriteEndObject();
         }
         w.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));

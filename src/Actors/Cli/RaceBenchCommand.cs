@@ -48,7 +48,7 @@ internal static class RaceBenchCommand
             var cells = RaceBenchmark.Measure(config, strategies, starts, budget);
             all.Add(cells);
             if (!json)
-                RaceBenchmark.Render([cells], stdout);
+                RaceBenchmark.Render([cells], stdout, header: all.Count == 1);
         }
         if (json)
         {

@@ -30,6 +30,10 @@ public sealed record RecordedRun(string ReportPath, RunReport Report, string Sch
             throw new UsageException($"{option} {reportPath}: a {report.Mode.ToString().ToLowerInvariant()} run cannot be {purpose}; only deterministic runs can");
         if (string.IsNullOrEmpty(report.TraceHash))
             throw new UsageException($"{option} {reportPath}: the report has no traceHash, which every deterministic report carries; it cannot be {purpose}");
+        // A hand-edited hash could never match a replay's: refuse it as bad input, not "NOT REPRODUCED" (TraceHash.ToString is x16).
+        if (report.TraceHash is not { Length: 16 } hash || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
+            throw new UsageException($"{option} {reportPath}: not a readable report: $.traceHash = \"{report.TraceHash}\" is not a value this field takes; "
+                + "allowed: the trace hash the run wrote, a string of 16 hex digits");
         var schedulePath = FindSchedule(option, reportPath, report);
         var schedule = LoadSchedule("schedule file", schedulePath);
         if (schedule.Seed != report.Seed)

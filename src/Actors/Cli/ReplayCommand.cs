@@ -61,7 +61,7 @@ public sealed class ReplayCommand : CliCommand
         else
         {
             schedule = RecordedRun.LoadSchedule("--schedule", schedulePath!);
-            config = SimConfig.Load(configOption, ops is { } o ? [$"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}"] : null);
+            config = SimConfig.Load(configOption, ops is { } o ? [SimConfig.FromOption("--ops", "hviommu.run.ops", o.ToString(CultureInfo.InvariantCulture))] : null);
             reproduce = $"{Reproduction.Program} replay --schedule {Reproduction.PathArgument(schedulePath!)}"
                 + (configOption is null ? "" : " --config " + Reproduction.PathArgument(configOption))
                 + (ops is null ? "" : " --ops " + ops.Value.ToString(CultureInfo.InvariantCulture));

@@ -50,13 +50,13 @@ public sealed class RunCommand : CliCommand
 
         var overrides = new List<string>();
         if (parse.GetValue(_seed) is { } s)
-            overrides.Add($"hviommu.seed = {s.ToString(CultureInfo.InvariantCulture)}");
+            overrides.Add(SimConfig.FromOption("--seed", "hviommu.seed", s.ToString(CultureInfo.InvariantCulture)));
         if (ops is { } o)
-            overrides.Add($"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}");
+            overrides.Add(SimConfig.FromOption("--ops", "hviommu.run.ops", o.ToString(CultureInfo.InvariantCulture)));
         if (duration is { } d)
-            overrides.Add($"hviommu.run.duration = {d.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)}ms");
+            overrides.Add(SimConfig.FromOption("--duration", "hviommu.run.duration", $"{d.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)}ms"));
         if (parse.GetValue(_mode) is { } mode)
-            overrides.Add($"hviommu.mode = {mode}");
+            overrides.Add(SimConfig.FromOption("--mode", "hviommu.mode", mode));
         var config = TraceTopology.Load(configPath, tracePath, overrides);
         var settings = config.Settings;
         var deterministic = settings.Mode == Model.Settings.RunMode.Deterministic;

@@ -38,7 +38,7 @@ internal static class TopologyText
         WriteDriver(Line, s.Driver, HvIommu.Model.Driver.TableDepth.For(s).Levels);
         WriteHypervisor(Line, s.Hypervisor);
         WriteHazards(Line, s);
-        Line("workload", $"buffers of {Counted.Of(s.Workload.BufferPages, "page")}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
+        Line("workload", $"buffers of {BufferSizes(s.Workload)}, {s.Workload.DmaPerOp} DMA per op of {s.Workload.DmaBytes} bytes, "
             + $"write fraction {Num(s.Workload.WriteFraction)}, {s.Workload.OutstandingPerVcpu} outstanding per vCPU");
         Line("faults", s.Faults.IsEmpty
             ? "none"
@@ -94,8 +94,7 @@ internal static class TopologyText
         if (s.Workload.Trace.Enabled)
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         w.WriteLine($"  host behaviour: {Behaviour(s.Hypervisor.Behaviour)}");
-        var pages = Counted.Of(s.Workload.BufferPages, "page");
-        w.WriteLine($"  workload: {pages} per buffer, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
+        w.WriteLine($"  workload: buffers of {BufferSizes(s.Workload)}, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
         var hazards = HazardRegistry.Active(s);
         w.WriteLine($"  hazards: {(hazards.IsEmpty ? "none" : string.Join("; ", hazards.Select(k => k.Describe(s))))}");
     }
@@ -138,6 +137,11 @@ internal static class TopologyText
         if (s.Devices.Length > shown.Count)
             w.WriteLine($"  … {s.Devices.Length - shown.Count} more");
     }
+
+    /// <summary>The buffer sizes the synthetic workload maps: <c>buffer-pages</c> when set, else the
+    /// <c>buffer-sizes</c> mix each buffer is drawn from (<c>buffer-pages = 0</c> is not a size).</summary>
+    private static string BufferSizes(WorkloadSettings w) =>
+        w.BufferPages > 0 ? Counted.Of(w.BufferPages, "page") : $"sizes drawn from [{string.Join(", ", w.BufferSizes)}]";
 
     /// <summary>Every hypervisor.behaviour.* setting in force, by its key ([UNKNOWN] host behaviour, brief §8).</summary>
     public static string Behaviour(HostBehaviourSettings b) =>

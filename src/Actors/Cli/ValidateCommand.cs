@@ -31,7 +31,7 @@ public sealed class ValidateCommand : CliCommand
             OutputPaths.CheckInput("--config", path);
         var seed = parse.GetValue(_seed);
         // A ConfigException reaches CommandLine.Run, which prints each problem and exits 2.
-        var loaded = SimConfig.Load(path, seed is null ? null : [$"hviommu.seed = {seed}"]);
+        var loaded = SimConfig.Load(path, seed is null ? null : [SimConfig.FromOption("--seed", "hviommu.seed", $"{seed}")]);
         if (parse.GetValue(_json))
             WriteJson(cli.Out, HoconJson.ToJson(loaded.Merged));
         else

@@ -1,3 +1,4 @@
+using System.Globalization;
 using HvIommu.Actors.Runs;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Logging;
@@ -123,9 +124,11 @@ public static class ClusterExplore
         var wait = state.WaitSeconds;
         var handling = pool is ClusterPool c ? c.Stats.HandlingSeconds : 0;
         var messages = pool is ClusterPool c2 ? c2.Stats.Messages : 0;
-        return $"coordination: {Counted.Of(state.LeasesGranted, "lease")} ({state.Totals().Schedules / (double)Math.Max(1, state.LeasesGranted):N0} schedules each), "
+        var each = Math.Round(state.Totals().Schedules / (double)Math.Max(1, state.LeasesGranted), 1);
+        var unit = state.Job.Stress ? (each == 1 ? "stress run" : "stress runs") : each == 1 ? "schedule" : "schedules";
+        return $"coordination: {Counted.Of(state.LeasesGranted, "lease")} ({each.ToString("#,0.#", CultureInfo.InvariantCulture)} {unit} each), "
             + $"coordinator {handling * 1000 / Math.Max(1, state.LeasesGranted):0.000} ms per lease over {Counted.Of(messages, "message")}, "
-            + $"explorers waited {wait:0.00} s for leases against {busy:0.0} s running schedules ({100 * wait / Math.Max(busy + wait, 1e-9):0.00} %)"
+            + $"explorers waited {wait:0.00} s for leases against {busy:0.0} s running {(state.Job.Stress ? "stress runs" : "schedules")} ({100 * wait / Math.Max(busy + wait, 1e-9):0.00} %)"
             + (state.SeedsReleased > 0 ? $"; {Counted.Of(state.SeedsReleased, "seed")} of lost workers re-leased, {state.ReportsRefused:N0} late reports refused" : "");
     }
 }

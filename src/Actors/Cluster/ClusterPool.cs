@@ -83,7 +83,7 @@ public sealed class ClusterPool(ClusterAddress listen, int minWorkers, int local
                     _noWorkers.Restart();
                 if (_noWorkers.Elapsed > settings.WorkerWait)
                 {
-                    _crash = $"every worker is gone and none joined within {settings.WorkerWait.TotalSeconds:0} s; {Counted.Of(state.Totals().Schedules, "schedule")} were run";
+                    _crash = $"every worker is gone and none joined within {settings.WorkerWait.TotalSeconds:0} s; {state.Job.CountOf(state.Totals().Schedules)} were run";
                     state.Stop();
                     Finish(state);
                     return true;
@@ -105,7 +105,7 @@ public sealed class ClusterPool(ClusterAddress listen, int minWorkers, int local
             return;
         _finished = true;
         var t = state.Totals();
-        _coordinator?.Tell(new FinishRun(string.Format(CultureInfo.InvariantCulture, "{0:N0} schedules, {1:N0} with violations", t.Schedules, t.WithViolations)));
+        _coordinator?.Tell(new FinishRun(string.Format(CultureInfo.InvariantCulture, "{0}, {1:N0} with violations", state.Job.CountOf(t.Schedules), t.WithViolations)));
     }
 
     public void Dispose()

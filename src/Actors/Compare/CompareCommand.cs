@@ -84,9 +84,9 @@ public sealed class CompareCommand : CliCommand
 
         var overrides = new List<string> { $"hviommu.mode = {mode}" };
         if (o.Seed is { } s)
-            overrides.Add($"hviommu.seed = {s.ToString(CultureInfo.InvariantCulture)}");
+            overrides.Add(SimConfig.FromOption("--seed", "hviommu.seed", s.ToString(CultureInfo.InvariantCulture)));
         if (o.Ops is { } ops)
-            overrides.Add($"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}");
+            overrides.Add(SimConfig.FromOption("--ops", "hviommu.run.ops", ops.ToString(CultureInfo.InvariantCulture)));
         var baseConfig = TraceTopology.Load(configPath, tracePath, overrides);
         var caps = baseConfig.Settings.Iommu.CapabilityBits;
         var hasAts = ((IommuCapabilities)caps).HasFlag(IommuCapabilities.Ats) && baseConfig.Settings.Devices.Any(d => d.Ats);

@@ -47,6 +47,25 @@ public static class SimConfig
         return Parse(text, file, overrides, asWritten: !knobOverridden);
     }
 
+    /// <summary>The marker of an override line set by a command-line option (<see cref="FromOption"/>).</summary>
+    private const string OptionMark = " # set by ";
+
+    /// <summary>An override line for <paramref name="key"/> set by the command-line <paramref name="option"/>: a problem
+    /// with its value then names the option the user typed, not the config file the key would come from.</summary>
+    public static string FromOption(string option, string key, string value) => $"{key} = {value}{OptionMark}{option}";
+
+    /// <summary>Each problem with a key an option set, reworded to name that option (and the key it sets).</summary>
+    private static IEnumerable<ConfigProblem> NamingOptions(List<ConfigProblem> problems, IEnumerable<string>? overrides)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in overrides ?? [])
+            if (line.IndexOf(OptionMark, StringComparison.Ordinal) is var mark and > 0 && line.IndexOf('=', StringComparison.Ordinal) is var eq and > 0 && eq < mark)
+                options[line[..eq].Trim()] = line[(mark + OptionMark.Length)..].Trim();
+        return problems.Select(p => options.TryGetValue(p.Key, out var option)
+            ? new ConfigProblem(option, ConfigProblem.WholeFile, p.Value, $"{p.Message} (the option sets {p.Key})")
+            : p);
+    }
+
     /// <summary>Loads configuration text as if it were a file named <paramref name="file"/>.</summary>
     /// <param name="asWritten">The text is a file as its author wrote it (not a resolved config, not a sweep cell):
     /// also check that a scenario expecting a hazard's violation switches one of its knobs on.</param>
@@ -66,7 +85,7 @@ public static class SimConfig
         if (problems.Count == 0)
             DispatcherCheck.Check(reader, settings.Run.Dispatcher);
         if (problems.Count > 0)
-            throw new ConfigException(problems);
+            throw new ConfigException([.. NamingOptions(problems, overrides)]);
         return new LoadedConfig(file, merged, settings);
     }
 

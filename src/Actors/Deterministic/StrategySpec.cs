@@ -59,50 +59,57 @@ public static class StrategySpec
         var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (words.Length == 0)
             throw new FormatException($"strategy '{text}' is empty; allowed: {Allowed}");
+        var name = words[0];
+        string[] allowedParameters = name switch
+        {
+            Portfolio => [],
+            Random => ["coins"],
+            "pct" => ["depth", "length", "steps", "coins"],
+            "delay" => ["bound", "length", "coins"],
+            _ => throw new FormatException($"strategy '{text}' is not a strategy; allowed: {Allowed}"),
+        };
         var parameters = new Dictionary<string, long>(StringComparer.Ordinal);
         var coins = CoinPolicy.Uniform;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var word in words.Skip(1))
         {
-            if (word.StartsWith("coins=", StringComparison.Ordinal) && words[0] != Portfolio)
+            var eq = word.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+                throw new FormatException($"strategy '{text}': '{word}' is not name=value; {Takes(name, allowedParameters)}");
+            var key = word[..eq];
+            var raw = word[(eq + 1)..];
+            if (!allowedParameters.Contains(key))
+                throw new FormatException($"strategy '{text}': {name} takes no '{key}'; {Takes(name, allowedParameters)}");
+            if (!seen.Add(key))
+                throw new FormatException($"strategy '{text}': {key} is given twice");
+            if (key == "coins")
             {
-                coins = word["coins=".Length..] switch
+                coins = raw switch
                 {
                     "uniform" => CoinPolicy.Uniform,
                     "eventful" => CoinPolicy.Eventful,
-                    _ => throw new FormatException($"strategy '{text}': coins must be uniform or eventful; allowed: {Allowed}"),
+                    _ => throw new FormatException($"strategy '{text}': coins={raw}: coins must be uniform or eventful"),
                 };
                 continue;
             }
-            var eq = word.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || !long.TryParse(word.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
-                throw new FormatException($"strategy '{text}': '{word}' is not name=number; allowed: {Allowed}");
-            parameters[word[..eq]] = value;
+            var (min, max) = Range(key);
+            // NumberStyles.AllowLeadingSign with the invariant culture: ASCII digits only, so "-1" is out of range, "０" is not a number.
+            if (!long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+                throw new FormatException($"strategy '{text}': {key}={raw}: {key} must be a whole number from {min} to {max.ToString("N0", CultureInfo.InvariantCulture)}");
+            parameters[key] = value;
         }
-        var name = words[0];
-        var allowedParameters = name switch
-        {
-            Random or Portfolio => Array.Empty<string>(),
-            "pct" => ["depth", "length", "steps"],
-            "delay" => ["bound", "length"],
-            _ => throw new FormatException($"strategy '{text}' is not a strategy; allowed: {Allowed}"),
-        };
-        foreach (var key in parameters.Keys)
-            if (!allowedParameters.Contains(key))
-                throw new FormatException($"strategy '{text}': {name} takes no '{key}'; allowed: {Allowed}");
+        if (parameters.ContainsKey("length") && parameters.ContainsKey("steps"))
+            throw new FormatException($"strategy '{text}': steps is another name for length; give one of them");
         long? length = parameters.TryGetValue("length", out var l) ? l : parameters.TryGetValue("steps", out var s) ? s : null;
-        if (length < 0)
-            throw new FormatException($"strategy '{text}': length must be ≥ 0");
         switch (name)
         {
             case "pct":
                 long? depth = parameters.TryGetValue("depth", out var d) ? d : pctDepth;
-                if (depth is < 1 or > 100)
-                    throw new FormatException($"strategy '{text}': depth must be 1 … 100");
+                if (depth is < MinDepth or > MaxDepth)
+                    throw new FormatException($"strategy '{text}': depth {depth} (--pct-depth) must be a whole number from {MinDepth} to {MaxDepth}");
                 return new StrategyPlan(text, StrategyKind.Pct, depth is { } fixedDepth ? [(int)fixedDepth] : PctDepths, length, coins);
             case "delay":
                 var bound = parameters.TryGetValue("bound", out var b) ? b : (long?)null;
-                if (bound is < 0 or > 100)
-                    throw new FormatException($"strategy '{text}': bound must be 0 … 100");
                 return new StrategyPlan(text, StrategyKind.Delay, bound is { } fixedBound ? [(int)fixedBound] : DelayBounds, length, coins);
             case Random:
                 return new StrategyPlan(text, StrategyKind.Random, [], null, coins);
@@ -110,6 +117,27 @@ public static class StrategySpec
                 return new StrategyPlan(text, StrategyKind.Portfolio, [], null);
         }
     }
+
+    /// <summary>PCT's depth (<c>depth=D</c>, <c>--pct-depth</c>): the number of priority change points + 1.</summary>
+    public const int MinDepth = 1, MaxDepth = 100;
+
+    /// <summary>The delay-bounded strategy's bound (<c>bound=B</c>): delays per schedule.</summary>
+    public const int MaxBound = 100;
+
+    /// <summary>The whole numbers a strategy parameter takes, both ends inclusive.</summary>
+    private static (long Min, long Max) Range(string parameter) => parameter switch
+    {
+        "depth" => (MinDepth, MaxDepth),
+        "bound" => (0, MaxBound),
+        _ => (0, long.MaxValue), // length, steps: scheduling steps the strategy spreads its choices over
+    };
+
+    /// <summary>"pct takes depth (1 to 100), length (0 to …), …": what a strategy's parameters are and their ranges.</summary>
+    private static string Takes(string name, string[] parameters) =>
+        parameters.Length == 0
+            ? $"{name} takes no parameters"
+            : $"{name} takes " + string.Join(", ", parameters.Select(p => p == "coins" ? "coins=uniform|eventful"
+                : $"{p}=N ({Range(p).Min} to {Range(p).Max.ToString("N0", CultureInfo.InvariantCulture)})"));
 
     /// <summary>The strategy <paramref name="description"/> names, for the schedule with this seed: the inverse
     /// of <see cref="IScheduleStrategy.Description"/> for concrete strategies.</summary>

@@ -56,7 +56,7 @@ public sealed class ExploreCommand : CliCommand
         if (cluster.IsCluster)
             return Cluster.ClusterExplore.Run(configPath, options, parse.GetValue(_seed), seeds, duration, parse.GetValue(_all), ops, reportPath, traceDir, parallelGiven, cluster, cli.Out, cli.Error, cli.Cancel);
 
-        var overrides = ops is { } o ? new[] { $"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}" } : [];
+        var overrides = ops is { } o ? new[] { SimConfig.FromOption("--ops", "hviommu.run.ops", o.ToString(CultureInfo.InvariantCulture)) } : [];
         var config = SimConfig.Load(configPath, overrides);
         var first = parse.GetValue(_seed) ?? config.Settings.Seed;
         SimLogging.Configure(verbose: false);

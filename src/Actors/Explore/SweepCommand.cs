@@ -44,7 +44,7 @@ public sealed class SweepCommand : CliCommand
     public override int Order => 35;
 
     public override string Description => "A matrix of config values × seeds explored cell by cell: the safety-contract table (which settings are safe, which fail and how), JSON, CSV, Markdown, heatmap. "
-        + "Exit codes: 0 every cell's outcome matched its hviommu.expect, 1 some cell's did not, 2 bad input, 3 the simulator failed.";
+        + "Exit codes: 0 every cell's outcome matched its hviommu.expect, 1 some cell's did not, 2 bad input, 3 the simulator failed, 130 interrupted (Ctrl-C: the files cover what ran, marked partial).";
 
     protected override IEnumerable<Symbol> Symbols() => [_config, _vary, _seeds, _duration, _seed, .. _schedule.All, _mode, _ops, _parallel, _out, .. _cluster.All];
 
@@ -91,7 +91,9 @@ public sealed class SweepCommand : CliCommand
             stdout.WriteLine($"sweep {plan.CellConfigs[0].File}: {job.Cells()} cell(s) × {seedsText}, strategy {options.Strategy}{(options.PctDepth is { } depth ? $" depth {depth}" : "")}, {mode}; {pool.Where}");
             foreach (var a in plan.Axes)
                 stdout.WriteLine($"  {a.Key} = {string.Join(", ", a.Values)}");
-        });
+        }, cli.Cancel);
+        // Ctrl-C: no more leases; the cells are judged on what ran, written marked partial, and the exit code is 130.
+        var interrupted = state.Interrupted;
         if (outcome is not null)
         {
             stderr.WriteLine($"error: {outcome}");
@@ -115,13 +117,13 @@ public sealed class SweepCommand : CliCommand
             failed |= tally.FirstFailure is not null;
             results.Add(CellResult.Of(plan, c, tally, first));
         }
-        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{Counted.Of(s2, "seed")} from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules);
+        var header = new SweepWriter.Header(plan.CellConfigs[0].File, job.SeedsPerCell is { } s2 ? $"{Counted.Of(s2, "seed")} from {job.FirstSeed}" : $"{seconds:0.#} s", options.PctDepth is { } d ? $"{options.Strategy} depth {d}" : options.Strategy, mode, pool.Where, state.Elapsed.TotalSeconds, state.Totals().Schedules, interrupted);
         var files = SweepWriter.WriteAll(outDir, plan, results, header);
         stdout.WriteLine();
         stdout.WriteLine(SweepWriter.Table(plan, results));
         stdout.WriteLine();
         var totals = state.Totals();
-        stdout.WriteLine($"{Throughput.Of(totals.Schedules, totals.Steps, state.Elapsed, stress)} over {state.Elapsed.TotalSeconds:0.0} s");
+        stdout.WriteLine($"{Throughput.Of(totals.Schedules, totals.Steps, state.Elapsed, stress)} over {state.Elapsed.TotalSeconds:0.0} s{(interrupted ? " (interrupted)" : "")}");
         stdout.WriteLine(ClusterExplore.Coordination(state, pool));
         foreach (var f in files)
             stdout.WriteLine($"wrote {f}");
@@ -131,6 +133,15 @@ public sealed class SweepCommand : CliCommand
                 stderr.WriteLine($"error: the simulator failed in cell {r.Description}: {r.Failure}");
             stdout.WriteLine("result: SIMULATOR FAILURE (exit 3)");
             return ExitCodes.SimulatorFailure;
+        }
+        if (interrupted)
+        {
+            // Nothing is concluded from an interrupted sweep: the cells that ran no schedule, or only some, are unjudged.
+            var withFinds = results.Count(r => !r.Safe);
+            var ran = totals.Schedules == 0 ? "nothing ran"
+                : $"{job.CountOf(totals.Schedules)} ran, " + (withFinds > 0 ? $"{withFinds} of {results.Count} cell(s) showed violations" : "every one clean");
+            stdout.WriteLine($"result: INTERRUPTED — {ran}; the files above are partial (exit {ExitCodes.Interrupted})");
+            return ExitCodes.Interrupted;
         }
         var mismatched = results.Where(r => !r.Matched).ToList();
         stdout.WriteLine(mismatched.Count == 0

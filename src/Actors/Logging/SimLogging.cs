@@ -27,6 +27,13 @@ public static class SimLogging
     private static readonly string[] Routine = ["CoordinatedShutdown invoked", "SerilogLogger started"];
 
     /// <summary>
+    /// Akka.Remote's warning when a TCP channel closes after its transport's shutdown has already emptied the connection
+    /// group (Akka.Remote.Transport.DotNetty, <c>TcpHandlers.ChannelInactive</c>): a race every cluster node's shutdown
+    /// can lose, whatever the order, and nothing the run did. Shown only with --verbose; every other warning still shows.
+    /// </summary>
+    private static readonly string[] ShutdownRaces = ["Unable to REMOVE channel"];
+
+    /// <summary>
     /// Builds the global Serilog logger (<see cref="Log.Logger"/>) and returns it: Information and
     /// above, Debug with <paramref name="verbose"/>; to <paramref name="sink"/> when given, else to
     /// standard error.
@@ -37,7 +44,8 @@ public static class SimLogging
             .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
             .Enrich.With(new RunClockEnricher(verbose))
             // Every run starts and ends its ActorSystem on purpose; Akka announces both at INFO, which is noise here.
-            .Filter.ByExcluding(e => !verbose && Routine.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal)));
+            .Filter.ByExcluding(e => !verbose && Routine.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal)))
+            .Filter.ByExcluding(e => !verbose && IsShutdownRace(e));
         var template = verbose ? VerboseTemplate : OutputTemplate;
         configuration = sink is null
             ? configuration.WriteTo.Console(
@@ -51,6 +59,10 @@ public static class SimLogging
         Log.Logger = logger;
         return logger;
     }
+
+    /// <summary>True for a known shutdown-race warning of Akka's remoting (<see cref="ShutdownRaces"/>).</summary>
+    public static bool IsShutdownRace(LogEvent e) =>
+        e.Level == LogEventLevel.Warning && ShutdownRaces.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal));
 
     /// <summary>The logger actor of Akka.Logger.Serilog, as <c>akka.loggers</c> names it.</summary>
     public static readonly string LoggerType = $"{typeof(Akka.Logger.Serilog.SerilogLogger).FullName}, {typeof(Akka.Logger.Serilog.SerilogLogger).Assembly.GetName().Name}";

@@ -1,19 +1,12 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using HvIommu.Model.Device;
 using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Mappings;
 
 namespace HvIommu.Actors.Protocol;
 
 /// <summary>Messages of a PCI device's DMA engine.</summary>
 public interface IPciDeviceMessage;
-
-/// <summary>
-/// A DMA descriptor the driver wrote to the device: <paramref name="Transactions"/> transfers over the
-/// buffer at <paramref name="Iova"/> (<paramref name="Pages"/> pages). <paramref name="Mappings"/> are the
-/// oracle's records of the buffer's pages, so a fault on a live one is recognised as a lost mapping.
-/// </summary>
-public sealed record DmaDescriptor(long Id, ulong Iova, int Pages, int Transactions, int Bytes, double WriteFraction, ImmutableArray<MappingRecord> Mappings);
 
 /// <summary>The driver programs the device; <see cref="DmaCompleted"/> goes to <paramref name="ReplyTo"/>.</summary>
 public sealed record ProgramDma(DmaDescriptor Descriptor, IActorRef ReplyTo) : IPciDeviceMessage;
@@ -43,20 +36,6 @@ public sealed record SetRawGpaRing(DmaDescriptor Ring) : IPciDeviceMessage;
 /// each); <see cref="DmaCompleted"/> goes to <paramref name="ReplyTo"/> once they are done. A well-behaved
 /// device answers at once. Used at teardown to put DMA where a wrong order leaves a window (H10).</summary>
 public sealed record ReplayRecent(IActorRef ReplyTo) : IPciDeviceMessage;
-
-/// <summary>What a device hands its replay engine to time (schedule version 3).</summary>
-internal enum ReplayKind
-{
-    /// <summary>A completed descriptor re-issued: its write enters the device's queue.</summary>
-    Replay,
-
-    /// <summary>The data phase of a translated replayed write.</summary>
-    Transfer,
-
-    /// <summary>An ATS translation request for a recently used page, with no data (PCIe ATS lets a device ask for
-    /// translations ahead of use; after an invalidation it asks again for its working set).</summary>
-    Prefetch,
-}
 
 /// <summary>Device → its replay engine: hand <paramref name="Ticket"/> back when you run.</summary>
 internal sealed record ReplayLater(long Ticket, ReplayKind Kind);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using HvIommu.Actors.Protocol;
+using HvIommu.Model.Device;
 
 namespace HvIommu.Actors.PciDevice;
 

@@ -52,6 +52,7 @@ public static class ReportReader
         ["config"] = "an object with file and resolved",
         ["stats"] = "the run's statistics object",
         ["resolved"] = "the resolved configuration object",
+        ["traceHash"] = "the trace hash the run wrote, a string of 16 hex digits",
     };
 
     /// <summary>One line on what is wrong, in the report's own terms (its JSON path, the value found, what is allowed) —

@@ -71,7 +71,9 @@ public sealed class SimWorld
         Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
+        Events.Subscribe(Oracle);
+        Flushes = new FlushSequence(Events);
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(HypercallNames);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
@@ -151,6 +153,13 @@ public sealed class SimWorld
     public HostIommu Host { get; }
     public ViolationLog Violations { get; }
     public DmaOracle Oracle { get; }
+
+    /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle
+    /// subscribes to it; the components emit to it instead of calling their observers.</summary>
+    public Model.Events.SimEventStream Events { get; } = new();
+
+    /// <summary>Numbers each domain's flushes as they start in the IOMMU (and emits FlushStarted).</summary>
+    public FlushSequence Flushes { get; }
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }
@@ -194,6 +203,11 @@ public sealed class SimWorld
     {
         if (InitFailure is { } why)
             return InitFailureInjected ? null : $"guest init failed ({why}) although the configuration injected no init failure: no DMA was tested";
+        // Every device refused at probe (-ENODEV, or GET_LOGICAL_DEVICE_PROPERTY failed): the workload had no device to
+        // map for, so no operation ran — an injected fault on that init hypercall unwinding cleanly is what it tests.
+        if (Violations.Total == 0 && Budget.Completed == 0 && Budget.Total > 0 && Managed.Length > 0 && !Managed.Contains(true))
+            return Settings.Faults.Any(f => f.Call == HypercallCode.GetLogicalDeviceProperty) ? null
+                : "the pvIOMMU managed none of the devices (every probe refused it) although the configuration injected no fault on GetLogicalDeviceProperty: no DMA was tested";
         if (Violations.Total == 0 && Budget.Completed < Budget.Total)
             return $"only {Budget.Completed:N0} of {Counted.Of(Budget.Total, "operation")} completed (the run was stopped early by its duration or step budget)";
         return null;

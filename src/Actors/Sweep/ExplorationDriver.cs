@@ -14,13 +14,14 @@ public static class ExplorationDriver
             return null;
         pool.Start(state);
         banner?.Invoke();
-        using (var progress = new SweepProgress(stdout, !plain && Reporting.RunProgressFactory.IsInteractiveTerminal, state.Job.Cells(), schedules))
+        using (var progress = new SweepProgress(stdout, !plain && Reporting.RunProgressFactory.IsInteractiveTerminal, state.Job.Cells(), schedules, state.Job.Stress))
         {
             while (!pool.Wait(TimeSpan.FromMilliseconds(200)))
             {
                 var t = state.Totals();
                 progress.Update(t.CellsDone, t.Schedules, t.WithViolations, state.Elapsed, pool.Status.Length > 0 ? "; " + pool.Status : "");
             }
+            state.Seal();
             var f = state.Totals();
             progress.Update(f.CellsDone, f.Schedules, f.WithViolations, state.Elapsed + TimeSpan.FromSeconds(1), pool.Status.Length > 0 ? "; " + pool.Status : "");
         }

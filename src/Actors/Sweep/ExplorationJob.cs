@@ -36,6 +36,13 @@ public sealed record ExplorationJob(
 {
     public int Cells() => CellOverrides.Length;
 
+    /// <summary>"1 schedule", "12 schedules", or in stress mode "3 stress runs": what a seed runs, counted (a stress run
+    /// has no schedule; its actors race on real threads). Methods, not properties: the job crosses the network as JSON.</summary>
+    public string CountOf(long n) => Model.Text.Counted.Of(n, Stress ? "stress run" : "schedule");
+
+    /// <summary>The plural noun of <see cref="CountOf"/>, for column headers: "schedules" or "stress runs".</summary>
+    public string Units() => Stress ? "stress runs" : "schedules";
+
     /// <summary>How schedules are chosen (a method, not a property: the job crosses the network as JSON).</summary>
     public ScheduleOptions ScheduleOptions() => new(Strategy, PctDepth, MaxSteps);
 
@@ -46,7 +53,7 @@ public sealed record ExplorationJob(
     public IReadOnlyList<string> OverridesOf(int cell) => [.. BaseOverrides(), .. CellOverrides[cell]];
 
     /// <summary>The lines every cell applies (--ops).</summary>
-    public IReadOnlyList<string> BaseOverrides() => Ops is { } o ? [$"hviommu.run.ops = {o.ToString(CultureInfo.InvariantCulture)}"] : [];
+    public IReadOnlyList<string> BaseOverrides() => Ops is { } o ? [Configuration.SimConfig.FromOption("--ops", "hviommu.run.ops", o.ToString(CultureInfo.InvariantCulture))] : [];
 
     /// <summary>The loaded config of <paramref name="cell"/>.</summary>
     /// <exception cref="ConfigException">The combination is not a valid config.</exception>

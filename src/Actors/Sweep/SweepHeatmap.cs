@@ -27,7 +27,7 @@ public static class SweepHeatmap
             box.FillColor = c.Failure is not null ? Colors.Gray : Shade(share);
             box.LineColor = Colors.White;
             var label = c.Failure is not null ? "simulator failure"
-                : c.Safe ? $"safe\n{Counted.Of(c.Schedules, "schedule")}"
+                : c.Safe ? $"safe\n{plan.Job.CountOf(c.Schedules)}"
                 : string.Join("\n", c.Violations.OrderByDescending(kv => kv.Value).Select(kv => kv.Key)) + $"\n{share:P0} of {c.Schedules:N0}";
             var text = plot.Add.Text(label, col, y);
             text.LabelAlignment = Alignment.MiddleCenter;

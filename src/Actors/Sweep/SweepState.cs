@@ -26,6 +26,7 @@ public sealed class SweepState
     private double _waitSeconds;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile bool _stopped;
+    private bool _sealed;
 
     private readonly Func<SeedOutcome, bool> _answers;
 
@@ -103,6 +104,16 @@ public sealed class SweepState
     /// <summary>True when <see cref="Interrupt"/> stopped a run that had not finished: its totals cover only what ran.</summary>
     public bool Interrupted { get; private set; }
 
+    /// <summary>
+    /// The run is over and its totals are about to be printed: every later report (a worker's lease that finished
+    /// after the stop) is dropped, so the summary, the result line and the report all give one count.
+    /// </summary>
+    public void Seal()
+    {
+        lock (_lock)
+            _sealed = true;
+    }
+
     /// <summary>A lease for <paramref name="holder"/>, sized to its measured rate; null when nothing is left to hand out now.</summary>
     public Lease? Take(string holder, int holders = 1)
     {
@@ -125,6 +136,8 @@ public sealed class SweepState
     {
         lock (_lock)
         {
+            if (_sealed)
+                return false;
             if (!_book.Record(progress.LeaseId, progress.From, progress.Count))
             {
                 ReportsRefused++;

@@ -15,7 +15,8 @@ namespace HvIommu.Actors.Sweep;
 public static class SweepWriter
 {
     /// <summary>What the sweep was, for the headers: base config, seeds, strategy, mode.</summary>
-    public sealed record Header(string Config, string Seeds, string Strategy, string Mode, string Where, double WallSeconds, long Schedules);
+    /// <param name="Partial">The sweep was interrupted (Ctrl-C): the counts cover only what ran.</param>
+    public sealed record Header(string Config, string Seeds, string Strategy, string Mode, string Where, double WallSeconds, long Schedules, bool Partial = false);
 
     public static IReadOnlyList<string> WriteAll(string dir, SweepPlan plan, IReadOnlyList<CellResult> cells, Header header)
     {
@@ -52,6 +53,8 @@ public static class SweepWriter
             w.WriteString("seeds", header.Seeds);
             w.WriteString("strategy", header.Strategy);
             w.WriteString("mode", header.Mode);
+            if (header.Partial)
+                w.WriteBoolean("partial", true);
             w.WriteStartArray("cells");
             foreach (var c in cells)
             {
@@ -113,9 +116,14 @@ public static class SweepWriter
         var sb = new StringBuilder();
         sb.AppendLine($"# Sweep of {header.Config}");
         sb.AppendLine();
-        sb.AppendLine($"{header.Seeds} per cell, {header.Strategy}, {header.Mode} mode; {Counted.Of(header.Schedules, "schedule")} in {header.WallSeconds:0.#} s on {header.Where}.");
-        sb.AppendLine("A cell is safe when none of its schedules showed a violation; otherwise the kinds found, each with the number of");
-        sb.AppendLine("schedules that showed it, and the command that replays the lowest-seed violating schedule exactly.");
+        sb.AppendLine($"{header.Seeds} per cell, {header.Strategy}, {header.Mode} mode; {plan.Job.CountOf(header.Schedules)} in {header.WallSeconds:0.#} s on {header.Where}.");
+        if (header.Partial)
+            sb.AppendLine("**Partial: the sweep was interrupted (Ctrl-C); the counts cover only what ran, and a cell shown safe may not be.**");
+        var units = plan.Job.Units();
+        sb.AppendLine($"A cell is safe when none of its {units} showed a violation; otherwise the kinds found, each with the number of");
+        sb.AppendLine(plan.Job.Stress
+            ? "stress runs that showed it, and the command that runs the lowest-seed violating run again (a stress run is not replayed step by step)."
+            : "schedules that showed it, and the command that replays the lowest-seed violating schedule exactly.");
         sb.AppendLine();
         sb.AppendLine(Table(plan, cells));
         if (cells.Any(c => !c.Matched))
@@ -131,7 +139,7 @@ public static class SweepWriter
     {
         var sb = new StringBuilder();
         var keys = plan.Axes.Select(a => $"`{SweepPlan.ShortKey(a.Key)}`").ToList();
-        sb.AppendLine("| " + string.Join(" | ", [.. keys, "schedules", "result", "replay the first violation"]) + " |");
+        sb.AppendLine("| " + string.Join(" | ", [.. keys, plan.Job.Units(), "result", plan.Job.Stress ? "run the first violation again" : "replay the first violation"]) + " |");
         sb.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", keys.Count)) + "---:|---|---|");
         foreach (var c in cells)
         {

@@ -3,6 +3,7 @@ using Akka.Event;
 using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
+using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;

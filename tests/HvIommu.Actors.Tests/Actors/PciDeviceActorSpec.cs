@@ -3,6 +3,7 @@ using Akka.TestKit;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
+using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;

@@ -61,4 +61,19 @@ public sealed class RaceTableTests
         Assert.Matches(@"h4-devtlb-first\s+coyote pct\s+3/3\s+6 ", text);
         Assert.Contains("fewest schedules of the other tool: coyote pct 6, 6.00 × the default's median", text);
     }
+
+    [Fact]
+    [Trait("Category", "Actors")]
+    public void Races_rendered_one_by_one_print_one_header_and_line_up_even_with_the_longest_names()
+    {
+        static RaceCell Named(string race, string strategy) =>
+            new(race, strategy, [new RaceTrial(1, 3, 0.1)], Budget: 100);
+        var w = new StringWriter();
+        RaceBenchmark.Render([[Named("h7-empty", "portfolio")]], w, header: true);
+        RaceBenchmark.Render([[Named("h16-init-configure-blocking", "random coins=eventful")]], w, header: false);
+        var lines = w.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.TrimStart().StartsWith("default median", StringComparison.Ordinal)).ToList();
+        Assert.Single(lines, l => l.StartsWith("race ", StringComparison.Ordinal));
+        var found = lines.Select(l => l.IndexOf("/1", StringComparison.Ordinal)).Where(x => x >= 0).Distinct().ToList();
+        Assert.Single(found);
+    }
 }

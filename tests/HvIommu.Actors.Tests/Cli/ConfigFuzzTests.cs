@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using HvIommu.Actors.Cli;
 using HvIommu.Actors.Tests.Scenarios;
 using HvIommu.Actors.Tests.Simulation;
@@ -21,18 +19,9 @@ namespace HvIommu.Actors.Tests.Cli;
 /// others (<c>HVIOMMU_FUZZ_CASES=N</c> overrides the count of either).
 /// </summary>
 [Trait("Category", "Actors")]
-public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
+public sealed class ConfigFuzzTests(ITestOutputHelper output) : FuzzHarness(output, "hviommu-fuzz-")
 {
-    public const string CasesVariable = "HVIOMMU_FUZZ_CASES";
     private const int DefaultCases = 36;
-    public const int LongCasesPerSeed = 25;
-
-    /// <summary>The Long tier's cases start here, so they are not the default tier's again.</summary>
-    internal const int LongFirstCase = 100_000;
-
-    private readonly string _dir = Directory.CreateTempSubdirectory("hviommu-fuzz-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static readonly string[] Configs = ShippedConfigs();
 
@@ -139,30 +128,17 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CommandLine.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
-    internal static int? CasesOverride() =>
-        int.TryParse(Environment.GetEnvironmentVariable(CasesVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
+    private static (int Code, string Out, string Err) Run(params string[] args) => HostileInputTests.Run(args);
 
     [Fact]
-    public void Mutated_configs_are_accepted_run_or_refused_in_one_line_never_crash() =>
-        Fuzz(0, CasesOverride() ?? DefaultCases);
+    public void Mutated_configs_are_accepted_run_or_refused_in_one_line_never_crash() => Fuzz(0, DefaultTier(DefaultCases));
 
     [LongFact]
     [Trait("Category", "Long")]
-    public void Hundreds_of_mutated_configs_are_accepted_run_or_refused_in_one_line_never_crash() =>
-        Fuzz(LongFirstCase, CasesOverride() ?? (LongFactAttribute.Seeds ?? 0) * LongCasesPerSeed);
+    public void Hundreds_of_mutated_configs_are_accepted_run_or_refused_in_one_line_never_crash() => Fuzz(LongFirstCase, LongTier());
 
     private void Fuzz(int first, int cases)
     {
-        var failures = new StringBuilder();
-        var tally = new int[3];
         for (var n = first; n < first + cases; n++)
         {
             var source = Configs[n % Configs.Length];
@@ -174,7 +150,7 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
                 var (twice, second) = Mutate(text, random);
                 (text, what) = (twice, what + "; " + second);
             }
-            var path = Path.Combine(_dir, $"case{n}.conf");
+            var path = Path.Combine(Dir, $"case{n}.conf");
             File.WriteAllText(path, text);
 
             var results = new List<(string Command, (int Code, string Out, string Err) R)> { ("validate", Run("validate", "--config", path)) };
@@ -182,19 +158,9 @@ public sealed class ConfigFuzzTests(ITestOutputHelper output) : IDisposable
             if (results[0].R.Code == ExitCodes.Matched)
                 results.Add(("run", Run("run", "--config", path, "--mode", "deterministic", "--ops", "2", "--max-steps", "200000", "--plain")));
             foreach (var (command, r) in results)
-            {
-                var clean = r.Code is ExitCodes.Matched or ExitCodes.Mismatched or ExitCodes.BadInput
-                    && !(r.Out + r.Err).Contains("   at ", StringComparison.Ordinal)
-                    && !r.Err.Contains("Exception", StringComparison.Ordinal)
-                    && (r.Code != ExitCodes.BadInput || r.Err.Trim().Length > 0);
-                if (r.Code is >= 0 and <= 2)
-                    tally[r.Code]++;
-                if (!clean)
-                    failures.AppendLine($"case {n} ({Path.GetFileName(source)}; {what}): {command} exit {r.Code}\n{r.Err}\n--- mutated config ---\n{text}\n");
-            }
+                Judge(r, strict: false, () => $"case {n} ({Path.GetFileName(source)}; {what}): {command} exit {r.Code}\n{r.Err}\n--- mutated config ---\n{text}\n");
         }
-        output.WriteLine($"{cases} cases over {Configs.Length} shipped configs: exit 0 ×{tally[0]}, 1 ×{tally[1]}, 2 ×{tally[2]}");
-        Assert.True(failures.Length == 0, failures.ToString());
+        var tally = Verdict($"{cases} cases over {Configs.Length} shipped configs");
         // The fuzz must reach both sides: mutations that still load and run, and mutations that are refused.
         Assert.True(tally[0] > 0 && tally[2] > 0, $"exit 0 ×{tally[0]}, 2 ×{tally[2]}: the mutations no longer exercise both paths");
     }

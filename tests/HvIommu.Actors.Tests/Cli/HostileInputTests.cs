@@ -171,7 +171,7 @@ public sealed class HostileInputTests : IDisposable
             : text.Replace("steps 2", line, StringComparison.Ordinal).Replace("choices 1 1", line == "steps 0" ? "choices" : "choices 1 1", StringComparison.Ordinal);
         var path = Path.Combine(_dir, "s.schedule");
         File.WriteAllText(path, text);
-        BadInput(Run("replay", "--schedule", path), mention);
+        BadInput(Run("replay", "--schedule", path), mention, $"--schedule {path}"); // names the file, not only the option
     }
 
     [Fact]

@@ -98,6 +98,9 @@ public sealed class HostileRoundTests : IDisposable
         { "cut in half", "is not complete JSON" },
         { "empty", "is not complete JSON" },
         { "NUL in a key", "is not valid JSON (line" },
+        { "traceHash zz", "$.traceHash = \"zz\" is not a value this field takes; allowed: the trace hash the run wrote, a string of 16 hex digits" },
+        { "traceHash 12", "$.traceHash = 12" },
+        { "outcomeMatched yes", "allowed: true or false" },
     };
 
     [Theory]
@@ -121,6 +124,9 @@ public sealed class HostileRoundTests : IDisposable
             "violation kind 3" => Set(json, "violations", JsonNode.Parse("""[{ "kind": 3 }]""")),
             "cut in half" => text[..(text.Length / 2)],
             "empty" => "",
+            "traceHash zz" => Set(json, "traceHash", JsonValue.Create("zz")),
+            "traceHash 12" => Set(json, "traceHash", JsonValue.Create(12)),
+            "outcomeMatched yes" => Set(json, "outcomeMatched", JsonValue.Create("yes")),
             "NUL in a key" => text.Replace("\"seed\"", "\"se\u0000ed\"", StringComparison.Ordinal),
             _ => throw new ArgumentException(edit),
         };

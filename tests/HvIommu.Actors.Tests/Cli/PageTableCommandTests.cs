@@ -167,6 +167,25 @@ public sealed class PageTableCommandTests
     }
 
     [Fact]
+    public void With_an_unmap_the_walk_is_optional_and_the_unmap_result_is_the_answer()
+    {
+        // A 4K unmap inside a 2M leaf: iommu_unmap never splits a leaf, so nothing is unmapped — the answer wanted.
+        var (code, text, err) = Run("--map", "0x200000=0x1000000,2M,rw", "--unmap", "0x201000,4K");
+        Assert.True(code == 0, err);
+        Assert.Equal("unmap 0x201000,4K: 0x0 bytes unmapped", text.Trim());
+        var (jsonCode, json, _) = Run("--map", "0x200000=0x1000000,2M,rw", "--unmap", "0x200000,2M", "--json");
+        Assert.Equal(0, jsonCode);
+        var root = JsonDocument.Parse(json).RootElement;
+        Assert.Equal("0x200000", root.GetProperty("operations")[1].GetProperty("unmapped").GetString());
+        Assert.Empty(root.GetProperty("levels").EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("result").ValueKind);
+        // Without an unmap there is nothing to show but the walk.
+        var (noWalk, _, why) = Run("--map", "0x200000=0x1000000,2M,rw");
+        Assert.Equal(2, noWalk);
+        Assert.Contains("--walk IOVA is required unless --unmap is given", why);
+    }
+
+    [Fact]
     public void Json_carries_decoded_flags_and_gpas_anywhere_below_2_to_the_52()
     {
         var (code, stdout, _) = Run("--map", "0xfef80000=0xffffffffff000,4K,rw", "--walk", "0xfef80010", "--json");

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json.Nodes;
-using HvIommu.Actors.Cli;
 using HvIommu.Actors.Tests.Scenarios;
 using HvIommu.Actors.Tests.Simulation;
 using Xunit.Abstractions;
@@ -15,16 +13,12 @@ namespace HvIommu.Actors.Tests.Cli;
 /// 2 with no exception text, no stack trace and no serializer type name. The config the report stores is left alone
 /// (the config fuzz covers configs), so each replay is the recorded 8-operation run: time is bounded by work.
 /// A dozen cases by default; the Long tier runs as many as the config fuzz's (HVIOMMU_LONG_SEEDS ×
-/// <see cref="ConfigFuzzTests.LongCasesPerSeed"/>; <c>HVIOMMU_FUZZ_CASES=N</c> overrides either count).
+/// <see cref="FuzzHarness.LongCasesPerSeed"/>; <c>HVIOMMU_FUZZ_CASES=N</c> overrides either count).
 /// </summary>
 [Trait("Category", "Actors")]
-public sealed class RecordFuzzTests(ITestOutputHelper output) : IDisposable
+public sealed class RecordFuzzTests(ITestOutputHelper output) : FuzzHarness(output, "hviommu-record-fuzz-")
 {
     private const int DefaultCases = 12;
-
-    private readonly string _dir = Directory.CreateTempSubdirectory("hviommu-record-fuzz-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static readonly string[] HostileJson =
     [
@@ -35,22 +29,19 @@ public sealed class RecordFuzzTests(ITestOutputHelper output) : IDisposable
     private static readonly string[] HostileTokens = ["-1", "0", "99999999999999999999", "١", "1.5", "x", "", "seed", "steps", "choices", "values", "0/0", "3/2", "hviommu-schedule 9"];
 
     [Fact]
-    public void Mutated_reports_and_schedules_replay_or_are_refused_in_one_line_never_crash() => Fuzz(0, ConfigFuzzTests.CasesOverride() ?? DefaultCases);
+    public void Mutated_reports_and_schedules_replay_or_are_refused_in_one_line_never_crash() => Fuzz(0, DefaultTier(DefaultCases));
 
     [LongFact]
     [Trait("Category", "Long")]
-    public void Hundreds_of_mutated_reports_and_schedules_replay_or_are_refused_in_one_line_never_crash() =>
-        Fuzz(ConfigFuzzTests.LongFirstCase, ConfigFuzzTests.CasesOverride() ?? (LongFactAttribute.Seeds ?? 0) * ConfigFuzzTests.LongCasesPerSeed);
+    public void Hundreds_of_mutated_reports_and_schedules_replay_or_are_refused_in_one_line_never_crash() => Fuzz(LongFirstCase, LongTier());
 
     private void Fuzz(int first, int cases)
     {
-        var original = Path.Combine(_dir, "original.json");
+        var original = Path.Combine(Dir, "original.json");
         var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--mode", "deterministic", "--ops", "8", "--seed", "5", "--report", original]);
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
         var reportText = File.ReadAllText(original);
         var scheduleText = File.ReadAllText(Path.ChangeExtension(original, ".schedule"));
-        var failures = new StringBuilder();
-        var tally = new int[3];
         for (var n = first; n < first + cases; n++)
         {
             var random = new Random(n);
@@ -61,22 +52,13 @@ public sealed class RecordFuzzTests(ITestOutputHelper output) : IDisposable
                 (report, what) = MutateReport(report, random);
             else
                 (schedule, what) = MutateSchedule(schedule, random);
-            var path = Path.Combine(_dir, $"case {n}.json");
+            var path = Path.Combine(Dir, $"case {n}.json");
             File.WriteAllText(path, report.Replace("original.schedule", $"case {n}.schedule", StringComparison.Ordinal));
             File.WriteAllText(Path.ChangeExtension(path, ".schedule"), schedule);
             var r = HostileInputTests.Run("replay", "--report", path);
-            var clean = r.Code is ExitCodes.Matched or ExitCodes.Mismatched or ExitCodes.BadInput
-                && !(r.Out + r.Err).Contains("   at ", StringComparison.Ordinal)
-                && !r.Err.Contains("Exception", StringComparison.Ordinal)
-                && !r.Err.Contains("HvIommu.", StringComparison.Ordinal)
-                && (r.Code != ExitCodes.BadInput || r.Err.StartsWith("error: ", StringComparison.Ordinal));
-            if (r.Code is >= 0 and <= 2)
-                tally[r.Code]++;
-            if (!clean)
-                failures.AppendLine($"case {n} ({what}): replay exit {r.Code}\n{r.Err}\n{r.Out[..Math.Min(r.Out.Length, 2000)]}\n");
+            Judge(r, strict: true, () => $"case {n} ({what}): replay exit {r.Code}\n{r.Err}\n{r.Out[..Math.Min(r.Out.Length, 2000)]}\n");
         }
-        output.WriteLine($"{cases} cases: exit 0 ×{tally[0]}, 1 ×{tally[1]}, 2 ×{tally[2]}");
-        Assert.True(failures.Length == 0, failures.ToString());
+        var tally = Verdict($"{cases} cases");
         Assert.True(tally[2] > 0, "no mutation was refused: the fuzz no longer exercises bad input");
     }
 

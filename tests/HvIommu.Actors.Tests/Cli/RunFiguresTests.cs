@@ -87,6 +87,44 @@ public sealed class RunFiguresTests : IDisposable
         Assert.Matches(@"stress runs 2, [\d.,E+-]+ runs/s over", stdout);
         Assert.DoesNotContain("steps 0", stdout);
         Assert.DoesNotMatch(@"(^|[^.\d])0 (schedules|runs)/s", stdout);
+        // Every count of a stress sweep is of runs: the progress line, the table header, the coordination line, sweep.md.
+        Assert.Matches(@"cells 1/1, 2/2 stress runs \([\d.,E+-]+/s\), 0 with violations", stdout);
+        Assert.Contains("| stress runs | result |", stdout);
+        Assert.Matches(@"coordination: \d+ leases? \([\d.,]+ stress runs? each\)", stdout);
+        Assert.DoesNotContain("schedule", stdout);
+        Assert.DoesNotContain("schedule", File.ReadAllText(Path.Combine(out1, "sweep.md")));
+    }
+
+    [Theory]
+    [InlineData(false, 3L, 0L, "0/3 schedules (0/s), 0 with violations")]
+    [InlineData(false, 1L, 1L, "1/1 schedule (1.0/s), 0 with violations")]
+    [InlineData(true, 3L, 0L, "0/3 stress runs (0/s), 0 with violations")]
+    [InlineData(true, 1L, 1L, "1/1 stress run (1.0/s), 0 with violations")]
+    [InlineData(true, null, 1L, "1 stress run (1.0/s), 0 with violations")]
+    [InlineData(false, null, 2L, "2 schedules (2.0/s), 0 with violations")]
+    public void The_sweep_progress_line_counts_what_the_mode_runs_in_agreeing_words(bool stress, long? total, long done, string text)
+    {
+        using var progress = new SweepProgress(TextWriter.Null, live: false, cells: 1, total, stress);
+        Assert.Equal(text, progress.Text(done, 0, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void An_interrupted_sweep_writes_its_files_marked_partial_and_exits_130()
+    {
+        // Ctrl-C before the start: whatever the timing, the sweep starts no schedule and says so.
+        using var interrupt = new CancellationTokenSource();
+        interrupt.Cancel();
+        var dir = Path.Combine(_dir, "interrupted sweep");
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var code = CommandLine.Run(["sweep", "--config", Scenario("h5-drain-wrong"), "--vary", "hviommu.vm.vcpus=1,2", "--seeds", "5", "--ops", "20", "--out", dir, "--plain"],
+            stdout, stderr, interrupt.Token);
+
+        Assert.True(code == ExitCodes.Interrupted, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("(interrupted)", stdout.ToString());
+        Assert.Contains("result: INTERRUPTED — nothing ran; the files above are partial (exit 130)", stdout.ToString());
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "sweep.json")));
+        Assert.True(json.RootElement.GetProperty("partial").GetBoolean());
+        Assert.Contains("Partial: the sweep was interrupted", File.ReadAllText(Path.Combine(dir, "sweep.md")));
     }
 
     [Theory]
@@ -156,6 +194,21 @@ public sealed class SweepStateInterruptTests
         Assert.True(state.Stopped);
         state.Interrupt();
         Assert.False(state.Interrupted);
+    }
+
+    [Fact]
+    public void Once_the_run_is_sealed_a_late_report_changes_no_count()
+    {
+        // A cluster worker's lease can finish after the stop; its report must not make the result line's count
+        // differ from the summary's (it did: "schedules 189 … (interrupted)" then "193 schedules").
+        var state = new SweepState(Job, stopAtFirst: false);
+        var lease = state.Take("w")!;
+        Assert.True(state.Report("w", Piece(lease, 1)));
+        state.Seal();
+        var before = state.Totals();
+        Assert.False(state.Report("w", Piece(lease, 1) with { From = lease.First + 1 }));
+        Assert.Equal(before, state.Totals());
+        Assert.Equal(1, state.Tallies[0].Schedules);
     }
 
     [Fact]

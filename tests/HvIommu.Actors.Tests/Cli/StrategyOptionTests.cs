@@ -23,8 +23,34 @@ public sealed class StrategyOptionTests : IDisposable
     [InlineData("pct depth=0", "depth must be")]
     [InlineData("pct bound=2", "takes no 'bound'")]
     [InlineData("bogus", "is not a strategy")]
+    // Every parameter of every strategy: out of range, not a number, unknown, or given twice — each named with its range.
+    [InlineData("pct depth=-1", "depth=-1: depth must be a whole number from 1 to 100")]
+    [InlineData("pct depth=101", "depth=101: depth must be a whole number from 1 to 100")]
+    [InlineData("pct depth=０", "depth=０: depth must be a whole number from 1 to 100")]
+    [InlineData("pct length=-5", "length=-5: length must be a whole number from 0 to 9,223,372,036,854,775,807")]
+    [InlineData("pct steps=x", "steps=x: steps must be a whole number from 0")]
+    [InlineData("pct length=5 steps=6", "steps is another name for length")]
+    [InlineData("delay bound=-1", "bound=-1: bound must be a whole number from 0 to 100")]
+    [InlineData("delay bound=99999999999999999999", "bound must be a whole number from 0 to 100")]
+    [InlineData("delay length=1e3", "length=1e3: length must be a whole number")]
+    [InlineData("pct depth=2 depth=3", "depth is given twice")]
+    [InlineData("random coins=loud", "coins=loud: coins must be uniform or eventful")]
+    [InlineData("random coins=uniform coins=eventful", "coins is given twice")]
+    [InlineData("random depth=2", "random takes no 'depth'; random takes coins=uniform|eventful")]
+    [InlineData("portfolio coins=eventful", "portfolio takes no 'coins'; portfolio takes no parameters")]
+    [InlineData("pct 3", "'3' is not name=value; pct takes depth=N (1 to 100), length=N (0 to ")]
     public void A_strategy_text_that_does_not_parse_is_bad_input(string strategy, string mention) =>
         BadInput(Run("explore", "--strategy", strategy, "--seeds", "1"), "--strategy", mention);
+
+    [Theory]
+    [InlineData("pct depth=100 length=0")]
+    [InlineData("pct depth=1 steps=9223372036854775807 coins=eventful")]
+    [InlineData("delay bound=0 length=7")]
+    [InlineData("delay bound=100")]
+    [InlineData("random coins=eventful")]
+    [InlineData("portfolio")]
+    public void Every_strategy_parameter_takes_the_ends_of_its_range(string strategy) =>
+        Assert.Equal(strategy, global::HvIommu.Actors.Deterministic.StrategySpec.Parse(strategy).Text);
 
     [Fact]
     public void A_pct_depth_needs_a_pct_strategy() =>

@@ -35,6 +35,21 @@ public sealed class InvalidConfigSpec
         Assert.Contains(key == ConfigProblem.WholeFile ? $"{file}: " : $"{file}: {key}", p.ToString());
     }
 
+    [Theory]
+    [InlineData("--duration", "hviommu.run.duration", "99999999h")]
+    [InlineData("--ops", "hviommu.run.ops", "-3")]
+    [InlineData("--seed", "hviommu.seed", "-1")]
+    [InlineData("--mode", "hviommu.mode", "turbo")]
+    public void A_key_a_command_line_option_set_is_blamed_on_the_option_not_the_file(string option, string key, string value)
+    {
+        var e = Assert.Throws<ConfigException>(() => SimConfig.Parse("hviommu.vm.vcpus = 2\n", File, [SimConfig.FromOption(option, key, value)]));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal(option, problem.File);
+        Assert.StartsWith($"{option}: ", problem.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith($"(the option sets {key})", problem.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(File, problem.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Malformed_hocon_names_the_file_line_and_column()
     {

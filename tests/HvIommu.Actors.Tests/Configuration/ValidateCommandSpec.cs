@@ -40,12 +40,24 @@ public sealed class ValidateCommandSpec
         Assert.Contains("flush       order iotlb-first, await ATC completions on, drain DMA on, invalidate walk cache on, invalidate ATCs on, on disconnected device skip-disconnected, wrong only after attach off", lines);
         Assert.Contains(lines, l => l.StartsWith("latency     VM exit 1500 ns, flush domain 3000 ns", StringComparison.Ordinal));
         Assert.Contains("faults      none", lines);
+        // buffer-pages = 0 means "drawn from buffer-sizes", not buffers of 0 pages.
+        Assert.Contains(lines, l => l.StartsWith("workload    buffers of sizes drawn from [4K, 4K, 4K, 8K-64K, 2M], 8 DMA per op", StringComparison.Ordinal));
         // A label wider than the column still gets a space before its text (it used to read "host behaviourdetached-…").
         Assert.Contains(lines, l => l.StartsWith("host behaviour detached-translation=blocked", StringComparison.Ordinal));
         Assert.Contains("domains     2: net, storage", lines);
         Assert.Contains("devices     4 (1 with ATS)", lines);
         Assert.Contains("  nic0   net      on           4  well-behaved  0", lines);
         Assert.Contains("  nvme1  storage  off          4  well-behaved  0", lines);
+    }
+
+    [Fact]
+    public void A_fixed_buffer_size_is_printed_in_pages()
+    {
+        var path = TempConfig("hviommu.workload.buffer-pages = 3\n");
+        var (code, stdout, _) = Run("--config", path);
+        File.Delete(path);
+        Assert.Equal(ExitCodes.Matched, code);
+        Assert.Contains("workload    buffers of 3 pages, ", stdout);
     }
 
     [Fact]

@@ -35,6 +35,25 @@ public sealed class SimLoggingSpec
         Assert.Equal(debugShown, text.Contains("Walk of 0x1000 took 24 references", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_remoting_shutdown_race_warning_shows_only_when_verbose_and_other_warnings_always(bool verbose)
+    {
+        var sink = new StringWriter();
+        var logger = SimLogging.Configure(verbose, sink);
+
+        // Akka.Remote's DotNetty transport (TcpHandlers.ChannelInactive) as a cluster node stops, and a real warning.
+        logger.Warning("Unable to REMOVE channel [{0}->{1}](Id={2}) from connection group. May not shut down cleanly.", "[::ffff:127.0.0.1]:4053", "[::ffff:127.0.0.1]:51234", "a1b2");
+        logger.Warning("Unable to ADD channel [{0}->{1}](Id={2}) to connection group. May not shut down cleanly.", "x", "y", "z");
+        logger.Warning("Association with remote system {Address} has failed", "akka.tcp://hviommu@10.0.0.2:4053");
+
+        var text = sink.ToString();
+        Assert.Equal(verbose, text.Contains("Unable to REMOVE channel", StringComparison.Ordinal));
+        Assert.Contains("Unable to ADD channel", text, StringComparison.Ordinal);
+        Assert.Contains("Association with remote system", text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_exception_is_one_line_unless_verbose_which_adds_its_stack_trace()
     {

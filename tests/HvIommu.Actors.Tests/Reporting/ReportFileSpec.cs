@@ -76,6 +76,8 @@ public sealed class ReportFileSpec : IDisposable
     [InlineData("""{ "schemaVersion": 1 }""", "has schemaVersion 1; this simulator reads version 2")]
     [InlineData("""{ "schemaVersion": 3 }""", "has schemaVersion 3; this simulator reads version 2")]
     [InlineData("""{ "schemaVersion": 2, "seed": 7 }""", "the report lacks required fields")]
+    [InlineData("""{ "schemaVersion": 2, "seed": 1e30 }""", "$.seed = 1e30")]
+    [InlineData("""{ "schemaVersion": 2, "seed": 7, "mode": "turbo" }""", "$.mode = \"turbo\"")]
     public void Reading_a_bad_report_says_what_is_wrong(string content, string problem)
     {
         var path = Path.Combine(_dir, "bad.json");

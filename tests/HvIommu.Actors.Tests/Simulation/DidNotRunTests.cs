@@ -49,6 +49,32 @@ public sealed class DidNotRunTests
     }
 
     [Fact]
+    public void Every_device_refused_at_probe_without_an_injected_fault_is_not_matched_and_says_why()
+    {
+        // Two devices whose vPCI GUIDs agree in bytes 4-7 share a logical device id: probe refuses both (-ENODEV, H13's
+        // correct driver), so no operation runs. That is not "stopped early by its duration or step budget".
+        var file = Write("""
+            hviommu {
+              expect = clean, run.ops = 50, mode = deterministic
+              domains = [ { name = "a" } ]
+              devices = [ { name = "nic0", domain = "a", vmbus-guid = "6f1c2a3b-44d5-4e6f-8a9b-0c1d2e3f4a5b" },
+                          { name = "nic1", domain = "a", vmbus-guid = "0a0b0c0d-44d5-4e6f-8a9b-111111111111" } ]
+            }
+            """);
+        try
+        {
+            var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--config", file, "--plain"]);
+            Assert.Equal(ExitCodes.Mismatched, exit);
+            Assert.Contains("managed none of the devices", stdout);
+            Assert.DoesNotContain("stopped early", stdout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Validate_and_the_banner_print_every_host_behaviour_setting()
     {
         // Every key of reference.conf's hviommu.hypervisor.behaviour block with its default, as "key=value".

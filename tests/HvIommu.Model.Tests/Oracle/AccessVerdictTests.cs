@@ -95,6 +95,29 @@ public sealed class AccessVerdictTests
         Assert.Contains("H5", v.Explanation);
     }
 
+    [Theory]
+    [InlineData(Cause.WalkCacheKept, "H1", "stale walk-cache pointer")]
+    [InlineData(Cause.FreeTablesBeforeFlush, "H1", "table page freed before the flush")]
+    [InlineData(Cause.DmaNotDrained, "H5", "drain never came")]
+    public void A_walked_translation_of_a_flushed_mapping_names_the_walk_cache_when_only_it_can_explain_it(Cause on, string hazard, string text)
+    {
+        // With only the walk-cache knob wrong, a table walk can still reach a flushed leaf (through a pointer the flush
+        // left cached): that is H1, not "no hazard knob of this run can cause it".
+        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(on));
+        var record = _rig.MapBuffer(Iova);
+        var t = _rig.Translate(_rig.Nic, Iova);
+        Assert.Equal(TranslationSource.Walk, t.Source);
+        _rig.Unmap(record);
+        _rig.FlushDomain();
+        _rig.FreeAndReuse(record);
+
+        var v = oracle.CheckAccess(t, IommuRig.Context(_rig.Nic));
+
+        Assert.Equal((ViolationKind.DmaToFreedFrame, hazard), (v?.Kind, v?.Hazard));
+        Assert.Contains(text, v!.Explanation);
+        Assert.DoesNotContain(HazardCauses.Unexplained, v.Explanation);
+    }
+
     [Fact]
     public void Strict_unmap_that_frees_the_buffer_before_any_flush_hits_a_freed_frame()
     {
