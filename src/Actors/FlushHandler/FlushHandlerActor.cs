@@ -69,7 +69,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         _tally.Message();
         var devices = _world.Host.DevicesToFlush(m.Domain, out var departedMark);
-        var context = new FlushContext(m, _world.Oracle.FlushStarted(m.Domain), _world.Clock.NowNs, departedMark);
+        var context = new FlushContext(m, _world.Flushes.Start(m.Domain, Actor, _world.Clock.NowNs), _world.Clock.NowNs, departedMark);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
         var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
@@ -158,7 +158,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var request = run.Context.Request;
         var now = _world.Clock.NowNs;
         _world.Host.FlushReachedDeparted(run.Domain, run.Context.DepartedMark);
-        _world.Oracle.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, now);
+        _world.Events.On(Model.Events.SimEvent.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, Actor, now));
         _log.Debug("Flush {FlushId} of domain {DomainId} completed", run.Id, run.Domain);
         var reply = new HypercallCompleted(request.Code, HvStatus.Success);
         if (_world.Trace is { } trace)

@@ -112,12 +112,9 @@ internal sealed class HypervisorActor : ReceiveActor
     {
         if (call.InputGpa == 0)
             return call.Input;
-        // The host reads what the call code's layout covers (the rep count's entries, never past the page).
-        Span<byte> page = stackalloc byte[HypercallInputCodec.PageBytes];
-        var used = Math.Min(HypercallInputCodec.PageBytes, HypercallInputCodec.FixedBytes(call.Control.Code) + 8 * call.Control.RepCount);
-        _world.Memory.Read(call.InputGpa, page[..used]);
-        var read = HypercallInputCodec.Read(call.Control, page);
-        if (!HypercallInputCodec.SameInput(read, call.Input))
+        // Decoded in place: the call's own input unless the page holds another (no input record built per hypercall).
+        var read = HypercallInputCodec.ReadInPlace(_world.Memory, call.InputGpa, call.Control, call.Input, out var replaced);
+        if (replaced)
         {
             _world.Counters.Add(SimCounter.HypercallInputsReplaced, 1);
             _log.Warning("vCPU {Vcpu} trapped with {Code} for {Meant}, but its input page holds {Read} (the page was refilled before the trap)",

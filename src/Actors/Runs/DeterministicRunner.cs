@@ -81,7 +81,7 @@ public static class DeterministicRunner
         var strategy = options.Create(seed, expectedSteps);
         system.Reset(seed, strategy);
         var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
-        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace) { Choices = strategy.ChoosesEnvironment ? system.Driver : null, ScheduledReplays = strategy.ChoosesEnvironment && strategy.Version >= 3 };
+        var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace, Previous.TryGetValue(system, out var previous) ? previous : null) { Choices = strategy.ChoosesEnvironment ? system.Driver : null, ScheduledReplays = strategy.ChoosesEnvironment && strategy.Version >= 3 };
         var done = new TaskCompletionSource<RunOutcome>();
         system.Driver.Tracer = simTrace;
         system.Driver.Profile = phases?.Steps;
@@ -117,7 +117,11 @@ public static class DeterministicRunner
                 + "if the run was still progressing (many DMAs per operation, many operations), raise --max-steps";
         else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
-        system.StopRun();
+        // Once every actor has stopped nothing touches the world: the next schedule on this system may reset and reuse it.
+        if (system.StopRun().Quiescent)
+            Previous.AddOrUpdate(system, world);
+        else
+            Previous.Remove(system);
         Lap(phases, ref mark, SchedulePhase.Stop);
         wall.Stop();
 
@@ -133,6 +137,9 @@ public static class DeterministicRunner
             phases.Schedules++;
         return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions };
     }
+
+    // Each system's last world, for the next schedule on it to reuse (a system is driven by one thread at a time).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DeterministicSystem, SimWorld> Previous = new();
 
     private static void Lap(SchedulePhases? phases, ref long mark, SchedulePhase phase)
     {

@@ -32,7 +32,10 @@ public sealed class SimWorld
 
     /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
     /// <param name="trace">The run's causal trace; null (stress mode's default) records nothing.</param>
-    public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true, Tracing.SimTrace? trace = null)
+    /// <param name="previous">The world of the schedule before on the same deterministic system, which nothing uses any
+    /// more: its resettable components (the IOMMU caches) are reset and reused instead of rebuilt; the world is the same
+    /// as one built without it.</param>
+    public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true, Tracing.SimTrace? trace = null, SimWorld? previous = null)
     {
         Trace = trace;
         MapLatency = new LatencyRecorder(recordLatencies);
@@ -60,7 +63,7 @@ public sealed class SimWorld
         Memory = new GuestMemory(top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift));
         Frames = new FrameAllocator(Memory, allocatorBase, (top - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
         Stage2 = new Stage2(Memory.SizeBytes);
-        Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour);
+        Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour, previous?.Host);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
         _expectedKind = settings.Expect == Expectation.Violation && settings.ExpectKind is { } expected ? Enum.Parse<ViolationKind>(expected) : null;
         if (trace is not null)
@@ -68,7 +71,9 @@ public sealed class SimWorld
         Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle, (1UL << IovaWidth) - 1);
+        Events.Subscribe(Oracle);
+        Flushes = new FlushSequence(Events);
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
         Counters = new SimCounters(HypercallNames);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
@@ -148,6 +153,13 @@ public sealed class SimWorld
     public HostIommu Host { get; }
     public ViolationLog Violations { get; }
     public DmaOracle Oracle { get; }
+
+    /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle
+    /// subscribes to it; the components emit to it instead of calling their observers.</summary>
+    public Model.Events.SimEventStream Events { get; } = new();
+
+    /// <summary>Numbers each domain's flushes as they start in the IOMMU (and emits FlushStarted).</summary>
+    public FlushSequence Flushes { get; }
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using HvIommu.Actors.Protocol;
+using HvIommu.Model.Events;
 using HvIommu.Model.PageTables;
 
 namespace HvIommu.Actors.Vcpu;
@@ -38,7 +39,7 @@ internal sealed partial class VcpuActor
         if (map.Operation.Step())
         {
             CheckMapped(map, map.Page, map.Operation.Status);
-            _world.Oracle.Mapped(map.Record!);
+            _world.Events.On(SimEvent.MappingWritten(map.Record!, Name, _world.Clock.NowNs));
             map.Records.Add(map.Record!);
             map.Operation = null;
             map.Record = null;

@@ -4,6 +4,7 @@ using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
+using HvIommu.Model.Events;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
@@ -93,7 +94,7 @@ internal sealed partial class VcpuActor
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");
             _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{piece.Iova:x}", $"GPA 0x{piece.Gpa:x}, domain {domain.Id}, {record}, trace line {e.Line}");
-            _world.Oracle.Mapped(record);
+            _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
             records.Add(record);
         }
         replay.SetPayload(index, records.ToArray());
@@ -182,13 +183,13 @@ internal sealed partial class VcpuActor
                 .Where(r => r.Iova < range.Iova + range.Bytes && r.Iova + r.Size.Bytes() > range.Iova && r.State == MappingState.Mapped)
                 .ToImmutableArray();
             foreach (var r in records)
-                _world.Oracle.UnmapStarting(r, t0, queued: lazy);
+                _world.Events.On(SimEvent.MappingClearing(r, lazy, Name, t0));
             var gather = new IotlbGather();
             domain.Table!.Unmap(range.Iova, range.Bytes, gather);
             _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{range.Iova:x}",
                 $"{Counted.Of(range.Bytes >> GuestMemory.PageShift, "page")}, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(records)}");
             foreach (var r in records)
-                _world.Oracle.UnmapDone(r, t0);
+                _world.Events.On(SimEvent.MappingCleared(r, Name, t0));
             cleared.Add((range, gather, records));
         }
         // stats.pagesUnmapped counts 4 KiB pages, as for the synthetic workload; the call is UnmapCalls.
@@ -243,7 +244,7 @@ internal sealed partial class VcpuActor
     {
         _world.TraceReplay!.ReleaseIova(queued.Iova, queued.Bytes);
         foreach (var r in queued.Mappings)
-            _world.Oracle.FlushQueueReleased(r);
+            _world.Events.On(SimEvent.MappingReleased(r, Name, _world.Clock.NowNs));
     }
 
     /// <summary>A trace unmap waiting in a flush queue: its records and where its IOVA range lies.</summary>

@@ -6,6 +6,7 @@ using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
+using HvIommu.Model.Events;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Mappings;
@@ -83,7 +84,7 @@ internal sealed partial class VcpuActor
             var record = RegisterLeaf(map, i);
             CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, record.Gpa, record.Size, writable: true, map.Gather));
             _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{record.Iova:x}", $"GPA 0x{record.Gpa:x}, domain {map.Domain.Id}, {record}");
-            _world.Oracle.Mapped(record);
+            _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
             map.Records.Add(record);
         }
         Run(FinishMapAsync(map));
@@ -191,7 +192,7 @@ internal sealed partial class VcpuActor
         var lazy = op.Domain.Lazy;
         var gather = new IotlbGather();
         foreach (var r in op.Records)
-            _world.Oracle.UnmapStarting(r, t0, queued: lazy);
+            _world.Events.On(SimEvent.MappingClearing(r, lazy, Name, t0));
         // __iommu_dma_unmap (dma-iommu.c) unmaps the mapped size rounded to the IOVA granule, not the
         // power-of-two range the allocator reserved: the tail of that range was never mapped.
         var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
@@ -199,7 +200,7 @@ internal sealed partial class VcpuActor
         _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
             $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(op.Records)}");
         foreach (var r in op.Records)
-            _world.Oracle.UnmapDone(r, t0);
+            _world.Events.On(SimEvent.MappingCleared(r, Name, t0));
         _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
         _world.Counters.Add(SimCounter.UnmapCalls, 1);
         await PerformUnmapAsync(op, gather, lazy);
@@ -336,7 +337,7 @@ internal sealed partial class VcpuActor
             _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{Counted.Of(e.Pages, "page")}, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
                 foreach (var r in mappings)
-                    _world.Oracle.FlushQueueReleased(r);
+                    _world.Events.On(SimEvent.MappingReleased(r, Name, _world.Clock.NowNs));
         }
         released.Clear();
     }

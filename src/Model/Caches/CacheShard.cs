@@ -138,6 +138,25 @@ internal sealed class CacheShard<TKey, TValue>
         return removed;
     }
 
+    /// <summary>
+    /// Empties the shard, zeroes its counters and reseeds its victim generator with <paramref name="seed"/>: it then
+    /// behaves exactly as a new shard of the same capacity built with that seed (the dictionaries are only probed,
+    /// never enumerated, so their retained capacity changes nothing observable).
+    /// </summary>
+    public void Reset(ulong seed)
+    {
+        lock (_lock)
+        {
+            Array.Clear(_keys, 0, _count);
+            Array.Clear(_values, 0, _count);
+            _slotByKey.Clear();
+            _headByDomain.Clear();
+            Volatile.Write(ref _count, 0);
+            Hits = Misses = Fills = Evictions = Invalidated = 0;
+            _random.Reseed(seed);
+        }
+    }
+
     public CacheStats Stats() => new(
         Interlocked.Read(ref Hits), Interlocked.Read(ref Misses), Interlocked.Read(ref Fills),
         Interlocked.Read(ref Evictions), Interlocked.Read(ref Invalidated));

@@ -26,6 +26,14 @@ public sealed class Iotlb
 
     public CacheStats Stats => _cache.Stats();
 
+    /// <summary>Empties the IOTLB and restarts its fill serials and victim choice: afterwards it behaves exactly as
+    /// <c>new Iotlb(Capacity, random)</c> (an explorer reuses one across schedules instead of rebuilding its shards).</summary>
+    public void Reset(SeededRandom random)
+    {
+        _cache.Reset(random);
+        Interlocked.Exchange(ref _fillSerial, 0);
+    }
+
     /// <summary>Finds the 4 KiB, 2 MiB or 1 GiB entry of <paramref name="domain"/> covering <paramref name="iova"/>.</summary>
     public bool TryLookup(uint domain, ulong iova, out IotlbEntry entry) => _cache.TryLookup(domain, iova, out entry);
 

@@ -26,6 +26,10 @@ public sealed class PagingStructureCache
 
     public CacheStats Stats => _cache.Stats();
 
+    /// <summary>Empties the cache and reseeds its victim choice: afterwards it behaves exactly as
+    /// <c>new PagingStructureCache(Capacity, random)</c> (an explorer reuses one across schedules).</summary>
+    public void Reset(SeededRandom random) => _cache.Reset(random);
+
     /// <summary>
     /// The lowest cached level at or below <paramref name="topLevel"/> on the path to <paramref name="iova"/>, and
     /// the GPA of the table its entry points to (the walker continues at <paramref name="level"/> − 1).

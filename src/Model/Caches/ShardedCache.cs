@@ -33,9 +33,15 @@ internal sealed class ShardedCache<TKey, TValue>
         for (var i = 0; i < shardCount; i++)
         {
             var shardCapacity = capacity / shardCount + (i < capacity % shardCount ? 1 : 0);
-            _shards[i] = new CacheShard<TKey, TValue>(shardCapacity, random.Derive($"shard{i}"));
+            _shards[i] = new CacheShard<TKey, TValue>(shardCapacity, new SeededRandom(ShardSeed(random.Seed, i)));
         }
     }
+
+    // Shard i's generator is random.Derive("shard" + i); the names are formatted once per process, not once per
+    // cache (an explorer builds two caches of up to 32 shards per schedule).
+    private static readonly string[] ShardNames = Enumerable.Range(0, MaxShards).Select(i => $"shard{i}").ToArray();
+
+    private static ulong ShardSeed(ulong seed, int shard) => SeededRandom.DeriveSeed(seed, ShardNames[shard]);
 
     public int Capacity { get; }
 
@@ -85,6 +91,14 @@ internal sealed class ShardedCache<TKey, TValue>
     public int Clear() => RemoveWhere(0, static (_, _, _) => true);
 
     public void CountMiss(in TKey key) => Interlocked.Increment(ref ShardOf(key).Misses);
+
+    /// <summary>Empties every shard and reseeds it from <paramref name="random"/> as the constructor would: the cache
+    /// then behaves exactly as <c>new ShardedCache(Capacity, random)</c> (an explorer reuses it across schedules).</summary>
+    public void Reset(SeededRandom random)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+            _shards[i].Reset(ShardSeed(random.Seed, i));
+    }
 
     public CacheStats Stats()
     {

@@ -26,6 +26,9 @@ internal sealed class TranslationCache<TEntry>
 
     public CacheStats Stats() => _cache.Stats();
 
+    /// <summary>As a new cache of the same capacity built with <paramref name="random"/> (<see cref="ShardedCache{TKey,TValue}.Reset"/>).</summary>
+    public void Reset(SeededRandom random) => _cache.Reset(random);
+
     public bool TryLookup(uint domain, ulong iova, out TEntry entry)
     {
         foreach (var size in Sizes)

@@ -56,7 +56,12 @@ public sealed class FlushQueueDomain
 /// </summary>
 public sealed class FlushQueue
 {
-    private readonly Slot[] _slots;
+    // The ring's slots are created on first use: a strict domain never queues, and an explorer builds one queue per
+    // vCPU and domain per schedule. A slot is non-null from its first AddLocked on; every slot between head and tail
+    // has been added to, so only AddLocked and the whole-ring sweeps meet a null one.
+    private Slot?[]? _slots;
+    private readonly Lock _lock = new();
+    private readonly int _size;
     private readonly int _mask;
     private int _head;
     private int _tail;
@@ -68,7 +73,7 @@ public sealed class FlushQueue
         if (size < 2 || (size & (size - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(size), size, "a flush queue has a power-of-two number of slots, at least 2 (mod_mask = size - 1)");
         Domain = domain;
-        _slots = Enumerable.Range(0, size).Select(_ => new Slot()).ToArray();
+        _size = size;
         _mask = size - 1;
         BrokenCounterRule = brokenCounterRule;
     }
@@ -76,10 +81,10 @@ public sealed class FlushQueue
     public FlushQueueDomain Domain { get; }
 
     /// <summary>Slots in the ring; <see cref="UsableEntries"/> of them can hold entries at once.</summary>
-    public int Capacity => _slots.Length;
+    public int Capacity => _size;
 
     /// <summary>fq_full: tail + 1 == head, so one slot always stays empty.</summary>
-    public int UsableEntries => _slots.Length - 1;
+    public int UsableEntries => _size - 1;
 
     public bool BrokenCounterRule { get; }
 
@@ -94,7 +99,7 @@ public sealed class FlushQueue
     {
         get
         {
-            lock (_slots)
+            lock (_lock)
                 return (_tail - _head) & _mask;
         }
     }
@@ -103,7 +108,7 @@ public sealed class FlushQueue
     /// after reaping: the caller flushes inline (fq_flush_iotlb) and calls <see cref="AddAfterFlush"/>.</summary>
     public bool TryEnqueue(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload, List<FlushQueueEntry> released)
     {
-        lock (_slots)
+        lock (_lock)
         {
             ReapLocked(released);
             if (FullLocked())
@@ -123,7 +128,7 @@ public sealed class FlushQueue
     /// <returns>False only without <paramref name="overrun"/>, when the ring is still full.</returns>
     public bool AddAfterFlush(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload, List<FlushQueueEntry> released, bool overrun)
     {
-        lock (_slots)
+        lock (_lock)
         {
             ReapLocked(released);
             if (FullLocked())
@@ -133,7 +138,7 @@ public sealed class FlushQueue
                 for (var i = _head; i != _tail; i = (i + 1) & _mask)
                 {
                     OverrunEntriesLost++;
-                    OverrunPagesLost += _slots[i].Pages;
+                    OverrunPagesLost += _slots![i]!.Pages;
                 }
                 OverrunEntriesLost++;
                 OverrunPagesLost += pages;
@@ -146,11 +151,11 @@ public sealed class FlushQueue
     /// <summary>The IOVA PFNs of the entries in the ring now (an overrun's dropped entries are not among them).</summary>
     public IReadOnlyList<ulong> PendingPfns()
     {
-        lock (_slots)
+        lock (_lock)
         {
             var pfns = new List<ulong>();
             for (var i = _head; i != _tail; i = (i + 1) & _mask)
-                pfns.Add(_slots[i].IovaPfn);
+                pfns.Add(_slots![i]!.IovaPfn);
             return pfns;
         }
     }
@@ -158,7 +163,7 @@ public sealed class FlushQueue
     /// <summary>fq_ring_free: release every entry a completed flush covers, oldest first.</summary>
     public void Reap(List<FlushQueueEntry> released)
     {
-        lock (_slots)
+        lock (_lock)
             ReapLocked(released);
     }
 
@@ -170,13 +175,13 @@ public sealed class FlushQueue
     /// <returns>The table pages to free now.</returns>
     public List<ulong> FreeAll()
     {
-        lock (_slots)
+        lock (_lock)
         {
             var pages = new List<ulong>();
             for (var i = _head; i != _tail; i = (i + 1) & _mask)
             {
-                pages.AddRange(_slots[i].FreeList);
-                _slots[i].Clear();
+                pages.AddRange(_slots![i]!.FreeList);
+                _slots[i]!.Clear();
             }
             _head = _tail;
             return pages;
@@ -191,17 +196,22 @@ public sealed class FlushQueue
     /// <returns>The entries dropped, the IOVA pages they held and the table pages on the slots' lists.</returns>
     public (int Entries, long Pages, int TablePages) Initialise()
     {
-        lock (_slots)
+        lock (_lock)
         {
             var (entries, pages) = (0, 0L);
             for (var i = _head; i != _tail; i = (i + 1) & _mask)
             {
                 entries++;
-                pages += _slots[i].Pages;
+                pages += _slots![i]!.Pages;
             }
-            var tables = _slots.Sum(s => s.FreeList.Count);
-            foreach (var slot in _slots)
+            var tables = 0;
+            foreach (var slot in _slots ?? [])
+            {
+                if (slot is null)
+                    continue;
+                tables += slot.FreeList.Count;
                 slot.Clear();
+            }
             _head = _tail = 0;
             return (entries, pages, tables);
         }
@@ -212,7 +222,7 @@ public sealed class FlushQueue
     /// <summary>fq_ring_add and the entry fill: the slot's table-page list is spliced onto, not replaced.</summary>
     private void AddLocked(ulong iovaPfn, int pages, IReadOnlyList<ulong> freeList, object? payload)
     {
-        var slot = _slots[_tail];
+        var slot = (_slots ??= new Slot?[_size])[_tail] ??= new Slot();
         _tail = (_tail + 1) & _mask;
         slot.IovaPfn = iovaPfn;
         slot.Pages = pages;
@@ -226,7 +236,7 @@ public sealed class FlushQueue
         var finish = Domain.FinishCount;
         for (; _head != _tail; _head = (_head + 1) & _mask)
         {
-            var slot = _slots[_head];
+            var slot = _slots![_head]!;
             if (BrokenCounterRule ? slot.Counter > finish : slot.Counter >= finish)
                 break;
             released.Add(new FlushQueueEntry(slot.IovaPfn, slot.Pages, slot.Counter, slot.FreeList.ToArray(), slot.Payload));

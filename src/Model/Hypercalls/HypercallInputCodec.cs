@@ -121,6 +121,76 @@ public static class HypercallInputCodec
         }
     }
 
+    /// <summary>
+    /// The host's read of a trapped call's input page in place (hv_do_hypercall's RDX, brief §2.1): the call's own
+    /// <paramref name="filled"/> input when the page still holds it — decided field by field on the bytes
+    /// (<see cref="Holds"/>), so the hot path builds no input record — else the page decoded as <see cref="Read"/> does
+    /// (H17: an interrupt refilled the page before the trap), with <paramref name="replaced"/> set.
+    /// </summary>
+    /// <param name="memory">Guest memory holding the page.</param>
+    /// <param name="gpa">The input page's guest-physical address (page-aligned).</param>
+    /// <param name="control">The control word trapped with (call code, rep count).</param>
+    /// <param name="filled">The input the driver wrote into the page before the trap.</param>
+    /// <returns>The input the host executes; null for a code with no input layout or a rep count past the page.</returns>
+    /// <exception cref="GuestPhysicalAddressException">The page lies outside guest memory.</exception>
+    public static IHypercallInput? ReadInPlace(Memory.GuestMemory memory, ulong gpa, HypercallControl control, IHypercallInput filled, out bool replaced)
+    {
+        // Only what the call code's layout covers is read (the rep count's entries, never past the page).
+        Span<byte> page = stackalloc byte[LayoutBytes(control)];
+        memory.Read(gpa, page);
+        replaced = !Holds(control, page, filled);
+        return replaced ? Read(control, page) : filled;
+    }
+
+    /// <summary>Bytes of the page the host reads for <paramref name="control"/>: the fixed part and the rep count's
+    /// entries, at most one page.</summary>
+    public static int LayoutBytes(HypercallControl control) => (int)Math.Min(PageBytes, FixedBytes(control.Code) + 8L * control.RepCount);
+
+    /// <summary>
+    /// True when <see cref="Read"/> of <paramref name="page"/> for <paramref name="control"/> would give an input equal
+    /// to <paramref name="expected"/> (as <see cref="SameInput"/> compares), decided on the bytes without building one.
+    /// </summary>
+    public static bool Holds(HypercallControl control, ReadOnlySpan<byte> page, IHypercallInput? expected)
+    {
+        switch (control.Code)
+        {
+            case HypercallCode.GetIommuCapabilities:
+                return expected is GetIommuCapabilitiesInput c && c.PartitionId == U64(page, 0);
+            case HypercallCode.GetLogicalDeviceProperty:
+                return expected is GetLogicalDevicePropertyInput p && p.PartitionId == U64(page, 0) && p.LogicalDeviceId == U64(page, 8)
+                    && p.PropertyCode == (LogicalDeviceProperty)U32(page, 16);
+            case HypercallCode.CreateDeviceDomain:
+                var flags = U32(page, 24);
+                return expected is CreateDeviceDomainInput create && create.Domain == Domain(page)
+                    && create.ForwardProgressRequired == ((flags & 1) != 0) && create.InheritOwningVtl == ((flags & 2) != 0);
+            case HypercallCode.ConfigureDeviceDomain:
+                var settings = U64(page, 24);
+                return expected is ConfigureDeviceDomainInput configure && configure.Domain == Domain(page)
+                    && configure.Settings.TranslationEnabled == ((settings & 1) != 0) && configure.Settings.Blocked == ((settings & 2) != 0)
+                    && configure.Settings.FirstStagePagingMode == (FirstStagePagingMode)((settings >> 2) & 1) && configure.Settings.PageTableRoot == U64(page, 32);
+            case HypercallCode.AttachDeviceDomain:
+                return expected is AttachDeviceDomainInput attach && attach.Domain == Domain(page) && attach.DeviceId == U64(page, 24);
+            case HypercallCode.DetachDeviceDomain:
+                return expected is DetachDeviceDomainInput detach && detach.PartitionId == U64(page, 0) && detach.DeviceId == U64(page, 8);
+            case HypercallCode.DeleteDeviceDomain:
+                return expected is DeleteDeviceDomainInput delete && delete.Domain == Domain(page);
+            case HypercallCode.FlushDeviceDomain:
+                return expected is FlushDeviceDomainInput flush && flush.Domain == Domain(page) && flush.Flags == U32(page, 24);
+            case HypercallCode.FlushDeviceDomainList:
+                if (control.RepCount > MaxFlushListEntries)
+                    return expected is null;
+                if (expected is not FlushDeviceDomainListInput list || list.IovaList.Length != control.RepCount
+                    || list.Domain != Domain(page) || list.Flags != (FlushDeviceDomainListFlags)U32(page, 24))
+                    return false;
+                for (var k = 0; k < control.RepCount; k++)
+                    if (list.IovaList[k] != FlushVa.Decode(U64(page, FlushListHeaderBytes + 8 * k)))
+                        return false;
+                return true;
+            default:
+                return expected is null;
+        }
+    }
+
     /// <summary>Value equality of two inputs, the list flush's entries compared element by element.</summary>
     public static bool SameInput(IHypercallInput? a, IHypercallInput? b) => (a, b) switch
     {

@@ -22,14 +22,26 @@ public sealed class HostIommu
     private readonly GuestMemory _memory;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, StrongBox<long>> _epochs = new();
 
-    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random, HostBehaviourSettings? behaviour = null)
+    /// <param name="reuseCachesOf">A host no longer in use (an explorer's previous schedule): its IOTLB and walk cache,
+    /// when of the configured sizes, are reset (<see cref="Iotlb.Reset"/>) and taken over instead of built; the result
+    /// is the same as with new caches.</param>
+    public HostIommu(GuestMemory memory, Stage2 stage2, IommuSettings settings, SeededRandom random, HostBehaviourSettings? behaviour = null, HostIommu? reuseCachesOf = null)
     {
         _memory = memory;
         Behaviour = behaviour ?? HostBehaviourSettings.Safe;
         Stage2 = stage2;
         Settings = settings;
-        Iotlb = new Iotlb(settings.IotlbEntries, random.Derive("iotlb"));
-        WalkCache = new PagingStructureCache(settings.WalkCacheEntries, random.Derive("walk-cache"));
+        var (iotlbRandom, walkRandom) = (random.Derive("iotlb"), random.Derive("walk-cache"));
+        if (reuseCachesOf?.Iotlb is { } iotlb && iotlb.Capacity == settings.IotlbEntries)
+            iotlb.Reset(iotlbRandom);
+        else
+            iotlb = new Iotlb(settings.IotlbEntries, iotlbRandom);
+        Iotlb = iotlb;
+        if (reuseCachesOf?.WalkCache is { } walkCache && walkCache.Capacity == settings.WalkCacheEntries)
+            walkCache.Reset(walkRandom);
+        else
+            walkCache = new PagingStructureCache(settings.WalkCacheEntries, walkRandom);
+        WalkCache = walkCache;
     }
 
     public IommuSettings Settings { get; }

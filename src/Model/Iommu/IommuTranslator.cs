@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using HvIommu.Model.Caches;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Translation;
@@ -11,9 +13,11 @@ namespace HvIommu.Model.Iommu;
 /// Translates one DMA address as the IOMMU hardware does (brief §4): the device's ATC if it has ATS,
 /// then the IOTLB tagged by domain, then the paging-structure cache and a nested walk, filling the caches
 /// on the way back. Each translation carries the shadow data the oracle needs (frame generation, mapping
-/// record), and every walk's table pages are shown to the oracle (H1).
+/// record, found through <paramref name="mappings"/>), and every walk is emitted as a
+/// <see cref="SimEventKind.Walked"/> event with the table pages it read (the oracle checks them, H1): the model
+/// knows nothing of the oracle.
 /// </summary>
-public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, ITranslationMonitor oracle, ulong apertureMax)
+public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAllocator frames, IMappingLookup mappings, ISimEventSink events, ulong apertureMax)
 {
     private long _walks;
     private long _walkReferences;
@@ -80,7 +84,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
         Interlocked.Add(ref _walkReferences, walk.MemoryReferences);
 
         var probe = DmaTranslation.Faulted(walk.Fault, TranslationSource.Walk, view.DomainId, iova) with { WalkReferences = walk.MemoryReferences };
-        oracle.Walked(walk.Chain, probe, ctx);
+        events.On(SimEvent.Walked(walk.Chain, probe, ctx));
         FillWalkCache(view, iova, walk.Chain);
         if (host.Epoch(view.DomainId) != epoch)
             host.WalkCache.InvalidateDomain(view.DomainId);
@@ -88,7 +92,7 @@ public sealed class IommuTranslator(GuestMemory memory, HostIommu host, FrameAll
             return probe;
 
         var pageGpa = PageBase(walk.Gpa, walk.Size);
-        var record = oracle.FindMapping(view.DomainId, iova, pageGpa);
+        var record = mappings.FindMapping(view.DomainId, iova, pageGpa);
         var generation = record?.FrameGeneration ?? frames.GenerationOf(pageGpa);
         host.Iotlb.Fill(view.DomainId, iova, new IotlbEntry(PageBase(walk.Hpa, walk.Size), pageGpa, walk.Size, walk.Writable, generation, Mapping: record));
         if (host.Epoch(view.DomainId) != epoch)

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Iommu;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
@@ -11,11 +11,12 @@ namespace HvIommu.Model.Oracle;
 
 /// <summary>
 /// The ground truth of which mappings are live, checked at the moment of every DMA access and every walk
-/// (docs/design.md §2). It observes: the driver tells it about maps, unmaps and frees, the flush handler about
-/// flushes, the devices about accesses; it never changes the system. Thread-safe: stress mode calls it
+/// (docs/design.md §2). An observe-only monitor: it subscribes to the run's <see cref="SimEventStream"/> (mappings
+/// written, cleared and released by the driver, flushes started and completed by the IOMMU, walks by the
+/// translator) and judges the devices' accesses; it never changes the system. Thread-safe: stress mode emits
 /// from every core at once.
 /// </summary>
-public sealed class DmaOracle : ITranslationMonitor
+public sealed class DmaOracle : ISimEventSink
 {
     private readonly FrameAllocator _frames;
     private readonly Stage2 _stage2;
@@ -119,7 +120,43 @@ public sealed class DmaOracle : ITranslationMonitor
     /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
     public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
 
-    /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number.</summary>
+    /// <summary>The registry of mappings, read-only: the shadow data the translator's IOTLB fills carry.</summary>
+    public IMappingLookup Mappings => _registry;
+
+    /// <summary>Observes one event of the run's stream (the oracle's subscription).</summary>
+    public void On(in SimEvent e)
+    {
+        switch (e.Kind)
+        {
+            case SimEventKind.MappingWritten:
+                Mapped(e.Mapping!);
+                break;
+            case SimEventKind.MappingClearing:
+                UnmapStarting(e.Mapping!, e.TimeNs, e.Queued);
+                break;
+            case SimEventKind.MappingCleared:
+                UnmapDone(e.Mapping!, e.TimeNs);
+                break;
+            case SimEventKind.MappingReleased:
+                FlushQueueReleased(e.Mapping!);
+                break;
+            case SimEventKind.FlushStarted:
+                var started = Track(e.Domain);
+                lock (started)
+                    started.Started = Math.Max(started.Started, e.FlushSeq);
+                break;
+            case SimEventKind.FlushCompleted:
+                FlushCompleted(e.Domain, e.FlushSeq, e.Blocks, e.TimeNs);
+                break;
+            case SimEventKind.Walked:
+                CheckWalk(e.Chain, e.Translation, e.Context);
+                break;
+        }
+    }
+
+    /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number. The
+    /// run numbers its flushes in the IOMMU (<see cref="SimEventKind.FlushStarted"/>); this numbers them here, for
+    /// tests that drive the oracle alone.</summary>
     public long FlushStarted(uint domain)
     {
         var track = Track(domain);
@@ -134,11 +171,22 @@ public sealed class DmaOracle : ITranslationMonitor
         var track = Track(domain);
         lock (track)
         {
-            track.Pending.RemoveAll(r => TryMarkFlushed(r, seq, blocks, nowNs));
+            // In place, in order, without a closure: a flush completes on the hot path of every strict unmap.
+            var pending = track.Pending;
+            var kept = 0;
+            for (var i = 0; i < pending.Count; i++)
+                if (!TryMarkFlushed(pending[i], seq, blocks, nowNs))
+                    pending[kept++] = pending[i];
+            pending.RemoveRange(kept, pending.Count - kept);
             if (track.Overflow.Count > 0)
-                track.Overflow.RemoveAll(w => !w.TryGetTarget(out var r) || TryMarkFlushed(r, seq, blocks, nowNs));
+                FlushOverflow(track, seq, blocks, nowNs);
         }
     }
+
+    // Apart, so that the closure is allocated only when some unmap overflowed (a lambda's captures are allocated
+    // on entry to the method that declares them, taken branch or not).
+    private static void FlushOverflow(DomainFlushTrack track, long seq, ImmutableArray<FlushVa>? blocks, long nowNs) =>
+        track.Overflow.RemoveAll(w => !w.TryGetTarget(out var r) || TryMarkFlushed(r, seq, blocks, nowNs));
 
     /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
     /// <param name="programmedFor">The mapping the device's descriptor was built for (programmed or replayed), if known:
@@ -234,8 +282,6 @@ public sealed class DmaOracle : ITranslationMonitor
         && _stage2.TryReverse(t.Hpa, out var gpa) && IsGuestStructure(_frames.GetInfo(gpa & ~GuestMemory.PageMask));
 
     private static bool IsGuestStructure(FrameInfo info) => info.Owner is FrameOwner.PageTable or FrameOwner.Kernel;
-
-    void ITranslationMonitor.Walked(ImmutableArray<WalkStep> chain, in DmaTranslation walk, in AccessContext ctx) => CheckWalk(chain, walk, ctx);
 
     /// <summary>Checks the table pages a walk read: each must still be a page table of the walked domain (H1).</summary>
     public Violation? CheckWalk(ImmutableArray<WalkStep> chain, in DmaTranslation t, in AccessContext ctx)

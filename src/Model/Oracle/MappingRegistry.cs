@@ -16,7 +16,7 @@ namespace HvIommu.Model.Oracle;
 /// every mapping of the run: about 100 bytes per operation, gigabytes over an 8-hour run.
 /// </para>
 /// </summary>
-internal sealed class MappingRegistry
+internal sealed class MappingRegistry : IMappingLookup
 {
     private long _nextSerial;
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _live = new();

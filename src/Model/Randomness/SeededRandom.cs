@@ -11,7 +11,13 @@ public sealed class SeededRandom
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public SeededRandom(ulong seed)
+    public SeededRandom(ulong seed) => Reseed(seed);
+
+    /// <summary>The seed this generator was created or last reseeded with.</summary>
+    public ulong Seed { get; private set; }
+
+    /// <summary>Restarts the sequence as a new generator of <paramref name="seed"/> would (a component reset for reuse).</summary>
+    public void Reseed(ulong seed)
     {
         Seed = seed;
         var sm = seed;
@@ -20,9 +26,6 @@ public sealed class SeededRandom
         _s2 = SplitMix64(ref sm);
         _s3 = SplitMix64(ref sm);
     }
-
-    /// <summary>The seed this generator was created with.</summary>
-    public ulong Seed { get; }
 
     /// <summary>A sub-seed for a named subsystem or actor: depends only on this generator's seed and the name.</summary>
     public static ulong DeriveSeed(ulong seed, string name)

@@ -21,5 +21,11 @@ public sealed class BenchCommandTests
         Assert.Equal(300, stress.GetProperty("operations").GetInt64());
         Assert.True(stress.GetProperty("dmaPerSecond").GetDouble() > 0);
         Assert.Equal(2, doc.RootElement.GetProperty("deterministic").GetProperty("scheduleProfile").GetProperty("schedules").GetInt64());
+
+        // The --json help names every field the output has, down to the schedule profile's.
+        var help = string.Concat(HostileInputTests.Run("bench", "--help").Out.Where(c => !char.IsWhiteSpace(c)));
+        var deterministic = doc.RootElement.GetProperty("deterministic");
+        foreach (var field in stress.EnumerateObject().Concat(deterministic.EnumerateObject()).Concat(deterministic.GetProperty("scheduleProfile").EnumerateObject()))
+            Assert.Contains($"\"{field.Name}\"", help);
     }
 }

@@ -90,6 +90,60 @@ public sealed class HypercallInputCodecTests
     }
 
     [Fact]
+    public void Holds_agrees_with_reading_the_page_for_every_pair_of_filled_and_expected_inputs()
+    {
+        var inputs = ((IEnumerable<object[]>)Inputs()).Select(row => (IHypercallInput)row[0]).ToList();
+        foreach (var filled in inputs)
+        {
+            var page = new byte[HypercallInputCodec.PageBytes];
+            page.AsSpan().Fill(0xAA);
+            var control = HypercallInputCodec.Write(filled, page);
+            // The host's read covers the layout alone: decoding within exactly that many bytes must not overrun.
+            var layout = page.AsSpan(0, HypercallInputCodec.LayoutBytes(control));
+            var read = HypercallInputCodec.Read(control, layout);
+            foreach (var expected in inputs)
+                Assert.True(HypercallInputCodec.SameInput(read, expected) == HypercallInputCodec.Holds(control, layout, expected),
+                    $"page filled with {filled}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void The_host_decodes_the_input_page_in_place_and_allocates_nothing_when_it_holds_the_callers_input()
+    {
+        var memory = new Memory.GuestMemory(1UL << 20);
+        const ulong gpa = 0x8000;
+        var flush = new FlushDeviceDomainInput(A);
+        var list = new FlushDeviceDomainListInput(B, FlushDeviceDomainListFlags.IommuFormat, [FlushVa.FromRange(0x20_0000, 0x3f_ffff), new FlushVa(0x1234, 0)]);
+        var page = new byte[HypercallInputCodec.PageBytes];
+        var flushControl = HypercallInputCodec.Write(flush, page);
+        memory.Write(gpa, page);
+        var listControl = HypercallInputCodec.Write(list, page);
+        memory.Write(gpa + 0x1000, page);
+
+        // First calls outside the measurement (type initialisation); then the allocation counter of this thread only.
+        HypercallInputCodec.ReadInPlace(memory, gpa, flushControl, flush, out _);
+        HypercallInputCodec.ReadInPlace(memory, gpa + 0x1000, listControl, list, out _);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var replacedAny = false;
+        for (var i = 0; i < 1000; i++)
+        {
+            var a = HypercallInputCodec.ReadInPlace(memory, gpa, flushControl, flush, out var r1);
+            var b = HypercallInputCodec.ReadInPlace(memory, gpa + 0x1000, listControl, list, out var r2);
+            replacedAny |= r1 | r2 | !ReferenceEquals(a, flush) | !ReferenceEquals(b, list);
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.False(replacedAny);
+        Assert.Equal(0, allocated);
+
+        // H17: an interrupt refilled the page with its flush of B before the trap; the host executes that one.
+        HypercallInputCodec.Write(new FlushDeviceDomainInput(B), page);
+        memory.Write(gpa, page);
+        Assert.Equal(new FlushDeviceDomainInput(B), HypercallInputCodec.ReadInPlace(memory, gpa, flushControl, flush, out var replaced));
+        Assert.True(replaced);
+    }
+
+    [Fact]
     public void A_code_with_no_pviommu_layout_is_not_read()
     {
         Assert.Null(HypercallInputCodec.Read(new HypercallControl((HypercallCode)0x0002), new byte[HypercallInputCodec.PageBytes]));

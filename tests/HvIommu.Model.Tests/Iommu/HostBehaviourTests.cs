@@ -24,7 +24,7 @@ public sealed class HostBehaviourTests
         Assert.Equal(HvStatus.Success, host.ConfigureDomain(new ConfigureDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), DeviceDomainSettings.Paging(rig.Table.RootGpa, FirstStagePagingMode.FourLevel))));
         foreach (var d in new[] { rig.Nic, rig.AtsDevice })
             Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), d.LogicalDeviceId)));
-        return (rig, host, new IommuTranslator(rig.Memory, host, rig.Frames, rig.Oracle, rig.Table.MaxIova));
+        return (rig, host, new IommuTranslator(rig.Memory, host, rig.Frames, rig.Oracle.Mappings, rig.Events, rig.Table.MaxIova));
     }
 
     private static AccessContext Ctx(DeviceSlot d) =>

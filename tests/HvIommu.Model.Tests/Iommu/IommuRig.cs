@@ -1,4 +1,5 @@
 using HvIommu.Model.Caches;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Mappings;
@@ -43,8 +44,12 @@ internal sealed class IommuRig
         Host.AddDevice(Nic);
         Host.AddDevice(AtsDevice);
         Table = new StageOnePageTable(Memory, Frames, 4, (int)DomainId, 48);
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle, Table.MaxIova);
+        Events.Subscribe(Oracle);
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, Table.MaxIova);
     }
+
+    /// <summary>The rig's event stream; the oracle subscribes to it (the translator's walks reach it only so).</summary>
+    public SimEventStream Events { get; } = new();
 
     public GuestMemory Memory { get; }
     public FrameAllocator Frames { get; }

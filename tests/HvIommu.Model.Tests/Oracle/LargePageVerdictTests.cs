@@ -1,4 +1,5 @@
 using HvIommu.Model.Iommu;
+using HvIommu.Model.Translation;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;

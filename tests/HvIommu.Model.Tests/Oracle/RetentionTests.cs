@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Translation;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;

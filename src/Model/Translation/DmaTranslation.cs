@@ -1,6 +1,4 @@
-using HvIommu.Model.Translation;
-
-namespace HvIommu.Model.Iommu;
+namespace HvIommu.Model.Translation;
 
 /// <summary>Where a DMA's translation came from (brief §4): the device's ATC, the IOMMU's IOTLB, a nested walk,
 /// or the identity domain's stage-2-only path.</summary>

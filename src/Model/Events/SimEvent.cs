@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Mappings;
+using HvIommu.Model.Translation;
+
+namespace HvIommu.Model.Events;
+
+/// <summary>What happened (docs/design.md §2, "one event stream"): the facts the oracle, the causal trace and the
+/// counters observe, each emitted once, where it happens.</summary>
+public enum SimEventKind : byte
+{
+    /// <summary>dma_map wrote the leaf of <see cref="SimEvent.Mapping"/> (iommu_map → generic_pt's map_pages): the
+    /// device may be programmed with it from now on.</summary>
+    MappingWritten,
+
+    /// <summary>dma_unmap is about to clear the leaf of <see cref="SimEvent.Mapping"/>; <see cref="SimEvent.Queued"/>
+    /// when its IOVA goes to a flush queue (lazy mode, brief §5.3) rather than being flushed inline (§5.2).</summary>
+    MappingClearing,
+
+    /// <summary>The leaf of <see cref="SimEvent.Mapping"/> is cleared and the CPU has fenced (queue_iova's smp_mb,
+    /// brief §5.3): only a flush that starts after this covers it.</summary>
+    MappingCleared,
+
+    /// <summary>fq_ring_free released the queued unmap of <see cref="SimEvent.Mapping"/> (its IOVA and table pages):
+    /// its flush-queue window is over.</summary>
+    MappingReleased,
+
+    /// <summary>A flush of <see cref="SimEvent.Domain"/> (HVCALL_FLUSH_DEVICE_DOMAIN(_LIST)) began in the IOMMU,
+    /// before it invalidated anything; <see cref="SimEvent.FlushSeq"/> numbers it within the domain.</summary>
+    FlushStarted,
+
+    /// <summary>Flush <see cref="SimEvent.FlushSeq"/> of <see cref="SimEvent.Domain"/> completed: it covered
+    /// <see cref="SimEvent.Blocks"/> (the whole domain when null).</summary>
+    FlushCompleted,
+
+    /// <summary>A nested walk read the tables of <see cref="SimEvent.Chain"/> (outermost first) to translate
+    /// <see cref="SimEvent.Translation"/>'s IOVA (its fault, domain) for <see cref="SimEvent.Context"/> (brief §4).</summary>
+    Walked,
+}
+
+/// <summary>
+/// One fact of the run, a value passed by reference (<c>in</c>) to every subscriber of a <see cref="SimEventStream"/>:
+/// no event allocates. Only the fields its <see cref="Kind"/> names are set; the rest are default.
+/// </summary>
+/// <remarks>
+/// A mapping is named by its <see cref="MappingRecord"/> (whose <see cref="MappingRecord.Serial"/> is the fact):
+/// a record stays alive exactly while something can still use it (a cache entry, a DMA in flight), so the oracle
+/// keeps no index by serial (see <c>Oracle/MappingRegistry.cs</c>).
+/// </remarks>
+public readonly struct SimEvent
+{
+    public SimEventKind Kind { get; init; }
+
+    /// <summary>Simulated time of the event in ns (the run's clock).</summary>
+    public long TimeNs { get; init; }
+
+    /// <summary>The agent it happened on: a vCPU ("vcpu0"), a device, "flush-handler" (no allocation: the agent's own name).</summary>
+    public string Source { get; init; }
+
+    /// <summary>The mapping concerned (MappingWritten/Clearing/Cleared/Released).</summary>
+    public MappingRecord? Mapping { get; init; }
+
+    /// <summary>MappingClearing: the unmap goes to a flush queue.</summary>
+    public bool Queued { get; init; }
+
+    /// <summary>The domain flushed (FlushStarted/FlushCompleted).</summary>
+    public uint Domain { get; init; }
+
+    /// <summary>The flush's number within its domain (FlushStarted/FlushCompleted), from 1.</summary>
+    public long FlushSeq { get; init; }
+
+    /// <summary>FlushCompleted: the HV_FLUSH_VA blocks flushed; null for the whole domain.</summary>
+    public ImmutableArray<FlushVa>? Blocks { get; init; }
+
+    /// <summary>Walked: the table pages read, outermost first.</summary>
+    public ImmutableArray<WalkStep> Chain { get; init; }
+
+    /// <summary>Walked: the walk's outcome (fault, domain, IOVA, memory references).</summary>
+    public DmaTranslation Translation { get; init; }
+
+    /// <summary>Walked: who accessed, and when.</summary>
+    public AccessContext Context { get; init; }
+
+    public static SimEvent MappingWritten(MappingRecord mapping, string source, long timeNs) =>
+        new() { Kind = SimEventKind.MappingWritten, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
+
+    public static SimEvent MappingClearing(MappingRecord mapping, bool queued, string source, long timeNs) =>
+        new() { Kind = SimEventKind.MappingClearing, Mapping = mapping, Queued = queued, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
+
+    public static SimEvent MappingCleared(MappingRecord mapping, string source, long timeNs) =>
+        new() { Kind = SimEventKind.MappingCleared, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
+
+    public static SimEvent MappingReleased(MappingRecord mapping, string source, long timeNs) =>
+        new() { Kind = SimEventKind.MappingReleased, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
+
+    public static SimEvent FlushStarted(uint domain, long seq, string source, long timeNs) =>
+        new() { Kind = SimEventKind.FlushStarted, Domain = domain, FlushSeq = seq, Source = source, TimeNs = timeNs };
+
+    public static SimEvent FlushCompleted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, string source, long timeNs) =>
+        new() { Kind = SimEventKind.FlushCompleted, Domain = domain, FlushSeq = seq, Blocks = blocks, Source = source, TimeNs = timeNs };
+
+    public static SimEvent Walked(ImmutableArray<WalkStep> chain, in DmaTranslation walk, in AccessContext ctx) =>
+        new() { Kind = SimEventKind.Walked, Chain = chain, Translation = walk, Context = ctx, Domain = walk.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+}
