@@ -56,7 +56,7 @@ public static class ClusterExplore
         if (found is null)
         {
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
-            var expected = expectKind is null ? "a violation" : $"a {expectKind} violation";
+            var expected = expectKind is null ? "a violation" : $"a violation of kind {expectKind}";
             if (reportPath is not null)
                 WriteFirstSeedReport(cli, config, configPath, job, ops, reportPath, interrupted);
             if (interrupted)
@@ -107,7 +107,7 @@ public static class ClusterExplore
         var schedulePath = Path.ChangeExtension(reportPath, ".schedule");
         Reporting.AtomicFile.WriteText(schedulePath, first.Schedule.ToText());
         Reporting.ReportWriter.Write(first.Report with { Partial = interrupted, Artifacts = [schedulePath] }, reportPath);
-        cli.Out.WriteLine($"report: {reportPath} (no schedule failed; this is the report of the first schedule, seed {job.FirstSeed}){(interrupted ? " (partial: the run was interrupted)" : "")}");
+        cli.Out.WriteLine($"report: {reportPath} (no schedule matched the expectation; this is the report of the first schedule, seed {job.FirstSeed}){(interrupted ? " (partial: the run was interrupted)" : "")}");
     }
 
     /// <summary>One line per violation kind the schedules showed, in order of its first seed: how many schedules, the

@@ -100,8 +100,9 @@ public sealed class ExploreCommand : CliCommand
             var clean = config.Settings.Expect == Model.Settings.Expectation.Clean;
             var n = search.Schedules == 1 ? "1 schedule" : $"{search.Schedules:N0} schedules";
             if (reportPath is not null && search.FirstSchedule is { } firstRun)
-                WriteCleanReport(cli, firstRun, reportPath, interrupted);
-            var expectedKind = config.Settings.ExpectKind is { } k ? $"a {k} violation" : "a violation";
+                WriteCleanReport(cli, firstRun, reportPath, interrupted,
+                    config.Settings.ExpectKind is { } wanted && search.KindsSeen.Count > 0 ? $"no schedule found a violation of kind {wanted}" : "no schedule failed");
+            var expectedKind = config.Settings.ExpectKind is { } k ? $"a violation of kind {k}" : "a violation";
             if (interrupted)
             {
                 // Interrupted: nothing is concluded, whatever the expectation; the schedules that ran are described.
@@ -126,13 +127,13 @@ public sealed class ExploreCommand : CliCommand
     }
 
     /// <summary>With no failing schedule, --report still gets a report (of the first schedule), so an older one is never left behind looking current.</summary>
-    private static void WriteCleanReport(CliContext cli, ScheduleResult first, string reportPath, bool interrupted)
+    private static void WriteCleanReport(CliContext cli, ScheduleResult first, string reportPath, bool interrupted, string why)
     {
         var report = first.Report with { Partial = interrupted };
         var schedulePath = Path.ChangeExtension(reportPath, ".schedule");
         Reporting.AtomicFile.WriteText(schedulePath, first.Schedule.ToText());
         Reporting.ReportWriter.Write(report with { Artifacts = [schedulePath] }, reportPath);
-        cli.Out.WriteLine($"report: {reportPath} (no schedule failed; this is the report of the first schedule, seed {first.Report.Seed})");
+        cli.Out.WriteLine($"report: {reportPath} ({why}; this is the report of the first schedule, seed {first.Report.Seed})");
     }
 
     /// <summary>

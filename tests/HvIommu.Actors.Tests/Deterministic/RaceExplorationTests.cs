@@ -39,12 +39,13 @@ public sealed class RaceExplorationTests
         {
             var config = Path.Combine(dir, "h6-expect-other.conf");
             File.WriteAllText(config, File.ReadAllText(Race("h6-racy-install")) + "\nhviommu.expect-kind = WalkThroughFreedTable\n");
-            var (exit, stdout, stderr) = RunEndToEndTests.Run(["explore", "--config", config, "--seeds", "12", "--seed", "1", "--plain"]);
+            var (exit, stdout, stderr) = RunEndToEndTests.Run(["explore", "--config", config, "--seeds", "12", "--seed", "1", "--plain", "--report", Path.Combine(dir, "r.json")]);
             Assert.True(exit == 1, stdout + stderr);
             Assert.Contains("schedules 12,", stdout);
+            Assert.Contains("(no schedule found a violation of kind WalkThroughFreedTable; this is the report of the first schedule, seed 1)", stdout);
             Assert.Matches(@"  LostMapping: \d+ schedule\(s\), first seed \d+ \(schedule \d+\)", stdout);
             Assert.Matches(@"  LeakedTablePage: \d+ schedule\(s\), first seed \d+", stdout);
-            Assert.Contains("expected a WalkThroughFreedTable violation, none found in 12 schedules (only other kinds, above): NOT MATCHED (exit 1)", stdout);
+            Assert.Contains("expected a violation of kind WalkThroughFreedTable, none found in 12 schedules (only other kinds, above): NOT MATCHED (exit 1)", stdout);
         }
         finally
         {
