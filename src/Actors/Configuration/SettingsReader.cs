@@ -219,7 +219,7 @@ internal static class SettingsReader
             var e = r.Element(Root + "domains", i, list[i], ConfigurationFactory.ParseString("count = 1"));
             CheckKeys(e, list[i], "name", "count");
             var name = e.String("name");
-            var count = e.Int("count", 1, 1 << 20, 1);
+            var count = e.Int("count", 1, MaxDomains, 1);
             if (!ValidName(e, name))
                 continue;
             var members = Expand(name, count);
@@ -251,7 +251,7 @@ internal static class SettingsReader
             CheckKeys(e, list[i], "name", "domain", "count", "ats", "in-flight", "behaviour", "replay-probability", "vmbus-guid");
             var name = e.String("name");
             var domain = e.String("domain");
-            var count = e.Int("count", 1, 1 << 20, 1);
+            var count = e.Int("count", 1, MaxDevices, 1);
             var ats = e.Bool("ats");
             var inFlight = e.Int("in-flight", 1, 4096, 1);
             var behaviour = e.Choice("behaviour", ConfigWords.Behaviour, DeviceBehaviour.WellBehaved);

@@ -182,6 +182,12 @@ public sealed class InvalidConfigSpec
         AssertProblem(Assert.Single(problems), "hviommu.domains", "d1", "duplicate domain name (after expanding counts)");
     }
 
+    [Theory]
+    [InlineData("hviommu.device-defaults.count = 100000", "hviommu.device-defaults.count")]
+    [InlineData("hviommu.devices = [ { name = a, domain = dom, count = 100000 } ]", "hviommu.devices[0].count")]
+    public void A_count_past_what_a_run_may_have_is_blamed_on_the_key_that_set_it_with_the_run_limit(string text, string key) =>
+        Single(text, key, "100000", "expected a whole number from 1 to 4096");
+
     [Fact]
     public void More_domains_than_the_host_allows() =>
         Single("hviommu { iommu.max-domains = 4\n domains = [ { name = d, count = 3 } ]\n devices = [ { name = x, domain = d } ] }",
