@@ -30,9 +30,10 @@ public sealed class SoakCollection;
 
 /// <summary>
 /// The default topology in stress mode for <c>HVIOMMU_SOAK_OPS</c> operations (opt-in): after a warm-up of the
-/// first 20 %, the reachable managed heap (after full collections, as the runtime reports it; no timing) may grow
-/// by at most 1 byte per operation plus 4 MiB for whatever operations are in flight at a sample. Before the
-/// oracle stopped indexing every mapping it grew by ~100 bytes per operation.
+/// first 20 %, the reachable managed heap (after full collections, as the runtime reports it; no timing) must be
+/// flat as <c>bench --soak</c> judges it: a least-squares slope under 1 byte per operation, or no sample more than
+/// 4 MiB (operations in flight) above the first. Before the oracle stopped indexing every mapping it grew by ~100
+/// bytes per operation.
 /// </summary>
 [Collection("soak")]
 public sealed class SoakLongTests(ITestOutputHelper output)
@@ -52,9 +53,10 @@ public sealed class SoakLongTests(ITestOutputHelper output)
         Assert.Null(result.Failure);
         Assert.Empty(result.Report.Violations);
         Assert.True(soak.Samples.Count >= 2, $"only {soak.Samples.Count} samples after warm-up");
-        var growth = soak.Samples.Max(s => s.HeapBytes) - soak.First!.Value.HeapBytes;
-        Assert.True(growth <= SoakResult.InFlightSlackBytes + soak.MeasuredOperations,
-            $"managed heap grew by {growth:N0} bytes over {soak.MeasuredOperations:N0} operations after warm-up");
+        // The verdict bench --soak gives: retention is the least-squares slope of the samples (a leak raises every
+        // later sample), not the highest single sample, which under load can catch more operations in flight.
+        Assert.True(soak.Bounded == true,
+            $"managed heap retained {soak.BytesPerOperation:0.###} bytes/operation (target < {SoakResult.TargetBytesPerOperation}) and rose by {soak.Growth:N0} bytes (slack {SoakResult.InFlightSlackBytes:N0}) over {soak.MeasuredOperations:N0} operations after warm-up");
         Assert.True(result.Report.Stats.Memory!.OracleRecords < 100_000, $"the oracle held {result.Report.Stats.Memory.OracleRecords:N0} records at the end");
     }
 }
