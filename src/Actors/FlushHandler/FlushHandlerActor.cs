@@ -6,6 +6,7 @@ using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Mappings;
@@ -69,7 +70,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         _tally.Message();
         var devices = _world.Host.DevicesToFlush(m.Domain, out var departedMark);
-        var context = new FlushContext(m, _world.Flushes.Start(m.Domain, Actor, _world.Clock.NowNs), _world.Clock.NowNs, departedMark);
+        var context = new FlushContext(m, _world.Flushes.Next(m.Domain), _world.Clock.NowNs, departedMark);
         _world.Host.BumpEpoch(m.Domain);
         var latency = _world.Settings.Hypervisor.Latency;
         var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
@@ -81,8 +82,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _world.Costs.AddFlushNs(cost);
         var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps, _world.Host.TakeAttachedSinceFlush(m.Domain));
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
-        _world.Trace?.Event(TraceEventKind.Flush, Actor, $"flush #{context.OracleSeq} started",
-            $"domain {m.Domain}, {(m.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}, handler flush {run.Id}");
+        _world.Events.On(SimEvent.FlushStarted(m.Domain, context.OracleSeq, m.Blocks, run.Id, Actor, context.StartNs));
         Perform();
     }
 
@@ -158,15 +158,10 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var request = run.Context.Request;
         var now = _world.Clock.NowNs;
         _world.Host.FlushReachedDeparted(run.Domain, run.Context.DepartedMark);
-        _world.Events.On(Model.Events.SimEvent.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, Actor, now));
+        _world.Events.On(SimEvent.FlushCompleted(run.Domain, run.Context.OracleSeq, run.Blocks, Actor, now, run.Context.StartNs, run.DrainsDma));
         _log.Debug("Flush {FlushId} of domain {DomainId} completed", run.Id, run.Domain);
         var reply = new HypercallCompleted(request.Code, HvStatus.Success);
-        if (_world.Trace is { } trace)
-        {
-            trace.Event(TraceEventKind.Flush, Actor, $"flush #{run.Context.OracleSeq} completed",
-                $"domain {run.Domain}, started at {run.Context.StartNs} ns, {(run.DrainsDma ? "DMA drained" : "no drain")}");
-            trace.HypercallReplied(Actor, request.Vcpu, request.ReplyTo, reply);
-        }
+        _world.Trace?.HypercallReplied(Actor, request.Vcpu, request.ReplyTo, reply);
         request.ReplyTo.Tell(reply);
         MaybeMigrate(run.Domain);
     }

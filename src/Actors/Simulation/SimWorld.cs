@@ -72,9 +72,11 @@ public sealed class SimWorld
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Events.Subscribe(Oracle);
-        Flushes = new FlushSequence(Events);
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
+        if (trace is not null)
+            Events.Subscribe(new Tracing.TraceEvents(trace));
         Counters = new SimCounters(HypercallNames);
+        Events.Subscribe(new LeafCounts(Counters));
+        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
@@ -154,12 +156,13 @@ public sealed class SimWorld
     public ViolationLog Violations { get; }
     public DmaOracle Oracle { get; }
 
-    /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle
-    /// subscribes to it; the components emit to it instead of calling their observers.</summary>
+    /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle, the
+    /// causal trace (when there is one) and the counters subscribe to it, in that order; the components emit to it
+    /// instead of calling their observers.</summary>
     public Model.Events.SimEventStream Events { get; } = new();
 
     /// <summary>Numbers each domain's flushes as they start in the IOMMU (and emits FlushStarted).</summary>
-    public FlushSequence Flushes { get; }
+    public FlushSequence Flushes { get; } = new();
     public IommuTranslator Translator { get; }
     public SimCounters Counters { get; }
     public OperationBudget Budget { get; }

@@ -93,15 +93,13 @@ internal sealed partial class VcpuActor
             var status = domain.Table!.Map(piece.Iova, piece.Gpa, piece.Size, writable: true, gather);
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");
-            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{piece.Iova:x}", $"GPA 0x{piece.Gpa:x}, domain {domain.Id}, {record}, trace line {e.Line}");
-            _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
+            _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs, e.Line));
             records.Add(record);
         }
         replay.SetPayload(index, records.ToArray());
         // stats.pagesMapped counts 4 KiB pages, as for the synthetic workload; the call is MapCalls.
         _world.Counters.Add(SimCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
         _world.Counters.Add(SimCounter.MapCalls, 1);
-        CountLeaves(records.Select(r => r.Size));
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {

@@ -83,7 +83,6 @@ internal sealed partial class VcpuActor
         {
             var record = RegisterLeaf(map, i);
             CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, record.Gpa, record.Size, writable: true, map.Gather));
-            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"map 0x{record.Iova:x}", $"GPA 0x{record.Gpa:x}, domain {map.Domain.Id}, {record}");
             _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
             map.Records.Add(record);
         }
@@ -158,7 +157,6 @@ internal sealed partial class VcpuActor
         var w = _world.Settings.Workload;
         _world.Counters.Add(SimCounter.Maps, map.Pages);
         _world.Counters.Add(SimCounter.MapCalls, 1);
-        CountLeaves(map.Leaves.Select(l => l.Size));
         _world.RecordLatency(_world.MapLatency, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
@@ -169,18 +167,6 @@ internal sealed partial class VcpuActor
         var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, perPage.MoveToImmutable());
         _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames, records));
         _devices[map.DeviceIndex].Tell(new ProgramDma(descriptor, Self));
-    }
-
-    /// <summary>Counts mapped leaves by size (stats.mapping).</summary>
-    private void CountLeaves(IEnumerable<PageSize> sizes)
-    {
-        foreach (var size in sizes)
-            _world.Counters.Add(size switch
-            {
-                PageSize.Size1G => SimCounter.Leaves1G,
-                PageSize.Size2M => SimCounter.Leaves2M,
-                _ => SimCounter.Leaves4K,
-            }, 1);
     }
 
     /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>

@@ -72,6 +72,16 @@ public readonly struct SimEvent
     /// <summary>FlushCompleted: the HV_FLUSH_VA blocks flushed; null for the whole domain.</summary>
     public ImmutableArray<FlushVa>? Blocks { get; init; }
 
+    /// <summary>FlushStarted: the flush handler's own number for the flush (its FLUSH_DEVICE_DOMAIN request);
+    /// MappingWritten: the line of the replayed trace that mapped it (0 for the synthetic workload).</summary>
+    public long Id { get; init; }
+
+    /// <summary>FlushCompleted: when the flush started (simulated ns).</summary>
+    public long StartNs { get; init; }
+
+    /// <summary>FlushCompleted: the flush waited for the devices' DMA to drain (H5).</summary>
+    public bool DrainedDma { get; init; }
+
     /// <summary>Walked: the table pages read, outermost first.</summary>
     public ImmutableArray<WalkStep> Chain { get; init; }
 
@@ -81,8 +91,9 @@ public readonly struct SimEvent
     /// <summary>Walked: who accessed, and when.</summary>
     public AccessContext Context { get; init; }
 
-    public static SimEvent MappingWritten(MappingRecord mapping, string source, long timeNs) =>
-        new() { Kind = SimEventKind.MappingWritten, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
+    /// <param name="traceLine">The replayed trace's line that mapped it; 0 for the synthetic workload.</param>
+    public static SimEvent MappingWritten(MappingRecord mapping, string source, long timeNs, long traceLine = 0) =>
+        new() { Kind = SimEventKind.MappingWritten, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain, Id = traceLine };
 
     public static SimEvent MappingClearing(MappingRecord mapping, bool queued, string source, long timeNs) =>
         new() { Kind = SimEventKind.MappingClearing, Mapping = mapping, Queued = queued, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
@@ -93,11 +104,12 @@ public readonly struct SimEvent
     public static SimEvent MappingReleased(MappingRecord mapping, string source, long timeNs) =>
         new() { Kind = SimEventKind.MappingReleased, Mapping = mapping, Source = source, TimeNs = timeNs, Domain = mapping.Domain };
 
-    public static SimEvent FlushStarted(uint domain, long seq, string source, long timeNs) =>
-        new() { Kind = SimEventKind.FlushStarted, Domain = domain, FlushSeq = seq, Source = source, TimeNs = timeNs };
+    /// <param name="handlerFlush">The flush handler's number for the request.</param>
+    public static SimEvent FlushStarted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, long handlerFlush, string source, long timeNs) =>
+        new() { Kind = SimEventKind.FlushStarted, Domain = domain, FlushSeq = seq, Blocks = blocks, Id = handlerFlush, Source = source, TimeNs = timeNs };
 
-    public static SimEvent FlushCompleted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, string source, long timeNs) =>
-        new() { Kind = SimEventKind.FlushCompleted, Domain = domain, FlushSeq = seq, Blocks = blocks, Source = source, TimeNs = timeNs };
+    public static SimEvent FlushCompleted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, string source, long timeNs, long startNs = 0, bool drainedDma = false) =>
+        new() { Kind = SimEventKind.FlushCompleted, Domain = domain, FlushSeq = seq, Blocks = blocks, Source = source, TimeNs = timeNs, StartNs = startNs, DrainedDma = drainedDma };
 
     public static SimEvent Walked(ImmutableArray<WalkStep> chain, in DmaTranslation walk, in AccessContext ctx) =>
         new() { Kind = SimEventKind.Walked, Chain = chain, Translation = walk, Context = ctx, Domain = walk.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };

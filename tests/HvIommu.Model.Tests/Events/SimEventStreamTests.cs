@@ -35,6 +35,14 @@ public sealed class SimEventStreamTests
         public void On(in SimEvent e) => Interlocked.Increment(ref ByKind[(int)e.Kind]);
     }
 
+    /// <summary>A flush starts in the IOMMU as the flush handler starts one: numbered, then emitted.</summary>
+    private static long Start(IommuRig rig, FlushSequence flushes, long nowNs)
+    {
+        var seq = flushes.Next(IommuRig.DomainId);
+        rig.Events.On(SimEvent.FlushStarted(IommuRig.DomainId, seq, null, seq, "flush-handler", nowNs));
+        return seq;
+    }
+
     [Fact]
     public void Every_subscriber_sees_every_event_in_subscription_order()
     {
@@ -43,7 +51,7 @@ public sealed class SimEventStreamTests
         stream.Subscribe(new Recorder("a", seen));
         stream.Subscribe(new Recorder("b", seen));
 
-        stream.On(SimEvent.FlushStarted(3, 1, "flush-handler", 10));
+        stream.On(SimEvent.FlushStarted(3, 1, null, 1, "flush-handler", 10));
         stream.On(SimEvent.FlushCompleted(3, 1, null, "flush-handler", 20));
 
         Assert.Equal(["a:FlushStarted", "b:FlushStarted", "a:FlushCompleted", "b:FlushCompleted"], seen);
@@ -75,14 +83,14 @@ public sealed class SimEventStreamTests
     public void A_flush_started_in_the_iommu_numbers_the_flush_the_oracle_judges_against()
     {
         var rig = new IommuRig().WithPagingDomain();
-        var flushes = new FlushSequence(rig.Events);
+        var flushes = new FlushSequence();
         var record = rig.MapBuffer(Iova);
-        var early = flushes.Start(IommuRig.DomainId, "flush-handler", 5);
+        var early = Start(rig, flushes, 5);
         rig.Unmap(record);
         rig.Events.On(SimEvent.FlushCompleted(IommuRig.DomainId, early, null, "flush-handler", 20));
         Assert.Equal(MappingState.Unmapped, record.State);
 
-        var late = flushes.Start(IommuRig.DomainId, "flush-handler", 30);
+        var late = Start(rig, flushes, 30);
         rig.Events.On(SimEvent.FlushCompleted(IommuRig.DomainId, late, null, "flush-handler", 40));
 
         Assert.Equal((1L, 2L), (early, late));
@@ -104,7 +112,7 @@ public sealed class SimEventStreamTests
         rig.Events.Subscribe(walks);
         var counter = new Counter();
         rig.Events.Subscribe(counter);
-        var flushes = new FlushSequence(rig.Events);
+        var flushes = new FlushSequence();
         var record = rig.MapBuffer(Iova);
         Assert.True(rig.Translate(rig.Nic, Iova).Ok);
         var walk = walks.LastWalk!.Value;
@@ -134,7 +142,7 @@ public sealed class SimEventStreamTests
             Step(2);
             stream.On(SimEvent.MappingCleared(record, "vcpu0", t + 2));
             Step(3);
-            var seq = flushes.Start(IommuRig.DomainId, "flush-handler", t + 3);
+            var seq = Start(rig, flushes, t + 3);
             Step(4);
             stream.On(SimEvent.FlushCompleted(IommuRig.DomainId, seq, null, "flush-handler", t + 4));
             Step(5);
