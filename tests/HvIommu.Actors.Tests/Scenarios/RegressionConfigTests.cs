@@ -47,11 +47,11 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
     //   HVIOMMU_LONG_SEEDS=200 dotnet test tests/HvIommu.Actors.Tests -c Release --no-build --filter "FullyQualifiedName~RegressionConfigTests.Every_regression_is_clean_over_many_stress_seeds"
     [LongFact]
     [Trait("Category", "Long")]
-    public void Every_regression_is_clean_over_many_deterministic_seeds() => AssertCleanOverSeeds("deterministic");
+    public void Every_regression_is_clean_over_many_deterministic_seeds() => AssertCleanOverSeeds(All(), "deterministic");
 
     [LongFact]
     [Trait("Category", "Long")]
-    public void Every_regression_is_clean_over_many_stress_seeds() => AssertCleanOverSeeds("stress");
+    public void Every_regression_is_clean_over_many_stress_seeds() => AssertCleanOverSeeds(All(), "stress");
 
     /// <summary>The wrong twins of the field bugs (issues 10 and 15): each must be caught on every seed.</summary>
     public static readonly string[] FieldBugWrongTwins =
@@ -125,34 +125,16 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
     /// </summary>
     [LongFact]
     [Trait("Category", "Long")]
-    public void The_field_bug_right_twins_are_clean_on_every_seed()
-    {
-        var failures = new List<string>();
-        var seeds = LongFactAttribute.Seeds ?? 0;
-        foreach (var wrong in Issue10WrongTwins)
-        {
-            var name = wrong[..^"-wrong".Length] + "-right";
-            var file = Path.Combine(ScenarioFiles.Directory, name + ".conf");
-            var failed = 0;
-            for (var seed = 1; seed <= seeds; seed++)
-            {
-                var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--config", file, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--plain"]);
-                if (exit == ExitCodes.Matched)
-                    continue;
-                failed++;
-                failures.Add($"{name} seed {seed}: exit {exit}\n{stdout}");
-                Report($"  FAILED {name} seed {seed}: exit {exit}");
-            }
-            Report($"{name} (own mode): {seeds - failed}/{seeds} seeds clean");
-        }
-        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
-    }
+    public void The_field_bug_right_twins_are_clean_on_every_seed() =>
+        AssertCleanOverSeeds(Issue10WrongTwins.Select(wrong => Path.Combine(ScenarioFiles.Directory, wrong[..^"-wrong".Length] + "-right.conf")), mode: null);
 
-    private void AssertCleanOverSeeds(string mode)
+    /// <summary>Each file clean on seeds 1..N, one run per seed, in <paramref name="mode"/> (null: the file's own mode).</summary>
+    private void AssertCleanOverSeeds(IEnumerable<string> files, string? mode)
     {
         var failures = new List<string>();
         var seeds = LongFactAttribute.Seeds ?? 0;
-        foreach (var file in All())
+        var label = mode ?? "own mode";
+        foreach (var file in files)
         {
             var failed = 0;
             for (var seed = 1; seed <= seeds; seed++)
@@ -161,10 +143,10 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
                 if (exit == ExitCodes.Matched)
                     continue;
                 failed++;
-                failures.Add($"{Path.GetFileName(file)} {mode} seed {seed}: exit {exit}\n{stdout}");
-                Report($"  FAILED {Path.GetFileName(file)} {mode} seed {seed}: exit {exit}");
+                failures.Add($"{Path.GetFileName(file)} {label} seed {seed}: exit {exit}\n{stdout}");
+                Report($"  FAILED {Path.GetFileName(file)} {label} seed {seed}: exit {exit}");
             }
-            Report($"{Path.GetFileNameWithoutExtension(file)} {mode}: {seeds - failed}/{seeds} seeds clean");
+            Report($"{Path.GetFileNameWithoutExtension(file)} ({label}): {seeds - failed}/{seeds} seeds clean");
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }
@@ -181,6 +163,8 @@ public sealed class RegressionConfigTests(ITestOutputHelper output)
         Assert.True(exit == ExitCodes.Matched, $"{Path.GetFileName(file)} {mode} seed {seed}: exit {exit}\n{stdout}\n{stderr}");
     }
 
-    private static (int Exit, string Stdout, string Stderr) Run(string file, string mode, int seed) =>
-        RunEndToEndTests.Run(["run", "--config", file, "--mode", mode, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--plain"]);
+    private static (int Exit, string Stdout, string Stderr) Run(string file, string? mode, int seed) =>
+        RunEndToEndTests.Run(mode is null
+            ? ["run", "--config", file, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--plain"]
+            : ["run", "--config", file, "--mode", mode, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--plain"]);
 }
