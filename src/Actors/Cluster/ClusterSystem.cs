@@ -35,16 +35,7 @@ public static class ClusterSystem
     /// <exception cref="UsageException">The address cannot be bound.</exception>
     public static ActorSystem Start(ClusterSettings settings, ClusterAddress listen, ClusterAddress? seed)
     {
-        var hocon = $$"""
-            akka.remote.dot-netty.tcp.hostname = "{{listen.Host}}"
-            akka.remote.dot-netty.tcp.port = {{listen.Port.ToString(CultureInfo.InvariantCulture)}}
-            akka.loglevel = WARNING
-            akka.stdout-loglevel = WARNING
-            akka.cluster.seed-nodes = [{{(seed is null ? "" : "\"" + seed.AkkaAddress + "\"")}}]
-            """;
-        var config = ConfigurationFactory.ParseString(hocon)
-            .WithFallback(ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose: false)))
-            .WithFallback(settings.Akka);
+        var config = Configuration(settings, listen, seed);
         try
         {
             return ActorSystem.Create(ClusterAddress.SystemName, config);
@@ -56,6 +47,27 @@ public static class ClusterSystem
                 inner = inner.InnerException;
             throw new UsageException($"cannot listen on {listen.Host}:{listen.Port}: {inner.Message}");
         }
+    }
+
+    /// <summary>
+    /// The Akka configuration of a cluster node: remoting on <paramref name="listen"/>, <paramref name="seed"/> as the
+    /// only seed node, warnings and above through the simulator's Serilog logger, and Akka's standard-output logger off.
+    /// That logger is what Akka falls back to before its loggers start and after they stop; left on, a remoting
+    /// transport closing its last TCP channel after the system stopped (a shutdown race, see
+    /// <see cref="SimLogging.IsShutdownRace"/>) printed straight to the console, past the filter that keeps it to --verbose.
+    /// </summary>
+    public static Config Configuration(ClusterSettings settings, ClusterAddress listen, ClusterAddress? seed)
+    {
+        var hocon = $$"""
+            akka.remote.dot-netty.tcp.hostname = "{{listen.Host}}"
+            akka.remote.dot-netty.tcp.port = {{listen.Port.ToString(CultureInfo.InvariantCulture)}}
+            akka.loglevel = WARNING
+            akka.stdout-loglevel = OFF
+            akka.cluster.seed-nodes = [{{(seed is null ? "" : "\"" + seed.AkkaAddress + "\"")}}]
+            """;
+        return ConfigurationFactory.ParseString(hocon)
+            .WithFallback(ConfigurationFactory.ParseString(SimLogging.AkkaLoggingHocon(verbose: false)))
+            .WithFallback(settings.Akka);
     }
 
     /// <summary>Waits until this node is Up in the cluster, at most <paramref name="timeout"/>.</summary>
