@@ -5,6 +5,7 @@ using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
@@ -96,7 +97,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
         if (!t.Ok)
         {
             if (!tx.Replay)
-                _world.Oracle.CheckFault(t, ctx, tx.Mapping);
+                _world.Events.On(SimEvent.DmaFaulted(t, ctx, tx.Mapping));
             return false;
         }
         tx.Translation = t;
@@ -110,14 +111,17 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
 
     void IDmaPort<IActorRef>.TransferDue(long transactionId) => Self.Tell(new TransferDue(transactionId));
 
-    /// <summary>The data phase: the oracle judges the access at the moment it touches memory, against the domain the
-    /// device was in when the IOMMU translated it (DMA translated before a domain switch belongs to the old domain, H9).</summary>
+    /// <summary>The data phase: the access is emitted at the moment it touches memory (the oracle judges it), in the
+    /// context of the domain the device was in when the IOMMU translated it (DMA translated before a domain switch
+    /// belongs to the old domain, H9); what is written follows from the translation alone.</summary>
     void IDmaPort<IActorRef>.Transfer(DmaTransaction tx)
     {
-        var verdict = _world.Oracle.CheckAccess(tx.Translation, AccessFor(tx.View!, tx.Replay), tx.Mapping);
-        if (verdict is not null)
+        var ctx = AccessFor(tx.View!, tx.Replay);
+        var findings = _world.Violations.Findings;
+        _world.Events.On(SimEvent.DmaAccessed(tx.Translation, ctx, tx.Mapping));
+        if (_world.Violations.Findings != findings)
             _world.StopIfAnswered();
-        var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);
+        var suppressed = tx.Access == AccessKind.Write && LazyWindowWrite.IsSuppressed(tx.Translation, ctx, _world.Stage2, _world.Frames);
         _world.Trace?.Event(TraceEventKind.DmaAccess, Actor, $"DMA {tx.Access} 0x{tx.Iova:x}",
             $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}{(suppressed ? ", write to a reused page-table/kernel frame not performed (H3 window)" : "")}");
         if (!suppressed)

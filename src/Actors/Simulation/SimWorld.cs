@@ -106,9 +106,6 @@ public sealed class SimWorld
     /// <summary>True when the traced device's domain holds no other device (the trace alone uses its IOVA space and flush queues).</summary>
     public bool TraceOwnsDomain { get; }
 
-    /// <summary>True when some device runs the synthetic workload (every device but the traced one).</summary>
-    public bool HasSyntheticDevice => Devices.Length > (TraceDeviceIndex >= 0 ? 1 : 0);
-
     private (TraceReplay, int) CreateTraceReplay(FtraceTrace trace)
     {
         var t = Settings.Workload.Trace;
@@ -298,7 +295,7 @@ public sealed class SimWorld
                 FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
                 _ => 0u,
             };
-            Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs);
+            Events.On(Model.Events.SimEvent.HypercallHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs));
         }
         if (overdue.Count == 0)
             return null;
