@@ -114,9 +114,6 @@ public sealed class DmaOracle : ISimEventSink
     /// covering flush, so this matters only when the queue is broken, H2).</summary>
     public void FlushQueueReleased(MappingRecord record) => record.MarkReleased();
 
-    /// <summary>The domain's mapped mappings, oldest first (a host picking a frame to migrate, H14).</summary>
-    public IReadOnlyList<MappingRecord> MappedIn(uint domain) => _registry.Mapped(domain);
-
     /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
     public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
 
