@@ -27,8 +27,8 @@ public sealed class SimWorld
     public const ulong AllocatorBaseGpa = 0x10_0000;
 
     /// <summary>Ids of the static domains: the driver's IDA starts at HV_DEVICE_DOMAIN_ID_DEFAULT + 1 (brief §1.3).</summary>
-    public const uint IdentityDomainId = 1;
-    public const uint BlockingDomainId = 2;
+    public const uint IdentityDomainId = DriverWorld.IdentityDomainId;
+    public const uint BlockingDomainId = DriverWorld.BlockingDomainId;
 
     /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
     /// <param name="trace">The run's causal trace; null (stress mode's default) records nothing.</param>
@@ -109,7 +109,18 @@ public sealed class SimWorld
             (TraceReplay, TraceDeviceIndex) = CreateTraceReplay(replayed);
             TraceOwnsDomain = !settings.Devices.Where((d, i) => i != TraceDeviceIndex && d.Domain == settings.Devices[TraceDeviceIndex].Domain).Any();
         }
+        Driver = new DriverWorld
+        {
+            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
+            Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
+            DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
+            IovaWidth = IovaWidth, TableLevels = TableLevels, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
+            TraceOwnsDomain = TraceOwnsDomain, InitStepName = step => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step),
+        };
     }
+
+    /// <summary>The guest's part of this world, as the driver engines of every vCPU see it.</summary>
+    public DriverWorld Driver { get; }
 
     /// <summary>The trace workload's replay state, or null when the run replays no trace.</summary>
     public TraceReplay? TraceReplay { get; }
@@ -356,23 +367,4 @@ public sealed class SimWorld
 
     // Every hypercall code with its name, formatted once per process rather than once per world (an explorer builds a world per schedule).
     private static readonly (ushort Code, string Name)[] HypercallNames = Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())).ToArray();
-}
-
-/// <summary>How many guest operations may still start; stops early on request (duration, first violation).</summary>
-public sealed class OperationBudget(long total)
-{
-    private long _started;
-    private long _completed;
-    private int _stopped;
-
-    public long Total { get; } = total;
-    public long Started => Math.Min(Interlocked.Read(ref _started), Total);
-    public long Completed => Interlocked.Read(ref _completed);
-    public bool Stopped => Volatile.Read(ref _stopped) != 0;
-
-    public bool TryTake() => !Stopped && Interlocked.Increment(ref _started) <= Total;
-
-    public void Complete() => Interlocked.Increment(ref _completed);
-
-    public void Stop() => Volatile.Write(ref _stopped, 1);
 }
