@@ -45,6 +45,12 @@ public sealed class SimLogger
             Now().Debug(template, a1, a2);
     }
 
+    public void Debug(string template, params object?[] args)
+    {
+        if (_log.IsDebugEnabled)
+            Now().Debug(template, args);
+    }
+
     public void Info(string template, params object?[] args)
     {
         if (_log.IsInfoEnabled)

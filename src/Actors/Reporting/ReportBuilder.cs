@@ -63,7 +63,7 @@ internal static class ReportBuilder
         long Calls(Model.Hypercalls.HypercallCode code) => calls.TryGetValue(code.ToString(), out var n) ? n : 0;
         var flushes = Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomain) + Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomainList);
         // Each exit was counted under the guest path that made it (VcpuActor.HypercallAsync): nothing is inferred.
-        var byPath = Enum.GetValues<Metrics.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
+        var byPath = Enum.GetValues<Model.Driver.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
         var (mapCalls, unmapCalls) = (c[Metrics.SimCounter.MapCalls], c[Metrics.SimCounter.UnmapCalls]);
         var ops = mapCalls + unmapCalls;
         var makespan = costs.MakespanNs;

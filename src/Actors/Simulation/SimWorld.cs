@@ -27,14 +27,14 @@ public sealed class SimWorld
     public const ulong AllocatorBaseGpa = 0x10_0000;
 
     /// <summary>Ids of the static domains: the driver's IDA starts at HV_DEVICE_DOMAIN_ID_DEFAULT + 1 (brief §1.3).</summary>
-    public const uint IdentityDomainId = 1;
-    public const uint BlockingDomainId = 2;
+    public const uint IdentityDomainId = DriverWorld.IdentityDomainId;
+    public const uint BlockingDomainId = DriverWorld.BlockingDomainId;
 
     /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
     /// <param name="trace">The run's causal trace; null (stress mode's default) records nothing.</param>
     /// <param name="previous">The world of the schedule before on the same deterministic system, which nothing uses any
-    /// more: its resettable components (the IOMMU caches) are reset and reused instead of rebuilt; the world is the same
-    /// as one built without it.</param>
+    /// more: its resettable components (guest memory, the frame allocator, the IOMMU caches) are reset and reused instead
+    /// of rebuilt; the world is the same as one built without it.</param>
     public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true, Tracing.SimTrace? trace = null, SimWorld? previous = null)
     {
         Trace = trace;
@@ -60,8 +60,22 @@ public sealed class SimWorld
             : smallTop;
         // Each vCPU's hypercall input page (hyperv_pcpu_input_arg, allocated at boot) lies above the allocator's frames.
         HypercallInputPageBase = top;
-        Memory = new GuestMemory(top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift));
-        Frames = new FrameAllocator(Memory, allocatorBase, (top - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
+        // Guest memory and its allocator are the world's largest parts: a schedule after another on the same topology
+        // resets the previous ones (all frames zero and free, generation 0) instead of allocating them again.
+        var memoryBytes = top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift);
+        var frames = (top - allocatorBase) >> GuestMemory.PageShift;
+        if (previous is not null && previous.Memory.SizeBytes == memoryBytes && previous.Frames.BuiltWith(previous.Memory, allocatorBase, frames, huge2M, huge1G))
+        {
+            Memory = previous.Memory;
+            Memory.Reset();
+            Frames = previous.Frames;
+            Frames.Reset();
+        }
+        else
+        {
+            Memory = new GuestMemory(memoryBytes);
+            Frames = new FrameAllocator(Memory, allocatorBase, frames, huge2M, huge1G);
+        }
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour, previous?.Host);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
@@ -95,7 +109,18 @@ public sealed class SimWorld
             (TraceReplay, TraceDeviceIndex) = CreateTraceReplay(replayed);
             TraceOwnsDomain = !settings.Devices.Where((d, i) => i != TraceDeviceIndex && d.Domain == settings.Devices[TraceDeviceIndex].Domain).Any();
         }
+        Driver = new DriverWorld
+        {
+            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
+            Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
+            DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
+            IovaWidth = IovaWidth, TableLevels = TableLevels, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
+            TraceOwnsDomain = TraceOwnsDomain, InitStepName = step => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step),
+        };
     }
+
+    /// <summary>The guest's part of this world, as the driver engines of every vCPU see it.</summary>
+    public DriverWorld Driver { get; }
 
     /// <summary>The trace workload's replay state, or null when the run replays no trace.</summary>
     public TraceReplay? TraceReplay { get; }
@@ -339,23 +364,4 @@ public sealed class SimWorld
 
     // Every hypercall code with its name, formatted once per process rather than once per world (an explorer builds a world per schedule).
     private static readonly (ushort Code, string Name)[] HypercallNames = Enum.GetValues<HypercallCode>().Select(c => ((ushort)c, c.ToString())).ToArray();
-}
-
-/// <summary>How many guest operations may still start; stops early on request (duration, first violation).</summary>
-public sealed class OperationBudget(long total)
-{
-    private long _started;
-    private long _completed;
-    private int _stopped;
-
-    public long Total { get; } = total;
-    public long Started => Math.Min(Interlocked.Read(ref _started), Total);
-    public long Completed => Interlocked.Read(ref _completed);
-    public bool Stopped => Volatile.Read(ref _stopped) != 0;
-
-    public bool TryTake() => !Stopped && Interlocked.Increment(ref _started) <= Total;
-
-    public void Complete() => Interlocked.Increment(ref _completed);
-
-    public void Stop() => Volatile.Write(ref _stopped, 1);
 }

@@ -1,19 +1,13 @@
 using System.Collections.Immutable;
-using Akka.Actor;
-using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
-using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
 using HvIommu.Model.Events;
-using HvIommu.Model.Driver;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
-using HvIommu.Model.Settings;
-using HvIommu.Model.Workload;
 using HvIommu.Model.Text;
+using HvIommu.Model.Workload;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Model.Driver;
 
 /// <summary>
 /// The trace workload: this vCPU replays one traced CPU's <c>iommu:map</c>/<c>iommu:unmap</c> events, asking the
@@ -21,7 +15,7 @@ namespace HvIommu.Actors.Vcpu;
 /// traced IOVA range and guest-physical address and programs the traced device to DMA into it; an unmap clears
 /// the traced range (possibly several maps) and takes the driver's flush path, strict or lazy (brief §5.2, §5.3).
 /// </summary>
-internal sealed partial class VcpuActor
+public sealed partial class DmaApiEngine
 {
     private readonly Dictionary<long, int> _traceDescriptors = new();
     private readonly List<int> _traceLive = new();
@@ -36,21 +30,21 @@ internal sealed partial class VcpuActor
     /// <summary>Called when the workload starts: joins the replay if this vCPU replays a traced CPU.</summary>
     private void StartTraceWorkload()
     {
-        if (_world.TraceReplay is not { } replay || !replay.Drives(_index))
+        if (_world.TraceReplay is not { } replay || !replay.Drives(_cpu.Index))
             return;
         _traceActive = true;
-        var self = Self;
-        replay.SetWake(_index, () => self.Tell(TraceNext.Instance));
-        Self.Tell(TraceNext.Instance);
+        replay.SetWake(_cpu.Index, _port.PostTraceNext);
+        _port.PostTraceNext();
     }
 
-    /// <summary>One event per message, so other actors interleave between events.</summary>
-    private async GuestTask RunTraceEventAsync()
+    /// <summary>The vCPU's next trace event (or nothing, while the replay waits for another vCPU's); one event per
+    /// call, so other actors interleave between events.</summary>
+    public async GuestTask TraceNextAsync()
     {
         var replay = _world.TraceReplay!;
         if (_traceFinished || _world.Budget.Stopped && FinishTrace())
             return;
-        var step = replay.Next(_index);
+        var step = replay.Next(_cpu.Index);
         switch (step.Kind)
         {
             case TraceStepKind.Finished:
@@ -61,15 +55,15 @@ internal sealed partial class VcpuActor
         }
         var e = replay[step.EventIndex];
         _traceNowNs = e.TimestampNs;
-        _world.Costs.VcpuStartsAt(_index, (long)((e.TimestampNs - replay.Trace.TimeSpanNs.FirstNs) * _world.Settings.Workload.Trace.TimeScale));
+        _world.Costs.VcpuStartsAt(_cpu.Index, (long)((e.TimestampNs - replay.Trace.TimeSpanNs.FirstNs) * _world.Settings.Workload.Trace.TimeScale));
         if (replay.TakeFlushQueueTimeout(e.TimestampNs))
-            await FlushQueueTimeoutAsync(new FlushQueueTimerFired(_world.DomainOfDevice[_world.TraceDeviceIndex].Id));
+            await FlushQueueTimeoutAsync(_world.DomainOfDevice[_world.TraceDeviceIndex].Id);
         if (e.Kind == IommuEventKind.Map)
             await TraceMapAsync(replay, step.EventIndex, e);
         else
             await TraceUnmapAsync(replay, step.EventIndex);
         PeriodicTraceDma(replay);
-        Self.Tell(TraceNext.Instance);
+        _port.PostTraceNext();
     }
 
     private bool FinishTrace()
@@ -89,7 +83,7 @@ internal sealed partial class VcpuActor
         var records = new List<MappingRecord>();
         foreach (var piece in PageSizePicker.Split(iova, e.Paddr, e.Size, _world.Settings.Iommu.PageSizeBitmap))
         {
-            var record = _world.Oracle.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _index, t0);
+            var record = _world.Oracle.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _cpu.Index, t0);
             var status = domain.Table!.Map(piece.Iova, piece.Gpa, piece.Size, writable: true, gather);
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");
@@ -98,17 +92,17 @@ internal sealed partial class VcpuActor
         }
         replay.SetPayload(index, records.ToArray());
         // stats.pagesMapped counts 4 KiB pages, as for the synthetic workload; the call is MapCalls.
-        _world.Counters.Add(SimCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
-        _world.Counters.Add(SimCounter.MapCalls, 1);
+        _cpu.Count(DriverCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
+        _cpu.Count(DriverCounter.MapCalls);
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {
-            _world.Counters.Add(SimCounter.TablesReplacedByLeaves, gather.FreeList.Count);
+            _cpu.Count(DriverCounter.TablesReplacedByLeaves, gather.FreeList.Count);
             if (!_world.Settings.Driver.Hazards.SkipMapFlush)
                 await IotlbSyncAsync(domain, gather, ExitPath.Map);
-            FreeFrames(gather.FreeList, "table page");
+            _cpu.FreeFrames(gather.FreeList, "table page");
         }
-        _world.RecordLatency(_world.MapLatency, t0);
+        _telemetry.RecordLatency(DriverLatency.Map, t0);
         _traceLive.Add(index);
         ProgramTraceDma(replay, index);
         replay.ReachedTracePoint(index);
@@ -138,7 +132,7 @@ internal sealed partial class VcpuActor
         _traceDescriptors.Add(descriptor.Id, index);
         _traceLastDmaNs[index] = _traceNowNs;
         replay.DmaProgrammed(index);
-        _devices[_world.TraceDeviceIndex].Tell(new ProgramDma(descriptor, Self));
+        _port.ProgramDma(_world.TraceDeviceIndex, descriptor);
     }
 
     /// <summary>Long-lived mappings (queues, coherent buffers) get DMA again every trace-periodic-dma of traced time.</summary>
@@ -160,9 +154,9 @@ internal sealed partial class VcpuActor
     }
 
     /// <summary>A completion of a trace descriptor; false when the descriptor is not the trace's.</summary>
-    private bool TraceDmaCompleted(DmaCompleted m)
+    private bool TraceDmaCompleted(long descriptorId)
     {
-        if (!_traceDescriptors.Remove(m.DescriptorId, out var map))
+        if (!_traceDescriptors.Remove(descriptorId, out var map))
             return false;
         _world.TraceReplay!.DmaCompleted(map);
         return true;
@@ -184,15 +178,16 @@ internal sealed partial class VcpuActor
                 _world.Events.On(SimEvent.MappingClearing(r, lazy, Name, t0));
             var gather = new IotlbGather();
             domain.Table!.Unmap(range.Iova, range.Bytes, gather);
-            _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{range.Iova:x}",
-                $"{Counted.Of(range.Bytes >> GuestMemory.PageShift, "page")}, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(records)}");
+            if (_telemetry.Traces)
+                _telemetry.Trace(DriverTraceKind.PteWrite, $"unmap 0x{range.Iova:x}",
+                    $"{Counted.Of(range.Bytes >> GuestMemory.PageShift, "page")}, domain {domain.Id}, trace line {replay[index].Line}{(lazy ? ", lazy" : "")}", records);
             foreach (var r in records)
                 _world.Events.On(SimEvent.MappingCleared(r, Name, t0));
             cleared.Add((range, gather, records));
         }
         // stats.pagesUnmapped counts 4 KiB pages, as for the synthetic workload; the call is UnmapCalls.
-        _world.Counters.Add(SimCounter.Unmaps, cleared.Sum(c => (long)((c.Range.Bytes + GuestMemory.PageMask) >> GuestMemory.PageShift)));
-        _world.Counters.Add(SimCounter.UnmapCalls, 1);
+        _cpu.Count(DriverCounter.Unmaps, cleared.Sum(c => (long)((c.Range.Bytes + GuestMemory.PageMask) >> GuestMemory.PageShift)));
+        _cpu.Count(DriverCounter.UnmapCalls);
         replay.ReachedTracePoint(index);
         // Nothing of the range was mapped (the map was made before the trace began): strict dma-iommu still calls
         // iotlb_sync, and the empty gather makes it the domain flush.
@@ -209,7 +204,7 @@ internal sealed partial class VcpuActor
                         replay.ReleaseIova(range.Iova, range.Bytes);
                         break;
                     case DmaStep.FreeTables:
-                        FreeFrames(gather.FreeList, "table page");
+                        _cpu.FreeFrames(gather.FreeList, "table page");
                         break;
                     case DmaStep.Sync:
                         await IotlbSyncAsync(domain, gather, ExitPath.Unmap);
@@ -220,7 +215,7 @@ internal sealed partial class VcpuActor
                 }
             }
         }
-        _world.RecordLatency(_world.UnmapLatency, t0);
+        _telemetry.RecordLatency(DriverLatency.Unmap, t0);
         replay.Finished(index);
     }
 

@@ -1,35 +1,32 @@
-using Akka.Actor;
-using HvIommu.Actors.Protocol;
 using HvIommu.Model.Events;
 using HvIommu.Model.PageTables;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Model.Driver;
 
 /// <summary>
 /// The map path with <c>racy-table-install</c> (hazard H6, brief §3.1): generic_pt's map_pages is lock-free
-/// and preemptible, so each page's map runs as its <see cref="MapOperation"/> steps, one level per message,
-/// with a <see cref="ContinueMap"/> to self in between. Other vCPUs' maps (and this vCPU's other outstanding
-/// maps) run in those gaps, so two of them can read the same empty slot before either stores its table.
+/// and preemptible, so each page's map runs as its <see cref="MapOperation"/> steps, one level per call, with a
+/// preemption point (<see cref="IGuestPort.PostContinueMap"/>) in between. Other vCPUs' maps (and this vCPU's other
+/// outstanding maps) run in those gaps, so two of them can read the same empty slot before either stores its table.
 /// The correct driver keeps the single-call <see cref="StageOnePageTable.Map(ulong, ulong, PageSize, bool)"/>.
 /// </summary>
-internal sealed partial class VcpuActor
+public sealed partial class DmaApiEngine
 {
     private readonly Dictionary<long, MapInProgress> _stepwiseMaps = new();
 
-    private void BeginStepwiseMap(MapInProgress map)
+    private GuestTask BeginStepwiseMap(MapInProgress map)
     {
         _stepwiseMaps.Add(map.Id, map);
-        StepMap(map);
+        return StepMap(map);
     }
 
-    private void ContinueStepwiseMap(ContinueMap m)
-    {
-        if (_stepwiseMaps.TryGetValue(m.DescriptorId, out var map))
-            StepMap(map);
-    }
+    /// <summary>The next level of stepwise map <paramref name="descriptorId"/> (H6); the map's end (its map-path flush,
+    /// then programming the device) runs in the returned task.</summary>
+    public GuestTask ContinueMap(long descriptorId) =>
+        _stepwiseMaps.TryGetValue(descriptorId, out var map) ? StepMap(map) : GuestTask.Done;
 
     /// <summary>One level of one leaf's map, then a preemption point; finishes the map after the last leaf.</summary>
-    private void StepMap(MapInProgress map)
+    private GuestTask StepMap(MapInProgress map)
     {
         if (map.Operation is null)
         {
@@ -46,10 +43,10 @@ internal sealed partial class VcpuActor
             if (++map.Page == map.Leaves.Count)
             {
                 _stepwiseMaps.Remove(map.Id);
-                Run(FinishMapAsync(map));
-                return;
+                return FinishMapAsync(map);
             }
         }
-        Self.Tell(new ContinueMap(map.Id));
+        _port.PostContinueMap(map.Id);
+        return GuestTask.Done;
     }
 }

@@ -1,26 +1,24 @@
-using Akka.Event;
-using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Simulation;
-using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Model.Driver;
 
 /// <summary>
 /// H9: vCPU 0 moves the first device to another domain and back while DMA is in flight (brief §1.6, §5.5):
 /// the RFC's DETACH → FLUSH(old) → ATTACH(new), or later revisions' ATTACH(new) that replaces, then FLUSH(old).
 /// The workload keeps programming the device with its home domain's IOVAs, which fault while it is away.
 /// </summary>
-internal sealed partial class VcpuActor
+public sealed partial class LifecycleEngine
 {
     private long _opsSinceSwitch;
     private bool _deviceAway;
 
-    private async GuestTask MaybeSwitchDomainAsync()
+    /// <summary>After an unmap: moves the first device when <see cref="DriverLifecycle.SwitchDue"/> says so.</summary>
+    public async GuestTask MaybeSwitchDomainAsync()
     {
         var life = _world.Settings.Lifecycle;
-        if (!DriverLifecycle.SwitchDue(life, _index, ++_opsSinceSwitch))
+        if (!DriverLifecycle.SwitchDue(life, _cpu.Index, ++_opsSinceSwitch))
             return;
         _opsSinceSwitch = 0;
         var home = _world.DomainOfDevice[0].Identity;
@@ -43,9 +41,9 @@ internal sealed partial class VcpuActor
         return _world.Domains[(_world.Domains.IndexOf(home) + 1) % _world.Domains.Length].Identity;
     }
 
-    private async GuestTask SwitchDomainAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
+    private async GuestTask SwitchDomainAsync(DeviceSlot device, HvInputDeviceDomain from, HvInputDeviceDomain to, LifecycleSettings life)
     {
-        foreach (var step in DriverLifecycle.SwitchPlan(life, toBlocking: to.DomainId.Id == SimWorld.BlockingDomainId))
+        foreach (var step in DriverLifecycle.SwitchPlan(life, toBlocking: to.DomainId.Id == DriverWorld.BlockingDomainId))
         {
             switch (step)
             {
@@ -53,10 +51,10 @@ internal sealed partial class VcpuActor
                     device.DisableAts(life.AtsToggleInvalidatesAtc);
                     break;
                 case DomainSwitchStep.Detach:
-                    await HypercallAsync(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
+                    await _cpu.Hypercall(new DetachDeviceDomainInput(HvInputDeviceDomain.PartitionIdSelf, device.LogicalDeviceId), ExitPath.DomainSwitch);
                     break;
                 case DomainSwitchStep.FlushOld:
-                    await HypercallAsync(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
+                    await _cpu.Hypercall(new FlushDeviceDomainInput(from), ExitPath.DomainSwitch);
                     break;
                 case DomainSwitchStep.Attach:
                     await AttachOrLogAsync(device, to);
@@ -68,10 +66,10 @@ internal sealed partial class VcpuActor
         }
     }
 
-    private async GuestTask AttachOrLogAsync(Model.Iommu.DeviceSlot device, HvInputDeviceDomain to)
+    private async GuestTask AttachOrLogAsync(DeviceSlot device, HvInputDeviceDomain to)
     {
-        var status = (await HypercallAsync(new AttachDeviceDomainInput(to, device.LogicalDeviceId), ExitPath.DomainSwitch)).Status;
+        var status = (await _cpu.Hypercall(new AttachDeviceDomainInput(to, device.LogicalDeviceId), ExitPath.DomainSwitch)).Status;
         if (status != HvStatus.Success && status != HvStatus.DeviceAlreadyInDomain)
-            _log.Error("{Vcpu}: attach of {Device} to domain {DomainId} failed: {Status}", Name, device.Name, to.DomainId.Id, status.LinuxName());
+            _cpu.Log(DriverLogLevel.Error, "{Vcpu}: attach of {Device} to domain {DomainId} failed: {Status}", Name, device.Name, to.DomainId.Id, status.LinuxName());
     }
 }

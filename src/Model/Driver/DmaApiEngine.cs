@@ -1,37 +1,59 @@
 using System.Collections.Immutable;
-using Akka.Actor;
-using Akka.Event;
-using HvIommu.Actors.Hypervisor;
-using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
-using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
 using HvIommu.Model.Events;
-using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
-using HvIommu.Model.Settings;
+using HvIommu.Model.Randomness;
+using HvIommu.Model.Text;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
-using HvIommu.Model.Text;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Model.Driver;
 
-/// <summary>The workload: dma_map → program → completion → dma_unmap (strict or lazy), brief §5.2–§5.5.</summary>
-internal sealed partial class VcpuActor
+/// <summary>
+/// The guest's DMA API on one vCPU (brief §5.2–§5.5), as a pure engine: the synthetic workload (dma_map → program a
+/// device → completion → dma_unmap, strict or lazy), the flush queues (queue_iova with its flush-and-retry loop,
+/// fq_flush_timeout), the H6 stepwise map and the trace workload. Its paths are <see cref="GuestTask"/> coroutines
+/// that suspend at each hypercall of <see cref="IGuestPort"/>; the orderings come from <see cref="DmaApi"/>. The
+/// vCPU actor calls one entry point per message and owns nothing it decides.
+/// </summary>
+public sealed partial class DmaApiEngine
 {
+    private readonly GuestCpu _cpu;
+    private readonly DriverWorld _world;
+    private readonly IGuestPort _port;
+    private readonly IDriverTelemetry _telemetry;
+    private readonly SeededRandom _random;
+    private readonly LifecycleEngine _lifecycle;
     private readonly Dictionary<long, Operation> _operations = new();
-    private IActorRef _supervisor = ActorRefs.Nobody;
     private bool _workloadStarted;
     private bool _idleReported;
     private long _nextDescriptor;
 
-    private void StartWorkload(StartWorkload m)
+    /// <param name="random">The vCPU's own generator (buffer sizes, device choice).</param>
+    /// <param name="lifecycle">The same vCPU's lifecycle engine: the domain switch and the sysfs switch to DMA-FQ run
+    /// after an unmap.</param>
+    public DmaApiEngine(GuestCpu cpu, SeededRandom random, LifecycleEngine lifecycle)
     {
-        _tally.Message();
-        _supervisor = m.ReplyTo;
+        _cpu = cpu;
+        _world = cpu.World;
+        _port = cpu.Port;
+        _telemetry = cpu.Telemetry;
+        _random = random;
+        _lifecycle = lifecycle;
+    }
+
+    private string Name => _cpu.Name;
+
+    /// <summary>Synthetic operations between dma_map and their completion's dma_unmap.</summary>
+    public int OperationsOutstanding => _operations.Count;
+
+    /// <summary>The workload starts: joins the trace replay if this vCPU replays a traced CPU, and posts the configured
+    /// number of operations (or reports idle at once when no device runs the synthetic workload).</summary>
+    public void StartWorkload()
+    {
         _workloadStarted = true;
         StartTraceWorkload();
         if (!SyntheticWorkload.Runs(_world.Managed, _world.TraceDeviceIndex))
@@ -40,20 +62,20 @@ internal sealed partial class VcpuActor
             return;
         }
         for (var i = 0; i < _world.Settings.Workload.OutstandingPerVcpu; i++)
-            Self.Tell(StartNextOperation.Instance);
+            _port.PostStartNextOperation();
     }
 
     /// <summary>
     /// dma_map for a buffer: IOVA allocation and PTE writes (iommu_map: each physically contiguous piece split by
     /// iommu_pgsize into the largest leaves alignment, length and the page-size bitmap allow). No hypercall, unless a
-    /// large leaf replaced an emptied table (H19).
+    /// large leaf replaced an emptied table (H19). Ends the workload (idle) when the budget is spent.
     /// </summary>
-    private void StartOperation()
+    public GuestTask StartOperation()
     {
         if (!_world.Budget.TryTake())
         {
             ReportIdleIfDone(force: false);
-            return;
+            return GuestTask.Done;
         }
         var w = _world.Settings.Workload;
         var deviceIndex = SyntheticWorkload.PickDevice(_random, _world.Managed, _world.TraceDeviceIndex);
@@ -61,7 +83,7 @@ internal sealed partial class VcpuActor
         var t0 = _world.Clock.NowNs;
         var pages = SyntheticWorkload.BufferPages(w.BufferPages, w.BufferSizes, _random);
         var (frames, segments) = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
-        var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _index, t0);
+        var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _cpu.Index, t0);
         if (iova == 0)
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
         _world.LiveIovas[(domain.Id, iova >> GuestMemory.PageShift)] = 0;
@@ -75,9 +97,8 @@ internal sealed partial class VcpuActor
         var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, frames, leaves, t0);
         if (_world.Settings.Driver.Hazards.RacyTableInstall)
         {
-            // H6: the map runs level by level, preemptible between levels (VcpuActor.StepwiseMap.cs).
-            BeginStepwiseMap(map);
-            return;
+            // H6: the map runs level by level, preemptible between levels (DmaApiEngine.StepwiseMap.cs).
+            return BeginStepwiseMap(map);
         }
         for (var i = 0; i < leaves.Count; i++)
         {
@@ -86,7 +107,7 @@ internal sealed partial class VcpuActor
             _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
             map.Records.Add(record);
         }
-        Run(FinishMapAsync(map));
+        return FinishMapAsync(map);
     }
 
     /// <summary>The buffer's frames and its physically contiguous pieces (GPA, bytes): with <paramref name="hugePages"/>,
@@ -101,7 +122,7 @@ internal sealed partial class VcpuActor
         {
             for (var i = 0; i < count; i++)
             {
-                if (!_world.Frames.TryAllocateHuge(size.Bytes(), FrameOwner.DmaBuffer, _index, out var gpa))
+                if (!_world.Frames.TryAllocateHuge(size.Bytes(), FrameOwner.DmaBuffer, _cpu.Index, out var gpa))
                     throw new InvalidOperationException($"the guest's hugetlb pool of {size.Name()} pages is exhausted");
                 segments.Add((gpa, size.Bytes()));
                 for (var f = 0UL; f < size.Bytes(); f += 1UL << GuestMemory.PageShift)
@@ -110,7 +131,7 @@ internal sealed partial class VcpuActor
         }
         for (var i = 0; i < small; i++)
         {
-            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _index, out var gpa))
+            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _cpu.Index, out var gpa))
                 throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
             frames[n++] = gpa;
             segments.Add((gpa, 1UL << GuestMemory.PageShift));
@@ -122,7 +143,7 @@ internal sealed partial class VcpuActor
     private MappingRecord RegisterLeaf(MapInProgress map, int leaf)
     {
         var l = map.Leaves[leaf];
-        return _world.Oracle.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _index, map.StartNs);
+        return _world.Oracle.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _cpu.Index, map.StartNs);
     }
 
     private static void CheckMapped(MapInProgress map, int leaf, MapStatus status)
@@ -140,13 +161,13 @@ internal sealed partial class VcpuActor
     private async GuestTask FinishMapAsync(MapInProgress map)
     {
         if (!map.Gather.IsEmpty)
-            _world.Counters.Add(SimCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
+            _cpu.Count(DriverCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
         foreach (var step in DmaApi.MapFinishPlan(!map.Gather.IsEmpty, _world.Settings.Driver.Hazards))
         {
             if (step == DmaStep.Sync)
                 await IotlbSyncAsync(map.Domain, map.Gather, ExitPath.Map);
             else
-                FreeFrames(map.Gather.FreeList, "table page");
+                _cpu.FreeFrames(map.Gather.FreeList, "table page");
         }
         ProgramDevice(map);
     }
@@ -155,9 +176,9 @@ internal sealed partial class VcpuActor
     private void ProgramDevice(MapInProgress map)
     {
         var w = _world.Settings.Workload;
-        _world.Counters.Add(SimCounter.Maps, map.Pages);
-        _world.Counters.Add(SimCounter.MapCalls, 1);
-        _world.RecordLatency(_world.MapLatency, map.StartNs);
+        _cpu.Count(DriverCounter.Maps, map.Pages);
+        _cpu.Count(DriverCounter.MapCalls);
+        _telemetry.RecordLatency(DriverLatency.Map, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
         var perPage = ImmutableArray.CreateBuilder<MappingRecord>(map.Pages);
@@ -166,13 +187,14 @@ internal sealed partial class VcpuActor
                 perPage.Add(r);
         var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, perPage.MoveToImmutable());
         _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames, records));
-        _devices[map.DeviceIndex].Tell(new ProgramDma(descriptor, Self));
+        _port.ProgramDma(map.DeviceIndex, descriptor);
     }
 
-    /// <summary>The completion interrupt: dma_unmap the buffer (brief §5.2), then start the next operation.</summary>
-    private async GuestTask CompleteOperationAsync(DmaCompleted m)
+    /// <summary>The completion interrupt of descriptor <paramref name="descriptorId"/>: dma_unmap the buffer (brief
+    /// §5.2), then start the next operation (a trace descriptor goes back to the replay).</summary>
+    public async GuestTask CompleteAsync(long descriptorId)
     {
-        if (TraceDmaCompleted(m) || !_operations.Remove(m.DescriptorId, out var op))
+        if (TraceDmaCompleted(descriptorId) || !_operations.Remove(descriptorId, out var op))
             return;
         var t0 = _world.Clock.NowNs;
         var lazy = op.Domain.Lazy;
@@ -183,18 +205,19 @@ internal sealed partial class VcpuActor
         // power-of-two range the allocator reserved: the tail of that range was never mapped.
         var bytes = (ulong)op.Descriptor.Pages << GuestMemory.PageShift;
         op.Domain.Table!.Unmap(op.Descriptor.Iova, bytes, gather);
-        _world.Trace?.Event(TraceEventKind.PteWrite, Name, $"unmap 0x{op.Descriptor.Iova:x}",
-            $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}, {TraceNames.Mappings(op.Records)}");
+        if (_telemetry.Traces)
+            _telemetry.Trace(DriverTraceKind.PteWrite, $"unmap 0x{op.Descriptor.Iova:x}",
+                $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}", op.Records);
         foreach (var r in op.Records)
             _world.Events.On(SimEvent.MappingCleared(r, Name, t0));
-        _world.Counters.Add(SimCounter.Unmaps, op.Descriptor.Pages);
-        _world.Counters.Add(SimCounter.UnmapCalls, 1);
+        _cpu.Count(DriverCounter.Unmaps, op.Descriptor.Pages);
+        _cpu.Count(DriverCounter.UnmapCalls);
         await PerformUnmapAsync(op, gather, lazy);
-        _world.RecordLatency(_world.UnmapLatency, t0);
+        _telemetry.RecordLatency(DriverLatency.Unmap, t0);
         _world.Budget.Complete();
-        await MaybeSwitchDomainAsync();
-        MaybeWriteDmaFqToSysfs();
-        Self.Tell(StartNextOperation.Instance);
+        await _lifecycle.MaybeSwitchDomainAsync();
+        _lifecycle.MaybeWriteDmaFqToSysfs();
+        _port.PostStartNextOperation();
     }
 
     /// <summary>
@@ -210,14 +233,15 @@ internal sealed partial class VcpuActor
             {
                 case DmaStep.FreeIova:
                     _world.LiveIovas.TryRemove((op.Domain.Id, op.Descriptor.Iova >> GuestMemory.PageShift), out _);
-                    op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _index, _world.Clock.NowNs);
-                    _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
+                    op.Domain.Iova.DmaFreeIova(op.Descriptor.Iova, (ulong)op.Descriptor.Pages, _cpu.Index, _world.Clock.NowNs);
+                    if (_telemetry.Traces)
+                        _telemetry.Trace(DriverTraceKind.Free, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
                     break;
                 case DmaStep.FreeBuffer:
-                    FreeFrames(op.Frames, "buffer");
+                    _cpu.FreeFrames(op.Frames, "buffer");
                     break;
                 case DmaStep.FreeTables:
-                    FreeFrames(gather.FreeList, "table page");
+                    _cpu.FreeFrames(gather.FreeList, "table page");
                     break;
                 case DmaStep.Sync:
                     await IotlbSyncAsync(op.Domain, gather, ExitPath.Unmap);
@@ -238,19 +262,19 @@ internal sealed partial class VcpuActor
     private async GuestTask FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
     {
         var t0 = _world.Clock.NowNs;
-        var reply = await HypercallAsync(input, path);
-        _world.RecordLatency(_world.FlushLatency, t0);
+        var reply = await _port.Hypercall(input, path);
+        _telemetry.RecordLatency(DriverLatency.Flush, t0);
         if (reply.Status == HvStatus.Success)
             return;
         if (DmaApi.OnFlushFailed(_world.Settings.Driver.OnFlushFailure) == FlushFailureAction.Log)
         {
-            _log.Error("{Vcpu}: {Hypercall} of domain {DomainId} failed: {Status}", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
+            _cpu.Log(DriverLogLevel.Error, "{Vcpu}: {Hypercall} of domain {DomainId} failed: {Status}", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
             return;
         }
-        _log.Warning("{Vcpu}: {Hypercall} of domain {DomainId} failed with {Status}; falling back to a full domain flush", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
-        var retry = await HypercallAsync(new FlushDeviceDomainInput(domain.Identity), path);
+        _cpu.Log(DriverLogLevel.Warning, "{Vcpu}: {Hypercall} of domain {DomainId} failed with {Status}; falling back to a full domain flush", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
+        var retry = await _port.Hypercall(new FlushDeviceDomainInput(domain.Identity), path);
         if (retry.Status != HvStatus.Success)
-            _log.Error("{Vcpu}: fallback flush of domain {DomainId} failed too: {Status}", Name, domain.Id, retry.Status.LinuxName());
+            _cpu.Log(DriverLogLevel.Error, "{Vcpu}: fallback flush of domain {DomainId} failed too: {Status}", Name, domain.Id, retry.Status.LinuxName());
     }
 
     /// <summary>
@@ -260,7 +284,7 @@ internal sealed partial class VcpuActor
     /// </summary>
     private async GuestTask QueueIovaAsync(GuestDomain domain, ulong iova, int pages, IReadOnlyList<ulong> freeList, object mappings)
     {
-        var queue = domain.Queues[_index];
+        var queue = domain.Queues[_cpu.Index];
         var released = new List<FlushQueueEntry>();
         var pfn = iova >> GuestMemory.PageShift;
         _world.LiveIovas.TryRemove((domain.Id, pfn), out _);
@@ -276,13 +300,17 @@ internal sealed partial class VcpuActor
         }
         Release(domain, released);
         if (domain.Fq.TryArmTimer() && !ArmTraceFlushQueueTimer(domain))
-            ArmFlushQueueTimer(domain.Id, JiffiesTimeout.Delay(_world.Clock.NowNs, _world.Settings.Driver.FlushQueueTimeout, _world.Settings.Driver.FlushQueueHz));
+            _cpu.ArmFlushQueueTimer(domain.Id, JiffiesTimeout.Delay(_world.Clock.NowNs, _world.Settings.Driver.FlushQueueTimeout, _world.Settings.Driver.FlushQueueHz));
     }
 
-    /// <summary>fq_flush_timeout: clear the flag, flush once, reap every CPU's queue of the domain.</summary>
-    private async GuestTask FlushQueueTimeoutAsync(FlushQueueTimerFired m)
+    /// <summary>The flush-queue timer of <paramref name="domainId"/> fired (fq_flush_timeout): clear the flag, flush
+    /// once, reap every CPU's queue of the domain. A fire after the timers were stopped is dropped.</summary>
+    public GuestTask FlushQueueTimerFiredAsync(uint domainId) =>
+        _cpu.TimersStopped ? GuestTask.Done : FlushQueueTimeoutAsync(domainId);
+
+    private async GuestTask FlushQueueTimeoutAsync(uint domainId)
     {
-        var domain = _world.Domains.FirstOrDefault(d => d.Id == m.Domain);
+        var domain = _world.Domains.FirstOrDefault(d => d.Id == domainId);
         if (domain?.Table is null)
             return;
         domain.Fq.TimerFired();
@@ -312,15 +340,16 @@ internal sealed partial class VcpuActor
     {
         foreach (var e in released)
         {
-            FreeFrames(e.FreeList, "table page");
+            _cpu.FreeFrames(e.FreeList, "table page");
             if (e.Payload is TraceQueuedIova traced)
             {
                 ReleaseTraceIova(traced);
                 continue;
             }
             // fq_ring_free → free_iova_fast: into the magazines of the CPU that reaps (the timer's CPU reaps them all).
-            domain.Iova.FreeIovaFast(e.IovaPfn, (ulong)e.Pages, _index, _world.Clock.NowNs);
-            _world.Trace?.Event(TraceEventKind.Free, Name, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{Counted.Of(e.Pages, "page")}, domain {domain.Id}, from the flush queue");
+            domain.Iova.FreeIovaFast(e.IovaPfn, (ulong)e.Pages, _cpu.Index, _world.Clock.NowNs);
+            if (_telemetry.Traces)
+                _telemetry.Trace(DriverTraceKind.Free, $"free IOVA 0x{e.IovaPfn << GuestMemory.PageShift:x}", $"{Counted.Of(e.Pages, "page")}, domain {domain.Id}, from the flush queue");
             if (e.Payload is ImmutableArray<MappingRecord> mappings)
                 foreach (var r in mappings)
                     _world.Events.On(SimEvent.MappingReleased(r, Name, _world.Clock.NowNs));
@@ -328,21 +357,12 @@ internal sealed partial class VcpuActor
         released.Clear();
     }
 
-    private void FreeFrames(IEnumerable<ulong> frames, string what)
-    {
-        foreach (var f in frames)
-        {
-            _world.Frames.Free(f);
-            _world.Trace?.Event(TraceEventKind.Free, Name, $"free {what} 0x{f:x}", "frame back to the guest allocator");
-        }
-    }
-
     private void ReportIdleIfDone(bool force)
     {
         if (_idleReported || !_workloadStarted || !TraceLaneIdle || (!force && (_operations.Count > 0 || _stepwiseMaps.Count > 0)))
             return;
         _idleReported = true;
-        _supervisor.Tell(new VcpuIdle(_index));
+        _port.ReportIdle();
     }
 
     /// <param name="Records">The buffer's leaves, one record each (the descriptor lists them per 4 KiB page).</param>

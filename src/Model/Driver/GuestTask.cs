@@ -1,11 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
-namespace HvIommu.Actors.Vcpu;
+namespace HvIommu.Model.Driver;
 
 /// <summary>
 /// A guest driver procedure suspended at a hypercall (a VM exit), as a task-like type with its own builder:
-/// the vCPU writes its driver paths (init, unmap, flush queue, teardown) as <c>async GuestTask</c> methods,
+/// the driver engines (<see cref="DmaApiEngine"/>, <see cref="LifecycleEngine"/>) write their paths as <c>async GuestTask</c> methods,
 /// and each <c>await</c> of a hypercall stores the continuation here instead of going through a task
 /// scheduler. The vCPU actor resumes it from its own receive when the hypercall's status message arrives,
 /// on its own thread, synchronously — so no <c>ReceiveAsync</c>, no <c>Ask</c>, no temporary actor and no

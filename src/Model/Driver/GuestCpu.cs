@@ -1,0 +1,56 @@
+using HvIommu.Model.Hypercalls;
+
+namespace HvIommu.Model.Driver;
+
+/// <summary>
+/// One guest vCPU as its driver engines share it: its index and name, the <see cref="DriverWorld"/>, the
+/// <see cref="IGuestPort"/> to the world outside the guest, the telemetry, and whether its flush-queue timers were
+/// stopped (teardown). <see cref="DmaApiEngine"/> and <see cref="LifecycleEngine"/> of the same vCPU take the same one.
+/// </summary>
+public sealed class GuestCpu(int index, DriverWorld world, IGuestPort port, IDriverTelemetry telemetry)
+{
+    public int Index { get; } = index;
+
+    /// <summary>The vCPU's name in events, the trace and the log (<c>vcpu0</c>).</summary>
+    public string Name { get; } = "vcpu" + index;
+
+    public DriverWorld World { get; } = world;
+    public IGuestPort Port { get; } = port;
+    public IDriverTelemetry Telemetry { get; } = telemetry;
+
+    /// <summary>True once the flush-queue timers were stopped: no timer is armed again, and a fire already queued
+    /// (or stashed behind a VM exit) is dropped.</summary>
+    public bool TimersStopped { get; private set; }
+
+    /// <summary>Stops the flush-queue timers (iommu_dma_free_fq's del_timer_sync, teardown, stop).</summary>
+    public void StopTimers()
+    {
+        Port.CancelTimers();
+        TimersStopped = true;
+    }
+
+    /// <summary>Arms a domain's flush-queue timer unless the timers were stopped.</summary>
+    public void ArmFlushQueueTimer(uint domain, TimeSpan delay)
+    {
+        if (!TimersStopped)
+            Port.ArmFlushQueueTimer(domain, delay);
+    }
+
+    /// <summary>A hypercall (a VM exit) made on <paramref name="path"/>.</summary>
+    public GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, ExitPath path) => Port.Hypercall(input, path);
+
+    /// <summary>Frees guest frames back to the allocator (<paramref name="what"/> names them in the trace).</summary>
+    public void FreeFrames(IEnumerable<ulong> frames, string what)
+    {
+        foreach (var f in frames)
+        {
+            World.Frames.Free(f);
+            if (Telemetry.Traces)
+                Telemetry.Trace(DriverTraceKind.Free, $"free {what} 0x{f:x}", "frame back to the guest allocator");
+        }
+    }
+
+    public void Count(DriverCounter counter, long amount = 1) => Telemetry.Count(counter, amount);
+
+    public void Log(DriverLogLevel level, string template, params object?[] args) => Telemetry.Log(level, template, args);
+}
