@@ -8,7 +8,7 @@ namespace HvIommu.Model.Iommu;
 /// <summary>What the hypervisor does with one pvIOMMU hypercall: answer <see cref="Status"/> (with
 /// <see cref="Output"/> on success), or, for a valid flush, hand domain <see cref="FlushDomain"/> (the
 /// <see cref="Blocks"/> of a list flush; all, when null) to the flush handler, which answers.</summary>
-public readonly record struct HypercallOutcome(HvStatus Status, object? Output = null, uint? FlushDomain = null, ImmutableArray<FlushVa>? Blocks = null);
+public readonly record struct HypercallDisposition(HvStatus Status, object? Output = null, uint? FlushDomain = null, ImmutableArray<FlushVa>? Blocks = null);
 
 /// <summary>
 /// The Hyper-V hypervisor's pvIOMMU hypercall handlers (brief §2) over the host IOMMU model: each decoded input is
@@ -42,7 +42,7 @@ public sealed class HypercallService(HostIommu host, (HypercallCode Call, int Oc
 
     /// <summary>Services <paramref name="input"/> (the input the host read; null or an unknown kind is an invalid
     /// call code, §2.1). A list flush with an invalid entry is HV_STATUS_INVALID_PARAMETER.</summary>
-    public HypercallOutcome Execute(IHypercallInput? input)
+    public HypercallDisposition Execute(IHypercallInput? input)
     {
         switch (input)
         {
@@ -72,7 +72,7 @@ public sealed class HypercallService(HostIommu host, (HypercallCode Call, int Oc
         }
     }
 
-    private HypercallOutcome Flush(HvInputDeviceDomain domain, ImmutableArray<FlushVa>? blocks)
+    private HypercallDisposition Flush(HvInputDeviceDomain domain, ImmutableArray<FlushVa>? blocks)
     {
         var status = host.CheckFlushTarget(domain);
         return status == HvStatus.Success ? new(status, FlushDomain: domain.DomainId.Id, Blocks: blocks) : new(status);
