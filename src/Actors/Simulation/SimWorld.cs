@@ -100,7 +100,7 @@ public sealed class SimWorld
             Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
             Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
             DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
-            IovaWidth = IovaWidth, TableLevels = TableLevels, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
+            IovaWidth = IovaWidth, TableLevels = TableLevels, HypercallInputPageBase = HypercallInputPageBase, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
             TraceOwnsDomain = TraceOwnsDomain, InitStepName = step => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step),
         };
     }
@@ -231,7 +231,7 @@ public sealed class SimWorld
     public ulong HypercallInputPageBase { get; }
 
     /// <summary>GPA of <paramref name="vcpu"/>'s hypercall input page (hyperv_pcpu_input_arg).</summary>
-    public ulong HypercallInputPage(int vcpu) => HypercallInputPageBase + ((ulong)vcpu << GuestMemory.PageShift);
+    public ulong HypercallInputPage(int vcpu) => Driver.HypercallInputPage(vcpu);
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }
