@@ -33,8 +33,8 @@ public sealed class SimWorld
     /// <param name="recordLatencies">False for explorers: schedules are many and short, and their latencies are virtual anyway.</param>
     /// <param name="trace">The run's causal trace; null (stress mode's default) records nothing.</param>
     /// <param name="previous">The world of the schedule before on the same deterministic system, which nothing uses any
-    /// more: its resettable components (the IOMMU caches) are reset and reused instead of rebuilt; the world is the same
-    /// as one built without it.</param>
+    /// more: its resettable components (guest memory, the frame allocator, the IOMMU caches) are reset and reused instead
+    /// of rebuilt; the world is the same as one built without it.</param>
     public SimWorld(SimSettings settings, ISimClock clock, bool recordLatencies = true, Tracing.SimTrace? trace = null, SimWorld? previous = null)
     {
         Trace = trace;
@@ -60,8 +60,22 @@ public sealed class SimWorld
             : smallTop;
         // Each vCPU's hypercall input page (hyperv_pcpu_input_arg, allocated at boot) lies above the allocator's frames.
         HypercallInputPageBase = top;
-        Memory = new GuestMemory(top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift));
-        Frames = new FrameAllocator(Memory, allocatorBase, (top - allocatorBase) >> GuestMemory.PageShift, huge2M, huge1G);
+        // Guest memory and its allocator are the world's largest parts: a schedule after another on the same topology
+        // resets the previous ones (all frames zero and free, generation 0) instead of allocating them again.
+        var memoryBytes = top + ((ulong)settings.Vm.Vcpus << GuestMemory.PageShift);
+        var frames = (top - allocatorBase) >> GuestMemory.PageShift;
+        if (previous is not null && previous.Memory.SizeBytes == memoryBytes && previous.Frames.BuiltWith(previous.Memory, allocatorBase, frames, huge2M, huge1G))
+        {
+            Memory = previous.Memory;
+            Memory.Reset();
+            Frames = previous.Frames;
+            Frames.Reset();
+        }
+        else
+        {
+            Memory = new GuestMemory(memoryBytes);
+            Frames = new FrameAllocator(Memory, allocatorBase, frames, huge2M, huge1G);
+        }
         Stage2 = new Stage2(Memory.SizeBytes);
         Host = new HostIommu(Memory, Stage2, settings.Iommu, Random.Derive("host-iommu"), settings.Hypervisor.Behaviour, previous?.Host);
         Violations = new ViolationLog(settings.Run.MaxViolationsKept, settings.Run.LazyWindowIsViolation);
@@ -116,9 +130,6 @@ public sealed class SimWorld
 
     /// <summary>True when the traced device's domain holds no other device (the trace alone uses its IOVA space and flush queues).</summary>
     public bool TraceOwnsDomain { get; }
-
-    /// <summary>True when some device runs the synthetic workload (every device but the traced one).</summary>
-    public bool HasSyntheticDevice => Devices.Length > (TraceDeviceIndex >= 0 ? 1 : 0);
 
     private (TraceReplay, int) CreateTraceReplay(FtraceTrace trace)
     {
@@ -309,7 +320,7 @@ public sealed class SimWorld
                 FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
                 _ => 0u,
             };
-            Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs);
+            Events.On(Model.Events.SimEvent.HypercallHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs));
         }
         if (overdue.Count == 0)
             return null;

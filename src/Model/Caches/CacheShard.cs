@@ -161,6 +161,16 @@ internal sealed class CacheShard<TKey, TValue>
         Interlocked.Read(ref Hits), Interlocked.Read(ref Misses), Interlocked.Read(ref Fills),
         Interlocked.Read(ref Evictions), Interlocked.Read(ref Invalidated));
 
+    /// <summary>Adds this shard's counters to the running sums (<see cref="ShardedCache{TKey, TValue}.Stats"/>).</summary>
+    public void AddStats(ref long hits, ref long misses, ref long fills, ref long evictions, ref long invalidated)
+    {
+        hits += Interlocked.Read(ref Hits);
+        misses += Interlocked.Read(ref Misses);
+        fills += Interlocked.Read(ref Fills);
+        evictions += Interlocked.Read(ref Evictions);
+        invalidated += Interlocked.Read(ref Invalidated);
+    }
+
     private void RemoveAt(int slot)
     {
         Unlink(slot);

@@ -100,12 +100,13 @@ internal sealed class ShardedCache<TKey, TValue>
             _shards[i].Reset(ShardSeed(random.Seed, i));
     }
 
+    /// <summary>The shards' counters summed (one snapshot object, not one per shard: a report reads it per schedule).</summary>
     public CacheStats Stats()
     {
-        var stats = CacheStats.Empty;
+        long hits = 0, misses = 0, fills = 0, evictions = 0, invalidated = 0;
         foreach (var shard in _shards)
-            stats = stats.Add(shard.Stats());
-        return stats;
+            shard.AddStats(ref hits, ref misses, ref fills, ref evictions, ref invalidated);
+        return new CacheStats(hits, misses, fills, evictions, invalidated);
     }
 
     private static uint BitOperationsFloorPow2(int value) => 1u << Log2(value);

@@ -264,13 +264,19 @@ public sealed partial class IovaDomain
     /// <summary>struct iova_magazine: up to IOVA_MAG_SIZE PFNs, pushed and popped at the end.</summary>
     private sealed class Magazine
     {
-        public readonly ulong[] Pfns = new ulong[MagazineSize];
+        // Allocated at the first push: most magazines of a short run stay empty, and a domain has two per CPU per size.
+        public ulong[] Pfns = [];
         public int Size;
 
         public bool Full => Size == MagazineSize;
         public bool Empty => Size == 0;
 
-        public void Push(ulong pfn) => Pfns[Size++] = pfn;
+        public void Push(ulong pfn)
+        {
+            if (Pfns.Length == 0)
+                Pfns = new ulong[MagazineSize];
+            Pfns[Size++] = pfn;
+        }
 
         /// <summary>iova_magazine_pop: the last PFN at or below the limit, swapped out with the last one ("only
         /// fall back to the rbtree if we have no suitable pfns at all"); 0 when none is.</summary>

@@ -62,13 +62,44 @@ public sealed class FrameAllocator
         if (_huge2M.BaseGpa < baseGpa || _huge2M.BaseGpa > top)
             throw new ArgumentOutOfRangeException(nameof(frameCount), frameCount,
                 $"{hugePages1G} 1 GiB and {hugePages2M} 2 MiB pages do not fit in frames [0x{baseGpa:x}, +{frameCount}) at their alignment");
-        var small = (int)((_huge2M.BaseGpa - baseGpa) >> GuestMemory.PageShift);
-        // Push highest first so the first allocations come out in ascending GPA order (readable traces).
-        for (var i = 0; i < small; i++)
-            _freeStack[i] = baseGpa + ((ulong)(small - 1 - i) << GuestMemory.PageShift);
-        _freeCount = small;
-        _hugeFreeFrames = (hugePages1G << 18) + (hugePages2M << 9);
+        _smallFrames = (int)((_huge2M.BaseGpa - baseGpa) >> GuestMemory.PageShift);
+        _hugeFrames = (hugePages1G << 18) + (hugePages2M << 9);
+        FillFreeLists();
     }
+
+    /// <summary>True when this allocator was built with these arguments (see <see cref="Reset"/>).</summary>
+    public bool BuiltWith(GuestMemory memory, ulong baseGpa, ulong frameCount, int hugePages2M, int hugePages1G) =>
+        memory == Memory && baseGpa == _baseGpa && frameCount == (ulong)FrameCount && hugePages2M == _huge2M.Chunks && hugePages1G == _huge1G.Chunks;
+
+    /// <summary>
+    /// Every frame free again, with generation 0 and the free lists in their first order: the allocator then behaves
+    /// exactly as a new one with the same arguments (an explorer reuses it across schedules instead of allocating its
+    /// per-frame arrays again). Only while nothing else uses it (between deterministic schedules).
+    /// </summary>
+    public void Reset()
+    {
+        lock (_lock)
+        {
+            Array.Clear(_owner);
+            Array.Clear(_ownerId);
+            Array.Clear(_generation);
+            _huge1G.Reset();
+            _huge2M.Reset();
+            FillFreeLists();
+        }
+    }
+
+    private void FillFreeLists()
+    {
+        // Push highest first so the first allocations come out in ascending GPA order (readable traces).
+        for (var i = 0; i < _smallFrames; i++)
+            _freeStack[i] = _baseGpa + ((ulong)(_smallFrames - 1 - i) << GuestMemory.PageShift);
+        _freeCount = _smallFrames;
+        _hugeFreeFrames = _hugeFrames;
+    }
+
+    private readonly int _smallFrames;
+    private readonly int _hugeFrames;
 
     private readonly HugePool _huge2M;
     private readonly HugePool _huge1G;
@@ -133,9 +164,19 @@ public sealed class FrameAllocator
             var bytes = (ulong)chunks * chunkBytes;
             BaseGpa = chunks == 0 ? top : (bytes > alignedTop ? ulong.MaxValue : alignedTop - bytes);
             _used = new int[chunks];
-            for (var i = chunks - 1; i >= 0; i--)
-                _free.Push(BaseGpa + (ulong)i * chunkBytes);
+            Reset();
         }
+
+        /// <summary>Every chunk free, the lowest on top, as built.</summary>
+        public void Reset()
+        {
+            _free.Clear();
+            Array.Clear(_used);
+            for (var i = _used.Length - 1; i >= 0; i--)
+                _free.Push(BaseGpa + (ulong)i * ChunkBytes);
+        }
+
+        public int Chunks => _used.Length;
 
         public ulong BaseGpa { get; }
         public ulong ChunkBytes { get; }

@@ -12,9 +12,12 @@ public sealed class Stage2
     public const ulong DefaultHostOffset = 0x10_0000_0000;
 
     private const ulong Unmapped = ulong.MaxValue;
-    /// <summary>Null for a <see cref="Flat"/> stage 2: every frame below <see cref="_frames"/> at its default backing.</summary>
-    private readonly ulong[]? _hpaFrameByGfn;
+    /// <summary>Null while every frame below <see cref="_frames"/> is at its default backing: always for a <see cref="Flat"/>
+    /// stage 2, and for the others until the first <see cref="Remap"/> (most runs never remap, and an explorer builds a
+    /// stage 2 per schedule), which materializes the per-frame table.</summary>
+    private volatile ulong[]? _hpaFrameByGfn;
     private readonly ulong _frames;
+    private readonly bool _flat;
     private readonly Dictionary<ulong, ulong> _gfnByMovedHpaFrame = new();
     private readonly object _lock = new();
     private long _version;
@@ -24,17 +27,14 @@ public sealed class Stage2
         if ((hostOffset & GuestMemory.PageMask) != 0)
             throw new ArgumentException($"host offset 0x{hostOffset:x} is not 4 KiB aligned", nameof(hostOffset));
         HostOffset = hostOffset;
-        var frames = guestSizeBytes >> GuestMemory.PageShift;
-        _frames = frames;
-        _hpaFrameByGfn = new ulong[frames];
-        for (ulong gfn = 0; gfn < frames; gfn++)
-            _hpaFrameByGfn[gfn] = gfn + (hostOffset >> GuestMemory.PageShift);
+        _frames = guestSizeBytes >> GuestMemory.PageShift;
     }
 
     private Stage2(ulong guestSizeBytes, ulong hostOffset, bool flat)
     {
         HostOffset = hostOffset;
         _frames = guestSizeBytes >> GuestMemory.PageShift;
+        _flat = flat;
     }
 
     /// <summary>
@@ -58,7 +58,8 @@ public sealed class Stage2
             hpa = 0;
             return false;
         }
-        var hfn = _hpaFrameByGfn is null ? gfn + (HostOffset >> GuestMemory.PageShift) : Volatile.Read(ref _hpaFrameByGfn[gfn]);
+        var table = _hpaFrameByGfn;
+        var hfn = table is null ? gfn + (HostOffset >> GuestMemory.PageShift) : Volatile.Read(ref table[gfn]);
         hpa = (hfn << GuestMemory.PageShift) | (gpa & GuestMemory.PageMask);
         return hfn != Unmapped;
     }
@@ -69,8 +70,9 @@ public sealed class Stage2
     {
         var hfn = hpa >> GuestMemory.PageShift;
         var defaultGfn = hfn - (HostOffset >> GuestMemory.PageShift);
+        var table = _hpaFrameByGfn;
         if (hfn >= HostOffset >> GuestMemory.PageShift && defaultGfn < _frames
-            && (_hpaFrameByGfn is null || Volatile.Read(ref _hpaFrameByGfn[defaultGfn]) == hfn))
+            && (table is null || Volatile.Read(ref table[defaultGfn]) == hfn))
         {
             gpa = (defaultGfn << GuestMemory.PageShift) | (hpa & GuestMemory.PageMask);
             return true;
@@ -93,20 +95,34 @@ public sealed class Stage2
     {
         if ((gpa & GuestMemory.PageMask) != 0 || (newHpa & GuestMemory.PageMask) != 0)
             throw new ArgumentException("stage-2 remap takes 4 KiB aligned addresses");
-        if (_hpaFrameByGfn is null)
+        if (_flat)
             throw new InvalidOperationException("a flat stage 2 cannot remap frames");
         var gfn = gpa >> GuestMemory.PageShift;
         if (gfn >= _frames)
             throw new GuestPhysicalAddressException(gpa, _frames << GuestMemory.PageShift);
         lock (_lock)
         {
-            var old = _hpaFrameByGfn[gfn];
+            var table = _hpaFrameByGfn ?? DefaultTable();
+            var old = table[gfn];
             _gfnByMovedHpaFrame.Remove(old);
             var hfn = newHpa >> GuestMemory.PageShift;
             _gfnByMovedHpaFrame[hfn] = gfn;
-            Volatile.Write(ref _hpaFrameByGfn[gfn], hfn);
+            Volatile.Write(ref table[gfn], hfn);
+            // Published after its entries: a lock-free reader sees either no table (every frame at its default
+            // backing, as the table says) or the whole table.
+            _hpaFrameByGfn = table;
             Interlocked.Increment(ref _version);
             return old << GuestMemory.PageShift;
         }
+    }
+
+    /// <summary>The per-frame table with every frame at its default backing (the first remap's starting point).</summary>
+    private ulong[] DefaultTable()
+    {
+        var table = new ulong[_frames];
+        var first = HostOffset >> GuestMemory.PageShift;
+        for (ulong gfn = 0; gfn < _frames; gfn++)
+            table[gfn] = gfn + first;
+        return table;
     }
 }

@@ -110,7 +110,7 @@ public sealed class HypercallInputCodecTests
     [Fact]
     public void The_host_decodes_the_input_page_in_place_and_allocates_nothing_when_it_holds_the_callers_input()
     {
-        var memory = new Memory.GuestMemory(1UL << 20);
+        var memory = new Model.Memory.GuestMemory(1UL << 20);
         const ulong gpa = 0x8000;
         var flush = new FlushDeviceDomainInput(A);
         var list = new FlushDeviceDomainListInput(B, FlushDeviceDomainListFlags.IommuFormat, [FlushVa.FromRange(0x20_0000, 0x3f_ffff), new FlushVa(0x1234, 0)]);
