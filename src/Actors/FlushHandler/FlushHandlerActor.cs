@@ -9,7 +9,6 @@ using HvIommu.Actors.Tracing;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
-using HvIommu.Model.Mappings;
 using HvIommu.Model.Settings;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.Configuration;
@@ -31,9 +30,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly List<FlushStep<FlushContext>> _steps = new();
     private readonly MessageTally _tally;
     private readonly SimLogger _log;
-    private long _completedFlushes;
-    private bool _migrationDue;
-    private readonly Model.Randomness.EnvironmentChoices _migrationRandom;
+    private readonly StageTwoMigration _migration;
     private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
@@ -43,7 +40,8 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _devices = devices;
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
-        _migrationRandom = new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices);
+        _migration = new StageTwoMigration(world.Settings.Hypervisor.Behaviour.S2MigrationEveryFlushes,
+            new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices), world.Host, world.Oracle.Mappings, world.Devices);
         _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>
@@ -166,39 +164,15 @@ internal sealed class FlushHandlerActor : ReceiveActor
         MaybeMigrate(run.Domain);
     }
 
-    /// <summary>
-    /// H14: every N-th completed flush the host migrates the frame of one live mapping of the flushed domain —
-    /// only at a moment no device has DMA in flight, with new DMA held off while it moves the page
-    /// (<see cref="HostIommu.TryQuiesceDma"/>; a host must quiesce DMA before moving a page; otherwise it waits for
-    /// the next flush).
-    /// </summary>
+    /// <summary>H14: the host may migrate a page of the flushed domain now (<see cref="StageTwoMigration"/>).</summary>
     private void MaybeMigrate(uint domain)
     {
-        var every = _world.Settings.Hypervisor.Behaviour.S2MigrationEveryFlushes;
-        if (every <= 0)
+        if (_migration.AfterFlush(domain) is not { } moved)
             return;
-        if (++_completedFlushes % every == 0)
-            _migrationDue = true;
-        if (!_migrationDue || !_world.Host.TryQuiesceDma(_world.Devices))
-            return;
-        ulong newHpa;
-        MappingRecord victim;
-        try
-        {
-            var mapped = _world.Oracle.MappedIn(domain);
-            if (mapped.Count == 0)
-                return;
-            victim = mapped[_migrationRandom.Next(mapped.Count)];
-            _migrationDue = false;
-            newHpa = _world.Host.MigrateFrame(victim.Gpa, domain, _world.Devices.Where(d => d.Atc is not null));
-        }
-        finally
-        {
-            _world.Host.ResumeDma();
-        }
-        _log.Debug("Host migrated GPA {Gpa} of {Mapping} to HPA {Hpa}", $"0x{victim.Gpa:x}", victim.ToString(), $"0x{newHpa:x}");
+        var victim = moved.Victim;
+        _log.Debug("Host migrated GPA {Gpa} of {Mapping} to HPA {Hpa}", $"0x{victim.Gpa:x}", victim.ToString(), $"0x{moved.NewHpa:x}");
         _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, $"stage-2 migration of GPA 0x{victim.Gpa:x}",
-            $"to HPA 0x{newHpa:x}; nested IOTLB/ATC entries {(_world.Settings.Hypervisor.Behaviour.S2ChangeInvalidatesIotlb ? "invalidated" : "kept (H14)")}");
+            $"to HPA 0x{moved.NewHpa:x}; nested IOTLB/ATC entries {(_world.Settings.Hypervisor.Behaviour.S2ChangeInvalidatesIotlb ? "invalidated" : "kept (H14)")}");
     }
 
     private const string Actor = "flush-handler";

@@ -6,6 +6,7 @@ using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
 using HvIommu.Actors.Logging;
 
@@ -20,17 +21,20 @@ internal sealed class HypervisorActor : ReceiveActor
 {
     private readonly SimWorld _world;
     private readonly IActorRef _flushHandler;
-    private readonly EnvironmentChoices _faults;
+    private readonly HypercallService _service;
     private readonly MessageTally _tally;
     private readonly SimLogger _log;
-    private readonly Dictionary<HypercallCode, int> _occurrences = new();
 
     public HypervisorActor(SimWorld world, IActorRef flushHandler)
     {
         _world = world;
         _log = new SimLogger(Context, world.Clock);
         _flushHandler = flushHandler;
-        _faults = new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices);
+        var failInit = InitUnwindPlan.HypercallOf(world.Settings.Lifecycle.FailInitStep) is { } point
+            ? (point.Call, point.Occurrence, InitUnwindPlan.FaultStatus(point.Call))
+            : ((HypercallCode, int, HvStatus)?)null;
+        _service = new HypercallService(world.Host, failInit, world.Settings.Faults,
+            new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices));
         _tally = new MessageTally(world.Counters);
         Receive<Hypercall>(Handle);
     }
@@ -55,54 +59,17 @@ internal sealed class HypervisorActor : ReceiveActor
         _world.Costs.VcpuBusy(call.Vcpu, latency.VmExitNs + latency.HypercallNs);
         if (code is HypercallCode.FlushDeviceDomain or HypercallCode.FlushDeviceDomainList)
             _world.Costs.AddFlushNs(latency.VmExitNs + latency.HypercallNs);
-        if (InjectedFault(code) is { } injected)
+        if (_service.InjectedFault(code) is { } injected)
         {
             _log.Debug("Injected {Status} into {Hypercall} from vCPU {Vcpu}", injected.LinuxName(), code.LinuxName(), call.Vcpu);
             Reply(call, injected);
             return;
         }
-        var host = _world.Host;
-        switch (ReadInput(call))
-        {
-            case GetIommuCapabilitiesInput i:
-                Reply(call, host.GetCapabilities(i, out var caps), caps);
-                break;
-            case GetLogicalDevicePropertyInput i:
-                Reply(call, host.GetLogicalDeviceProperty(i, out var prop), prop);
-                break;
-            case CreateDeviceDomainInput i:
-                Reply(call, host.CreateDomain(i));
-                break;
-            case ConfigureDeviceDomainInput i:
-                Reply(call, host.ConfigureDomain(i));
-                break;
-            case AttachDeviceDomainInput i:
-                Reply(call, host.Attach(i));
-                break;
-            case DetachDeviceDomainInput i:
-                Reply(call, host.Detach(i));
-                break;
-            case DeleteDeviceDomainInput i:
-                Reply(call, host.DeleteDomain(i));
-                break;
-            case FlushDeviceDomainInput i:
-                Flush(call, i.Domain, null);
-                break;
-            case FlushDeviceDomainListInput i:
-                foreach (var entry in i.IovaList)
-                {
-                    if (!entry.IsValid(out _))
-                    {
-                        Reply(call, HvStatus.InvalidParameter);
-                        return;
-                    }
-                }
-                Flush(call, i.Domain, i.IovaList);
-                break;
-            default:
-                Reply(call, HvStatus.InvalidHypercallCode);
-                break;
-        }
+        var outcome = _service.Execute(ReadInput(call));
+        if (outcome.FlushDomain is { } domain)
+            _flushHandler.Tell(new ExecuteFlush(domain, outcome.Blocks, code, call.ReplyTo, call.Vcpu));
+        else
+            Reply(call, outcome.Status, outcome.Output);
     }
 
     /// <summary>The input the host executes: the page at the call's input GPA, decoded for its control word (brief
@@ -121,30 +88,6 @@ internal sealed class HypervisorActor : ReceiveActor
                 call.Vcpu, call.Control.Code.LinuxName(), call.Input, read);
         }
         return read;
-    }
-
-    private void Flush(Hypercall call, HvInputDeviceDomain domain, System.Collections.Immutable.ImmutableArray<FlushVa>? blocks)
-    {
-        var status = _world.Host.CheckFlushTarget(domain);
-        if (status != HvStatus.Success)
-            Reply(call, status);
-        else
-            _flushHandler.Tell(new ExecuteFlush(domain.DomainId.Id, blocks, call.Input.Code, call.ReplyTo, call.Vcpu));
-    }
-
-    private HvStatus? InjectedFault(HypercallCode code)
-    {
-        // lifecycle.fail-init-step: the n-th call of one code fails, deterministically (H16).
-        if (InitUnwindPlan.HypercallOf(_world.Settings.Lifecycle.FailInitStep) is { } point && point.Call == code)
-        {
-            var seen = _occurrences[code] = _occurrences.GetValueOrDefault(code) + 1;
-            if (seen == point.Occurrence)
-                return InitUnwindPlan.FaultStatus(code);
-        }
-        foreach (var fault in _world.Settings.Faults)
-            if (fault.Call == code && _faults.Chance(fault.Probability))
-                return fault.Status;
-        return null;
     }
 
     private void Reply(Hypercall call, HvStatus status, object? output = null)

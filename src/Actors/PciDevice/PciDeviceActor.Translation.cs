@@ -6,90 +6,23 @@ using HvIommu.Model.Translation;
 
 namespace HvIommu.Actors.PciDevice;
 
-/// <summary>The device's translations against the host IOMMU and what they cost.</summary>
+/// <summary>The device's translations (made by its <see cref="DeviceDataPath"/>): counted, costed and traced.</summary>
 internal sealed partial class PciDeviceActor
 {
-    /// <summary>Translates <paramref name="iova"/> against a context the host did not change meanwhile: redone if an
-    /// ATTACH/DETACH moved the device during the walk (<see cref="DeviceSlot.ContextSeq"/>, odd while it is changing),
-    /// after waiting out a stage-2 change's hold on DMA.</summary>
-    private DmaTranslation TranslateStable(ulong iova, AccessKind access, bool replay, out DomainView view, out AccessContext ctx)
+    private DmaTranslation Translate(ulong iova, AccessKind access, bool replay, out DomainView view, out AccessContext ctx)
     {
-        DmaTranslation t;
-        int seq;
-        var spin = WaitWhileDmaQuiesced();
-        do
-        {
-            while (((seq = _slot.ContextSeq) & 1) != 0)
-                spin.SpinOnce();
-            view = _slot.View;
-            ctx = AccessFor(view, replay);
-            t = _world.Translator.Translate(_slot, iova, access, ctx, view);
-        }
-        while (_slot.ContextSeq != seq);
+        var t = _path.Translate(iova, access, replay, _engine.Step, out view, out ctx, out var latencyNs);
+        var outcome = _path.Outcome(t.Source);
+        if ((outcome & CacheOutcome.AtcHit) != 0)
+            _tally.Add(SimCounter.AtcHits);
+        if ((outcome & CacheOutcome.IotlbHit) != 0)
+            _tally.Add(SimCounter.IotlbHits);
+        if ((outcome & CacheOutcome.IotlbMiss) != 0)
+            _tally.Add(SimCounter.IotlbMisses);
+        if ((outcome & CacheOutcome.AtcMiss) != 0)
+            _tally.Add(SimCounter.AtcMisses);
+        _world.TranslationCost.Record(Math.Max(1, latencyNs));
         return t;
-    }
-
-    /// <summary>
-    /// After publishing a translation (<see cref="DeviceSlot.TranslationStarted"/>): waits while the host holds DMA off
-    /// for a stage-2 change (<see cref="HostIommu.TryQuiesceDma"/>), so the translation reads the new stage-2 entry.
-    /// Only a concurrent (stress) run can see the hold: the host takes and releases it within one message.
-    /// </summary>
-    private SpinWait WaitWhileDmaQuiesced()
-    {
-        var spin = new SpinWait();
-        while (_world.Host.DmaQuiesced)
-            spin.SpinOnce();
-        return spin;
-    }
-
-    private void Account(in DmaTranslation t)
-    {
-        CountSource(t.Source);
-        ChargeTranslation(t);
-    }
-
-    private void CountSource(TranslationSource source)
-    {
-        switch (source)
-        {
-            case TranslationSource.Atc:
-                _tally.Add(SimCounter.AtcHits);
-                break;
-            case TranslationSource.Iotlb:
-                _tally.Add(SimCounter.IotlbHits);
-                if (_slot.Atc is not null)
-                    _tally.Add(SimCounter.AtcMisses);
-                break;
-            case TranslationSource.Walk:
-                _tally.Add(SimCounter.IotlbMisses);
-                if (_slot.Atc is not null)
-                    _tally.Add(SimCounter.AtcMisses);
-                break;
-        }
-    }
-
-    /// <summary>The cost model's DMA translation latency: an ATC hit is the device's own (0); an IOTLB hit its
-    /// lookup; a walk the missed lookup plus every memory reference of the nested walk.</summary>
-    private void ChargeTranslation(in DmaTranslation t)
-    {
-        var latency = _world.Settings.Hypervisor.Latency;
-        long ns;
-        switch (t.Source)
-        {
-            case TranslationSource.Iotlb:
-                _iotlbHits++;
-                ns = latency.IotlbHitNs;
-                break;
-            case TranslationSource.Walk:
-                _walkReferences += t.WalkReferences;
-                ns = latency.IotlbHitNs + t.WalkReferences * latency.WalkReferenceNs;
-                break;
-            default:
-                ns = 0;
-                break;
-        }
-        _modelledNs += ns;
-        _world.TranslationCost.Record(Math.Max(1, ns));
     }
 
     /// <summary>The translate step, and the cache fills it made: a walk fills the IOTLB, a miss in the ATC fills it.</summary>

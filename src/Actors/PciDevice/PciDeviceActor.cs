@@ -5,6 +5,7 @@ using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
@@ -26,12 +27,8 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
     private readonly DeviceSpec _spec;
     private readonly MessageTally _tally;
     private readonly DmaEngine<IActorRef> _engine;
-    private readonly byte[] _buffer = new byte[4096];
+    private readonly DeviceDataPath _path;
     private IActorRef? _replayEngine;
-    private long _modelledNs;
-    private long _transfers;
-    private long _iotlbHits;
-    private long _walkReferences;
 
     public PciDeviceActor(SimWorld world, int index)
     {
@@ -39,7 +36,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
         _slot = world.Devices[index];
         _spec = world.Settings.Devices[index];
         _tally = new MessageTally(world.Counters);
-        Array.Fill(_buffer, (byte)0xA5);
+        _path = new DeviceDataPath(world.Translator, world.Host, world.Memory, world.Frames, _slot, world.Settings.Hypervisor.Latency);
         var random = world.Random.Derive("device-engine/" + _spec.Name);
         var life = world.Settings.Lifecycle;
         _engine = new DmaEngine<IActorRef>(_spec, _slot, random, new EnvironmentChoices(random, world.Choices), world.ScheduledReplays,
@@ -67,10 +64,10 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
     {
         _tally.Publish();
         var latency = _world.Settings.Hypervisor.Latency;
-        _world.Costs.Charge(Model.Costs.CostKind.DmaTransfer, latency.DmaTransferNs, _transfers);
-        _world.Costs.Charge(Model.Costs.CostKind.IotlbHit, latency.IotlbHitNs, _iotlbHits);
-        _world.Costs.Charge(Model.Costs.CostKind.WalkReference, latency.WalkReferenceNs, _walkReferences);
-        _world.Costs.DeviceBusy(_modelledNs);
+        _world.Costs.Charge(Model.Costs.CostKind.DmaTransfer, latency.DmaTransferNs, _path.Transfers);
+        _world.Costs.Charge(Model.Costs.CostKind.IotlbHit, latency.IotlbHitNs, _path.IotlbHits);
+        _world.Costs.Charge(Model.Costs.CostKind.WalkReference, latency.WalkReferenceNs, _path.WalkReferences);
+        _world.Costs.DeviceBusy(_path.ModelledNs);
     }
 
     private DmaEngine<IActorRef> Handle(object _)
@@ -81,14 +78,9 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
 
     private string Actor => "device-" + _spec.Name;
 
-    /// <summary>The oracle's view of this access; it reads the clock itself only if it reports something.</summary>
-    private AccessContext AccessFor(DomainView view, bool replay) =>
-        new(_spec.Name, "", view.DomainId, view.Blocked, replay, _engine.Step, 0, view.AttachedNowhere);
-
     bool IDmaPort<IActorRef>.Translate(DmaTransaction tx)
     {
-        var t = TranslateStable(tx.Iova, tx.Access, tx.Replay, out var view, out var ctx);
-        Account(t);
+        var t = Translate(tx.Iova, tx.Access, tx.Replay, out var view, out var ctx);
         if (_world.Trace is { } trace)
             TraceTranslation(trace, tx, t, view);
         // The walk and fault checks (H1, H6) report from inside the translation; stop on them too.
@@ -96,7 +88,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
         if (!t.Ok)
         {
             if (!tx.Replay)
-                _world.Oracle.CheckFault(t, ctx, tx.Mapping);
+                _world.Events.On(SimEvent.DmaFaulted(t, ctx, tx.Mapping));
             return false;
         }
         tx.Translation = t;
@@ -110,28 +102,28 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
 
     void IDmaPort<IActorRef>.TransferDue(long transactionId) => Self.Tell(new TransferDue(transactionId));
 
-    /// <summary>The data phase: the oracle judges the access at the moment it touches memory, against the domain the
-    /// device was in when the IOMMU translated it (DMA translated before a domain switch belongs to the old domain, H9).</summary>
+    /// <summary>The data phase: the access is emitted at the moment it touches memory (the oracle judges it), in the
+    /// context of the domain the device was in when the IOMMU translated it (DMA translated before a domain switch
+    /// belongs to the old domain, H9); what is written follows from the translation alone.</summary>
     void IDmaPort<IActorRef>.Transfer(DmaTransaction tx)
     {
-        var verdict = _world.Oracle.CheckAccess(tx.Translation, AccessFor(tx.View!, tx.Replay), tx.Mapping);
-        if (verdict is not null)
+        var ctx = _path.ContextFor(tx.View!, tx.Replay, _engine.Step);
+        var findings = _world.Violations.Findings;
+        _world.Events.On(SimEvent.DmaAccessed(tx.Translation, ctx, tx.Mapping));
+        if (_world.Violations.Findings != findings)
             _world.StopIfAnswered();
-        var suppressed = tx.Access == AccessKind.Write && _world.Oracle.SuppressesWrite(verdict, tx.Translation);
+        var moved = _path.Transfer(tx, ctx, out var suppressed);
         _world.Trace?.Event(TraceEventKind.DmaAccess, Actor, $"DMA {tx.Access} 0x{tx.Iova:x}",
             $"GPA 0x{tx.Translation.Gpa:x} ({tx.Translation.Source}), transaction {tx.Id}{(tx.Replay ? ", replayed descriptor" : "")}{(suppressed ? ", write to a reused page-table/kernel frame not performed (H3 window)" : "")}");
-        if (!suppressed)
-            Move(tx);
-        _modelledNs += _world.Settings.Hypervisor.Latency.DmaTransferNs;
-        _transfers++;
+        if (moved >= 0)
+            _tally.Dma(moved);
         if (tx.IssuedNs != 0)
             _world.RecordLatency(_world.DmaLatency, tx.IssuedNs);
     }
 
     void IDmaPort<IActorRef>.Prefetch(ulong iova)
     {
-        var t = TranslateStable(iova, AccessKind.Read, replay: true, out var view, out _);
-        Account(t);
+        var t = Translate(iova, AccessKind.Read, replay: true, out var view, out _);
         _world.Trace?.Event(TraceEventKind.DmaTranslate, Actor, $"ATS prefetch 0x{iova:x}",
             t.Ok ? $"GPA 0x{t.Gpa:x} via {t.Source}, domain {view.DomainId}" : $"fault {t.Fault} ({t.Source}), domain {view.DomainId}");
         _world.StopIfAnswered();
@@ -156,16 +148,4 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
     void IDmaPort<IActorRef>.Removed(int aborted) =>
         _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "surprise removal",
             $"{_spec.Name} left the bus: {aborted} transactions aborted, no further answers");
-
-    private void Move(DmaTransaction tx)
-    {
-        if (!_world.Stage2.TryReverse(tx.Translation.Hpa, out var gpa))
-            return;
-        var length = (int)Math.Min((ulong)tx.Bytes, 4096 - (gpa & 0xFFF));
-        if (tx.Access == AccessKind.Write)
-            _world.Memory.Write(gpa, _buffer.AsSpan(0, length));
-        else
-            _world.Memory.Read(gpa, _buffer.AsSpan(0, length));
-        _tally.Dma(length);
-    }
 }

@@ -119,7 +119,7 @@ public sealed class SimWorld
             Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
             Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
             DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
-            IovaWidth = IovaWidth, TableLevels = TableLevels, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
+            IovaWidth = IovaWidth, TableLevels = TableLevels, HypercallInputPageBase = HypercallInputPageBase, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
             TraceOwnsDomain = TraceOwnsDomain, InitStepName = step => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step),
         };
     }
@@ -135,9 +135,6 @@ public sealed class SimWorld
 
     /// <summary>True when the traced device's domain holds no other device (the trace alone uses its IOVA space and flush queues).</summary>
     public bool TraceOwnsDomain { get; }
-
-    /// <summary>True when some device runs the synthetic workload (every device but the traced one).</summary>
-    public bool HasSyntheticDevice => Devices.Length > (TraceDeviceIndex >= 0 ? 1 : 0);
 
     private (TraceReplay, int) CreateTraceReplay(FtraceTrace trace)
     {
@@ -252,7 +249,7 @@ public sealed class SimWorld
     public ulong HypercallInputPageBase { get; }
 
     /// <summary>GPA of <paramref name="vcpu"/>'s hypercall input page (hyperv_pcpu_input_arg).</summary>
-    public ulong HypercallInputPage(int vcpu) => HypercallInputPageBase + ((ulong)vcpu << GuestMemory.PageShift);
+    public ulong HypercallInputPage(int vcpu) => Driver.HypercallInputPage(vcpu);
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }
@@ -330,7 +327,7 @@ public sealed class SimWorld
                 FlushDeviceDomainListInput l => l.Domain.DomainId.Id,
                 _ => 0u,
             };
-            Oracle.ReportHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs);
+            Events.On(Model.Events.SimEvent.HypercallHung("vcpu" + vcpu, input.Code, domain, Clock.NowNs));
         }
         if (overdue.Count == 0)
             return null;

@@ -36,6 +36,20 @@ public enum SimEventKind : byte
     /// <summary>A nested walk read the tables of <see cref="SimEvent.Chain"/> (outermost first) to translate
     /// <see cref="SimEvent.Translation"/>'s IOVA (its fault, domain) for <see cref="SimEvent.Context"/> (brief §4).</summary>
     Walked,
+
+    /// <summary>The data phase of a DMA touched memory through <see cref="SimEvent.Translation"/> (made earlier, in
+    /// the translate step) for <see cref="SimEvent.Context"/>; <see cref="SimEvent.Mapping"/> is the mapping the
+    /// device's descriptor was built for at that page, if known (brief §2.4: the access the flush must have
+    /// drained or made impossible).</summary>
+    DmaAccessed,
+
+    /// <summary>A device's DMA faulted in the IOMMU: <see cref="SimEvent.Translation"/> holds the fault;
+    /// <see cref="SimEvent.Mapping"/> is the mapping its descriptor was built for at that page, if known.</summary>
+    DmaFaulted,
+
+    /// <summary>The hypercall <see cref="SimEvent.Hypercall"/> issued by <see cref="SimEvent.Source"/> (a vCPU) for
+    /// <see cref="SimEvent.Domain"/> did not complete within the run's hang timeout (a VM exit that never returns).</summary>
+    HypercallHung,
 }
 
 /// <summary>
@@ -57,7 +71,8 @@ public readonly struct SimEvent
     /// <summary>The agent it happened on: a vCPU ("vcpu0"), a device, "flush-handler" (no allocation: the agent's own name).</summary>
     public string Source { get; init; }
 
-    /// <summary>The mapping concerned (MappingWritten/Clearing/Cleared/Released).</summary>
+    /// <summary>The mapping concerned (MappingWritten/Clearing/Cleared/Released); DmaAccessed/DmaFaulted: the mapping
+    /// the device's descriptor was built for (null: none known, e.g. an ATS prefetch).</summary>
     public MappingRecord? Mapping { get; init; }
 
     /// <summary>MappingClearing: the unmap goes to a flush queue.</summary>
@@ -85,11 +100,15 @@ public readonly struct SimEvent
     /// <summary>Walked: the table pages read, outermost first.</summary>
     public ImmutableArray<WalkStep> Chain { get; init; }
 
-    /// <summary>Walked: the walk's outcome (fault, domain, IOVA, memory references).</summary>
+    /// <summary>Walked: the walk's outcome (fault, domain, IOVA, memory references); DmaAccessed: the translation the
+    /// access used; DmaFaulted: the faulted translation.</summary>
     public DmaTranslation Translation { get; init; }
 
-    /// <summary>Walked: who accessed, and when.</summary>
+    /// <summary>Walked, DmaAccessed, DmaFaulted: who accessed, and when.</summary>
     public AccessContext Context { get; init; }
+
+    /// <summary>HypercallHung: the call that never completed.</summary>
+    public HypercallCode Hypercall { get; init; }
 
     /// <param name="traceLine">The replayed trace's line that mapped it; 0 for the synthetic workload.</param>
     public static SimEvent MappingWritten(MappingRecord mapping, string source, long timeNs, long traceLine = 0) =>
@@ -113,4 +132,16 @@ public readonly struct SimEvent
 
     public static SimEvent Walked(ImmutableArray<WalkStep> chain, in DmaTranslation walk, in AccessContext ctx) =>
         new() { Kind = SimEventKind.Walked, Chain = chain, Translation = walk, Context = ctx, Domain = walk.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+
+    /// <param name="programmedFor">The mapping the descriptor was built for at this page, if known.</param>
+    public static SimEvent DmaAccessed(in DmaTranslation translation, in AccessContext ctx, MappingRecord? programmedFor) =>
+        new() { Kind = SimEventKind.DmaAccessed, Translation = translation, Context = ctx, Mapping = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+
+    /// <param name="programmedFor">The mapping the descriptor was built for at this page, if known.</param>
+    public static SimEvent DmaFaulted(in DmaTranslation translation, in AccessContext ctx, MappingRecord? programmedFor) =>
+        new() { Kind = SimEventKind.DmaFaulted, Translation = translation, Context = ctx, Mapping = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+
+    /// <param name="vcpu">The vCPU that issued it ("vcpu3").</param>
+    public static SimEvent HypercallHung(string vcpu, HypercallCode code, uint domain, long timeNs) =>
+        new() { Kind = SimEventKind.HypercallHung, Source = vcpu, Hypercall = code, Domain = domain, TimeNs = timeNs };
 }

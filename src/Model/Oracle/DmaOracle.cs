@@ -114,9 +114,6 @@ public sealed class DmaOracle : ISimEventSink
     /// covering flush, so this matters only when the queue is broken, H2).</summary>
     public void FlushQueueReleased(MappingRecord record) => record.MarkReleased();
 
-    /// <summary>The domain's mapped mappings, oldest first (a host picking a frame to migrate, H14).</summary>
-    public IReadOnlyList<MappingRecord> MappedIn(uint domain) => _registry.Mapped(domain);
-
     /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
     public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
 
@@ -150,6 +147,15 @@ public sealed class DmaOracle : ISimEventSink
                 break;
             case SimEventKind.Walked:
                 CheckWalk(e.Chain, e.Translation, e.Context);
+                break;
+            case SimEventKind.DmaAccessed:
+                CheckAccess(e.Translation, e.Context, e.Mapping);
+                break;
+            case SimEventKind.DmaFaulted:
+                CheckFault(e.Translation, e.Context, e.Mapping);
+                break;
+            case SimEventKind.HypercallHung:
+                ReportHung(e.Source, e.Hypercall, e.Domain, e.TimeNs);
                 break;
         }
     }
@@ -266,20 +272,6 @@ public sealed class DmaOracle : ISimEventSink
                     (Cause.RacyTableInstall, "The walk followed a leaf no dma_map wrote: a racing table install overwrote a table (H6).")));
         return null;
     }
-
-    /// <summary>
-    /// Whether a device write judged <paramref name="verdict"/> through <paramref name="t"/> is left out. Only one
-    /// kind is: a write inside the accepted lazy-mode window (H3) that lands on a frame the guest has since reused
-    /// for its own structures (an I/O page-table page, a kernel page). The buffer was freed at dma_unmap (§5.2 step
-    /// 5) and the page allocator may hand it straight to iommu_alloc_pages_node; on real hardware such a write
-    /// corrupts the tables — the reason Linux keeps untrusted devices strict. The simulator counts the access (with
-    /// the frame's new owner in its text) but does not let an accepted, counted window rewrite the page tables
-    /// behind the oracle's back, where every later walk would report the damage as a lost mapping or a leak of its
-    /// own. Every other write, a violation's included, is performed.
-    /// </summary>
-    public bool SuppressesWrite(Violation? verdict, in DmaTranslation t) =>
-        verdict is { Kind: ViolationKind.LazyWindowStaleAccess }
-        && _stage2.TryReverse(t.Hpa, out var gpa) && IsGuestStructure(_frames.GetInfo(gpa & ~GuestMemory.PageMask));
 
     private static bool IsGuestStructure(FrameInfo info) => info.Owner is FrameOwner.PageTable or FrameOwner.Kernel;
 

@@ -15,9 +15,14 @@ public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
     private readonly int[] _keptOfKind = new int[Enum.GetValues<ViolationKind>().Length];
     private int _keptCount;
     private long _total;
+    private long _findings;
 
     public int MaxKept { get; } = maxKept;
     public bool LazyWindowIsViolation { get; } = lazyWindowIsViolation;
+
+    /// <summary>Findings recorded, tolerated lazy-window accesses included: a run that stops once its question is
+    /// answered looks again only when this moved.</summary>
+    public long Findings => Interlocked.Read(ref _findings);
 
     /// <summary>Violations (not counting tolerated lazy-window accesses).</summary>
     public long Total => Interlocked.Read(ref _total);
@@ -36,6 +41,7 @@ public sealed class ViolationLog(int maxKept, bool lazyWindowIsViolation)
     public bool Record(Violation v)
     {
         Interlocked.Increment(ref _counts[(int)v.Kind]);
+        Interlocked.Increment(ref _findings);
         if (!IsViolation(v.Kind))
             return false;
         Interlocked.Increment(ref _total);

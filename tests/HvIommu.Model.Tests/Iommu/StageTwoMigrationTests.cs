@@ -1,43 +1,52 @@
-using HvIommu.Model.Oracle;
-using HvIommu.Model.Settings;
+using HvIommu.Model.Iommu;
+using HvIommu.Model.Randomness;
 
 namespace HvIommu.Model.Tests.Iommu;
 
-/// <summary>H14: the host moves a guest page; the nested IOTLB/ATC entries derived from the old stage-2 entry must go too.</summary>
+/// <summary>The host's page migration (H14, <see cref="StageTwoMigration"/>): due every N-th completed flush, it moves
+/// a mapped page of the flushed domain, and stays due while the domain has none.</summary>
 [Trait("Category", "Model")]
 public sealed class StageTwoMigrationTests
 {
-    private static IommuRig Rig(bool invalidates) =>
-        new IommuRig(behaviour: new HostBehaviourSettings(DetachedTranslation.Blocked, true, true, S2MigrationEveryFlushes: 1, S2ChangeInvalidatesIotlb: invalidates)).WithPagingDomain();
+    private const ulong Iova = 0x6000_0000;
+    private readonly IommuRig _rig = new IommuRig().WithPagingDomain();
+
+    private StageTwoMigration Every(int flushes) =>
+        new(flushes, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Oracle.Mappings, [_rig.Nic, _rig.AtsDevice]);
 
     [Fact]
-    public void A_host_that_invalidates_the_nested_entries_sends_the_next_dma_to_the_new_host_page()
+    public void Every_second_flush_moves_a_mapped_page_of_the_domain_to_a_fresh_host_frame()
     {
-        var rig = Rig(invalidates: true);
-        var m = rig.MapBuffer(0x40_0000);
-        var before = rig.Translate(rig.AtsDevice, 0x40_0000);
-        var newHpa = rig.Host.MigrateFrame(m.Gpa, IommuRig.DomainId, [rig.AtsDevice]);
+        var record = _rig.MapBuffer(Iova);
+        _rig.Host.Stage2.TryTranslate(record.Gpa, out var oldHpa);
+        var migration = Every(2);
 
-        Assert.False(rig.Host.Iotlb.TryLookup(IommuRig.DomainId, 0x40_0000, out _));
-        Assert.Equal(0, rig.AtsDevice.Atc!.Count);
-        var after = rig.Translate(rig.AtsDevice, 0x40_0000);
-        Assert.NotEqual(before.Hpa, after.Hpa);
-        Assert.Equal(newHpa, after.Hpa & ~0xFFFUL);
-        Assert.Null(rig.Access(rig.AtsDevice, after));
+        Assert.Null(migration.AfterFlush(IommuRig.DomainId));
+        var moved = migration.AfterFlush(IommuRig.DomainId);
+
+        Assert.Same(record, moved?.Victim);
+        Assert.True(_rig.Host.Stage2.TryTranslate(record.Gpa, out var newHpa));
+        Assert.Equal((moved!.Value.NewHpa, false), (newHpa, newHpa == oldHpa));
+        Assert.False(_rig.Host.DmaQuiesced);
     }
 
     [Fact]
-    public void A_host_that_keeps_them_lets_dma_reach_the_old_host_page_which_is_an_isolation_breach()
+    public void A_due_migration_waits_for_a_flush_of_a_domain_with_a_mapped_page()
     {
-        var rig = Rig(invalidates: false);
-        var m = rig.MapBuffer(0x40_0000);
-        var before = rig.Translate(rig.Nic, 0x40_0000);
-        rig.Host.MigrateFrame(m.Gpa, IommuRig.DomainId, [rig.AtsDevice]);
+        var migration = Every(1);
+        Assert.Null(migration.AfterFlush(IommuRig.DomainId));
 
-        var stale = rig.Translate(rig.Nic, 0x40_0000);
-        Assert.Equal(before.Hpa, stale.Hpa);
-        var v = rig.Access(rig.Nic, stale);
-        Assert.Equal(ViolationKind.IsolationBreach, v!.Kind);
-        Assert.Contains("H14", v.Explanation);
+        var record = _rig.MapBuffer(Iova);
+
+        Assert.Same(record, migration.AfterFlush(IommuRig.DomainId)?.Victim);
+    }
+
+    [Fact]
+    public void Off_never_moves_anything()
+    {
+        _rig.MapBuffer(Iova);
+        var never = new StageTwoMigration(0, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Oracle.Mappings, [_rig.Nic]);
+        for (var i = 0; i < 10; i++)
+            Assert.Null(never.AfterFlush(IommuRig.DomainId));
     }
 }
