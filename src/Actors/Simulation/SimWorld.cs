@@ -82,7 +82,12 @@ public sealed class SimWorld
         _expectedKind = settings.Expect == Expectation.Violation && settings.ExpectKind is { } expected ? Enum.Parse<ViolationKind>(expected) : null;
         if (trace is not null)
             Violations.Observer = trace.Violation;
-        Oracle = new DmaOracle(Frames, Stage2, Violations, HazardCauses.From(settings), clock, Model.Hazards.HazardRegistry.Attribution(settings));
+        // Which hazards are on is a function of the settings without the seed: the schedule after another of the same
+        // settings takes the previous world's answer rather than evaluating every hazard knob again.
+        var sameHazards = previous is not null && (previous.Settings with { Seed = settings.Seed }).Equals(settings);
+        _hazardCauses = sameHazards ? previous!._hazardCauses : HazardCauses.From(settings);
+        _attribution = sameHazards ? previous!._attribution : Model.Hazards.HazardRegistry.Attribution(settings);
+        Oracle = new DmaOracle(Frames, Stage2, Violations, _hazardCauses, clock, _attribution);
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Events.Subscribe(Oracle);
@@ -114,7 +119,7 @@ public sealed class SimWorld
             Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
             Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
             DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
-            IovaWidth = IovaWidth, TableLevels = TableLevels, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
+            IovaWidth = IovaWidth, TableLevels = TableLevels, HypercallInputPageBase = HypercallInputPageBase, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
             TraceOwnsDomain = TraceOwnsDomain, InitStepName = step => Configuration.ConfigWords.Name(Configuration.ConfigWords.InitStep, step),
         };
     }
@@ -204,6 +209,8 @@ public sealed class SimWorld
     }
 
     private readonly ViolationKind? _expectedKind;
+    private readonly HazardCauses _hazardCauses;
+    private readonly Func<ViolationKind, string> _attribution;
     public HypercallWatchdog Watchdog { get; }
 
     /// <summary>Why guest init failed, or null (it succeeded or has not run); set by vCPU 0.</summary>
@@ -242,7 +249,7 @@ public sealed class SimWorld
     public ulong HypercallInputPageBase { get; }
 
     /// <summary>GPA of <paramref name="vcpu"/>'s hypercall input page (hyperv_pcpu_input_arg).</summary>
-    public ulong HypercallInputPage(int vcpu) => HypercallInputPageBase + ((ulong)vcpu << GuestMemory.PageShift);
+    public ulong HypercallInputPage(int vcpu) => Driver.HypercallInputPage(vcpu);
 
     /// <summary>IOVA width the driver uses: the capability, clamped to 48 bits for 4-level tables (brief §1.3 step 4).</summary>
     public int IovaWidth { get; }

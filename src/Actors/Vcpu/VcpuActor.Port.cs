@@ -9,9 +9,9 @@ using HvIommu.Model.Hypercalls;
 namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
-/// The vCPU as its engines' <see cref="IGuestPort"/>: each effect is a message. A hypercall fills this vCPU's input
-/// page, traps to the hypervisor and blocks the vCPU (a VM exit) until the status returns; a device prod blocks it the
-/// same way until the device's replays are done; timers and preemption points are messages to itself.
+/// The vCPU as its engines' <see cref="IGuestPort"/>: each effect is a message. A hypercall traps to the hypervisor and
+/// blocks the vCPU (a VM exit, <see cref="VmExitState"/>) until the status returns; a device prod blocks it the same way
+/// until the device's replays are done; timers and preemption points are messages to itself.
 /// </summary>
 internal sealed partial class VcpuActor
 {
@@ -20,46 +20,28 @@ internal sealed partial class VcpuActor
 
     private readonly Dictionary<uint, ICancelable> _flushQueueTimers = new();
     private ICancelable? _flushQueueInitTimer;
-    private Awaiting _awaiting;
     private GuestTask<HypercallOutcome>? _hypercall;
     private GuestTask<bool>? _prod;
     private (IHypercallInput Input, ExitPath Path, HypercallControl Control, GuestTask<HypercallOutcome> Task)? _filled;
-    private bool _inInterrupt;
 
     /// <summary>
-    /// A hypercall: fill this vCPU's input page, trap, wait for the status. The vCPU publishes that it is blocked so
-    /// the run's watchdog — like the kernel's soft-lockup detector — can report a call that never returns
-    /// (HypercallHung); the wait itself has no timeout, which keeps timers out of the hot path.
-    /// The exit is counted under the guest <paramref name="path"/> that made it (the cost model's exits per unmap).
-    /// The wrappers fill the page and trap under local_irq_save (brief §1.7), so nothing runs in between; with
-    /// driver.hazards.hypercall-input-irqs-on (H17), outside interrupt context, the trap is a later message and
-    /// interrupts already pending on the vCPU run first (<see cref="TrapFilled"/>).
+    /// A hypercall whose input the guest has written to this vCPU's page: trap, wait for the status. The vCPU publishes
+    /// that it is blocked so the run's watchdog — like the kernel's soft-lockup detector — can report a call that never
+    /// returns (HypercallHung); the wait itself has no timeout, which keeps timers out of the hot path. The exit is
+    /// counted under the guest <paramref name="path"/> that made it. With H17 (<see cref="VmExitState.Filled"/>) the trap
+    /// is a later message, and interrupts already pending on the vCPU run first (<see cref="TrapFilled"/>).
     /// </summary>
-    GuestTask<HypercallOutcome> IGuestPort.Hypercall(IHypercallInput input, ExitPath path)
+    GuestTask<HypercallOutcome> IGuestPort.Hypercall(IHypercallInput input, HypercallControl control, ExitPath path)
     {
-        if (_awaiting != Awaiting.Nothing)
-            throw new InvalidOperationException($"{Name} trapped with {input.Code} while still waiting for {_awaiting}");
-        var control = FillInputPage(input);
         var task = new GuestTask<HypercallOutcome>();
-        if (_world.Settings.Driver.Hazards.HypercallInputIrqsOn && !_inInterrupt)
+        if (_exit.Filled(Name, input.Code))
+            Trap(input, path, control, task);
+        else
         {
             _filled = (input, path, control, task);
-            _awaiting = Awaiting.IrqWindow;
             _self.Tell(TrapHypercall.Instance);
-            return task;
         }
-        Trap(input, path, control, task);
         return task;
-    }
-
-    /// <summary>Writes the input into this vCPU's page (hyperv_pcpu_input_arg) as the wrappers do: memset, then fields.</summary>
-    private HypercallControl FillInputPage(IHypercallInput input)
-    {
-        Span<byte> bytes = stackalloc byte[HypercallInputCodec.PageBytes];
-        var control = HypercallInputCodec.Write(input, bytes);
-        var used = HypercallInputCodec.FixedBytes(input.Code) + 8 * control.RepCount;
-        _world.Memory.Write(_world.HypercallInputPage(_index), bytes[..used]);
-        return control;
     }
 
     /// <summary>The vmcall: the control word and the input page's GPA go to the hypervisor; the vCPU blocks.</summary>
@@ -69,7 +51,7 @@ internal sealed partial class VcpuActor
         _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
         var call = new Hypercall(input, _index, _self, control, _world.HypercallInputPage(_index));
         _world.Trace?.HypercallSent(Name, call);
-        _awaiting = Awaiting.Hypercall;
+        _exit.Trapped();
         _hypercall = task;
         _hypervisor.Tell(call);
     }
@@ -78,14 +60,13 @@ internal sealed partial class VcpuActor
     /// outstanding it waits for that to return.</summary>
     private void TrapFilled()
     {
-        if (_awaiting != Awaiting.IrqWindow)
+        if (!_exit.TrapDue())
         {
             Stash.Stash();
             return;
         }
         var (input, path, control, task) = _filled!.Value;
         _filled = null;
-        _awaiting = Awaiting.Nothing;
         Trap(input, path, control, task);
     }
 
@@ -94,10 +75,10 @@ internal sealed partial class VcpuActor
     /// interrupted call goes on to its trap.</summary>
     private void RunInterrupt(GuestTask handler)
     {
+        _world.Counters.Add(SimCounter.InterruptsInHypercallWindow, 1);
         void End()
         {
-            _inInterrupt = false;
-            _awaiting = Awaiting.IrqWindow;
+            _exit.InterruptEnded();
             handler.ThrowIfFaulted();
         }
         if (handler.IsCompleted)
@@ -106,34 +87,16 @@ internal sealed partial class VcpuActor
             handler.OnCompleted(End);
     }
 
-    /// <summary>The interrupt a message stands for, started (H17's window), or null when it is no interrupt.</summary>
-    private GuestTask? StartInterrupt(object m)
-    {
-        if (m is not (DmaCompleted { DescriptorId: not ProdDescriptorId } or FlushQueueTimerFired))
-            return null;
-        _awaiting = Awaiting.Nothing;
-        _inInterrupt = true;
-        _world.Counters.Add(SimCounter.InterruptsInHypercallWindow, 1);
-        return m switch
-        {
-            DmaCompleted d => _dma.CompleteAsync(d.DescriptorId),
-            FlushQueueTimerFired f => _dma.FlushQueueTimerFiredAsync(f.Domain),
-            _ => GuestTask.Done,
-        };
-    }
-
     /// <summary>The VM exit returns: guest work stashed meanwhile goes back to the mailbox's front, and the
     /// suspended driver path continues — possibly straight into its next hypercall.</summary>
     private void Resume(HypercallCompleted reply)
     {
         _tally.Message();
-        if (_awaiting != Awaiting.Hypercall)
-            throw new InvalidOperationException($"{Name} got {reply.Code} {reply.Status} with no hypercall outstanding");
+        _exit.Resumed(Name, $"{reply.Code} {reply.Status}");
         _world.Trace?.HypercallResumed(Name, _self, reply);
         _world.Watchdog.Resumed(_index);
         var waiting = _hypercall!;
         _hypercall = null;
-        _awaiting = Awaiting.Nothing;
         Stash.UnstashAll();
         waiting.SetResult(new HypercallOutcome(reply.Status, reply.Output));
     }
@@ -142,7 +105,7 @@ internal sealed partial class VcpuActor
     /// with descriptor −1.</summary>
     GuestTask IGuestPort.ProdDevice(int device)
     {
-        _awaiting = Awaiting.Prod;
+        _exit.Prodding();
         _prod = new GuestTask<bool>();
         _devices[device].Tell(new ReplayRecent(_self));
         return _prod;
@@ -153,7 +116,6 @@ internal sealed partial class VcpuActor
     {
         var waiting = _prod!;
         _prod = null;
-        _awaiting = Awaiting.Nothing;
         Stash.UnstashAll();
         waiting.SetResult(true);
     }
@@ -197,8 +159,4 @@ internal sealed partial class VcpuActor
     void IGuestPort.ReportIdle() => _supervisor.Tell(new VcpuIdle(_index));
 
     void IGuestPort.InitFailed(string why) => _world.InitFailure = why;
-
-    /// <summary>What the vCPU is blocked on: nothing, its hypercall, (teardown only) a device's replay of recent DMA, or
-    /// the trap of a hypercall whose input page it filled with interrupts enabled (H17).</summary>
-    private enum Awaiting { Nothing, Hypercall, Prod, IrqWindow }
 }

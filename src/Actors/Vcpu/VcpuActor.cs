@@ -31,6 +31,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
     private readonly GuestCpu _cpu;
     private readonly LifecycleEngine _lifecycle;
     private readonly DmaApiEngine _dma;
+    private readonly VmExitState _exit;
     private IActorRef _supervisor = ActorRefs.Nobody;
 
     public VcpuActor(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices)
@@ -43,6 +44,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
         _devices = devices;
         _tally = new MessageTally(world.Counters);
         Name = "vcpu" + index;
+        _exit = new VmExitState(world.Settings.Driver.Hazards.HypercallInputIrqsOn);
         _cpu = new GuestCpu(index, world.Driver, this, new VcpuTelemetry(world, Name, _log));
         _lifecycle = new LifecycleEngine(_cpu);
         _dma = new DmaApiEngine(_cpu, world.Random.Derive("vcpu/" + index), _lifecycle);
@@ -60,7 +62,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
         Guest<ContinueFlushQueueInit>(_ => _lifecycle.ContinueFlushQueueInit());
         Guest<DmaCompleted>(m =>
         {
-            if (m.DescriptorId == ProdDescriptorId && _awaiting == Awaiting.Prod)
+            if (m.DescriptorId == ProdDescriptorId && _exit.ProdAnswered())
                 ResumeProd();
             else
                 Run(_dma.CompleteAsync(m.DescriptorId));
@@ -97,20 +99,25 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
     private async GuestTask TeardownAsync(TeardownGuest m) =>
         m.ReplyTo.Tell(new GuestTeardownCompleted(await _lifecycle.TeardownAsync()));
 
-    /// <summary>Handles a guest message now, or stashes it while the vCPU waits (a VM exit, a device prod); in H17's
-    /// window an interrupt runs at once.</summary>
+    /// <summary>Handles a guest message now, stashes it while the vCPU is blocked (a VM exit, a device prod), or runs
+    /// it as an interrupt in H17's window, as <see cref="VmExitState.OnGuestWork"/> decides.</summary>
     private void Guest<T>(Action<T> handler) => Receive<T>(m =>
     {
-        if (_awaiting == Awaiting.IrqWindow && StartInterrupt(m!) is { } interrupt)
+        var kind = m switch
         {
-            _tally.Message();
-            RunInterrupt(interrupt);
-            return;
-        }
-        if (_awaiting != Awaiting.Nothing && !(m is DmaCompleted { DescriptorId: ProdDescriptorId } && _awaiting == Awaiting.Prod))
+            DmaCompleted { DescriptorId: ProdDescriptorId } => GuestWork.ProdAnswer,
+            DmaCompleted or FlushQueueTimerFired => GuestWork.Interrupt,
+            _ => GuestWork.Work,
+        };
+        switch (_exit.OnGuestWork(kind))
         {
-            Stash.Stash();
-            return;
+            case GuestWorkAction.Stash:
+                Stash.Stash();
+                return;
+            case GuestWorkAction.RunInterrupt:
+                _tally.Message();
+                RunInterrupt(m is DmaCompleted d ? _dma.CompleteAsync(d.DescriptorId) : _dma.FlushQueueTimerFiredAsync(((FlushQueueTimerFired)(object)m!).Domain));
+                return;
         }
         _tally.Message();
         handler(m);

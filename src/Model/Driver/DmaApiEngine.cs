@@ -262,7 +262,7 @@ public sealed partial class DmaApiEngine
     private async GuestTask FlushAsync(GuestDomain domain, IHypercallInput input, ExitPath path)
     {
         var t0 = _world.Clock.NowNs;
-        var reply = await _port.Hypercall(input, path);
+        var reply = await _cpu.Hypercall(input, path);
         _telemetry.RecordLatency(DriverLatency.Flush, t0);
         if (reply.Status == HvStatus.Success)
             return;
@@ -272,7 +272,7 @@ public sealed partial class DmaApiEngine
             return;
         }
         _cpu.Log(DriverLogLevel.Warning, "{Vcpu}: {Hypercall} of domain {DomainId} failed with {Status}; falling back to a full domain flush", Name, input.Code.LinuxName(), domain.Id, reply.Status.LinuxName());
-        var retry = await _port.Hypercall(new FlushDeviceDomainInput(domain.Identity), path);
+        var retry = await _cpu.Hypercall(new FlushDeviceDomainInput(domain.Identity), path);
         if (retry.Status != HvStatus.Success)
             _cpu.Log(DriverLogLevel.Error, "{Vcpu}: fallback flush of domain {DomainId} failed too: {Status}", Name, domain.Id, retry.Status.LinuxName());
     }

@@ -54,6 +54,12 @@ public sealed class DriverWorld
     /// <summary>Levels of every paging domain's stage-1 table (3 only with driver.table-depth = from-width, H15).</summary>
     public required int TableLevels { get; init; }
 
+    /// <summary>GPA of vCPU 0's hypercall input page; vCPU n's is n pages above (guest memory outside the frame allocator).</summary>
+    public required ulong HypercallInputPageBase { get; init; }
+
+    /// <summary>GPA of <paramref name="vcpu"/>'s hypercall input page (hyperv_pcpu_input_arg).</summary>
+    public ulong HypercallInputPage(int vcpu) => HypercallInputPageBase + ((ulong)vcpu << GuestMemory.PageShift);
+
     /// <summary>The trace workload's replay state, or null when the run replays no trace.</summary>
     public TraceReplay? TraceReplay { get; init; }
 

@@ -36,8 +36,20 @@ public sealed class GuestCpu(int index, DriverWorld world, IGuestPort port, IDri
             Port.ArmFlushQueueTimer(domain, delay);
     }
 
-    /// <summary>A hypercall (a VM exit) made on <paramref name="path"/>.</summary>
-    public GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, ExitPath path) => Port.Hypercall(input, path);
+    /// <summary>A hypercall (a VM exit) made on <paramref name="path"/>: the input goes into this vCPU's input page, then
+    /// the port traps.</summary>
+    public GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, ExitPath path) => Port.Hypercall(input, FillInputPage(input), path);
+
+    /// <summary>Writes the input into this vCPU's page (hyperv_pcpu_input_arg) as the wrappers do: memset, then fields;
+    /// returns the control word to trap with.</summary>
+    private HypercallControl FillInputPage(IHypercallInput input)
+    {
+        Span<byte> bytes = stackalloc byte[HypercallInputCodec.PageBytes];
+        var control = HypercallInputCodec.Write(input, bytes);
+        var used = HypercallInputCodec.FixedBytes(input.Code) + 8 * control.RepCount;
+        World.Memory.Write(World.HypercallInputPage(Index), bytes[..used]);
+        return control;
+    }
 
     /// <summary>Frees guest frames back to the allocator (<paramref name="what"/> names them in the trace).</summary>
     public void FreeFrames(IEnumerable<ulong> frames, string what)

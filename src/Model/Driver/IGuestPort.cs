@@ -16,10 +16,11 @@ public readonly record struct HypercallOutcome(HvStatus Status, object? Output =
 /// </summary>
 public interface IGuestPort
 {
-    /// <summary>A hypercall (brief §1.7): fill the vCPU's input page, trap, and block until the status returns; the
-    /// task completes on the vCPU's thread when it does. At most one is outstanding per vCPU (a VM exit); the exit is
-    /// counted under <paramref name="path"/>.</summary>
-    GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, ExitPath path);
+    /// <summary>A hypercall whose input the guest has written to the vCPU's input page (brief §1.7): trap with
+    /// <paramref name="control"/> and block until the status returns; the task completes on the vCPU's thread when it
+    /// does. At most one is outstanding per vCPU (a VM exit, <see cref="VmExitState"/>); the exit is counted under
+    /// <paramref name="path"/>.</summary>
+    GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, HypercallControl control, ExitPath path);
 
     /// <summary>Programs device <paramref name="device"/> (topology index) with <paramref name="descriptor"/>; its
     /// completion comes back to the vCPU as guest work (<see cref="DmaApiEngine.CompleteAsync"/>).</summary>

@@ -32,6 +32,20 @@ public sealed class DmaApiEngineTests
     }
 
     [Fact]
+    public void The_guest_writes_each_hypercall_s_input_into_its_input_page_before_the_trap()
+    {
+        var rig = new DriverEngineRig(DmaMode.Strict);
+        var unmap = rig.Dma.CompleteAsync(rig.Map().Id);
+        var flush = Assert.IsType<FlushDeviceDomainInput>(rig.Port.Outstanding);
+        var page = new byte[HypercallInputCodec.PageBytes];
+        rig.World.Memory.Read(DriverEngineRig.InputPageGpa, page);
+        Assert.Equal(HypercallCode.FlushDeviceDomain, rig.Port.Controls[^1].Code);
+        Assert.True(HypercallInputCodec.Holds(rig.Port.Controls[^1], page, flush));
+        rig.Port.Answer();
+        Assert.True(unmap.IsCompleted);
+    }
+
+    [Fact]
     public void H2_frees_the_iova_and_buffer_while_the_flush_is_still_outstanding()
     {
         var rig = new DriverEngineRig(DmaMode.Strict, DriverHazards.None with { FreeIovaBeforeFlush = true });

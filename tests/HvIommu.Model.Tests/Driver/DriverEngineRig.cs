@@ -27,6 +27,9 @@ internal sealed class DriverEngineRig
 {
     public const uint DomainId = 3;
 
+    /// <summary>vCPU 0's hypercall input page: below the frame allocator's frames.</summary>
+    public const ulong InputPageGpa = 8UL << 20;
+
     public DriverEngineRig(DmaMode mode = DmaMode.Strict, DriverHazards? hazards = null, int flushQueueEntries = 64, long ops = 100,
         LifecycleSettings? lifecycle = null, bool withTable = true, FlushFailurePolicy onFlushFailure = FlushFailurePolicy.Log)
     {
@@ -58,7 +61,7 @@ internal sealed class DriverEngineRig
             Costs = new CostLedger(1), Budget = new OperationBudget(ops), Domains = [Domain],
             DomainByName = ImmutableDictionary<string, GuestDomain>.Empty.Add("dom", Domain), Devices = [device], DomainOfDevice = [Domain],
             Managed = [true], Pci32BitWorkaround = [true], LiveIovas = new ConcurrentDictionary<(uint, ulong), byte>(),
-            IovaWidth = 48, TableLevels = 4,
+            IovaWidth = 48, TableLevels = 4, HypercallInputPageBase = InputPageGpa,
         };
         Cpu = new GuestCpu(0, World, Port, Telemetry);
         Lifecycle = new LifecycleEngine(Cpu);
@@ -103,6 +106,9 @@ internal sealed class FakePort : IGuestPort
 
     /// <summary>Every hypercall made, in order.</summary>
     public List<IHypercallInput> Calls { get; } = [];
+
+    /// <summary>The control word each call trapped with, parallel to <see cref="Calls"/>.</summary>
+    public List<HypercallControl> Controls { get; } = [];
     public List<(int Device, DmaDescriptor Descriptor)> Programmed { get; } = [];
     public List<(uint Domain, TimeSpan Delay)> TimersArmed { get; } = [];
     public List<string> Posted { get; } = [];
@@ -113,10 +119,11 @@ internal sealed class FakePort : IGuestPort
     /// <summary>The hypercall waiting for its status, or null.</summary>
     public IHypercallInput? Outstanding => _outstanding is null ? null : Calls[^1];
 
-    public GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, ExitPath path)
+    public GuestTask<HypercallOutcome> Hypercall(IHypercallInput input, HypercallControl control, ExitPath path)
     {
         Assert.Null(_outstanding);
         Calls.Add(input);
+        Controls.Add(control);
         return _outstanding = new GuestTask<HypercallOutcome>();
     }
 
