@@ -5,6 +5,7 @@ using HvIommu.Actors.Metrics;
 using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Driver;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
@@ -48,11 +49,7 @@ internal sealed class HypervisorActor : ReceiveActor
     {
         _tally.Message();
         var code = call.Input.Code;
-        // A guest can trap with any call code (brief §2.1); only the ABI's codes have a counter of their own.
-        if (Enum.IsDefined(code))
-            _world.Counters.AddHypercall(_world.Counters.HypercallId((ushort)code));
-        else
-            _world.Counters.Add(SimCounter.VmExits);
+        _world.Events.On(SimEvent.HypercallTrapped(code, call.Vcpu, "hypervisor"));
         var latency = _world.Settings.Hypervisor.Latency;
         _world.Costs.Charge(Model.Costs.CostKind.VmExit, latency.VmExitNs);
         _world.Costs.Charge(Model.Costs.CostKind.Hypercall, latency.HypercallNs);

@@ -94,7 +94,7 @@ public sealed class SimWorld
         if (trace is not null)
             Events.Subscribe(new Tracing.TraceEvents(trace));
         Counters = new SimCounters(HypercallNames);
-        Events.Subscribe(new LeafCounts(Counters));
+        Events.Subscribe(new EventCounts(Counters));
         Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);

@@ -47,6 +47,11 @@ public enum SimEventKind : byte
     /// <see cref="SimEvent.Mapping"/> is the mapping its descriptor was built for at that page, if known.</summary>
     DmaFaulted,
 
+    /// <summary>A vCPU trapped into the hypervisor with hypercall <see cref="SimEvent.Hypercall"/> (a VM exit, brief
+    /// §2.1: any call code, the ABI's or not); <see cref="SimEvent.Id"/> is the vCPU's index. Its time is not read
+    /// (0): the counters need none, and a hypercall is on the hot path of every strict unmap.</summary>
+    HypercallTrapped,
+
     /// <summary>The hypercall <see cref="SimEvent.Hypercall"/> issued by <see cref="SimEvent.Source"/> (a vCPU) for
     /// <see cref="SimEvent.Domain"/> did not complete within the run's hang timeout (a VM exit that never returns).</summary>
     HypercallHung,
@@ -107,7 +112,7 @@ public readonly struct SimEvent
     /// <summary>Walked, DmaAccessed, DmaFaulted: who accessed, and when.</summary>
     public AccessContext Context { get; init; }
 
-    /// <summary>HypercallHung: the call that never completed.</summary>
+    /// <summary>HypercallTrapped: the call code; HypercallHung: the call that never completed.</summary>
     public HypercallCode Hypercall { get; init; }
 
     /// <param name="traceLine">The replayed trace's line that mapped it; 0 for the synthetic workload.</param>
@@ -140,6 +145,10 @@ public readonly struct SimEvent
     /// <param name="programmedFor">The mapping the descriptor was built for at this page, if known.</param>
     public static SimEvent DmaFaulted(in DmaTranslation translation, in AccessContext ctx, MappingRecord? programmedFor) =>
         new() { Kind = SimEventKind.DmaFaulted, Translation = translation, Context = ctx, Mapping = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+
+    /// <param name="vcpu">The index of the vCPU that trapped.</param>
+    public static SimEvent HypercallTrapped(HypercallCode code, int vcpu, string source) =>
+        new() { Kind = SimEventKind.HypercallTrapped, Hypercall = code, Id = vcpu, Source = source };
 
     /// <param name="vcpu">The vCPU that issued it ("vcpu3").</param>
     public static SimEvent HypercallHung(string vcpu, HypercallCode code, uint domain, long timeNs) =>
