@@ -51,10 +51,10 @@ public static class ClusterSystem
 
     /// <summary>
     /// The Akka configuration of a cluster node: remoting on <paramref name="listen"/>, <paramref name="seed"/> as the
-    /// only seed node, warnings and above through the simulator's Serilog logger, and Akka's standard-output logger off.
-    /// That logger is what Akka falls back to before its loggers start and after they stop; left on, a remoting
-    /// transport closing its last TCP channel after the system stopped (a shutdown race, see
-    /// <see cref="SimLogging.IsShutdownRace"/>) printed straight to the console, past the filter that keeps it to --verbose.
+    /// only seed node, warnings and above through the simulator's Serilog logger — also those Akka prints through its
+    /// fallback logger before its loggers start and after they stop (<see cref="AkkaFallbackLogger"/>). Akka's own
+    /// fallback printed to standard output, past the filter that keeps remoting's shutdown races to --verbose: a
+    /// transport closing its last TCP channel after the system stopped (<see cref="SimLogging.IsShutdownRace"/>).
     /// </summary>
     public static Config Configuration(ClusterSettings settings, ClusterAddress listen, ClusterAddress? seed)
     {
@@ -62,7 +62,7 @@ public static class ClusterSystem
             akka.remote.dot-netty.tcp.hostname = "{{listen.Host}}"
             akka.remote.dot-netty.tcp.port = {{listen.Port.ToString(CultureInfo.InvariantCulture)}}
             akka.loglevel = WARNING
-            akka.stdout-loglevel = OFF
+            akka.stdout-loglevel = WARNING
             akka.cluster.seed-nodes = [{{(seed is null ? "" : "\"" + seed.AkkaAddress + "\"")}}]
             """;
         return ConfigurationFactory.ParseString(hocon)

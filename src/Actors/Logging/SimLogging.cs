@@ -69,7 +69,8 @@ public static class SimLogging
 
     /// <summary>
     /// HOCON that routes Akka's logging through Akka.Logger.Serilog's logger actor at the matching level,
-    /// silences Akka's own standard-output logger and keeps dead letters quiet (entirely at shutdown,
+    /// silences Akka's own standard-output logger and replaces it by <see cref="AkkaFallbackLogger"/> (so nothing
+    /// of Akka's ever reaches standard output, where --json goes), and keeps dead letters quiet (entirely at shutdown,
     /// where stopping actors always produce some; a few are shown with <paramref name="verbose"/>).
     /// </summary>
     public static string AkkaLoggingHocon(bool verbose) => $$"""
@@ -77,6 +78,7 @@ public static class SimLogging
           loggers = ["{{LoggerType}}"]
           loglevel = {{(verbose ? "DEBUG" : "INFO")}}
           stdout-loglevel = OFF
+          stdout-logger-class = "{{AkkaFallbackLogger.TypeName}}"
           log-config-on-start = off
           log-dead-letters = {{(verbose ? 10 : 0)}}
           log-dead-letters-during-shutdown = off

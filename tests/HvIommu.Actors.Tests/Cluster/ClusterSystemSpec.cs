@@ -8,8 +8,8 @@ public sealed class ClusterSystemSpec
 {
     /// <summary>
     /// Every Akka log event of a cluster node goes through the simulator's logger, whose filter keeps remoting's shutdown
-    /// races to --verbose; Akka's standard-output logger, which prints what arrives before the loggers start or after they
-    /// stop, is off (it once printed "Unable to REMOVE channel" past that filter when a worker stopped).
+    /// races to --verbose — also what arrives before the loggers start or after they stop, which Akka's own
+    /// standard-output logger printed past that filter ("Unable to REMOVE channel" when a worker stopped).
     /// </summary>
     [Theory]
     [InlineData(null)]
@@ -21,7 +21,8 @@ public sealed class ClusterSystemSpec
             seed is null ? null : ClusterAddress.Parse("--join", seed));
 
         Assert.Equal([SimLogging.LoggerType], config.GetStringList("akka.loggers"));
-        Assert.Equal("OFF", config.GetString("akka.stdout-loglevel"));
+        Assert.Equal("WARNING", config.GetString("akka.stdout-loglevel"));
+        Assert.Equal(AkkaFallbackLogger.TypeName, config.GetString("akka.stdout-logger-class"));
         Assert.Equal("WARNING", config.GetString("akka.loglevel"));
         Assert.Equal(seed is null ? 0 : 1, config.GetStringList("akka.cluster.seed-nodes").Count);
     }

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Configuration;
 using HvIommu.Actors.Logging;
 
@@ -16,6 +17,7 @@ public sealed class SimLoggingSpec
         Assert.Equal(["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"], config.GetStringList("akka.loggers"));
         Assert.Equal(level, config.GetString("akka.loglevel"));
         Assert.Equal("OFF", config.GetString("akka.stdout-loglevel"));
+        Assert.Equal(typeof(AkkaFallbackLogger), Type.GetType(config.GetString("akka.stdout-logger-class")));
         Assert.False(config.GetBoolean("akka.log-dead-letters-during-shutdown"));
     }
 
@@ -76,5 +78,42 @@ public sealed class SimLoggingSpec
         SimLogging.Configure(verbose: true, verbose).Error(thrown, "Simulation actor failed");
         Assert.Contains("   at ", verbose.ToString(), StringComparison.Ordinal);
         Assert.Contains("second line", verbose.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// What Akka prints through its fallback logger (before its loggers start, after they stop) goes to the simulator's
+    /// logger with its arguments filled in, through the same filters: never to standard output, where --json goes, and the
+    /// routine shutdown line and remoting's shutdown race only with --verbose.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Akkas_fallback_logger_writes_through_the_simulators_logger_and_its_filters(bool verbose)
+    {
+        var sink = new StringWriter();
+        IActorRef fallback = new AkkaFallbackLogger(SimLogging.Configure(verbose, sink));
+
+        fallback.Tell(new Akka.Event.Info("CoordinatedShutdown (akka://bench-races)", typeof(Akka.Actor.CoordinatedShutdown),
+            Message("CoordinatedShutdown invoked due to [Reason:{Reason}]. Exiting with [ExitCode:{ExitCode}].", "ActorSystemTerminateReason", 0)));
+        fallback.Tell(new Akka.Event.Warning("akka.tcp://hviommu-cluster", typeof(object),
+            Message("Unable to REMOVE channel [{0}->{1}](Id={2}) from connection group. May not shut down cleanly.", "a", "b", "c")));
+        fallback.Tell(new Akka.Event.Warning("akka.tcp://hviommu-cluster", typeof(object), Message("Association with {0} has failed", "akka.tcp://w@10.0.0.2:4053")));
+        fallback.Tell(new Akka.Event.Debug("EventStream", typeof(object), "All default loggers stopped"));
+
+        var text = sink.ToString();
+        Assert.Contains("WRN] Association with akka.tcp://w@10.0.0.2:4053 has failed", text, StringComparison.Ordinal);
+        Assert.Equal(verbose, text.Contains("CoordinatedShutdown invoked", StringComparison.Ordinal));
+        Assert.Equal(verbose, text.Contains("Unable to REMOVE channel", StringComparison.Ordinal));
+        Assert.Equal(verbose, text.Contains("All default loggers stopped", StringComparison.Ordinal));
+    }
+
+    private static Akka.Event.LogMessage Message(string format, params object[] args) => new TemplateMessage(format, args);
+
+    /// <summary>A log message as Akka's bus logging makes one: a template and its arguments.</summary>
+    private sealed class TemplateMessage(string format, object[] args) : Akka.Event.LogMessage(Akka.Event.SemanticLogMessageFormatter.Instance, format)
+    {
+        public override string Unformatted() => Format;
+
+        public override IEnumerable<object> Parameters() => args;
     }
 }
