@@ -160,7 +160,7 @@ public sealed class ScheduleOptionSet(long defaultMaxSteps = ScheduleOptions.Def
 {
     public Option<string?> Strategy { get; } = new Option<string?>("--strategy")
     {
-        Description = "deterministic mode's scheduler: portfolio (default: random, PCT and delay bounding interleaved schedule by schedule), "
+        Description = "deterministic mode's scheduler: portfolio (default: random on every other schedule, and between them delay bounding and PCT in turn), "
             + "random (uniform choice of the next actor and of every environment choice), "
             + "'pct [depth=D] [length=L]' (probabilistic concurrency testing, Burckhardt et al.; depths 1-4 in turn unless fixed, change points over the longest schedule seen), "
             + "'delay [bound=B] [length=L]' (delay bounding; bounds 1-3 in turn unless fixed); quote a text with spaces",
