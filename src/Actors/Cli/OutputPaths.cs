@@ -2,8 +2,8 @@ namespace HvIommu.Actors.Cli;
 
 /// <summary>
 /// Checks every path a command will read or write <b>before</b> any work starts, so that a bad path costs a
-/// one-line error (exit 2) instead of a finished run's results: an output file must not be a directory, lie
-/// under a file, or sit where nothing can be created; an output directory must not be a file; an input must
+/// one-line error (exit 2) instead of a finished run's results: an output file must not be a directory, a device,
+/// a FIFO or a socket, lie under a file, or sit where nothing can be created (a symbolic link is written through); an output directory must not be a file; an input must
 /// be an existing file.
 /// </summary>
 public static class OutputPaths
@@ -15,7 +15,9 @@ public static class OutputPaths
             throw new UsageException($"{option} '' is empty; give a file path");
         if (path.EndsWith(Path.DirectorySeparatorChar) || path.EndsWith(Path.AltDirectorySeparatorChar) || Directory.Exists(path))
             throw new UsageException($"{option} '{path}' is a directory; give a file path such as {Path.Combine(path.TrimEnd('/', '\\'), "report.json")}");
-        var full = Path.GetFullPath(path);
+        if (FileKind.Special(path) is { } kind)
+            throw new UsageException($"{option} '{path}' is {kind}, not a regular file; give a file path (a report is written whole, then moved into place)");
+        var full = Reporting.AtomicFile.Target(path);
         CheckCreatable(option, path, Path.GetDirectoryName(full)!);
     }
 

@@ -17,10 +17,22 @@ public static class AtomicFile
             writer.Write(text);
         });
 
+    /// <summary>
+    /// The file a write to <paramref name="path"/> replaces: the path itself (made absolute), or, when it is a symbolic
+    /// link, the file the link finally points to — so the link stays and its target gets the new content.
+    /// </summary>
+    public static string Target(string path)
+    {
+        var info = new FileInfo(Path.GetFullPath(path));
+        return info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target
+            ? Path.GetFullPath(target.FullName)
+            : info.FullName;
+    }
+
     /// <summary>Creates the directory if needed, lets <paramref name="write"/> fill a temporary file, then moves it over <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {
-        var full = Path.GetFullPath(path);
+        var full = Target(path);
         var directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no directory", nameof(path));
         Directory.CreateDirectory(directory);
         // Unique within the process by a counter and across processes by the id; no randomness needed.

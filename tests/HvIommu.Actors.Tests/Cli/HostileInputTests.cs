@@ -126,6 +126,45 @@ public sealed class HostileInputTests : IDisposable
     public void A_directory_given_as_config_is_called_a_directory() =>
         BadInput(Run("validate", "--config", _dir), "is a directory");
 
+    /// <summary>
+    /// An output is never moved over a device, a FIFO or a socket (as root, a report written to /dev/null used to
+    /// replace the device node with a regular file): refused before the run, naming the option and the kind. A
+    /// symbolic link to a regular file is written through: the link stays and its target gets the report.
+    /// </summary>
+    [Fact]
+    public void An_output_onto_a_device_or_fifo_is_refused_and_a_symbolic_link_is_written_through()
+    {
+        var fifo = Path.Combine(_dir, "pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)!)
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        foreach (var (args, kind) in new[]
+        {
+            (new[] { "run", "--report", "/dev/null" }, "a character device"),
+            (["run", "--report", fifo], "a FIFO"),
+            (["explore", "--report", "/dev/null", "--seeds", "1"], "a character device"),
+            (["run", "--trace", Path.Combine(_dir, "t"), "--report", "/dev/zero"], "a character device"),
+        })
+        {
+            var r = Run([.. args, "--ops", "1"]);
+            BadInput(r, "--report");
+            Assert.Contains(kind, r.Err);
+            Assert.DoesNotContain("result:", r.Out);
+        }
+        Assert.False(File.Exists("/dev/null.schedule"));
+
+        var target = Path.Combine(_dir, "target.json");
+        File.WriteAllText(target, "old");
+        var link = Path.Combine(_dir, "link.json");
+        File.CreateSymbolicLink(link, target);
+        var ok = Run("run", "--mode", "deterministic", "--ops", "20", "--report", link, "--plain");
+        Assert.True(ok.Code == 0, ok.Err);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.StartsWith("{", File.ReadAllText(target));
+    }
+
     [Fact]
     public void Output_paths_are_checked_before_the_run()
     {
