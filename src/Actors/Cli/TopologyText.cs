@@ -69,13 +69,27 @@ internal static class TopologyText
         var l = s.Lifecycle;
         var events = new List<string>();
         if (l.DomainSwitch != DomainSwitchMode.None)
-            events.Add($"domain switch {ConfigWords.Name(ConfigWords.DomainSwitch, l.DomainSwitch)} every {Counted.Of(l.DomainSwitchEveryOps, "op")}");
+            events.Add(DomainSwitch(s));
         if (l.FailInitStep != InitStep.None)
             events.Add($"init fails at {ConfigWords.Name(ConfigWords.InitStep, l.FailInitStep)}");
         if (s.Hypervisor.Behaviour.S2MigrationEveryFlushes > 0)
             events.Add($"host migrates a DMA page every {s.Hypervisor.Behaviour.S2MigrationEveryFlushes} flushes");
         if (events.Count > 0)
             line("events", string.Join("; ", events));
+    }
+
+    /// <summary>
+    /// "domain switch attach-replace to dom0 every 1 op", and, when the device would be moved into a domain that holds
+    /// other devices' live buffers and lifecycle.quarantine-moved-device is on, where it really goes: the blocking
+    /// domain (the quarantine Linux and Xen apply), so a run never silently tests another move than the one it names.
+    /// </summary>
+    public static string DomainSwitch(SimSettings s)
+    {
+        var l = s.Lifecycle;
+        var text = $"domain switch {ConfigWords.Name(ConfigWords.DomainSwitch, l.DomainSwitch)}{(s.SwitchTargetName is { } to ? " to " + to : "")} every {Counted.Of(l.DomainSwitchEveryOps, "op")}";
+        return l.QuarantineMovedDevice && s.SwitchesIntoPopulatedDomain
+            ? text + $" (quarantined: {s.SwitchTargetName} holds other devices' buffers, so the device goes to the blocking domain instead; lifecycle.quarantine-moved-device = off moves it there)"
+            : text;
     }
 
     /// <summary>The few lines <c>run</c> prints before it starts: what runs, with which seed, and the hazards in force.</summary>
@@ -95,6 +109,8 @@ internal static class TopologyText
             w.WriteLine($"  trace workload: {s.Workload.Trace.File} ({s.Workload.Trace.Ordering.ToString().ToLowerInvariant()} order, device {(s.Workload.Trace.Device.Length > 0 ? s.Workload.Trace.Device : s.Devices[0].Name)}, {s.Workload.Trace.DmaPerPage} DMA per page)");
         w.WriteLine($"  host behaviour: {Behaviour(s.Hypervisor.Behaviour)}");
         w.WriteLine($"  workload: buffers of {BufferSizes(s.Workload)}, {s.Workload.DmaPerOp} DMA per op, {s.Workload.OutstandingPerVcpu} outstanding per vCPU; faults={s.Faults.Length}");
+        if (s.Lifecycle.DomainSwitch != DomainSwitchMode.None)
+            w.WriteLine($"  {DomainSwitch(s)}");
         var hazards = HazardRegistry.Active(s);
         w.WriteLine($"  hazards: {(hazards.IsEmpty ? "none" : string.Join("; ", hazards.Select(k => k.Describe(s))))}");
     }

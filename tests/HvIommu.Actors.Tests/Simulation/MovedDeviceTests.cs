@@ -49,6 +49,23 @@ public sealed class MovedDeviceTests
         Assert.Contains("XSA-302", stdout);
     }
 
+    /// <summary>
+    /// The XSA-302 input as written (quarantine at its default, on) moves the device to the blocking domain,
+    /// not into dom0: the banner says so, naming the knob, so a clean result is not read as dom0 having been tested;
+    /// with the knob off the banner names the move as configured, with no quarantine note.
+    /// </summary>
+    [Fact]
+    public void The_banner_says_when_quarantine_sends_the_moved_device_to_the_blocking_domain()
+    {
+        var quarantined = Xsa302.Replace(", quarantine-moved-device = off", "", StringComparison.Ordinal);
+        var (exit, stdout) = Run(quarantined);
+        Assert.Equal(ExitCodes.Mismatched, exit);
+        Assert.Contains("domain switch attach-replace to dom0 every 1 op (quarantined: dom0 holds other devices' buffers, so the device goes to the blocking domain instead; lifecycle.quarantine-moved-device = off", stdout);
+        var (_, moved) = Run(Xsa302);
+        Assert.Contains("domain switch attach-replace to dom0 every 1 op", moved);
+        Assert.DoesNotContain("quarantined", moved);
+    }
+
     [Theory]
     [InlineData("deterministic")]
     [InlineData("stress")]
