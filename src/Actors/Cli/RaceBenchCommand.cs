@@ -52,6 +52,7 @@ internal static class RaceBenchCommand
         }
         if (json)
         {
+            var judged = all.Where(RaceBenchmark.HasTargets).ToList();
             stdout.WriteLine(JsonSerializer.Serialize(new
             {
                 races = all.SelectMany(cells => cells).Select(c => new
@@ -67,6 +68,18 @@ internal static class RaceBenchCommand
                     budget = c.Budget,
                     schedules = c.Trials.Select(t => t.Schedules).ToArray(),
                 }),
+                targets = judged.Select(cells => (Race: cells[0].Race, T: RaceBenchmark.Targets(cells))).Select(r => new
+                {
+                    race = r.Race,
+                    defaultMedian = Finite(r.T.DefaultMedian),
+                    best = r.T.Best,
+                    bestMedian = Finite(r.T.BestMedian),
+                    ratio = Finite(r.T.Ratio),
+                    medianMet = r.T.DefaultMedian <= 10,
+                    ratioMet = r.T.Ratio <= 2,
+                }),
+                targetsMet = judged.Count(cells => RaceBenchmark.Targets(cells) is { DefaultMedian: <= 10, Ratio: <= 2 }),
+                racesJudged = judged.Count,
             }));
             return ExitCodes.Matched;
         }

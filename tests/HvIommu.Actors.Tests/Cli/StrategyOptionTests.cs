@@ -83,5 +83,19 @@ public sealed class StrategyOptionTests : IDisposable
         Assert.Matches(@"h5-drain\s+random\s+\d+/2 ", r.Out);
         Assert.Contains("default median", r.Out);
         Assert.Contains("targets met on", r.Out);
+
+        // --json carries the same verdict, per race and in total, and standard output is nothing but the JSON.
+        var j = Run("bench", "--races", "--races-dir", _dir, "--race-seeds", "2", "--budget", "40", "--strategies", "portfolio,random", "--json");
+        Assert.True(j.Code == ExitCodes.Matched, j.Out + j.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(j.Out);
+        var target = Assert.Single(doc.RootElement.GetProperty("targets").EnumerateArray());
+        Assert.Equal("h5-drain", target.GetProperty("race").GetString());
+        Assert.Equal("random", target.GetProperty("best").GetString());
+        var met = target.GetProperty("medianMet").GetBoolean() && target.GetProperty("ratioMet").GetBoolean();
+        Assert.Equal(met ? 1 : 0, doc.RootElement.GetProperty("targetsMet").GetInt32());
+        Assert.Equal(1, doc.RootElement.GetProperty("racesJudged").GetInt32());
+        var help = string.Concat(Run("bench", "--help").Out.Where(c => !char.IsWhiteSpace(c)));
+        foreach (var field in doc.RootElement.EnumerateObject().Concat(target.EnumerateObject()))
+            Assert.Contains($"\"{field.Name}\"", help);
     }
 }
