@@ -228,7 +228,7 @@ public sealed class SimWorld
 
     /// <summary>
     /// For a run expected clean: why it did not test what it was asked to (init failed for a reason the
-    /// configuration did not inject; the operation budget was not spent because the duration or the step
+    /// configuration did not inject; no operation asked for and no workload trace; the operation budget was not spent because the duration or the step
     /// budget stopped it early), or null when it did.
     /// </summary>
     public string? DidNotRun()
@@ -240,6 +240,9 @@ public sealed class SimWorld
         if (Violations.Total == 0 && Budget.Completed == 0 && Budget.Total > 0 && Managed.Length > 0 && !Managed.Contains(true))
             return Settings.Faults.Any(f => f.Call == HypercallCode.GetLogicalDeviceProperty) ? null
                 : "the pvIOMMU managed none of the devices (every probe refused it) although the configuration injected no fault on GetLogicalDeviceProperty: no DMA was tested";
+        // No operation asked for and no workload trace: init and teardown ran, but not one DMA.
+        if (Violations.Total == 0 && Budget.Total == 0 && TraceReplay is null)
+            return "run.ops = 0 and no workload trace: only init and teardown ran, no DMA was tested";
         if (Violations.Total == 0 && Budget.Completed < Budget.Total)
             return $"only {Budget.Completed:N0} of {Counted.Of(Budget.Total, "operation")} completed (the run was stopped early by its duration or step budget)";
         return null;

@@ -32,6 +32,18 @@ public sealed class DidNotRunTests
         }
     }
 
+    /// <summary>No operation asked for and no workload trace: init and teardown ran, not one DMA, and the run says so
+    /// rather than "MATCHED" (a trace workload with run.ops = 0 is a real run: TraceWorkloadTests).</summary>
+    [Theory]
+    [InlineData("deterministic")]
+    [InlineData("stress")]
+    public void A_run_of_zero_operations_without_a_workload_trace_says_it_tested_no_dma(string mode)
+    {
+        var (exit, stdout, _) = RunEndToEndTests.Run(["run", "--ops", "0", "--mode", mode, "--plain"]);
+        Assert.Equal(ExitCodes.Mismatched, exit);
+        Assert.Contains("run.ops = 0 and no workload trace: only init and teardown ran, no DMA was tested", stdout);
+    }
+
     [Fact]
     public void An_injected_init_failure_that_unwinds_cleanly_stays_clean()
     {
