@@ -16,7 +16,7 @@ namespace HvIommu.Actors.Deterministic;
 /// <item><c>portfolio</c> — the default (Coyote's default is a portfolio too: no single strategy wins): two members
 /// interleaved schedule by schedule — random on schedules 0, 2, 4, …, and on 1, 3, 5, … a systematic member that
 /// alternates delay bounding (bounds <see cref="DelayBounds"/> in turn) and PCT (depths
-/// <see cref="PortfolioPctDepths"/> in turn): delay bound=1, pct depth=2, delay bound=2, pct depth=3, …. With two
+/// <see cref="PctDepths"/> in turn): delay bound=1, pct depth=1, delay bound=2, pct depth=2, …. With two
 /// members, a race only one of them finds quickly costs the portfolio at most about twice that member's schedules
 /// (with three, up to three times); PCT and delay bounding find the same races in the benchmark of minimal races, so
 /// they share one member. About two schedules in three (drawn from the schedule's seed) decide the environment's
@@ -40,10 +40,6 @@ public static class StrategySpec
 
     /// <summary>PCT depths tried in turn when none is fixed.</summary>
     public static IReadOnlyList<int> PctDepths { get; } = [1, 2, 3, 4];
-
-    /// <summary>The PCT depths the portfolio's systematic member tries in turn: depth 1 (no priority change, the
-    /// first-sight priority order) last, since delay bounding's turns already cover orders close to first sight.</summary>
-    public static IReadOnlyList<int> PortfolioPctDepths { get; } = [2, 3, 4, 1];
 
     /// <summary>Delay bounds tried in turn when none is fixed.</summary>
     public static IReadOnlyList<int> DelayBounds { get; } = [1, 2, 3];
@@ -226,7 +222,7 @@ public sealed class StrategyPlan
                 var turn = index / 2;
                 return turn % 2 == 0
                     ? new DelayBoundingStrategy(strategySeed, StrategySpec.DelayBounds[(int)(turn / 2 % StrategySpec.DelayBounds.Count)], length, coins)
-                    : new PctStrategy(strategySeed, StrategySpec.PortfolioPctDepths[(int)(turn / 2 % StrategySpec.PortfolioPctDepths.Count)], length, coins);
+                    : new PctStrategy(strategySeed, StrategySpec.PctDepths[(int)(turn / 2 % StrategySpec.PctDepths.Count)], length, coins);
         }
     }
 

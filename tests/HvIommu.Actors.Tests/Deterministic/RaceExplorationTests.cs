@@ -229,9 +229,10 @@ public sealed class RaceEnvironmentChoiceTests
     public void The_default_strategy_finds_a_minimal_race_within_a_small_budget_from_each_start(string race)
     {
         var config = HvIommu.Actors.Configuration.SimConfig.Load(RaceExplorationTests.Race(race), []);
-        var cells = HvIommu.Actors.Bench.RaceBenchmark.Measure(config, [StrategySpec.Default], HvIommu.Actors.Bench.RaceBenchmark.Starts(3), budget: 30);
+        // Ten starts, as the benchmark of minimal races takes (a median over three starts is one unlucky start away).
+        var cells = HvIommu.Actors.Bench.RaceBenchmark.Measure(config, [StrategySpec.Default], HvIommu.Actors.Bench.RaceBenchmark.Starts(10), budget: 30);
         var cell = Assert.Single(cells);
-        Assert.Equal(3, cell.Found);
+        Assert.Equal(10, cell.Found);
         Assert.True(cell.MedianSchedules <= 10, $"{race}: median {cell.MedianSchedules}");
     }
 }

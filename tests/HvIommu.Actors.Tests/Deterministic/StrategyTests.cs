@@ -49,9 +49,9 @@ public sealed class StrategyTests
         Assert.Equal(80, plan.ObservedLength);
         var names = Enumerable.Range(0, 12).Select(i => plan.Next(100 + (ulong)i, i).Description).ToList();
         Assert.Equal(
-            ["random", "delay bound=1 length=80", "random", "pct depth=2 length=80",
-             "random", "delay bound=2 length=80", "random", "pct depth=3 length=80",
-             "random", "delay bound=3 length=80", "random", "pct depth=4 length=80"],
+            ["random", "delay bound=1 length=80", "random", "pct depth=1 length=80",
+             "random", "delay bound=2 length=80", "random", "pct depth=2 length=80",
+             "random", "delay bound=3 length=80", "random", "pct depth=3 length=80"],
             names.Select(n => n.Replace(" coins=eventful", "", StringComparison.Ordinal)));
         // Every schedule the portfolio hands out replays from its own text and seed.
         for (var i = 0; i < 12; i++)

@@ -31,7 +31,7 @@ public sealed class ExplorationStrategyTests
         Assert.True(length > 0);
         Assert.Equal(length, strategies.Length);
         Assert.Equal(
-            [StrategySpec.Random, StrategySpec.Delay(1, length), StrategySpec.Random, StrategySpec.Pct(2, length), StrategySpec.Random, StrategySpec.Delay(2, length), StrategySpec.Random],
+            [StrategySpec.Random, StrategySpec.Delay(1, length), StrategySpec.Random, StrategySpec.Pct(1, length), StrategySpec.Random, StrategySpec.Delay(2, length), StrategySpec.Random],
             texts.Select(t => t.Replace(" coins=eventful", "", StringComparison.Ordinal)));
         // The same as explore's plan with that length, schedule by schedule (coins included).
         var plan = StrategySpec.Parse(StrategySpec.Default);
@@ -55,7 +55,7 @@ public sealed class ExplorationStrategyTests
         // gives the same trace hash.
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "indexed-rerun");
         var concrete = job.Strategies().For(system, config, 8);
-        Assert.StartsWith("pct depth=3 length=", concrete.Strategy); // index 7: the systematic member's fourth turn, PCT's second (depth 3)
+        Assert.StartsWith("pct depth=2 length=", concrete.Strategy); // index 7: the systematic member's fourth turn, PCT's second (depth 2)
         var rerun = DeterministicRunner.RunSchedule(system, config, 8, concrete, "", trace: false);
         Assert.Equal(b.Steps, rerun.Report.Stats.Steps);
         var replayed = DeterministicRunner.RunSchedule(system, config, 8, new ScheduleOptions(Replay: rerun.Schedule), "", trace: false);
