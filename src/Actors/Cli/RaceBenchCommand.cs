@@ -52,7 +52,8 @@ internal static class RaceBenchCommand
         }
         if (json)
         {
-            var judged = all.Where(RaceBenchmark.HasTargets).ToList();
+            // Each judged race's targets, computed once for the per-race rows and the total.
+            var judged = all.Where(RaceBenchmark.HasTargets).Select(cells => (Race: cells[0].Race, T: RaceBenchmark.Targets(cells))).ToList();
             stdout.WriteLine(JsonSerializer.Serialize(new
             {
                 races = all.SelectMany(cells => cells).Select(c => new
@@ -68,7 +69,7 @@ internal static class RaceBenchCommand
                     budget = c.Budget,
                     schedules = c.Trials.Select(t => t.Schedules).ToArray(),
                 }),
-                targets = judged.Select(cells => (Race: cells[0].Race, T: RaceBenchmark.Targets(cells))).Select(r => new
+                targets = judged.Select(r => new
                 {
                     race = r.Race,
                     defaultMedian = Finite(r.T.DefaultMedian),
@@ -78,7 +79,7 @@ internal static class RaceBenchCommand
                     medianMet = r.T.DefaultMedian <= 10,
                     ratioMet = r.T.Ratio <= 2,
                 }),
-                targetsMet = judged.Count(cells => RaceBenchmark.Targets(cells) is { DefaultMedian: <= 10, Ratio: <= 2 }),
+                targetsMet = judged.Count(r => r.T is { DefaultMedian: <= 10, Ratio: <= 2 }),
                 racesJudged = judged.Count,
             }));
             return ExitCodes.Matched;
