@@ -42,8 +42,8 @@ public sealed class DeterministicSystem : IDisposable
 
     /// <summary>
     /// The HOCON that installs the virtual scheduler and defines the deterministic dispatcher. Throughput 1
-    /// alone lets a mailbox run deliver two user messages; the deterministic queue makes it exactly one
-    /// (<see cref="DeterministicMessageQueue.TryDequeue"/>), without a throughput deadline and its clock reads.
+    /// alone lets a mailbox run deliver two user messages; a positive <c>throughput-deadline-time</c> makes it
+    /// exactly one (Akka compares the deadline with its absolute monotonic clock, so any value stops the loop).
     /// </summary>
     public static Config Configuration { get; } = ConfigurationFactory.ParseString($$"""
         akka.scheduler.implementation = "{{typeof(VirtualTimeScheduler).FullName}}, HvIommu.Actors"
@@ -51,6 +51,7 @@ public sealed class DeterministicSystem : IDisposable
           type = Dispatcher
           executor = "{{typeof(DeterministicExecutorConfigurator).FullName}}, HvIommu.Actors"
           throughput = 1
+          throughput-deadline-time = 1ms
           mailbox-type = "{{typeof(DeterministicMailboxType).FullName}}, HvIommu.Actors"
         }
         """);

@@ -284,12 +284,6 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
 
     internal bool IsReleased => _released;
 
-    /// <summary>Numbers the mailbox runs the driver makes (each step that runs an actor): a deterministic queue
-    /// delivers at most one user message per run.</summary>
-    internal long RunSerial => _runSerial;
-
-    private long _runSerial;
-
     /// <summary>True when the calling thread is the one whose timers and mailbox runs are virtual.</summary>
     internal bool OnDrivingThread => !_released && Environment.CurrentManagedThreadId == _ownerThreadId;
 
@@ -350,7 +344,6 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         var position = timer ? index - 1 : index;
         var chosen = _runs[position];
         RemoveAt(position);
-        _runSerial++;
         _time.Advance(QuantumNs);
         if (Tracer is { } tracer && !_cleanup)
             tracer.Enter(IdentityOf(chosen).Name, _choices.Count);
