@@ -3,6 +3,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
 
@@ -144,7 +145,7 @@ public sealed partial class LifecycleEngine
                         Name, device.Name, device.LogicalDeviceId, string.Join(", ", others));
             }
             if (result != ProbeResult.Managed)
-                _cpu.Count(DriverCounter.DevicesNotManaged);
+                _cpu.Count(SimCounter.DevicesNotManaged);
         }
     }
 
@@ -187,7 +188,7 @@ public sealed partial class LifecycleEngine
         if (!DriverInit.FallsBackToStrict(domain.Lazy, _world.Settings.Driver))
             return;
         domain.Lazy = false;
-        _cpu.Count(DriverCounter.FlushQueueInitFailures);
+        _cpu.Count(SimCounter.FlushQueueInitFailures);
         _cpu.Log(DriverLogLevel.Warning, "{Vcpu}: iova flush queue initialization failed for domain {DomainId}; it falls back to strict", Name, domain.Id);
     }
 

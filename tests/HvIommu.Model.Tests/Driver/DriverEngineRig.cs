@@ -15,6 +15,7 @@ using HvIommu.Model.Settings;
 using HvIommu.Model.Tests.Iommu;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Tests.Driver;
 
@@ -165,10 +166,10 @@ internal sealed class FakePort : IGuestPort
 /// <summary>Telemetry kept for assertions: counters summed, log events listed.</summary>
 internal sealed class RecordingTelemetry : IDriverTelemetry
 {
-    public Dictionary<DriverCounter, long> Counts { get; } = [];
+    public Dictionary<SimCounter, long> Counts { get; } = [];
     public List<(DriverLogLevel Level, string Template)> Logged { get; } = [];
 
-    public void Count(DriverCounter counter, long amount) => Counts[counter] = Counts.GetValueOrDefault(counter) + amount;
+    public void Count(SimCounter counter, long amount) => Counts[counter] = Counts.GetValueOrDefault(counter) + amount;
     public void RecordLatency(DriverLatency latency, long startNs) { }
     public bool Traces => false;
     public void Trace(DriverTraceKind kind, string name, string detail, IEnumerable<MappingRecord>? mappings = null) { }
