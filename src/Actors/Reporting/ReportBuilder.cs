@@ -121,7 +121,7 @@ internal static class ReportBuilder
     private static MemoryStats MemoryOf(SimWorld world)
     {
         var m = Metrics.MemorySample.Now();
-        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Oracle.Retention.Total);
+        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Mappings.Retention.Total);
     }
 
     private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)

@@ -84,7 +84,7 @@ public sealed partial class DmaApiEngine
         var records = new List<MappingRecord>();
         foreach (var piece in PageSizePicker.Split(iova, e.Paddr, e.Size, _world.Settings.Iommu.PageSizeBitmap))
         {
-            var record = _world.Oracle.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _cpu.Index, t0);
+            var record = _world.Mappings.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _cpu.Index, t0);
             var status = domain.Table!.Map(piece.Iova, piece.Gpa, piece.Size, writable: true, gather);
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");

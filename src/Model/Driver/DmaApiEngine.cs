@@ -144,7 +144,7 @@ public sealed partial class DmaApiEngine
     private MappingRecord RegisterLeaf(MapInProgress map, int leaf)
     {
         var l = map.Leaves[leaf];
-        return _world.Oracle.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _cpu.Index, map.StartNs);
+        return _world.Mappings.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _cpu.Index, map.StartNs);
     }
 
     private static void CheckMapped(MapInProgress map, int leaf, MapStatus status)

@@ -157,7 +157,7 @@ public sealed partial class LifecycleEngine
         if (name.Length == 0 || index < 0)
             return;
         var gpa = _world.Frames.Allocate(FrameOwner.DmaBuffer, _cpu.Index);
-        var record = _world.Oracle.RegisterDirect(gpa, _cpu.Index, _world.Clock.NowNs);
+        var record = _world.Mappings.RegisterDirect(gpa, _cpu.Index, _world.Clock.NowNs);
         _cpu.Port.SetRawGpaRing(index, new DmaDescriptor(-1, gpa, 1, 1, 64, 1.0, [record]));
         _cpu.Log(DriverLogLevel.Info, "{Vcpu}: {Device} was bound before hv_iommu_init and uses a raw-GPA ring at 0x{Gpa:x} (H11)", Name, name, gpa);
     }

@@ -16,6 +16,7 @@ using HvIommu.Model.Tests.Iommu;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
 using HvIommu.Model.Metrics;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Model.Tests.Driver;
 
@@ -54,11 +55,13 @@ internal sealed class DriverEngineRig
         var host = new HostIommu(memory, stage2, Settings.Iommu, new SeededRandom(1));
         host.AddDevice(device);
         var events = new SimEventStream();
+        var mappings = new MappingLedger(frames);
         var oracle = new DmaOracle(frames, stage2, new ViolationLog(16, false), clock: Clock);
+        events.Subscribe(mappings);
         events.Subscribe(oracle);
         World = new DriverWorld
         {
-            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Oracle = oracle, Events = events,
+            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Mappings = mappings, Oracle = oracle, Events = events,
             Costs = new CostLedger(1), Budget = new OperationBudget(ops), Domains = [Domain],
             DomainByName = ImmutableDictionary<string, GuestDomain>.Empty.Add("dom", Domain), Devices = [device], DomainOfDevice = [Domain],
             Managed = [true], Pci32BitWorkaround = [true], LiveIovas = new ConcurrentDictionary<(uint, ulong), byte>(),
