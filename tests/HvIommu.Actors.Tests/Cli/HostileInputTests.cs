@@ -93,6 +93,17 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
+    {
+        // It used to be blamed on "reference.conf: hviommu.devices[0].domain", followed by "devices = []".
+        var path = Conf("hviommu { domains = [] }");
+        var r = Run("validate", "--config", path);
+        BadInput(r, $"{path}: hviommu.domains = []: no paging domain, but device");
+        Assert.DoesNotContain("reference.conf", r.Err);
+        Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_problem_with_the_whole_file_names_no_placeholder_key()
     {
         var path = Conf("hviommu { vm.vcpus = 2 }\n}");
