@@ -10,6 +10,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
 using HvIommu.Actors.Logging;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Hypervisor;
 

@@ -5,6 +5,7 @@ using HvIommu.Actors.Protocol;
 using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Vcpu;
 
