@@ -1,7 +1,8 @@
 using Akka.Actor;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;

@@ -2,9 +2,9 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Driver;
 
 namespace HvIommu.Actors.Vcpu;
