@@ -39,7 +39,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _engine = new FlushHandling<FlushContext>(world.Settings.Hypervisor.Flush);
         _tally = new MessageTally(world.Counters);
         _migration = new StageTwoMigration(world.Settings.Hypervisor.Behaviour.S2MigrationEveryFlushes,
-            new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices), world.Host, world.Oracle.Mappings, world.Devices);
+            new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices), world.Host, world.Mappings, world.Devices);
         _countCollateral = world.CountIfCollateral;
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>

@@ -9,6 +9,7 @@ using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Hypervisor;
 

@@ -1,5 +1,6 @@
 using HvIommu.Model.Events;
 using HvIommu.Model.PageTables;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Metrics;
 

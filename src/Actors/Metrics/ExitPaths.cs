@@ -1,4 +1,5 @@
 using HvIommu.Model.Driver;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Metrics;
 

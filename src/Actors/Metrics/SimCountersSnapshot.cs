@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Metrics;
 

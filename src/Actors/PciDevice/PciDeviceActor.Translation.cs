@@ -3,6 +3,7 @@ using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Translation;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.PciDevice;
 

@@ -5,6 +5,7 @@ using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Reporting;
 
@@ -64,7 +65,7 @@ internal static class ReportBuilder
         var flushes = Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomain) + Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomainList);
         // Each exit was counted under the guest path that made it (VcpuActor.HypercallAsync): nothing is inferred.
         var byPath = Enum.GetValues<Model.Driver.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
-        var (mapCalls, unmapCalls) = (c[Metrics.SimCounter.MapCalls], c[Metrics.SimCounter.UnmapCalls]);
+        var (mapCalls, unmapCalls) = (c[SimCounter.MapCalls], c[SimCounter.UnmapCalls]);
         var ops = mapCalls + unmapCalls;
         var makespan = costs.MakespanNs;
         var walk = world.Host.WalkCache.Stats;
@@ -75,8 +76,8 @@ internal static class ReportBuilder
             MapCalls: mapCalls,
             UnmapCalls: unmapCalls,
             VmExitsByPath: byPath,
-            VmExitsPerUnmap: unmapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.UnmapVmExits] / unmapCalls,
-            VmExitsPerMap: mapCalls == 0 ? 0 : (double)c[Metrics.SimCounter.MapVmExits] / mapCalls,
+            VmExitsPerUnmap: unmapCalls == 0 ? 0 : (double)c[SimCounter.UnmapVmExits] / unmapCalls,
+            VmExitsPerMap: mapCalls == 0 ? 0 : (double)c[SimCounter.MapVmExits] / mapCalls,
             FlushHypercalls: flushes,
             ListEntries: costs.Count(Model.Costs.CostKind.FlushListEntry),
             IotlbHitRate: Rate(iotlb.Hits, iotlb.Misses),
@@ -97,10 +98,10 @@ internal static class ReportBuilder
     }
 
     /// <summary>The counters <see cref="RunStats.DriverEvents"/> reports when non-zero.</summary>
-    private static readonly Metrics.SimCounter[] DriverEventCounters =
+    private static readonly SimCounter[] DriverEventCounters =
     [
-        Metrics.SimCounter.DevicesNotManaged, Metrics.SimCounter.FlushQueueInitFailures, Metrics.SimCounter.DomainsSwitchedToLazy,
-        Metrics.SimCounter.HypercallInputsReplaced, Metrics.SimCounter.InterruptsInHypercallWindow,
+        SimCounter.DevicesNotManaged, SimCounter.FlushQueueInitFailures, SimCounter.DomainsSwitchedToLazy,
+        SimCounter.HypercallInputsReplaced, SimCounter.InterruptsInHypercallWindow,
     ];
 
     private static MappingStats MappingStatsOf(SimWorld world, Metrics.SimCountersSnapshot c)
@@ -109,18 +110,18 @@ internal static class ReportBuilder
         return new MappingStats(
             new Dictionary<string, long>
             {
-                ["4K"] = c[Metrics.SimCounter.Leaves4K],
-                ["2M"] = c[Metrics.SimCounter.Leaves2M],
-                ["1G"] = c[Metrics.SimCounter.Leaves1G],
+                ["4K"] = c[SimCounter.Leaves4K],
+                ["2M"] = c[SimCounter.Leaves2M],
+                ["1G"] = c[SimCounter.Leaves1G],
             },
-            c[Metrics.SimCounter.TablesReplacedByLeaves],
+            c[SimCounter.TablesReplacedByLeaves],
             new IovaAllocatorStats(iova.Sum(s => s.CacheHits), iova.Sum(s => s.TreeAllocations), iova.Sum(s => s.CacheFlushes), iova.Sum(s => s.DepotTrims)));
     }
 
     private static MemoryStats MemoryOf(SimWorld world)
     {
         var m = Metrics.MemorySample.Now();
-        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Oracle.Retention.Total);
+        return new MemoryStats(m.RssBytes, m.PeakRssBytes, m.ManagedHeapBytes, m.Gen2Collections, world.Mappings.Retention.Total);
     }
 
     private static WorkloadTraceStats WorkloadTraceStatsOf(Model.Workload.TraceReplay replay)

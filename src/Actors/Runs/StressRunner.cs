@@ -7,6 +7,7 @@ using HvIommu.Actors.Reporting;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Runs;
 
@@ -86,7 +87,7 @@ public static class StressRunner
 
     private static ProgressSnapshot Snapshot(SimWorld world, double seconds)
     {
-        var dma = world.Counters.Get(Metrics.SimCounter.DmaTransactions);
+        var dma = world.Counters.Get(SimCounter.DmaTransactions);
         var traced = world.TraceReplay;
         return new ProgressSnapshot(OperationsDone(world), world.Budget.Total + (traced?.Trace.Events.Length ?? 0), seconds > 0 ? dma / seconds : 0, (int)Math.Min(int.MaxValue, world.Violations.Total), seconds, Metrics.MemorySample.Now());
     }

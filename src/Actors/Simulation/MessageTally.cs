@@ -1,4 +1,5 @@
 using HvIommu.Actors.Metrics;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Simulation;
 

@@ -12,6 +12,7 @@ using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
 using HvIommu.Model.Text;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -87,6 +88,8 @@ public sealed class SimWorld
         var sameHazards = previous is not null && (previous.Settings with { Seed = settings.Seed }).Equals(settings);
         _hazardCauses = sameHazards ? previous!._hazardCauses : HazardCauses.From(settings);
         _attribution = sameHazards ? previous!._attribution : Model.Hazards.HazardRegistry.Attribution(settings);
+        Mappings = new MappingLedger(Frames);
+        Events.Subscribe(Mappings);
         Oracle = new DmaOracle(Frames, Stage2, Violations, _hazardCauses, clock, _attribution);
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
@@ -95,7 +98,7 @@ public sealed class SimWorld
             Events.Subscribe(new Tracing.TraceEvents(trace));
         Counters = new SimCounters(HypercallNames);
         Events.Subscribe(new EventCounts(Counters));
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, (1UL << IovaWidth) - 1);
+        Translator = new IommuTranslator(Memory, Host, Frames, Mappings, Events, (1UL << IovaWidth) - 1);
         Budget = new OperationBudget(settings.Run.Ops);
         Watchdog = new HypercallWatchdog(settings.Vm.Vcpus);
         Domains = settings.Domains
@@ -116,7 +119,7 @@ public sealed class SimWorld
         }
         Driver = new DriverWorld
         {
-            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Oracle = Oracle, Events = Events,
+            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Mappings = Mappings, Oracle = Oracle, Events = Events,
             Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
             DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
             IovaWidth = IovaWidth, TableLevels = TableLevels, HypercallInputPageBase = HypercallInputPageBase, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,
@@ -183,8 +186,13 @@ public sealed class SimWorld
     public ViolationLog Violations { get; }
     public DmaOracle Oracle { get; }
 
+    /// <summary>The run's registry of mappings and their lifecycle, kept from <see cref="Events"/> (subscribed first):
+    /// the driver registers mappings in it, the translator and the host's page migration look them up, the oracle
+    /// judges uses of its records.</summary>
+    public MappingLedger Mappings { get; }
+
     /// <summary>The run's one event stream (mappings written, cleared, released; flushes; walks): the oracle, the
-    /// causal trace (when there is one) and the counters subscribe to it, in that order; the components emit to it
+    /// causal trace (when there is one) and the counters subscribe to it, in that order, after the ledger of mappings; the components emit to it
     /// instead of calling their observers.</summary>
     public Model.Events.SimEventStream Events { get; } = new();
 

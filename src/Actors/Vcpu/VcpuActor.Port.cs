@@ -6,6 +6,7 @@ using HvIommu.Actors.VmExit;
 using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Vcpu;
 

@@ -53,7 +53,6 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
         Guest<InitializeGuest>(m => Run(InitializeAsync(m)));
         Guest<StartWorkload>(m =>
         {
-            _tally.Message();
             _supervisor = m.ReplyTo;
             _dma.StartWorkload();
         });

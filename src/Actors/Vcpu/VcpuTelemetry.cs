@@ -4,24 +4,14 @@ using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Mappings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Vcpu;
 
 /// <summary>A vCPU's driver engines' telemetry, forwarded to the run's counters, latency recorders, causal trace and log.</summary>
 internal sealed class VcpuTelemetry(SimWorld world, string vcpu, SimLogger log) : IDriverTelemetry
 {
-    public void Count(DriverCounter counter, long amount) => world.Counters.Add(counter switch
-    {
-        DriverCounter.Maps => SimCounter.Maps,
-        DriverCounter.Unmaps => SimCounter.Unmaps,
-        DriverCounter.MapCalls => SimCounter.MapCalls,
-        DriverCounter.UnmapCalls => SimCounter.UnmapCalls,
-        DriverCounter.TablesReplacedByLeaves => SimCounter.TablesReplacedByLeaves,
-        DriverCounter.FlushQueueInitFailures => SimCounter.FlushQueueInitFailures,
-        DriverCounter.DomainsSwitchedToLazy => SimCounter.DomainsSwitchedToLazy,
-        DriverCounter.DevicesNotManaged => SimCounter.DevicesNotManaged,
-        _ => throw new ArgumentOutOfRangeException(nameof(counter), counter, null),
-    }, amount);
+    public void Count(SimCounter counter, long amount) => world.Counters.Add(counter, amount);
 
     public void RecordLatency(DriverLatency latency, long startNs) => world.RecordLatency(latency switch
     {

@@ -6,6 +6,7 @@ using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Text;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
 
@@ -83,7 +84,7 @@ public sealed partial class DmaApiEngine
         var records = new List<MappingRecord>();
         foreach (var piece in PageSizePicker.Split(iova, e.Paddr, e.Size, _world.Settings.Iommu.PageSizeBitmap))
         {
-            var record = _world.Oracle.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _cpu.Index, t0);
+            var record = _world.Mappings.Register(domain.Id, piece.Iova, piece.Gpa, piece.Size, writable: true, _cpu.Index, t0);
             var status = domain.Table!.Map(piece.Iova, piece.Gpa, piece.Size, writable: true, gather);
             if (status != MapStatus.Mapped)
                 throw new InvalidOperationException($"{replay.Trace.File}:{e.Line}: map of IOVA 0x{piece.Iova:x} ({piece.Size.Name()}) in domain {domain.Name} failed: {status}");
@@ -92,12 +93,12 @@ public sealed partial class DmaApiEngine
         }
         replay.SetPayload(index, records.ToArray());
         // stats.pagesMapped counts 4 KiB pages, as for the synthetic workload; the call is MapCalls.
-        _cpu.Count(DriverCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
-        _cpu.Count(DriverCounter.MapCalls);
+        _cpu.Count(SimCounter.Maps, records.Sum(r => (long)(r.Size.Bytes() >> GuestMemory.PageShift)));
+        _cpu.Count(SimCounter.MapCalls);
         // A large leaf that replaced an emptied lower table leaves that table to free after a flush (H19, H1).
         if (!gather.IsEmpty)
         {
-            _cpu.Count(DriverCounter.TablesReplacedByLeaves, gather.FreeList.Count);
+            _cpu.Count(SimCounter.TablesReplacedByLeaves, gather.FreeList.Count);
             if (!_world.Settings.Driver.Hazards.SkipMapFlush)
                 await IotlbSyncAsync(domain, gather, ExitPath.Map);
             _cpu.FreeFrames(gather.FreeList, "table page");
@@ -186,8 +187,8 @@ public sealed partial class DmaApiEngine
             cleared.Add((range, gather, records));
         }
         // stats.pagesUnmapped counts 4 KiB pages, as for the synthetic workload; the call is UnmapCalls.
-        _cpu.Count(DriverCounter.Unmaps, cleared.Sum(c => (long)((c.Range.Bytes + GuestMemory.PageMask) >> GuestMemory.PageShift)));
-        _cpu.Count(DriverCounter.UnmapCalls);
+        _cpu.Count(SimCounter.Unmaps, cleared.Sum(c => (long)((c.Range.Bytes + GuestMemory.PageMask) >> GuestMemory.PageShift)));
+        _cpu.Count(SimCounter.UnmapCalls);
         replay.ReachedTracePoint(index);
         // Nothing of the range was mapped (the map was made before the trace began): strict dma-iommu still calls
         // iotlb_sync, and the empty gather makes it the domain flush.

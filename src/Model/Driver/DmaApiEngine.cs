@@ -9,6 +9,7 @@ using HvIommu.Model.Randomness;
 using HvIommu.Model.Text;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
 
@@ -143,7 +144,7 @@ public sealed partial class DmaApiEngine
     private MappingRecord RegisterLeaf(MapInProgress map, int leaf)
     {
         var l = map.Leaves[leaf];
-        return _world.Oracle.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _cpu.Index, map.StartNs);
+        return _world.Mappings.Register(map.Domain.Id, l.Iova, l.Gpa, l.Size, writable: true, _cpu.Index, map.StartNs);
     }
 
     private static void CheckMapped(MapInProgress map, int leaf, MapStatus status)
@@ -161,7 +162,7 @@ public sealed partial class DmaApiEngine
     private async GuestTask FinishMapAsync(MapInProgress map)
     {
         if (!map.Gather.IsEmpty)
-            _cpu.Count(DriverCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
+            _cpu.Count(SimCounter.TablesReplacedByLeaves, map.Gather.FreeList.Count);
         foreach (var step in DmaApi.MapFinishPlan(!map.Gather.IsEmpty, _world.Settings.Driver.Hazards))
         {
             if (step == DmaStep.Sync)
@@ -176,8 +177,8 @@ public sealed partial class DmaApiEngine
     private void ProgramDevice(MapInProgress map)
     {
         var w = _world.Settings.Workload;
-        _cpu.Count(DriverCounter.Maps, map.Pages);
-        _cpu.Count(DriverCounter.MapCalls);
+        _cpu.Count(SimCounter.Maps, map.Pages);
+        _cpu.Count(SimCounter.MapCalls);
         _telemetry.RecordLatency(DriverLatency.Map, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
@@ -210,8 +211,8 @@ public sealed partial class DmaApiEngine
                 $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}, descriptor {op.Descriptor.Id}{(lazy ? ", lazy" : "")}", op.Records);
         foreach (var r in op.Records)
             _world.Events.On(SimEvent.MappingCleared(r, Name, t0));
-        _cpu.Count(DriverCounter.Unmaps, op.Descriptor.Pages);
-        _cpu.Count(DriverCounter.UnmapCalls);
+        _cpu.Count(SimCounter.Unmaps, op.Descriptor.Pages);
+        _cpu.Count(SimCounter.UnmapCalls);
         await PerformUnmapAsync(op, gather, lazy);
         _telemetry.RecordLatency(DriverLatency.Unmap, t0);
         _world.Budget.Complete();

@@ -8,6 +8,7 @@ using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Model.Driver;
 
@@ -28,6 +29,8 @@ public sealed class DriverWorld
     public required GuestMemory Memory { get; init; }
     public required FrameAllocator Frames { get; init; }
     public required HostIommu Host { get; init; }
+    /// <summary>The run's registry of mappings: the driver registers each mapping here before it writes the leaf.</summary>
+    public required MappingLedger Mappings { get; init; }
     public required DmaOracle Oracle { get; init; }
     public required SimEventStream Events { get; init; }
     public required CostLedger Costs { get; init; }

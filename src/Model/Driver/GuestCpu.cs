@@ -1,4 +1,5 @@
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
 
@@ -62,7 +63,7 @@ public sealed class GuestCpu(int index, DriverWorld world, IGuestPort port, IDri
         }
     }
 
-    public void Count(DriverCounter counter, long amount = 1) => Telemetry.Count(counter, amount);
+    public void Count(SimCounter counter, long amount = 1) => Telemetry.Count(counter, amount);
 
     public void Log(DriverLogLevel level, string template, params object?[] args) => Telemetry.Log(level, template, args);
 }

@@ -1,27 +1,7 @@
 using HvIommu.Model.Mappings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
-
-/// <summary>The run's counters the guest driver engines add to.</summary>
-public enum DriverCounter
-{
-    /// <summary>4 KiB pages mapped.</summary>
-    Maps,
-    /// <summary>4 KiB pages unmapped.</summary>
-    Unmaps,
-    /// <summary>dma_map calls (a trace's iommu:map events).</summary>
-    MapCalls,
-    /// <summary>dma_unmap calls (a trace's iommu:unmap events).</summary>
-    UnmapCalls,
-    /// <summary>Page-table pages a map's large leaf replaced (H19).</summary>
-    TablesReplacedByLeaves,
-    /// <summary>Lazy domains whose flush queue could not be set up and that fell back to strict.</summary>
-    FlushQueueInitFailures,
-    /// <summary>Strict domains switched to DMA-FQ in place by the sysfs write.</summary>
-    DomainsSwitchedToLazy,
-    /// <summary>Devices whose probe_device returned -ENODEV.</summary>
-    DevicesNotManaged,
-}
 
 /// <summary>The latencies the guest driver engines record (simulated ns from a start time to now).</summary>
 public enum DriverLatency { Map, Unmap, Flush }
@@ -38,7 +18,9 @@ public enum DriverLogLevel { Debug, Info, Warning, Error }
 /// </summary>
 public interface IDriverTelemetry
 {
-    void Count(DriverCounter counter, long amount);
+    /// <summary>Adds <paramref name="amount"/> to one of the run's counters (the driver adds to Maps, Unmaps, MapCalls,
+    /// UnmapCalls, TablesReplacedByLeaves, FlushQueueInitFailures, DomainsSwitchedToLazy, DevicesNotManaged).</summary>
+    void Count(SimCounter counter, long amount);
 
     /// <summary>Records how long an operation begun at <paramref name="startNs"/> (the run's clock) took.</summary>
     void RecordLatency(DriverLatency latency, long startNs);

@@ -1,3 +1,4 @@
+using HvIommu.Model.Metrics;
 namespace HvIommu.Model.Driver;
 
 /// <summary>
@@ -46,7 +47,7 @@ public sealed partial class LifecycleEngine
         }
         var (step, _) = init.Step();
         if (step == FlushQueueInitStep.Publish)
-            _cpu.Count(DriverCounter.DomainsSwitchedToLazy);
+            _cpu.Count(SimCounter.DomainsSwitchedToLazy);
         if (init.Done)
         {
             _flushQueueInits.Dequeue();

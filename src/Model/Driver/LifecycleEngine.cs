@@ -3,6 +3,7 @@ using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
 
@@ -144,7 +145,7 @@ public sealed partial class LifecycleEngine
                         Name, device.Name, device.LogicalDeviceId, string.Join(", ", others));
             }
             if (result != ProbeResult.Managed)
-                _cpu.Count(DriverCounter.DevicesNotManaged);
+                _cpu.Count(SimCounter.DevicesNotManaged);
         }
     }
 
@@ -156,7 +157,7 @@ public sealed partial class LifecycleEngine
         if (name.Length == 0 || index < 0)
             return;
         var gpa = _world.Frames.Allocate(FrameOwner.DmaBuffer, _cpu.Index);
-        var record = _world.Oracle.RegisterDirect(gpa, _cpu.Index, _world.Clock.NowNs);
+        var record = _world.Mappings.RegisterDirect(gpa, _cpu.Index, _world.Clock.NowNs);
         _cpu.Port.SetRawGpaRing(index, new DmaDescriptor(-1, gpa, 1, 1, 64, 1.0, [record]));
         _cpu.Log(DriverLogLevel.Info, "{Vcpu}: {Device} was bound before hv_iommu_init and uses a raw-GPA ring at 0x{Gpa:x} (H11)", Name, name, gpa);
     }
@@ -187,7 +188,7 @@ public sealed partial class LifecycleEngine
         if (!DriverInit.FallsBackToStrict(domain.Lazy, _world.Settings.Driver))
             return;
         domain.Lazy = false;
-        _cpu.Count(DriverCounter.FlushQueueInitFailures);
+        _cpu.Count(SimCounter.FlushQueueInitFailures);
         _cpu.Log(DriverLogLevel.Warning, "{Vcpu}: iova flush queue initialization failed for domain {DomainId}; it falls back to strict", Name, domain.Id);
     }
 

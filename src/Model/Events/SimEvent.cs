@@ -63,8 +63,8 @@ public enum SimEventKind : byte
 /// </summary>
 /// <remarks>
 /// A mapping is named by its <see cref="MappingRecord"/> (whose <see cref="MappingRecord.Serial"/> is the fact):
-/// a record stays alive exactly while something can still use it (a cache entry, a DMA in flight), so the oracle
-/// keeps no index by serial (see <c>Oracle/MappingRegistry.cs</c>).
+/// a record stays alive exactly while something can still use it (a cache entry, a DMA in flight), so the ledger
+/// keeps no index by serial (see <c>Ledger/MappingRegistry.cs</c>).
 /// </remarks>
 public readonly struct SimEvent
 {

@@ -2,7 +2,7 @@ namespace HvIommu.Model.Mappings;
 
 /// <summary>
 /// Finds the mapping a walked leaf belongs to: the shadow data an IOTLB fill carries (not architectural), so that
-/// a later use of the entry can be judged against its mapping. Implemented by the oracle's registry of mappings.
+/// a later use of the entry can be judged against its mapping. Implemented by the run's ledger of mappings (Ledger.MappingLedger).
 /// </summary>
 public interface IMappingLookup
 {

@@ -11,10 +11,11 @@ namespace HvIommu.Model.Oracle;
 
 /// <summary>
 /// The ground truth of which mappings are live, checked at the moment of every DMA access and every walk
-/// (docs/design.md §2). An observe-only monitor: it subscribes to the run's <see cref="SimEventStream"/> (mappings
-/// written, cleared and released by the driver, flushes started and completed by the IOMMU, walks by the
-/// translator) and judges the devices' accesses; it never changes the system. Thread-safe: stress mode emits
-/// from every core at once.
+/// (docs/design.md §2). An observe-only monitor: it subscribes to the run's <see cref="SimEventStream"/> (walks by the
+/// translator, the devices' DMA accesses and faults, hung hypercalls) and judges each against the
+/// <see cref="MappingRecord"/> it names, whose life (mapped, unmapped, flushed) the run's
+/// <see cref="Ledger.MappingLedger"/> keeps from the same stream, subscribed before the oracle; it changes neither
+/// the system nor the records. Thread-safe: stress mode emits from every core at once.
 /// </summary>
 public sealed class DmaOracle : ISimEventSink
 {
@@ -23,8 +24,6 @@ public sealed class DmaOracle : ISimEventSink
     private readonly ViolationLog _log;
     private readonly HazardCauses _causes;
     private readonly Func<ViolationKind, string> _hazardOf;
-    private readonly MappingRegistry _registry = new();
-    private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
 
     private readonly Time.ISimClock? _clock;
 
@@ -48,103 +47,12 @@ public sealed class DmaOracle : ISimEventSink
 
     public ViolationLog Log => _log;
 
-    public long MappingsRegistered => _registry.Count;
-
-    /// <summary>What the oracle itself holds right now (see <see cref="OracleRetention"/>): bounded by the IOVAs
-    /// in use and the unmaps awaiting a flush, not by the mappings of the run.</summary>
-    public OracleRetention Retention
-    {
-        get
-        {
-            int pending = 0, overflow = 0;
-            lock (_tracks)
-            {
-                foreach (var track in _tracks.Values)
-                    lock (track)
-                    {
-                        pending += track.Pending.Count;
-                        overflow += track.Overflow.Count(w => w.TryGetTarget(out _));
-                    }
-            }
-            return new OracleRetention(_registry.LiveCount, _registry.RecentCount, pending, overflow);
-        }
-    }
-
-    /// <summary>A dma-direct mapping (no IOMMU yet): the device was given the buffer's raw GPA (H11). Registered
-    /// under domain <see cref="DeviceDomainId.Default"/> and live from now on.</summary>
-    public MappingRecord RegisterDirect(ulong gpa, int vcpu, long nowNs)
-    {
-        var record = Register(DeviceDomainId.Default, gpa, gpa, PageSize.Size4K, writable: true, vcpu, nowNs);
-        record.MarkMapped();
-        return record;
-    }
-
-    /// <summary>dma_map is about to write a leaf: the mapping exists from now on (state Mapping).</summary>
-    public MappingRecord Register(uint domain, ulong iova, ulong gpa, PageSize size, bool writable, int vcpu, long nowNs)
-    {
-        var record = new MappingRecord(_registry.NextSerial(), domain, iova, gpa, size, writable, _frames.GenerationOf(gpa), vcpu, nowNs);
-        _registry.Add(record);
-        return record;
-    }
-
-    /// <summary>The leaf is written.</summary>
-    public void Mapped(MappingRecord record) => record.MarkMapped();
-
-    /// <summary>dma_unmap is about to clear the leaf.</summary>
-    public void UnmapStarting(MappingRecord record, long nowNs, bool queued) => record.MarkUnmapped(long.MaxValue, nowNs, queued);
-
-    /// <summary>The leaf is cleared (and the CPU has fenced, as queue_iova's smp_mb does, brief §5.3): from now
-    /// on only a flush that starts after this moment covers the mapping.</summary>
-    public void UnmapDone(MappingRecord record, long nowNs)
-    {
-        Interlocked.MemoryBarrier();
-        var track = Track(record.Domain);
-        lock (track)
-        {
-            record.MarkUnmapped(track.Started, nowNs, record.Queued);
-            track.Pending.Add(record);
-            if (track.Pending.Count > PendingHeldLimit)
-                track.SpillOldest(PendingHeldLimit);
-        }
-        _registry.RemoveLive(record);
-    }
-
-    /// <summary>fq_ring_free released the queued unmap's IOVA and table pages: its flush-queue window is over, so
-    /// a stale use of it from now on is no longer H3's accepted trade-off (a correct queue releases only after a
-    /// covering flush, so this matters only when the queue is broken, H2).</summary>
-    public void FlushQueueReleased(MappingRecord record) => record.MarkReleased();
-
-    /// <summary>The mapping (live, or the last one unmapped at that IOVA) whose leaf points at <paramref name="pageGpa"/>.</summary>
-    public MappingRecord? FindMapping(uint domain, ulong iova, ulong pageGpa) => _registry.FindMapping(domain, iova, pageGpa);
-
-    /// <summary>The registry of mappings, read-only: the shadow data the translator's IOTLB fills carry.</summary>
-    public IMappingLookup Mappings => _registry;
-
-    /// <summary>Observes one event of the run's stream (the oracle's subscription).</summary>
+    /// <summary>Observes one event of the run's stream (the oracle's subscription): it judges walks, DMA accesses and
+    /// faults, and hung hypercalls; the mapping and flush events are the <see cref="Ledger.MappingLedger"/>'s.</summary>
     public void On(in SimEvent e)
     {
         switch (e.Kind)
         {
-            case SimEventKind.MappingWritten:
-                Mapped(e.Mapping!);
-                break;
-            case SimEventKind.MappingClearing:
-                UnmapStarting(e.Mapping!, e.TimeNs, e.Queued);
-                break;
-            case SimEventKind.MappingCleared:
-                UnmapDone(e.Mapping!, e.TimeNs);
-                break;
-            case SimEventKind.MappingReleased:
-                FlushQueueReleased(e.Mapping!);
-                break;
-            case SimEventKind.FlushStarted:
-                var started = Track(e.Domain);
-                lock (started)
-                    started.Started = Math.Max(started.Started, e.FlushSeq);
-                break;
-            case SimEventKind.FlushCompleted:
-                FlushCompleted(e.Domain, e.FlushSeq, e.Blocks, e.TimeNs);
-                break;
             case SimEventKind.Walked:
                 CheckWalk(e.Chain, e.Translation, e.Context);
                 break;
@@ -159,40 +67,6 @@ public sealed class DmaOracle : ISimEventSink
                 break;
         }
     }
-
-    /// <summary>A flush of <paramref name="domain"/> begins (before it invalidates anything); returns its number. The
-    /// run numbers its flushes in the IOMMU (<see cref="SimEventKind.FlushStarted"/>); this numbers them here, for
-    /// tests that drive the oracle alone.</summary>
-    public long FlushStarted(uint domain)
-    {
-        var track = Track(domain);
-        lock (track)
-            return ++track.Started;
-    }
-
-    /// <summary>Flush number <paramref name="seq"/> has completed: every mapping unmapped before it started and
-    /// covered by <paramref name="blocks"/> (all, when null) is now flushed.</summary>
-    public void FlushCompleted(uint domain, long seq, ImmutableArray<FlushVa>? blocks, long nowNs)
-    {
-        var track = Track(domain);
-        lock (track)
-        {
-            // In place, in order, without a closure: a flush completes on the hot path of every strict unmap.
-            var pending = track.Pending;
-            var kept = 0;
-            for (var i = 0; i < pending.Count; i++)
-                if (!TryMarkFlushed(pending[i], seq, blocks, nowNs))
-                    pending[kept++] = pending[i];
-            pending.RemoveRange(kept, pending.Count - kept);
-            if (track.Overflow.Count > 0)
-                FlushOverflow(track, seq, blocks, nowNs);
-        }
-    }
-
-    // Apart, so that the closure is allocated only when some unmap overflowed (a lambda's captures are allocated
-    // on entry to the method that declares them, taken branch or not).
-    private static void FlushOverflow(DomainFlushTrack track, long seq, ImmutableArray<FlushVa>? blocks, long nowNs) =>
-        track.Overflow.RemoveAll(w => !w.TryGetTarget(out var r) || TryMarkFlushed(r, seq, blocks, nowNs));
 
     /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
     /// <param name="programmedFor">The mapping the device's descriptor was built for (programmed or replayed), if known:
@@ -514,82 +388,4 @@ public sealed class DmaOracle : ISimEventSink
     /// <summary>H13's story: the device was moved by another device's ATTACH that named the same logical id.</summary>
     private static string AliasedDeviceId(in AccessContext ctx, uint? home) =>
         $"{ctx.Device} is in domain {ctx.DeviceDomain}{(home is { } h ? $", not in its own domain {h}," : "")} because another device's vPCI bus shares its GUID bytes 4–7: both have the same logical device id, the host resolved that device's HVCALL_ATTACH_DEVICE_DOMAIN to {ctx.Device} and moved it, so its DMA addresses now resolve in a domain the driver never attached it to (H13, §1.9 \"Patch 1/5\": only the whole GUID is unique; driver.hazards.ambiguous-device-id = on, the safe driver refuses the ambiguous id at probe).";
-
-    /// <summary>Marks <paramref name="r"/> flushed by flush <paramref name="seq"/> when that flush started after its
-    /// unmap and covers it; true when it did.</summary>
-    private static bool TryMarkFlushed(MappingRecord r, long seq, ImmutableArray<FlushVa>? blocks, long nowNs)
-    {
-        if (r.UnmapFlushSeq >= seq || (blocks is { } b && !Covers(b, r)))
-            return false;
-        r.MarkFlushed(seq, nowNs);
-        return true;
-    }
-
-    private static bool Covers(ImmutableArray<FlushVa> blocks, MappingRecord r)
-    {
-        var first = r.Iova >> FlushVa.HvPageShift;
-        var last = (r.Iova + r.Size.Bytes() - 1) >> FlushVa.HvPageShift;
-        foreach (var b in blocks)
-            if (b.PageNumber <= first && last <= b.LastPageNumber)
-                return true;
-        return false;
-    }
-
-    private DomainFlushTrack Track(uint domain)
-    {
-        lock (_tracks)
-        {
-            if (!_tracks.TryGetValue(domain, out var t))
-                _tracks[domain] = t = new DomainFlushTrack();
-            return t;
-        }
-    }
-
-    /// <summary>Unmapped mappings a domain holds strongly while they await a covering flush; past this the oldest
-    /// half is held weakly (<see cref="DomainFlushTrack.SpillOldest"/>). A correct driver flushes every unmap
-    /// within a few operations (strict) or a flush-queue's worth (lazy: 256 entries per vCPU), far below it.
-    /// Tests lower it.</summary>
-    internal int PendingHeldLimit { get; set; } = 1 << 16;
-
-    private sealed class DomainFlushTrack
-    {
-        private int _overflowPruneAt;
-
-        public long Started;
-        public readonly List<MappingRecord> Pending = new();
-
-        /// <summary>
-        /// Unmapped mappings that waited so long for a covering flush that one may never come (a list flush of the
-        /// wrong range, H7; a failed flush only logged, H8). Held weakly: such a record still matters while a
-        /// cache entry, a DMA in flight or a descriptor holds it (a later covering flush must still mark it, so that
-        /// a stale use of it is judged right), and not at all once nothing does.
-        /// </summary>
-        public readonly List<WeakReference<MappingRecord>> Overflow = new();
-
-        /// <summary>Moves the older half of <see cref="Pending"/> to <see cref="Overflow"/>; drops collected ones
-        /// whenever the overflow doubles, so it stays proportional to the records still alive. Under the track's lock.</summary>
-        public void SpillOldest(int limit)
-        {
-            var spill = Pending.Count / 2;
-            for (var i = 0; i < spill; i++)
-                Overflow.Add(new WeakReference<MappingRecord>(Pending[i]));
-            Pending.RemoveRange(0, spill);
-            if (Overflow.Count <= Math.Max(limit, _overflowPruneAt))
-                return;
-            Overflow.RemoveAll(w => !w.TryGetTarget(out _));
-            _overflowPruneAt = 2 * Overflow.Count;
-        }
-    }
-}
-
-/// <summary>
-/// The records a <see cref="DmaOracle"/> holds itself: live mappings (registered, not unmapped), remembered last
-/// unmaps (one per domain, IOVA and page size, for walks that raced an unmap), unmaps awaiting a covering flush
-/// held strongly and, past a limit (65,536 per domain), weakly (counted while still alive: something else holds
-/// them). Counts of records, not bytes.
-/// </summary>
-public readonly record struct OracleRetention(int Live, int RecentlyUnmapped, int AwaitingFlush, int AwaitingFlushWeak)
-{
-    /// <summary>All records counted.</summary>
-    public long Total => (long)Live + RecentlyUnmapped + AwaitingFlush + AwaitingFlushWeak;
 }

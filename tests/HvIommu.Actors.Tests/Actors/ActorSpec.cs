@@ -63,19 +63,19 @@ public abstract class ActorSpec() : Akka.TestKit.Xunit2.TestKit(AkkaConfig)
     protected static (MappingRecord Record, ulong Frame) MapPage(SimWorld world, GuestDomain domain, ulong iova, bool writeLeaf = true)
     {
         var frame = world.Frames.Allocate(FrameOwner.DmaBuffer, 0, zero: true);
-        var record = world.Oracle.Register(domain.Id, iova, frame, PageSize.Size4K, writable: true, 0, world.Clock.NowNs);
+        var record = world.Mappings.Register(domain.Id, iova, frame, PageSize.Size4K, writable: true, 0, world.Clock.NowNs);
         if (writeLeaf)
             Assert.Equal(MapStatus.Mapped, domain.Table!.Map(iova, frame, PageSize.Size4K, writable: true));
-        world.Oracle.Mapped(record);
+        world.Mappings.Mapped(record);
         return (record, frame);
     }
 
     /// <summary>dma_unmap of that page as the driver does it: the oracle sees the leaf cleared.</summary>
     protected static void UnmapPage(SimWorld world, GuestDomain domain, MappingRecord record)
     {
-        world.Oracle.UnmapStarting(record, world.Clock.NowNs, queued: false);
+        world.Mappings.UnmapStarting(record, world.Clock.NowNs, queued: false);
         domain.Table!.Unmap(record.Iova, GuestMemory.PageSize, new IotlbGather());
-        world.Oracle.UnmapDone(record, world.Clock.NowNs);
+        world.Mappings.UnmapDone(record, world.Clock.NowNs);
     }
 
     /// <summary>Simulated time that advances by one on every read.</summary>

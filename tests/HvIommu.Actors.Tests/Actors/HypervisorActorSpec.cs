@@ -6,6 +6,7 @@ using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.VmExit;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Tests.Actors;
 
@@ -182,7 +183,7 @@ public sealed class HypervisorActorSpec : ActorSpec
         _world.Memory.Write(gpa, page);
         _hypervisor.Tell(new Hypercall(new FlushDeviceDomainInput(Domain3), 0, _vcpu, control, gpa));
         Assert.Equal(4u, _flushHandler.ExpectMsg<ExecuteFlush>().Domain);
-        Assert.Equal(1, _world.Counters.Get(HvIommu.Actors.Metrics.SimCounter.HypercallInputsReplaced));
+        Assert.Equal(1, _world.Counters.Get(SimCounter.HypercallInputsReplaced));
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using HvIommu.Actors.Vcpu;
 using HvIommu.Actors.VmExit;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Mappings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Tests.Actors;
 
@@ -156,5 +157,19 @@ public sealed class VcpuActorSpec : ActorSpec
         Answer(call, HvStatus.InvalidHypercallCode);
         Assert.False(_supervisor.ExpectMsg<GuestInitCompleted>().Succeeded);
         Assert.Empty(_world.Watchdog.Overdue(long.MaxValue, 0));
+    }
+
+    [Fact]
+    public void The_start_workload_message_is_counted_once_in_the_messages_delivered()
+    {
+        // No device is managed yet, so the workload is over at once: one message handled, one idle report.
+        _vcpu.Tell(new StartWorkload(_supervisor));
+        Assert.Equal(0, _supervisor.ExpectMsg<VcpuIdle>().Vcpu);
+
+        // The vCPU publishes its tally when it stops.
+        Watch(_vcpu);
+        Sys.Stop(_vcpu);
+        ExpectTerminated(_vcpu);
+        Assert.Equal(1, _world.Counters.Get(SimCounter.MessagesDelivered));
     }
 }

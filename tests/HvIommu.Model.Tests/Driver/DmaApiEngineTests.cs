@@ -1,6 +1,7 @@
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Settings;
+using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Tests.Driver;
 
@@ -140,7 +141,7 @@ public sealed class DmaApiEngineTests
         }
         // A 4-level walk of an empty table: the first call and three continuations (one per level).
         Assert.Equal(3, steps);
-        Assert.Equal(1, rig.Telemetry.Counts[DriverCounter.MapCalls]);
+        Assert.Equal(1, rig.Telemetry.Counts[SimCounter.MapCalls]);
     }
 
     [Fact]

@@ -15,6 +15,8 @@ using HvIommu.Model.Settings;
 using HvIommu.Model.Tests.Iommu;
 using HvIommu.Model.Time;
 using HvIommu.Model.Workload;
+using HvIommu.Model.Metrics;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Model.Tests.Driver;
 
@@ -53,11 +55,13 @@ internal sealed class DriverEngineRig
         var host = new HostIommu(memory, stage2, Settings.Iommu, new SeededRandom(1));
         host.AddDevice(device);
         var events = new SimEventStream();
+        var mappings = new MappingLedger(frames);
         var oracle = new DmaOracle(frames, stage2, new ViolationLog(16, false), clock: Clock);
+        events.Subscribe(mappings);
         events.Subscribe(oracle);
         World = new DriverWorld
         {
-            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Oracle = oracle, Events = events,
+            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Mappings = mappings, Oracle = oracle, Events = events,
             Costs = new CostLedger(1), Budget = new OperationBudget(ops), Domains = [Domain],
             DomainByName = ImmutableDictionary<string, GuestDomain>.Empty.Add("dom", Domain), Devices = [device], DomainOfDevice = [Domain],
             Managed = [true], Pci32BitWorkaround = [true], LiveIovas = new ConcurrentDictionary<(uint, ulong), byte>(),
@@ -165,10 +169,10 @@ internal sealed class FakePort : IGuestPort
 /// <summary>Telemetry kept for assertions: counters summed, log events listed.</summary>
 internal sealed class RecordingTelemetry : IDriverTelemetry
 {
-    public Dictionary<DriverCounter, long> Counts { get; } = [];
+    public Dictionary<SimCounter, long> Counts { get; } = [];
     public List<(DriverLogLevel Level, string Template)> Logged { get; } = [];
 
-    public void Count(DriverCounter counter, long amount) => Counts[counter] = Counts.GetValueOrDefault(counter) + amount;
+    public void Count(SimCounter counter, long amount) => Counts[counter] = Counts.GetValueOrDefault(counter) + amount;
     public void RecordLatency(DriverLatency latency, long startNs) { }
     public bool Traces => false;
     public void Trace(DriverTraceKind kind, string name, string detail, IEnumerable<MappingRecord>? mappings = null) { }

@@ -26,7 +26,7 @@ public sealed class DmaEventTests
     private MappingRecord Map(ulong iova)
     {
         var buffer = _rig.Frames.Allocate(FrameOwner.DmaBuffer, ownerId: 0);
-        var record = _rig.Oracle.Register(IommuRig.DomainId, iova, buffer, PageSize.Size4K, writable: true, vcpu: 0, nowNs: 0);
+        var record = _rig.Mappings.Register(IommuRig.DomainId, iova, buffer, PageSize.Size4K, writable: true, vcpu: 0, nowNs: 0);
         Assert.Equal(MapStatus.Mapped, _rig.Table.Map(iova, buffer, PageSize.Size4K, true));
         _rig.Events.On(SimEvent.MappingWritten(record, "vcpu0", 1));
         return record;

@@ -24,7 +24,7 @@ public sealed class HostBehaviourTests
         Assert.Equal(HvStatus.Success, host.ConfigureDomain(new ConfigureDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), DeviceDomainSettings.Paging(rig.Table.RootGpa, FirstStagePagingMode.FourLevel))));
         foreach (var d in new[] { rig.Nic, rig.AtsDevice })
             Assert.Equal(HvStatus.Success, host.Attach(new AttachDeviceDomainInput(IommuRig.Domain(IommuRig.DomainId), d.LogicalDeviceId)));
-        return (rig, host, new IommuTranslator(rig.Memory, host, rig.Frames, rig.Oracle.Mappings, rig.Events, rig.Table.MaxIova));
+        return (rig, host, new IommuTranslator(rig.Memory, host, rig.Frames, rig.Mappings, rig.Events, rig.Table.MaxIova));
     }
 
     private static AccessContext Ctx(DeviceSlot d) =>
@@ -125,7 +125,7 @@ public sealed class HostBehaviourTests
     {
         var (rig, _, translator) = Rig(DetachedTranslation.Blocked);
         var gpa = rig.Frames.Allocate(FrameOwner.DmaBuffer, 0);
-        var direct = rig.Oracle.RegisterDirect(gpa, 0, 0);
+        var direct = rig.Mappings.RegisterDirect(gpa, 0, 0);
         var t = translator.Translate(rig.Nic, gpa, AccessKind.Write, Ctx(rig.Nic));
         Assert.False(t.Ok);
         Assert.Equal(ViolationKind.LostMapping, rig.Oracle.CheckFault(t, Ctx(rig.Nic), direct)?.Kind);

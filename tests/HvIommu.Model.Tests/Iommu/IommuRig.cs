@@ -9,6 +9,7 @@ using HvIommu.Model.PageTables;
 using HvIommu.Model.Randomness;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Translation;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Model.Tests.Iommu;
 
@@ -37,6 +38,7 @@ internal sealed class IommuRig
         Stage2 = new Stage2(MemoryBytes);
         Log = new ViolationLog(maxKept, lazyWindowIsViolation);
         // Each kind is attributed to the hazard it typically stands for, as if that hazard's knob were on.
+        Mappings = new MappingLedger(Frames);
         Oracle = new DmaOracle(Frames, Stage2, Log, hazardOf: Hazards.HazardRegistry.TypicalHazard);
         Host = new HostIommu(Memory, Stage2, settings ?? DefaultSettings, new SeededRandom(42), behaviour);
         Nic = new DeviceSlot("nic", NicId, iommuEnabled: true, atc: null);
@@ -44,11 +46,13 @@ internal sealed class IommuRig
         Host.AddDevice(Nic);
         Host.AddDevice(AtsDevice);
         Table = new StageOnePageTable(Memory, Frames, 4, (int)DomainId, 48);
+        Events.Subscribe(Mappings);
         Events.Subscribe(Oracle);
-        Translator = new IommuTranslator(Memory, Host, Frames, Oracle.Mappings, Events, Table.MaxIova);
+        Translator = new IommuTranslator(Memory, Host, Frames, Mappings, Events, Table.MaxIova);
     }
 
-    /// <summary>The rig's event stream; the oracle subscribes to it (the translator's walks reach it only so).</summary>
+    /// <summary>The rig's event stream; the ledger of mappings and then the oracle subscribe to it (the translator's walks
+    /// reach the oracle only so).</summary>
     public SimEventStream Events { get; } = new();
 
     public GuestMemory Memory { get; }
@@ -56,6 +60,9 @@ internal sealed class IommuRig
     public Stage2 Stage2 { get; }
     public ViolationLog Log { get; }
     public DmaOracle Oracle { get; }
+
+    /// <summary>The registry of mappings the driver steps register in and move along (as the run's ledger).</summary>
+    public MappingLedger Mappings { get; }
     public HostIommu Host { get; }
     public DeviceSlot Nic { get; }
     public DeviceSlot AtsDevice { get; }
@@ -89,9 +96,9 @@ internal sealed class IommuRig
     public MappingRecord MapBuffer(ulong iova, bool writable = true)
     {
         var buffer = Frames.Allocate(FrameOwner.DmaBuffer, ownerId: 0);
-        var record = Oracle.Register(DomainId, iova, buffer, PageSize.Size4K, writable, vcpu: 0, nowNs: 0);
+        var record = Mappings.Register(DomainId, iova, buffer, PageSize.Size4K, writable, vcpu: 0, nowNs: 0);
         Assert.Equal(MapStatus.Mapped, Table.Map(iova, buffer, PageSize.Size4K, writable));
-        Oracle.Mapped(record);
+        Mappings.Mapped(record);
         return record;
     }
 
@@ -99,22 +106,22 @@ internal sealed class IommuRig
     public IotlbGather Unmap(MappingRecord record, bool queued = false, ulong length = 0x1000)
     {
         var gather = new IotlbGather();
-        Oracle.UnmapStarting(record, nowNs: 10, queued);
+        Mappings.UnmapStarting(record, nowNs: 10, queued);
         Table.Unmap(record.Iova, length, gather);
-        Oracle.UnmapDone(record, nowNs: 11);
+        Mappings.UnmapDone(record, nowNs: 11);
         return gather;
     }
 
     /// <summary>A complete HVCALL_FLUSH_DEVICE_DOMAIN as a correct flush handler performs it.</summary>
     public void FlushDomain(bool invalidateWalkCache = true)
     {
-        var seq = Oracle.FlushStarted(DomainId);
+        var seq = Mappings.FlushStarted(DomainId);
         Host.BumpEpoch(DomainId);
         Host.Iotlb.InvalidateDomain(DomainId);
         if (invalidateWalkCache)
             Host.WalkCache.InvalidateDomain(DomainId);
         AtsDevice.Atc!.InvalidateAll();
-        Oracle.FlushCompleted(DomainId, seq, null, nowNs: 20);
+        Mappings.FlushCompleted(DomainId, seq, null, nowNs: 20);
     }
 
     /// <summary>The buffer goes back to the guest and the next allocation (LIFO) takes it for someone else.</summary>

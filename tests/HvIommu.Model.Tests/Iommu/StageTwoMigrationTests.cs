@@ -12,7 +12,7 @@ public sealed class StageTwoMigrationTests
     private readonly IommuRig _rig = new IommuRig().WithPagingDomain();
 
     private StageTwoMigration Every(int flushes) =>
-        new(flushes, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Oracle.Mappings, [_rig.Nic, _rig.AtsDevice]);
+        new(flushes, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Mappings, [_rig.Nic, _rig.AtsDevice]);
 
     [Fact]
     public void Every_second_flush_moves_a_mapped_page_of_the_domain_to_a_fresh_host_frame()
@@ -45,7 +45,7 @@ public sealed class StageTwoMigrationTests
     public void Off_never_moves_anything()
     {
         _rig.MapBuffer(Iova);
-        var never = new StageTwoMigration(0, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Oracle.Mappings, [_rig.Nic]);
+        var never = new StageTwoMigration(0, new EnvironmentChoices(new SeededRandom(3), null), _rig.Host, _rig.Mappings, [_rig.Nic]);
         for (var i = 0; i < 10; i++)
             Assert.Null(never.AfterFlush(IommuRig.DomainId));
     }

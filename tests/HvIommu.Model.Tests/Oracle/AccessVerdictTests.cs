@@ -59,7 +59,7 @@ public sealed class AccessVerdictTests
         _rig.Translate(_rig.Nic, Iova);
         _rig.Unmap(record);
         // The flush hypercall "completes" but its handler never invalidated the IOTLB (H8).
-        _rig.Oracle.FlushCompleted(IommuRig.DomainId, _rig.Oracle.FlushStarted(IommuRig.DomainId), null, 20);
+        _rig.Mappings.FlushCompleted(IommuRig.DomainId, _rig.Mappings.FlushStarted(IommuRig.DomainId), null, 20);
 
         var t = _rig.Translate(_rig.Nic, Iova);
 
@@ -204,8 +204,8 @@ public sealed class AccessVerdictTests
     {
         // The descriptor was built for a mapping of domain 9 (the device's home); the device now translates in
         // domain 5, where the same IOVA maps another device's buffer (Xen XSA-302's shape).
-        var home = _rig.Oracle.Register(9, Iova, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
-        _rig.Oracle.Mapped(home);
+        var home = _rig.Mappings.Register(9, Iova, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
+        _rig.Mappings.Mapped(home);
         _rig.MapBuffer(Iova);
         var t = _rig.Translate(_rig.Nic, Iova, replay: replay);
 
@@ -219,7 +219,7 @@ public sealed class AccessVerdictTests
     [Fact]
     public void A_replay_resolving_to_a_newer_mapping_of_the_same_domain_is_not_an_isolation_breach()
     {
-        var old = _rig.Oracle.Register(IommuRig.DomainId, Iova - 0x1000, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
+        var old = _rig.Mappings.Register(IommuRig.DomainId, Iova - 0x1000, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
         _rig.MapBuffer(Iova);
         var t = _rig.Translate(_rig.Nic, Iova, replay: true);
         Assert.Null(_rig.Oracle.CheckAccess(t, IommuRig.Context(_rig.Nic, replay: true), programmedFor: old));
@@ -250,15 +250,15 @@ public sealed class AccessVerdictTests
     {
         var record = _rig.MapBuffer(Iova);
         var t = _rig.Translate(_rig.Nic, Iova);
-        var early = _rig.Oracle.FlushStarted(IommuRig.DomainId);
+        var early = _rig.Mappings.FlushStarted(IommuRig.DomainId);
         _rig.Unmap(record);
-        _rig.Oracle.FlushCompleted(IommuRig.DomainId, early, null, 20);
+        _rig.Mappings.FlushCompleted(IommuRig.DomainId, early, null, 20);
 
         Assert.Equal(MappingState.Unmapped, record.State);
         Assert.Null(_rig.Access(_rig.Nic, t));
 
-        var late = _rig.Oracle.FlushStarted(IommuRig.DomainId);
-        _rig.Oracle.FlushCompleted(IommuRig.DomainId, late, null, 30);
+        var late = _rig.Mappings.FlushStarted(IommuRig.DomainId);
+        _rig.Mappings.FlushCompleted(IommuRig.DomainId, late, null, 30);
 
         Assert.Equal((MappingState.Flushed, late), (record.State, record.FlushedBySeq));
         Assert.Equal(ViolationKind.StaleTranslationAfterFlush, _rig.Access(_rig.Nic, t)?.Kind);
@@ -268,10 +268,10 @@ public sealed class AccessVerdictTests
     public void Flush_started_between_unmap_start_and_unmap_done_does_not_cover_it()
     {
         var record = _rig.MapBuffer(Iova);
-        _rig.Oracle.UnmapStarting(record, 10, queued: false);
-        var racing = _rig.Oracle.FlushStarted(IommuRig.DomainId);
-        _rig.Oracle.UnmapDone(record, 11);
-        _rig.Oracle.FlushCompleted(IommuRig.DomainId, racing, null, 20);
+        _rig.Mappings.UnmapStarting(record, 10, queued: false);
+        var racing = _rig.Mappings.FlushStarted(IommuRig.DomainId);
+        _rig.Mappings.UnmapDone(record, 11);
+        _rig.Mappings.FlushCompleted(IommuRig.DomainId, racing, null, 20);
 
         Assert.Equal(MappingState.Unmapped, record.State);
     }
@@ -284,8 +284,8 @@ public sealed class AccessVerdictTests
         _rig.Unmap(inside);
         _rig.Unmap(outside);
 
-        var seq = _rig.Oracle.FlushStarted(IommuRig.DomainId);
-        _rig.Oracle.FlushCompleted(IommuRig.DomainId, seq, ImmutableArray.Create(FlushVa.FromRange(Iova, Iova + 0xFFF)), 20);
+        var seq = _rig.Mappings.FlushStarted(IommuRig.DomainId);
+        _rig.Mappings.FlushCompleted(IommuRig.DomainId, seq, ImmutableArray.Create(FlushVa.FromRange(Iova, Iova + 0xFFF)), 20);
 
         Assert.Equal((MappingState.Flushed, MappingState.Unmapped), (inside.State, outside.State));
         _rig.FlushDomain();
@@ -298,7 +298,7 @@ public sealed class AccessVerdictTests
     {
         var record = _rig.MapBuffer(Iova);
         _rig.Unmap(record);
-        _rig.Oracle.FlushCompleted(9, _rig.Oracle.FlushStarted(9), null, 20);
+        _rig.Mappings.FlushCompleted(9, _rig.Mappings.FlushStarted(9), null, 20);
         Assert.Equal(MappingState.Unmapped, record.State);
     }
 

@@ -32,7 +32,7 @@ public sealed class FlushQueueReleaseVerdictTests
         var (record, t) = UnmapLazilyAndReuse();
         Assert.Equal(ViolationKind.LazyWindowStaleAccess, _rig.Access(_rig.Nic, t)?.Kind);
 
-        _rig.Oracle.FlushQueueReleased(record);
+        _rig.Mappings.FlushQueueReleased(record);
 
         Assert.False(record.Queued);
         Assert.Equal(MappingState.Unmapped, record.State);
@@ -48,7 +48,7 @@ public sealed class FlushQueueReleaseVerdictTests
         _rig.FlushDomain();
         var before = _rig.Access(_rig.Nic, t)?.Kind;
 
-        _rig.Oracle.FlushQueueReleased(record);
+        _rig.Mappings.FlushQueueReleased(record);
 
         Assert.Equal(MappingState.Flushed, record.State);
         Assert.Equal(before, _rig.Access(_rig.Nic, t)?.Kind);

@@ -33,9 +33,9 @@ public sealed class LargePageVerdictTests
 
     private MappingRecord MapLarge(ulong buffer)
     {
-        var record = _rig.Oracle.Register(IommuRig.DomainId, Iova, buffer, PageSize.Size2M, true, 0, 0);
+        var record = _rig.Mappings.Register(IommuRig.DomainId, Iova, buffer, PageSize.Size2M, true, 0, 0);
         Assert.Equal(MapStatus.Mapped, _rig.Table.Map(Iova, buffer, PageSize.Size2M, true));
-        _rig.Oracle.Mapped(record);
+        _rig.Mappings.Mapped(record);
         return record;
     }
 

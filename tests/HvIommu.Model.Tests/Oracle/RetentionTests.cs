@@ -6,6 +6,7 @@ using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Tests.Iommu;
+using HvIommu.Model.Ledger;
 
 namespace HvIommu.Model.Tests.Oracle;
 
@@ -23,7 +24,7 @@ public sealed class RetentionTests
     private const int Limit = 256;
     private readonly IommuRig _rig = new IommuRig().WithPagingDomain();
 
-    public RetentionTests() => _rig.Oracle.PendingHeldLimit = Limit;
+    public RetentionTests() => _rig.Mappings.PendingHeldLimit = Limit;
 
     [Fact]
     public void A_long_run_of_operations_leaves_the_oracle_bounded_and_its_mappings_collectable()
@@ -36,7 +37,7 @@ public sealed class RetentionTests
         Assert.False(first.IsAlive, "the first mapping, unmapped, flushed and freed long ago, is still reachable");
         Assert.Equal(afterWarmUp, afterAll);
         Assert.True(afterAll.Total <= 8, $"oracle holds {afterAll} after {Cycles} operations over 4 IOVAs");
-        Assert.Equal(1 + Cycles / 10 + Cycles, _rig.Oracle.MappingsRegistered);
+        Assert.Equal(1 + Cycles / 10 + Cycles, _rig.Mappings.MappingsRegistered);
         Assert.Equal(0, _rig.Log.Total);
     }
 
@@ -86,7 +87,7 @@ public sealed class RetentionTests
             _rig.Frames.Free(other.Gpa);
         }
         Collect();
-        var retained = _rig.Oracle.Retention;
+        var retained = _rig.Mappings.Retention;
 
         Assert.True(retained.AwaitingFlush <= Limit, retained.ToString());
         Assert.Equal(1, retained.AwaitingFlushWeak);
@@ -108,19 +109,19 @@ public sealed class RetentionTests
         var elsewhere = FlushVa.FromRange(0x1000, 0x1FFF);
         for (var i = 0; i < 3 * Limit; i++)
         {
-            var r = _rig.Oracle.Register(IommuRig.DomainId, 0x10_0000, 0x20_0000, HvIommu.Model.PageTables.PageSize.Size4K, true, 0, 0);
-            _rig.Oracle.Mapped(r);
-            _rig.Oracle.UnmapStarting(r, 1, queued: false);
-            _rig.Oracle.UnmapDone(r, 2);
-            _rig.Oracle.FlushCompleted(IommuRig.DomainId, _rig.Oracle.FlushStarted(IommuRig.DomainId), [elsewhere], 3);
+            var r = _rig.Mappings.Register(IommuRig.DomainId, 0x10_0000, 0x20_0000, HvIommu.Model.PageTables.PageSize.Size4K, true, 0, 0);
+            _rig.Mappings.Mapped(r);
+            _rig.Mappings.UnmapStarting(r, 1, queued: false);
+            _rig.Mappings.UnmapDone(r, 2);
+            _rig.Mappings.FlushCompleted(IommuRig.DomainId, _rig.Mappings.FlushStarted(IommuRig.DomainId), [elsewhere], 3);
         }
         Collect();
-        var retained = _rig.Oracle.Retention;
+        var retained = _rig.Mappings.Retention;
         _rig.FlushDomain();
 
         Assert.True(retained.AwaitingFlush <= Limit, retained.ToString());
         Assert.Equal(1, retained.AwaitingFlushWeak);
-        Assert.Equal(0, _rig.Oracle.Retention.AwaitingFlush + _rig.Oracle.Retention.AwaitingFlushWeak);
+        Assert.Equal(0, _rig.Mappings.Retention.AwaitingFlush + _rig.Mappings.Retention.AwaitingFlushWeak);
         Assert.Equal(MappingState.Flushed, inFlight.Mapping!.State);
         Assert.Equal(ViolationKind.StaleTranslationAfterFlush, _rig.Access(_rig.Nic, inFlight)?.Kind);
     }
@@ -156,7 +157,7 @@ public sealed class RetentionTests
 
     /// <summary>Correct operations over four IOVAs (the first one included, so the oracle's last unmap there moves on);
     /// returns what the oracle holds at the end.</summary>
-    private OracleRetention Cycle(int operations)
+    private MappingRetention Cycle(int operations)
     {
         for (var i = 0; i < operations; i++)
         {
@@ -165,7 +166,7 @@ public sealed class RetentionTests
             Assert.Null(_rig.Access(_rig.Nic, _rig.Translate(_rig.Nic, iova)));
             Finish(record);
         }
-        return _rig.Oracle.Retention;
+        return _rig.Mappings.Retention;
     }
 
     private void Finish(MappingRecord record)

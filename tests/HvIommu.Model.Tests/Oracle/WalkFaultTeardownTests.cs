@@ -98,8 +98,8 @@ public sealed class WalkFaultTeardownTests
         var t = _rig.Translate(_rig.Nic, Region);
 
         Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic, replay: true), record));
-        _rig.Oracle.UnmapStarting(record, 10, queued: false);
-        _rig.Oracle.UnmapDone(record, 11);
+        _rig.Mappings.UnmapStarting(record, 10, queued: false);
+        _rig.Mappings.UnmapDone(record, 11);
         Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record));
         Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record: null));
         Assert.Equal(0, _rig.Log.Total);
@@ -108,7 +108,7 @@ public sealed class WalkFaultTeardownTests
     [Fact]
     public void Fault_while_the_mapping_is_still_being_written_is_not_a_lost_mapping()
     {
-        var record = _rig.Oracle.Register(IommuRig.DomainId, Region, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
+        var record = _rig.Mappings.Register(IommuRig.DomainId, Region, IommuRig.FramesBaseGpa, PageSize.Size4K, true, 0, 0);
         var t = _rig.Translate(_rig.Nic, Region);
 
         Assert.Equal(MappingState.Mapping, record.State);

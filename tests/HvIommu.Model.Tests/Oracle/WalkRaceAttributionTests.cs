@@ -19,8 +19,8 @@ public sealed class WalkRaceAttributionTests
         var again = rig.MapBuffer(0x40_0000);
         Assert.NotEqual(old.Gpa, again.Gpa);
 
-        Assert.Same(old, rig.Oracle.FindMapping(IommuRig.DomainId, 0x40_0000, old.Gpa));
-        Assert.Same(again, rig.Oracle.FindMapping(IommuRig.DomainId, 0x40_0000, again.Gpa));
-        Assert.Null(rig.Oracle.FindMapping(IommuRig.DomainId, 0x40_0000, 0x7000_0000));
+        Assert.Same(old, rig.Mappings.FindMapping(IommuRig.DomainId, 0x40_0000, old.Gpa));
+        Assert.Same(again, rig.Mappings.FindMapping(IommuRig.DomainId, 0x40_0000, again.Gpa));
+        Assert.Null(rig.Mappings.FindMapping(IommuRig.DomainId, 0x40_0000, 0x7000_0000));
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.PageTables;
 
-namespace HvIommu.Model.Oracle;
+namespace HvIommu.Model.Ledger;
 
 /// <summary>
 /// The mappings the oracle must find by address: the live ones of each domain by IOVA (and page size), and

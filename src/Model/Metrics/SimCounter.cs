@@ -1,6 +1,7 @@
-namespace HvIommu.Actors.Metrics;
+namespace HvIommu.Model.Metrics;
 
-/// <summary>The run-wide event counters kept by <see cref="SimCounters"/>.</summary>
+/// <summary>The run-wide event counters (the actors' <c>SimCounters</c> keeps one per value, indexed by it). The guest
+/// driver engines count theirs through <see cref="Driver.IDriverTelemetry.Count"/> with these same values.</summary>
 public enum SimCounter
 {
     /// <summary>Actor messages delivered (the stress throughput figure).</summary>
@@ -9,9 +10,9 @@ public enum SimCounter
     DmaTransactions,
     /// <summary>Bytes those transactions moved.</summary>
     DmaBytes,
-    /// <summary>IOVA ranges mapped by the guest driver.</summary>
+    /// <summary>4 KiB pages mapped by the guest driver.</summary>
     Maps,
-    /// <summary>IOVA ranges unmapped by the guest driver.</summary>
+    /// <summary>4 KiB pages unmapped by the guest driver.</summary>
     Unmaps,
     /// <summary>VM exits: every hypercall the guest issues costs one.</summary>
     VmExits,
