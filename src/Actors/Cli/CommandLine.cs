@@ -52,12 +52,19 @@ public static class CommandLine
                 errors.ShowHelp = false;
             var jsonErrors = byCommand.TryGetValue(parse.CommandResult.Command, out var failed) && failed.JsonErrors && args.Contains("--json");
             if (jsonErrors)
-            {
-                // The promised JSON object on stdout; System.CommandLine's messages and suggestions go to stderr.
+                // The promised JSON object on stdout; the messages and suggestions go to stderr.
                 PageTableReport.WriteJsonError(stdout, parse.Errors[0].Message);
-                invocation.Output = stderr;
-            }
+            // Every message in the house form ("error: …", as every other bad input says it), then System.CommandLine's
+            // typo suggestions ("'--sed' was not matched. Did you mean one of the following? --seed"), without its
+            // own unprefixed copy of the messages.
+            foreach (var error in parse.Errors)
+                stderr.WriteLine("error: " + error.Message);
+            var suggestions = new StringWriter();
+            (invocation.Output, invocation.Error) = (suggestions, suggestions);
             parse.Invoke(invocation);
+            var messages = parse.Errors.Select(e => e.Message).ToHashSet(StringComparer.Ordinal);
+            foreach (var line in suggestions.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !messages.Contains(l)))
+                stderr.WriteLine(line);
             var name = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
             stderr.WriteLine($"See '{name}--help' for the options.");
             return ExitCodes.BadInput;

@@ -75,16 +75,19 @@ public sealed class ReplayCommand : CliCommand
         SimLogging.Configure(cli.Verbose);
 
         using var system = DeterministicRunner.CreateSystem(config, cli.Verbose);
-        var result = DeterministicRunner.RunSchedule(system, config, schedule.Seed, new ScheduleOptions(Replay: schedule), reproduce, cancel: cli.Cancel);
+        var result = DeterministicRunner.RunSchedule(system, config, schedule.Seed, new ScheduleOptions(Replay: schedule), reproduce, cancel: cli.Cancel).AsSingleRun();
         cli.Out.WriteLine($"replayed {schedulePath}: seed {schedule.Seed}, {schedule.Choices.Count:N0} recorded choices, trace hash {result.Report.TraceHash}");
         SummaryTable.Render(result.Report, cli.Out);
         if (RunOutput.Trace(traceDir, result.Trace) is { } trace)
             RunOutput.WriteTrace(cli.Out, trace, result.Report);
-        var verdict = ReplayCheck.Judge(original, result);
+        var verdict = ReplayCheck.Judge(original, schedule, result);
         if (result.Failure is not null)
             cli.Error.WriteLine($"error: the simulator failed: {result.Failure}");
         var exit = ExitCodes.Of(verdict.Verdict);
         cli.Out.WriteLine($"result: {verdict.Text} (exit {exit})");
+        if (verdict.Outcome == ReplayOutcome.Diverged && reportPath is null && configOption is null)
+            cli.Out.WriteLine("hint: a schedule replays only on the topology it was recorded on, and this replay used the embedded default; "
+                + "pass that run's config with --config (or replay its report with --report, which stores it)");
         return exit;
     }
 }

@@ -67,7 +67,7 @@ public sealed class RunCommand : CliCommand
         {
             var reproduce = Reproduction.Run(configPath, settings.Seed, ops, schedule, duration, tracePath);
             using var system = DeterministicRunner.CreateSystem(config, cli.Verbose);
-            var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce, cancel: cli.Cancel);
+            var r = DeterministicRunner.RunSchedule(system, config, settings.Seed, schedule, reproduce, cancel: cli.Cancel).AsSingleRun();
             return RunOutput.Finish(cli, r.Report, r.Verdict, r.Failure, null, reportPath, r.Schedule, RunOutput.Trace(traceDir, r.Trace));
         }
         var progress = RunProgressFactory.Create(cli.Out, cli.Plain ? false : null);

@@ -45,6 +45,7 @@ public static class ClusterSystem
             var inner = e;
             while (inner.InnerException is not null)
                 inner = inner.InnerException;
+            Logging.SimLogging.ReportedRemotingStartupFailure();
             throw new UsageException($"cannot listen on {listen.Host}:{listen.Port}: {inner.Message}");
         }
     }

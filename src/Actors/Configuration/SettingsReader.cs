@@ -264,6 +264,13 @@ internal static class SettingsReader
                 targets = members;
             else if (all.Contains(domain))
                 targets = [domain];
+            else if (groups.Count == 0 && r.SourceOf(Root + "domains") != HoconReader.ReferenceFile)
+            {
+                // The user emptied the domain list and kept devices (theirs or reference.conf's): blame the list they wrote, once.
+                if (!r.Problems.Any(p => p.Key == Root + "domains"))
+                    r.Problem(Root + "domains", "[]", $"no paging domain, but device {name} attaches to \"{domain}\"; define it here (or give the devices a domain that exists)");
+                continue;
+            }
             else
             {
                 e.Problem("domain", domain, groups.Count == 0
@@ -344,7 +351,7 @@ internal static class SettingsReader
         }
         CheckResources(r, s);
         // Only when the list itself is empty: entries rejected above already have their own problem.
-        if (s.Devices.Length == 0 && !r.Problems.Any(p => p.Key.StartsWith(Root + "devices", StringComparison.Ordinal)))
+        if (s.Devices.Length == 0 && !r.Problems.Any(p => p.Key.StartsWith(Root + "devices", StringComparison.Ordinal) || p.Key == Root + "domains"))
             r.Problem(Root + "devices", "[]", "a topology needs at least one device");
         if (s.Expect == Expectation.Clean && s.ExpectKind is not null)
             r.Problem(Root + "expect-kind", s.ExpectKind, "only meaningful with expect = violation");

@@ -45,7 +45,8 @@ public static class SimLogging
             .Enrich.With(new RunClockEnricher(verbose))
             // Every run starts and ends its ActorSystem on purpose; Akka announces both at INFO, which is noise here.
             .Filter.ByExcluding(e => !verbose && Routine.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal)))
-            .Filter.ByExcluding(e => !verbose && IsShutdownRace(e));
+            .Filter.ByExcluding(e => !verbose && IsShutdownRace(e))
+            .Filter.ByExcluding(e => !verbose && _startupFailureReported && IsRemotingStartupFailure(e));
         var template = verbose ? VerboseTemplate : OutputTemplate;
         configuration = sink is null
             ? configuration.WriteTo.Console(
@@ -59,6 +60,23 @@ public static class SimLogging
         Log.Logger = logger;
         return logger;
     }
+
+    /// <summary>
+    /// What Akka.Remote logs, after the fact and from its own threads, when a node's transport cannot bind
+    /// (<c>DotNettyTransport.Listen</c>, <c>Remoting.Start</c>, <c>EndpointManager</c>): the command has already said so in
+    /// its one-line error (<see cref="ReportedRemotingStartupFailure"/>), so these follow it only with --verbose.
+    /// </summary>
+    private static readonly string[] RemotingStartupFailures = ["Failed to bind to", "Remoting error: ", "Remoting system has been terminated abruptly"];
+
+    private static volatile bool _startupFailureReported;
+
+    /// <summary>Called when a cluster node's ActorSystem could not start and the command reports why itself: from then
+    /// on Akka.Remote's own lines about that failure (<see cref="RemotingStartupFailures"/>) are left to --verbose.</summary>
+    public static void ReportedRemotingStartupFailure() => _startupFailureReported = true;
+
+    /// <summary>True for one of Akka.Remote's lines about a transport that could not start.</summary>
+    public static bool IsRemotingStartupFailure(LogEvent e) =>
+        e.Level >= LogEventLevel.Warning && RemotingStartupFailures.Any(r => e.MessageTemplate.Text.StartsWith(r, StringComparison.Ordinal));
 
     /// <summary>True for a known shutdown-race warning of Akka's remoting (<see cref="ShutdownRaces"/>).</summary>
     public static bool IsShutdownRace(LogEvent e) =>

@@ -81,7 +81,9 @@ public static class TraceFiles
         sb.AppendLine($"The run found {count}, but the trace kept only its first {Counted.Of(kept, "event")} (hviommu.run.trace-capacity = {trace.Recorder.Capacity:N0}; "
             + $"{trace.Dropped:N0} later events were dropped), and the first violation came after them, so there is no causal history to draw.");
         sb.AppendLine();
-        sb.AppendLine($"**{first.Kind}{hazard}** at {first.Vcpu ?? first.Device ?? "the run"}'s step {first.Step}, {first.SimTimeNs} ns: {first.Description}");
+        sb.AppendLine(report.Mode == RunMode.Stress
+            ? $"**{first.Kind}{hazard}** by {first.Vcpu ?? first.Device ?? "the run"}, {first.SimTimeNs:N0} ns into the run (wall clock): {first.Description}"
+            : $"**{first.Kind}{hazard}** at {first.Vcpu ?? first.Device ?? "the run"}'s step {first.Step}, {first.SimTimeNs} ns: {first.Description}");
         if (first.Explanation.Length > 0)
         {
             sb.AppendLine();

@@ -69,7 +69,7 @@ public sealed class ViolationStory
         var actor = violation.Actor;
         sb.AppendLine(stepped
             ? $"**{record.Kind} ({record.Hazard})** at schedule step {violation.Step} ({actor}'s step {record.Step}), {record.SimTimeNs} ns: {record.Description}"
-            : $"**{record.Kind} ({record.Hazard})** at {actor}'s step {record.Step}, {N(record.SimTimeNs)} ns into the run (wall clock): {record.Description}");
+            : $"**{record.Kind} ({record.Hazard})** by {actor}, {N(record.SimTimeNs)} ns into the run (wall clock): {record.Description}");
         sb.AppendLine();
         sb.AppendLine(stepped ? "What happened, in schedule order:" : "What happened, in the order it was recorded (a stress run has no schedule steps; times are wall clock):");
         sb.AppendLine();

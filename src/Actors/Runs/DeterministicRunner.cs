@@ -50,6 +50,24 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
 {
     /// <summary>Decision steps of the schedule (steps with two or more ready candidates): what plans learn from.</summary>
     public long Decisions { get; init; }
+
+    /// <summary>The schedule ran out of its step budget (<c>--max-steps</c>) with work still runnable; <see cref="Failure"/>
+    /// says so. To an explorer that is its hang detector (a simulator failure, exit 3).</summary>
+    public bool OutOfSteps { get; init; }
+
+    /// <summary>
+    /// The result as one <c>run</c> judges it: a schedule that ran out of its step budget did not finish, which is
+    /// not a simulator failure but a run that did not test what it was asked to — not matched (exit 1) with the
+    /// reason as <see cref="RunReport.DidNotRun"/>, unless the expected violation was already found.
+    /// </summary>
+    public ScheduleResult AsSingleRun()
+    {
+        if (!OutOfSteps || Failure is not { } why)
+            return this;
+        var matched = Report.Expected == ExpectedOutcome.Violation && Report.OutcomeMatched;
+        var report = matched ? Report : Report with { OutcomeMatched = false, DidNotRun = $"{why[..1].ToLowerInvariant()}{why[1..]}" };
+        return this with { Report = report, Verdict = matched ? RunVerdict.Matched : RunVerdict.NotMatched, Failure = null };
+    }
 }
 
 /// <summary>
@@ -105,6 +123,7 @@ public static class DeterministicRunner
         var decisions = system.Driver.Decisions;
 
         string? failure = null;
+        var outOfSteps = false;
         var interrupted = !done.Task.IsCompleted && cancel.IsCancellationRequested;
         if (interrupted)
             failure = null;
@@ -112,10 +131,12 @@ public static class DeterministicRunner
             failure = $"nondeterminism detected: work reached the deterministic dispatcher from another thread ({drive.GuardActor ?? "unknown actor"})";
         else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
             failure = crash;
-        else if (!done.Task.IsCompleted && world.ReportHungHypercalls(0) is null && drive.TimedOut)
-            failure = $"the schedule did not finish within {Counted.Of(options.MaxSteps, "step")} (--max-steps): a hang, or more work than that budget — "
-                + "if the run was still progressing (many DMAs per operation, many operations), raise --max-steps";
-        else if (!done.Task.IsCompleted && !drive.TimedOut && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
+        else if (!done.Task.IsCompleted && drive.TimedOut)
+            // The step budget ran out while work was still runnable: the run did not finish, which says nothing about
+            // the hypercalls outstanding at that step (a HypercallHung verdict needs a schedule with nothing left to run).
+            (outOfSteps, failure) = (true, $"the schedule did not finish within {Counted.Of(options.MaxSteps, "step")} (--max-steps): a hang, or more work than that budget — "
+                + "if the run was still progressing (many DMAs per operation, many operations), raise --max-steps");
+        else if (!done.Task.IsCompleted && world.ReportHungHypercalls(0) is null && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
         // Once every actor has stopped nothing touches the world: the next schedule on this system may reset and reuse it.
         if (system.StopRun().Quiescent)
@@ -135,7 +156,7 @@ public static class DeterministicRunner
         Lap(phases, ref mark, SchedulePhase.Report);
         if (phases is not null)
             phases.Schedules++;
-        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions };
+        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions, OutOfSteps = outOfSteps };
     }
 
     // Each system's last world, for the next schedule on it to reuse (a system is driven by one thread at a time).

@@ -1,3 +1,4 @@
+using HvIommu.Actors.Deterministic;
 using HvIommu.Actors.Reporting;
 using HvIommu.Model.Text;
 
@@ -32,12 +33,21 @@ public sealed record ReplayVerdict(ReplayOutcome Outcome, string Text)
 /// <summary>Judges a replay against the report it came from (or against nothing, for a bare schedule file).</summary>
 public static class ReplayCheck
 {
-    public static ReplayVerdict Judge(RunReport? original, ScheduleResult replay)
+    /// <param name="original">The report the schedule came from, or null for a bare schedule file.</param>
+    /// <param name="recorded">The schedule followed: a run that finished without taking every recorded choice or
+    /// environment choice is not the one recorded either (a hand-edited file, or another config).</param>
+    /// <param name="replay">The replay's result.</param>
+    public static ReplayVerdict Judge(RunReport? original, ScheduleFile recorded, ScheduleResult replay)
     {
         if (replay.Failure is not null)
             return new(ReplayOutcome.SimulatorFailed, $"SIMULATOR FAILURE: {replay.Failure}");
         if (replay.Drive.DivergedAtStep is { } step)
             return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: the recorded choice was not available; the run is not the one recorded");
+        if (!replay.Report.Partial && Unused(recorded.Choices.Count, replay.Schedule.Choices.Count, "schedule choice") is { } choices)
+            return new(ReplayOutcome.Diverged, $"DIVERGED: the run finished {choices}; the run is not the one recorded");
+        if (!replay.Report.Partial && recorded.Version >= 2
+            && Unused(recorded.EnvironmentChoices.Count, replay.Schedule.EnvironmentChoices.Count, "environment choice") is { } values)
+            return new(ReplayOutcome.Diverged, $"DIVERGED: the run finished {values}; the run is not the one recorded");
         if (original is null)
             return new(ReplayOutcome.Replayed, $"replayed {Counted.Of(replay.Report.Stats.Steps, "step")}");
         var before = Kinds(original);
@@ -46,6 +56,9 @@ public static class ReplayCheck
             ? new(ReplayOutcome.Reproduced, $"REPRODUCED — same trace hash {replay.Report.TraceHash} and violations [{after}]")
             : new(ReplayOutcome.NotReproduced, $"NOT REPRODUCED — trace hash {original.TraceHash} → {replay.Report.TraceHash}, violations [{before}] → [{after}]");
     }
+
+    private static string? Unused(int recorded, int taken, string what) =>
+        taken < recorded ? $"after {Counted.Of(taken, what)} of the {recorded:N0} recorded ({(what == "schedule choice" ? "choices" : "values")}), leaving {recorded - taken:N0} unused" : null;
 
     private static string Kinds(RunReport r) => string.Join(", ", r.Violations.Select(v => v.Kind).Order(StringComparer.Ordinal));
 }

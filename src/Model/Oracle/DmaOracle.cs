@@ -274,7 +274,7 @@ public sealed class DmaOracle : ISimEventSink
                 ? _causes.Explain(
                     (Cause.WaitsForRemovedDevice, "The flush sent an ATS invalidation to a surprise-removed device and waits for a completion that device can never send (H5: hypervisor.flush.on-disconnected-device = wait). Linux 4fc82cd907ac skips devices pci_dev_is_disconnected() reports gone; before it, qi_submit_sync waited for ever."),
                     (Cause.AtcCompletionNotAwaited, "The flush handler waits for a completion (ATS invalidation, DMA drain) that never arrives (H5, §2.4)."))
-                : ("", "The hypercall did not return in time: the run's hang timeout (run.hang-timeout) or step budget (--max-steps) may be shorter than the work; if not, the simulator's correct path hung: please report it with the reproduce line."));
+                : ("", "The hypercall did not return: in deterministic mode nothing else was left to run, so it never would; in stress mode it was outstanding longer than the run's hang timeout (run.hang-timeout), which may be shorter than the work. If neither explains it, the simulator's correct path hung: please report it with the reproduce line."));
 
     private Violation? CheckIdentity(in DmaTranslation t, in AccessContext ctx)
     {

@@ -92,6 +92,29 @@ public sealed class HostileInputTests : IDisposable
         Assert.DoesNotContain("reference.conf: hviommu.device-defaults.name", r.Err);
     }
 
+    // The command line's own parse errors speak as every other bad input does ("error: …"), once each, and keep the
+    // typo suggestion.
+    [Fact]
+    public void A_misspelt_option_is_an_error_line_with_a_suggestion()
+    {
+        var r = Run("run", "--sed", "3");
+        BadInput(r, "error: Unrecognized command or argument '--sed'.", "Did you mean one of the following?", "--seed");
+        Assert.Single(r.Err.Split('\n'), l => l.Contains("Unrecognized command or argument '--sed'", StringComparison.Ordinal));
+        Assert.All(r.Err.Split('\n').Where(l => l.StartsWith("Unrecognized", StringComparison.Ordinal) || l.StartsWith("Required", StringComparison.Ordinal)),
+            l => Assert.Fail("unprefixed message: " + l));
+    }
+
+    [Fact]
+    public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
+    {
+        // It used to be blamed on "reference.conf: hviommu.devices[0].domain", followed by "devices = []".
+        var path = Conf("hviommu { domains = [] }");
+        var r = Run("validate", "--config", path);
+        BadInput(r, $"{path}: hviommu.domains = []: no paging domain, but device");
+        Assert.DoesNotContain("reference.conf", r.Err);
+        Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_problem_with_the_whole_file_names_no_placeholder_key()
     {

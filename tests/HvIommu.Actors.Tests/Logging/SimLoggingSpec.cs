@@ -56,6 +56,29 @@ public sealed class SimLoggingSpec
         Assert.Contains("Association with remote system", text, StringComparison.Ordinal);
     }
 
+    // A cluster node that cannot bind says so in one line ("error: cannot listen on …"); Akka.Remote's own lines about
+    // it, logged afterwards from its threads, follow only with --verbose. Any other error still shows.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Remotings_lines_about_a_bind_failure_the_command_reported_show_only_when_verbose(bool verbose)
+    {
+        var sink = new StringWriter();
+        var logger = SimLogging.Configure(verbose, sink);
+        SimLogging.ReportedRemotingStartupFailure();
+
+        logger.Error("Failed to bind to {0}; shutting down DotNetty transport.", "8.8.8.8:4053");
+        logger.Error("Remoting error: [{0}] [{1}]", "Startup failed", "");
+        logger.Error("Remoting system has been terminated abruptly. Attempting to shut down transports");
+        logger.Error("Association with remote system {Address} has failed", "akka.tcp://hviommu@10.0.0.2:4053");
+
+        var text = sink.ToString();
+        Assert.Equal(verbose, text.Contains("Failed to bind to", StringComparison.Ordinal));
+        Assert.Equal(verbose, text.Contains("Startup failed", StringComparison.Ordinal));
+        Assert.Equal(verbose, text.Contains("terminated abruptly", StringComparison.Ordinal));
+        Assert.Contains("Association with remote system", text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_exception_is_one_line_unless_verbose_which_adds_its_stack_trace()
     {

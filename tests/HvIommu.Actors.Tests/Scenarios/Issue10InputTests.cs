@@ -195,8 +195,27 @@ public sealed class Issue10InputTests
     {
         var (exit, stdout) = Run("hviommu { expect = clean, run.ops = 2000 }", "--mode", "deterministic", "--seed", "1", "--max-steps", "5000");
         Assert.True(exit == ExitCodes.Mismatched, stdout);
-        Assert.Contains("step budget (--max-steps)", stdout);
+        Assert.Contains("but the schedule did not finish within 5,000 steps (--max-steps)", stdout);
         Assert.Contains("NOT MATCHED (exit 1)", stdout);
+        // Running out of steps says nothing about the hypercall outstanding at that step: no HypercallHung.
+        Assert.DoesNotContain("HypercallHung", stdout);
+    }
+
+    // The same on a right scenario with a budget too small for even its init: not a hung hypercall, not a simulator
+    // failure; and an explorer's budget stays its hang detector (exit 3), since a schedule there should finish.
+    [Fact]
+    public void A_right_scenario_cut_short_by_its_step_budget_did_not_finish_and_has_no_hung_hypercall()
+    {
+        var config = RepoFiles.Path("config", "scenarios", "h2-free-iova-right.conf");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--config", config, "--mode", "deterministic", "--seed", "1", "--max-steps", "10", "--plain"]);
+        Assert.True(exit == ExitCodes.Mismatched, stdout + stderr);
+        Assert.Contains("did not finish within 10 steps (--max-steps)", stdout);
+        Assert.DoesNotContain("HypercallHung", stdout);
+        Assert.DoesNotContain("SIMULATOR FAILURE", stdout);
+
+        (exit, stdout, stderr) = RunEndToEndTests.Run(["explore", "--config", config, "--seeds", "2", "--max-steps", "10", "--plain"]);
+        Assert.True(exit == ExitCodes.SimulatorFailure, stdout + stderr);
+        Assert.Contains("did not finish within 10 steps (--max-steps)", stderr);
     }
 
     // … and the duration stopped it early (stress: run.duration is wall time; a million operations cannot fit in 1 ms).
