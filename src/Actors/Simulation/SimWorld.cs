@@ -90,7 +90,7 @@ public sealed class SimWorld
         _attribution = sameHazards ? previous!._attribution : Model.Hazards.HazardRegistry.Attribution(settings);
         Mappings = new MappingLedger(Frames);
         Events.Subscribe(Mappings);
-        Oracle = new DmaOracle(Frames, Stage2, Violations, _hazardCauses, clock, _attribution);
+        Oracle = new DmaOracle(Mappings, Frames, Stage2, Violations, _hazardCauses, clock, _attribution);
         (IovaWidth, TableLevels) = TableDepth.For(settings);
         Oracle.TableDepthMismatch = TableDepth.HostLevels(TableDepth.PagingMode(TableLevels)) != TableLevels;
         Events.Subscribe(Oracle);

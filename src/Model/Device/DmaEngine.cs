@@ -200,7 +200,7 @@ public sealed class DmaEngine<TReply> where TReply : class
             _port.Completed(replyTo, -1, 0);
             return;
         }
-        var prod = new DmaDescriptor(-1, 0, 1, _recent.Count, 64, 1.0, ImmutableArray<MappingRecord>.Empty);
+        var prod = new DmaDescriptor(-1, 0, 1, _recent.Count, 64, 1.0, ImmutableArray<MappingFact>.Empty);
         var state = new DescriptorState(prod, replyTo);
         foreach (var d in _recent)
             _pending.Enqueue(new DmaTransaction(state, d.Iova, AccessKind.Write, replay: true, d.Mappings[0], prod.Bytes));

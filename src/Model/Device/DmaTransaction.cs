@@ -9,10 +9,11 @@ namespace HvIommu.Model.Device;
 /// <summary>
 /// A DMA descriptor the driver wrote to the device: <paramref name="Transactions"/> transfers of <paramref name="Bytes"/>
 /// bytes each over the buffer at <paramref name="Iova"/> (<paramref name="Pages"/> pages of 4 KiB), a fraction
-/// <paramref name="WriteFraction"/> of them writes. <paramref name="Mappings"/> are the oracle's records of the buffer's
-/// pages, so a fault on a live one is recognised as a lost mapping. Id −1 is the device's own (a prod's replays).
+/// <paramref name="WriteFraction"/> of them writes. <paramref name="Mappings"/> are the facts of the buffer's pages'
+/// mappings, one per page (serial, domain, IOVA → GPA, size): a fault on one the run's ledger still holds live is a
+/// lost mapping. Id −1 is the device's own (a prod's replays).
 /// </summary>
-public sealed record DmaDescriptor(long Id, ulong Iova, int Pages, int Transactions, int Bytes, double WriteFraction, ImmutableArray<MappingRecord> Mappings);
+public sealed record DmaDescriptor(long Id, ulong Iova, int Pages, int Transactions, int Bytes, double WriteFraction, ImmutableArray<MappingFact> Mappings);
 
 /// <summary>What a stale-replay device hands its replay engine to time (deterministic schedule version 3).</summary>
 public enum ReplayKind
@@ -35,7 +36,7 @@ public enum ReplayKind
 /// </summary>
 public sealed class DmaTransaction
 {
-    internal DmaTransaction(object? state, ulong iova, AccessKind access, bool replay, MappingRecord? mapping, int bytes)
+    internal DmaTransaction(object? state, ulong iova, AccessKind access, bool replay, MappingFact? mapping, int bytes)
     {
         State = state;
         Iova = iova;
@@ -55,7 +56,7 @@ public sealed class DmaTransaction
     public bool Replay { get; }
 
     /// <summary>The mapping the descriptor was built for at this page (what a fault is judged against).</summary>
-    public MappingRecord? Mapping { get; }
+    public MappingFact? Mapping { get; }
 
     /// <summary>Bytes moved (the descriptor's transfer size; 64 for a replayed write).</summary>
     public int Bytes { get; }

@@ -120,7 +120,7 @@ public sealed partial class DmaApiEngine
             return;
         var records = (MappingRecord[])replay.Payload(index)!;
         var iova = replay.ActualIova(index);
-        var perPage = ImmutableArray.CreateBuilder<MappingRecord>(pages);
+        var perPage = ImmutableArray.CreateBuilder<MappingFact>(pages);
         var r = 0;
         for (var p = 0; p < pages; p++)
         {

@@ -182,7 +182,7 @@ public sealed partial class DmaApiEngine
         _telemetry.RecordLatency(DriverLatency.Map, map.StartNs);
         var records = map.Records.MoveToImmutable();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
-        var perPage = ImmutableArray.CreateBuilder<MappingRecord>(map.Pages);
+        var perPage = ImmutableArray.CreateBuilder<MappingFact>(map.Pages);
         foreach (var r in records)
             for (var k = 0UL; k < r.Size.Bytes() >> GuestMemory.PageShift; k++)
                 perPage.Add(r);

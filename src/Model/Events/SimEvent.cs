@@ -38,13 +38,13 @@ public enum SimEventKind : byte
     Walked,
 
     /// <summary>The data phase of a DMA touched memory through <see cref="SimEvent.Translation"/> (made earlier, in
-    /// the translate step) for <see cref="SimEvent.Context"/>; <see cref="SimEvent.Mapping"/> is the mapping the
+    /// the translate step) for <see cref="SimEvent.Context"/>; <see cref="SimEvent.ProgrammedFor"/> is the mapping the
     /// device's descriptor was built for at that page, if known (brief §2.4: the access the flush must have
     /// drained or made impossible).</summary>
     DmaAccessed,
 
     /// <summary>A device's DMA faulted in the IOMMU: <see cref="SimEvent.Translation"/> holds the fault;
-    /// <see cref="SimEvent.Mapping"/> is the mapping its descriptor was built for at that page, if known.</summary>
+    /// <see cref="SimEvent.ProgrammedFor"/> is the mapping its descriptor was built for at that page, if known.</summary>
     DmaFaulted,
 
     /// <summary>A vCPU trapped into the hypervisor with hypercall <see cref="SimEvent.Hypercall"/> (a VM exit, brief
@@ -76,9 +76,12 @@ public readonly struct SimEvent
     /// <summary>The agent it happened on: a vCPU ("vcpu0"), a device, "flush-handler" (no allocation: the agent's own name).</summary>
     public string Source { get; init; }
 
-    /// <summary>The mapping concerned (MappingWritten/Clearing/Cleared/Released); DmaAccessed/DmaFaulted: the mapping
-    /// the device's descriptor was built for (null: none known, e.g. an ATS prefetch).</summary>
+    /// <summary>The mapping concerned (MappingWritten/Clearing/Cleared/Released).</summary>
     public MappingRecord? Mapping { get; init; }
+
+    /// <summary>DmaAccessed/DmaFaulted: the mapping the device's descriptor was built for at that page, as the
+    /// descriptor carried it (its facts; null: none known, e.g. an ATS prefetch).</summary>
+    public MappingFact? ProgrammedFor { get; init; }
 
     /// <summary>MappingClearing: the unmap goes to a flush queue.</summary>
     public bool Queued { get; init; }
@@ -139,12 +142,12 @@ public readonly struct SimEvent
         new() { Kind = SimEventKind.Walked, Chain = chain, Translation = walk, Context = ctx, Domain = walk.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
 
     /// <param name="programmedFor">The mapping the descriptor was built for at this page, if known.</param>
-    public static SimEvent DmaAccessed(in DmaTranslation translation, in AccessContext ctx, MappingRecord? programmedFor) =>
-        new() { Kind = SimEventKind.DmaAccessed, Translation = translation, Context = ctx, Mapping = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+    public static SimEvent DmaAccessed(in DmaTranslation translation, in AccessContext ctx, MappingFact? programmedFor) =>
+        new() { Kind = SimEventKind.DmaAccessed, Translation = translation, Context = ctx, ProgrammedFor = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
 
     /// <param name="programmedFor">The mapping the descriptor was built for at this page, if known.</param>
-    public static SimEvent DmaFaulted(in DmaTranslation translation, in AccessContext ctx, MappingRecord? programmedFor) =>
-        new() { Kind = SimEventKind.DmaFaulted, Translation = translation, Context = ctx, Mapping = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
+    public static SimEvent DmaFaulted(in DmaTranslation translation, in AccessContext ctx, MappingFact? programmedFor) =>
+        new() { Kind = SimEventKind.DmaFaulted, Translation = translation, Context = ctx, ProgrammedFor = programmedFor, Domain = translation.Domain, Source = ctx.Device, TimeNs = ctx.SimTimeNs };
 
     /// <param name="vcpu">The index of the vCPU that trapped.</param>
     public static SimEvent HypercallTrapped(HypercallCode code, int vcpu, string source) =>

@@ -98,6 +98,12 @@ public sealed class MappingLedger : ISimEventSink, IMappingLookup
     /// <inheritdoc />
     public IReadOnlyList<MappingRecord> Mapped(uint domain) => _registry.Mapped(domain);
 
+    /// <summary>The record of the mapping <paramref name="fact"/> describes while it is registered and its unmap has
+    /// not completed (its <see cref="MappingRecord.State"/> says how far it got), else null: what a device descriptor's
+    /// page is judged against. Looked up by domain, IOVA and page size, comparing serials, so a mapping unmapped and
+    /// replaced at the same IOVA is not mistaken for its successor; no index by serial is kept.</summary>
+    public MappingRecord? Live(MappingFact fact) => _registry.Live(fact);
+
     /// <summary>Observes one event of the run's stream: the mapping and flush events move the records along; the
     /// others are the oracle's.</summary>
     public void On(in SimEvent e)

@@ -22,24 +22,44 @@ internal sealed class MappingRegistry : IMappingLookup
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _live = new();
     private readonly ConcurrentDictionary<(uint Domain, ulong Key), MappingRecord> _recent = new();
 
+    // A live mapping another registration at its key displaced from _live (two live mappings of one IOVA and size:
+    // only a driver that maps an IOVA it has not unmapped does it), by serial until it is unmapped. Empty otherwise.
+    private readonly ConcurrentDictionary<long, MappingRecord> _displaced = new();
+
     /// <summary>Serials handed out: every mapping the run registered.</summary>
     public long Count => Interlocked.Read(ref _nextSerial);
 
     /// <summary>Mappings registered and not unmapped.</summary>
-    public int LiveCount => _live.Count;
+    public int LiveCount => _live.Count + _displaced.Count;
 
     /// <summary>Keys (domain, IOVA, page size) whose last unmapped mapping is remembered for walks that raced the unmap.</summary>
     public int RecentCount => _recent.Count;
 
     public long NextSerial() => Interlocked.Increment(ref _nextSerial);
 
-    public void Add(MappingRecord record) => _live[(record.Domain, Key(record.Iova, record.Size))] = record;
+    public void Add(MappingRecord record) =>
+        _live.AddOrUpdate((record.Domain, Key(record.Iova, record.Size)), static (_, a) => a.Record,
+            static (_, displaced, a) =>
+            {
+                a.Displaced[displaced.Serial] = displaced;
+                return a.Record;
+            }, (Record: record, Displaced: _displaced));
 
     public void RemoveLive(MappingRecord record)
     {
         var key = (record.Domain, Key(record.Iova, record.Size));
         _recent[key] = record;
-        _live.TryRemove(new KeyValuePair<(uint, ulong), MappingRecord>(key, record));
+        if (!_live.TryRemove(new KeyValuePair<(uint, ulong), MappingRecord>(key, record)))
+            _displaced.TryRemove(record.Serial, out _);
+    }
+
+    /// <summary>The registered, not yet unmapped mapping <paramref name="fact"/> describes (found at its domain, IOVA and
+    /// size, and the same serial), or null once its unmap has completed.</summary>
+    public MappingRecord? Live(MappingFact fact)
+    {
+        if (_live.TryGetValue((fact.Domain, Key(fact.Iova, fact.Size)), out var r) && r.Serial == fact.Serial)
+            return r;
+        return !_displaced.IsEmpty && _displaced.TryGetValue(fact.Serial, out r) ? r : null;
     }
 
     /// <summary>

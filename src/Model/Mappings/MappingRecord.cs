@@ -16,15 +16,15 @@ public enum MappingState
 }
 
 /// <summary>
-/// One IOVA → GPA mapping of one domain, from <c>dma_map</c> to its flush. Translations carry its
-/// <see cref="Serial"/>, so an access can be judged against the mapping it was made from.
+/// What a mapping is, fixed when <c>dma_map</c> registers it (docs/design.md §2): its serial, domain, IOVA → GPA,
+/// page size, access, the data frame's generation, who mapped it and when. This is what crosses an actor boundary (a
+/// device descriptor's pages, a DMA transaction's programmed mapping, the events of its accesses): nothing reading it
+/// can see or change where the mapping is in its life; whether it is still mapped is the run's ledger's answer
+/// (<c>Ledger.MappingLedger.Live</c>, by domain, IOVA and size, comparing <see cref="Serial"/>).
 /// </summary>
-public sealed class MappingRecord
+public class MappingFact
 {
-    private int _state;
-    private bool _queued;
-
-    public MappingRecord(long serial, uint domain, ulong iova, ulong gpa, PageSize size, bool writable, uint frameGeneration, int vcpu, long mapTimeNs)
+    private protected MappingFact(long serial, uint domain, ulong iova, ulong gpa, PageSize size, bool writable, uint frameGeneration, int vcpu, long mapTimeNs)
     {
         Serial = serial;
         Domain = domain;
@@ -37,6 +37,7 @@ public sealed class MappingRecord
         MapTimeNs = mapTimeNs;
     }
 
+    /// <summary>The mapping's number in its run, from 1, in registration order: a violation names it.</summary>
     public long Serial { get; }
     public uint Domain { get; }
     public ulong Iova { get; }
@@ -45,8 +46,29 @@ public sealed class MappingRecord
     public bool Writable { get; }
     /// <summary>Generation of the data frame when it was mapped (see <see cref="Memory.FrameInfo"/>).</summary>
     public uint FrameGeneration { get; }
+    /// <summary>The vCPU whose dma_map registered it.</summary>
     public int Vcpu { get; }
+    /// <summary>Registration time, simulated ns.</summary>
     public long MapTimeNs { get; }
+
+    public override string ToString() => $"mapping #{Serial} IOVA 0x{Iova:x} → GPA 0x{Gpa:x} ({Size.Name()}, {(Writable ? "rw" : "r")}) of domain {Domain}";
+}
+
+/// <summary>
+/// One IOVA → GPA mapping of one domain, from <c>dma_map</c> to its flush: its <see cref="MappingFact"/> and its life,
+/// which only the run's ledger of mappings moves (from the event stream). Translations and cache entries carry it
+/// (the IOMMU's shadow data), so an access can be judged against the state of the mapping it was made from however
+/// long ago; it lives exactly while something can still use it (see <c>Ledger/MappingRegistry.cs</c>).
+/// </summary>
+public sealed class MappingRecord : MappingFact
+{
+    private int _state;
+    private bool _queued;
+
+    public MappingRecord(long serial, uint domain, ulong iova, ulong gpa, PageSize size, bool writable, uint frameGeneration, int vcpu, long mapTimeNs)
+        : base(serial, domain, iova, gpa, size, writable, frameGeneration, vcpu, mapTimeNs)
+    {
+    }
 
     public MappingState State => (MappingState)Volatile.Read(ref _state);
 
@@ -82,6 +104,4 @@ public sealed class MappingRecord
         FlushTimeNs = timeNs;
         Volatile.Write(ref _state, (int)MappingState.Flushed);
     }
-
-    public override string ToString() => $"mapping #{Serial} IOVA 0x{Iova:x} → GPA 0x{Gpa:x} ({Size.Name()}, {(Writable ? "rw" : "r")}) of domain {Domain}";
 }

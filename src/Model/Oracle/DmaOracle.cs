@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Ledger;
 using HvIommu.Model.Mappings;
 using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
@@ -14,7 +15,7 @@ namespace HvIommu.Model.Oracle;
 /// (docs/design.md §2). An observe-only monitor: it subscribes to the run's <see cref="SimEventStream"/> (walks by the
 /// translator, the devices' DMA accesses and faults, hung hypercalls) and judges each against the
 /// <see cref="MappingRecord"/> it names, whose life (mapped, unmapped, flushed) the run's
-/// <see cref="Ledger.MappingLedger"/> keeps from the same stream, subscribed before the oracle; it changes neither
+/// <see cref="MappingLedger"/> keeps from the same stream, subscribed before the oracle; it changes neither
 /// the system nor the records. Thread-safe: stress mode emits from every core at once.
 /// </summary>
 public sealed class DmaOracle : ISimEventSink
@@ -24,16 +25,20 @@ public sealed class DmaOracle : ISimEventSink
     private readonly ViolationLog _log;
     private readonly HazardCauses _causes;
     private readonly Func<ViolationKind, string> _hazardOf;
+    private readonly MappingLedger _mappings;
 
     private readonly Time.ISimClock? _clock;
 
+    /// <param name="mappings">The run's ledger of mappings: whether the mapping a device's descriptor was built for is
+    /// still live is its answer (the descriptor carries only the mapping's <see cref="MappingFact"/>).</param>
     /// <param name="hazardOf">The hazard id a finding of a kind is attributed to (Hazards.HazardRegistry.Attribution: only
     /// hazards whose knob is on); none when null.</param>
     /// <param name="clock">Read only when a finding is reported without a time (hot paths pass 0 to avoid reading it).</param>
     /// <param name="causes">The hazard knobs the run has on: explanations name only these (default: all, as unit tests use it).</param>
-    public DmaOracle(FrameAllocator frames, Stage2 stage2, ViolationLog log, HazardCauses? causes = null, Time.ISimClock? clock = null,
+    public DmaOracle(MappingLedger mappings, FrameAllocator frames, Stage2 stage2, ViolationLog log, HazardCauses? causes = null, Time.ISimClock? clock = null,
         Func<ViolationKind, string>? hazardOf = null)
     {
+        _mappings = mappings;
         _clock = clock;
         _frames = frames;
         _stage2 = stage2;
@@ -48,7 +53,7 @@ public sealed class DmaOracle : ISimEventSink
     public ViolationLog Log => _log;
 
     /// <summary>Observes one event of the run's stream (the oracle's subscription): it judges walks, DMA accesses and
-    /// faults, and hung hypercalls; the mapping and flush events are the <see cref="Ledger.MappingLedger"/>'s.</summary>
+    /// faults, and hung hypercalls; the mapping and flush events are the <see cref="MappingLedger"/>'s.</summary>
     public void On(in SimEvent e)
     {
         switch (e.Kind)
@@ -57,10 +62,10 @@ public sealed class DmaOracle : ISimEventSink
                 CheckWalk(e.Chain, e.Translation, e.Context);
                 break;
             case SimEventKind.DmaAccessed:
-                CheckAccess(e.Translation, e.Context, e.Mapping);
+                CheckAccess(e.Translation, e.Context, e.ProgrammedFor);
                 break;
             case SimEventKind.DmaFaulted:
-                CheckFault(e.Translation, e.Context, e.Mapping);
+                CheckFault(e.Translation, e.Context, e.ProgrammedFor);
                 break;
             case SimEventKind.HypercallHung:
                 ReportHung(e.Source, e.Hypercall, e.Domain, e.TimeNs);
@@ -71,7 +76,7 @@ public sealed class DmaOracle : ISimEventSink
     /// <summary>Judges one DMA access at the moment it touches memory. Returns null when it is allowed.</summary>
     /// <param name="programmedFor">The mapping the device's descriptor was built for (programmed or replayed), if known:
     /// a translation that resolves to a mapping of another domain is an isolation breach (Xen XSA-302's shape).</param>
-    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx, MappingRecord? programmedFor = null)
+    public Violation? CheckAccess(in DmaTranslation t, in AccessContext ctx, MappingFact? programmedFor = null)
     {
         if (ctx.DeviceBlocked)
             return Report(ViolationKind.IsolationBreach, t, ctx, null, 0,
@@ -129,8 +134,8 @@ public sealed class DmaOracle : ISimEventSink
         // Programmed (not replayed) DMA for a live mapping must resolve to that very mapping: another live mapping of the
         // same domain means the IOMMU's tables or caches send the device's addresses somewhere the driver never pointed
         // them. A replay may legitimately hit an IOVA reused since (the IOMMU cannot tell one domain's buffers apart).
-        if (record is not null && programmedFor is not null && !ctx.Replay && !ReferenceEquals(record, programmedFor)
-            && record.Domain == programmedFor.Domain && programmedFor.State == MappingState.Mapped && record.State == MappingState.Mapped)
+        if (record is not null && programmedFor is not null && !ctx.Replay && record.Serial != programmedFor.Serial
+            && record.Domain == programmedFor.Domain && record.State == MappingState.Mapped && _mappings.Live(programmedFor) is { State: MappingState.Mapped })
             return Report(ViolationKind.IsolationBreach, t, ctx, record, frame,
                 $"DMA by {ctx.Device} for a descriptor built for {programmedFor} resolved to {record}, another live mapping of the same domain",
                 _causes.Explain(
@@ -177,12 +182,13 @@ public sealed class DmaOracle : ISimEventSink
     public bool TableDepthMismatch { get; set; }
 
     /// <summary>A device's programmed (not replayed) DMA faulted: a lost mapping when its mapping is live (H6, H15).</summary>
-    /// <param name="record">The mapping the device's descriptor was built for (null: none).</param>
-    public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, MappingRecord? record)
+    /// <param name="programmed">The mapping the device's descriptor was built for (null: none); whether it is live is the
+    /// ledger's answer.</param>
+    public Violation? CheckFault(in DmaTranslation t, in AccessContext ctx, MappingFact? programmed)
     {
-        if (ctx.Replay)
+        if (ctx.Replay || programmed is null)
             return null;
-        if (record is null || record.State != MappingState.Mapped)
+        if (_mappings.Live(programmed) is not { State: MappingState.Mapped } record)
             return null;
         if (record.Domain == DeviceDomainId.Default)
             return Report(ViolationKind.LostMapping, t, ctx, record, 0,

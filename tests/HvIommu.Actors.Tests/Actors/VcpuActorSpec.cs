@@ -123,7 +123,7 @@ public sealed class VcpuActorSpec : ActorSpec
         Assert.True(init.Succeeded, init.Detail);
         var program = _device.ExpectMsg<ProgramDma>();
         Assert.Equal(_vcpu, program.ReplyTo);
-        Assert.Equal(MappingState.Mapped, Assert.Single(program.Descriptor.Mappings).State);
+        Assert.Equal(MappingState.Mapped, _world.Mappings.Live(Assert.Single(program.Descriptor.Mappings))?.State);
         Assert.False(_supervisor.HasMessages);
     }
 

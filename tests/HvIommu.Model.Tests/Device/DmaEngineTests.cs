@@ -38,7 +38,7 @@ public sealed class DmaEngineTests
     }
 
     private static DmaDescriptor Descriptor(long id, int transactions, ulong iova = Buffer, int pages = 1, double writes = 0) =>
-        new(id, iova, pages, transactions, 64, writes, ImmutableArray.Create(new MappingRecord[pages]));
+        new(id, iova, pages, transactions, 64, writes, ImmutableArray.Create(new MappingFact[pages]));
 
     /// <summary>The IOVA of each translation asked for, in order (offsets inside the page dropped).</summary>
     private List<string> Translations() => _log.Where(l => l.StartsWith("translate")).ToList();

@@ -56,7 +56,7 @@ internal sealed class DriverEngineRig
         host.AddDevice(device);
         var events = new SimEventStream();
         var mappings = new MappingLedger(frames);
-        var oracle = new DmaOracle(frames, stage2, new ViolationLog(16, false), clock: Clock);
+        var oracle = new DmaOracle(mappings, frames, stage2, new ViolationLog(16, false), clock: Clock);
         events.Subscribe(mappings);
         events.Subscribe(oracle);
         World = new DriverWorld

@@ -155,7 +155,7 @@ public sealed class HypercallInputCodecTests
         foreach (var (causes, named) in new[] { (HazardCauses.Of(Cause.HypercallInputIrqsOn), true), (HazardCauses.None, false) })
         {
             var rig = new IommuRig().WithPagingDomain();
-            var oracle = new DmaOracle(rig.Frames, rig.Stage2, rig.Log, causes);
+            var oracle = new DmaOracle(rig.Mappings, rig.Frames, rig.Stage2, rig.Log, causes);
             var record = rig.MapBuffer(0xFFFF_F000);
             rig.Translate(rig.Nic, 0xFFFF_F000);
             rig.Unmap(record, queued: false);

@@ -39,7 +39,7 @@ internal sealed class IommuRig
         Log = new ViolationLog(maxKept, lazyWindowIsViolation);
         // Each kind is attributed to the hazard it typically stands for, as if that hazard's knob were on.
         Mappings = new MappingLedger(Frames);
-        Oracle = new DmaOracle(Frames, Stage2, Log, hazardOf: Hazards.HazardRegistry.TypicalHazard);
+        Oracle = new DmaOracle(Mappings, Frames, Stage2, Log, hazardOf: Hazards.HazardRegistry.TypicalHazard);
         Host = new HostIommu(Memory, Stage2, settings ?? DefaultSettings, new SeededRandom(42), behaviour);
         Nic = new DeviceSlot("nic", NicId, iommuEnabled: true, atc: null);
         AtsDevice = new DeviceSlot("dsa", AtsDeviceId, iommuEnabled: true, new DeviceTlb(16, new SeededRandom(7)));

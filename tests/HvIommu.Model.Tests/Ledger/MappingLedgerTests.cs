@@ -80,7 +80,7 @@ public sealed class MappingLedgerTests
     public void The_oracle_alone_on_the_stream_changes_no_record()
     {
         var record = Register();
-        var oracle = new DmaOracle(_frames, new Stage2(_memory.SizeBytes), new ViolationLog(16, false));
+        var oracle = new DmaOracle(_ledger, _frames, new Stage2(_memory.SizeBytes), new ViolationLog(16, false));
 
         oracle.On(SimEvent.MappingWritten(record, "vcpu0", 1));
         oracle.On(SimEvent.MappingClearing(record, queued: true, "vcpu0", 10));

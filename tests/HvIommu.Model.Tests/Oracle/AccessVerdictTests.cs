@@ -104,7 +104,7 @@ public sealed class AccessVerdictTests
     {
         // With only the walk-cache knob wrong, a table walk can still reach a flushed leaf (through a pointer the flush
         // left cached): that is H1, not "no hazard knob of this run can cause it".
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(on));
+        var oracle = new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(on));
         var record = _rig.MapBuffer(Iova);
         var t = _rig.Translate(_rig.Nic, Iova);
         Assert.Equal(TranslationSource.Walk, t.Source);

@@ -101,7 +101,7 @@ public sealed class WalkFaultTeardownTests
         _rig.Mappings.UnmapStarting(record, 10, queued: false);
         _rig.Mappings.UnmapDone(record, 11);
         Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record));
-        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), record: null));
+        Assert.Null(_rig.Oracle.CheckFault(t, IommuRig.Context(_rig.Nic), programmed: null));
         Assert.Equal(0, _rig.Log.Total);
     }
 
@@ -146,7 +146,7 @@ public sealed class WalkFaultTeardownTests
     [Fact]
     public void A_finding_no_knob_of_the_run_can_cause_names_no_hazard()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        var oracle = new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
         oracle.CheckTeardown(1, 0, 1, 0);
         Assert.All(_rig.Log.Kept, v =>
         {
@@ -159,7 +159,7 @@ public sealed class WalkFaultTeardownTests
     [Fact]
     public void The_hazard_named_is_that_of_a_knob_the_run_has_on()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(Cause.RfcInitUnwinding));
+        var oracle = new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.Of(Cause.RfcInitUnwinding));
         oracle.CheckTeardown(1, 0, 0, 0);
         var v = Assert.Single(_rig.Log.Kept);
         Assert.Equal("H16", v.Hazard);
@@ -171,10 +171,10 @@ public sealed class WalkFaultTeardownTests
     {
         // A leaked table page: the RFC's init path (H16) and the flush-queue overrun (H18) are both on.
         var causes = HazardCauses.Of(Cause.RfcInitUnwinding, Cause.FlushQueueOverrun);
-        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H18").CheckTeardown(0, 0, 1, 0);
-        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes).CheckTeardown(0, 0, 1, 0);
+        new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H18").CheckTeardown(0, 0, 1, 0);
+        new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, causes).CheckTeardown(0, 0, 1, 0);
         // A hazard whose knob is off is never named, whatever the scenario says.
-        new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H2").CheckTeardown(0, 0, 1, 0);
+        new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, causes, hazardOf: _ => "H2").CheckTeardown(0, 0, 1, 0);
         Assert.Equal(["H18", "H16", "H16"], _rig.Log.Kept.Select(v => v.Hazard));
         Assert.All(_rig.Log.Kept, v => Assert.DoesNotContain("(H2)", v.Explanation));
     }
@@ -182,7 +182,7 @@ public sealed class WalkFaultTeardownTests
     [Fact]
     public void A_leak_the_driver_knows_the_cause_of_says_so()
     {
-        var oracle = new DmaOracle(_rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
+        var oracle = new DmaOracle(_rig.Mappings, _rig.Frames, _rig.Stage2, _rig.Log, HazardCauses.None);
         oracle.CheckTeardown(1, 0, 0, 0, leakCause: ("", "DELETE refused because DETACH failed"));
         Assert.Contains("DETACH failed", Assert.Single(_rig.Log.Kept).Explanation);
     }
