@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Dispatch;
@@ -28,13 +27,18 @@ public sealed class DeterministicMailboxType : MailboxType, IProducesMessageQueu
 /// <summary>
 /// An unbounded queue (multi-producer, consumed by the driving thread) that reports each dequeued user
 /// message to the driver's delivery trace. Messages drained to dead letters at stop are not reported.
+/// While the driver drives, it yields at most one user message per mailbox run (see <see cref="TryDequeue"/>).
 /// </summary>
 public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics,
     IUnboundedDequeBasedMessageQueueSemantics
 {
-    private readonly ConcurrentQueue<(Envelope Envelope, long SendSeq)> _queue = new();
+    // A plain queue under a lock rather than a ConcurrentQueue: producers are almost always the driving thread
+    // itself (an uncontended lock), and an explorer creates every actor's queue again per schedule, where a
+    // ConcurrentQueue's first segment (32 slots) is most of what a mailbox allocates.
+    private readonly Queue<(Envelope Envelope, long SendSeq)> _queue = new();
     private readonly Stack<Envelope> _prepended = new();
     private readonly SimulationDriver? _driver;
+    private long _takenInRun = -1;
 
     public DeterministicMessageQueue(IActorRef? owner, SimulationDriver? driver)
     {
@@ -48,22 +52,57 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
     /// <summary>The driver's cached identity of the owner; written and read by the driver only.</summary>
     internal ActorIdentity? Identity { get; set; }
 
-    public bool HasMessages => _prepended.Count > 0 || !_queue.IsEmpty;
+    public bool HasMessages
+    {
+        get
+        {
+            if (_prepended.Count > 0)
+                return true;
+            lock (_queue)
+                return _queue.Count > 0;
+        }
+    }
 
-    public int Count => _prepended.Count + _queue.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_queue)
+                return _prepended.Count + _queue.Count;
+        }
+    }
 
     // The send's trace number travels with the envelope, so the delivery can name its cause.
-    public void Enqueue(IActorRef receiver, Envelope envelope) =>
-        _queue.Enqueue((envelope, _driver?.OnEnqueued(this, envelope.Message) ?? 0));
+    public void Enqueue(IActorRef receiver, Envelope envelope)
+    {
+        var sendSeq = _driver?.OnEnqueued(this, envelope.Message) ?? 0;
+        lock (_queue)
+            _queue.Enqueue((envelope, sendSeq));
+    }
 
     // Called only by the owning actor while it runs (UnstashAll), as with Akka's own deque queues.
     public void EnqueueFirst(Envelope envelope) => _prepended.Push(envelope);
 
+    /// <summary>
+    /// The next user message, unless this mailbox already delivered one in the driver's current mailbox run: a
+    /// step of a deterministic schedule delivers at most one user message, whatever Akka's dispatcher throughput
+    /// (which lets one run deliver two) — so the dispatcher needs no throughput deadline, whose clock read per
+    /// message was a measurable part of a step. The mailbox, still holding messages, is scheduled again after the run.
+    /// </summary>
     public bool TryDequeue(out Envelope envelope)
     {
+        var driver = _driver;
+        var counted = driver is not null && driver.OnDrivingThread;
+        if (counted && _takenInRun == driver!.RunSerial)
+        {
+            envelope = default;
+            return false;
+        }
         if (!TryTake(out envelope, out var sendSeq))
             return false;
-        _driver?.OnDequeued(this, envelope.Message, sendSeq);
+        if (counted)
+            _takenInRun = driver!.RunSerial;
+        driver?.OnDequeued(this, envelope.Message, sendSeq);
         return true;
     }
 
@@ -82,10 +121,14 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
             envelope = _prepended.Pop();
             return true;
         }
-        if (!_queue.TryDequeue(out var entry))
+        (Envelope, long) entry;
+        lock (_queue)
         {
-            envelope = default;
-            return false;
+            if (!_queue.TryDequeue(out entry))
+            {
+                envelope = default;
+                return false;
+            }
         }
         (envelope, sendSeq) = entry;
         return true;

@@ -29,21 +29,25 @@ public sealed class DeterministicSystem : IDisposable
         System = system;
         Scheduler = (VirtualTimeScheduler)system.Scheduler;
         // A top-level actor is started by the /user guardian on its own dispatcher: its Create arrives from
-        // another thread, so wait for it here, once, before any schedule.
+        // another thread, so wait for it here, once, before any schedule. The guardian starts the real cell and
+        // only then swaps it into the host's reference: a message told before the swap waits in Akka's temporary
+        // cell and reaches the mailbox later from the guardian's thread (a schedule's first CreateRun stranded,
+        // or foreign work while driving). So the host is ready when it has started *and* its reference is swapped.
         var started = new StrongBox<bool>();
         _host = system.ActorOf(Props.Create(() => new DeterministicHost(started)).WithDispatcher(DispatcherId), "deterministic");
-        while (!started.Value)
+        bool Ready() => started.Value && _host is not IRepointableRef { IsStarted: false };
+        while (!Ready())
         {
             Driver.DriveToQuiescence(StartupSteps);
-            if (!started.Value && !Driver.AwaitForeignWork(StartupTimeout))
+            if (!Ready() && !Driver.AwaitForeignWork(StartupTimeout, Ready))
                 throw new InvalidOperationException($"The deterministic host did not start within {StartupTimeout}.");
         }
     }
 
     /// <summary>
     /// The HOCON that installs the virtual scheduler and defines the deterministic dispatcher. Throughput 1
-    /// alone lets a mailbox run deliver two user messages; a positive <c>throughput-deadline-time</c> makes it
-    /// exactly one (Akka compares the deadline with its absolute monotonic clock, so any value stops the loop).
+    /// alone lets a mailbox run deliver two user messages; the deterministic queue makes it exactly one
+    /// (<see cref="DeterministicMessageQueue.TryDequeue"/>), without a throughput deadline and its clock reads.
     /// </summary>
     public static Config Configuration { get; } = ConfigurationFactory.ParseString($$"""
         akka.scheduler.implementation = "{{typeof(VirtualTimeScheduler).FullName}}, HvIommu.Actors"
@@ -51,7 +55,6 @@ public sealed class DeterministicSystem : IDisposable
           type = Dispatcher
           executor = "{{typeof(DeterministicExecutorConfigurator).FullName}}, HvIommu.Actors"
           throughput = 1
-          throughput-deadline-time = 1ms
           mailbox-type = "{{typeof(DeterministicMailboxType).FullName}}, HvIommu.Actors"
         }
         """);

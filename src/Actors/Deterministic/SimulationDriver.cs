@@ -162,9 +162,11 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
 
     /// <summary>
     /// Waits (spinning, then yielding) until work arrives from another thread, e.g. the /user guardian
-    /// starting a top-level actor; false on timeout. Not for use in a deterministic run.
+    /// starting a top-level actor, or <paramref name="orUntil"/> holds; false on timeout. Not for use in a
+    /// deterministic run.
     /// </summary>
-    public bool AwaitForeignWork(TimeSpan timeout) => SpinWait.SpinUntil(() => !_foreign.IsEmpty, timeout);
+    public bool AwaitForeignWork(TimeSpan timeout, Func<bool>? orUntil = null) =>
+        SpinWait.SpinUntil(() => !_foreign.IsEmpty || (orUntil?.Invoke() ?? false), timeout);
 
     private DriveResult Drive(Func<bool>? done, long maxSteps, bool cleanup)
     {
@@ -284,6 +286,12 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
 
     internal bool IsReleased => _released;
 
+    /// <summary>Numbers the mailbox runs the driver makes (each step that runs an actor): a deterministic queue
+    /// delivers at most one user message per run.</summary>
+    internal long RunSerial => _runSerial;
+
+    private long _runSerial;
+
     /// <summary>True when the calling thread is the one whose timers and mailbox runs are virtual.</summary>
     internal bool OnDrivingThread => !_released && Environment.CurrentManagedThreadId == _ownerThreadId;
 
@@ -344,6 +352,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         var position = timer ? index - 1 : index;
         var chosen = _runs[position];
         RemoveAt(position);
+        _runSerial++;
         _time.Advance(QuantumNs);
         if (Tracer is { } tracer && !_cleanup)
             tracer.Enter(IdentityOf(chosen).Name, _choices.Count);
