@@ -432,9 +432,23 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     private static ActorIdentity NewIdentity(DeterministicMessageQueue queue) =>
         new(queue.Owner?.Path.ToStringWithoutAddress() ?? "(no owner)");
 
-    /// <summary>A type's name without assembly versions: namespace, name and generic arguments.</summary>
+    /// <summary>
+    /// The simulation actors' protocol namespaces. Their messages hash under the one namespace they shared when the
+    /// trace hashes were baselined (<c>HvIommu.Actors.Protocol</c>), so a message moving between protocol folders
+    /// keeps every replay's hash.
+    /// </summary>
+    private static readonly HashSet<string> ProtocolNamespaces =
+    [
+        "HvIommu.Actors.FlushHandler", "HvIommu.Actors.Hypervisor", "HvIommu.Actors.PciDevice", "HvIommu.Actors.Vcpu",
+        "HvIommu.Actors.VmExit",
+    ];
+
+    /// <summary>A type's name without assembly versions: namespace, name and generic arguments; a simulation message
+    /// under the protocol namespace it was baselined in (<see cref="ProtocolNamespaces"/>).</summary>
     internal static string StableTypeName(Type type)
     {
+        if (!type.IsNested && type.Namespace is { } ns && ProtocolNamespaces.Contains(ns))
+            return "HvIommu.Actors.Protocol." + type.Name;
         if (!type.IsGenericType)
             return type.FullName ?? type.Name;
         var arguments = string.Join(",", type.GetGenericArguments().Select(StableTypeName));

@@ -1,17 +1,15 @@
-using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Event;
+using HvIommu.Actors.Configuration;
 using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.Logging;
 using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Settings;
-using HvIommu.Actors.Logging;
-using HvIommu.Actors.Configuration;
 
 namespace HvIommu.Actors.FlushHandler;
 

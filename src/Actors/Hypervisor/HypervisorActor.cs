@@ -1,15 +1,14 @@
 using Akka.Actor;
-using Akka.Event;
 using HvIommu.Actors.FlushHandler;
+using HvIommu.Actors.Logging;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Iommu;
 using HvIommu.Model.Randomness;
-using HvIommu.Actors.Logging;
 using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Hypervisor;

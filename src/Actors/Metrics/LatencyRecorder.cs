@@ -1,5 +1,4 @@
 using HdrHistogram;
-using HvIommu.Actors.Reporting;
 
 namespace HvIommu.Actors.Metrics;
 

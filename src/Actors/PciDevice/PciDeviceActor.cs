@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Tracing;
 using HvIommu.Model.Device;

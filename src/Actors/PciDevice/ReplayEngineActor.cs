@@ -1,5 +1,7 @@
 using Akka.Actor;
-using HvIommu.Actors.Protocol;
+using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Vcpu;
 using HvIommu.Model.Device;
 
 namespace HvIommu.Actors.PciDevice;

@@ -1,13 +1,11 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Event;
 using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
+using HvIommu.Actors.Logging;
 using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Actors.Vcpu;
-using HvIommu.Actors.Logging;
 
 namespace HvIommu.Actors.Runs;
 

@@ -11,7 +11,8 @@ using HvIommu.Model.Metrics;
 
 namespace HvIommu.Actors.Runs;
 
-/// <summary>What a finished run hands back to the command line: its report, its exit code and its trace (if recorded).</summary>
+/// <summary>What a finished run hands back to the command line: its report, its verdict (which the command line maps to
+/// the exit code) and its trace (if recorded).</summary>
 /// <param name="Operations">Guest operations completed (map → DMA → unmap; a replayed trace's events), the figure
 /// the progress line counts as "ops"; 0 where the runner does not count them.</param>
 public sealed record RunResult(RunReport Report, RunVerdict Verdict, RunOutcome Outcome, string? Failure, Tracing.SimTrace? Trace = null, long Operations = 0);

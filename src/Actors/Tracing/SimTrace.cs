@@ -1,5 +1,4 @@
 using Akka.Actor;
-using HvIommu.Actors.Protocol;
 using HvIommu.Model.Oracle;
 using HvIommu.Model.Time;
 
@@ -71,11 +70,11 @@ public sealed class SimTrace
     /// A vCPU traps with a hypercall. In deterministic mode the driver already records the send; in stress
     /// mode the vCPU's record is the only one.
     /// </summary>
-    public void HypercallSent(string vcpu, Hypercall call)
+    public void HypercallSent(string vcpu, ITracedMessage call)
     {
         if (RecordsMessages)
             return;
-        var (name, detail) = TraceNames.Describe(call);
+        var (name, detail) = call.DescribeForTrace();
         Recorder.Record(_step, _clock.NowNs, TraceEventKind.Send, vcpu, name, detail, 0, "hypervisor");
     }
 
@@ -84,25 +83,25 @@ public sealed class SimTrace
     /// to the vCPU, recorded by the driver; in stress mode it is recorded here and paired with the vCPU's
     /// resumption by <paramref name="replyTo"/> (the vCPU: one hypercall is outstanding per vCPU).
     /// </summary>
-    public void HypercallReplied(string replier, int vcpu, IActorRef replyTo, HypercallCompleted reply)
+    public void HypercallReplied(string replier, int vcpu, IActorRef replyTo, ITracedMessage reply)
     {
         if (RecordsMessages)
             return;
-        var (name, detail) = TraceNames.Describe(reply);
+        var (name, detail) = reply.DescribeForTrace();
         var seq = Recorder.Record(_step, _clock.NowNs, TraceEventKind.Send, replier, name, detail, 0, "vcpu" + vcpu);
         lock (_lock)
             _replies[replyTo] = seq;
     }
 
     /// <summary>The vCPU resumes with the hypercall's status: a delivery caused by the reply's send.</summary>
-    public void HypercallResumed(string vcpu, IActorRef replyTo, HypercallCompleted reply)
+    public void HypercallResumed(string vcpu, IActorRef replyTo, ITracedMessage reply)
     {
         if (RecordsMessages)
             return;
         long send;
         lock (_lock)
             _replies.Remove(replyTo, out send);
-        var (name, detail) = TraceNames.Describe(reply);
+        var (name, detail) = reply.DescribeForTrace();
         Recorder.Record(_step, _clock.NowNs, TraceEventKind.Deliver, vcpu, name, detail, send);
     }
 

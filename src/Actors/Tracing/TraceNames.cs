@@ -1,14 +1,8 @@
-using HvIommu.Actors.Hypervisor;
-using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Protocol;
-using HvIommu.Model.Hypercalls;
-using HvIommu.Model.Text;
-
 namespace HvIommu.Actors.Tracing;
 
 /// <summary>
-/// A message's name and key fields for the trace (descriptor, domain, flush, transaction ids): a switch over
-/// the simulation's protocols, no reflection, so recording stays cheap. Unknown messages are named by type.
+/// A message's name and key fields for the trace (descriptor, domain, flush, transaction ids), as the message
+/// gives them (<see cref="ITracedMessage"/>): no reflection, so recording stays cheap. Other messages are named by type.
 /// </summary>
 public static class TraceNames
 {
@@ -31,30 +25,7 @@ public static class TraceNames
         return sb.ToString();
     }
 
-    public static (string Name, string Detail) Describe(object message) => message switch
-    {
-        Hypercall h => ($"Hypercall {h.Input.Code}", $"vcpu{h.Vcpu}{DomainOf(h.Input)}"),
-        HypercallCompleted c => ($"HypercallCompleted {c.Code}", c.Status.ToString()),
-        ExecuteFlush f => ("ExecuteFlush", $"domain {f.Domain}, {(f.Blocks is { } b ? $"{b.Length} blocks" : "whole domain")}"),
-        InvalidateAtc i => ("InvalidateAtc", $"flush {i.FlushId}"),
-        AtcInvalidationCompleted a => ("AtcInvalidationCompleted", $"flush {a.FlushId}"),
-        DrainDma d => ("DrainDma", $"flush {d.FlushId}"),
-        DmaDrained d => ("DmaDrained", $"flush {d.FlushId}"),
-        ProgramDma p => ("ProgramDma", $"descriptor {p.Descriptor.Id}, IOVA 0x{p.Descriptor.Iova:x}, {Counted.Of(p.Descriptor.Pages, "page")}"),
-        DmaCompleted c => ("DmaCompleted", $"descriptor {c.DescriptorId}, {c.Faults} faults"),
-        TransferDue t => ("TransferDue", $"transaction {t.TransactionId}"),
-        FlushQueueTimerFired f => ("FlushQueueTimerFired", $"domain {f.Domain}"),
-        ContinueMap m => ("ContinueMap", $"descriptor {m.DescriptorId}"),
-        VcpuIdle v => ("VcpuIdle", $"vcpu{v.Vcpu}"),
-        FlushQueueTimersStopped t => ("FlushQueueTimersStopped", $"vcpu{t.Vcpu}"),
-        DeviceQuiesced q => ("DeviceQuiesced", q.Device),
-        _ => (message.GetType().Name, ""),
-    };
-
-    private static string DomainOf(IHypercallInput input) => input switch
-    {
-        FlushDeviceDomainInput f => $", domain {f.Domain.DomainId.Id}",
-        FlushDeviceDomainListInput l => $", domain {l.Domain.DomainId.Id}, {l.IovaList.Length} blocks",
-        _ => "",
-    };
+    /// <summary>A message's trace name and detail: its own (<see cref="ITracedMessage"/>), else its type's name and no detail.</summary>
+    public static (string Name, string Detail) Describe(object message) =>
+        message is ITracedMessage traced ? traced.DescribeForTrace() : (message.GetType().Name, "");
 }

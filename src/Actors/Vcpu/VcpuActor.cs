@@ -1,10 +1,9 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Logging;
-using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
+using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Driver;
 
 namespace HvIommu.Actors.Vcpu;
@@ -13,47 +12,42 @@ namespace HvIommu.Actors.Vcpu;
 /// One guest vCPU running the pvIOMMU driver and the DMA API under it (brief §1, §5), as an interpreter over the
 /// vCPU's driver engines: <see cref="LifecycleEngine"/> (init and teardown on vCPU 0, domain switch, sysfs switch to
 /// DMA-FQ) and <see cref="DmaApiEngine"/> (map, strict and lazy unmap, flush queues, trace replay). Each guest message
-/// calls one engine entry point; the engines reach the world through this actor as their <see cref="IGuestPort"/>
-/// (VcpuActor.Port.cs). A hypercall is a VM exit: the vCPU sends it to the hypervisor with itself as the reply address
+/// calls one engine entry point; the engines reach the world through the vCPU's <see cref="VcpuGuestPort"/>, whose
+/// effects are this actor's messages. A hypercall is a VM exit: the vCPU sends it to the hypervisor with itself as the reply address
 /// and is "in hypercall" until the status message returns — the engine's path waiting for it is a suspended
 /// <see cref="GuestTask"/>, and guest work that arrives meanwhile (completions, timers) is stashed — so exactly one
 /// hypercall per vCPU is outstanding and no other guest work runs on it, as on a real VM exit.
 /// </summary>
-internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGuestPort
+internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
 {
-    private readonly SimWorld _world;
     private readonly int _index;
-    private readonly IActorRef _self;
-    private readonly IActorRef _hypervisor;
-    private readonly ImmutableArray<IActorRef> _devices;
     private readonly MessageTally _tally;
-    private readonly SimLogger _log;
     private readonly GuestCpu _cpu;
     private readonly LifecycleEngine _lifecycle;
     private readonly DmaApiEngine _dma;
     private readonly VmExitState _exit;
-    private IActorRef _supervisor = ActorRefs.Nobody;
+    private readonly VcpuGuestPort _port;
 
     public VcpuActor(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices)
     {
-        _world = world;
-        _log = new SimLogger(Context, world.Clock);
+        var name = "vcpu" + index;
         _index = index;
-        _self = Self;
-        _hypervisor = hypervisor;
-        _devices = devices;
         _tally = new MessageTally(world.Counters);
-        Name = "vcpu" + index;
         _exit = new VmExitState(world.Settings.Driver.Hazards.HypercallInputIrqsOn);
-        _cpu = new GuestCpu(index, world.Driver, this, new VcpuTelemetry(world, Name, _log));
+        _port = new VcpuGuestPort(world, index, name, Self, hypervisor, devices, Context.System.Scheduler, _exit, () => Stash);
+        _cpu = new GuestCpu(index, world.Driver, _port, new VcpuTelemetry(world, name, new SimLogger(Context, world.Clock)));
         _lifecycle = new LifecycleEngine(_cpu);
         _dma = new DmaApiEngine(_cpu, world.Random.Derive("vcpu/" + index), _lifecycle);
-        Receive<HypercallCompleted>(Resume);
-        Receive<TrapHypercall>(_ => TrapFilled());
+        Receive<HypercallCompleted>(m =>
+        {
+            _tally.Message();
+            _port.Resume(m);
+        });
+        Receive<TrapHypercall>(_ => _port.TrapFilled());
         Guest<InitializeGuest>(m => Run(InitializeAsync(m)));
         Guest<StartWorkload>(m =>
         {
-            _supervisor = m.ReplyTo;
+            _port.Supervisor = m.ReplyTo;
             _dma.StartWorkload();
         });
         Guest<StartNextOperation>(_ => Run(_dma.StartOperation()));
@@ -61,8 +55,8 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
         Guest<ContinueFlushQueueInit>(_ => _lifecycle.ContinueFlushQueueInit());
         Guest<DmaCompleted>(m =>
         {
-            if (m.DescriptorId == ProdDescriptorId && _exit.ProdAnswered())
-                ResumeProd();
+            if (m.DescriptorId == VcpuGuestPort.ProdDescriptorId && _exit.ProdAnswered())
+                _port.ResumeProd();
             else
                 Run(_dma.CompleteAsync(m.DescriptorId));
         });
@@ -77,8 +71,6 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
     }
 
     public IStash Stash { get; set; } = null!;
-
-    private string Name { get; }
 
     public static Props Props(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices, string dispatcher) =>
         SimProps.Of(() => new VcpuActor(world, index, hypervisor, devices), dispatcher);
@@ -104,7 +96,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
     {
         var kind = m switch
         {
-            DmaCompleted { DescriptorId: ProdDescriptorId } => GuestWork.ProdAnswer,
+            DmaCompleted { DescriptorId: VcpuGuestPort.ProdDescriptorId } => GuestWork.ProdAnswer,
             DmaCompleted or FlushQueueTimerFired => GuestWork.Interrupt,
             _ => GuestWork.Work,
         };
@@ -115,7 +107,7 @@ internal sealed partial class VcpuActor : ReceiveActor, IWithUnboundedStash, IGu
                 return;
             case GuestWorkAction.RunInterrupt:
                 _tally.Message();
-                RunInterrupt(m is DmaCompleted d ? _dma.CompleteAsync(d.DescriptorId) : _dma.FlushQueueTimerFiredAsync(((FlushQueueTimerFired)(object)m!).Domain));
+                _port.RunInterrupt(m is DmaCompleted d ? _dma.CompleteAsync(d.DescriptorId) : _dma.FlushQueueTimerFiredAsync(((FlushQueueTimerFired)(object)m!).Domain));
                 return;
         }
         _tally.Message();

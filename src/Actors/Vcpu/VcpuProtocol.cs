@@ -1,6 +1,7 @@
 using Akka.Actor;
+using HvIommu.Actors.Tracing;
 
-namespace HvIommu.Actors.Protocol;
+namespace HvIommu.Actors.Vcpu;
 
 /// <summary>Messages of a vCPU running the guest driver.</summary>
 public interface IVcpuMessage;
@@ -14,7 +15,11 @@ public sealed record GuestInitCompleted(bool Succeeded, string Detail);
 public sealed record StartWorkload(IActorRef ReplyTo) : IVcpuMessage;
 
 /// <summary>The vCPU has no operation outstanding and will start none.</summary>
-public sealed record VcpuIdle(int Vcpu);
+public sealed record VcpuIdle(int Vcpu) : ITracedMessage
+{
+    /// <inheritdoc/>
+    public (string Name, string Detail) DescribeForTrace() => ("VcpuIdle", $"vcpu{Vcpu}");
+}
 
 /// <summary>
 /// Stop this vCPU's flush-queue timers before teardown and wait for a timeout already running: iommu_dma_free_fq
@@ -24,7 +29,11 @@ public sealed record VcpuIdle(int Vcpu);
 /// </summary>
 public sealed record StopFlushQueueTimers(IActorRef ReplyTo) : IVcpuMessage;
 
-public sealed record FlushQueueTimersStopped(int Vcpu);
+public sealed record FlushQueueTimersStopped(int Vcpu) : ITracedMessage
+{
+    /// <inheritdoc/>
+    public (string Name, string Detail) DescribeForTrace() => ("FlushQueueTimersStopped", $"vcpu{Vcpu}");
+}
 
 /// <summary>Tear the guest down (release devices to blocking, drain flush queues, free domains); answer <see cref="GuestTeardownCompleted"/>.</summary>
 public sealed record TeardownGuest(IActorRef ReplyTo) : IVcpuMessage;
@@ -39,10 +48,18 @@ internal sealed class StartNextOperation
 }
 
 /// <summary>Timer: the lazy flush-queue timeout of a domain fired (fq_flush_timeout, brief §5.3).</summary>
-internal sealed record FlushQueueTimerFired(uint Domain);
+internal sealed record FlushQueueTimerFired(uint Domain) : ITracedMessage
+{
+    /// <inheritdoc/>
+    public (string Name, string Detail) DescribeForTrace() => ("FlushQueueTimerFired", $"domain {Domain}");
+}
 
 /// <summary>Self-message: the preemption point between two levels of a stepwise map (racy-table-install, H6).</summary>
-internal sealed record ContinueMap(long DescriptorId);
+internal sealed record ContinueMap(long DescriptorId) : ITracedMessage
+{
+    /// <inheritdoc/>
+    public (string Name, string Detail) DescribeForTrace() => ("ContinueMap", $"descriptor {DescriptorId}");
+}
 
 /// <summary>Self-message: the preemption point between two steps of iommu_dma_init_fq run by the sysfs switch to DMA-FQ.</summary>
 internal sealed class ContinueFlushQueueInit

@@ -1,9 +1,10 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.FlushHandler;
 using HvIommu.Actors.Hypervisor;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Metrics;
 

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
+using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Protocol;
 using HvIommu.Actors.Simulation;
 using HvIommu.Model.Device;
 using HvIommu.Model.Driver;

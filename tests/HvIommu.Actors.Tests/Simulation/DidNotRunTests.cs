@@ -4,6 +4,7 @@ namespace HvIommu.Actors.Tests.Simulation;
 
 /// <summary>A run expected clean that tested nothing says so and does not match; an injected init failure that
 /// unwinds cleanly stays clean. validate and the run banner print every hypervisor.behaviour.* setting.</summary>
+[Trait("Category", "Scenario")]
 public sealed class DidNotRunTests
 {
     private static string Write(string text)

@@ -9,6 +9,7 @@ namespace HvIommu.Actors.Tests.Simulation;
 /// reports a DMA that resolves to a mapping of another domain than its descriptor's as an IsolationBreach,
 /// replayed descriptors included; a move into an empty domain (its IOVAs fault) stays clean.
 /// </summary>
+[Trait("Category", "Scenario")]
 public sealed class MovedDeviceTests
 {
     private const string Xsa302 = """

@@ -1,10 +1,8 @@
-using HvIommu.Actors.Reporting;
-using HvIommu.Actors.Runs;
 using System.Text.Json;
 using HvIommu.Actors.Configuration;
-using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.PciDevice;
-using HvIommu.Actors.Simulation;
+using HvIommu.Actors.Reporting;
+using HvIommu.Actors.Runs;
 using HvIommu.Actors.Tests.Configuration;
 using HvIommu.Actors.Tests.Simulation;
 

@@ -3,6 +3,7 @@ using HvIommu.Model.Time;
 namespace HvIommu.Model.Tests.Time;
 
 /// <summary>The flush-queue timer as dma-iommu.c queue_iova arms it: mod_timer(jiffies + msecs_to_jiffies(timeout)).</summary>
+[Trait("Category", "Model")]
 public sealed class JiffiesTimeoutTests
 {
     [Theory]

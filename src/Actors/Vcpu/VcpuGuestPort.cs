@@ -1,7 +1,10 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using HvIommu.Actors.Hypervisor;
 using HvIommu.Actors.Metrics;
-using HvIommu.Actors.Protocol;
+using HvIommu.Actors.PciDevice;
+using HvIommu.Actors.Simulation;
+using HvIommu.Actors.VmExit;
 using HvIommu.Model.Device;
 using HvIommu.Model.Driver;
 using HvIommu.Model.Hypercalls;
@@ -10,20 +13,34 @@ using HvIommu.Model.Metrics;
 namespace HvIommu.Actors.Vcpu;
 
 /// <summary>
-/// The vCPU as its engines' <see cref="IGuestPort"/>: each effect is a message. A hypercall traps to the hypervisor and
-/// blocks the vCPU (a VM exit, <see cref="VmExitState"/>) until the status returns; a device prod blocks it the same way
-/// until the device's replays are done; timers and preemption points are messages to itself.
+/// A vCPU's engines' <see cref="IGuestPort"/>: each effect is a message from the vCPU actor. A hypercall traps to the
+/// hypervisor and blocks the vCPU (a VM exit, <see cref="VmExitState"/>) until the status returns; a device prod blocks
+/// it the same way until the device's replays are done; timers and preemption points are messages to the vCPU itself.
+/// The actor owns the mailbox: it hands the returns (<see cref="Resume"/>, <see cref="ResumeProd"/>,
+/// <see cref="TrapFilled"/>) here, and this adapter stashes and unstashes through the actor's stash.
 /// </summary>
-internal sealed partial class VcpuActor
+internal sealed class VcpuGuestPort(
+    SimWorld world,
+    int index,
+    string name,
+    IActorRef self,
+    IActorRef hypervisor,
+    ImmutableArray<IActorRef> devices,
+    IScheduler scheduler,
+    VmExitState exit,
+    Func<IStash> stash) : IGuestPort
 {
     /// <summary>The descriptor id of a device's answer to <see cref="ReplayRecent"/>.</summary>
-    private const long ProdDescriptorId = -1;
+    public const long ProdDescriptorId = -1;
 
     private readonly Dictionary<uint, ICancelable> _flushQueueTimers = new();
     private ICancelable? _flushQueueInitTimer;
     private GuestTask<HypercallOutcome>? _hypercall;
     private GuestTask<bool>? _prod;
     private (IHypercallInput Input, ExitPath Path, HypercallControl Control, GuestTask<HypercallOutcome> Task)? _filled;
+
+    /// <summary>Where <see cref="IGuestPort.ReportIdle"/> goes: the sender of the workload's start.</summary>
+    public IActorRef Supervisor { get; set; } = ActorRefs.Nobody;
 
     /// <summary>
     /// A hypercall whose input the guest has written to this vCPU's page: trap, wait for the status. The vCPU publishes
@@ -35,12 +52,12 @@ internal sealed partial class VcpuActor
     GuestTask<HypercallOutcome> IGuestPort.Hypercall(IHypercallInput input, HypercallControl control, ExitPath path)
     {
         var task = new GuestTask<HypercallOutcome>();
-        if (_exit.Filled(Name, input.Code))
+        if (exit.Filled(name, input.Code))
             Trap(input, path, control, task);
         else
         {
             _filled = (input, path, control, task);
-            _self.Tell(TrapHypercall.Instance);
+            self.Tell(TrapHypercall.Instance);
         }
         return task;
     }
@@ -48,22 +65,22 @@ internal sealed partial class VcpuActor
     /// <summary>The vmcall: the control word and the input page's GPA go to the hypervisor; the vCPU blocks.</summary>
     private void Trap(IHypercallInput input, ExitPath path, HypercallControl control, GuestTask<HypercallOutcome> task)
     {
-        _world.Counters.Add(path.Counter());
-        _world.Watchdog.Blocked(_index, input, _world.Clock.NowNs);
-        var call = new Hypercall(input, _index, _self, control, _world.HypercallInputPage(_index));
-        _world.Trace?.HypercallSent(Name, call);
-        _exit.Trapped();
+        world.Counters.Add(path.Counter());
+        world.Watchdog.Blocked(index, input, world.Clock.NowNs);
+        var call = new Hypercall(input, index, self, control, world.HypercallInputPage(index));
+        world.Trace?.HypercallSent(name, call);
+        exit.Trapped();
         _hypercall = task;
-        _hypervisor.Tell(call);
+        hypervisor.Tell(call);
     }
 
     /// <summary>The hypercall filled with interrupts enabled traps now (H17); while an interrupt's own hypercall is
     /// outstanding it waits for that to return.</summary>
-    private void TrapFilled()
+    public void TrapFilled()
     {
-        if (!_exit.TrapDue())
+        if (!exit.TrapDue())
         {
-            Stash.Stash();
+            stash().Stash();
             return;
         }
         var (input, path, control, task) = _filled!.Value;
@@ -74,12 +91,12 @@ internal sealed partial class VcpuActor
     /// <summary>An interrupt taken between filling the input page and the trap (H17): a DMA completion (its unmap)
     /// or the flush-queue timer runs to its end in interrupt context — its own wrappers trap at once — then the
     /// interrupted call goes on to its trap.</summary>
-    private void RunInterrupt(GuestTask handler)
+    public void RunInterrupt(GuestTask handler)
     {
-        _world.Counters.Add(SimCounter.InterruptsInHypercallWindow, 1);
+        world.Counters.Add(SimCounter.InterruptsInHypercallWindow, 1);
         void End()
         {
-            _exit.InterruptEnded();
+            exit.InterruptEnded();
             handler.ThrowIfFaulted();
         }
         if (handler.IsCompleted)
@@ -90,15 +107,14 @@ internal sealed partial class VcpuActor
 
     /// <summary>The VM exit returns: guest work stashed meanwhile goes back to the mailbox's front, and the
     /// suspended driver path continues — possibly straight into its next hypercall.</summary>
-    private void Resume(HypercallCompleted reply)
+    public void Resume(HypercallCompleted reply)
     {
-        _tally.Message();
-        _exit.Resumed(Name, $"{reply.Code} {reply.Status}");
-        _world.Trace?.HypercallResumed(Name, _self, reply);
-        _world.Watchdog.Resumed(_index);
+        exit.Resumed(name, $"{reply.Code} {reply.Status}");
+        world.Trace?.HypercallResumed(name, self, reply);
+        world.Watchdog.Resumed(index);
         var waiting = _hypercall!;
         _hypercall = null;
-        Stash.UnstashAll();
+        stash().UnstashAll();
         waiting.SetResult(new HypercallOutcome(reply.Status, reply.Output));
     }
 
@@ -106,24 +122,24 @@ internal sealed partial class VcpuActor
     /// with descriptor −1.</summary>
     GuestTask IGuestPort.ProdDevice(int device)
     {
-        _exit.Prodding();
+        exit.Prodding();
         _prod = new GuestTask<bool>();
-        _devices[device].Tell(new ReplayRecent(_self));
+        devices[device].Tell(new ReplayRecent(self));
         return _prod;
     }
 
     /// <summary>The prodded device finished its replays: continue the teardown.</summary>
-    private void ResumeProd()
+    public void ResumeProd()
     {
         var waiting = _prod!;
         _prod = null;
-        Stash.UnstashAll();
+        stash().UnstashAll();
         waiting.SetResult(true);
     }
 
-    void IGuestPort.ProgramDma(int device, DmaDescriptor descriptor) => _devices[device].Tell(new ProgramDma(descriptor, _self));
+    void IGuestPort.ProgramDma(int device, DmaDescriptor descriptor) => devices[device].Tell(new ProgramDma(descriptor, self));
 
-    void IGuestPort.SetRawGpaRing(int device, DmaDescriptor ring) => _devices[device].Tell(new SetRawGpaRing(ring));
+    void IGuestPort.SetRawGpaRing(int device, DmaDescriptor ring) => devices[device].Tell(new SetRawGpaRing(ring));
 
     /// <summary>
     /// Arms the flush-queue timer of a domain on this vCPU (fq_timer, brief §5.3): a plain scheduled message to
@@ -132,7 +148,7 @@ internal sealed partial class VcpuActor
     /// stashed like any other guest work.
     /// </summary>
     void IGuestPort.ArmFlushQueueTimer(uint domain, TimeSpan delay) =>
-        _flushQueueTimers[domain] = Context.System.Scheduler.ScheduleTellOnceCancelable(delay, _self, new FlushQueueTimerFired(domain), _self);
+        _flushQueueTimers[domain] = scheduler.ScheduleTellOnceCancelable(delay, self, new FlushQueueTimerFired(domain), self);
 
     void IGuestPort.CancelTimers()
     {
@@ -142,22 +158,22 @@ internal sealed partial class VcpuActor
         _flushQueueInitTimer?.Cancel();
     }
 
-    void IGuestPort.PostStartNextOperation() => _self.Tell(StartNextOperation.Instance);
+    void IGuestPort.PostStartNextOperation() => self.Tell(StartNextOperation.Instance);
 
-    void IGuestPort.PostContinueMap(long descriptorId) => _self.Tell(new ContinueMap(descriptorId));
+    void IGuestPort.PostContinueMap(long descriptorId) => self.Tell(new ContinueMap(descriptorId));
 
-    void IGuestPort.PostTraceNext() => _self.Tell(TraceNext.Instance);
+    void IGuestPort.PostTraceNext() => self.Tell(TraceNext.Instance);
 
     /// <summary>At once, or through the scheduler so timers due meanwhile (DMA completions) fire first.</summary>
     void IGuestPort.PostContinueFlushQueueInit(long delayNs)
     {
         if (delayNs == 0)
-            _self.Tell(ContinueFlushQueueInit.Instance);
+            self.Tell(ContinueFlushQueueInit.Instance);
         else
-            _flushQueueInitTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(TimeSpan.FromTicks(delayNs / 100), _self, ContinueFlushQueueInit.Instance, _self);
+            _flushQueueInitTimer = scheduler.ScheduleTellOnceCancelable(TimeSpan.FromTicks(delayNs / 100), self, ContinueFlushQueueInit.Instance, self);
     }
 
-    void IGuestPort.ReportIdle() => _supervisor.Tell(new VcpuIdle(_index));
+    void IGuestPort.ReportIdle() => Supervisor.Tell(new VcpuIdle(index));
 
-    void IGuestPort.InitFailed(string why) => _world.InitFailure = why;
+    void IGuestPort.InitFailed(string why) => world.InitFailure = why;
 }
