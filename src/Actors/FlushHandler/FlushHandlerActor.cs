@@ -30,6 +30,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     private readonly SimLogger _log;
     private readonly StageTwoMigration _migration;
     private readonly Action<Model.Caches.IotlbEntry> _countCollateral;
+    private readonly FlushCharges _charges;
 
     public FlushHandlerActor(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices)
     {
@@ -41,6 +42,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         _migration = new StageTwoMigration(world.Settings.Hypervisor.Behaviour.S2MigrationEveryFlushes,
             new Model.Randomness.EnvironmentChoices(world.Random.Derive("host/s2-migration"), world.Choices), world.Host, world.Mappings, world.Devices);
         _countCollateral = world.CountIfCollateral;
+        _charges = new FlushCharges(world.Settings.Hypervisor.Latency, world.Costs);
         Receive<ExecuteFlush>(Start);
         Receive<AtcInvalidationCompleted>(m =>
         {
@@ -68,14 +70,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
         var devices = _world.Host.DevicesToFlush(m.Domain, out var departedMark);
         var context = new FlushContext(m, _world.Flushes.Next(m.Domain), _world.Clock.NowNs, departedMark);
         _world.Host.BumpEpoch(m.Domain);
-        var latency = _world.Settings.Hypervisor.Latency;
-        var cost = m.Blocks is { } list ? latency.FlushListNs * list.Length : latency.FlushDomainNs;
-        if (m.Blocks is { } entries)
-            _world.Costs.Charge(Model.Costs.CostKind.FlushListEntry, latency.FlushListNs, entries.Length);
-        else
-            _world.Costs.Charge(Model.Costs.CostKind.FlushDomain, latency.FlushDomainNs);
-        _world.Costs.VcpuBusy(m.Vcpu, cost);
-        _world.Costs.AddFlushNs(cost);
+        _charges.Started(m.Blocks, m.Vcpu);
         var run = _engine.Start(m.Domain, m.Blocks, devices, context, _steps, _world.Host.TakeAttachedSinceFlush(m.Domain));
         _log.Debug("Flush {FlushId} of domain {DomainId} started", run.Id, m.Domain);
         _world.Events.On(SimEvent.FlushStarted(m.Domain, context.OracleSeq, m.Blocks, run.Id, Actor, context.StartNs));
@@ -88,13 +83,7 @@ internal sealed class FlushHandlerActor : ReceiveActor
     {
         _tally.Message();
         var policy = _engine.Knobs.OnDisconnectedDevice;
-        if (policy == DisconnectedDevicePolicy.TimeOut)
-        {
-            var timeout = _world.Settings.Hypervisor.Latency.AtcTimeoutNs;
-            _world.Costs.AddFlushNs(timeout);
-            if (_engine.Run(m.FlushId) is { } run)
-                _world.Costs.VcpuBusy(run.Context.Request.Vcpu, timeout);
-        }
+        _charges.Unanswered(policy, _engine.Run(m.FlushId)?.Context.Request.Vcpu);
         _world.Trace?.Event(TraceEventKind.Flush, Actor, $"{(m.Drain ? "drain" : "ATS invalidation")} of removed device {m.Device} unanswered",
             $"handler flush {m.FlushId}: {ConfigWords.Name(ConfigWords.OnDisconnectedDevice, policy)}");
         _engine.OnUnanswered(m.FlushId, m.Device, m.Drain, _steps);
@@ -125,21 +114,12 @@ internal sealed class FlushHandlerActor : ReceiveActor
                     _world.Trace?.Event(TraceEventKind.CacheInvalidate, Actor, "walk cache invalidate", $"domain {run.Domain}, flush #{seq}");
                     break;
                 case FlushStepKind.InvalidateAtc:
-                    var atcNs = _world.Settings.Hypervisor.Latency.AtcInvalidateNs;
-                    _world.Costs.Charge(Model.Costs.CostKind.AtcInvalidation, atcNs);
-                    _world.Costs.AddFlushNs(atcNs);
-                    // The guest's vCPU waits in the hypercall for the completion only when the host awaits it (H4).
-                    if (run.AwaitsAtc)
-                        _world.Costs.VcpuBusy(run.Context.Request.Vcpu, atcNs);
+                    _charges.AtcInvalidation(run.AwaitsAtc, run.Context.Request.Vcpu);
                     _devices[step.Device!.Name].Tell(new InvalidateAtc(run.Id, run.Blocks, Self));
                     break;
                 case FlushStepKind.Drain:
-                    // Read after the invalidations performed above: a device with nothing in flight now can only
-                    // translate through the invalidated caches from here on, so it has nothing to drain.
-                    if (step.Device!.InFlight == 0)
-                        _engine.OnDrained(run.Id, step.Device.Name, _steps);
-                    else
-                        _devices[step.Device.Name].Tell(new DrainDma(run.Id, Self));
+                    if (_engine.NeedsDrainRequest(step, _steps))
+                        _devices[step.Device!.Name].Tell(new DrainDma(run.Id, Self));
                     break;
                 case FlushStepKind.Complete:
                     Complete(run);

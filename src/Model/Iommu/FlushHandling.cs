@@ -117,6 +117,21 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
     }
 
     /// <summary>
+    /// Performing a <see cref="FlushStepKind.Drain"/> step: a device with no DMA in flight — read after the invalidations
+    /// performed before this step — can only translate through the invalidated caches from now on, so it has nothing to
+    /// drain and is acknowledged at once (which may append the flush's Complete step to <paramref name="steps"/>).
+    /// Returns true when the device must be asked to drain instead (its completion comes back through <see cref="OnDrained"/>).
+    /// </summary>
+    public bool NeedsDrainRequest(FlushStep<TContext> step, List<FlushStep<TContext>> steps)
+    {
+        var device = step.Device ?? throw new ArgumentException("a drain step names its device", nameof(step));
+        if (device.InFlight > 0)
+            return true;
+        OnDrained(step.Run.Id, device.Name, steps);
+        return false;
+    }
+
+    /// <summary>
     /// A request to <paramref name="device"/> for flush <paramref name="flushId"/> will never be answered: the device was
     /// surprise-removed (the host sees the target absent, as VT-d's invalidation time-out error handling does). With
     /// <see cref="DisconnectedDevicePolicy.Wait"/> the flush keeps waiting (H5: it hangs); otherwise the request is given

@@ -56,6 +56,57 @@ public sealed class FlushHandlingTests
     }
 
     [Fact]
+    public void A_drain_step_for_an_idle_device_is_acknowledged_at_once_and_a_busy_one_needs_a_request()
+    {
+        var idle = new DeviceSlot("idle", 3, true, null);
+        var engine = Engine(Correct with { InvalidateAtc = false });
+        var run = engine.Start(7, null, [idle, _nic], "vcpu0", _steps);
+        var drains = _steps.Where(s => s.Kind == FlushStepKind.Drain).ToList();
+        _steps.Clear();
+
+        Assert.False(engine.NeedsDrainRequest(drains.Single(s => s.Device == idle), _steps));
+        Assert.Empty(Take());  // the busy device still owes its drain
+        Assert.True(engine.NeedsDrainRequest(drains.Single(s => s.Device == _nic), _steps));
+        Assert.Empty(Take());
+        engine.OnDrained(run.Id, "nic", _steps);
+        Assert.Equal(["Complete"], Take());
+    }
+
+    [Fact]
+    public void A_flushs_charges_go_to_the_ledger_the_flush_total_and_the_waiting_vcpu()
+    {
+        var latency = new LatencySettings(VmExitNs: 1, FlushDomainNs: 1_000, FlushListNs: 100, AtcInvalidateNs: 10_000, IotlbHitNs: 1,
+            WalkReferenceNs: 1, DmaTransferNs: 1, AtcTimeoutNs: 5_000_000);
+        var costs = new Costs.CostLedger(vcpus: 2);
+        var charges = new FlushCharges(latency, costs);
+
+        charges.Started(null, vcpu: 0);
+        charges.Started(ImmutableArray.Create(new FlushVa(1, 0), new FlushVa(2, 0), new FlushVa(3, 0)), vcpu: 1);
+        Assert.Equal((1, 1_000L), (costs.Count(Costs.CostKind.FlushDomain), costs.Ns(Costs.CostKind.FlushDomain)));
+        Assert.Equal((3, 300L), (costs.Count(Costs.CostKind.FlushListEntry), costs.Ns(Costs.CostKind.FlushListEntry)));
+        Assert.Equal(1_300, costs.FlushNs);
+
+        // H4: the vCPU waits for an ATS completion only when the host awaits it; the flush pays either way.
+        charges.AtcInvalidation(vcpuWaits: false, vcpu: 0);
+        charges.AtcInvalidation(vcpuWaits: true, vcpu: 1);
+        Assert.Equal((2, 20_000L), (costs.Count(Costs.CostKind.AtcInvalidation), costs.Ns(Costs.CostKind.AtcInvalidation)));
+        Assert.Equal(21_300, costs.FlushNs);
+
+        // H5: only the time-out policy costs the ATS completion time-out.
+        charges.Unanswered(DisconnectedDevicePolicy.Wait, 0);
+        charges.Unanswered(DisconnectedDevicePolicy.SkipDisconnected, 0);
+        Assert.Equal(21_300, costs.FlushNs);
+        charges.Unanswered(DisconnectedDevicePolicy.TimeOut, 1);
+        charges.Unanswered(DisconnectedDevicePolicy.TimeOut, null);  // the flush already finished: no vCPU waits
+        Assert.Equal(10_021_300, costs.FlushNs);
+        // vCPU 1 waited for its list flush, its awaited ATS invalidation and one time-out; vCPU 0 for its domain flush only.
+        Assert.Equal(300 + 10_000 + 5_000_000, costs.MakespanNs);
+        var single = new Costs.CostLedger(vcpus: 1);
+        new FlushCharges(latency, single).AtcInvalidation(vcpuWaits: false, vcpu: 0);
+        Assert.Equal(0, single.MakespanNs);
+    }
+
+    [Fact]
     public void H5_without_atc_invalidation_no_device_gets_an_ats_invalidation_and_the_flush_only_drains()
     {
         // Linux 041be2717b19: a device with no device-TLB cache tag is never sent an ATS invalidation.
