@@ -124,10 +124,11 @@ public sealed class DmaEventTests
         for (var i = 0; i < 200; i++)
             stream.On(SimEvent.DmaAccessed(t, ctx, record));
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 5_000; i++)
-            stream.On(SimEvent.DmaAccessed(t, ctx, record));
-        var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        var bytes = SteadyAllocation.Bytes(() =>
+        {
+            for (var i = 0; i < 5_000; i++)
+                stream.On(SimEvent.DmaAccessed(t, ctx, record));
+        });
 
         Assert.Equal(0, bytes);
         Assert.Equal(0, _rig.Log.Findings);

@@ -153,12 +153,22 @@ public sealed class SimEventStreamTests
         for (var i = 0; i < 200; i++)
             Cycle(i * 10);
         measure = true;
-        for (var i = 0; i < 5_000; i++)
-            Cycle(i * 10);
+        // Steady state: a round of 5,000 cycles that allocates nothing. Up to three rounds, because the runtime's
+        // tiered compilation may promote a method mid-round (on a loaded machine, late) and allocate while doing so;
+        // an allocation made by the events themselves recurs every round and fails all three.
+        var rounds = 0;
+        do
+        {
+            Array.Clear(bytes);
+            for (var i = 0; i < 5_000; i++)
+                Cycle(i * 10);
+            rounds++;
+        }
+        while (rounds < 3 && bytes.Any(b => b != 0));
 
-        Assert.True(bytes.All(b => b == 0), "bytes allocated by 5,000 events of each kind: "
+        Assert.True(bytes.All(b => b == 0), "bytes allocated by 5,000 events of each kind, in each of 3 rounds (the last shown): "
             + string.Join(", ", names.Zip(bytes, (n, b) => $"{n} {b}")));
-        Assert.Equal(5_200, counter.ByKind[(int)SimEventKind.FlushCompleted]);
+        Assert.Equal(200 + 5_000 * rounds, counter.ByKind[(int)SimEventKind.FlushCompleted]);
         Assert.Equal(MappingState.Flushed, record.State);
         Assert.Equal(0, rig.Log.Total);
     }
