@@ -80,7 +80,7 @@ public static class ClusterExplore
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "cluster-explore-replay");
         var concrete = job.Strategies().For(system, config, found.Seed);
         var reproduce = Reproduction.Run(configPath, found.Seed, ops, concrete);
-        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, concrete, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null);
+        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, concrete, reproduce, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: traceDir is not null).AsExplored();
         if (result.Report.TraceHash != found.TraceHash)
         {
             stderr.WriteLine($"error: nondeterminism detected: seed {found.Seed} gave trace hash {found.TraceHash} on the worker and {result.Report.TraceHash} here");

@@ -409,9 +409,10 @@ internal static class SettingsReader
 
     private static bool ValidName(HoconReader e, string name)
     {
-        if (name.Length > 0 && name.All(c => char.IsLetterOrDigit(c) || c is '-' or '_'))
+        // ASCII only: a device's name becomes its actor's (Akka's actor names take no other letters).
+        if (name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             return true;
-        e.Problem("name", name, "expected a non-empty name of letters, digits, '-' or '_'");
+        e.Problem("name", name, "expected a non-empty name of ASCII letters, digits, '-' or '_'");
         return false;
     }
 

@@ -60,11 +60,19 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
     /// not a simulator failure but a run that did not test what it was asked to — not matched (exit 1) with the
     /// reason as <see cref="RunReport.DidNotRun"/>, unless the expected violation was already found.
     /// </summary>
-    public ScheduleResult AsSingleRun()
+    public ScheduleResult AsSingleRun() => OutOfSteps ? Judged(Report.Expected == ExpectedOutcome.Violation && Report.OutcomeMatched) : this;
+
+    /// <summary>
+    /// The result as an explorer judges it: running out of steps is its hang detector (a simulator failure), unless
+    /// the schedule had already found violations — those are real, found before the budget, and the schedule is
+    /// judged as one <c>run</c> would (<see cref="AsSingleRun"/>).
+    /// </summary>
+    public ScheduleResult AsExplored() => OutOfSteps && Report.Violations.Count > 0 ? AsSingleRun() : this;
+
+    private ScheduleResult Judged(bool matched)
     {
-        if (!OutOfSteps || Failure is not { } why)
+        if (Failure is not { } why)
             return this;
-        var matched = Report.Expected == ExpectedOutcome.Violation && Report.OutcomeMatched;
         var report = matched ? Report : Report with { OutcomeMatched = false, DidNotRun = $"{why[..1].ToLowerInvariant()}{why[1..]}" };
         return this with { Report = report, Verdict = matched ? RunVerdict.Matched : RunVerdict.NotMatched, Failure = null };
     }
@@ -131,12 +139,18 @@ public static class DeterministicRunner
             failure = $"nondeterminism detected: work reached the deterministic dispatcher from another thread ({drive.GuardActor ?? "unknown actor"})";
         else if (done.Task.IsCompleted && done.Task.Result.SimulatorFailure is { } crash)
             failure = crash;
+        else if (!done.Task.IsCompleted && options.Replay is { } recorded && drive.DivergedAtStep == recorded.Choices.Count)
+            // The replay took every recorded choice and work was still runnable: the recorded run itself was cut short
+            // (its step budget, or an interrupt), and the replay stops where it stopped.
+            (outOfSteps, failure) = (true, $"the schedule did not finish within its recorded {Counted.Of(recorded.Choices.Count, "step")}: "
+                + "the recorded run was cut short by its step budget (--max-steps) or an interrupt");
         else if (!done.Task.IsCompleted && drive.TimedOut)
             // The step budget ran out while work was still runnable: the run did not finish, which says nothing about
             // the hypercalls outstanding at that step (a HypercallHung verdict needs a schedule with nothing left to run).
             (outOfSteps, failure) = (true, $"the schedule did not finish within {Counted.Of(options.MaxSteps, "step")} (--max-steps): a hang, or more work than that budget — "
                 + "if the run was still progressing (many DMAs per operation, many operations), raise --max-steps");
-        else if (!done.Task.IsCompleted && world.ReportHungHypercalls(0) is null && drive.DivergedAtStep is null && !world.Violations.Kept.Any())
+        // A replay that left its recording is not the recorded run: its outstanding hypercalls say nothing either.
+        else if (!done.Task.IsCompleted && drive.DivergedAtStep is null && world.ReportHungHypercalls(0) is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
         // Once every actor has stopped nothing touches the world: the next schedule on this system may reset and reuse it.
         if (system.StopRun().Quiescent)

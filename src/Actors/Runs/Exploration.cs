@@ -106,6 +106,7 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
     {
         if (index == 0)
             FirstSchedule = result;
+        result = result.AsExplored();
         if (result.Failure is not null)
         {
             lock (_lock)

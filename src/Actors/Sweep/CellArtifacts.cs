@@ -38,7 +38,7 @@ public static class CellArtifacts
             return new FoundSchedule(reportPath, reproduce, stress.Report, stress.Failure);
         }
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "sweep-replay");
-        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, job.Strategies().For(system, config, found.Seed), replay, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: true);
+        var result = DeterministicRunner.RunSchedule(system, config, found.Seed, job.Strategies().For(system, config, found.Seed), replay, ExplorationJob.ExpectedSteps(config), recordLatencies: true, trace: true).AsExplored();
         var report = result.Report;
         var artifacts = new List<string>();
         if (traceDir is not null && result.Trace is not null)

@@ -65,7 +65,7 @@ public sealed class LeaseRunner(ExplorationJob job, string name, int batch = 256
         var system = SystemFor(config);
         if (!_strategies.TryGetValue(cell, out var strategies))
             _strategies[cell] = strategies = job.Strategies();
-        var result = DeterministicRunner.RunSchedule(system, config, seed, strategies.For(system, config, seed), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false);
+        var result = DeterministicRunner.RunSchedule(system, config, seed, strategies.For(system, config, seed), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false).AsExplored();
         return (Notable(cell, seed, result.Report.Violations.Select(v => v.Kind), result.Report.TraceHash ?? "", result.Failure), result.Report.Stats.Steps);
     }
 

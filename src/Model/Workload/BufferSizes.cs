@@ -29,7 +29,7 @@ public readonly record struct BufferSizeRange(int MinPages, int MaxPages)
             return null;
         if (max < min)
         {
-            error = "a range's upper end below its lower end";
+            error = "a range whose upper end is not below its lower end (8K-60K, not 60K-8K)";
             return null;
         }
         error = "";

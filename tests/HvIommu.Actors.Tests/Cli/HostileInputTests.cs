@@ -54,6 +54,10 @@ public sealed class HostileInputTests : IDisposable
     [InlineData("hviommu.devices = [ { name = n, domain = dom, count = 100000 } ]", "hviommu.devices")]
     [InlineData("hviommu.device-defaults.ats = maybe", "hviommu.device-defaults.ats")]
     [InlineData("hviommu.iommu.max-domains = 2", "hviommu.iommu.max-domains")]
+    // A name becomes an actor's: ASCII only (a Unicode letter passed validate and then hung the run).
+    [InlineData("hviommu.devices = [ { name = \"nicé\", domain = dom } ]", "hviommu.devices[0].name = nicé: expected a non-empty name of ASCII letters")]
+    [InlineData("hviommu.domains = [ { name = \"网络\" } ]\nhviommu.devices = [ { name = n, domain = \"网络\" } ]", "hviommu.domains[0].name")]
+    [InlineData("hviommu.workload.buffer-sizes = [\"64K-8K\"]", "upper end is not below its lower end")]
     // Found by the config fuzz: a key = value directly inside a list (a list's ']' swapped with the next line) made
     // Akka's parser loop forever; so did any other character that cannot start a value.
     [InlineData("hviommu {\n  devices = [\n  vm.vcpus = 4\n  { name = dev, domain = dom }\n  ]\n}", "line 3: '=' inside the list opened at line 2")]

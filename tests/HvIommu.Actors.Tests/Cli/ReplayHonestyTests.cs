@@ -49,6 +49,40 @@ public sealed class ReplayHonestyTests : IDisposable
         Assert.Contains("result: replayed", stdout);
     }
 
+    // A run cut short by --max-steps replays to the same point: no divergence past its last recorded step, and no
+    // HypercallHung for the hypercalls outstanding there (the right twin of a race is correct).
+    [Theory]
+    [InlineData("h5-drain-right", 300)]
+    [InlineData("h5-drain-wrong", 100)]
+    public void A_run_cut_short_by_its_step_budget_replays_reproduced_with_no_hung_hypercall(string scenario, int maxSteps)
+    {
+        var report = Path.Combine(_dir, scenario + ".json");
+        var config = RepoFiles.Path("config", "scenarios", scenario + ".conf");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--config", config, "--mode", "deterministic", "--seed", "1",
+            "--max-steps", maxSteps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--report", report, "--plain"]);
+        Assert.True(exit is ExitCodes.Matched or ExitCodes.Mismatched, stdout + stderr);
+
+        (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--report", report, "--plain"]);
+        Assert.True(exit == ExitCodes.Matched, stdout + stderr);
+        Assert.Contains("REPRODUCED", stdout);
+        Assert.DoesNotContain("HypercallHung", stdout);
+        Assert.DoesNotContain("DIVERGED", stdout);
+    }
+
+    // An explorer whose schedule found the expected violation before running out of steps keeps it (exit 0), and a
+    // schedule that found nothing by then is still its hang detector (exit 3).
+    [Fact]
+    public void An_explorer_keeps_a_violation_found_before_the_step_budget_ran_out()
+    {
+        var report = Path.Combine(_dir, "ex.json");
+        var config = RepoFiles.Path("config", "scenarios", "h5-drain-wrong.conf");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["explore", "--config", config, "--seeds", "5", "--max-steps", "100", "--report", report, "--plain"]);
+        Assert.True(exit == ExitCodes.Matched, stdout + stderr);
+        Assert.Contains("found 1 violation kept: MATCHED (exit 0)", stdout);
+        (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--report", report, "--plain"]);
+        Assert.True(exit == ExitCodes.Matched, stdout + stderr);
+    }
+
     [Fact]
     public void A_bare_schedule_replayed_without_its_config_diverges_and_says_to_pass_it()
     {
