@@ -102,6 +102,10 @@ public sealed class DeterministicSystem : IDisposable
         var created = new StrongBox<IActorRef?>();
         _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created));
         var result = Driver.DriveUntil(() => created.Value is not null, StartupSteps);
+        // A replayed recording whose first choices are not the start's (an edited file): the run is not created, and the
+        // caller's drive reports the same divergence (at the same step) as any other replay that leaves its recording.
+        if (created.Value is null && result.DivergedAtStep is not null)
+            return ActorRefs.Nobody;
         return _run = created.Value ?? throw new InvalidOperationException($"The run's root was not created: {result}");
     }
 

@@ -137,7 +137,7 @@ public sealed class SweepCommand : CliCommand
         if (interrupted)
         {
             // Nothing is concluded from an interrupted sweep: the cells that ran no schedule, or only some, are unjudged.
-            var withFinds = results.Count(r => !r.Safe);
+            var withFinds = results.Count(r => r.WithViolations > 0);
             var ran = totals.Schedules == 0 ? "nothing ran"
                 : $"{job.CountOf(totals.Schedules)} ran, " + (withFinds > 0 ? $"{withFinds} of {results.Count} cell(s) showed violations" : "every one clean");
             stdout.WriteLine($"result: INTERRUPTED — {ran}; the files above are partial (exit {ExitCodes.Interrupted})");

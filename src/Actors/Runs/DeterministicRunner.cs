@@ -117,7 +117,8 @@ public static class DeterministicRunner
             Lap(phases, ref mark, SchedulePhase.Prepare);
             system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
             Lap(phases, ref mark, SchedulePhase.Start);
-            drive = system.DriveUntil(() => done.Task.IsCompleted || cancel.IsCancellationRequested, options.MaxSteps);
+            // The budget covers the whole schedule, the start's steps included: --max-steps N stops at step N.
+            drive = system.DriveUntil(() => done.Task.IsCompleted || cancel.IsCancellationRequested, Math.Max(0, options.MaxSteps - system.Driver.Steps));
             Lap(phases, ref mark, SchedulePhase.Drive);
         }
         finally

@@ -24,9 +24,10 @@ public static class SweepHeatmap
             var y = rows.Count - 1 - row;
             var share = c.Schedules == 0 ? 0 : (double)c.WithViolations / c.Schedules;
             var box = plot.Add.Rectangle(col - 0.48, col + 0.48, y - 0.48, y + 0.48);
-            box.FillColor = c.Failure is not null ? Colors.Gray : Shade(share);
+            box.FillColor = c.Failure is not null || c.NotRun ? Colors.Gray : Shade(share);
             box.LineColor = Colors.White;
             var label = c.Failure is not null ? "simulator failure"
+                : c.NotRun ? "not run"
                 : c.Safe ? $"safe\n{plan.Job.CountOf(c.Schedules)}"
                 : string.Join("\n", c.Violations.OrderByDescending(kv => kv.Value).Select(kv => kv.Key)) + $"\n{share:P0} of {c.Schedules:N0}";
             var text = plot.Add.Text(label, col, y);

@@ -22,7 +22,12 @@ public sealed record CellResult(
     bool Matched,
     string? Failure)
 {
-    public bool Safe => WithViolations == 0 && Failure is null;
+    /// <summary>No schedule of the cell showed a violation, and at least one ran: a cell the sweep never reached (it
+    /// stopped first, on a simulator failure elsewhere) is not called safe.</summary>
+    public bool Safe => WithViolations == 0 && Failure is null && Schedules > 0;
+
+    /// <summary>The sweep stopped before it ran any schedule of this cell.</summary>
+    public bool NotRun => Schedules == 0 && WithViolations == 0 && Failure is null;
 
     /// <summary>The kinds found, most frequent first: <c>IsolationBreach ×12, DmaToFreedFrame ×3</c>.</summary>
     public string KindsText => string.Join(", ", Violations.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} ×{kv.Value:N0}"));
@@ -33,7 +38,7 @@ public sealed record CellResult(
         var expectViolation = settings.Expect == Expectation.Violation;
         var matched = tally.FirstFailure is null && (expectViolation
             ? settings.ExpectKind is { } kind ? tally.Kinds.ContainsKey(kind) : tally.WithViolations > 0
-            : tally.WithViolations == 0);
+            : tally.WithViolations == 0 && tally.Schedules > 0);
         var expect = expectViolation ? "violation" + (settings.ExpectKind is { } k ? " " + k : "") : "clean";
         var failure = tally.FirstFailure is { } f ? $"seed {f.Seed}: {f.Failure}" : first?.Failure;
         return new CellResult(cell, plan.Settings(cell), plan.Describe(cell), tally.Schedules, tally.Steps, new Dictionary<string, long>(tally.Kinds),

@@ -143,7 +143,7 @@ public static class SweepWriter
         sb.AppendLine("|" + string.Concat(Enumerable.Repeat("---|", keys.Count)) + "---:|---|---|");
         foreach (var c in cells)
         {
-            var result = c.Failure is not null ? $"SIMULATOR FAILURE: {c.Failure}" : c.Safe ? "safe" : $"{c.KindsText} (first: seed {c.First?.Seed})";
+            var result = c.Failure is not null ? $"SIMULATOR FAILURE: {c.Failure}" : c.NotRun ? "not run (the sweep stopped first)" : c.Safe ? "safe" : $"{c.KindsText} (first: seed {c.First?.Seed})";
             var replay = c.First is null ? "" : $"`{c.First.Replay}`";
             sb.AppendLine("| " + string.Join(" | ", [.. c.Settings.Select(kv => kv.Value), c.Schedules.ToString("N0", CultureInfo.InvariantCulture), result, replay]) + " |");
         }

@@ -83,6 +83,25 @@ public sealed class ReplayHonestyTests : IDisposable
         Assert.True(exit == ExitCodes.Matched, stdout + stderr);
     }
 
+    // An edit of the very first choice (the run's start) is a divergence at step 0, not a simulator failure.
+    [Fact]
+    public void A_schedule_whose_first_choice_was_edited_diverges_at_step_0()
+    {
+        var schedule = Record();
+        var lines = File.ReadAllLines(schedule).ToList();
+        var at = lines.FindIndex(l => l.StartsWith("choices ", StringComparison.Ordinal));
+        var words = lines[at].Split(' ');
+        words[1] = words[1] == "9" ? "8" : "9";
+        lines[at] = string.Join(' ', words);
+        var edited = Path.Combine(_dir, "first.schedule");
+        File.WriteAllLines(edited, lines);
+
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--schedule", edited, "--config", RaceConfig, "--plain"]);
+        Assert.True(exit == ExitCodes.Mismatched, stdout + stderr);
+        Assert.Contains("DIVERGED at schedule step 0", stdout);
+        Assert.DoesNotContain("SIMULATOR FAILURE", stdout + stderr);
+    }
+
     [Fact]
     public void A_bare_schedule_replayed_without_its_config_diverges_and_says_to_pass_it()
     {

@@ -207,8 +207,14 @@ public sealed class Issue10InputTests
     public void A_right_scenario_cut_short_by_its_step_budget_did_not_finish_and_has_no_hung_hypercall()
     {
         var config = RepoFiles.Path("config", "scenarios", "h2-free-iova-right.conf");
-        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--config", config, "--mode", "deterministic", "--seed", "1", "--max-steps", "10", "--plain"]);
+        var report = Path.Combine(Path.GetTempPath(), $"hviommu-budget-{Guid.NewGuid():N}.json");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["run", "--config", config, "--mode", "deterministic", "--seed", "1", "--max-steps", "10", "--report", report, "--plain"]);
         Assert.True(exit == ExitCodes.Mismatched, stdout + stderr);
+        // --max-steps N stops at step N, the run's start included.
+        using (var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report)))
+            Assert.Equal(10, json.RootElement.GetProperty("stats").GetProperty("steps").GetInt64());
+        File.Delete(report);
+        File.Delete(Path.ChangeExtension(report, ".schedule"));
         Assert.Contains("did not finish within 10 steps (--max-steps)", stdout);
         Assert.DoesNotContain("HypercallHung", stdout);
         Assert.DoesNotContain("SIMULATOR FAILURE", stdout);

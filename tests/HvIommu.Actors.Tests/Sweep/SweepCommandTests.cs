@@ -85,6 +85,24 @@ public sealed class SweepCommandTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, "sweep.json")));
     }
 
+    // A sweep that stops on a simulator failure (here its step budget, its hang detector) writes a cell it never
+    // reached as "not run", never as safe or matched.
+    [Fact]
+    public void A_cell_the_sweep_never_reached_is_not_run_not_safe()
+    {
+        var config = Path.Combine(RunEndToEndTests.RepoRoot(), "config", "scenarios", "h5-drain-right.conf");
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["sweep", "--config", config, "--vary", "hviommu.hypervisor.flush.drain-dma=on,off",
+            "--max-steps", "20", "--seeds", "3", "--parallel", "1", "--out", _dir, "--plain"]);
+        Assert.True(exit == 3, stdout + stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "sweep.json")));
+        var unrun = doc.RootElement.GetProperty("cells").EnumerateArray().Where(c => c.GetProperty("schedules").GetInt64() == 0).ToList();
+        Assert.NotEmpty(unrun);
+        Assert.All(unrun, c => Assert.False(c.GetProperty("outcomeMatched").GetBoolean(), c.GetRawText()));
+        var table = File.ReadAllText(Path.Combine(_dir, "sweep.md"));
+        Assert.Contains("not run (the sweep stopped first)", table);
+        Assert.DoesNotContain("| safe |", table);
+    }
+
     [Fact]
     public void Axis_values_parse_with_or_without_the_hviommu_prefix()
     {
