@@ -264,11 +264,15 @@ internal static class SettingsReader
                 targets = members;
             else if (all.Contains(domain))
                 targets = [domain];
-            else if (groups.Count == 0 && r.SourceOf(Root + "domains") != HoconReader.ReferenceFile)
+            else if (r.SourceOf(Root + "domains") != HoconReader.ReferenceFile
+                && (groups.Count == 0 || r.SourceOf(Root + "devices") == HoconReader.ReferenceFile))
             {
-                // The user emptied the domain list and kept devices (theirs or reference.conf's): blame the list they wrote, once.
+                // The user's file replaced the domain list (emptied it, or renamed its domains) and a device — theirs, or
+                // reference.conf's they kept — names a domain no longer there: blame the list they wrote, once.
+                var fromReference = r.SourceOf(Root + "devices") == HoconReader.ReferenceFile ? " (from reference.conf)" : "";
                 if (!r.Problems.Any(p => p.Key == Root + "domains"))
-                    r.Problem(Root + "domains", "[]", $"no paging domain, but device {name} attaches to \"{domain}\"; define it here (or give the devices a domain that exists)");
+                    r.Problem(Root + "domains", groups.Count == 0 ? "[]" : string.Join(", ", groups.Keys),
+                        $"no domain \"{domain}\", but device {name}{fromReference} attaches to it; define it here (or give hviommu.devices domains that exist)");
                 continue;
             }
             else

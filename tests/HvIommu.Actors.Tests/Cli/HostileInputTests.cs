@@ -114,9 +114,16 @@ public sealed class HostileInputTests : IDisposable
         // It used to be blamed on "reference.conf: hviommu.devices[0].domain", followed by "devices = []".
         var path = Conf("hviommu { domains = [] }");
         var r = Run("validate", "--config", path);
-        BadInput(r, $"{path}: hviommu.domains = []: no paging domain, but device");
-        Assert.DoesNotContain("reference.conf", r.Err);
+        BadInput(r, $"{path}: hviommu.domains = []: no domain \"dom\", but device");
+        Assert.DoesNotContain("reference.conf:", r.Err);
         Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+
+        // The same when the file renames the domains and keeps reference.conf's devices.
+        path = Conf("hviommu { domains = [ { name = a } ] }");
+        r = Run("validate", "--config", path);
+        BadInput(r, $"{path}: hviommu.domains = a: no domain \"dom\", but device");
+        Assert.Contains("(from reference.conf)", r.Err);
+        Assert.DoesNotContain("reference.conf:", r.Err);
     }
 
     [Fact]
