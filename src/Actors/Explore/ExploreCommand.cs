@@ -146,7 +146,7 @@ public sealed class ExploreCommand : CliCommand
             return null;
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "explore-trace");
         var options = new ScheduleOptions(Replay: found.Schedule);
-        var traced = DeterministicRunner.RunSchedule(system, config, found.Report.Seed, options, found.Report.Violations.FirstOrDefault()?.Reproduce ?? "", trace: true).AsExplored();
+        var traced = DeterministicRunner.RunSchedule(system, config, found.Report.Seed, options, found.Report.Violations.FirstOrDefault()?.Reproduce ?? "", trace: true);
         return RunOutput.Trace(traceDir, traced.Trace);
     }
 }

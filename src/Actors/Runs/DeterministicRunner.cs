@@ -73,7 +73,7 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
     {
         if (Failure is not { } why)
             return this;
-        var report = matched ? Report : Report with { OutcomeMatched = false, DidNotRun = $"{why[..1].ToLowerInvariant()}{why[1..]}" };
+        var report = matched ? Report : Report with { OutcomeMatched = false, DidNotRun = why };
         return this with { Report = report, Verdict = matched ? RunVerdict.Matched : RunVerdict.NotMatched, Failure = null };
     }
 }

@@ -43,10 +43,10 @@ public static class ReplayCheck
             return new(ReplayOutcome.SimulatorFailed, $"SIMULATOR FAILURE: {replay.Failure}");
         if (replay.Drive.DivergedAtStep is { } step && !replay.OutOfSteps)
             return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: the recorded choice was not available; the run is not the one recorded");
-        if (!replay.Report.Partial && Unused(recorded.Choices.Count, replay.Schedule.Choices.Count, "schedule choice") is { } choices)
+        if (!replay.Report.Partial && Unused(recorded.Choices.Count, replay.Schedule.Choices.Count, "schedule choice", "choices") is { } choices)
             return new(ReplayOutcome.Diverged, $"DIVERGED: the run finished {choices}; the run is not the one recorded");
         if (!replay.Report.Partial && recorded.Version >= 2
-            && Unused(recorded.EnvironmentChoices.Count, replay.Schedule.EnvironmentChoices.Count, "environment choice") is { } values)
+            && Unused(recorded.EnvironmentChoices.Count, replay.Schedule.EnvironmentChoices.Count, "environment choice", "values") is { } values)
             return new(ReplayOutcome.Diverged, $"DIVERGED: the run finished {values}; the run is not the one recorded");
         if (original is null)
             return new(ReplayOutcome.Replayed, $"replayed {Counted.Of(replay.Report.Stats.Steps, "step")}");
@@ -57,8 +57,9 @@ public static class ReplayCheck
             : new(ReplayOutcome.NotReproduced, $"NOT REPRODUCED — trace hash {original.TraceHash} → {replay.Report.TraceHash}, violations [{before}] → [{after}]");
     }
 
-    private static string? Unused(int recorded, int taken, string what) =>
-        taken < recorded ? $"after {Counted.Of(taken, what)} of the {recorded:N0} recorded ({(what == "schedule choice" ? "choices" : "values")}), leaving {recorded - taken:N0} unused" : null;
+    /// <summary>"after 4 environment choices of the 6 recorded (values), leaving 2 unused", or null when every one was taken.</summary>
+    private static string? Unused(int recorded, int taken, string what, string line) =>
+        taken < recorded ? $"after {Counted.Of(taken, what)} of the {recorded:N0} recorded ({line}), leaving {recorded - taken:N0} unused" : null;
 
     private static string Kinds(RunReport r) => string.Join(", ", r.Violations.Select(v => v.Kind).Order(StringComparer.Ordinal));
 }
