@@ -108,6 +108,27 @@ public sealed class HostileInputTests : IDisposable
             l => Assert.Fail("unprefixed message: " + l));
     }
 
+    // Only the mistake is reported: not the misspelt option's value, not the arguments after a misspelt command, and
+    // not "Required command was not provided" on top of the misspelt command.
+    [Theory]
+    [InlineData("'--sede'", "--seed", "run", "--sede", "3")]
+    [InlineData("'rnu'", "run", "rnu", "--seed", "3")]
+    public void Only_the_misspelt_token_is_reported(string mistake, string suggestion, params string[] args)
+    {
+        var r = Run(args);
+        BadInput(r, $"error: Unrecognized command or argument {mistake}.", suggestion);
+        Assert.Equal([mistake], r.Err.Split('\n').Where(l => l.StartsWith("error: ", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf('\'') )..(l.LastIndexOf('\'') + 1)]));
+        Assert.DoesNotContain("'3' was not matched", r.Err);
+        Assert.DoesNotContain("Required command", r.Err);
+    }
+
+    [Fact]
+    public void A_stray_argument_of_a_known_command_is_still_reported()
+    {
+        BadInput(Run("run", "3"), "error: Unrecognized command or argument '3'.");
+    }
+
     [Fact]
     public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
     {
