@@ -129,6 +129,18 @@ public sealed class HostileInputTests : IDisposable
         BadInput(Run("run", "3"), "error: Unrecognized command or argument '3'.");
     }
 
+    // A section replaced by a value is one mistake: no follow-up per key it held, blamed on reference.conf.
+    [Theory]
+    [InlineData("hviommu.vm = 3", "hviommu.vm = 3: expected a section")]
+    [InlineData("hviommu { driver = \"x\", run = [1] }", "hviommu.driver = x: expected a section", "hviommu.run = [1]: expected a section")]
+    public void A_section_replaced_by_a_value_is_reported_once(string text, params string[] errors)
+    {
+        var path = Conf(text);
+        var r = Run("validate", "--config", path);
+        BadInput(r);
+        Assert.Equal(errors.Select(e => $"error: {path}: {e} {{ … }}"), r.Err.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
     {
