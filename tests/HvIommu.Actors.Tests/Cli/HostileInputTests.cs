@@ -141,6 +141,18 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(errors.Select(e => $"error: {path}: {e} {{ … }}"), r.Err.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)));
     }
 
+    // A domain name written twice is one mistake, reported at its second entry; a clash made by counts is its own.
+    [Theory]
+    [InlineData("hviommu.domains = [ { name = a }, { name = a }, { name = a } ]", "a", "hviommu.domains[1].name = a: duplicate domain name")]
+    [InlineData("hviommu.domains = [ { name = a, count = 2 }, { name = a0 } ]", "a0", "hviommu.domains = a0: duplicate domain name (after expanding counts)")]
+    public void A_duplicate_domain_name_is_reported_once(string domains, string deviceDomain, string error)
+    {
+        var path = Conf(domains + $"\nhviommu.devices = [ {{ name = n, domain = {deviceDomain} }} ]");
+        var r = Run("validate", "--config", path);
+        BadInput(r);
+        Assert.Equal([$"error: {path}: {error}"], r.Err.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
     {
