@@ -37,7 +37,7 @@ public sealed partial class DmaApiEngine
         {
             CheckMapped(map, map.Page, map.Operation.Status);
             _world.Events.On(SimEvent.MappingWritten(map.Record!, Name, _world.Clock.NowNs));
-            map.Records.Add(map.Record!);
+            map.AddRecord(map.Record!);
             map.Operation = null;
             map.Record = null;
             if (++map.Page == map.Leaves.Count)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using HvIommu.Model.Device;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
@@ -29,6 +30,7 @@ public sealed partial class DmaApiEngine
     private readonly SeededRandom _random;
     private readonly LifecycleEngine _lifecycle;
     private readonly Dictionary<long, Operation> _operations = new();
+    private IotlbGather _mapGather = new(); // empty between maps (see StartOperation)
     private bool _workloadStarted;
     private bool _idleReported;
     private long _nextDescriptor;
@@ -96,19 +98,25 @@ public sealed partial class DmaApiEngine
             PageSizePicker.Split(iova + offset, gpa, bytes, _world.Settings.Iommu.PageSizeBitmap, leaves);
             offset += bytes;
         }
-        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, segments, leaves, t0);
         if (_world.Settings.Driver.Hazards.RacyTableInstall)
         {
             // H6: the map runs level by level, preemptible between levels (DmaApiEngine.StepwiseMap.cs).
-            return BeginStepwiseMap(map);
+            return BeginStepwiseMap(new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, segments, leaves, t0, new IotlbGather()));
         }
+        // The map's leaves are written now, into the engine's empty gather: most maps replace no table and leave it
+        // empty for the next; one that did keeps it until its flush and the engine takes a new one.
+        if (!_mapGather.IsEmpty || _mapGather.FreeList.Count > 0)
+            _mapGather = new IotlbGather(); // a map that threw midway left it behind
+        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, segments, leaves, t0, _mapGather);
         for (var i = 0; i < leaves.Count; i++)
         {
             var record = RegisterLeaf(map, i);
             CheckMapped(map, i, map.Domain.Table!.Map(record.Iova, record.Gpa, record.Size, writable: true, map.Gather));
             _world.Events.On(SimEvent.MappingWritten(record, Name, _world.Clock.NowNs));
-            map.Records.Add(record);
+            map.AddRecord(record);
         }
+        if (!_mapGather.IsEmpty || _mapGather.FreeList.Count > 0)
+            _mapGather = new IotlbGather();
         return FinishMapAsync(map);
     }
 
@@ -189,7 +197,7 @@ public sealed partial class DmaApiEngine
         _cpu.Count(SimCounter.Maps, map.Pages);
         _cpu.Count(SimCounter.MapCalls);
         _telemetry.RecordLatency(DriverLatency.Map, map.StartNs);
-        var records = map.Records.MoveToImmutable();
+        var records = map.MovedRecords();
         // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it
         // (DmaDescriptor.MappingAt), read from the leaves themselves, which cover the buffer in IOVA order.
         var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, ImmutableArray<MappingFact>.CastUp(records));
@@ -372,12 +380,12 @@ public sealed partial class DmaApiEngine
         _port.ReportIdle();
     }
 
-    /// <param name="Records">The buffer's leaves, one record each (the descriptor lists them per 4 KiB page).</param>
+    /// <param name="Records">The buffer's leaves, one record each, in IOVA order (the descriptor names them too).</param>
     /// <param name="Segments">The buffer's physically contiguous pieces (GPA, bytes), in allocation order.</param>
     private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, (ulong Gpa, ulong Bytes)[] Segments, ImmutableArray<MappingRecord> Records);
 
     /// <summary>A dma_map between IOVA allocation and programming the device.</summary>
-    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, int pages, (ulong Gpa, ulong Bytes)[] segments, List<MapPiece> leaves, long startNs)
+    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, int pages, (ulong Gpa, ulong Bytes)[] segments, List<MapPiece> leaves, long startNs, IotlbGather gather)
     {
         public long Id { get; } = id;
         public int DeviceIndex { get; } = deviceIndex;
@@ -392,10 +400,20 @@ public sealed partial class DmaApiEngine
         /// <summary>The leaves iommu_map writes, in IOVA order.</summary>
         public List<MapPiece> Leaves { get; } = leaves;
         public long StartNs { get; } = startNs;
-        public ImmutableArray<MappingRecord>.Builder Records { get; } = ImmutableArray.CreateBuilder<MappingRecord>(leaves.Count);
+        private readonly MappingRecord[] _records = new MappingRecord[leaves.Count];
+        private int _recorded;
+
+        /// <summary>The leaf just written (in IOVA order).</summary>
+        public void AddRecord(MappingRecord record) => _records[_recorded++] = record;
+
+        /// <summary>Every leaf's record, once all are written.</summary>
+        public ImmutableArray<MappingRecord> MovedRecords() =>
+            _recorded == _records.Length
+                ? ImmutableCollectionsMarshal.AsImmutableArray(_records)
+                : throw new InvalidOperationException($"{_recorded} of {_records.Length} leaves written");
 
         /// <summary>Tables the map's large leaves replaced (generic_pt's clear_contig), freed after the map-path flush.</summary>
-        public IotlbGather Gather { get; } = new();
+        public IotlbGather Gather { get; } = gather;
 
         /// <summary>Stepwise map only: the leaf being mapped, its record and its map in progress.</summary>
         public int Page { get; set; }
