@@ -153,6 +153,8 @@ public static class DeterministicRunner
         // A replay that left its recording is not the recorded run: its outstanding hypercalls say nothing either.
         else if (!done.Task.IsCompleted && drive.DivergedAtStep is null && world.ReportHungHypercalls(0) is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
+        // The schedule's simulated time is its end's: winding it down (outside the schedule) does not count.
+        var simulatedNs = system.Clock.NowNs;
         // Once every actor has stopped nothing touches the world: the next schedule on this system may reset and reuse it.
         if (system.StopRun().Quiescent)
             Previous.AddOrUpdate(system, world);
@@ -164,7 +166,7 @@ public static class DeterministicRunner
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduce, RunMode.Deterministic);
         report = report with
         {
-            Stats = report.Stats with { Steps = steps, SimulatedNs = system.Clock.NowNs },
+            Stats = report.Stats with { Steps = steps, SimulatedNs = simulatedNs },
             TraceHash = traceHash,
             Partial = interrupted,
         };
