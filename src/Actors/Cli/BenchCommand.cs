@@ -38,7 +38,7 @@ public sealed class BenchCommand : CliCommand
         Description = "measure schedules/s with new actors for every schedule (hviommu.run.reuse-actors = off) instead of the previous schedule's actors started again",
     };
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"violations\"},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
 
     public override string Name => "bench";
 
@@ -95,11 +95,17 @@ public sealed class BenchCommand : CliCommand
         var config = SimConfig.Load(configPath, [$"hviommu.run.ops = {ops.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]);
         SimLogging.Configure(verbose: false);
 
+        var workload = BenchWorkload.Of(config);
+        if (!json)
+            stdout.WriteLine(workload.Describe());
         var raw = MeasureRawAkka(config);
         if (!json)
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
+        // Every thread's allocations over the run (actor system start and stop included), per guest operation.
+        var allocatedPerOperation = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)Math.Max(1, result.Operations);
         var stats = result.Report.Stats;
         var messagesPerSecond = stats.MessagesDelivered / stats.WallSeconds;
         var dmaPerSecond = stats.DmaTransactions / stats.WallSeconds;
@@ -107,7 +113,7 @@ public sealed class BenchCommand : CliCommand
         if (!json)
         {
             stdout.WriteLine($"stress run of {config.File}: {Counted.Of(result.Operations, "operation")}, {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
-            stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; violations {result.Report.Violations.Count}");
+            stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; {allocatedPerOperation:N0} bytes allocated per operation; violations {result.Report.Violations.Count}");
         }
 
         var (steps, stepSeconds) = MeasureSteps(config);
@@ -132,7 +138,9 @@ public sealed class BenchCommand : CliCommand
                     dmaPerSecond = Math.Round(dmaPerSecond),
                     // Guest operations (map → DMA → unmap), as the text line counts them; stats.pagesUnmapped counts pages.
                     operations = result.Operations,
+                    allocatedBytesPerOperation = Math.Round(allocatedPerOperation),
                     violations = result.Report.Violations.Count,
+                    workload = workload.ToJson(),
                 },
                 deterministic = new
                 {

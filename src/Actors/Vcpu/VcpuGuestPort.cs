@@ -109,7 +109,7 @@ internal sealed class VcpuGuestPort(
     /// suspended driver path continues — possibly straight into its next hypercall.</summary>
     public void Resume(HypercallCompleted reply)
     {
-        exit.Resumed(name, $"{reply.Code} {reply.Status}");
+        exit.Resumed(name, reply.Code, reply.Status);
         world.Trace?.HypercallResumed(name, self, reply);
         world.Watchdog.Resumed(index);
         var waiting = _hypercall!;
