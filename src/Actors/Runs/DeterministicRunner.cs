@@ -55,6 +55,9 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
     /// says so. To an explorer that is its hang detector (a simulator failure, exit 3).</summary>
     public bool OutOfSteps { get; init; }
 
+    /// <summary>A replay that left its recording: the first recorded choice that did not fit, and why.</summary>
+    public string? Divergence { get; init; }
+
     /// <summary>
     /// The result as one <c>run</c> judges it: a schedule that ran out of its step budget did not finish, which is
     /// not a simulator failure but a run that did not test what it was asked to — not matched (exit 1) with the
@@ -181,7 +184,10 @@ public static class DeterministicRunner
         Lap(phases, ref mark, SchedulePhase.Report);
         if (phases is not null)
             phases.Schedules++;
-        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace) { Decisions = decisions, OutOfSteps = outOfSteps };
+        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace)
+        {
+            Decisions = decisions, OutOfSteps = outOfSteps, Divergence = (strategy as ReplayStrategy)?.LeftBecause,
+        };
     }
 
     // Each system's last world, for the next schedule on it to reuse (a system is driven by one thread at a time).
