@@ -56,14 +56,15 @@ public static class CommandLine
                 PageTableReport.WriteJsonError(stdout, parse.Errors[0].Message);
             // Every message in the house form ("error: …", as every other bad input says it), then System.CommandLine's
             // typo suggestions ("'--sed' was not matched. Did you mean one of the following? --seed"), without its
-            // own unprefixed copy of the messages.
-            foreach (var error in parse.Errors)
-                stderr.WriteLine("error: " + error.Message);
+            // own unprefixed copy of the messages, and only for the tokens that are the mistake (ParseErrorText).
+            var noise = ParseErrorText.Followers(args, parse.UnmatchedTokens, parse.CommandResult.Command is RootCommand);
+            foreach (var error in ParseErrorText.Kept(parse.Errors.Select(e => e.Message), noise, parse.UnmatchedTokens.Count > 0))
+                stderr.WriteLine("error: " + error);
             var suggestions = new StringWriter();
             (invocation.Output, invocation.Error) = (suggestions, suggestions);
             parse.Invoke(invocation);
             var messages = parse.Errors.Select(e => e.Message).ToHashSet(StringComparer.Ordinal);
-            foreach (var line in suggestions.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !messages.Contains(l)))
+            foreach (var line in ParseErrorText.Suggestions(suggestions.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !messages.Contains(l)), noise))
                 stderr.WriteLine(line);
             var name = parse.CommandResult.Command is RootCommand ? "" : parse.CommandResult.Command.Name + " ";
             stderr.WriteLine($"See '{name}--help' for the options.");

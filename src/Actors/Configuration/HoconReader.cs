@@ -51,6 +51,10 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
     {
         if (!SafeHasPath(merged, path))
         {
+            // A key under a section the file replaced with a value (hviommu.vm = 3) is missing because of that one
+            // mistake, already reported on the section: no follow-up per key, blamed on reference.conf.
+            if (ReportedAncestor(path))
+                return null;
             // A key missing from a list element and from its defaults is the element's to give: blame the element
             // (hviommu.devices[0].name in the file that wrote the list), not the defaults section.
             problems.Add(new ConfigProblem(parent is not null ? overlayFile : SourceOf(path), keyPrefix + path, "", defaultsPath is null
@@ -59,6 +63,18 @@ internal sealed class HoconReader(Config merged, Config? overlay, string overlay
             return null;
         }
         return merged.GetValue(path);
+    }
+
+    /// <summary>True when a problem was already recorded for a section that encloses <paramref name="path"/>.</summary>
+    private bool ReportedAncestor(string path)
+    {
+        for (var dot = path.LastIndexOf('.'); dot > 0; dot = path.LastIndexOf('.', dot - 1))
+        {
+            var ancestor = keyPrefix + path[..dot];
+            if (problems.Exists(p => p.Key == ancestor))
+                return true;
+        }
+        return false;
     }
 
     public string? Scalar(string path)

@@ -53,7 +53,8 @@ internal static class SettingsReader
         StopOnFirstViolation: r.Bool(Root + "run.stop-on-first-violation", true),
         LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"),
         Dispatcher: r.String(Root + "run.dispatcher", "hviommu.stress-dispatcher"),
-        TraceCapacity: r.Int(Root + "run.trace-capacity", 1, 100_000_000, 200_000));
+        TraceCapacity: r.Int(Root + "run.trace-capacity", 1, 100_000_000, 200_000),
+        ReuseActors: r.Bool(Root + "run.reuse-actors", true));
 
     private static IommuSettings ReadIommu(HoconReader r)
     {
@@ -209,6 +210,7 @@ internal static class SettingsReader
         groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var result = ImmutableArray.CreateBuilder<DomainSpec>();
         var list = r.List(Root + "domains");
+        var literalDuplicates = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < list.Count; i++)
         {
             if (!list[i].IsObject())
@@ -223,12 +225,13 @@ internal static class SettingsReader
             if (!ValidName(e, name))
                 continue;
             var members = Expand(name, count);
-            if (groups.ContainsKey(name))
+            if (groups.ContainsKey(name) && literalDuplicates.Add(name))
                 e.Problem("name", name, "duplicate domain name");
             groups[name] = members;
             result.AddRange(members.Select(m => new DomainSpec(m)));
         }
-        foreach (var dup in result.GroupBy(d => d.Name).Where(g => g.Count() > 1))
+        // A name written twice was reported at its second entry; only a clash the counts made is new here.
+        foreach (var dup in result.GroupBy(d => d.Name).Where(g => g.Count() > 1 && !literalDuplicates.Contains(g.Key)))
             r.Problem(Root + "domains", dup.Key, "duplicate domain name (after expanding counts)");
         return result.ToImmutable();
     }

@@ -37,14 +37,31 @@ public sealed class ReplayStrategy : IScheduleStrategy
 
     public string Description => "replay of " + Source;
 
+    /// <summary>Why the run left its recording, at the first choice that did not fit (null while it follows it): the
+    /// text a DIVERGED verdict gives.</summary>
+    public string? LeftBecause { get; private set; }
+
     public int Choose(ReadOnlySpan<int> candidates, long step)
     {
         if (step >= _choices.Count)
-            return -1;
+            return Left($"the recorded schedule choices (line choices) ended after {_choices.Count:N0}");
         var index = candidates.BinarySearch(_choices[(int)step]);
-        return index >= 0 ? index : -1;
+        return index >= 0 ? index : Left($"recorded schedule choice {step + 1:N0} (actor {_choices[(int)step]}, line choices) was not among the actors ready to run");
     }
 
-    public int ChooseValue(int options, long index) =>
-        index < _values.Count && _values[(int)index].Options == options ? _values[(int)index].Value : -1;
+    public int ChooseValue(int options, long index)
+    {
+        if (index >= _values.Count)
+            return Left($"the run needed environment choice {index + 1:N0}, but only {_values.Count:N0} were recorded (line values)");
+        var recorded = _values[(int)index];
+        return recorded.Options == options
+            ? recorded.Value
+            : Left($"environment choice {index + 1:N0} was recorded out of {recorded.Options:N0} options (line values), and the run offered {options:N0}");
+    }
+
+    private int Left(string why)
+    {
+        LeftBecause ??= why;
+        return -1;
+    }
 }

@@ -42,7 +42,7 @@ public static class ReplayCheck
         if (replay.Failure is not null)
             return new(ReplayOutcome.SimulatorFailed, $"SIMULATOR FAILURE: {replay.Failure}");
         if (replay.Drive.DivergedAtStep is { } step && !replay.OutOfSteps)
-            return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: the recorded choice was not available; the run is not the one recorded");
+            return new(ReplayOutcome.Diverged, $"DIVERGED at schedule step {step:N0}: {replay.Divergence ?? "the recorded choice was not available"}; the run is not the one recorded");
         if (!replay.Report.Partial && Unused(recorded.Choices.Count, replay.Schedule.Choices.Count, "schedule choice", "choices") is { } choices)
             return new(ReplayOutcome.Diverged, $"DIVERGED: the run finished {choices}; the run is not the one recorded");
         if (!replay.Report.Partial && recorded.Version >= 2

@@ -119,7 +119,7 @@ public sealed class SimWorld
         }
         Driver = new DriverWorld
         {
-            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Mappings = Mappings, Oracle = Oracle, Events = Events,
+            Settings = settings, Clock = clock, Memory = Memory, Frames = Frames, Host = Host, Mappings = Mappings, Causes = _hazardCauses, Events = Events,
             Costs = Costs, Budget = Budget, Domains = Domains, DomainByName = DomainByName, Devices = Devices,
             DomainOfDevice = DomainOfDevice, Managed = Managed, Pci32BitWorkaround = Pci32BitWorkaround, LiveIovas = LiveIovas,
             IovaWidth = IovaWidth, TableLevels = TableLevels, HypercallInputPageBase = HypercallInputPageBase, TraceReplay = TraceReplay, TraceDeviceIndex = TraceDeviceIndex,

@@ -28,6 +28,9 @@ public sealed class DmaEngine<TReply> where TReply : class
     /// <summary>Descriptors a device keeps to replay when prodded (its ring's recent entries).</summary>
     public const int RecentKept = 4;
 
+    /// <summary>Finished transactions kept for reuse at most (a device's in-flight and pending ones, with room).</summary>
+    private const int DoneKept = 256;
+
     private readonly DeviceSpec _spec;
     private readonly DeviceSlot _slot;
     private readonly SeededRandom _random;
@@ -43,6 +46,7 @@ public sealed class DmaEngine<TReply> where TReply : class
     private readonly Dictionary<long, DmaTransaction> _inFlight = new();
     private readonly List<Waiter> _waiters = new();
     private readonly Queue<DmaDescriptor> _recent = new();
+    private readonly Stack<DmaTransaction> _done = new(); // finished transactions, handed out again by NewTransaction
     private DmaDescriptor? _ring;
     private long _nextTicket;
     private long _nextTransactionId;
@@ -100,13 +104,13 @@ public sealed class DmaEngine<TReply> where TReply : class
             var page = i % d.Pages;
             var offset = (ulong)_random.Next(64) << 6;
             var access = _random.Chance(d.WriteFraction) ? AccessKind.Write : AccessKind.Read;
-            _pending.Enqueue(new DmaTransaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.Mappings[page], d.Bytes));
+            _pending.Enqueue(NewTransaction(state, d.Iova + ((ulong)page << 12) + offset, access, replay: false, d.MappingAt(page), d.Bytes));
         }
         if (_ring is { } ring)
         {
             state.Remaining++;
             var offset = (ulong)_random.Next(64) << 6;
-            _pending.Enqueue(new DmaTransaction(state, ring.Iova + offset, AccessKind.Write, replay: false, ring.Mappings[0], d.Bytes));
+            _pending.Enqueue(NewTransaction(state, ring.Iova + offset, AccessKind.Write, replay: false, ring.MappingAt(0), d.Bytes));
         }
         Pump();
     }
@@ -124,6 +128,7 @@ public sealed class DmaEngine<TReply> where TReply : class
         Finish(tx, faulted: false);
         if (_waiters.Count > 0)
             ReleaseWaiters(tx.Id);
+        Recycle(tx);
         Pump();
     }
 
@@ -203,7 +208,7 @@ public sealed class DmaEngine<TReply> where TReply : class
         var prod = new DmaDescriptor(-1, 0, 1, _recent.Count, 64, 1.0, ImmutableArray<MappingFact>.Empty);
         var state = new DescriptorState(prod, replyTo);
         foreach (var d in _recent)
-            _pending.Enqueue(new DmaTransaction(state, d.Iova, AccessKind.Write, replay: true, d.Mappings[0], prod.Bytes));
+            _pending.Enqueue(NewTransaction(state, d.Iova, AccessKind.Write, replay: true, d.MappingAt(0), prod.Bytes));
         Pump();
     }
 
@@ -251,6 +256,7 @@ public sealed class DmaEngine<TReply> where TReply : class
         {
             _slot.TransferFinished();
             Finish(tx, faulted: true);
+            Recycle(tx);
             return;
         }
         tx.Id = ++_nextTransactionId;
@@ -258,6 +264,25 @@ public sealed class DmaEngine<TReply> where TReply : class
         _inFlight.Add(tx.Id, tx);
         if (!HoldReplay(tx))
             _port.TransferDue(tx.Id);
+    }
+
+    /// <summary>A transaction, reusing one that is done: nothing but this engine held it, and it is off every queue.</summary>
+    private DmaTransaction NewTransaction(object? state, ulong iova, AccessKind access, bool replay, MappingFact? mapping, int bytes)
+    {
+        if (!_done.TryPop(out var tx))
+            return new DmaTransaction(state, iova, access, replay, mapping, bytes);
+        tx.Reset(state, iova, access, replay, mapping, bytes);
+        return tx;
+    }
+
+    /// <summary><paramref name="tx"/> is done (moved or faulted) and on no queue: keep it for <see cref="NewTransaction"/>,
+    /// holding no mapping or domain meanwhile, so a finished mapping stays collectable.</summary>
+    private void Recycle(DmaTransaction tx)
+    {
+        if (_done.Count >= DoneKept)
+            return;
+        tx.Reset(null, 0, AccessKind.Read, replay: false, null, 0);
+        _done.Push(tx);
     }
 
     private void Finish(DmaTransaction tx, bool faulted)
@@ -316,14 +341,12 @@ public sealed class DmaEngine<TReply> where TReply : class
         if (_replayEngine)
         {
             var ticket = ++_nextTicket;
-            _scheduledReplays.Add(ticket, new DmaTransaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page], 64));
+            _scheduledReplays.Add(ticket, NewTransaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.MappingAt(page), 64));
             _port.ReplayLater(ticket, ReplayKind.Replay);
             return;
         }
-        var tx = new DmaTransaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.Mappings[page], 64)
-        {
-            DueStep = Step + _env.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2),
-        };
+        var tx = NewTransaction(null, d.Iova + ((ulong)page << 12), AccessKind.Write, replay: true, d.MappingAt(page), 64);
+        tx.DueStep = Step + _env.Next(2 * _spec.InFlight * Math.Max(1, d.Transactions) + 2);
         _delayedReplays.Add(tx);
     }
 

@@ -83,19 +83,20 @@ public sealed partial class DmaApiEngine
         var domain = _world.DomainOfDevice[deviceIndex];
         var t0 = _world.Clock.NowNs;
         var pages = SyntheticWorkload.BufferPages(w.BufferPages, w.BufferSizes, _random);
-        var (frames, segments) = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
+        var segments = AllocateBuffer(pages, hugePages: w.BufferPages == 0);
         var iova = domain.Iova.DmaAllocIova((ulong)pages, _world.DmaLimit, ref _world.Pci32BitWorkaround[deviceIndex], _cpu.Index, t0);
         if (iova == 0)
             throw new InvalidOperationException($"IOVA space of domain {domain.Name} exhausted");
         _world.LiveIovas[(domain.Id, iova >> GuestMemory.PageShift)] = 0;
-        var leaves = new List<MapPiece>();
+        // One leaf per piece unless a piece splits (a huge page at an IOVA it is not aligned to).
+        var leaves = new List<MapPiece>(segments.Length);
         var offset = 0UL;
         foreach (var (gpa, bytes) in segments)
         {
-            leaves.AddRange(PageSizePicker.Split(iova + offset, gpa, bytes, _world.Settings.Iommu.PageSizeBitmap));
+            PageSizePicker.Split(iova + offset, gpa, bytes, _world.Settings.Iommu.PageSizeBitmap, leaves);
             offset += bytes;
         }
-        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, frames, leaves, t0);
+        var map = new MapInProgress(++_nextDescriptor, deviceIndex, domain, iova, pages, segments, leaves, t0);
         if (_world.Settings.Driver.Hazards.RacyTableInstall)
         {
             // H6: the map runs level by level, preemptible between levels (DmaApiEngine.StepwiseMap.cs).
@@ -111,33 +112,41 @@ public sealed partial class DmaApiEngine
         return FinishMapAsync(map);
     }
 
-    /// <summary>The buffer's frames and its physically contiguous pieces (GPA, bytes): with <paramref name="hugePages"/>,
-    /// 1 GiB and 2 MiB pages of the hugetlb pools for as much as they cover, 4 KiB frames for the rest.</summary>
-    private (ulong[] Frames, List<(ulong Gpa, ulong Bytes)> Segments) AllocateBuffer(int pages, bool hugePages)
+    /// <summary>The buffer's physically contiguous pieces (GPA, bytes), in the order its frames were allocated: with
+    /// <paramref name="hugePages"/>, 1 GiB and 2 MiB pages of the hugetlb pools for as much as they cover, 4 KiB frames
+    /// for the rest. Its frames are the pieces' 4 KiB frames in that order (<see cref="FreeBuffer"/>).</summary>
+    private (ulong Gpa, ulong Bytes)[] AllocateBuffer(int pages, bool hugePages)
     {
-        var frames = new ulong[pages];
-        var segments = new List<(ulong, ulong)>();
         var (oneG, twoM, small) = hugePages ? BufferBacking.Split(pages) : (0, 0, pages);
+        var segments = new (ulong Gpa, ulong Bytes)[oneG + twoM + small];
         var n = 0;
-        foreach (var (size, count) in new[] { (PageSize.Size1G, oneG), (PageSize.Size2M, twoM) })
+        AllocateHuge(PageSize.Size1G, oneG);
+        AllocateHuge(PageSize.Size2M, twoM);
+        for (var i = 0; i < small; i++)
+        {
+            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _cpu.Index, out var gpa))
+                throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
+            segments[n++] = (gpa, 1UL << GuestMemory.PageShift);
+        }
+        return segments;
+
+        void AllocateHuge(PageSize size, int count)
         {
             for (var i = 0; i < count; i++)
             {
                 if (!_world.Frames.TryAllocateHuge(size.Bytes(), FrameOwner.DmaBuffer, _cpu.Index, out var gpa))
                     throw new InvalidOperationException($"the guest's hugetlb pool of {size.Name()} pages is exhausted");
-                segments.Add((gpa, size.Bytes()));
-                for (var f = 0UL; f < size.Bytes(); f += 1UL << GuestMemory.PageShift)
-                    frames[n++] = gpa + f;
+                segments[n++] = (gpa, size.Bytes());
             }
         }
-        for (var i = 0; i < small; i++)
-        {
-            if (!_world.Frames.TryAllocate(FrameOwner.DmaBuffer, _cpu.Index, out var gpa))
-                throw new GuestMemoryExhaustedException(_world.Frames.FrameCount);
-            frames[n++] = gpa;
-            segments.Add((gpa, 1UL << GuestMemory.PageShift));
-        }
-        return (frames, segments);
+    }
+
+    /// <summary>dma_unmap gives the buffer back: every 4 KiB frame of its pieces, in the order they were allocated.</summary>
+    private void FreeBuffer((ulong Gpa, ulong Bytes)[] segments)
+    {
+        foreach (var (gpa, bytes) in segments)
+            for (var f = 0UL; f < bytes; f += 1UL << GuestMemory.PageShift)
+                _cpu.FreeFrame(gpa + f, "buffer");
     }
 
     /// <summary>The oracle learns of the mapping before its leaf is written.</summary>
@@ -181,13 +190,10 @@ public sealed partial class DmaApiEngine
         _cpu.Count(SimCounter.MapCalls);
         _telemetry.RecordLatency(DriverLatency.Map, map.StartNs);
         var records = map.Records.MoveToImmutable();
-        // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it.
-        var perPage = ImmutableArray.CreateBuilder<MappingFact>(map.Pages);
-        foreach (var r in records)
-            for (var k = 0UL; k < r.Size.Bytes() >> GuestMemory.PageShift; k++)
-                perPage.Add(r);
-        var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, perPage.MoveToImmutable());
-        _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Frames, records));
+        // The device addresses the buffer page by page: each 4 KiB page's expected mapping is the leaf holding it
+        // (DmaDescriptor.MappingAt), read from the leaves themselves, which cover the buffer in IOVA order.
+        var descriptor = new DmaDescriptor(map.Id, map.Iova, map.Pages, w.DmaPerOp, w.DmaBytes, w.WriteFraction, ImmutableArray<MappingFact>.CastUp(records));
+        _operations.Add(descriptor.Id, new Operation(descriptor, map.Domain, map.Segments, records));
         _port.ProgramDma(map.DeviceIndex, descriptor);
     }
 
@@ -239,7 +245,7 @@ public sealed partial class DmaApiEngine
                         _telemetry.Trace(DriverTraceKind.Free, $"free IOVA 0x{op.Descriptor.Iova:x}", $"{Counted.Of(op.Descriptor.Pages, "page")}, domain {op.Domain.Id}");
                     break;
                 case DmaStep.FreeBuffer:
-                    _cpu.FreeFrames(op.Frames, "buffer");
+                    FreeBuffer(op.Segments);
                     break;
                 case DmaStep.FreeTables:
                     _cpu.FreeFrames(gather.FreeList, "table page");
@@ -367,10 +373,11 @@ public sealed partial class DmaApiEngine
     }
 
     /// <param name="Records">The buffer's leaves, one record each (the descriptor lists them per 4 KiB page).</param>
-    private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, ulong[] Frames, ImmutableArray<MappingRecord> Records);
+    /// <param name="Segments">The buffer's physically contiguous pieces (GPA, bytes), in allocation order.</param>
+    private sealed record Operation(DmaDescriptor Descriptor, GuestDomain Domain, (ulong Gpa, ulong Bytes)[] Segments, ImmutableArray<MappingRecord> Records);
 
     /// <summary>A dma_map between IOVA allocation and programming the device.</summary>
-    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, int pages, ulong[] frames, List<MapPiece> leaves, long startNs)
+    private sealed class MapInProgress(long id, int deviceIndex, GuestDomain domain, ulong iova, int pages, (ulong Gpa, ulong Bytes)[] segments, List<MapPiece> leaves, long startNs)
     {
         public long Id { get; } = id;
         public int DeviceIndex { get; } = deviceIndex;
@@ -379,7 +386,8 @@ public sealed partial class DmaApiEngine
 
         /// <summary>The buffer's size in 4 KiB pages (what dma_map was asked for).</summary>
         public int Pages { get; } = pages;
-        public ulong[] Frames { get; } = frames;
+        /// <summary>The buffer's physically contiguous pieces (GPA, bytes), in allocation order.</summary>
+        public (ulong Gpa, ulong Bytes)[] Segments { get; } = segments;
 
         /// <summary>The leaves iommu_map writes, in IOVA order.</summary>
         public List<MapPiece> Leaves { get; } = leaves;

@@ -14,9 +14,9 @@ namespace HvIommu.Model.Driver;
 
 /// <summary>
 /// The part of one simulated VM the guest driver engines read and write (brief §1, §5): the guest's memory and frame
-/// allocator, its paging domains and assigned devices, the host IOMMU it asks about attachments, the oracle it tells
-/// of the mappings it makes and of lifecycle mistakes, the event stream, the clock, the cost ledger and the operation
-/// budget. Built once per run by the composition root (the actors' world); shared by every vCPU's engines.
+/// allocator, its paging domains and assigned devices, the host IOMMU it asks about attachments, the event stream it
+/// tells of the mappings it makes and of lifecycle findings, the hazard knobs that are on, the clock, the cost ledger
+/// and the operation budget. Built once per run by the composition root (the actors' world); shared by every vCPU's engines.
 /// </summary>
 public sealed class DriverWorld
 {
@@ -31,7 +31,10 @@ public sealed class DriverWorld
     public required HostIommu Host { get; init; }
     /// <summary>The run's registry of mappings: the driver registers each mapping here before it writes the leaf.</summary>
     public required MappingLedger Mappings { get; init; }
-    public required DmaOracle Oracle { get; init; }
+    /// <summary>The hazard knobs that are on: the driver names a hazard in a cause it reports only when its knob is on.</summary>
+    public required HazardCauses Causes { get; init; }
+
+    /// <summary>The run's one event stream: mapping lifecycle, flushes, and the lifecycle's findings (the oracle judges them).</summary>
     public required SimEventStream Events { get; init; }
     public required CostLedger Costs { get; init; }
     public required OperationBudget Budget { get; init; }

@@ -56,11 +56,15 @@ public sealed class GuestCpu(int index, DriverWorld world, IGuestPort port, IDri
     public void FreeFrames(IEnumerable<ulong> frames, string what)
     {
         foreach (var f in frames)
-        {
-            World.Frames.Free(f);
-            if (Telemetry.Traces)
-                Telemetry.Trace(DriverTraceKind.Free, $"free {what} 0x{f:x}", "frame back to the guest allocator");
-        }
+            FreeFrame(f, what);
+    }
+
+    /// <summary>One 4 KiB frame (GPA <paramref name="frame"/>) back to the guest allocator; <paramref name="what"/> names it in the trace.</summary>
+    public void FreeFrame(ulong frame, string what)
+    {
+        World.Frames.Free(frame);
+        if (Telemetry.Traces)
+            Telemetry.Trace(DriverTraceKind.Free, $"free {what} 0x{frame:x}", "frame back to the guest allocator");
     }
 
     public void Count(SimCounter counter, long amount = 1) => Telemetry.Count(counter, amount);

@@ -1,3 +1,4 @@
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
 using HvIommu.Model.Memory;
 using HvIommu.Model.Settings;
@@ -52,8 +53,8 @@ public sealed partial class LifecycleEngine
         }
         // Domains kept on purpose after a failed detach (and their tables) are no leak.
         var tablesLeft = _world.Frames.CountOwnedBy(FrameOwner.PageTable) - Ledger.Kept.Sum(d => _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)d));
-        _world.Oracle.CheckTeardown(_world.Host.DomainCount, Ledger.Kept.Count, tablesLeft, _world.Clock.NowNs, _deleteRefusedCause,
-            _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall));
+        Found(new TeardownAudit(_world.Host.DomainCount, Ledger.Kept.Count, tablesLeft, _deleteRefusedCause,
+            _world.Domains.Sum(d => d.TablesOrphanedByRacyInstall)));
         var buffersLeft = _world.Frames.CountOwnedBy(FrameOwner.DmaBuffer);
         return $"{_world.Host.DomainCount} device domains and {tablesLeft} table pages left; {buffersLeft} DMA buffers still allocated";
     }
@@ -75,8 +76,8 @@ public sealed partial class LifecycleEngine
                         Name, domain.Id, string.Join(", ", attached.Select(d => d.Name)));
                     continue;
                 case PagingDomainFree.FreeUnderAttachedDevice:
-                    _world.Oracle.ReportHostReferencedFree(domain.Id, attached.Select(d => d.Name).ToList(),
-                        _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id), Name, _world.Clock.NowNs);
+                    Found(new TablesFreedUnderDevice(domain.Id, attached.Select(d => d.Name).ToList(),
+                        _world.Frames.CountOwnedBy(FrameOwner.PageTable, (int)domain.Id)));
                     break;
             }
             FreeTable(domain);
@@ -86,7 +87,7 @@ public sealed partial class LifecycleEngine
                 _cpu.Log(DriverLogLevel.Error, "{Vcpu}: HVCALL_DELETE_DEVICE_DOMAIN of domain {DomainId} failed: {Status}", Name, domain.Id, status.LinuxName());
                 _deleteRefusedCause = Ledger.Deleted(domain.Id, status, attached.Count) switch
                 {
-                    DeleteRefusal.DetachFailed => (_world.Oracle.Causes.On(Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
+                    DeleteRefusal.DetachFailed => (_world.Causes.On(Oracle.Cause.FreeTablesDespiteFailedDetach) ? "H10" : "",
                         $"DELETE of domain {domain.Id} was refused ({status.LinuxName()}) because DETACH of its device failed: the device is still attached at the host."),
                     DeleteRefusal.DeletedBeforeDetach => DeleteBeforeDetach(domain.Id, status, attached.Select(d => d.Name)),
                     _ => _deleteRefusedCause,
@@ -101,7 +102,7 @@ public sealed partial class LifecycleEngine
     /// answers HV_STATUS_INVALID_DEVICE_STATE, brief §2.3): H10's free-before-detach order when that knob is on.</summary>
     private (string Hazard, string Text) DeleteBeforeDetach(uint domain, HvStatus status, IEnumerable<string> attached)
     {
-        var knob = _world.Oracle.Causes.On(Oracle.Cause.FreeDomainBeforeDetach);
+        var knob = _world.Causes.On(Oracle.Cause.FreeDomainBeforeDetach);
         return (knob ? "H10" : "",
             $"DELETE of domain {domain} was refused ({status.LinuxName()}) because {string.Join(", ", attached)} was still attached to it: "
             + (knob ? "teardown freed and deleted the domain before detaching its devices (H10: lifecycle.free-domain-before-detach = on, §1.5)."
@@ -153,7 +154,7 @@ public sealed partial class LifecycleEngine
                 lost.Add(range);
         }
         if (lost.Count > 0)
-            _world.Oracle.ReportLeakedIova(domain.Id, lost.Count, (ulong)lost.Sum(r => (long)r.Pages), lost[0].PfnLo << GuestMemory.PageShift, Name, _world.Clock.NowNs);
+            Found(new IovaLeak(domain.Id, lost.Count, (ulong)lost.Sum(r => (long)r.Pages), lost[0].PfnLo << GuestMemory.PageShift));
     }
 
     /// <summary>release_device for every device (the RFC's detach, which flushes the old domain, §1.6);

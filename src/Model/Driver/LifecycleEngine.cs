@@ -4,6 +4,7 @@ using HvIommu.Model.Memory;
 using HvIommu.Model.PageTables;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Metrics;
+using HvIommu.Model.Events;
 
 namespace HvIommu.Model.Driver;
 
@@ -34,6 +35,9 @@ public sealed partial class LifecycleEngine
     }
 
     private string Name => _cpu.Name;
+
+    /// <summary>Tells the event stream what the lifecycle found (the oracle judges it).</summary>
+    private void Found(LifecycleFact fact) => _world.Events.On(SimEvent.LifecycleFound(fact, Name, _world.Clock.NowNs));
 
     /// <summary>Guest init: performs <see cref="DriverInit.Plan"/>; on a failure reports it (<see cref="IGuestPort.InitFailed"/>)
     /// and runs the error path. Completes with whether init succeeded and what to say about it.</summary>
@@ -200,8 +204,8 @@ public sealed partial class LifecycleEngine
         foreach (var step in plan)
         {
             if (failed != InitStep.None && InitUnwindPlan.UndoesStepNeverDone(failed, step))
-                _world.Oracle.ReportUnwindOfStepNeverDone(_world.InitStepName(failed), InitUnwindPlan.Label(step), InitUnwindPlan.Call(step),
-                    step == InitCleanup.SysfsRemove ? "iommu_device_sysfs_add()" : "the step it undoes", Name, _world.Clock.NowNs);
+                Found(new UnwindOfStepNeverDone(_world.InitStepName(failed), InitUnwindPlan.Label(step), InitUnwindPlan.Call(step),
+                    step == InitCleanup.SysfsRemove ? "iommu_device_sysfs_add()" : "the step it undoes"));
             switch (step)
             {
                 case InitCleanup.ReleaseDevices:

@@ -1,3 +1,5 @@
+using HvIommu.Model.Hypercalls;
+
 namespace HvIommu.Model.Driver;
 
 /// <summary>What a vCPU is blocked on (brief §2.1).</summary>
@@ -102,6 +104,15 @@ public sealed class VmExitState(bool hypercallInputIrqsOn)
     {
         if (Waiting != VcpuWait.Hypercall)
             throw new InvalidOperationException($"{vcpu} got {reply} with no hypercall outstanding");
+        Waiting = VcpuWait.Nothing;
+    }
+
+    /// <summary>The same for a status <paramref name="status"/> of <paramref name="code"/>; the words are formatted only
+    /// when it throws (this runs on every hypercall's return).</summary>
+    public void Resumed(string vcpu, HypercallCode code, HvStatus status)
+    {
+        if (Waiting != VcpuWait.Hypercall)
+            Resumed(vcpu, $"{code} {status}");
         Waiting = VcpuWait.Nothing;
     }
 

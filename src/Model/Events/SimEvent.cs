@@ -55,6 +55,21 @@ public enum SimEventKind : byte
     /// <summary>The hypercall <see cref="SimEvent.Hypercall"/> issued by <see cref="SimEvent.Source"/> (a vCPU) for
     /// <see cref="SimEvent.Domain"/> did not complete within the run's hang timeout (a VM exit that never returns).</summary>
     HypercallHung,
+
+    /// <summary>Teardown finished; <see cref="SimEvent.Lifecycle"/> (a <see cref="TeardownAudit"/>) counts what it
+    /// left behind (H10, H16).</summary>
+    TeardownAudited,
+
+    /// <summary>Teardown found IOVA ranges nothing holds (<see cref="SimEvent.Lifecycle"/>: an <see cref="IovaLeak"/>, H18).</summary>
+    IovaLeaked,
+
+    /// <summary>An init error path undid a step that never ran (<see cref="SimEvent.Lifecycle"/>: an
+    /// <see cref="UnwindOfStepNeverDone"/>, H16).</summary>
+    UnwoundStepNeverDone,
+
+    /// <summary>The guest is freeing a domain's tables while the host still has a device attached to it
+    /// (<see cref="SimEvent.Lifecycle"/>: a <see cref="TablesFreedUnderDevice"/>, H10).</summary>
+    TablesFreedUnderAttachedDevice,
 }
 
 /// <summary>
@@ -115,6 +130,9 @@ public readonly struct SimEvent
     /// <summary>Walked, DmaAccessed, DmaFaulted: who accessed, and when.</summary>
     public AccessContext Context { get; init; }
 
+    /// <summary>TeardownAudited, IovaLeaked, UnwoundStepNeverDone, TablesFreedUnderAttachedDevice: what the lifecycle found.</summary>
+    public LifecycleFact? Lifecycle { get; init; }
+
     /// <summary>HypercallTrapped: the call code; HypercallHung: the call that never completed.</summary>
     public HypercallCode Hypercall { get; init; }
 
@@ -156,4 +174,21 @@ public readonly struct SimEvent
     /// <param name="vcpu">The vCPU that issued it ("vcpu3").</param>
     public static SimEvent HypercallHung(string vcpu, HypercallCode code, uint domain, long timeNs) =>
         new() { Kind = SimEventKind.HypercallHung, Source = vcpu, Hypercall = code, Domain = domain, TimeNs = timeNs };
+
+    /// <summary>A lifecycle finding of <paramref name="vcpu"/> ("vcpu0") at <paramref name="timeNs"/>; its kind follows
+    /// from the fact's type.</summary>
+    public static SimEvent LifecycleFound(LifecycleFact fact, string vcpu, long timeNs) =>
+        new()
+        {
+            Kind = fact switch
+            {
+                TeardownAudit => SimEventKind.TeardownAudited,
+                IovaLeak => SimEventKind.IovaLeaked,
+                UnwindOfStepNeverDone => SimEventKind.UnwoundStepNeverDone,
+                TablesFreedUnderDevice => SimEventKind.TablesFreedUnderAttachedDevice,
+                _ => throw new ArgumentOutOfRangeException(nameof(fact), fact, "not a lifecycle fact the stream knows"),
+            },
+            Lifecycle = fact, Source = vcpu, TimeNs = timeNs,
+            Domain = fact switch { IovaLeak l => l.Domain, TablesFreedUnderDevice t => t.Domain, _ => 0 },
+        };
 }

@@ -53,7 +53,7 @@ public sealed class DmaOracle : ISimEventSink
     public ViolationLog Log => _log;
 
     /// <summary>Observes one event of the run's stream (the oracle's subscription): it judges walks, DMA accesses and
-    /// faults, and hung hypercalls; the mapping and flush events are the <see cref="MappingLedger"/>'s.</summary>
+    /// faults, hung hypercalls and the lifecycle's findings at init unwind and teardown; the mapping and flush events are the <see cref="MappingLedger"/>'s.</summary>
     public void On(in SimEvent e)
     {
         switch (e.Kind)
@@ -69,6 +69,19 @@ public sealed class DmaOracle : ISimEventSink
                 break;
             case SimEventKind.HypercallHung:
                 ReportHung(e.Source, e.Hypercall, e.Domain, e.TimeNs);
+                break;
+            case SimEventKind.TeardownAudited when e.Lifecycle is TeardownAudit a:
+                CheckTeardown(a.LiveHostDomains, a.BaselineHostDomains, a.TablePagesLeft, e.TimeNs,
+                    a.DeleteRefusal is { } why ? (Why)why : null, a.TablesOrphanedByRacyInstall);
+                break;
+            case SimEventKind.IovaLeaked when e.Lifecycle is IovaLeak l:
+                ReportLeakedIova(l.Domain, l.Ranges, l.Pages, l.FirstIova, e.Source, e.TimeNs);
+                break;
+            case SimEventKind.UnwoundStepNeverDone when e.Lifecycle is UnwindOfStepNeverDone u:
+                ReportUnwindOfStepNeverDone(u.FailedStep, u.Label, u.Call, u.NeverDone, e.Source, e.TimeNs);
+                break;
+            case SimEventKind.TablesFreedUnderAttachedDevice when e.Lifecycle is TablesFreedUnderDevice t:
+                ReportHostReferencedFree(t.Domain, t.Devices, t.TablePages, e.Source, e.TimeNs);
                 break;
         }
     }

@@ -9,16 +9,24 @@ namespace HvIommu.Model.PageTables;
 /// </summary>
 public sealed class MapOperation
 {
-    private readonly StageOnePageTable _table;
-    private readonly ulong _iova;
-    private readonly ulong _leaf;
-    private readonly int _leafLevel;
-    private readonly IotlbGather? _gather;
+    private StageOnePageTable _table;
+    private ulong _iova;
+    private ulong _leaf;
+    private int _leafLevel;
+    private IotlbGather? _gather;
     private int _level;
     private ulong _tableGpa;
     private ulong _pendingTable;
 
     internal MapOperation(StageOnePageTable table, ulong iova, ulong leaf, PageSize size, IotlbGather? gather)
+    {
+        _table = null!;
+        Restart(table, iova, leaf, size, gather);
+    }
+
+    /// <summary>The map of <paramref name="leaf"/> at <paramref name="iova"/> from its first step, as a new operation
+    /// would run it (<see cref="StageOnePageTable.Map(ulong, ulong, PageSize, bool, IotlbGather?)"/> reuses one per thread).</summary>
+    internal void Restart(StageOnePageTable table, ulong iova, ulong leaf, PageSize size, IotlbGather? gather)
     {
         _table = table;
         _iova = iova;
@@ -27,6 +35,16 @@ public sealed class MapOperation
         _gather = gather;
         _level = table.Levels - 1;
         _tableGpa = table.RootGpa;
+        _pendingTable = 0;
+        Status = default;
+        IsFinished = false;
+    }
+
+    /// <summary>Lets go of the table and the gather once a reused operation finished.</summary>
+    internal void Release()
+    {
+        _table = null!;
+        _gather = null;
     }
 
     internal MapOperation(MapStatus rejected)

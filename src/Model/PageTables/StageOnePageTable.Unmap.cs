@@ -52,7 +52,8 @@ public sealed partial class StageOnePageTable
             return 0;
         var walk = new UnmapWalk(iova, iova + (length - 1));
         UnmapLevel(root, Levels - 1, 0, ref walk);
-        Unlinked(gather, walk.FreeList);
+        if (walk.FreeList is { } freed)
+            Unlinked(gather, freed);
         gather.AddRange(iova, walk.Unmapped);
         return walk.Unmapped;
     }
@@ -62,7 +63,8 @@ public sealed partial class StageOnePageTable
         public readonly ulong First = first;
         public readonly ulong Last = last;
         public ulong Unmapped;
-        public readonly List<ulong> FreeList = new();
+        /// <summary>Table pages the walk emptied and unlinked (null while there are none: most unmaps free no table).</summary>
+        public List<ulong>? FreeList;
     }
 
     /// <summary>
@@ -101,7 +103,7 @@ public sealed partial class StageOnePageTable
             // The clear waits until every lower level succeeded: a walk that stopped inside keeps the table.
             if (fullyCovered)
             {
-                walk.FreeList.Add(Pte.Address(entry));
+                (walk.FreeList ??= []).Add(Pte.Address(entry));
                 Memory.Store64(slot, 0);
             }
         }

@@ -69,11 +69,37 @@ public sealed partial class StageOnePageTable
     /// </summary>
     public MapStatus Map(ulong iova, ulong gpa, PageSize size, bool writable, IotlbGather? gather)
     {
-        var operation = BeginMap(iova, gpa, size, writable, gather);
-        while (!operation.Step())
+        Live();
+        if (Rejected(iova, gpa, size) is { } rejected)
+            return rejected;
+        // The map runs to its end on this thread before anything else does: one operation per thread serves them all.
+        var operation = t_mapOperation ??= new MapOperation(MapStatus.Mapped);
+        operation.Restart(this, iova, Pte.Leaf(gpa, size, writable), size, gather);
+        try
         {
+            while (!operation.Step())
+            {
+            }
+            return operation.Status;
         }
-        return operation.Status;
+        finally
+        {
+            operation.Release();
+        }
+    }
+
+    [ThreadStatic]
+    private static MapOperation? t_mapOperation;
+
+    /// <summary>Why a leaf of <paramref name="size"/> cannot map <paramref name="iova"/> → <paramref name="gpa"/>; null when it can.</summary>
+    private MapStatus? Rejected(ulong iova, ulong gpa, PageSize size)
+    {
+        var bytes = size.Bytes();
+        if (((iova | gpa) & (bytes - 1)) != 0)
+            return MapStatus.Misaligned;
+        if (iova > MaxIova || bytes - 1 > MaxIova - iova || (gpa & ~Pte.AddressMask) != 0)
+            return MapStatus.OutOfRange;
+        return null;
     }
 
     public MapOperation BeginMap(ulong iova, ulong gpa, PageSize size, bool writable) => BeginMap(iova, gpa, size, writable, null);
@@ -82,11 +108,8 @@ public sealed partial class StageOnePageTable
     public MapOperation BeginMap(ulong iova, ulong gpa, PageSize size, bool writable, IotlbGather? gather)
     {
         Live();
-        var bytes = size.Bytes();
-        if (((iova | gpa) & (bytes - 1)) != 0)
-            return new MapOperation(MapStatus.Misaligned);
-        if (iova > MaxIova || bytes - 1 > MaxIova - iova || (gpa & ~Pte.AddressMask) != 0)
-            return new MapOperation(MapStatus.OutOfRange);
+        if (Rejected(iova, gpa, size) is { } rejected)
+            return new MapOperation(rejected);
         return new MapOperation(this, iova, Pte.Leaf(gpa, size, writable), size, gather);
     }
 

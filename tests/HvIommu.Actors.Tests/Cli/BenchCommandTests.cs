@@ -20,12 +20,17 @@ public sealed class BenchCommandTests
         // The default topology's buffers are 1 to many pages, so 300 operations unmap well over 300 pages.
         Assert.Equal(300, stress.GetProperty("operations").GetInt64());
         Assert.True(stress.GetProperty("dmaPerSecond").GetDouble() > 0);
+        Assert.True(stress.GetProperty("allocatedBytesPerOperation").GetDouble() > 0);
+        // It says what it measured: the embedded default topology, with the operations asked for.
+        var workload = stress.GetProperty("workload");
+        Assert.Equal("default.conf (embedded)", workload.GetProperty("config").GetString());
+        Assert.Equal(300, workload.GetProperty("ops").GetInt64());
         Assert.Equal(2, doc.RootElement.GetProperty("deterministic").GetProperty("scheduleProfile").GetProperty("schedules").GetInt64());
 
         // The --json help names every field the output has, down to the schedule profile's.
         var help = string.Concat(HostileInputTests.Run("bench", "--help").Out.Where(c => !char.IsWhiteSpace(c)));
         var deterministic = doc.RootElement.GetProperty("deterministic");
-        foreach (var field in stress.EnumerateObject().Concat(deterministic.EnumerateObject()).Concat(deterministic.GetProperty("scheduleProfile").EnumerateObject()))
+        foreach (var field in stress.EnumerateObject().Concat(workload.EnumerateObject()).Concat(deterministic.EnumerateObject()).Concat(deterministic.GetProperty("scheduleProfile").EnumerateObject()))
             Assert.Contains($"\"{field.Name}\"", help);
     }
 }

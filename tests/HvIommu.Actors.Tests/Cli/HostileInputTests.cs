@@ -108,6 +108,51 @@ public sealed class HostileInputTests : IDisposable
             l => Assert.Fail("unprefixed message: " + l));
     }
 
+    // Only the mistake is reported: not the misspelt option's value, not the arguments after a misspelt command, and
+    // not "Required command was not provided" on top of the misspelt command.
+    [Theory]
+    [InlineData("'--sede'", "--seed", "run", "--sede", "3")]
+    [InlineData("'rnu'", "run", "rnu", "--seed", "3")]
+    public void Only_the_misspelt_token_is_reported(string mistake, string suggestion, params string[] args)
+    {
+        var r = Run(args);
+        BadInput(r, $"error: Unrecognized command or argument {mistake}.", suggestion);
+        Assert.Equal([mistake], r.Err.Split('\n').Where(l => l.StartsWith("error: ", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf('\'') )..(l.LastIndexOf('\'') + 1)]));
+        Assert.DoesNotContain("'3' was not matched", r.Err);
+        Assert.DoesNotContain("Required command", r.Err);
+    }
+
+    [Fact]
+    public void A_stray_argument_of_a_known_command_is_still_reported()
+    {
+        BadInput(Run("run", "3"), "error: Unrecognized command or argument '3'.");
+    }
+
+    // A section replaced by a value is one mistake: no follow-up per key it held, blamed on reference.conf.
+    [Theory]
+    [InlineData("hviommu.vm = 3", "hviommu.vm = 3: expected a section")]
+    [InlineData("hviommu { driver = \"x\", run = [1] }", "hviommu.driver = x: expected a section", "hviommu.run = [1]: expected a section")]
+    public void A_section_replaced_by_a_value_is_reported_once(string text, params string[] errors)
+    {
+        var path = Conf(text);
+        var r = Run("validate", "--config", path);
+        BadInput(r);
+        Assert.Equal(errors.Select(e => $"error: {path}: {e} {{ … }}"), r.Err.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)));
+    }
+
+    // A domain name written twice is one mistake, reported at its second entry; a clash made by counts is its own.
+    [Theory]
+    [InlineData("hviommu.domains = [ { name = a }, { name = a }, { name = a } ]", "a", "hviommu.domains[1].name = a: duplicate domain name")]
+    [InlineData("hviommu.domains = [ { name = a, count = 2 }, { name = a0 } ]", "a0", "hviommu.domains = a0: duplicate domain name (after expanding counts)")]
+    public void A_duplicate_domain_name_is_reported_once(string domains, string deviceDomain, string error)
+    {
+        var path = Conf(domains + $"\nhviommu.devices = [ {{ name = n, domain = {deviceDomain} }} ]");
+        var r = Run("validate", "--config", path);
+        BadInput(r);
+        Assert.Equal([$"error: {path}: {error}"], r.Err.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void An_emptied_domain_list_is_blamed_on_the_file_that_emptied_it_once()
     {

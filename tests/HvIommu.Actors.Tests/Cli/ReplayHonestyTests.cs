@@ -83,6 +83,26 @@ public sealed class ReplayHonestyTests : IDisposable
         Assert.True(exit == ExitCodes.Matched, stdout + stderr);
     }
 
+    // A replay that leaves its recording says which recorded line did not fit: an environment choice missing, or
+    // recorded out of another number of options.
+    [Theory]
+    [InlineData("values 1/2 1/2 1/2", "the run needed environment choice 4, but only 3 were recorded (line values)")]
+    [InlineData("values 1/2 1/3 1/2 1/2", "environment choice 2 was recorded out of 3 options (line values), and the run offered 2")]
+    public void A_replay_that_leaves_its_environment_choices_says_which(string values, string why)
+    {
+        var schedule = Record();
+        var lines = File.ReadAllLines(schedule).ToList();
+        var at = lines.FindIndex(l => l.StartsWith("values ", StringComparison.Ordinal));
+        Assert.Equal("values 1/2 1/2 1/2 1/2", lines[at]);
+        lines[at] = values;
+        var edited = Path.Combine(_dir, "values.schedule");
+        File.WriteAllLines(edited, lines);
+
+        var (exit, stdout, stderr) = RunEndToEndTests.Run(["replay", "--schedule", edited, "--config", RaceConfig, "--plain"]);
+        Assert.True(exit == ExitCodes.Mismatched, stdout + stderr);
+        Assert.Contains($": {why}; the run is not the one recorded", stdout);
+    }
+
     // An edit of the very first choice (the run's start) is a divergence at step 0, not a simulator failure.
     [Fact]
     public void A_schedule_whose_first_choice_was_edited_diverges_at_step_0()

@@ -56,12 +56,13 @@ internal sealed class DriverEngineRig
         host.AddDevice(device);
         var events = new SimEventStream();
         var mappings = new MappingLedger(frames);
-        var oracle = new DmaOracle(mappings, frames, stage2, new ViolationLog(16, false), clock: Clock);
+        Violations = new ViolationLog(16, false);
+        var oracle = new DmaOracle(mappings, frames, stage2, Violations, clock: Clock);
         events.Subscribe(mappings);
         events.Subscribe(oracle);
         World = new DriverWorld
         {
-            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Mappings = mappings, Oracle = oracle, Events = events,
+            Settings = Settings, Clock = Clock, Memory = memory, Frames = frames, Host = host, Mappings = mappings, Causes = oracle.Causes, Events = events,
             Costs = new CostLedger(1), Budget = new OperationBudget(ops), Domains = [Domain],
             DomainByName = ImmutableDictionary<string, GuestDomain>.Empty.Add("dom", Domain), Devices = [device], DomainOfDevice = [Domain],
             Managed = [true], Pci32BitWorkaround = [true], LiveIovas = new ConcurrentDictionary<(uint, ulong), byte>(),
@@ -73,6 +74,9 @@ internal sealed class DriverEngineRig
     }
 
     public SimSettings Settings { get; }
+
+    /// <summary>What the rig's oracle (subscribed to <see cref="DriverWorld.Events"/>) found.</summary>
+    public ViolationLog Violations { get; }
     public TestClock Clock { get; } = new();
     public FakePort Port { get; } = new();
     public RecordingTelemetry Telemetry { get; } = new();

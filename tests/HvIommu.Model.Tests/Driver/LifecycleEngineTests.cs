@@ -1,5 +1,8 @@
 using HvIommu.Model.Driver;
+using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Memory;
+using HvIommu.Model.Oracle;
 using HvIommu.Model.Settings;
 
 namespace HvIommu.Model.Tests.Driver;
@@ -100,5 +103,69 @@ public sealed class LifecycleEngineTests
         Assert.Equal(["DetachDeviceDomain", "FlushDeviceDomain", $"delete {DriverEngineRig.DomainId}", "delete 2", "delete 1"],
             rig.Port.Calls.Skip(initCalls).Select(Describe));
         Assert.Null(rig.Domain.Table);
+    }
+
+    /// <summary>Keeps the lifecycle's findings the stream carries.</summary>
+    private sealed class LifecycleFindings : ISimEventSink
+    {
+        public List<(SimEventKind Kind, LifecycleFact Fact, string Source)> Seen { get; } = [];
+
+        public void On(in SimEvent e)
+        {
+            if (e.Lifecycle is { } fact)
+                Seen.Add((e.Kind, fact, e.Source));
+        }
+    }
+
+    /// <summary>Initialises, then creates the paging domain at the host and, when <paramref name="attach"/>, attaches
+    /// the device to it, as the hypervisor would have (the fake port applies no call at the host).</summary>
+    private static DriverEngineRig InitializedAtTheHost(LifecycleSettings lifecycle, bool attach)
+    {
+        var rig = new DriverEngineRig(withTable: false, lifecycle: lifecycle);
+        Assert.True(Ended(InitializeAnsweringSuccess(rig)).Succeeded);
+        var domain = rig.Domain.Identity;
+        Assert.Equal(HvStatus.Success, rig.World.Host.CreateDomain(new CreateDeviceDomainInput(domain)));
+        Assert.Equal(HvStatus.Success, rig.World.Host.ConfigureDomain(new ConfigureDeviceDomainInput(domain, DeviceDomainSettings.Paging(rig.Domain.Table!.RootGpa))));
+        if (attach)
+            Assert.Equal(HvStatus.Success, rig.World.Host.Attach(new AttachDeviceDomainInput(domain, rig.World.Devices[0].LogicalDeviceId)));
+        return rig;
+    }
+
+    [Fact]
+    public void Teardown_tells_the_event_stream_what_it_left_and_the_oracle_judges_it_from_there()
+    {
+        var rig = InitializedAtTheHost(LifecycleSettings.Safe, attach: false);
+        var findings = new LifecycleFindings();
+        rig.World.Events.Subscribe(findings);
+        var tablePages = rig.World.Frames.CountOwnedBy(FrameOwner.PageTable);
+        Assert.True(tablePages > 0);
+
+        var teardown = rig.Lifecycle.TeardownAsync();
+        rig.Port.AnswerAll();
+        Assert.True(teardown.IsCompleted);
+        // The fake port did not apply the DELETE at the host, so the host still holds the domain.
+        var (kind, fact, source) = Assert.Single(findings.Seen);
+        Assert.Equal(SimEventKind.TeardownAudited, kind);
+        Assert.Equal("vcpu0", source);
+        Assert.Equal(new TeardownAudit(1, 0, 0, null, 0), fact);
+        Assert.Equal([ViolationKind.LeakedDomain], rig.Violations.Kept.Select(v => v.Kind));
+    }
+
+    [Fact]
+    public void Freeing_a_domain_before_its_device_is_detached_is_a_finding_on_the_stream_H10()
+    {
+        var rig = InitializedAtTheHost(LifecycleSettings.Safe with { FreeDomainBeforeDetach = true }, attach: true);
+        var findings = new LifecycleFindings();
+        rig.World.Events.Subscribe(findings);
+        var tablePages = rig.World.Frames.CountOwnedBy(FrameOwner.PageTable, (int)DriverEngineRig.DomainId);
+
+        var teardown = rig.Lifecycle.TeardownAsync();
+        rig.Port.AnswerAll();
+        Assert.True(teardown.IsCompleted);
+        var freed = findings.Seen.Where(f => f.Kind == SimEventKind.TablesFreedUnderAttachedDevice).Select(f => f.Fact).ToList();
+        var fact = Assert.IsType<TablesFreedUnderDevice>(Assert.Single(freed));
+        Assert.Equal((DriverEngineRig.DomainId, tablePages), (fact.Domain, fact.TablePages));
+        Assert.Equal(["nic"], fact.Devices);
+        Assert.Contains(rig.Violations.Kept, v => v.Kind == ViolationKind.HostReferencedTablesFreed && v.Hazard == "H10");
     }
 }
