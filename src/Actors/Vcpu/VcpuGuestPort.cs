@@ -114,7 +114,7 @@ internal sealed class VcpuGuestPort(
         world.Watchdog.Resumed(index);
         var waiting = _hypercall!;
         _hypercall = null;
-        stash().UnstashAll();
+        UnstashAll();
         waiting.SetResult(new HypercallOutcome(reply.Status, reply.Output));
     }
 
@@ -133,8 +133,17 @@ internal sealed class VcpuGuestPort(
     {
         var waiting = _prod!;
         _prod = null;
-        stash().UnstashAll();
+        UnstashAll();
         waiting.SetResult(true);
+    }
+
+    /// <summary>Guest work stashed while the vCPU was blocked goes back to the mailbox's front (Akka's UnstashAll
+    /// allocates even when nothing is stashed, and most hypercalls return to an empty stash).</summary>
+    private void UnstashAll()
+    {
+        var s = stash();
+        if (s.NonEmpty)
+            s.UnstashAll();
     }
 
     void IGuestPort.ProgramDma(int device, DmaDescriptor descriptor) => devices[device].Tell(new ProgramDma(descriptor, self));

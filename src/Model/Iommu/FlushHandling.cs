@@ -41,7 +41,9 @@ public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<Flus
     /// <summary>True once the ATS phase is over and the flush waits (if at all) for drains.</summary>
     public bool Draining { get; internal set; }
 
-    internal HashSet<string> Awaiting { get; } = new(StringComparer.Ordinal);
+    /// <summary>The devices whose answer the current phase awaits (null until the flush awaits one; the handler's,
+    /// handed on to a later flush once this one completed).</summary>
+    internal HashSet<string>? Awaiting { get; set; }
 }
 
 /// <summary>
@@ -59,6 +61,7 @@ public sealed class FlushRun<TContext>(long id, uint domain, ImmutableArray<Flus
 public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
 {
     private readonly Dictionary<long, FlushRun<TContext>> _runs = new();
+    private readonly Stack<HashSet<string>> _awaitingSets = new(); // empty sets of completed flushes, for later ones
     private long _nextId;
 
     /// <summary>The knobs in force.</summary>
@@ -86,17 +89,18 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         _runs.Add(run.Id, run);
         if (Knobs.Order == FlushOrder.IotlbFirst)
             InvalidateIommuCaches(run, steps);
-        foreach (var device in devices)
+        for (var i = 0; i < devices.Count; i++)
         {
+            var device = devices[i];
             // Only endpoints with ATS enabled get ATS invalidation requests (VT-d iommu_flush_dev_iotlb and
             // arm-smmu-v3 arm_smmu_atc_inv_domain skip the others); the driver invalidates when it re-enables ATS.
             if (device.Atc is null || !device.AtsEnabled || !Knobs.InvalidateAtc || Skips(device))
                 continue;
             steps.Add(new(FlushStepKind.InvalidateAtc, run, device));
             if (run.AwaitsAtc)
-                run.Awaiting.Add(device.Name);
+                Await(run, device.Name);
         }
-        if (run.Awaiting.Count == 0)
+        if (!AwaitsAny(run))
             AtcPhaseDone(run, steps);
         return run;
     }
@@ -161,10 +165,15 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
 
     private FlushRun<TContext>? Acknowledged(long flushId, string device, bool drain)
     {
-        if (!_runs.TryGetValue(flushId, out var run) || run.Draining != drain || !run.Awaiting.Remove(device) || run.Awaiting.Count > 0)
+        if (!_runs.TryGetValue(flushId, out var run) || run.Draining != drain || run.Awaiting is not { } awaiting || !awaiting.Remove(device) || awaiting.Count > 0)
             return null;
         return run;
     }
+
+    private void Await(FlushRun<TContext> run, string device) =>
+        (run.Awaiting ??= _awaitingSets.TryPop(out var set) ? set : new HashSet<string>(StringComparer.Ordinal)).Add(device);
+
+    private static bool AwaitsAny(FlushRun<TContext> run) => run.Awaiting is { Count: > 0 };
 
     private void InvalidateIommuCaches(FlushRun<TContext> run, List<FlushStep<TContext>> steps)
     {
@@ -184,20 +193,27 @@ public sealed class FlushHandling<TContext>(FlushHandlerSettings knobs)
         // old entry), so the performer reads it when it performs the Drain step and acknowledges an idle
         // device at once (OnDrained).
         if (run.DrainsDma)
-            foreach (var device in run.Devices)
+            for (var i = 0; i < run.Devices.Count; i++)
             {
+                var device = run.Devices[i];
                 if (Skips(device))
                     continue;
                 steps.Add(new(FlushStepKind.Drain, run, device));
-                run.Awaiting.Add(device.Name);
+                Await(run, device.Name);
             }
-        if (run.Awaiting.Count == 0)
+        if (!AwaitsAny(run))
             Complete(run, steps);
     }
 
     private void Complete(FlushRun<TContext> run, List<FlushStep<TContext>> steps)
     {
         _runs.Remove(run.Id);
+        // Nothing is awaited any more: the set serves a later flush.
+        if (run.Awaiting is { } awaiting)
+        {
+            run.Awaiting = null;
+            _awaitingSets.Push(awaiting);
+        }
         steps.Add(new(FlushStepKind.Complete, run));
     }
 }

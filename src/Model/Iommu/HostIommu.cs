@@ -365,8 +365,11 @@ public sealed class HostIommu
     public void FlushReachedDeparted(uint domainId, long departedMark)
     {
         lock (_lock)
-            if (_domains.TryGetValue(domainId, out var d))
-                d.Departed.RemoveAll(e => e.Stamp <= departedMark);
+            if (_domains.TryGetValue(domainId, out var d) && d.Departed.Count > 0)
+                RemoveReached(d.Departed, departedMark);
+
+        // Apart, so that the predicate's closure is made only when a device departed (not on every flush).
+        static void RemoveReached(List<DepartedDevice> departed, long mark) => departed.RemoveAll(e => e.Stamp <= mark);
     }
 
     /// <summary>Whether a device was attached to the domain since its last flush started; clears the mark (the flush that

@@ -233,4 +233,30 @@ public sealed class FlushHandlingTests
         Assert.Equal("second", Assert.Single(_steps).Run.Context);
         Assert.Equal(1, engine.InProgress);
     }
+
+    [Fact]
+    public void A_flush_after_a_completed_one_awaits_its_own_devices_and_ignores_the_earlier_flushs_late_answers()
+    {
+        var engine = Engine(Correct);
+        var first = engine.Start(7, null, [_gpu, _nic], "first", _steps);
+        engine.OnAtcCompleted(first.Id, "gpu", _steps);
+        engine.OnDrained(first.Id, "gpu", _steps);
+        engine.OnDrained(first.Id, "nic", _steps);
+        Assert.Equal("first", _steps[^1].Run.Context);
+        Take();
+
+        // The second flush starts after the first completed: it awaits the ATC of gpu, then both drains, afresh.
+        var second = engine.Start(7, null, [_gpu, _nic], "second", _steps);
+        Take();
+        engine.OnDrained(first.Id, "nic", _steps);
+        engine.OnAtcCompleted(first.Id, "gpu", _steps);
+        Assert.Empty(Take());
+        engine.OnAtcCompleted(second.Id, "gpu", _steps);
+        Assert.Equal(["Drain:gpu", "Drain:nic"], Take());
+        engine.OnDrained(second.Id, "gpu", _steps);
+        Assert.Empty(Take());
+        engine.OnDrained(second.Id, "nic", _steps);
+        Assert.Equal("second", Assert.Single(_steps).Run.Context);
+        Assert.Equal(0, engine.InProgress);
+    }
 }
