@@ -33,8 +33,12 @@ public sealed class BenchCommand : CliCommand
     private readonly Option<string?> _racesDir = new("--races-dir") { Description = "with --races: the race files (*.conf; default: config/races of the repository)", HelpName = "DIR" };
     private readonly Option<long?> _raceSeeds = CommonOptions.Int64("--race-seeds", "with --races: starting seeds per race and strategy (default 10)", 1, 1000);
     private readonly Option<long?> _budget = CommonOptions.Int64("--budget", "with --races: schedules per exploration before it counts as not found (default 1,000)", 1, 10_000_000);
+    private readonly Option<bool> _freshActors = new("--fresh-actors")
+    {
+        Description = "measure schedules/s with new actors for every schedule (hviommu.run.reuse-actors = off) instead of the previous schedule's actors started again",
+    };
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
 
     public override string Name => "bench";
 
@@ -42,7 +46,7 @@ public sealed class BenchCommand : CliCommand
 
     public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. With --races: schedules to the first violation of each minimal race, per strategy. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure, 130 interrupted (--races).";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _freshActors, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -70,7 +74,7 @@ public sealed class BenchCommand : CliCommand
         Option[] raceOnly = [_racesDir, _raceSeeds, _budget, _strategies];
         if (parse.GetValue(_races))
         {
-            if (new Option[] { _config, _ops, _schedules, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
+            if (new Option[] { _config, _ops, _schedules, _freshActors, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
                 throw new UsageException($"{other.Name} does not apply to --races (the races are config/races/*.conf, explored schedule by schedule)");
             return RaceBenchCommand.Run(parse.GetValue(_racesDir), (int)(parse.GetValue(_raceSeeds) ?? 10), parse.GetValue(_budget) ?? 1000, parse.GetValue(_strategies), parse.GetValue(_json), cli);
         }
@@ -113,11 +117,12 @@ public sealed class BenchCommand : CliCommand
         }
 
         var (steps, stepSeconds) = MeasureSteps(config);
-        var (done, scheduleSeconds, phases) = MeasureSchedules(schedules);
+        var reuse = !parse.GetValue(_freshActors);
+        var (done, scheduleSeconds, bytes, phases) = MeasureSchedules(schedules, reuse);
         if (!json)
         {
             stdout.WriteLine($"deterministic run of {config.File}: {steps:N0} controlled steps in {stepSeconds:0.00} s = {steps / stepSeconds:N0} steps/s (one thread)");
-            stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race: {done:N0} in {scheduleSeconds:0.00} s = {done / scheduleSeconds:N0} schedules/s");
+            stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race: {done:N0} in {scheduleSeconds:0.00} s = {done / scheduleSeconds:N0} schedules/s, {bytes / done:N0} bytes allocated per schedule ({(reuse ? "actors kept across schedules" : "new actors per schedule")})");
             stdout.WriteLine($"  profile of {phases.Schedules:N0} more (µs per schedule): " + string.Join(", ", Enum.GetValues<SchedulePhase>().Select(p => $"{p.ToString().ToLowerInvariant()} {phases.PerSchedule(phases.Ticks(p)):0.0}"))
                 + $"; drive steps: {Per(phases.Steps.MessageSteps)} message ({phases.PerSchedule(phases.Steps.MessageTicks):0.0} µs), {Per(phases.Steps.SystemSteps)} system-only ({phases.PerSchedule(phases.Steps.SystemTicks):0.0} µs), {Per(phases.Steps.TimerSteps)} timer ({phases.PerSchedule(phases.Steps.TimerTicks):0.0} µs)");
         }
@@ -141,6 +146,8 @@ public sealed class BenchCommand : CliCommand
                 {
                     stepsPerSecond = Math.Round(steps / stepSeconds),
                     schedulesPerSecond = Math.Round(done / scheduleSeconds),
+                    bytesPerSchedule = bytes / done,
+                    reuseActors = reuse,
                     scheduleProfile = new
                     {
                         schedules = phases.Schedules,
@@ -197,21 +204,23 @@ public sealed class BenchCommand : CliCommand
     /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule; then
     /// the profile (wall time by phase and step kind) of as many more schedules, at most 1,000, measured apart so
     /// that its clock reads do not count in the rate.</summary>
-    private static (long Schedules, double Seconds, SchedulePhases Profile) MeasureSchedules(long count)
+    private static (long Schedules, double Seconds, long Bytes, SchedulePhases Profile) MeasureSchedules(long count, bool reuseActors)
     {
-        var config = SimConfig.Parse(MinimalFreeBeforeFlush, "bench-free-before-flush (embedded)");
+        var config = SimConfig.Parse(MinimalFreeBeforeFlush + (reuseActors ? "" : "\nhviommu.run.reuse-actors = off\n"), "bench-free-before-flush (embedded)");
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
         var options = new ScheduleOptions();
         for (ulong seed = 0; seed < 50; seed++)
             DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false);
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
         var sw = Stopwatch.StartNew();
         for (var i = 0L; i < count; i++)
             DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false);
         var seconds = sw.Elapsed.TotalSeconds;
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
         var phases = new SchedulePhases();
         for (var i = 0L; i < Math.Min(count, 1000); i++)
             DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases);
-        return (count, seconds, phases);
+        return (count, seconds, bytes, phases);
     }
 
     /// <summary>Ping-pong with as many pairs as the topology has vCPUs and devices, and a few messages in

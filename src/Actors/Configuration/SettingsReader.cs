@@ -53,7 +53,8 @@ internal static class SettingsReader
         StopOnFirstViolation: r.Bool(Root + "run.stop-on-first-violation", true),
         LazyWindowIsViolation: r.Bool(Root + "run.lazy-window-is-violation"),
         Dispatcher: r.String(Root + "run.dispatcher", "hviommu.stress-dispatcher"),
-        TraceCapacity: r.Int(Root + "run.trace-capacity", 1, 100_000_000, 200_000));
+        TraceCapacity: r.Int(Root + "run.trace-capacity", 1, 100_000_000, 200_000),
+        ReuseActors: r.Bool(Root + "run.reuse-actors", true));
 
     private static IommuSettings ReadIommu(HoconReader r)
     {

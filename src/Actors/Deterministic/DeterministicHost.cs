@@ -15,11 +15,18 @@ internal sealed class DeterministicHost : ReceiveActor
     public DeterministicHost(StrongBox<bool> started)
     {
         _started = started;
-        Receive<CreateRun>(command => command.Created.Value = Context.ActorOf(command.Props, command.Name));
+        Receive<CreateRun>(command =>
+        {
+            if (command.Kept is { } kept)
+                ((IInternalActorRef)kept).SendSystemMessage(new Akka.Dispatch.SysMsg.Create());
+            command.Created.Value = command.Kept ?? Context.ActorOf(command.Props, command.Name);
+        });
     }
 
     protected override void PreStart() => _started.Value = true;
 
-    /// <summary>Create the run's root; the driving thread reads the reference from <see cref="Created"/>.</summary>
-    internal sealed record CreateRun(Props Props, string Name, StrongBox<IActorRef?> Created);
+    /// <summary>Create the run's root, or start the <paramref name="Kept"/> one again (Akka's Create system message to
+    /// its live cell: a new instance from its Props, as at its creation); the driving thread reads the reference from
+    /// <see cref="Created"/>. Either way the root's mailbox is registered in this step, with one system message to run.</summary>
+    internal sealed record CreateRun(Props Props, string Name, StrongBox<IActorRef?> Created, IActorRef? Kept = null);
 }

@@ -106,6 +106,15 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
         return true;
     }
 
+    /// <summary>Drops every user message, queued or unstashed (a kept topology's schedule is over). Driving thread only,
+    /// with the owner not running.</summary>
+    internal void Discard()
+    {
+        _prepended.Clear();
+        lock (_queue)
+            _queue.Clear();
+    }
+
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)
     {
         while (TryTake(out var envelope, out _))

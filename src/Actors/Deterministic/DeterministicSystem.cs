@@ -23,6 +23,8 @@ public sealed class DeterministicSystem : IDisposable
 
     private readonly IActorRef _host;
     private IActorRef? _run;
+    private IActorRef? _kept;
+    private object? _keptTopology;
 
     private DeterministicSystem(ActorSystem system)
     {
@@ -78,8 +80,15 @@ public sealed class DeterministicSystem : IDisposable
         return new DeterministicSystem(ActorSystem.Create(name, config));
     }
 
-    /// <summary>Starts a new schedule (stopping the previous run first if one is alive).</summary>
-    public void Reset(ulong seed, IScheduleStrategy strategy)
+    /// <summary>The run kept by <see cref="KeepRun"/> for the next schedule of its topology, or null.</summary>
+    public IActorRef? Kept => _kept;
+
+    /// <summary>
+    /// Starts a new schedule (stopping the previous run first if one is alive). A run kept by <see cref="KeepRun"/> is
+    /// kept for this schedule when <paramref name="topology"/> equals the topology it was kept for, and stopped
+    /// otherwise (null: never kept).
+    /// </summary>
+    public void Reset(ulong seed, IScheduleStrategy strategy, object? topology = null)
     {
         if (_run is not null)
         {
@@ -87,20 +96,32 @@ public sealed class DeterministicSystem : IDisposable
             if (!stopped.Quiescent)
                 throw new InvalidOperationException($"The previous run did not stop: {stopped}");
         }
+        if (_kept is not null && (topology is null || !topology.Equals(_keptTopology)))
+        {
+            _run = _kept;
+            _kept = null;
+            var stopped = StopRun();
+            if (!stopped.Quiescent)
+                throw new InvalidOperationException($"The kept run did not stop: {stopped}");
+        }
         Driver.Reset(seed, strategy);
     }
 
     /// <summary>
-    /// Creates this schedule's root actor under the long-lived root, on the deterministic dispatcher. The
-    /// creation is part of the schedule (its steps are chosen and recorded like any other).
+    /// Creates this schedule's root actor under the long-lived root, on the deterministic dispatcher, or starts the
+    /// kept one again (a new instance from its Props, which must read this schedule's state). The creation is part
+    /// of the schedule (its steps are chosen and recorded like any other), and the same steps either way.
     /// </summary>
     public IActorRef StartRun(Props props, string name = DefaultRunName)
     {
         ArgumentNullException.ThrowIfNull(props);
         if (_run is not null)
             throw new InvalidOperationException("A run is already alive; stop it first.");
+        if (_kept is not null && _kept.Path.Name != name)
+            throw new InvalidOperationException($"The kept run is named {_kept.Path.Name}, not {name}.");
         var created = new StrongBox<IActorRef?>();
-        _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created));
+        _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created, _kept));
+        _kept = null;
         var result = Driver.DriveUntil(() => created.Value is not null, StartupSteps);
         // A replayed recording whose first choices are not the start's (an edited file): the run is not created, and the
         // caller's drive reports the same divergence (at the same step) as any other replay that leaves its recording.
@@ -122,6 +143,39 @@ public sealed class DeterministicSystem : IDisposable
         _run.Tell(PoisonPill.Instance, ActorRefs.NoSender);
         _run = null;
         return Driver.DriveToQuiescence(maxSteps);
+    }
+
+    /// <summary>
+    /// Ends the schedule keeping its actors for the next schedule of <paramref name="topology"/> (see <see cref="Reset"/>)
+    /// instead of stopping them, outside the schedule like <see cref="StopRun"/>: every timer is dropped, every user
+    /// message left in the run's mailboxes (and in what they unstashed) is discarded, the root is told
+    /// <paramref name="scheduleEnded"/> (to publish what its actors publish at their stop), and the driver runs until
+    /// nothing is left. Should that not end quiescent, the run is stopped as <see cref="StopRun"/> does and not kept.
+    /// </summary>
+    public DriveResult KeepRun(object topology, object scheduleEnded, long maxSteps = 10_000_000)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        var run = _run ?? throw new InvalidOperationException("No run is alive.");
+        Scheduler.ClearTimers();
+        Discard(run);
+        run.Tell(scheduleEnded, ActorRefs.NoSender);
+        var result = Driver.DriveToQuiescence(maxSteps);
+        if (!result.Quiescent || run is not ActorRefWithCell { IsTerminated: false })
+            return StopRun(maxSteps);
+        _run = null;
+        _kept = run;
+        _keptTopology = topology;
+        return result;
+    }
+
+    private static void Discard(IActorRef actor)
+    {
+        if (actor is not ActorRefWithCell cell)
+            return;
+        if (cell.Underlying is ActorCell { Mailbox.MessageQueue: DeterministicMessageQueue queue })
+            queue.Discard();
+        foreach (var child in cell.Children)
+            Discard(child);
     }
 
     /// <summary>Hands pending work to the thread pool, then terminates the system.</summary>

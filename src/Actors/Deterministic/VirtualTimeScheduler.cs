@@ -65,6 +65,9 @@ public sealed class VirtualTimeScheduler : SchedulerBase, ISimClock, IDisposable
     /// <summary>Moves virtual time forward (the per-step quantum).</summary>
     internal void Advance(long ns) => _nowNs += ns;
 
+    /// <summary>Drops every timer (a kept topology's schedule is over: nothing of it may fire into the next).</summary>
+    internal void ClearTimers() => _timers.Clear();
+
     internal void Reset()
     {
         _timers.Clear();

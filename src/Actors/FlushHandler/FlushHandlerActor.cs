@@ -57,10 +57,15 @@ internal sealed class FlushHandlerActor : ReceiveActor
             Perform();
         });
         Receive<RequestUnanswered>(Unanswered);
+        Receive<ScheduleEnded>(_ => _tally.Publish());
     }
 
     public static Props Props(SimWorld world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
-        SimProps.Of(() => new FlushHandlerActor(world, devices), dispatcher);
+        Props(() => world, devices, dispatcher);
+
+    /// <summary>Props that build the handler from the world <paramref name="world"/> returns then (a kept topology's current schedule).</summary>
+    public static Props Props(Func<SimWorld> world, IReadOnlyDictionary<string, IActorRef> devices, string dispatcher) =>
+        SimProps.Of(() => new FlushHandlerActor(world(), devices), dispatcher);
 
     protected override void PostStop() => _tally.Publish();
 

@@ -38,10 +38,14 @@ internal sealed class HypervisorActor : ReceiveActor
             new EnvironmentChoices(world.Random.Derive("hypervisor/faults"), world.Choices));
         _tally = new MessageTally(world.Counters);
         Receive<Hypercall>(Handle);
+        Receive<ScheduleEnded>(_ => _tally.Publish());
     }
 
-    public static Props Props(SimWorld world, IActorRef flushHandler, string dispatcher) =>
-        SimProps.Of(() => new HypervisorActor(world, flushHandler), dispatcher);
+    public static Props Props(SimWorld world, IActorRef flushHandler, string dispatcher) => Props(() => world, flushHandler, dispatcher);
+
+    /// <summary>Props that build the hypervisor from the world <paramref name="world"/> returns then (a kept topology's current schedule).</summary>
+    public static Props Props(Func<SimWorld> world, IActorRef flushHandler, string dispatcher) =>
+        SimProps.Of(() => new HypervisorActor(world(), flushHandler), dispatcher);
 
     protected override void PostStop() => _tally.Publish();
 

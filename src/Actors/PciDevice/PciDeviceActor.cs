@@ -29,6 +29,7 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
     private readonly DmaEngine<IActorRef> _engine;
     private readonly DeviceDataPath _path;
     private IActorRef? _replayEngine;
+    private bool _published;
 
     public PciDeviceActor(SimWorld world, int index)
     {
@@ -49,19 +50,29 @@ internal sealed partial class PciDeviceActor : ReceiveActor, IDmaPort<IActorRef>
         Receive<SetRawGpaRing>(m => Handle(m).SetRing(m.Ring));
         Receive<ReplayRecent>(m => Handle(m).ReplayRecent(m.ReplyTo));
         Receive<ReplayNow>(m => Handle(m).ReplayNow(m.Ticket, m.Kind));
+        Receive<ScheduleEnded>(_ => Publish());
     }
 
     protected override void PreStart()
     {
         if (_world.ScheduledReplays && _spec.Behaviour == DeviceBehaviour.StaleReplay)
-            _replayEngine = Context.ActorOf(ReplayEngineActor.Props(Context.Props.Dispatcher), "replays");
+            _replayEngine = SimProps.StartOrCreate(Context, "replays", () => ReplayEngineActor.Props(Context.Props.Dispatcher));
     }
 
-    public static Props Props(SimWorld world, int index, string dispatcher) =>
-        SimProps.Of(() => new PciDeviceActor(world, index), dispatcher);
+    public static Props Props(SimWorld world, int index, string dispatcher) => Props(() => world, index, dispatcher);
 
-    protected override void PostStop()
+    /// <summary>Props that build the device from the world <paramref name="world"/> returns then (a kept topology's current schedule).</summary>
+    public static Props Props(Func<SimWorld> world, int index, string dispatcher) =>
+        SimProps.Of(() => new PciDeviceActor(world(), index), dispatcher);
+
+    protected override void PostStop() => Publish();
+
+    // Once: at the schedule's end when the topology is kept (ScheduleEnded), else at the stop.
+    private void Publish()
     {
+        if (_published)
+            return;
+        _published = true;
         _tally.Publish();
         var latency = _world.Settings.Hypervisor.Latency;
         _world.Costs.Charge(Model.Costs.CostKind.DmaTransfer, latency.DmaTransferNs, _path.Transfers);

@@ -57,6 +57,10 @@ internal static class ReportBuilder
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
+    /// <summary>Every guest exit path with its camel-case report name, in declaration order (computed once, not per report).</summary>
+    private static readonly (Model.Driver.ExitPath Path, string Name)[] ExitPathNames =
+        Enum.GetValues<Model.Driver.ExitPath>().Select(p => (p, JsonNamingPolicy.CamelCase.ConvertName(p.ToString()))).ToArray();
+
     private static CostStats CostStatsOf(SimWorld world, Metrics.SimCountersSnapshot c)
     {
         var costs = world.Costs;
@@ -64,7 +68,9 @@ internal static class ReportBuilder
         long Calls(Model.Hypercalls.HypercallCode code) => calls.TryGetValue(code.ToString(), out var n) ? n : 0;
         var flushes = Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomain) + Calls(Model.Hypercalls.HypercallCode.FlushDeviceDomainList);
         // Each exit was counted under the guest path that made it (VcpuActor.HypercallAsync): nothing is inferred.
-        var byPath = Enum.GetValues<Model.Driver.ExitPath>().ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.ToString()), p => c[Metrics.ExitPaths.Counter(p)]);
+        var byPath = new Dictionary<string, long>(ExitPathNames.Length);
+        foreach (var (path, name) in ExitPathNames)
+            byPath.Add(name, c[Metrics.ExitPaths.Counter(path)]);
         var (mapCalls, unmapCalls) = (c[SimCounter.MapCalls], c[SimCounter.UnmapCalls]);
         var ops = mapCalls + unmapCalls;
         var makespan = costs.MakespanNs;

@@ -108,17 +108,22 @@ public static class DeterministicRunner
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
         var strategy = options.Create(seed, expectedSteps);
-        system.Reset(seed, strategy);
+        // The actors of the schedule before are kept for this one when its settings (seed aside) were these.
+        var topology = settings.Run.ReuseActors ? settings with { Seed = 0 } : null;
+        system.Reset(seed, strategy, topology);
         var simTrace = trace ? new Tracing.SimTrace(settings.Run.TraceCapacity, system.Clock, recordsMessages: true) : null;
         var world = new SimWorld(settings, system.Clock, recordLatencies, simTrace, Previous.TryGetValue(system, out var previous) ? previous : null) { Choices = strategy.ChoosesEnvironment ? system.Driver : null, ScheduledReplays = strategy.ChoosesEnvironment && strategy.Version >= 3 };
         var done = new TaskCompletionSource<RunOutcome>();
+        if (system.Kept is null || !Slots.TryGetValue(system, out var slot))
+            Slots.AddOrUpdate(system, slot = new RunSlot(world, done));
+        (slot.World, slot.Done) = (world, done);
         system.Driver.Tracer = simTrace;
         system.Driver.Profile = phases?.Steps;
         DriveResult drive;
         try
         {
             Lap(phases, ref mark, SchedulePhase.Prepare);
-            system.StartRun(RunSupervisor.Props(world, DeterministicSystem.DispatcherId, done));
+            system.StartRun(RunSupervisor.Props(slot, DeterministicSystem.DispatcherId));
             Lap(phases, ref mark, SchedulePhase.Start);
             // The budget covers the whole schedule, the start's steps included: --max-steps N stops at step N.
             drive = system.DriveUntil(() => done.Task.IsCompleted || cancel.IsCancellationRequested, Math.Max(0, options.MaxSteps - system.Driver.Steps));
@@ -156,8 +161,13 @@ public static class DeterministicRunner
         // A replay that left its recording is not the recorded run: its outstanding hypercalls say nothing either.
         else if (!done.Task.IsCompleted && drive.DivergedAtStep is null && world.ReportHungHypercalls(0) is null && !world.Violations.Kept.Any())
             failure = "the run stopped with nothing left to run and no hypercall outstanding (hang detected)";
-        // Once every actor has stopped nothing touches the world: the next schedule on this system may reset and reuse it.
-        if (system.StopRun().Quiescent)
+        // The schedule's simulated time is its end's, whatever winding it down takes.
+        var simulatedNs = system.Clock.NowNs;
+        // A schedule that ended as a run ends (no crash, no hang, not cut short) keeps its actors for the next schedule
+        // of these settings, which starts them again; any other stops them. Either way, once nothing is left to run
+        // nothing touches the world: the next schedule on this system may reset and reuse it.
+        var keep = topology is not null && failure is null && !interrupted && done.Task.IsCompleted;
+        if ((keep ? system.KeepRun(topology!, ScheduleEnded.Instance) : system.StopRun()).Quiescent)
             Previous.AddOrUpdate(system, world);
         else
             Previous.Remove(system);
@@ -167,7 +177,7 @@ public static class DeterministicRunner
         var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduce, RunMode.Deterministic);
         report = report with
         {
-            Stats = report.Stats with { Steps = steps, SimulatedNs = system.Clock.NowNs },
+            Stats = report.Stats with { Steps = steps, SimulatedNs = simulatedNs },
             TraceHash = traceHash,
             Partial = interrupted,
         };
@@ -182,6 +192,9 @@ public static class DeterministicRunner
 
     // Each system's last world, for the next schedule on it to reuse (a system is driven by one thread at a time).
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DeterministicSystem, SimWorld> Previous = new();
+
+    // Each system's slot, read by the Props of the actors it keeps (DeterministicSystem.KeepRun).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DeterministicSystem, RunSlot> Slots = new();
 
     private static void Lap(SchedulePhases? phases, ref long mark, SchedulePhase phase)
     {

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Dispatch.SysMsg;
 
 namespace HvIommu.Actors.Simulation;
 
@@ -13,6 +14,29 @@ public static class SimProps
     /// <summary>Props that build <typeparamref name="TActor"/> with <paramref name="factory"/>, on <paramref name="dispatcher"/>.</summary>
     public static Props Of<TActor>(Func<TActor> factory, string dispatcher) where TActor : ActorBase =>
         Props.CreateBy(new Producer<TActor>(factory)).WithDispatcher(dispatcher);
+
+    /// <summary>
+    /// The child <paramref name="name"/> of <paramref name="context"/>'s actor: created from <paramref name="props"/>, or,
+    /// when a kept topology still has it, started again (<see cref="StartAgain"/>). Either way its mailbox is
+    /// registered with the dispatcher here, with one system message (Create) to run: the same step for a
+    /// deterministic schedule.
+    /// </summary>
+    public static IActorRef StartOrCreate(IUntypedActorContext context, string name, Func<Props> props)
+    {
+        var existing = context.Child(name);
+        if (existing.IsNobody())
+            return context.ActorOf(props(), name);
+        StartAgain(existing);
+        return existing;
+    }
+
+    /// <summary>
+    /// Starts a live actor again as if it had just been created: its cell receives Akka's Create system message
+    /// again, which builds a new instance from the cell's Props (constructor, then PreStart) in place of the old one.
+    /// Unlike a restart (Recreate) nothing of the old instance runs (no PreRestart, no unstash into the mailbox, no
+    /// PostStop) and the children are not touched. Only for a kept topology whose mailboxes are empty.
+    /// </summary>
+    public static void StartAgain(IActorRef actor) => ((IInternalActorRef)actor).SendSystemMessage(new Create());
 
     private sealed class Producer<TActor>(Func<TActor> factory) : IIndirectActorProducer where TActor : ActorBase
     {

@@ -68,13 +68,19 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
             m.ReplyTo.Tell(new FlushQueueTimersStopped(_index));
         });
         Guest<TeardownGuest>(m => Run(TeardownAsync(m)));
+        Receive<ScheduleEnded>(_ => PostStop());
     }
 
     public IStash Stash { get; set; } = null!;
 
     public static Props Props(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices, string dispatcher) =>
-        SimProps.Of(() => new VcpuActor(world, index, hypervisor, devices), dispatcher);
+        Props(() => world, index, hypervisor, devices, dispatcher);
 
+    /// <summary>Props that build the vCPU from the world <paramref name="world"/> returns then (a kept topology's current schedule).</summary>
+    public static Props Props(Func<SimWorld> world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices, string dispatcher) =>
+        SimProps.Of(() => new VcpuActor(world(), index, hypervisor, devices), dispatcher);
+
+    // Also at ScheduleEnded (a kept topology): both steps are idempotent (timers already stopped, tally emptied).
     protected override void PostStop()
     {
         _cpu.StopTimers();

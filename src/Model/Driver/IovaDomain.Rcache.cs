@@ -42,11 +42,21 @@ public sealed partial class IovaDomain
             var pfns = new HashSet<ulong>();
             foreach (var rcache in _rcaches)
             {
-                foreach (var mag in rcache.Depot.Concat(rcache.Cpu.SelectMany(c => new[] { c.Loaded, c.Prev })))
-                    for (var i = 0; i < mag.Size; i++)
-                        pfns.Add(mag.Pfns[i]);
+                foreach (var mag in rcache.Depot)
+                    AddPfns(pfns, mag);
+                foreach (var c in rcache.Cpu)
+                {
+                    AddPfns(pfns, c.Loaded);
+                    AddPfns(pfns, c.Prev);
+                }
             }
             return pfns;
+        }
+
+        static void AddPfns(HashSet<ulong> pfns, Magazine mag)
+        {
+            for (var i = 0; i < mag.Size; i++)
+                pfns.Add(mag.Pfns[i]);
         }
     }
 

@@ -136,11 +136,23 @@ public sealed partial class LifecycleEngine
     /// </summary>
     private void CheckIovaAccounting(GuestDomain domain)
     {
+        var ranges = domain.Iova.Ranges();
+        if (ranges.Count == 0)
+            return;
         var held = new HashSet<ulong>(domain.Iova.CachedPfns());
         foreach (var queue in domain.Queues)
             held.UnionWith(queue.PendingPfns());
-        held.UnionWith(_world.LiveIovas.Keys.Where(k => k.Domain == domain.Id).Select(k => k.Pfn));
-        var lost = domain.Iova.Ranges().Where(r => !held.Contains(r.PfnLo)).ToList();
+        foreach (var (liveDomain, pfn) in _world.LiveIovas.Keys)
+        {
+            if (liveDomain == domain.Id)
+                held.Add(pfn);
+        }
+        var lost = new List<IovaRange>();
+        foreach (var range in ranges)
+        {
+            if (!held.Contains(range.PfnLo))
+                lost.Add(range);
+        }
         if (lost.Count > 0)
             Found(new IovaLeak(domain.Id, lost.Count, (ulong)lost.Sum(r => (long)r.Pages), lost[0].PfnLo << GuestMemory.PageShift));
     }

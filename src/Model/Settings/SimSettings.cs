@@ -68,7 +68,8 @@ public sealed record RunSettings(
     bool StopOnFirstViolation,
     bool LazyWindowIsViolation,
     string Dispatcher,
-    int TraceCapacity = 200_000);
+    int TraceCapacity = 200_000,
+    bool ReuseActors = true);
 
 public sealed record VmSettings(int MemoryMib, int Vcpus);
 

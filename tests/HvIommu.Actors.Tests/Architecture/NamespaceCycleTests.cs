@@ -63,6 +63,19 @@ public sealed class NamespaceCycleTests
         }
     }
 
+    [Fact]
+    public void The_graph_sees_a_typeof_among_attribute_arguments()
+    {
+        const string root = "HvIommu.Actors.Tests.Architecture.AttributeFixture";
+        var fixture = NamespaceGraph.Read(typeof(NamespaceCycleTests).Assembly.Location, root);
+        // The attribute's own constructor, and every typeof: on the type, a parameter, the return value, in an array
+        // given after an enum of one byte.
+        foreach (var target in new[] { "Names", "OnType", "OnParameter", "OnReturn", "InArray" })
+        {
+            Assert.True(fixture.DependsOn(root + ".User", root + "." + target), "User → " + target);
+        }
+    }
+
     [Theory]
     [InlineData("src/Actors", "HvIommu.Actors")]
     [InlineData("src/Model", "HvIommu.Model")]

@@ -10,7 +10,8 @@ namespace HvIommu.Actors.Tests.Architecture;
 /// The namespace dependency graph of one compiled assembly, read from its metadata: namespace A depends on
 /// namespace B when a type declared in A (or a compiler-generated type nested in it: lambdas, async state
 /// machines) names a type declared in B of the same assembly, in a base type, interface, field, signature,
-/// local, attribute, generic constraint or any IL instruction operand (call, newobj, ldfld, castclass, ldtoken…).
+/// local, attribute (its constructor, and a <c>typeof</c> among its arguments, on types, members, parameters and
+/// return values), generic constraint or any IL instruction operand (call, newobj, ldfld, castclass, ldtoken…).
 /// References to other assemblies are not edges (they cannot close a cycle inside this one).
 /// </summary>
 /// <remarks>
@@ -198,6 +199,8 @@ public sealed class NamespaceGraph
     /// <summary>Collects the type definitions of this assembly that one type definition refers to.</summary>
     private sealed class ReferenceCollector(MetadataReader reader) : ISignatureTypeProvider<bool, object?>
     {
+        private readonly AttributeArguments _arguments = new(reader);
+
         private static readonly Dictionary<short, OperandType> OperandTypes = typeof(OpCodes)
             .GetFields()
             .Select(f => (OpCode)f.GetValue(null)!)
@@ -234,6 +237,11 @@ public sealed class NamespaceGraph
                 var method = reader.GetMethodDefinition(m);
                 method.DecodeSignature(this, null);
                 Attributes(method.GetCustomAttributes());
+                // Attributes of the parameters, and of the return value (the parameter numbered 0).
+                foreach (var p in method.GetParameters())
+                {
+                    Attributes(reader.GetParameter(p).GetCustomAttributes());
+                }
                 GenericParameters(method.GetGenericParameters());
                 if (method.RelativeVirtualAddress != 0)
                 {
@@ -257,7 +265,16 @@ public sealed class NamespaceGraph
         {
             foreach (var a in attributes)
             {
-                Entity(reader.GetCustomAttribute(a).Constructor);
+                var attribute = reader.GetCustomAttribute(a);
+                Entity(attribute.Constructor);
+                // typeof(T) in an argument is stored as T's name, not as a handle: decode the value to find it.
+                foreach (var name in _arguments.TypesNamedBy(attribute))
+                {
+                    if (_arguments.Definition(name) is { } named)
+                    {
+                        Found.Add(named);
+                    }
+                }
             }
         }
 
@@ -386,5 +403,102 @@ public sealed class NamespaceGraph
         public bool GetPointerType(bool elementType) => true;
         public bool GetPrimitiveType(PrimitiveTypeCode typeCode) => true;
         public bool GetSZArrayType(bool elementType) => true;
+    }
+
+    /// <summary>
+    /// Decodes custom attribute arguments (ECMA-335 §II.23.3) to find the types a <c>typeof</c> names: such an
+    /// argument is serialized as the type's name ("Ns.Outer+Inner, Assembly, …"), which is mapped back to this
+    /// assembly's definition. Types are carried as their names; an enum of another assembly is read as int, which
+    /// every enum in an attribute of this code base is.
+    /// </summary>
+    private sealed class AttributeArguments(MetadataReader reader) : ICustomAttributeTypeProvider<string>
+    {
+        private Dictionary<string, TypeDefinitionHandle>? _byName;
+        private readonly List<string> _named = [];
+
+        /// <summary>The names of the types <paramref name="attribute"/>'s arguments name with <c>typeof</c>.</summary>
+        public IReadOnlyList<string> TypesNamedBy(CustomAttribute attribute)
+        {
+            _named.Clear();
+            try
+            {
+                // Decoding calls GetTypeFromSerializedName for every typeof, in arrays and named arguments too.
+                attribute.DecodeValue(this);
+            }
+            catch (BadImageFormatException)
+            {
+                // An enum of another assembly whose underlying type is not int: its typeof arguments are not read.
+            }
+            return _named;
+        }
+
+        /// <summary>The definition in this assembly of a serialized type name, or null (another assembly's type).</summary>
+        public TypeDefinitionHandle? Definition(string serializedName)
+        {
+            _byName ??= reader.TypeDefinitions.ToDictionary(FullName, h => h, StringComparer.Ordinal);
+            var name = serializedName.Split(',')[0].Trim();
+            return _byName.TryGetValue(name, out var handle) ? handle : null;
+        }
+
+        private string FullName(TypeDefinitionHandle handle)
+        {
+            var type = reader.GetTypeDefinition(handle);
+            var name = reader.GetString(type.Name);
+            return type.GetDeclaringType() is { IsNil: false } outer
+                ? FullName(outer) + "+" + name
+                : reader.GetString(type.Namespace) is { Length: > 0 } ns ? ns + "." + name : name;
+        }
+
+        public string GetTypeFromSerializedName(string name)
+        {
+            _named.Add(name);
+            return name;
+        }
+
+        public PrimitiveTypeCode GetUnderlyingEnumType(string type)
+        {
+            if (Definition(type) is { } handle)
+            {
+                foreach (var f in reader.GetTypeDefinition(handle).GetFields())
+                {
+                    var field = reader.GetFieldDefinition(f);
+                    if (reader.GetString(field.Name) == "value__")
+                    {
+                        return field.DecodeSignature(new EnumUnderlyingType(), null);
+                    }
+                }
+            }
+            return PrimitiveTypeCode.Int32;
+        }
+
+        public string GetPrimitiveType(PrimitiveTypeCode typeCode) => typeCode.ToString();
+        public string GetSystemType() => "System.Type";
+        public string GetSZArrayType(string elementType) => elementType + "[]";
+        public bool IsSystemType(string type) => type == "System.Type";
+        public string GetTypeFromDefinition(MetadataReader r, TypeDefinitionHandle handle, byte rawTypeKind) => FullName(handle);
+        public string GetTypeFromReference(MetadataReader r, TypeReferenceHandle handle, byte rawTypeKind)
+        {
+            var type = r.GetTypeReference(handle);
+            return r.GetString(type.Namespace) is { Length: > 0 } ns ? ns + "." + r.GetString(type.Name) : r.GetString(type.Name);
+        }
+    }
+
+    /// <summary>The primitive type of an enum's value__ field.</summary>
+    private sealed class EnumUnderlyingType : ISignatureTypeProvider<PrimitiveTypeCode, object?>
+    {
+        public PrimitiveTypeCode GetPrimitiveType(PrimitiveTypeCode typeCode) => typeCode;
+        public PrimitiveTypeCode GetTypeFromDefinition(MetadataReader r, TypeDefinitionHandle handle, byte rawTypeKind) => PrimitiveTypeCode.Int32;
+        public PrimitiveTypeCode GetTypeFromReference(MetadataReader r, TypeReferenceHandle handle, byte rawTypeKind) => PrimitiveTypeCode.Int32;
+        public PrimitiveTypeCode GetTypeFromSpecification(MetadataReader r, object? context, TypeSpecificationHandle handle, byte rawTypeKind) => PrimitiveTypeCode.Int32;
+        public PrimitiveTypeCode GetArrayType(PrimitiveTypeCode elementType, ArrayShape shape) => elementType;
+        public PrimitiveTypeCode GetByReferenceType(PrimitiveTypeCode elementType) => elementType;
+        public PrimitiveTypeCode GetFunctionPointerType(MethodSignature<PrimitiveTypeCode> signature) => PrimitiveTypeCode.IntPtr;
+        public PrimitiveTypeCode GetGenericInstantiation(PrimitiveTypeCode genericType, ImmutableArray<PrimitiveTypeCode> typeArguments) => genericType;
+        public PrimitiveTypeCode GetGenericMethodParameter(object? context, int index) => PrimitiveTypeCode.Int32;
+        public PrimitiveTypeCode GetGenericTypeParameter(object? context, int index) => PrimitiveTypeCode.Int32;
+        public PrimitiveTypeCode GetModifiedType(PrimitiveTypeCode modifier, PrimitiveTypeCode unmodifiedType, bool isRequired) => unmodifiedType;
+        public PrimitiveTypeCode GetPinnedType(PrimitiveTypeCode elementType) => elementType;
+        public PrimitiveTypeCode GetPointerType(PrimitiveTypeCode elementType) => elementType;
+        public PrimitiveTypeCode GetSZArrayType(PrimitiveTypeCode elementType) => elementType;
     }
 }

@@ -18,7 +18,7 @@ public sealed class ScheduleReuseAcrossScenariosTests
 
     // The schedule (trace hash, choices, environment values), the failure, and the whole report but its wall time:
     // counters, cache statistics and each violation's addresses, frames and serials see data a leak would change.
-    private static string Fingerprint(ScheduleResult r) =>
+    internal static string Fingerprint(ScheduleResult r) =>
         $"{r.Report.TraceHash} | {string.Join(",", r.Schedule.Choices)} | {string.Join(",", (r.Schedule.Values ?? []).Select(v => v.Value))} | "
         + $"{string.Join(";", r.Report.Violations.Select(v => v.Kind))} | {r.Failure} | "
         + JsonSerializer.Serialize(r.Report with { Stats = r.Report.Stats with { WallSeconds = 0 } });
