@@ -120,13 +120,20 @@ public sealed class DeterministicSystem : IDisposable
         if (_kept is not null && _kept.Path.Name != name)
             throw new InvalidOperationException($"The kept run is named {_kept.Path.Name}, not {name}.");
         var created = new StrongBox<IActorRef?>();
-        _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created, _kept));
+        var kept = _kept;
+        _host.Tell(new DeterministicHost.CreateRun(props.WithDispatcher(DispatcherId), name, created, kept));
         _kept = null;
         var result = Driver.DriveUntil(() => created.Value is not null, StartupSteps);
         // A replayed recording whose first choices are not the start's (an edited file): the run is not created, and the
         // caller's drive reports the same divergence (at the same step) as any other replay that leaves its recording.
+        // The CreateRun was never delivered: it is dropped, so that no cleanup drive creates (or starts again) the run
+        // outside the schedule, and a kept run stays kept for the next schedule.
         if (created.Value is null && result.DivergedAtStep is not null)
+        {
+            Discard(_host, children: false);
+            _kept = kept;
             return ActorRefs.Nobody;
+        }
         return _run = created.Value ?? throw new InvalidOperationException($"The run's root was not created: {result}");
     }
 
@@ -168,12 +175,16 @@ public sealed class DeterministicSystem : IDisposable
         return result;
     }
 
-    private static void Discard(IActorRef actor)
+    /// <summary>Drops the user messages waiting in <paramref name="actor"/>'s mailbox and, with
+    /// <paramref name="children"/>, in those of its whole subtree.</summary>
+    private static void Discard(IActorRef actor, bool children = true)
     {
         if (actor is not ActorRefWithCell cell)
             return;
         if (cell.Underlying is ActorCell { Mailbox.MessageQueue: DeterministicMessageQueue queue })
             queue.Discard();
+        if (!children)
+            return;
         foreach (var child in cell.Children)
             Discard(child);
     }

@@ -76,4 +76,31 @@ public sealed class TopologyReuseTests
         Assert.True(cutShort >= Scenarios.Length, $"only {cutShort} schedules ran out of steps");
         Assert.True(violating > 0);
     }
+
+    // A replay whose first recorded choice is not the start's (an edited file) diverges at step 0 without creating the
+    // run; its CreateRun must not be left for a cleanup drive to deliver outside the schedule, and a kept run must
+    // stay kept: the next schedule on the same system is the one a new system gives.
+    [Fact]
+    public void A_replay_that_diverges_at_its_start_leaves_a_kept_run_for_the_next_schedule()
+    {
+        var config = WithReuse(SimConfig.Load(Path.Combine(ScenarioFiles.Directory, "h2-free-iova-wrong.conf")), true);
+        var expected = DeterministicRunner.ExpectedSteps(config);
+        ScheduleResult Run(DeterministicSystem system, ulong seed, ScheduleOptions options) =>
+            DeterministicRunner.RunSchedule(system, config, seed, options, "", expected, recordLatencies: false, trace: false);
+
+        string freshThird;
+        using (var fresh = DeterministicRunner.CreateSystem(config, verbose: false, name: "fresh"))
+            freshThird = ScheduleReuseAcrossScenariosTests.Fingerprint(Run(fresh, 3, new ScheduleOptions()));
+
+        using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "kept");
+        var first = Run(system, 1, new ScheduleOptions());
+        Assert.NotNull(system.Kept);
+        var edited = first.Schedule with { Choices = [first.Schedule.Choices[0] + 1000, .. first.Schedule.Choices.Skip(1)] };
+        var diverged = Run(system, 1, new ScheduleOptions(Replay: edited));
+        Assert.Equal(0, diverged.Drive.DivergedAtStep);
+        Assert.Null(diverged.Failure);
+        Assert.Equal(0, diverged.Report.Stats.Steps);
+        Assert.NotNull(system.Kept);
+        Assert.Equal(freshThird, ScheduleReuseAcrossScenariosTests.Fingerprint(Run(system, 3, new ScheduleOptions())));
+    }
 }
