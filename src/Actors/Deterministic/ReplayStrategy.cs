@@ -46,7 +46,7 @@ public sealed class ReplayStrategy : IScheduleStrategy
         if (step >= _choices.Count)
             return Left($"the recorded schedule choices (line choices) ended after {_choices.Count:N0}");
         var index = candidates.BinarySearch(_choices[(int)step]);
-        return index >= 0 ? index : Left($"recorded schedule choice {step + 1:N0} (actor {_choices[(int)step]}, line choices) was not among the actors ready to run");
+        return index >= 0 ? index : Left($"the actor the recording chose there ({_choices[(int)step]}, line choices) was not among the actors ready to run");
     }
 
     public int ChooseValue(int options, long index)

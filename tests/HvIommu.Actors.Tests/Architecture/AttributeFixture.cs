@@ -17,9 +17,12 @@ namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.OnReturn
 
 namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.InArray
 {
-    public enum Small : byte { One = 1 }
-
     public sealed class Target;
+}
+
+namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.Sizes
+{
+    public enum Small : byte { One = 1 }
 }
 
 namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.Names
@@ -31,7 +34,7 @@ namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.Names
 
         public Type[] More { get; set; } = [];
 
-        public InArray.Small Size { get; set; }
+        public Sizes.Small Size { get; set; }
     }
 }
 
@@ -45,7 +48,7 @@ namespace HvIommu.Actors.Tests.Architecture.AttributeFixture.User
         [return: Names(typeof(OnReturn.Target))]
         public static int Call([Names(typeof(OnParameter.Target))] int value) => value;
 
-        [Names(typeof(int), Size = InArray.Small.One, More = [typeof(InArray.Target)])]
+        [Names(typeof(int), Size = Sizes.Small.One, More = [typeof(InArray.Target)])]
         public static void Array()
         {
         }

@@ -69,8 +69,8 @@ public sealed class NamespaceCycleTests
         const string root = "HvIommu.Actors.Tests.Architecture.AttributeFixture";
         var fixture = NamespaceGraph.Read(typeof(NamespaceCycleTests).Assembly.Location, root);
         // The attribute's own constructor, and every typeof: on the type, a parameter, the return value, in an array
-        // given after an enum of one byte.
-        foreach (var target in new[] { "Names", "OnType", "OnParameter", "OnReturn", "InArray" })
+        // given after a named argument of a one-byte enum (itself named by its type's name, in its own namespace).
+        foreach (var target in new[] { "Names", "OnType", "OnParameter", "OnReturn", "InArray", "Sizes" })
         {
             Assert.True(fixture.DependsOn(root + ".User", root + "." + target), "User → " + target);
         }

@@ -127,6 +127,10 @@ public sealed class HostileInputTests : IDisposable
     public void A_stray_argument_of_a_known_command_is_still_reported()
     {
         BadInput(Run("run", "3"), "error: Unrecognized command or argument '3'.");
+        // The same text as a misspelt option's value, elsewhere on the line, is a stray of its own.
+        var r = Run("run", "--sede", "3", "--ops", "5", "3");
+        BadInput(r, "error: Unrecognized command or argument '--sede'.");
+        Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error: Unrecognized command or argument '3'.", StringComparison.Ordinal));
     }
 
     // A section replaced by a value is one mistake: no follow-up per key it held, blamed on reference.conf.
