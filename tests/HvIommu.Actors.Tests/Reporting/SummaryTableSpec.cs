@@ -63,12 +63,14 @@ public sealed class SummaryTableSpec
         var deterministic = Render(SampleReports.WithTwoViolations());
         Assert.Contains("latency (ns of scheduler time, not wall clock)", deterministic, StringComparison.Ordinal);
         Assert.Contains("100 ns per message delivered", deterministic, StringComparison.Ordinal);
+        Assert.Contains("virtual time at the schedule's end", deterministic, StringComparison.Ordinal);
+        Assert.DoesNotContain("modelled cost (sum over actors)", deterministic, StringComparison.Ordinal);
         Assert.Matches(@"\d+\. \w+ \[H\d+\] at \S+'s step [\d,]+, [\d,]+ ns simulated", deterministic);
 
         var stress = Render(SampleReports.WithTwoViolations() with { Mode = RunMode.Stress });
         Assert.Contains("latency (ns, wall clock)", stress, StringComparison.Ordinal);
         Assert.Contains("ns into the run (wall clock)", stress, StringComparison.Ordinal);
-        Assert.Contains("modelled cost", stress, StringComparison.Ordinal);
+        Assert.Contains("modelled cost (sum over actors)", stress, StringComparison.Ordinal);
         Assert.DoesNotContain("| steps", stress, StringComparison.Ordinal);
         Assert.DoesNotContain("simulated", stress, StringComparison.Ordinal);
     }
