@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using HvIommu.Actors.Configuration;
 using HvIommu.Model.Settings;
 using HvIommu.Model.Text;
@@ -9,7 +10,8 @@ namespace HvIommu.Actors.Bench;
 /// <summary>
 /// What <c>bench</c>'s stress figures measured: the topology and workload of its stress run (and of its controlled-steps
 /// run, the same topology in deterministic mode), so that figures taken before and after a change of the default topology
-/// are not compared as if they measured the same thing. Built from the loaded config, before the run.
+/// are not compared as if they measured the same thing. Built from the loaded config, before the run; <c>bench --json</c>
+/// prints it as <c>stress.workload</c>, its properties in camel case.
 /// </summary>
 /// <param name="Config">Where the topology came from: the file given with <c>--config</c>, or <c>default.conf (embedded)</c>.</param>
 /// <param name="Mode">The run mode of the measured run: always <c>stress</c> (the steps figure reruns the topology deterministically).</param>
@@ -61,6 +63,7 @@ public sealed record BenchWorkload(
     }
 
     /// <summary>The buffers in words: "1 page each" or "sizes drawn from [4K, 4K, 4K, 8K-64K, 2M]".</summary>
+    [JsonIgnore]
     public string Buffers => BufferPages > 0
         ? $"{Counted.Of(BufferPages, "page")} each"
         : $"sizes drawn from [{string.Join(", ", BufferSizes)}]";
@@ -70,22 +73,4 @@ public sealed record BenchWorkload(
         $"workload measured: {Config}; {Mode} mode, dma-mode {DmaMode}; {Counted.Of(Vcpus, "vCPU")}, {Counted.Of(Devices, "device")} in {Counted.Of(Domains, "domain")}; "
         + $"{Counted.Of(Ops, "operation")}, buffers of {Buffers}, {DmaPerOp.ToString(CultureInfo.InvariantCulture)} DMA of {DmaBytes.ToString(CultureInfo.InvariantCulture)} bytes per operation, "
         + $"{OutstandingPerVcpu.ToString(CultureInfo.InvariantCulture)} outstanding per vCPU; dispatcher {Dispatcher}";
-
-    /// <summary>The JSON object <c>bench --json</c> prints as <c>stress.workload</c>.</summary>
-    public object ToJson() => new
-    {
-        config = Config,
-        mode = Mode,
-        dmaMode = DmaMode,
-        vcpus = Vcpus,
-        devices = Devices,
-        domains = Domains,
-        ops = Ops,
-        bufferPages = BufferPages,
-        bufferSizes = BufferSizes,
-        dmaPerOp = DmaPerOp,
-        dmaBytes = DmaBytes,
-        outstandingPerVcpu = OutstandingPerVcpu,
-        dispatcher = Dispatcher,
-    };
 }

@@ -19,6 +19,9 @@ namespace HvIommu.Actors.Cli;
 /// </summary>
 public sealed class BenchCommand : CliCommand
 {
+    /// <summary>The anonymous objects' names are written as they are; the workload record's properties in camel case.</summary>
+    private static readonly JsonSerializerOptions WorkloadJson = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
     private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
     private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
     private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
@@ -140,7 +143,7 @@ public sealed class BenchCommand : CliCommand
                     operations = result.Operations,
                     allocatedBytesPerOperation = Math.Round(allocatedPerOperation),
                     violations = result.Report.Violations.Count,
-                    workload = workload.ToJson(),
+                    workload,
                 },
                 deterministic = new
                 {
@@ -166,7 +169,7 @@ public sealed class BenchCommand : CliCommand
                         },
                     },
                 },
-            }));
+            }, WorkloadJson));
         }
         return result.Failure is null ? ExitCodes.Matched : ExitCodes.SimulatorFailure;
 
