@@ -51,7 +51,7 @@ public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int
 /// read it (or call <see cref="Keep"/>) before that, or reading it throws. Its outcome — <see cref="Violations"/>,
 /// <see cref="OutcomeMatched"/>, <see cref="Expected"/>, <see cref="Steps"/>, <see cref="TraceHash"/> — is always
 /// there, equal to the report's fields of the same names.</remarks>
-public sealed record ScheduleResult(RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
+public sealed record ScheduleResult
 {
     /// <summary>A result whose report is already built.</summary>
     public ScheduleResult(RunReport report, RunVerdict verdict, ScheduleFile schedule, DriveResult drive, string? failure, Tracing.SimTrace? trace = null)
@@ -65,6 +65,24 @@ public sealed record ScheduleResult(RunVerdict Verdict, ScheduleFile Schedule, D
     {
         _deferred = report;
     }
+
+    private ScheduleResult(RunVerdict verdict, ScheduleFile schedule, DriveResult drive, string? failure, Tracing.SimTrace? trace) =>
+        (Verdict, Schedule, Drive, Failure, Trace) = (verdict, schedule, drive, failure, trace);
+
+    /// <summary>How the run ended (matched, not matched, simulator failure).</summary>
+    public RunVerdict Verdict { get; init; }
+
+    /// <summary>The schedule as recorded (strategy, choices, environment values): what replays it.</summary>
+    public ScheduleFile Schedule { get; init; }
+
+    /// <summary>How the drive ended (steps, a replay's divergence, a timeout, work from another thread).</summary>
+    public DriveResult Drive { get; init; }
+
+    /// <summary>A simulator failure (crash, hang, nondeterminism, steps run out), or null.</summary>
+    public string? Failure { get; init; }
+
+    /// <summary>The causal trace, when one was recorded.</summary>
+    public Tracing.SimTrace? Trace { get; init; }
 
     // Exactly one of the two is set: the report, or what builds it once (shared by the copies `with` makes).
     private RunReport? _report;
