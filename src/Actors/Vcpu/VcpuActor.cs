@@ -126,6 +126,6 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
         if (task.IsCompleted)
             task.ThrowIfFaulted();
         else
-            task.OnCompleted(task.ThrowIfFaulted);
+            task.RethrowFaults();
     }
 }

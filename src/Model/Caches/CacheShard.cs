@@ -20,6 +20,9 @@ internal sealed class CacheShard<TKey, TValue>
     private readonly int[] _next;
     private readonly int[] _prev;
     private readonly Dictionary<uint, int> _headByDomain = new();
+    // Bit (domain mod 64) is set while some domain with that bit has an entry here: a domain invalidation skips the
+    // shard without its lock when the bit is clear (a flush visits every shard of the IOTLB and the walk cache).
+    private long _domainBits;
     private int _count;
 
     public long Hits, Misses, Fills, Evictions, Invalidated;
@@ -121,8 +124,12 @@ internal sealed class CacheShard<TKey, TValue>
     }
 
     /// <summary>Removes every entry of one domain, visiting only that domain's entries.</summary>
+    /// <remarks>A shard holding no entry of the domain is skipped without taking its lock: an entry being filled
+    /// meanwhile is then filled after the invalidation, as it would be had the lock been taken first.</remarks>
     public int RemoveDomain(uint domain, Action<TValue>? removing = null)
     {
+        if ((Volatile.Read(ref _domainBits) & DomainBit(domain)) == 0)
+            return 0;
         var removed = 0;
         lock (_lock)
         {
@@ -151,6 +158,7 @@ internal sealed class CacheShard<TKey, TValue>
             Array.Clear(_values, 0, _count);
             _slotByKey.Clear();
             _headByDomain.Clear();
+            Volatile.Write(ref _domainBits, 0);
             Volatile.Write(ref _count, 0);
             Hits = Misses = Fills = Evictions = Invalidated = 0;
             _random.Reseed(seed);
@@ -196,6 +204,8 @@ internal sealed class CacheShard<TKey, TValue>
         _prev[slot] = -1;
         if (head >= 0)
             _prev[head] = slot;
+        else
+            Volatile.Write(ref _domainBits, _domainBits | DomainBit(domain));
         _headByDomain[domain] = slot;
     }
 
@@ -207,9 +217,22 @@ internal sealed class CacheShard<TKey, TValue>
         else if (next >= 0)
             _headByDomain[_keys[slot].Domain] = next;
         else
-            _headByDomain.Remove(_keys[slot].Domain);
+            DomainEmptied(_keys[slot].Domain);
         if (next >= 0)
             _prev[next] = prev;
+    }
+
+    private static long DomainBit(uint domain) => 1L << (int)(domain & 63);
+
+    /// <summary>The shard's last entry of <paramref name="domain"/> left: its bit clears unless another domain here shares it.</summary>
+    private void DomainEmptied(uint domain)
+    {
+        _headByDomain.Remove(domain);
+        var bit = DomainBit(domain);
+        foreach (var other in _headByDomain.Keys)
+            if (DomainBit(other) == bit)
+                return;
+        Volatile.Write(ref _domainBits, _domainBits & ~bit);
     }
 
     /// <summary>The entry at <paramref name="from"/> now lives at <paramref name="to"/>: re-point its neighbours.</summary>

@@ -31,8 +31,9 @@ public sealed class CostLedger
 {
     private readonly long[] _ns = new long[Enum.GetValues<CostKind>().Length];
     private readonly long[] _count = new long[Enum.GetValues<CostKind>().Length];
+    // Each vCPU's timeline, updated atomically (the hypervisor, the flush handler and the vCPU charge it from their
+    // own threads); its total is read once the run is quiet.
     private readonly long[] _vcpuClock;
-    private readonly object _clockLock = new();
     private long _flushNs;
     private long _deviceNs;
 
@@ -65,8 +66,7 @@ public sealed class CostLedger
     {
         if ((uint)vcpu >= (uint)_vcpuClock.Length)
             return;
-        lock (_clockLock)
-            _vcpuClock[vcpu] += ns;
+        Interlocked.Add(ref _vcpuClock[vcpu], ns);
     }
 
     /// <summary>vCPU <paramref name="vcpu"/> starts an event traced at <paramref name="atNs"/> (already scaled): it
@@ -75,8 +75,15 @@ public sealed class CostLedger
     {
         if ((uint)vcpu >= (uint)_vcpuClock.Length)
             return;
-        lock (_clockLock)
-            _vcpuClock[vcpu] = Math.Max(_vcpuClock[vcpu], atNs);
+        ref var clock = ref _vcpuClock[vcpu];
+        var seen = Interlocked.Read(ref clock);
+        while (seen < atNs)
+        {
+            var was = Interlocked.CompareExchange(ref clock, atNs, seen);
+            if (was == seen)
+                return;
+            seen = was;
+        }
     }
 
     /// <summary>Device-side time (translations and transfers), which overlaps the vCPUs' work.</summary>
@@ -87,8 +94,10 @@ public sealed class CostLedger
     {
         get
         {
-            lock (_clockLock)
-                return Math.Max(_vcpuClock.Max(), Interlocked.Read(ref _deviceNs));
+            var latest = Interlocked.Read(ref _deviceNs);
+            for (var i = 0; i < _vcpuClock.Length; i++)
+                latest = Math.Max(latest, Interlocked.Read(ref _vcpuClock[i]));
+            return latest;
         }
     }
 }

@@ -11,16 +11,26 @@ namespace HvIommu.Model.Driver;
 /// on its own thread, synchronously — so no <c>ReceiveAsync</c>, no <c>Ask</c>, no temporary actor and no
 /// thread pool is involved, and a deterministic run stays one thread. Not thread-safe: one actor owns it.
 /// </summary>
+/// <remarks>
+/// An <c>async GuestTask</c> method that finishes without suspending returns <see cref="Done"/> (or, with a result,
+/// a completed task); one that suspends is a single object from its first <c>await</c> on — the returned task, the
+/// method's state and its continuation in one (<see cref="GuestTaskBox{TStateMachine}"/>) — so a suspension allocates
+/// no delegate and a method that suspends more than once allocates nothing more.
+/// </remarks>
 [AsyncMethodBuilder(typeof(GuestTaskBuilder))]
 public class GuestTask : ICriticalNotifyCompletion
 {
+    // At most one of these is set: an outside awaiter's delegate, a suspended guest method awaiting this task, or
+    // the request to rethrow a failure from whoever completes the task (RethrowFaults).
     private Action? _continuation;
+    private GuestTask? _awaitingMethod;
+    private bool _rethrowFaults;
     private ExceptionDispatchInfo? _failure;
 
     /// <summary>A task that has already completed.</summary>
     public static GuestTask Done { get; } = new() { IsCompleted = true };
 
-    public bool IsCompleted { get; private set; }
+    public bool IsCompleted { get; private protected set; }
 
     /// <summary>True if the procedure ended with an exception (rethrown by <see cref="GetResult"/> and <see cref="ThrowIfFaulted"/>).</summary>
     public bool IsFaulted => _failure is not null;
@@ -36,14 +46,54 @@ public class GuestTask : ICriticalNotifyCompletion
 
     public void UnsafeOnCompleted(Action continuation)
     {
-        if (_continuation is not null)
-            throw new InvalidOperationException("A guest task is awaited once.");
+        EnsureNotAwaited();
         _continuation = continuation;
+    }
+
+    /// <summary>For a task nobody awaits (a driver path an actor started): when it completes later with an exception,
+    /// the exception is thrown from whoever completes it — the receive that resumed the path — as
+    /// <c>OnCompleted(ThrowIfFaulted)</c> would, without a delegate. Call only while the task is not completed.</summary>
+    /// <exception cref="InvalidOperationException">The task is already awaited.</exception>
+    public void RethrowFaults()
+    {
+        EnsureNotAwaited();
+        _rethrowFaults = true;
+    }
+
+    /// <summary>The suspended method <paramref name="method"/> (a box) continues when this task completes.</summary>
+    internal void ResumeWhenDone(GuestTask method)
+    {
+        EnsureNotAwaited();
+        _awaitingMethod = method;
+    }
+
+    /// <summary>Runs the suspended method this task is (a box; see <see cref="GuestTaskBox{TStateMachine}"/>).</summary>
+    private protected virtual void Resume() => throw new InvalidOperationException("Only a suspended guest method resumes.");
+
+    /// <summary>The same as <see cref="Resume"/>, as a delegate, for an awaiter that is not a guest task.</summary>
+    internal Action ResumeAction => Resume;
+
+    private void EnsureNotAwaited()
+    {
+        if (_continuation is not null || _awaitingMethod is not null || _rethrowFaults)
+            throw new InvalidOperationException("A guest task is awaited once.");
     }
 
     internal void SetCompleted()
     {
         IsCompleted = true;
+        if (_awaitingMethod is { } method)
+        {
+            _awaitingMethod = null;
+            method.Resume();
+            return;
+        }
+        if (_rethrowFaults)
+        {
+            _rethrowFaults = false;
+            ThrowIfFaulted();
+            return;
+        }
         var continuation = _continuation;
         _continuation = null;
         continuation?.Invoke();
@@ -52,7 +102,7 @@ public class GuestTask : ICriticalNotifyCompletion
     internal void SetFailed(Exception exception)
     {
         _failure = ExceptionDispatchInfo.Capture(exception);
-        if (_continuation is null)
+        if (_continuation is null && _awaitingMethod is null && !_rethrowFaults)
         {
             IsCompleted = true;
             return;
@@ -63,7 +113,7 @@ public class GuestTask : ICriticalNotifyCompletion
 
 /// <summary>A <see cref="GuestTask"/> with a result (a hypercall's status, an init step's error).</summary>
 [AsyncMethodBuilder(typeof(GuestTaskBuilder<>))]
-public sealed class GuestTask<T> : GuestTask
+public class GuestTask<T> : GuestTask
 {
     private T _result = default!;
 
@@ -81,6 +131,31 @@ public sealed class GuestTask<T> : GuestTask
         _result = result;
         SetCompleted();
     }
+
+    /// <summary>A task already completed with <paramref name="result"/>.</summary>
+    internal static GuestTask<T> FromResult(T result)
+    {
+        var task = new GuestTask<T> { _result = result };
+        task.IsCompleted = true;
+        return task;
+    }
+}
+
+/// <summary>A suspended <c>async GuestTask</c> method: the task its caller holds, with the method's state machine
+/// inside; resuming it runs the state machine's next step.</summary>
+internal sealed class GuestTaskBox<TStateMachine> : GuestTask where TStateMachine : IAsyncStateMachine
+{
+    public TStateMachine StateMachine = default!;
+
+    private protected override void Resume() => StateMachine.MoveNext();
+}
+
+/// <summary>A suspended <c>async GuestTask&lt;T&gt;</c> method (see <see cref="GuestTaskBox{TStateMachine}"/>).</summary>
+internal sealed class GuestTaskBox<T, TStateMachine> : GuestTask<T> where TStateMachine : IAsyncStateMachine
+{
+    public TStateMachine StateMachine = default!;
+
+    private protected override void Resume() => StateMachine.MoveNext();
 }
 
 /// <summary>The builder of <c>async GuestTask</c> methods: starts and resumes the state machine inline.</summary>
@@ -98,22 +173,35 @@ public struct GuestTaskBuilder
     {
     }
 
-    public void SetResult() => Task.SetCompleted();
+    public void SetResult()
+    {
+        if (_task is null)
+            _task = GuestTask.Done;
+        else
+            _task.SetCompleted();
+    }
 
     public void SetException(Exception exception) => Task.SetFailed(exception);
 
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
-        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        _ = Task;
-        GuestAwait.Suspend(ref awaiter, ref stateMachine);
-    }
+        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine =>
+        GuestAwait.Suspend(Box(ref stateMachine), ref awaiter);
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
-        where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
+        where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine =>
+        GuestAwait.Suspend(Box(ref stateMachine), ref awaiter);
+
+    // The first await moves the state machine into its box (which is the method's task); later awaits run inside it.
+    private GuestTask Box<TStateMachine>(ref TStateMachine stateMachine) where TStateMachine : IAsyncStateMachine
     {
-        _ = Task;
-        GuestAwait.Suspend(ref awaiter, ref stateMachine);
+        if (_task is GuestTaskBox<TStateMachine> suspended)
+            return suspended;
+        if (_task is not null)
+            throw new InvalidOperationException("A guest method's task was taken before its first await.");
+        var box = new GuestTaskBox<TStateMachine>();
+        _task = box;
+        box.StateMachine = stateMachine;
+        return box;
     }
 }
 
@@ -132,33 +220,46 @@ public struct GuestTaskBuilder<T>
     {
     }
 
-    public void SetResult(T result) => Task.SetResult(result);
+    public void SetResult(T result)
+    {
+        if (_task is null)
+            _task = GuestTask<T>.FromResult(result);
+        else
+            _task.SetResult(result);
+    }
 
     public void SetException(Exception exception) => Task.SetFailed(exception);
 
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
-        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        _ = Task;
-        GuestAwait.Suspend(ref awaiter, ref stateMachine);
-    }
+        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine =>
+        GuestAwait.Suspend(Box(ref stateMachine), ref awaiter);
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
-        where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
+        where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine =>
+        GuestAwait.Suspend(Box(ref stateMachine), ref awaiter);
+
+    private GuestTask<T> Box<TStateMachine>(ref TStateMachine stateMachine) where TStateMachine : IAsyncStateMachine
     {
-        _ = Task;
-        GuestAwait.Suspend(ref awaiter, ref stateMachine);
+        if (_task is GuestTaskBox<T, TStateMachine> suspended)
+            return suspended;
+        if (_task is not null)
+            throw new InvalidOperationException("A guest method's task was taken before its first await.");
+        var box = new GuestTaskBox<T, TStateMachine>();
+        _task = box;
+        box.StateMachine = stateMachine;
+        return box;
     }
 }
 
-/// <summary>What both builders do at an <c>await</c>: the task exists before the state machine is boxed (so the box
-/// shares it), and the box's <c>MoveNext</c> is the continuation the awaited guest task stores.</summary>
+/// <summary>What both builders do at an <c>await</c>: the awaited guest task resumes the suspended method's box
+/// directly; any other awaiter gets the box's resume delegate.</summary>
 internal static class GuestAwait
 {
-    public static void Suspend<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
-        where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
+    public static void Suspend<TAwaiter>(GuestTask method, ref TAwaiter awaiter) where TAwaiter : INotifyCompletion
     {
-        IAsyncStateMachine boxed = stateMachine;
-        awaiter.OnCompleted(boxed.MoveNext);
+        if (awaiter is GuestTask awaited)
+            awaited.ResumeWhenDone(method);
+        else
+            awaiter.OnCompleted(method.ResumeAction);
     }
 }

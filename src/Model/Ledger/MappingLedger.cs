@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using HvIommu.Model.Events;
 using HvIommu.Model.Hypercalls;
@@ -20,7 +21,7 @@ public sealed class MappingLedger : ISimEventSink, IMappingLookup
 {
     private readonly FrameAllocator _frames;
     private readonly MappingRegistry _registry = new();
-    private readonly Dictionary<uint, DomainFlushTrack> _tracks = new();
+    private readonly ConcurrentDictionary<uint, DomainFlushTrack> _tracks = new();
 
     /// <param name="frames">The guest's frame allocator: a mapping records its data frame's generation when registered.</param>
     public MappingLedger(FrameAllocator frames) => _frames = frames;
@@ -35,15 +36,12 @@ public sealed class MappingLedger : ISimEventSink, IMappingLookup
         get
         {
             int pending = 0, overflow = 0;
-            lock (_tracks)
-            {
-                foreach (var track in _tracks.Values)
-                    lock (track)
-                    {
-                        pending += track.Pending.Count;
-                        overflow += track.Overflow.Count(w => w.TryGetTarget(out _));
-                    }
-            }
+            foreach (var track in _tracks.Values)
+                lock (track)
+                {
+                    pending += track.Pending.Count;
+                    overflow += track.Overflow.Count(w => w.TryGetTarget(out _));
+                }
             return new MappingRetention(_registry.LiveCount, _registry.RecentCount, pending, overflow);
         }
     }
@@ -187,15 +185,9 @@ public sealed class MappingLedger : ISimEventSink, IMappingLookup
         return false;
     }
 
-    private DomainFlushTrack Track(uint domain)
-    {
-        lock (_tracks)
-        {
-            if (!_tracks.TryGetValue(domain, out var t))
-                _tracks[domain] = t = new DomainFlushTrack();
-            return t;
-        }
-    }
+    // Looked up on every unmap and flush from every core: a read takes no lock (a domain's track is created once).
+    private DomainFlushTrack Track(uint domain) =>
+        _tracks.TryGetValue(domain, out var track) ? track : _tracks.GetOrAdd(domain, static _ => new DomainFlushTrack());
 
     /// <summary>Unmapped mappings a domain holds strongly while they await a covering flush; past this the oldest
     /// half is held weakly (<see cref="DomainFlushTrack.SpillOldest"/>). A correct driver flushes every unmap
