@@ -200,11 +200,12 @@ public sealed class BenchCommand : CliCommand
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-steps");
         var options = new ScheduleOptions();
         var warmUp = config.Settings with { Run = config.Settings.Run with { Ops = Math.Min(20_000, config.Settings.Run.Ops) } };
-        // Untraced, as explorers run: tracing is what replays of a found schedule add.
-        DeterministicRunner.RunSchedule(system, config with { Settings = warmUp }, config.Settings.Seed, options, "bench", trace: false);
+        // As explorers run: untraced (tracing is what replays of a found schedule add), no latency histograms, and no
+        // report unless read (building it is per schedule, not per step).
+        DeterministicRunner.RunSchedule(system, config with { Settings = warmUp }, config.Settings.Seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
         var sw = Stopwatch.StartNew();
-        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench", trace: false);
-        return (r.Report.Stats.Steps, sw.Elapsed.TotalSeconds);
+        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
+        return (r.Steps, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule; then
