@@ -156,7 +156,7 @@ public static class RaceBenchmark
         foreach (var result in Schedules(system, race, strategy, start, budget))
         {
             i++;
-            if (result.Report.Expected == ExpectedOutcome.Violation && result.Report.OutcomeMatched)
+            if (result.Expected == ExpectedOutcome.Violation && result.OutcomeMatched)
                 return new RaceTrial(start, i, wall.Elapsed.TotalSeconds);
         }
         return new RaceTrial(start, null, wall.Elapsed.TotalSeconds);
@@ -173,7 +173,7 @@ public static class RaceBenchmark
         for (var i = 0L; i < budget; i++)
         {
             var seed = start + (ulong)i;
-            var result = DeterministicRunner.RunSchedule(system, race, seed, options.For(plan.Next(seed, i)), "", expected, recordLatencies: false, trace: false);
+            var result = DeterministicRunner.RunSchedule(system, race, seed, options.For(plan.Next(seed, i)), "", expected, recordLatencies: false, trace: false, lazyReport: true);
             if (result.Failure is not null)
                 throw new InvalidOperationException($"{race.File} seed {seed} ({result.Schedule.Strategy}): {result.Failure}");
             plan.Observe(result.Decisions);

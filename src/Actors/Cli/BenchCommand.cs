@@ -223,16 +223,16 @@ public sealed class BenchCommand : CliCommand
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
         var options = new ScheduleOptions();
         for (ulong seed = 0; seed < 50; seed++)
-            DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false);
+            DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var sw = Stopwatch.StartNew();
         for (var i = 0L; i < count; i++)
-            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false);
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
         var seconds = sw.Elapsed.TotalSeconds;
         var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
         var phases = new SchedulePhases();
         for (var i = 0L; i < Math.Min(count, 1000); i++)
-            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases);
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases, lazyReport: true);
         return (count, seconds, bytes, phases);
     }
 

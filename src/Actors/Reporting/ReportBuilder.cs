@@ -15,9 +15,32 @@ internal static class ReportBuilder
     // The resolved config is the same for every schedule an explorer runs; render it once.
     private static readonly ConditionalWeakTable<Config, StrongBox<JsonElement>> ResolvedJson = new();
 
-    public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, string reproduce, RunMode mode)
+    public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, string reproduce, RunMode mode) =>
+        Build(config, world, wallSeconds, mode, VerdictOf(world, reproduce));
+
+    /// <summary>What a report says of its run's outcome (its violations, the expectation, whether it matched), without
+    /// the statistics: all an explorer reads of most schedules. <see cref="Build(LoadedConfig, SimWorld, double, RunMode, ReportVerdict)"/>
+    /// builds the whole report around it.</summary>
+    public static ReportVerdict VerdictOf(SimWorld world, string reproduce)
     {
         var s = world.Settings;
+        var violations = world.Violations.Kept
+            .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
+                v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
+                v.Description, v.Explanation, reproduce, v.MappingSerial == 0 ? null : v.MappingSerial, v.FlushSeq == 0 ? null : v.FlushSeq))
+            .ToList();
+        var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
+        var didNotRun = s.Expect == Expectation.Clean ? world.DidNotRun() : null;
+        var matched = s.Expect == Expectation.Clean
+            ? world.Violations.Total == 0 && didNotRun is null
+            : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
+        return new ReportVerdict(s.Seed, violations, s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, didNotRun);
+    }
+
+    /// <summary>The whole report of <paramref name="world"/> around its <paramref name="verdict"/> (from <see cref="VerdictOf"/>
+    /// on the same world, which nothing may have changed since).</summary>
+    public static RunReport Build(LoadedConfig config, SimWorld world, double wallSeconds, RunMode mode, ReportVerdict verdict)
+    {
         var c = world.Counters.Snapshot();
         var atc = world.AtcStats;
         var iotlb = world.Host.Iotlb.Stats;
@@ -38,20 +61,10 @@ internal static class ReportBuilder
             Cost = CostStatsOf(world, c),
             Mapping = MappingStatsOf(world, c),
         };
-        var violations = world.Violations.Kept
-            .Select(v => new ViolationRecord(v.Kind.ToString(), v.Hazard, v.Step, v.SimTimeNs, NullIfEmpty(v.Vcpu), NullIfEmpty(v.Device),
-                v.Domain == 0 ? null : v.Domain, v.Iova == 0 ? null : ViolationRecord.Hex(v.Iova), v.Frame == 0 ? null : ViolationRecord.Hex(v.Frame),
-                v.Description, v.Explanation, reproduce, v.MappingSerial == 0 ? null : v.MappingSerial, v.FlushSeq == 0 ? null : v.FlushSeq))
-            .ToList();
-        var expectedKind = s.ExpectKind is null ? (ViolationKind?)null : Enum.Parse<ViolationKind>(s.ExpectKind);
-        var didNotRun = s.Expect == Expectation.Clean ? world.DidNotRun() : null;
-        var matched = s.Expect == Expectation.Clean
-            ? world.Violations.Total == 0 && didNotRun is null
-            : expectedKind is { } k ? world.Violations.Count(k) > 0 : world.Violations.Total > 0;
-        return new RunReport(s.Seed, mode, new ReportConfig(config.File, ResolvedJson.GetValue(config.Merged, static c => new StrongBox<JsonElement>(HoconJson.ToJson(c))).Value), stats, violations,
-            s.Expect == Expectation.Clean ? ExpectedOutcome.Clean : ExpectedOutcome.Violation, s.ExpectKind, matched, [])
+        return new RunReport(verdict.Seed, mode, new ReportConfig(config.File, ResolvedJson.GetValue(config.Merged, static c => new StrongBox<JsonElement>(HoconJson.ToJson(c))).Value), stats, verdict.Violations,
+            verdict.Expected, verdict.ExpectedKind, verdict.OutcomeMatched, [])
         {
-            DidNotRun = didNotRun,
+            DidNotRun = verdict.DidNotRun,
         };
     }
 
@@ -137,3 +150,8 @@ internal static class ReportBuilder
             replay.Ordering == Model.Workload.TraceOrdering.Global ? "global" : "per-cpu", replay.LongLivedMaps, replay.RelocatedMaps);
     }
 }
+
+/// <summary>The outcome part of a <see cref="RunReport"/>: its seed, the violations it keeps, what the configuration
+/// expected and whether the run matched it, and why a run expected clean tested nothing (<see cref="RunReport.DidNotRun"/>).
+/// Each field is the report's field of the same name.</summary>
+public sealed record ReportVerdict(ulong Seed, IReadOnlyList<ViolationRecord> Violations, ExpectedOutcome Expected, string? ExpectedKind, bool OutcomeMatched, string? DidNotRun);

@@ -46,8 +46,67 @@ public sealed record ScheduleOptions(string Strategy = StrategySpec.Default, int
 
 /// <summary>One deterministic schedule's result: the report, the recorded schedule, where a replay left its path,
 /// and the causal trace when one was recorded.</summary>
-public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
+/// <remarks>A result asked for with <c>lazyReport</c> (<see cref="DeterministicRunner.RunSchedule"/>) builds its
+/// <see cref="Report"/> when first read, from the schedule's world, which the next schedule on the same system resets:
+/// read it (or call <see cref="Keep"/>) before that, or reading it throws. Its outcome — <see cref="Violations"/>,
+/// <see cref="OutcomeMatched"/>, <see cref="Expected"/>, <see cref="Steps"/>, <see cref="TraceHash"/> — is always
+/// there, equal to the report's fields of the same names.</remarks>
+public sealed record ScheduleResult(RunVerdict Verdict, ScheduleFile Schedule, DriveResult Drive, string? Failure, Tracing.SimTrace? Trace = null)
 {
+    /// <summary>A result whose report is already built.</summary>
+    public ScheduleResult(RunReport report, RunVerdict verdict, ScheduleFile schedule, DriveResult drive, string? failure, Tracing.SimTrace? trace = null)
+        : this(verdict, schedule, drive, failure, trace)
+    {
+        Report = report;
+    }
+
+    internal ScheduleResult(DeferredReport report, RunVerdict verdict, ScheduleFile schedule, DriveResult drive, string? failure, Tracing.SimTrace? trace = null)
+        : this(verdict, schedule, drive, failure, trace)
+    {
+        _deferred = report;
+    }
+
+    // Exactly one of the two is set: the report, or what builds it once (shared by the copies `with` makes).
+    private RunReport? _report;
+    private DeferredReport? _deferred;
+
+    /// <summary>The schedule's report (docs/report.md). See the remarks for a result whose report is built lazily.</summary>
+    /// <exception cref="InvalidOperationException">The report was never read and the next schedule on its system has
+    /// reset the world it would be built from.</exception>
+    public RunReport Report
+    {
+        get => _report ?? _deferred!.Report;
+        init => (_report, _deferred) = (value, null);
+    }
+
+    /// <summary>True once the report is built (it was given, read, or kept).</summary>
+    public bool HasReport => _report is not null || _deferred!.Built;
+
+    /// <summary>Builds the report now, so that it can be read after later schedules on the same system; returns this.</summary>
+    public ScheduleResult Keep()
+    {
+        _ = Report;
+        return this;
+    }
+
+    /// <summary>The violations the report keeps (<see cref="RunReport.Violations"/>).</summary>
+    public IReadOnlyList<ViolationRecord> Violations => _report?.Violations ?? _deferred!.Verdict.Violations;
+
+    /// <summary><see cref="RunReport.OutcomeMatched"/>.</summary>
+    public bool OutcomeMatched => _report?.OutcomeMatched ?? _deferred!.Verdict.OutcomeMatched;
+
+    /// <summary><see cref="RunReport.Expected"/>.</summary>
+    public ExpectedOutcome Expected => _report?.Expected ?? _deferred!.Verdict.Expected;
+
+    /// <summary>The seed (<see cref="RunReport.Seed"/>).</summary>
+    public ulong Seed => _report?.Seed ?? _deferred!.Verdict.Seed;
+
+    /// <summary>Steps of the schedule (<see cref="RunStats.Steps"/>).</summary>
+    public long Steps => _report?.Stats.Steps ?? _deferred!.Steps;
+
+    /// <summary>The trace hash (<see cref="RunReport.TraceHash"/>).</summary>
+    public string? TraceHash => _report is not null ? _report.TraceHash : _deferred!.TraceHash;
+
     /// <summary>Decision steps of the schedule (steps with two or more ready candidates): what plans learn from.</summary>
     public long Decisions { get; init; }
 
@@ -63,14 +122,14 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
     /// not a simulator failure but a run that did not test what it was asked to — not matched (exit 1) with the
     /// reason as <see cref="RunReport.DidNotRun"/>, unless the expected violation was already found.
     /// </summary>
-    public ScheduleResult AsSingleRun() => OutOfSteps ? Judged(Report.Expected == ExpectedOutcome.Violation && Report.OutcomeMatched) : this;
+    public ScheduleResult AsSingleRun() => OutOfSteps ? Judged(Expected == ExpectedOutcome.Violation && OutcomeMatched) : this;
 
     /// <summary>
     /// The result as an explorer judges it: running out of steps is its hang detector (a simulator failure), unless
     /// the schedule had already found violations — those are real, found before the budget, and the schedule is
     /// judged as one <c>run</c> would (<see cref="AsSingleRun"/>).
     /// </summary>
-    public ScheduleResult AsExplored() => OutOfSteps && Report.Violations.Count > 0 ? AsSingleRun() : this;
+    public ScheduleResult AsExplored() => OutOfSteps && Violations.Count > 0 ? AsSingleRun() : this;
 
     private ScheduleResult Judged(bool matched)
     {
@@ -79,6 +138,38 @@ public sealed record ScheduleResult(RunReport Report, RunVerdict Verdict, Schedu
         var report = matched ? Report : Report with { OutcomeMatched = false, DidNotRun = why };
         return this with { Report = report, Verdict = matched ? RunVerdict.Matched : RunVerdict.NotMatched, Failure = null };
     }
+}
+
+/// <summary>A schedule's report, built from its world when first asked for — until the next schedule on the same
+/// system resets that world (<see cref="Expire"/>).</summary>
+internal sealed class DeferredReport(Func<RunReport> build, ReportVerdict verdict, long steps, string traceHash)
+{
+    // Dropped once the report is built or can no longer be: it holds the world.
+    private Func<RunReport>? _build = build;
+    private RunReport? _report;
+
+    public ReportVerdict Verdict { get; } = verdict;
+    public long Steps { get; } = steps;
+    public string TraceHash { get; } = traceHash;
+    public bool Built => _report is not null;
+
+    public RunReport Report
+    {
+        get
+        {
+            if (_report is null)
+            {
+                if (_build is null)
+                    throw new InvalidOperationException($"the report of seed {Verdict.Seed}'s schedule was not read before the next schedule on its system reset the world it is built from: read it (or Keep() the result) first");
+                _report = _build();
+                _build = null;
+            }
+            return _report;
+        }
+    }
+
+    /// <summary>The world is about to be reset: a report not built by now never will be.</summary>
+    public void Expire() => _build = null;
 }
 
 /// <summary>
@@ -102,9 +193,18 @@ public static class DeterministicRunner
     /// observes, so the schedule and the trace hash are the same with and without it.</param>
     /// <param name="cancel">Ctrl-C: stop driving; the report covers the steps that ran and is marked partial.</param>
     /// <param name="phases">When given, the schedule's wall time by phase is added to it (bench's profile).</param>
-    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true, CancellationToken cancel = default, SchedulePhases? phases = null)
+    /// <param name="lazyReport">Build the report only when it is read (see <see cref="ScheduleResult"/>): for an
+    /// explorer that reads only the outcome of most schedules. A schedule that failed or was interrupted gets its report
+    /// at once either way.</param>
+    public static ScheduleResult RunSchedule(DeterministicSystem system, LoadedConfig config, ulong seed, ScheduleOptions options, string reproduce, long expectedSteps = 100_000, bool recordLatencies = true, bool trace = true, CancellationToken cancel = default, SchedulePhases? phases = null, bool lazyReport = false)
     {
         var mark = Stopwatch.GetTimestamp();
+        // This schedule resets the world the previous one on this system left; its report, if never read, cannot be built after.
+        if (Pending.TryGetValue(system, out var pending))
+        {
+            pending.Expire();
+            Pending.Remove(system);
+        }
         var settings = config.Settings with { Seed = seed };
         var wall = Stopwatch.StartNew();
         var strategy = options.Create(seed, expectedSteps);
@@ -174,21 +274,36 @@ public static class DeterministicRunner
         Lap(phases, ref mark, SchedulePhase.Stop);
         wall.Stop();
 
-        var report = ReportBuilder.Build(config, world, wall.Elapsed.TotalSeconds, reproduce, RunMode.Deterministic);
-        report = report with
+        var wallSeconds = wall.Elapsed.TotalSeconds;
+        var verdict = ReportBuilder.VerdictOf(world, reproduce);
+        RunReport Build()
         {
-            Stats = report.Stats with { Steps = steps, SimulatedNs = simulatedNs },
-            TraceHash = traceHash,
-            Partial = interrupted,
-        };
+            var report = ReportBuilder.Build(config, world, wallSeconds, RunMode.Deterministic, verdict);
+            return report with
+            {
+                Stats = report.Stats with { Steps = steps, SimulatedNs = simulatedNs },
+                TraceHash = traceHash,
+                Partial = interrupted,
+            };
+        }
+        var verdictOfRun = RunVerdicts.Of(failure, verdict.OutcomeMatched);
+        ScheduleResult result;
+        if (!lazyReport || failure is not null || interrupted)
+            result = new ScheduleResult(Build(), verdictOfRun, schedule, drive, failure, simTrace);
+        else
+        {
+            var deferred = new DeferredReport(Build, verdict, steps, traceHash);
+            Pending.AddOrUpdate(system, deferred);
+            result = new ScheduleResult(deferred, verdictOfRun, schedule, drive, failure, simTrace);
+        }
         Lap(phases, ref mark, SchedulePhase.Report);
         if (phases is not null)
             phases.Schedules++;
-        return new ScheduleResult(report, RunVerdicts.Of(failure, report.OutcomeMatched), schedule, drive, failure, simTrace)
-        {
-            Decisions = decisions, OutOfSteps = outOfSteps, Divergence = (strategy as ReplayStrategy)?.LeftBecause,
-        };
+        return result with { Decisions = decisions, OutOfSteps = outOfSteps, Divergence = (strategy as ReplayStrategy)?.LeftBecause };
     }
+
+    // Each system's last schedule's report while it is built lazily and not yet read.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DeterministicSystem, DeferredReport> Pending = new();
 
     // Each system's last world, for the next schedule on it to reuse (a system is driven by one thread at a time).
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DeterministicSystem, SimWorld> Previous = new();

@@ -83,10 +83,10 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
                 var seed = first + (ulong)i;
                 var concrete = options.For(plan.Next(seed, i));
                 var reproduce = Reproduction.Run(configPath, seed, ops, concrete);
-                var result = DeterministicRunner.RunSchedule(system, config, seed, concrete, reproduce, expected, recordLatencies: false, trace: false);
+                var result = DeterministicRunner.RunSchedule(system, config, seed, concrete, reproduce, expected, recordLatencies: false, trace: false, lazyReport: true);
                 plan.Observe(result.Decisions);
                 Interlocked.Increment(ref _schedules);
-                Interlocked.Add(ref _steps, result.Report.Stats.Steps);
+                Interlocked.Add(ref _steps, result.Steps);
                 Record(result, i);
                 // Checked after the schedule, so the one running when Ctrl-C came is finished and counted.
                 if (cancel.IsCancellationRequested && !_stop && Interlocked.Read(ref _next) < total)
@@ -104,8 +104,9 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
 
     private void Record(ScheduleResult result, long index)
     {
+        // The results kept past this schedule have their reports built now, before the next schedule resets the world.
         if (index == 0)
-            FirstSchedule = result;
+            FirstSchedule = result.Keep();
         result = result.AsExplored();
         if (result.Failure is not null)
         {
@@ -114,25 +115,24 @@ public sealed class Exploration(LoadedConfig config, string? configPath, Schedul
             _stop = true;
             return;
         }
-        var report = result.Report;
-        if (report.Violations.Count == 0)
+        if (result.Violations.Count == 0)
             return;
         Interlocked.Increment(ref _withViolations);
         // A scenario that expects one kind is not matched by another: count the others, note the first seed
         // of each, and go on until the expected kind (or the budget).
-        var hit = report.Expected == ExpectedOutcome.Clean || report.OutcomeMatched;
+        var hit = result.Expected == ExpectedOutcome.Clean || result.OutcomeMatched;
         lock (_lock)
         {
-            foreach (var kind in report.Violations.Select(v => v.Kind).Distinct())
+            foreach (var kind in result.Violations.Select(v => v.Kind).Distinct())
             {
                 if (_kinds.TryGetValue(kind, out var seen))
-                    _kinds[kind] = seen with { Schedules = seen.Schedules + 1, FirstSeed = index < seen.FirstIndex ? report.Seed : seen.FirstSeed, FirstIndex = Math.Min(index, seen.FirstIndex) };
+                    _kinds[kind] = seen with { Schedules = seen.Schedules + 1, FirstSeed = index < seen.FirstIndex ? result.Seed : seen.FirstSeed, FirstIndex = Math.Min(index, seen.FirstIndex) };
                 else
-                    _kinds[kind] = new KindSeen(kind, 1, report.Seed, index);
+                    _kinds[kind] = new KindSeen(kind, 1, result.Seed, index);
             }
             if (hit && (FirstViolation is null || index + 1 < SchedulesToFirst))
             {
-                FirstViolation = result;
+                FirstViolation = result.Keep();
                 TimeToFirst = _clock.Elapsed;
                 SchedulesToFirst = index + 1;
             }

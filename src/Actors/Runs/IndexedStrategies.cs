@@ -35,7 +35,7 @@ public sealed class IndexedStrategies(ScheduleOptions options, ulong firstSeed)
         var first = plan.Next(firstSeed, 0);
         if (index == 0 || !plan.NeedsLength)
             return options.For(plan.Next(seed, index));
-        _length ??= DeterministicRunner.RunSchedule(system, config, firstSeed, options.For(first), "", DeterministicRunner.ExpectedSteps(config), recordLatencies: false, trace: false).Decisions;
+        _length ??= DeterministicRunner.RunSchedule(system, config, firstSeed, options.For(first), "", DeterministicRunner.ExpectedSteps(config), recordLatencies: false, trace: false, lazyReport: true).Decisions;
         return options.For(plan.Next(seed, index, _length.Value));
     }
 }

@@ -14,7 +14,7 @@ public enum SchedulePhase
     Drive,
     /// <summary>Stopping the run (or winding the kept topology down to idle).</summary>
     Stop,
-    /// <summary>Building the report.</summary>
+    /// <summary>Building the report (for an explorer that asked for a lazy report, only the schedule's outcome).</summary>
     Report,
 }
 

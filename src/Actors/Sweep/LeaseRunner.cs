@@ -65,8 +65,8 @@ public sealed class LeaseRunner(ExplorationJob job, string name, int batch = 256
         var system = SystemFor(config);
         if (!_strategies.TryGetValue(cell, out var strategies))
             _strategies[cell] = strategies = job.Strategies();
-        var result = DeterministicRunner.RunSchedule(system, config, seed, strategies.For(system, config, seed), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false).AsExplored();
-        return (Notable(cell, seed, result.Report.Violations.Select(v => v.Kind), result.Report.TraceHash ?? "", result.Failure), result.Report.Stats.Steps);
+        var result = DeterministicRunner.RunSchedule(system, config, seed, strategies.For(system, config, seed), "", ExplorationJob.ExpectedSteps(config), recordLatencies: false, trace: false, lazyReport: true).AsExplored();
+        return (Notable(cell, seed, result.Violations.Select(v => v.Kind), result.TraceHash ?? "", result.Failure), result.Steps);
     }
 
     private static SeedOutcome? Notable(int cell, ulong seed, IEnumerable<string> kinds, string hash, string? failure)

@@ -76,26 +76,75 @@ public sealed class FrameAllocator
     /// exactly as a new one with the same arguments (an explorer reuses it across schedules instead of allocating its
     /// per-frame arrays again). Only while nothing else uses it (between deterministic schedules).
     /// </summary>
+    /// <remarks>Its cost is the frames used since the last reset, not the allocator's size: only the frames inside
+    /// <see cref="_small"/> and <see cref="_huge"/> can hold an owner, an owner id or a generation, and only the free
+    /// list's slots from its low-water mark up were written.</remarks>
     public void Reset()
     {
         lock (_lock)
         {
-            Array.Clear(_owner);
-            Array.Clear(_ownerId);
-            Array.Clear(_generation);
+            _small.Clear(this);
+            _huge.Clear(this);
             _huge1G.Reset();
             _huge2M.Reset();
-            FillFreeLists();
+            FillFreeLists(_freeLowWater);
         }
     }
 
-    private void FillFreeLists()
+    private void FillFreeLists(int from = 0)
     {
         // Push highest first so the first allocations come out in ascending GPA order (readable traces).
-        for (var i = 0; i < _smallFrames; i++)
+        for (var i = from; i < _smallFrames; i++)
             _freeStack[i] = _baseGpa + ((ulong)(_smallFrames - 1 - i) << GuestMemory.PageShift);
         _freeCount = _smallFrames;
+        _freeLowWater = _smallFrames;
         _hugeFreeFrames = _hugeFrames;
+    }
+
+    // The fewest frames the small free list held since it was last filled: the slots below it still hold what
+    // FillFreeLists wrote (an allocation takes the top slot, a free writes the slot above the count).
+    private int _freeLowWater;
+
+    // The frames an allocation reached since the last reset, as one index range for the small frames and one for the
+    // hugetlb pools (which lie above them): every frame outside both is Free, with owner id 0 and generation 0.
+    private TouchedFrames _small = TouchedFrames.None;
+    private TouchedFrames _huge = TouchedFrames.None;
+
+    /// <summary>A range [<see cref="From"/>, <see cref="To"/>) of frame indices, empty when From ≥ To.</summary>
+    private struct TouchedFrames
+    {
+        public int From;
+        public int To;
+
+        public static TouchedFrames None => new() { From = int.MaxValue, To = 0 };
+
+        public readonly int Count => Math.Max(0, To - From);
+
+        public void Add(int first, int count)
+        {
+            From = Math.Min(From, first);
+            To = Math.Max(To, first + count);
+        }
+
+        public void Clear(FrameAllocator frames)
+        {
+            if (Count > 0)
+            {
+                Array.Clear(frames._owner, From, Count);
+                Array.Clear(frames._ownerId, From, Count);
+                Array.Clear(frames._generation, From, Count);
+            }
+            this = None;
+        }
+
+        public readonly int CountOwnedBy(FrameAllocator frames, FrameOwner owner, int? ownerId)
+        {
+            var n = 0;
+            for (var i = From; i < To; i++)
+                if (frames._owner[i] == owner && (ownerId is null || frames._ownerId[i] == ownerId))
+                    n++;
+            return n;
+        }
     }
 
     private readonly int _smallFrames;
@@ -131,6 +180,7 @@ public sealed class FrameAllocator
                 return false;
             var first = Index(gpa);
             var frames = (int)(pool.ChunkBytes >> GuestMemory.PageShift);
+            _huge.Add(first, frames);
             for (var i = first; i < first + frames; i++)
             {
                 _owner[i] = owner;
@@ -224,7 +274,9 @@ public sealed class FrameAllocator
                 return false;
             }
             gpa = _freeStack[--_freeCount];
+            _freeLowWater = Math.Min(_freeLowWater, _freeCount);
             var i = Index(gpa);
+            _small.Add(i, 1);
             _owner[i] = owner;
             _ownerId[i] = ownerId;
             _generation[i]++;
@@ -277,10 +329,10 @@ public sealed class FrameAllocator
     {
         lock (_lock)
         {
-            var n = 0;
-            for (var i = 0; i < FrameCount; i++)
-                if (_owner[i] == owner && (ownerId is null || _ownerId[i] == ownerId))
-                    n++;
+            // Only the frames allocations reached can be owned; every other frame is Free with owner id 0.
+            var n = _small.CountOwnedBy(this, owner, ownerId) + _huge.CountOwnedBy(this, owner, ownerId);
+            if (owner == FrameOwner.Free && ownerId is null or 0)
+                n += FrameCount - _small.Count - _huge.Count;
             return n;
         }
     }

@@ -30,14 +30,19 @@ public sealed class GuestMemory
     /// rather than dropped, so an explorer's next schedule on the same topology reuses them instead of allocating
     /// its own. Only while nothing else touches the memory (between deterministic schedules).
     /// </summary>
+    /// <remarks>Its cost is the frames written since the memory was built, not its size.</remarks>
     public void Reset()
     {
-        foreach (var frame in _frames)
+        lock (_materialized)
         {
-            if (frame is not null)
+            foreach (var frame in _materialized)
                 Array.Clear(frame);
         }
     }
+
+    // Every frame backed so far, in the order it was first written (the frame table is sparse: a reset clears these
+    // rather than walking every slot of it).
+    private readonly List<long[]> _materialized = new();
 
     /// <summary>Bytes of guest physical address space, starting at GPA 0.</summary>
     public ulong SizeBytes { get; }
@@ -129,7 +134,11 @@ public sealed class GuestMemory
         if (frame is not null)
             return frame;
         var fresh = new long[WordsPerFrame];
-        return Interlocked.CompareExchange(ref slot, fresh, null) ?? fresh;
+        if (Interlocked.CompareExchange(ref slot, fresh, null) is { } other)
+            return other;
+        lock (_materialized)
+            _materialized.Add(fresh);
+        return fresh;
     }
 
     private void CheckAligned(ulong gpa)

@@ -46,6 +46,27 @@ public sealed class MemoryReuseTests
     }
 
     [Fact]
+    public void An_allocator_counts_owners_and_resets_every_frame_whatever_is_left_allocated()
+    {
+        var memory = new GuestMemory(Bytes);
+        var reused = new FrameAllocator(memory, Base, Frames + 1536, hugePages2M: 2);
+        var fresh = new FrameAllocator(new GuestMemory(Bytes), Base, Frames + 1536, hugePages2M: 2);
+        for (var round = 0; round < 3; round++)
+        {
+            // Leave frames of both kinds allocated at the reset: half the small frames, most of a huge page.
+            var taken = Enumerable.Range(0, 30 + 7 * round).Select(i => reused.Allocate(i % 2 == 0 ? FrameOwner.PageTable : FrameOwner.DmaBuffer, i % 3)).ToList();
+            foreach (var g in taken.Where((_, i) => i % 4 == 1))
+                reused.Free(g);
+            Assert.True(reused.TryAllocateHuge(1UL << 21, FrameOwner.DmaBuffer, 7, out var huge));
+            reused.Free(huge + 0x3000);
+            Assert.Equal(CountsByScan(reused), Counts(reused));
+            reused.Reset();
+            Assert.Equal(CountsByScan(fresh), Counts(reused));
+            Assert.Equal(Infos(fresh), Infos(reused));
+        }
+    }
+
+    [Fact]
     public void A_stage2_translates_by_default_backing_until_a_remap_and_exactly_as_before_after_it()
     {
         var stage2 = new Stage2(Bytes);
@@ -67,6 +88,21 @@ public sealed class MemoryReuseTests
         Assert.Equal(Base + 0x1000 + Stage2.DefaultHostOffset, hpa);
         Assert.Throws<InvalidOperationException>(() => Stage2.Flat(Bytes).Remap(Base, moved));
     }
+
+    private static readonly FrameOwner[] Owners = Enum.GetValues<FrameOwner>();
+
+    private static List<int> Counts(FrameAllocator frames) =>
+        Owners.SelectMany(o => new[] { frames.CountOwnedBy(o) }.Concat(Enumerable.Range(0, 8).Select(id => frames.CountOwnedBy(o, id)))).ToList();
+
+    /// <summary>What <see cref="Counts"/> must give, read frame by frame.</summary>
+    private static List<int> CountsByScan(FrameAllocator frames)
+    {
+        var infos = Enumerable.Range(0, frames.FrameCount).Select(i => frames.GetInfo(Base + ((ulong)i << GuestMemory.PageShift))).ToList();
+        return Owners.SelectMany(o => new[] { infos.Count(f => f.Owner == o) }.Concat(Enumerable.Range(0, 8).Select(id => infos.Count(f => f.Owner == o && f.OwnerId == id)))).ToList();
+    }
+
+    private static List<FrameInfo> Infos(FrameAllocator frames) =>
+        Enumerable.Range(0, frames.FrameCount).Select(i => frames.GetInfo(Base + ((ulong)i << GuestMemory.PageShift))).ToList();
 
     /// <summary>Allocates, frees every other frame and the rest in reverse, takes a huge page and frees some of its
     /// frames, each round; returns every GPA handed out and every frame's info seen, in order.</summary>
