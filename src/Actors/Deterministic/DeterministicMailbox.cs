@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Dispatch;
@@ -29,13 +30,22 @@ public sealed class DeterministicMailboxType : MailboxType, IProducesMessageQueu
 /// message to the driver's delivery trace. Messages drained to dead letters at stop are not reported.
 /// While the driver drives, it yields at most one user message per mailbox run (see <see cref="TryDequeue"/>).
 /// </summary>
+/// <remarks>
+/// Sends from the driving thread — every send of a deterministic run — go to a plain queue that only that thread
+/// touches, so they take no lock and no atomic operation (on this kind of machine a lock's enter and exit cost about
+/// as much as the rest of a mailbox's enqueue and dequeue together). A send from any other thread (before the driver
+/// first drives, a foreign thread's work, or after the driver is released to the thread pool) goes to a concurrent
+/// queue that the consumer reads after the plain one. Only the driving thread consumes while the driver controls the
+/// system; once released, Akka lets one thread-pool thread at a time run the mailbox, and nothing writes the plain
+/// queue any more.
+/// </remarks>
 public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics,
     IUnboundedDequeBasedMessageQueueSemantics
 {
-    // A plain queue under a lock rather than a ConcurrentQueue: producers are almost always the driving thread
-    // itself (an uncontended lock), and an explorer creates every actor's queue again per schedule, where a
-    // ConcurrentQueue's first segment (32 slots) is most of what a mailbox allocates.
-    private readonly Queue<(Envelope Envelope, long SendSeq)> _queue = new();
+    // A Queue, not a ConcurrentQueue, for the driving thread's sends: besides the atomic operations, an explorer
+    // creating every actor's queue again per schedule would pay a ConcurrentQueue's first segment (32 slots) per mailbox.
+    private readonly Queue<(Envelope Envelope, long SendSeq)> _local = new();
+    private ConcurrentQueue<Envelope>? _remote;
     private readonly Stack<Envelope> _prepended = new();
     private readonly SimulationDriver? _driver;
     private long _takenInRun = -1;
@@ -52,32 +62,24 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
     /// <summary>The driver's cached identity of the owner; written and read by the driver only.</summary>
     internal ActorIdentity? Identity { get; set; }
 
-    public bool HasMessages
-    {
-        get
-        {
-            if (_prepended.Count > 0)
-                return true;
-            lock (_queue)
-                return _queue.Count > 0;
-        }
-    }
+    // Read from any thread (Akka asks after each run whether to schedule the mailbox again): a count read while the
+    // driving thread writes is at worst stale for a moment, and a send from another thread schedules the mailbox itself.
+    public bool HasMessages => _prepended.Count > 0 || _local.Count > 0 || _remote is { IsEmpty: false };
 
-    public int Count
-    {
-        get
-        {
-            lock (_queue)
-                return _prepended.Count + _queue.Count;
-        }
-    }
+    public int Count => _prepended.Count + _local.Count + (_remote?.Count ?? 0);
 
-    // The send's trace number travels with the envelope, so the delivery can name its cause.
+    // The send's trace number travels with the envelope, so the delivery can name its cause (sends are traced only
+    // on the driving thread).
     public void Enqueue(IActorRef receiver, Envelope envelope)
     {
-        var sendSeq = _driver?.OnEnqueued(this, envelope.Message) ?? 0;
-        lock (_queue)
-            _queue.Enqueue((envelope, sendSeq));
+        if (_driver is { OnDrivingThread: true } driver)
+        {
+            _local.Enqueue((envelope, driver.OnEnqueued(this, envelope.Message)));
+            return;
+        }
+        if (_remote is null)
+            Interlocked.CompareExchange(ref _remote, new ConcurrentQueue<Envelope>(), null);
+        _remote.Enqueue(envelope);
     }
 
     // Called only by the owning actor while it runs (UnstashAll), as with Akka's own deque queues.
@@ -111,8 +113,8 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
     internal void Discard()
     {
         _prepended.Clear();
-        lock (_queue)
-            _queue.Clear();
+        _local.Clear();
+        _remote?.Clear();
     }
 
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)
@@ -121,7 +123,8 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
             deadletters.Enqueue(owner, envelope);
     }
 
-    // A prepended (unstashed) envelope was delivered once already; its send is no longer known.
+    // A prepended (unstashed) envelope was delivered once already; its send is no longer known. Nor is a send from
+    // another thread's.
     private bool TryTake(out Envelope envelope, out long sendSeq)
     {
         sendSeq = 0;
@@ -130,16 +133,14 @@ public sealed class DeterministicMessageQueue : IMessageQueue, IUnboundedMessage
             envelope = _prepended.Pop();
             return true;
         }
-        (Envelope, long) entry;
-        lock (_queue)
+        if (_local.TryDequeue(out var entry))
         {
-            if (!_queue.TryDequeue(out entry))
-            {
-                envelope = default;
-                return false;
-            }
+            (envelope, sendSeq) = entry;
+            return true;
         }
-        (envelope, sendSeq) = entry;
-        return true;
+        if (_remote is { } remote && remote.TryDequeue(out envelope))
+            return true;
+        envelope = default;
+        return false;
     }
 }

@@ -18,20 +18,24 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     private readonly VirtualTimeScheduler _time;
     private readonly ConcurrentQueue<IRunnable> _foreign = new();
     private readonly Dictionary<Mailbox, ActorIdentity> _otherMailboxes = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<Type, ulong> _typeHashes = new();
+    // Keyed by the message's type handle, which Type.GetTypeHandle reads without the Type object (a Dictionary keyed
+    // by Type hashes the Type through a call into the runtime on every delivery).
+    private readonly Dictionary<nint, ulong> _typeHashes = new();
     private readonly List<int> _choices = new();
     private readonly List<ScheduleValue> _values = new();
 
     // Pending runnables sorted by ordinal: _runs[i] has ordinal _candidates[i + 1]; _candidates[0] is the
     // timer queue, so the strategy's candidate span is a slice of _candidates with no copying.
-    private IRunnable[] _runs = new IRunnable[16];
+    // Slots rather than an IRunnable[]: a store into an array of an interface type is checked against the array's
+    // element type on every write, and the ready set shifts its entries on each step.
+    private PendingRun[] _runs = new PendingRun[16];
     private int[] _candidates = new int[17];
     private int _count;
 
     private IScheduleStrategy _strategy = new UniformRandomStrategy(0);
     private long _epoch;
     private int _nextOrdinal = 1;
-    private int _ownerThreadId = Environment.CurrentManagedThreadId;
+    private int _ownerThreadId = CurrentThreadId;
     private volatile bool _driving;
     private volatile bool _released;
     private bool _cleanup;
@@ -174,7 +178,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
             throw new InvalidOperationException("The driver is already driving.");
         if (_released)
             throw new InvalidOperationException("The driver was released to the thread pool (system terminating).");
-        _ownerThreadId = Environment.CurrentManagedThreadId;
+        _ownerThreadId = CurrentThreadId;
         _driving = true;
         _cleanup = cleanup;
         // Actors run inline on this thread: an `await` inside ReceiveAsync would post its continuation to
@@ -230,7 +234,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
             ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
             return;
         }
-        if (Environment.CurrentManagedThreadId == _ownerThreadId)
+        if (CurrentThreadId == _ownerThreadId)
         {
             AddPending(run);
             return;
@@ -246,7 +250,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     /// <summary>A user message enters a deterministic mailbox; returns its send's trace number (0 when not traced).</summary>
     internal long OnEnqueued(DeterministicMessageQueue queue, object message)
     {
-        if (Tracer is not { } tracer || _released || _cleanup || !_driving || Environment.CurrentManagedThreadId != _ownerThreadId)
+        if (Tracer is not { } tracer || _released || _cleanup || !_driving || CurrentThreadId != _ownerThreadId)
             return 0;
         var identity = queue.Identity ??= NewIdentity(queue);
         return tracer.Sent(identity.Name, message);
@@ -258,9 +262,9 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         if (_released || _cleanup)
             return;
         var identity = queue.Identity ??= NewIdentity(queue);
-        var type = message.GetType();
-        if (!_typeHashes.TryGetValue(type, out var typeHash))
-            _typeHashes[type] = typeHash = TraceHash.Of(StableTypeName(type));
+        var handle = Type.GetTypeHandle(message).Value;
+        if (!_typeHashes.TryGetValue(handle, out var typeHash))
+            _typeHashes[handle] = typeHash = TraceHash.Of(StableTypeName(message.GetType()));
         Trace.Add(identity.PathHash, typeHash);
         _deliveries++;
         DeliveryObserver?.Invoke(identity.Path, message);
@@ -276,8 +280,8 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         _released = true;
         for (var i = 0; i < _count; i++)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(_runs[i], preferLocal: false);
-            _runs[i] = null!;
+            ThreadPool.UnsafeQueueUserWorkItem(_runs[i].Run, preferLocal: false);
+            _runs[i] = default;
         }
         _count = 0;
         while (_foreign.TryDequeue(out var run))
@@ -293,18 +297,32 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     private long _runSerial;
 
     /// <summary>True when the calling thread is the one whose timers and mailbox runs are virtual.</summary>
-    internal bool OnDrivingThread => !_released && Environment.CurrentManagedThreadId == _ownerThreadId;
+    internal bool OnDrivingThread => !_released && CurrentThreadId == _ownerThreadId;
+
+    [ThreadStatic]
+    private static int t_threadId;
+
+    // The calling thread's managed id, kept in a thread-static: Environment.CurrentManagedThreadId costs a call into
+    // the runtime, and a step asks two or three times (its dequeue, each send, each mailbox scheduled).
+    private static int CurrentThreadId
+    {
+        get
+        {
+            var id = t_threadId;
+            return id != 0 ? id : t_threadId = Environment.CurrentManagedThreadId;
+        }
+    }
 
     /// <summary>The path of the actor a pending runnable at <paramref name="index"/> belongs to (for traces).</summary>
     public string Describe(int index) =>
-        index < _count ? IdentityOf(_runs[index]).Path : "(none)";
+        index < _count ? IdentityOf(_runs[index].Run).Path : "(none)";
 
     /// <summary>The paths of the pending actors in candidate order (ordinal ascending).</summary>
     public IReadOnlyList<string> PendingActors()
     {
         var result = new string[_count];
         for (var i = 0; i < _count; i++)
-            result[i] = IdentityOf(_runs[i]).Path;
+            result[i] = IdentityOf(_runs[i].Run).Path;
         return result;
     }
 
@@ -350,7 +368,7 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
             return StepOutcome.Ran;
         }
         var position = timer ? index - 1 : index;
-        var chosen = _runs[position];
+        var chosen = _runs[position].Run;
         RemoveAt(position);
         _runSerial++;
         _time.Advance(QuantumNs);
@@ -386,12 +404,13 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         var position = _count;
         while (position > 0 && _candidates[position] > ordinal)
             position--;
-        if (position < _count)
+        // A handful of actors are ready at a time: element loops, not Array.Copy (whose checks cost more than the moves).
+        for (var i = _count; i > position; i--)
         {
-            Array.Copy(_runs, position, _runs, position + 1, _count - position);
-            Array.Copy(_candidates, position + 1, _candidates, position + 2, _count - position);
+            _runs[i] = _runs[i - 1];
+            _candidates[i + 1] = _candidates[i];
         }
-        _runs[position] = run;
+        _runs[position] = new PendingRun(run);
         _candidates[position + 1] = ordinal;
         _count++;
     }
@@ -399,12 +418,12 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
     private void RemoveAt(int position)
     {
         _count--;
-        if (position < _count)
+        for (var i = position; i < _count; i++)
         {
-            Array.Copy(_runs, position + 1, _runs, position, _count - position);
-            Array.Copy(_candidates, position + 2, _candidates, position + 1, _count - position);
+            _runs[i] = _runs[i + 1];
+            _candidates[i + 1] = _candidates[i + 2];
         }
-        _runs[_count] = null!;
+        _runs[_count] = default;
     }
 
     private ActorIdentity IdentityOf(IRunnable run)
@@ -454,6 +473,8 @@ public sealed class SimulationDriver : Model.Randomness.IChoiceMaker
         var arguments = string.Join(",", type.GetGenericArguments().Select(StableTypeName));
         return $"{type.Namespace}.{type.Name}[{arguments}]";
     }
+
+    private readonly record struct PendingRun(IRunnable Run);
 
     private enum StepOutcome
     {

@@ -33,6 +33,31 @@ public sealed class DeterministicDriverTests : IDisposable
     }
 
     [Fact]
+    public void Messages_told_from_another_thread_are_all_delivered_in_the_order_that_thread_sent_them()
+    {
+        // The driving thread's sends and any other thread's go to different queues of the mailbox (the first without a
+        // lock): both must reach the actor, and each sender's messages keep their order.
+        _system.Reset(1, new UniformRandomStrategy(1));
+        var sink = _system.StartRun(Props.Create(() => new Sink()));
+        var seen = new List<object>();
+        _system.Driver.DeliveryObserver = (_, message) => seen.Add(message);
+        sink.Tell("from the driving thread");
+        var other = new Thread(() =>
+        {
+            for (var i = 0; i < 50; i++)
+                sink.Tell(i);
+        });
+        other.Start();
+        other.Join();
+        sink.Tell("again from the driving thread");
+        var result = _system.DriveUntil(null, 1_000);
+        Assert.True(result.Quiescent);
+        Assert.Equal(Enumerable.Range(0, 50), seen.OfType<int>());
+        Assert.Equal(["from the driving thread", "again from the driving thread"], seen.OfType<string>());
+        Assert.Equal(52, seen.Count);
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_delivery_order_and_trace_hash()
     {
         var first = Deterministic.RunRelays(_system, 7);
