@@ -24,6 +24,7 @@ public sealed class BenchCommand : CliCommand
 
     private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
     private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
+    private readonly Option<long?> _warmUpOps = CommonOptions.Int64("--warm-up-ops", "guest operations of an unmeasured stress run of the same topology just before the measured one, so that the measured run's code is already compiled, as the ping-pong and steps/s measurements are warmed up (default: a tenth of --ops, at most 20,000; 0: none, a cold start)", 0, 1_000_000_000_000);
     private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
     private readonly Option<bool> _soak = new("--soak")
     {
@@ -41,7 +42,7 @@ public sealed class BenchCommand : CliCommand
         Description = "measure schedules/s with new actors for every schedule (hviommu.run.reuse-actors = off) instead of the previous schedule's actors started again",
     };
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"warmUpOperations\" (of the unmeasured stress run before it; 0: a cold start),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
 
     public override string Name => "bench";
 
@@ -49,7 +50,7 @@ public sealed class BenchCommand : CliCommand
 
     public override string Description => "Performance figures side by side in one process: stress messages/s against raw Akka ping-pong on the same dispatcher, DMA/s, deterministic steps/s and schedules/s. With --soak: the managed bytes retained per operation of one long stress run. With --races: schedules to the first violation of each minimal race, per strategy. Exit codes: 0 measured (--soak: below 1 byte/operation), 1 (--soak only) not below, 2 bad input, 3 simulator failure, 130 interrupted (--races).";
 
-    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _schedules, _freshActors, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
+    protected override IEnumerable<Symbol> Symbols() => [_config, _ops, _warmUpOps, _schedules, _freshActors, _soak, _races, _racesDir, _raceSeeds, _budget, _strategies, _json];
 
     /// <summary>
     /// The free-before-flush race at its smallest (H2, brief §5.2): one vCPU, one device replaying stale
@@ -77,7 +78,7 @@ public sealed class BenchCommand : CliCommand
         Option[] raceOnly = [_racesDir, _raceSeeds, _budget, _strategies];
         if (parse.GetValue(_races))
         {
-            if (new Option[] { _config, _ops, _schedules, _freshActors, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
+            if (new Option[] { _config, _ops, _warmUpOps, _schedules, _freshActors, _soak }.FirstOrDefault(o => Given(parse, o)) is { } other)
                 throw new UsageException($"{other.Name} does not apply to --races (the races are config/races/*.conf, explored schedule by schedule)");
             return RaceBenchCommand.Run(parse.GetValue(_racesDir), (int)(parse.GetValue(_raceSeeds) ?? 10), parse.GetValue(_budget) ?? 1000, parse.GetValue(_strategies), parse.GetValue(_json), cli);
         }
@@ -90,6 +91,8 @@ public sealed class BenchCommand : CliCommand
         {
             if (parse.GetResult(_schedules) is not null)
                 throw new UsageException("--schedules measures schedules/s; it does not apply to --soak");
+            if (parse.GetResult(_warmUpOps) is not null)
+                throw new UsageException("--warm-up-ops warms up the measured stress run; --soak skips its own first 20 % instead");
             return Soak(parse.GetValue(_ops) ?? 2_000_000, parse.GetValue(_json), configPath, stdout);
         }
         var ops = parse.GetValue(_ops) ?? 200_000;
@@ -105,6 +108,12 @@ public sealed class BenchCommand : CliCommand
         if (!json)
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
+        // The simulation's code is compiled (and tiered up) during its first operations; the measured run starts warm.
+        var warmUp = parse.GetValue(_warmUpOps) ?? Math.Min(20_000, ops / 10);
+        if (warmUp > 0)
+            StressRunner.Run(SimConfig.Load(configPath, [$"hviommu.run.ops = {warmUp.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]),
+                Reproduction.Run(configPath, config.Settings.Seed, warmUp, null), progress: null, verbose: false);
+
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
         // Every thread's allocations over the run (actor system start and stop included), per guest operation.
@@ -115,7 +124,7 @@ public sealed class BenchCommand : CliCommand
         var ratio = messagesPerSecond / raw.MessagesPerSecond;
         if (!json)
         {
-            stdout.WriteLine($"stress run of {config.File}: {Counted.Of(result.Operations, "operation")}, {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s");
+            stdout.WriteLine($"stress run of {config.File}: {Counted.Of(result.Operations, "operation")}, {stats.MessagesDelivered:N0} messages, {stats.DmaTransactions:N0} DMA in {stats.WallSeconds:0.00} s ({(warmUp > 0 ? $"after a warm-up run of {Counted.Of(warmUp, "operation")}" : "cold: no warm-up run")})");
             stdout.WriteLine($"  messages/s {messagesPerSecond:N0} = {ratio:P1} of raw Akka; DMA transactions/s {dmaPerSecond:N0}; {allocatedPerOperation:N0} bytes allocated per operation; violations {result.Report.Violations.Count}");
         }
 
@@ -141,6 +150,7 @@ public sealed class BenchCommand : CliCommand
                     dmaPerSecond = Math.Round(dmaPerSecond),
                     // Guest operations (map → DMA → unmap), as the text line counts them; stats.pagesUnmapped counts pages.
                     operations = result.Operations,
+                    warmUpOperations = warmUp,
                     allocatedBytesPerOperation = Math.Round(allocatedPerOperation),
                     violations = result.Report.Violations.Count,
                     workload,
@@ -200,11 +210,12 @@ public sealed class BenchCommand : CliCommand
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-steps");
         var options = new ScheduleOptions();
         var warmUp = config.Settings with { Run = config.Settings.Run with { Ops = Math.Min(20_000, config.Settings.Run.Ops) } };
-        // Untraced, as explorers run: tracing is what replays of a found schedule add.
-        DeterministicRunner.RunSchedule(system, config with { Settings = warmUp }, config.Settings.Seed, options, "bench", trace: false);
+        // As explorers run: untraced (tracing is what replays of a found schedule add), no latency histograms, and no
+        // report unless read (building it is per schedule, not per step).
+        DeterministicRunner.RunSchedule(system, config with { Settings = warmUp }, config.Settings.Seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
         var sw = Stopwatch.StartNew();
-        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench", trace: false);
-        return (r.Report.Stats.Steps, sw.Elapsed.TotalSeconds);
+        var r = DeterministicRunner.RunSchedule(system, config, config.Settings.Seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
+        return (r.Steps, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule; then

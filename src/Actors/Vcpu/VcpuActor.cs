@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Dispatch;
 using HvIommu.Actors.Logging;
 using HvIommu.Actors.PciDevice;
 using HvIommu.Actors.Simulation;
@@ -18,7 +19,7 @@ namespace HvIommu.Actors.Vcpu;
 /// <see cref="GuestTask"/>, and guest work that arrives meanwhile (completions, timers) is stashed — so exactly one
 /// hypercall per vCPU is outstanding and no other guest work runs on it, as on a real VM exit.
 /// </summary>
-internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
+internal sealed class VcpuActor : ReceiveActor, IRequiresMessageQueue<IUnboundedDequeBasedMessageQueueSemantics>
 {
     private readonly int _index;
     private readonly MessageTally _tally;
@@ -27,6 +28,7 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
     private readonly DmaApiEngine _dma;
     private readonly VmExitState _exit;
     private readonly VcpuGuestPort _port;
+    private readonly VcpuHeldWork _held;
 
     public VcpuActor(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices)
     {
@@ -34,7 +36,8 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
         _index = index;
         _tally = new MessageTally(world.Counters);
         _exit = new VmExitState(world.Settings.Driver.Hazards.HypercallInputIrqsOn);
-        _port = new VcpuGuestPort(world, index, name, Self, hypervisor, devices, Context.System.Scheduler, _exit, () => Stash);
+        _held = new VcpuHeldWork(Context);
+        _port = new VcpuGuestPort(world, index, name, Self, hypervisor, devices, Context.System.Scheduler, _exit, _held);
         _cpu = new GuestCpu(index, world.Driver, _port, new VcpuTelemetry(world, name, new SimLogger(Context, world.Clock)));
         _lifecycle = new LifecycleEngine(_cpu);
         _dma = new DmaApiEngine(_cpu, world.Random.Derive("vcpu/" + index), _lifecycle);
@@ -70,8 +73,6 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
         Guest<TeardownGuest>(m => Run(TeardownAsync(m)));
         Receive<ScheduleEnded>(_ => PostStop());
     }
-
-    public IStash Stash { get; set; } = null!;
 
     public static Props Props(SimWorld world, int index, IActorRef hypervisor, ImmutableArray<IActorRef> devices, string dispatcher) =>
         Props(() => world, index, hypervisor, devices, dispatcher);
@@ -109,7 +110,7 @@ internal sealed class VcpuActor : ReceiveActor, IWithUnboundedStash
         switch (_exit.OnGuestWork(kind))
         {
             case GuestWorkAction.Stash:
-                Stash.Stash();
+                _held.HoldCurrent();
                 return;
             case GuestWorkAction.RunInterrupt:
                 _tally.Message();

@@ -17,7 +17,8 @@ namespace HvIommu.Actors.Vcpu;
 /// hypervisor and blocks the vCPU (a VM exit, <see cref="VmExitState"/>) until the status returns; a device prod blocks
 /// it the same way until the device's replays are done; timers and preemption points are messages to the vCPU itself.
 /// The actor owns the mailbox: it hands the returns (<see cref="Resume"/>, <see cref="ResumeProd"/>,
-/// <see cref="TrapFilled"/>) here, and this adapter stashes and unstashes through the actor's stash.
+/// <see cref="TrapFilled"/>) here, and this adapter holds guest work and puts it back in the mailbox through the
+/// actor's <see cref="VcpuHeldWork"/> (its stash).
 /// </summary>
 internal sealed class VcpuGuestPort(
     SimWorld world,
@@ -28,7 +29,7 @@ internal sealed class VcpuGuestPort(
     ImmutableArray<IActorRef> devices,
     IScheduler scheduler,
     VmExitState exit,
-    Func<IStash> stash) : IGuestPort
+    VcpuHeldWork held) : IGuestPort
 {
     /// <summary>The descriptor id of a device's answer to <see cref="ReplayRecent"/>.</summary>
     public const long ProdDescriptorId = -1;
@@ -80,7 +81,7 @@ internal sealed class VcpuGuestPort(
     {
         if (!exit.TrapDue())
         {
-            stash().Stash();
+            held.HoldCurrent();
             return;
         }
         var (input, path, control, task) = _filled!.Value;
@@ -114,7 +115,7 @@ internal sealed class VcpuGuestPort(
         world.Watchdog.Resumed(index);
         var waiting = _hypercall!;
         _hypercall = null;
-        UnstashAll();
+        held.ReturnAllToMailbox();
         waiting.SetResult(new HypercallOutcome(reply.Status, reply.Output));
     }
 
@@ -133,17 +134,8 @@ internal sealed class VcpuGuestPort(
     {
         var waiting = _prod!;
         _prod = null;
-        UnstashAll();
+        held.ReturnAllToMailbox();
         waiting.SetResult(true);
-    }
-
-    /// <summary>Guest work stashed while the vCPU was blocked goes back to the mailbox's front (Akka's UnstashAll
-    /// allocates even when nothing is stashed, and most hypercalls return to an empty stash).</summary>
-    private void UnstashAll()
-    {
-        var s = stash();
-        if (s.NonEmpty)
-            s.UnstashAll();
     }
 
     void IGuestPort.ProgramDma(int device, DmaDescriptor descriptor) => devices[device].Tell(new ProgramDma(descriptor, self));

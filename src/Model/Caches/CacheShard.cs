@@ -125,7 +125,10 @@ internal sealed class CacheShard<TKey, TValue>
 
     /// <summary>Removes every entry of one domain, visiting only that domain's entries.</summary>
     /// <remarks>A shard holding no entry of the domain is skipped without taking its lock: an entry being filled
-    /// meanwhile is then filled after the invalidation, as it would be had the lock been taken first.</remarks>
+    /// meanwhile is then filled after the invalidation, as it would be had the lock been taken first. A flush bumps the
+    /// domain's epoch (a full fence) before it reads the bit, and a fill sets the bit with a full fence before it reads
+    /// the epoch, so at least one of them sees the other: the flush takes the lock and removes the entry, or the
+    /// translator sees the new epoch and invalidates what it filled (IommuTranslator).</remarks>
     public int RemoveDomain(uint domain, Action<TValue>? removing = null)
     {
         if ((Volatile.Read(ref _domainBits) & DomainBit(domain)) == 0)
@@ -205,7 +208,7 @@ internal sealed class CacheShard<TKey, TValue>
         if (head >= 0)
             _prev[head] = slot;
         else
-            Volatile.Write(ref _domainBits, _domainBits | DomainBit(domain));
+            Interlocked.Or(ref _domainBits, DomainBit(domain)); // a full fence: see RemoveDomain
         _headByDomain[domain] = slot;
     }
 

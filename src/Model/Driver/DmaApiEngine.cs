@@ -153,8 +153,7 @@ public sealed partial class DmaApiEngine
     private void FreeBuffer((ulong Gpa, ulong Bytes)[] segments)
     {
         foreach (var (gpa, bytes) in segments)
-            for (var f = 0UL; f < bytes; f += 1UL << GuestMemory.PageShift)
-                _cpu.FreeFrame(gpa + f, "buffer");
+            _cpu.FreeFrameRun(gpa, (int)((bytes + GuestMemory.PageMask) >> GuestMemory.PageShift), "buffer");
     }
 
     /// <summary>The oracle learns of the mapping before its leaf is written.</summary>

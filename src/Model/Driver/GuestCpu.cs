@@ -1,4 +1,5 @@
 using HvIommu.Model.Hypercalls;
+using HvIommu.Model.Memory;
 using HvIommu.Model.Metrics;
 
 namespace HvIommu.Model.Driver;
@@ -65,6 +66,19 @@ public sealed class GuestCpu(int index, DriverWorld world, IGuestPort port, IDri
         World.Frames.Free(frame);
         if (Telemetry.Traces)
             Telemetry.Trace(DriverTraceKind.Free, $"free {what} 0x{frame:x}", "frame back to the guest allocator");
+    }
+
+    /// <summary><paramref name="frames"/> consecutive 4 KiB frames from GPA <paramref name="first"/> back to the guest
+    /// allocator, lowest first, as that many <see cref="FreeFrame"/> calls (one trace event per frame when tracing).</summary>
+    public void FreeFrameRun(ulong first, int frames, string what)
+    {
+        if (Telemetry.Traces)
+        {
+            for (var k = 0; k < frames; k++)
+                FreeFrame(first + ((ulong)k << GuestMemory.PageShift), what);
+            return;
+        }
+        World.Frames.FreeRun(first, frames);
     }
 
     public void Count(SimCounter counter, long amount = 1) => Telemetry.Count(counter, amount);

@@ -57,6 +57,14 @@ public sealed class VmExitState(bool hypercallInputIrqsOn)
     {
         if (Waiting != VcpuWait.Nothing)
             throw new InvalidOperationException($"{vcpu} trapped with {call} while still waiting for {Waiting}");
+        return TrapsAtOnce();
+    }
+
+    /// <summary>The same for a hypercall of <paramref name="code"/>, boxed only when it throws (this runs on every hypercall).</summary>
+    public bool Filled(string vcpu, HypercallCode code) => Waiting != VcpuWait.Nothing ? Filled(vcpu, (object)code) : TrapsAtOnce();
+
+    private bool TrapsAtOnce()
+    {
         if (hypercallInputIrqsOn && !InInterrupt)
         {
             Waiting = VcpuWait.IrqWindow;

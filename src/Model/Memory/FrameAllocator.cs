@@ -291,21 +291,39 @@ public sealed class FrameAllocator
     public void Free(ulong gpa)
     {
         lock (_lock)
+            FreeLocked(gpa);
+    }
+
+    /// <summary>
+    /// Returns <paramref name="frames"/> consecutive frames from GPA <paramref name="gpa"/> up, lowest first: the same
+    /// as that many <see cref="Free"/> calls in ascending order, under one lock (a buffer of 2 MiB is 512 frames, and
+    /// a lock per frame was a tenth of a deterministic step's CPU on the default topology).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A frame is already free (a double free); the frames below it are freed.</exception>
+    public void FreeRun(ulong gpa, int frames)
+    {
+        lock (_lock)
         {
-            var i = Index(gpa);
-            if (_owner[i] == FrameOwner.Free)
-                throw new InvalidOperationException($"double free of guest frame 0x{gpa:x}");
-            _owner[i] = FrameOwner.Free;
-            _ownerId[i] = 0;
-            _generation[i]++;
-            if (_huge2M.Contains(gpa) || _huge1G.Contains(gpa))
-            {
-                (_huge2M.Contains(gpa) ? _huge2M : _huge1G).FrameFreed(gpa);
-                _hugeFreeFrames++;
-                return;
-            }
-            _freeStack[_freeCount++] = gpa;
+            for (var k = 0; k < frames; k++)
+                FreeLocked(gpa + ((ulong)k << GuestMemory.PageShift));
         }
+    }
+
+    private void FreeLocked(ulong gpa)
+    {
+        var i = Index(gpa);
+        if (_owner[i] == FrameOwner.Free)
+            throw new InvalidOperationException($"double free of guest frame 0x{gpa:x}");
+        _owner[i] = FrameOwner.Free;
+        _ownerId[i] = 0;
+        _generation[i]++;
+        if (_huge2M.Contains(gpa) || _huge1G.Contains(gpa))
+        {
+            (_huge2M.Contains(gpa) ? _huge2M : _huge1G).FrameFreed(gpa);
+            _hugeFreeFrames++;
+            return;
+        }
+        _freeStack[_freeCount++] = gpa;
     }
 
     /// <summary>True when <paramref name="gpa"/> lies in a frame this allocator manages.</summary>

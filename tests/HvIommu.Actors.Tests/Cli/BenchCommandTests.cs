@@ -5,7 +5,8 @@ namespace HvIommu.Actors.Tests.Cli;
 
 /// <summary>
 /// <c>bench</c> end to end on a small budget: the JSON's <c>stress.operations</c> counts guest operations
-/// (map → DMA → unmap), as <c>--ops</c> asks for them and the text line prints them, not the pages they unmapped.
+/// (map → DMA → unmap), as <c>--ops</c> asks for them and the text line prints them, not the pages they unmapped;
+/// the measured run follows an unmeasured warm-up run (<c>--warm-up-ops</c>).
 /// </summary>
 [Trait("Category", "Actors")]
 public sealed class BenchCommandTests
@@ -19,6 +20,8 @@ public sealed class BenchCommandTests
         var stress = doc.RootElement.GetProperty("stress");
         // The default topology's buffers are 1 to many pages, so 300 operations unmap well over 300 pages.
         Assert.Equal(300, stress.GetProperty("operations").GetInt64());
+        // The measured run came after an unmeasured one of a tenth of its operations.
+        Assert.Equal(30, stress.GetProperty("warmUpOperations").GetInt64());
         Assert.True(stress.GetProperty("dmaPerSecond").GetDouble() > 0);
         Assert.True(stress.GetProperty("allocatedBytesPerOperation").GetDouble() > 0);
         // It says what it measured: the embedded default topology, with the operations asked for.
@@ -32,5 +35,13 @@ public sealed class BenchCommandTests
         var deterministic = doc.RootElement.GetProperty("deterministic");
         foreach (var field in stress.EnumerateObject().Concat(workload.EnumerateObject()).Concat(deterministic.EnumerateObject()).Concat(deterministic.GetProperty("scheduleProfile").EnumerateObject()))
             Assert.Contains($"\"{field.Name}\"", help);
+    }
+
+    [Fact]
+    public void A_warm_up_applies_to_the_measured_stress_run_only()
+    {
+        HostileInputTests.BadInput(HostileInputTests.Run("bench", "--soak", "--warm-up-ops", "5"), "--warm-up-ops", "--soak");
+        HostileInputTests.BadInput(HostileInputTests.Run("bench", "--races", "--warm-up-ops", "5"), "--warm-up-ops", "does not apply to --races");
+        HostileInputTests.BadInput(HostileInputTests.Run("bench", "--warm-up-ops", "-1"), "--warm-up-ops");
     }
 }

@@ -1,4 +1,5 @@
 using HvIommu.Model.Driver;
+using HvIommu.Model.Hypercalls;
 
 namespace HvIommu.Model.Tests.Driver;
 
@@ -20,6 +21,19 @@ public sealed class VmExitStateTests
         exit.Resumed("vcpu0", "status");
         Assert.Equal(GuestWorkAction.Run, exit.OnGuestWork(GuestWork.Interrupt));
         Assert.Throws<InvalidOperationException>(() => exit.Resumed("vcpu0", "a status nobody waits for"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_call_filled_by_its_code_follows_the_same_rules_and_names_the_code_when_refused(bool irqsOn)
+    {
+        var exit = new VmExitState(irqsOn);
+        Assert.Equal(!irqsOn, exit.Filled("vcpu0", HypercallCode.FlushDeviceDomain));
+        Assert.Equal(irqsOn ? VcpuWait.IrqWindow : VcpuWait.Nothing, exit.Waiting);
+        exit.Trapped();
+        var refused = Assert.Throws<InvalidOperationException>(() => exit.Filled("vcpu0", HypercallCode.DetachDeviceDomain));
+        Assert.Contains("DetachDeviceDomain", refused.Message);
     }
 
     [Fact]
