@@ -64,36 +64,36 @@ string RaceFile(RaceKnobs knobs) => Path.Combine(racesDir, knobs.Name + ".conf")
 
 // 1. Throughput on the H2 race's clean twin, one process. Each tool runs blocks of the same number of schedules: the
 // first (after a start of 50) is its cold figure; then blocks until one is less than 10 % faster than the block before
-// (at most MaxWarmupBlocks), and that block is its warm figure. The runtime's tiered JIT takes thousands of the
+// (at most WarmThroughput.MaxWarmUpBlocks), and that block is its warm figure. The runtime's tiered JIT takes thousands of the
 // simulator's schedules to finish optimizing it (far more than 50), so a cold figure measures mostly the JIT.
 var h2 = RaceKnobs.FreeBeforeFlushRace;
 var cleanConfig = SimConfig.Load(RaceFile(h2), ["hviommu.driver.hazards.free-iova-before-flush = off"]);
-ThroughputRates simulator;
+WarmThroughput simulator;
 using (var system = DeterministicRunner.CreateSystem(cleanConfig, verbose: false, name: "anchor"))
 {
     var options = new ScheduleOptions(StrategySpec.Random);
     for (ulong s = 0; s < 50; s++)
         Check(DeterministicRunner.RunSchedule(system, cleanConfig, s, options, "", recordLatencies: false, trace: false, lazyReport: true));
     var next = 1000UL;
-    simulator = Rates(n =>
+    simulator = WarmThroughput.Measure(n =>
     {
         var watch = Stopwatch.StartNew();
         for (var i = 0L; i < n; i++)
             Check(DeterministicRunner.RunSchedule(system, cleanConfig, next++, options, "", recordLatencies: false, trace: false, lazyReport: true));
         return n / watch.Elapsed.TotalSeconds;
-    }, throughputSchedules);
+    }, throughputSchedules, 50);
 }
 CoyoteRun(h2.Clean, Configuration.Create().WithRandomStrategy(), 1, 50);
-var coyoteRates = Rates(n =>
+var coyoteRates = WarmThroughput.Measure(n =>
 {
     var coyote = CoyoteRun(h2.Clean, Configuration.Create().WithRandomStrategy(), 7, n);
     if (coyote.Bug)
         throw new InvalidOperationException("the clean Coyote model reported a bug");
     return coyote.Schedules / coyote.Seconds;
-}, throughputSchedules);
+}, throughputSchedules, 50);
 Console.WriteLine($"{h2.Name} clean twin (2 vCPUs, 4 operations, hazard off), blocks of {throughputSchedules:N0} schedules, random strategy, one process:");
 Console.WriteLine($"  warm: simulator explorer {simulator.Warm:N0} schedules/s, Coyote 1.7.11 TestingEngine (actors) {coyoteRates.Warm:N0} schedules/s, ratio {simulator.Warm / coyoteRates.Warm:0.00} "
-    + $"(after {simulator.WarmupSchedules:N0} and {coyoteRates.WarmupSchedules:N0} schedules of warm-up)");
+    + $"(after {simulator.WarmUp:N0} and {coyoteRates.WarmUp:N0} schedules of warm-up)");
 Console.WriteLine($"  cold (the first block after 50 schedules): simulator explorer {simulator.Cold:N0} schedules/s, Coyote {coyoteRates.Cold:N0} schedules/s, ratio {simulator.Cold / coyoteRates.Cold:0.00}");
 Console.WriteLine();
 
@@ -132,22 +132,6 @@ RaceCell CoyoteCell(RaceKnobs knobs, string strategy, Func<Configuration> config
     return new RaceCell(knobs.Name, strategy, trials, budget, Tool: "coyote");
 }
 
-// A tool's cold and warm schedules/s from blocks of n schedules (block returns a block's rate; see section 1).
-static ThroughputRates Rates(Func<long, double> block, long n)
-{
-    const int MaxWarmupBlocks = 8;
-    var cold = block(n);
-    var (previous, warmup) = (cold, 50 + n); // the start's 50 schedules, then the cold block
-    for (var i = 0; i < MaxWarmupBlocks; i++)
-    {
-        var rate = block(n);
-        if (rate < previous * 1.1 || i == MaxWarmupBlocks - 1)
-            return new ThroughputRates(cold, rate, warmup);
-        (previous, warmup) = (rate, warmup + n);
-    }
-    throw new InvalidOperationException("unreachable");
-}
-
 static void Check(ScheduleResult result)
 {
     if (result.Failure is not null)
@@ -180,5 +164,3 @@ static (bool Bug, long Schedules, double Seconds) CoyoteRun(RaceKnobs knobs, Con
     return (engine.TestReport.NumOfFoundBugs > 0, started, watch.Elapsed.TotalSeconds);
 }
 
-/// <summary>A tool's schedules/s over its first block of schedules, over its warm block, and the schedules it ran before that.</summary>
-internal sealed record ThroughputRates(double Cold, double Warm, long WarmupSchedules);

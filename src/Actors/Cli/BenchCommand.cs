@@ -25,7 +25,7 @@ public sealed class BenchCommand : CliCommand
     private readonly Option<string?> _config = CommonOptions.Config("the stress topology to measure (default: the embedded default.conf)");
     private readonly Option<long?> _ops = CommonOptions.Int64("--ops", "guest operations in the measured stress run (default 200,000; with --soak 2,000,000)", 1, 1_000_000_000_000);
     private readonly Option<long?> _warmUpOps = CommonOptions.Int64("--warm-up-ops", "guest operations of an unmeasured stress run of the same topology just before the measured one, so that the measured run's code is already compiled, as the ping-pong and steps/s measurements are warmed up (default: a tenth of --ops, at most 20,000; 0: none, a cold start)", 0, 1_000_000_000_000);
-    private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules in the deterministic schedules/s measurement (default 2,000)", 1, 10_000_000);
+    private readonly Option<long?> _schedules = CommonOptions.Int64("--schedules", "schedules per block of the deterministic schedules/s measurement (default 2,000): cold is the first block after 50 schedules, warm the first later block less than 10 % faster than the one before (at most the ninth)", 1, 10_000_000);
     private readonly Option<bool> _soak = new("--soak")
     {
         Description = "instead: one long stress run (default 2,000,000 operations, no duration limit) measuring the managed bytes retained per operation after warm-up (the first 20 %), from full collections at every progress update; exit 0 when below 1 byte/operation, 1 when not",
@@ -42,7 +42,7 @@ public sealed class BenchCommand : CliCommand
         Description = "measure schedules/s with new actors for every schedule (hviommu.run.reuse-actors = off) instead of the previous schedule's actors started again",
     };
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"warmUpOperations\" (of the unmeasured stress run before it; 0: a cold start),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\",\"bytesPerSchedule\" (managed bytes allocated per measured schedule),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"warmUpOperations\" (of the unmeasured stress run before it; 0: a cold start),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\" (warm: over the first block of --schedules less than 10 % faster than the one before, at most the ninth),\"coldSchedulesPerSecond\" (over the first block, after 50 schedules),\"warmUpSchedules\" (run before the warm block),\"bytesPerSchedule\" (managed bytes allocated per schedule of the warm block),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
 
     public override string Name => "bench";
 
@@ -130,11 +130,11 @@ public sealed class BenchCommand : CliCommand
 
         var (steps, stepSeconds) = MeasureSteps(config);
         var reuse = !parse.GetValue(_freshActors);
-        var (done, scheduleSeconds, bytes, phases) = MeasureSchedules(schedules, reuse);
+        var (scheduleRate, bytesPerSchedule, phases) = MeasureSchedules(schedules, reuse);
         if (!json)
         {
             stdout.WriteLine($"deterministic run of {config.File}: {steps:N0} controlled steps in {stepSeconds:0.00} s = {steps / stepSeconds:N0} steps/s (one thread)");
-            stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race: {done:N0} in {scheduleSeconds:0.00} s = {done / scheduleSeconds:N0} schedules/s, {bytes / done:N0} bytes allocated per schedule ({(reuse ? "actors kept across schedules" : "new actors per schedule")})");
+            stdout.WriteLine($"deterministic schedules of the minimal free-before-flush race, blocks of {schedules:N0}: warm {scheduleRate.Warm:N0} schedules/s (after {scheduleRate.WarmUp:N0} schedules), cold {scheduleRate.Cold:N0} (the first block after 50); {bytesPerSchedule:N0} bytes allocated per warm schedule ({(reuse ? "actors kept across schedules" : "new actors per schedule")})");
             stdout.WriteLine($"  profile of {phases.Schedules:N0} more (µs per schedule): " + string.Join(", ", Enum.GetValues<SchedulePhase>().Select(p => $"{p.ToString().ToLowerInvariant()} {phases.PerSchedule(phases.Ticks(p)):0.0}"))
                 + $"; drive steps: {Per(phases.Steps.MessageSteps)} message ({phases.PerSchedule(phases.Steps.MessageTicks):0.0} µs), {Per(phases.Steps.SystemSteps)} system-only ({phases.PerSchedule(phases.Steps.SystemTicks):0.0} µs), {Per(phases.Steps.TimerSteps)} timer ({phases.PerSchedule(phases.Steps.TimerTicks):0.0} µs)");
         }
@@ -158,8 +158,10 @@ public sealed class BenchCommand : CliCommand
                 deterministic = new
                 {
                     stepsPerSecond = Math.Round(steps / stepSeconds),
-                    schedulesPerSecond = Math.Round(done / scheduleSeconds),
-                    bytesPerSchedule = bytes / done,
+                    schedulesPerSecond = Math.Round(scheduleRate.Warm),
+                    coldSchedulesPerSecond = Math.Round(scheduleRate.Cold),
+                    warmUpSchedules = scheduleRate.WarmUp,
+                    bytesPerSchedule = bytesPerSchedule,
                     reuseActors = reuse,
                     scheduleProfile = new
                     {
@@ -218,26 +220,34 @@ public sealed class BenchCommand : CliCommand
         return (r.Steps, sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule; then
-    /// the profile (wall time by phase and step kind) of as many more schedules, at most 1,000, measured apart so
-    /// that its clock reads do not count in the rate.</summary>
-    private static (long Schedules, double Seconds, long Bytes, SchedulePhases Profile) MeasureSchedules(long count, bool reuseActors)
+    /// <summary>Schedules/s on <see cref="MinimalFreeBeforeFlush"/>, one system reused, one seed per schedule, cold and
+    /// warm (<see cref="WarmThroughput"/>: blocks of <paramref name="count"/> schedules after a start of 50, the rule the
+    /// Coyote anchor applies to both tools), with the bytes allocated per schedule over the warm block; then the profile
+    /// (wall time by phase and step kind) of as many more schedules, at most 1,000, measured apart so that its clock
+    /// reads do not count in the rate.</summary>
+    private static (WarmThroughput Rate, long Bytes, SchedulePhases Profile) MeasureSchedules(long count, bool reuseActors)
     {
         var config = SimConfig.Parse(MinimalFreeBeforeFlush + (reuseActors ? "" : "\nhviommu.run.reuse-actors = off\n"), "bench-free-before-flush (embedded)");
         using var system = DeterministicRunner.CreateSystem(config, verbose: false, name: "bench-schedules");
         var options = new ScheduleOptions();
         for (ulong seed = 0; seed < 50; seed++)
             DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        var sw = Stopwatch.StartNew();
-        for (var i = 0L; i < count; i++)
-            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
-        var seconds = sw.Elapsed.TotalSeconds;
-        var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        var next = 1000UL;
+        var bytes = 0L;
+        var rate = WarmThroughput.Measure(n =>
+        {
+            var allocated = GC.GetAllocatedBytesForCurrentThread();
+            var sw = Stopwatch.StartNew();
+            for (var i = 0L; i < n; i++)
+                DeterministicRunner.RunSchedule(system, config, next++, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
+            var seconds = sw.Elapsed.TotalSeconds;
+            bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / n;
+            return n / seconds;
+        }, count, alreadyRun: 50);
         var phases = new SchedulePhases();
         for (var i = 0L; i < Math.Min(count, 1000); i++)
-            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases, lazyReport: true);
-        return (count, seconds, bytes, phases);
+            DeterministicRunner.RunSchedule(system, config, next++, options, "bench", recordLatencies: false, trace: false, phases: phases, lazyReport: true);
+        return (rate, bytes, phases);
     }
 
     /// <summary>Ping-pong with as many pairs as the topology has vCPUs and devices, and a few messages in

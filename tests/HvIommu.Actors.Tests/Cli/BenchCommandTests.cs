@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HvIommu.Actors.Bench;
 using HvIommu.Actors.Cli;
 
 namespace HvIommu.Actors.Tests.Cli;
@@ -29,6 +30,11 @@ public sealed class BenchCommandTests
         Assert.Equal("default.conf (embedded)", workload.GetProperty("config").GetString());
         Assert.Equal(300, workload.GetProperty("ops").GetInt64());
         Assert.Equal(2, doc.RootElement.GetProperty("deterministic").GetProperty("scheduleProfile").GetProperty("schedules").GetInt64());
+        // schedules/s is the warm block's; the cold block and the start ran before it, in blocks of --schedules.
+        var schedules = doc.RootElement.GetProperty("deterministic");
+        var warmUp = schedules.GetProperty("warmUpSchedules").GetInt64();
+        Assert.True(warmUp >= 52 && (warmUp - 50) % 2 == 0 && warmUp <= 50 + 2 * WarmThroughput.MaxWarmUpBlocks, $"warmUpSchedules {warmUp}");
+        Assert.True(schedules.GetProperty("schedulesPerSecond").GetDouble() > 0 && schedules.GetProperty("coldSchedulesPerSecond").GetDouble() > 0);
 
         // The --json help names every field the output has, down to the schedule profile's.
         var help = string.Concat(HostileInputTests.Run("bench", "--help").Out.Where(c => !char.IsWhiteSpace(c)));
