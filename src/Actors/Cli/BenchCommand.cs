@@ -42,7 +42,7 @@ public sealed class BenchCommand : CliCommand
         Description = "measure schedules/s with new actors for every schedule (hviommu.run.reuse-actors = off) instead of the previous schedule's actors started again",
     };
     private readonly Option<string?> _strategies = new("--strategies") { Description = "with --races: the strategies compared, comma-separated (default portfolio,random,pct,delay)", HelpName = "S,S…" };
-    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"warmUpOperations\" (of the unmeasured stress run before it; 0: a cold start),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\",\"schedulesPerSecond\" (warm: over the first block of --schedules less than 10 % faster than the one before, at most the ninth),\"coldSchedulesPerSecond\" (over the first block, after 50 schedules),\"warmUpSchedules\" (run before the warm block),\"bytesPerSchedule\" (managed bytes allocated per schedule of the warm block),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
+    private readonly Option<bool> _json = CommonOptions.Json("print {\"stress\":{\"rawAkkaMessagesPerSecond\",\"messagesPerSecond\",\"ratio\",\"dmaPerSecond\",\"operations\" (guest operations completed: map, DMA, unmap),\"warmUpOperations\" (completed by the unmeasured stress run before it; 0: a cold start),\"allocatedBytesPerOperation\" (managed bytes allocated by every thread during the stress run, per operation),\"violations\",\"workload\" (what was measured):{\"config\",\"mode\",\"dmaMode\",\"vcpus\",\"devices\",\"domains\",\"ops\",\"bufferPages\" (0: sizes drawn from bufferSizes),\"bufferSizes\",\"dmaPerOp\",\"dmaBytes\",\"outstandingPerVcpu\",\"dispatcher\"}},\"deterministic\":{\"stepsPerSecond\" (one schedule of the topology after a warm-up schedule of the same seed of at most 20,000 operations, run as explorers run it: untraced, no latency histograms, the report not built),\"schedulesPerSecond\" (warm: over the first block of --schedules less than 10 % faster than the one before, at most the ninth),\"coldSchedulesPerSecond\" (over the first block, after 50 schedules),\"warmUpSchedules\" (run before the warm block),\"bytesPerSchedule\" (managed bytes allocated per schedule of the warm block),\"reuseActors\",\"scheduleProfile\":{\"schedules\",\"microsecondsPerSchedule\",\"stepsPerSchedule\",\"stepMicrosecondsPerSchedule\"}}} (--soak: {\"soak\":{\"operations\",\"warmUpOperations\",\"samples\",\"bytesPerOperation\",…}}; --races: {\"races\":[{\"race\",\"strategy\",\"found\",\"trials\",\"medianSchedules\",\"maxSchedules\",\"medianSeconds\",\"maxSeconds\",\"budget\",\"schedules\"}],\"targets\":[{\"race\",\"defaultMedian\",\"best\",\"bestMedian\",\"ratio\",\"medianMet\" (default median ≤ 10),\"ratioMet\" (≤ 2 × the best single strategy's)}],\"targetsMet\",\"racesJudged\"})");
 
     public override string Name => "bench";
 
@@ -109,10 +109,24 @@ public sealed class BenchCommand : CliCommand
             stdout.WriteLine($"raw Akka ping-pong on {config.Settings.Run.Dispatcher}: {raw.MessagesPerSecond:N0} messages/s ({raw.Messages:N0} in {raw.Seconds:0.00} s)");
 
         // The simulation's code is compiled (and tiered up) during its first operations; the measured run starts warm.
-        var warmUp = parse.GetValue(_warmUpOps) ?? Math.Min(20_000, ops / 10);
-        if (warmUp > 0)
-            StressRunner.Run(SimConfig.Load(configPath, [$"hviommu.run.ops = {warmUp.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]),
-                Reproduction.Run(configPath, config.Settings.Seed, warmUp, null), progress: null, verbose: false);
+        var warmUpAsked = parse.GetValue(_warmUpOps) ?? Math.Min(20_000, ops / 10);
+        var warmUp = 0L;
+        if (warmUpAsked > 0)
+        {
+            var warm = StressRunner.Run(SimConfig.Load(configPath, [$"hviommu.run.ops = {warmUpAsked.ToString(CultureInfo.InvariantCulture)}", "hviommu.run.duration = 10m"]),
+                Reproduction.Run(configPath, config.Settings.Seed, warmUpAsked, null), progress: null, verbose: false);
+            // A warm-up that failed measured nothing worth comparing against: say so rather than measure after it.
+            if (warm.Failure is not null)
+            {
+                cli.Error.WriteLine($"error: the warm-up stress run failed ({warm.Failure}); nothing was measured");
+                return ExitCodes.SimulatorFailure;
+            }
+            warmUp = warm.Operations;
+        }
+        // The warm-up's garbage is collected now, not inside the measured run.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
 
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var result = StressRunner.Run(config, Reproduction.Run(configPath, config.Settings.Seed, ops, null), progress: null, verbose: false);
@@ -232,21 +246,21 @@ public sealed class BenchCommand : CliCommand
         var options = new ScheduleOptions();
         for (ulong seed = 0; seed < 50; seed++)
             DeterministicRunner.RunSchedule(system, config, seed, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
-        var next = 1000UL;
         var bytes = 0L;
+        // Every block runs the same seeds, so that a block's rate changes with the code's warmth only.
         var rate = WarmThroughput.Measure(n =>
         {
             var allocated = GC.GetAllocatedBytesForCurrentThread();
             var sw = Stopwatch.StartNew();
             for (var i = 0L; i < n; i++)
-                DeterministicRunner.RunSchedule(system, config, next++, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
+                DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, lazyReport: true);
             var seconds = sw.Elapsed.TotalSeconds;
             bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / n;
             return n / seconds;
         }, count, alreadyRun: 50);
         var phases = new SchedulePhases();
         for (var i = 0L; i < Math.Min(count, 1000); i++)
-            DeterministicRunner.RunSchedule(system, config, next++, options, "bench", recordLatencies: false, trace: false, phases: phases, lazyReport: true);
+            DeterministicRunner.RunSchedule(system, config, 1000 + (ulong)i, options, "bench", recordLatencies: false, trace: false, phases: phases, lazyReport: true);
         return (rate, bytes, phases);
     }
 
