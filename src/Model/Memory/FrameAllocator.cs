@@ -317,9 +317,9 @@ public sealed class FrameAllocator
         _owner[i] = FrameOwner.Free;
         _ownerId[i] = 0;
         _generation[i]++;
-        if (_huge2M.Contains(gpa) || _huge1G.Contains(gpa))
+        if ((_huge2M.Contains(gpa) ? _huge2M : _huge1G.Contains(gpa) ? _huge1G : null) is { } pool)
         {
-            (_huge2M.Contains(gpa) ? _huge2M : _huge1G).FrameFreed(gpa);
+            pool.FrameFreed(gpa);
             _hugeFreeFrames++;
             return;
         }
